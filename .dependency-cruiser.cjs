@@ -1,0 +1,62 @@
+/**
+ * Keeps dependencies pointing one way:
+ *   cli -> http/ingest/live/store -> pipeline -> protocol
+ * protocol depends on nothing of ours; the pipeline never imports an implementation of its ports;
+ * libraries never import the cli; the dashboard imports only protocol contract types.
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'protocol-is-a-leaf',
+      comment: 'The protocol package is pure codecs: only node built-ins.',
+      severity: 'error',
+      from: { path: '^packages/protocol/src' },
+      to: { pathNot: ['^packages/protocol/src', '^node:', 'crypto$', 'buffer$'], dependencyTypesNot: ['core'] },
+    },
+    {
+      name: 'emitter-uses-protocol-only',
+      severity: 'error',
+      from: { path: '^packages/emitter/src' },
+      to: { path: '^packages/(hub|dashboard)/' },
+    },
+    {
+      name: 'pipeline-depends-on-ports-not-implementations',
+      comment: 'store, live, ingest, http, cli implement or drive the pipeline; the pipeline never imports them.',
+      severity: 'error',
+      from: { path: '^packages/hub/src/pipeline' },
+      to: { path: '^packages/hub/src/(store|live|ingest|http|cli|config|observability)/' },
+    },
+    {
+      name: 'store-and-live-implement-ports-only',
+      severity: 'error',
+      from: { path: '^packages/hub/src/(store|live)/' },
+      to: { path: '^packages/hub/src/(ingest|http|cli)/' },
+    },
+    {
+      name: 'only-the-cli-wires-apps',
+      comment: 'Libraries never import the app layer.',
+      severity: 'error',
+      from: { path: '^packages/hub/src', pathNot: '^packages/hub/src/cli/' },
+      to: { path: '^packages/hub/src/cli/' },
+    },
+    {
+      name: 'dashboard-imports-contract-types-only',
+      severity: 'error',
+      from: { path: '^packages/dashboard/src' },
+      to: { path: '^packages/(hub|emitter)/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)(dist|test)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.check.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+  },
+};

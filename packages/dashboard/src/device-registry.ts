@@ -1,0 +1,153 @@
+/**
+ * The devices seen in overview batches: latest reading per device and a short trend of its first
+ * numeric metric. Bounded twice: at most `maxDevices` devices (the least recently seen is evicted)
+ * and `trendPoints` trend points per device (oldest overwritten). Row views are rebuilt only for
+ * devices that changed, so unchanged table rows keep their identity and skip re-rendering.
+ */
+import type { LiveReading } from './contract.js';
+import { RingBuffer } from './ring-buffer.js';
+
+export interface DeviceRowView {
+  readonly id: string;
+  readonly seq: number;
+  /** Device creation time of the latest reading, ms since epoch. */
+  readonly ts: number;
+  /** When this dashboard last received a reading of the device, ms since epoch. */
+  readonly lastSeenAt: number;
+  /** Numeric fields of the latest reading, in the order the device sent them. */
+  readonly metrics: ReadonlyArray<readonly [name: string, value: number]>;
+  /** The metric the trend follows: the first numeric field of the first reading seen. */
+  readonly trendMetric: string | null;
+  /** Trend values, oldest first. */
+  readonly trend: readonly number[];
+}
+
+export interface DeviceRegistryOptions {
+  readonly maxDevices?: number;
+  readonly trendPoints?: number;
+}
+
+interface DeviceEntry {
+  readonly id: string;
+  seq: number;
+  ts: number;
+  lastSeenAt: number;
+  metrics: Array<readonly [string, number]>;
+  trendMetric: string | null;
+  readonly trend: RingBuffer<number>;
+  /** Cached view; null when the entry changed since the last `rows()`. */
+  view: DeviceRowView | null;
+}
+
+const byDeviceId = new Intl.Collator('en', { numeric: true }).compare;
+
+export function numericMetrics(data: Readonly<Record<string, unknown>>): Array<readonly [string, number]> {
+  const metrics: Array<readonly [string, number]> = [];
+  for (const [name, value] of Object.entries(data)) {
+    if (typeof value === 'number' && Number.isFinite(value)) metrics.push([name, value]);
+  }
+  return metrics;
+}
+
+export class DeviceRegistry {
+  readonly maxDevices: number;
+  readonly trendPoints: number;
+  /** Map iteration order is least recently seen first: every update re-inserts the entry. */
+  private readonly entries = new Map<string, DeviceEntry>();
+  private cachedRows: readonly DeviceRowView[] = [];
+  private changed = false;
+  private evictedCount = 0;
+
+  constructor(options: DeviceRegistryOptions = {}) {
+    this.maxDevices = options.maxDevices ?? 500;
+    this.trendPoints = options.trendPoints ?? 60;
+    if (!Number.isInteger(this.maxDevices) || this.maxDevices < 1) throw new RangeError('maxDevices must be >= 1');
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Devices dropped because more than `maxDevices` were seen. */
+  get evicted(): number {
+    return this.evictedCount;
+  }
+
+  has(id: string): boolean {
+    return this.entries.has(id);
+  }
+
+  record(reading: LiveReading, seenAt: number): void {
+    let entry = this.entries.get(reading.device);
+    if (entry === undefined) {
+      entry = {
+        id: reading.device,
+        seq: reading.seq,
+        ts: reading.ts,
+        lastSeenAt: seenAt,
+        metrics: [],
+        trendMetric: null,
+        trend: new RingBuffer<number>(this.trendPoints),
+        view: null,
+      };
+    } else {
+      this.entries.delete(reading.device);
+      // The overview repeats a device's latest reading on later ticks; that is no new trend point.
+      if (entry.seq === reading.seq && entry.ts === reading.ts) {
+        entry.lastSeenAt = seenAt;
+        entry.view = null;
+        this.entries.set(entry.id, entry);
+        this.changed = true;
+        return;
+      }
+    }
+    entry.seq = reading.seq;
+    entry.ts = reading.ts;
+    entry.lastSeenAt = seenAt;
+    entry.metrics = numericMetrics(reading.data);
+    if (entry.trendMetric === null) entry.trendMetric = entry.metrics[0]?.[0] ?? null;
+    const trendValue = entry.metrics.find(([name]) => name === entry.trendMetric)?.[1];
+    if (trendValue !== undefined) entry.trend.push(trendValue);
+    entry.view = null;
+    this.entries.set(entry.id, entry);
+    this.changed = true;
+    this.evictOverflow();
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.cachedRows = [];
+    this.changed = false;
+  }
+
+  /** All devices sorted by id (numeric-aware: dev-2 before dev-10). Same array until something changes. */
+  rows(): readonly DeviceRowView[] {
+    if (!this.changed) return this.cachedRows;
+    const rows: DeviceRowView[] = [];
+    for (const entry of this.entries.values()) {
+      entry.view ??= {
+        id: entry.id,
+        seq: entry.seq,
+        ts: entry.ts,
+        lastSeenAt: entry.lastSeenAt,
+        metrics: entry.metrics,
+        trendMetric: entry.trendMetric,
+        trend: entry.trend.toArray(),
+      };
+      rows.push(entry.view);
+    }
+    rows.sort((a, b) => byDeviceId(a.id, b.id));
+    this.cachedRows = rows;
+    this.changed = false;
+    return rows;
+  }
+
+  private evictOverflow(): void {
+    while (this.entries.size > this.maxDevices) {
+      const leastRecent = this.entries.keys().next();
+      if (leastRecent.done === true) return;
+      this.entries.delete(leastRecent.value);
+      this.evictedCount += 1;
+    }
+  }
+}

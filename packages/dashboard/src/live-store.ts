@@ -1,0 +1,222 @@
+/**
+ * Everything the page shows, accumulated outside React. Socket handlers write here at any rate;
+ * the render pump calls `view()` a few times per second and gets a new immutable snapshot only when
+ * something changed (unchanged sections keep their identity, so memoised components skip work).
+ * Every collection is bounded: stats history 600 points / 5 minutes, devices 500 x 60 trend points,
+ * followed-device readings 200, rejects 200 — each overwriting or evicting the oldest.
+ */
+import type { LiveReading, LiveReadingBatch, LiveRejectBatch, LiveStats, DeadLetterItem } from './contract.js';
+import { OVERVIEW } from './contract.js';
+import type { DeviceRowView } from './device-registry.js';
+import { DeviceRegistry } from './device-registry.js';
+import type { RejectEntry } from './rejects-log.js';
+import { RejectsLog } from './rejects-log.js';
+import { RingBuffer } from './ring-buffer.js';
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+
+export interface ConnectionInfo {
+  readonly state: ConnectionState;
+  /** When the current state began, ms since epoch. */
+  readonly since: number;
+  /** Reconnection attempt number while reconnecting, else 0. */
+  readonly attempt: number;
+  readonly lastError: string | null;
+}
+
+/** uPlot-ready columns: x in seconds since epoch, then readings/s and rejects/s. */
+export interface RateSeries {
+  readonly times: readonly number[];
+  readonly readingsPerSec: readonly number[];
+  readonly rejectsPerSec: readonly number[];
+}
+
+export interface FollowedDeviceView {
+  readonly device: string;
+  /** Newest first. */
+  readonly readings: readonly LiveReading[];
+  readonly capacity: number;
+  /** Readings the hub dropped for this client on the device room (slow-client cap). */
+  readonly dropped: number;
+}
+
+export interface LoadErrors {
+  readonly stats: string | null;
+  readonly deadLetters: string | null;
+}
+
+export interface LiveView {
+  readonly connection: ConnectionInfo;
+  readonly stats: LiveStats | null;
+  /** Local time the current stats arrived, to tell a live feed from a stalled one. */
+  readonly statsReceivedAt: number | null;
+  readonly rates: RateSeries;
+  readonly devices: readonly DeviceRowView[];
+  readonly devicesEvicted: number;
+  readonly overviewDropped: number;
+  readonly followed: FollowedDeviceView | null;
+  readonly rejects: readonly RejectEntry[];
+  readonly rejectsDropped: number;
+  readonly loadErrors: LoadErrors;
+}
+
+export const STATS_HISTORY_POINTS = 600;
+export const STATS_HISTORY_WINDOW_MS = 5 * 60_000;
+export const FOLLOWED_READINGS = 200;
+
+interface RatePoint {
+  readonly at: number;
+  readonly readingsPerSec: number;
+  readonly rejectsPerSec: number;
+}
+
+const EMPTY_RATES: RateSeries = { times: [], readingsPerSec: [], rejectsPerSec: [] };
+
+export class LiveStore {
+  private connection: ConnectionInfo;
+  private stats: LiveStats | null = null;
+  private statsReceivedAt: number | null = null;
+  private readonly rateHistory = new RingBuffer<RatePoint>(STATS_HISTORY_POINTS);
+  private rates: RateSeries = EMPTY_RATES;
+  private ratesDirty = false;
+  readonly devices: DeviceRegistry;
+  private overviewDropped = 0;
+  private followedDevice: string | null = null;
+  private readonly followedReadings = new RingBuffer<LiveReading>(FOLLOWED_READINGS);
+  private followedDropped = 0;
+  private followed: FollowedDeviceView | null = null;
+  private followedDirty = false;
+  private readonly rejectsLog = new RejectsLog(200);
+  private rejectsDropped = 0;
+  private loadErrors: LoadErrors = { stats: null, deadLetters: null };
+  private current: LiveView;
+  private changed = false;
+
+  constructor(now: number = Date.now(), devices: DeviceRegistry = new DeviceRegistry()) {
+    this.devices = devices;
+    this.connection = { state: 'connecting', since: now, attempt: 0, lastError: null };
+    this.current = this.build();
+  }
+
+  setConnection(info: ConnectionInfo): void {
+    this.connection = info;
+    this.changed = true;
+  }
+
+  /**
+   * Totals from a `stats` event or from GET /api/v1/stats. A snapshot older than the one shown is
+   * ignored, so a slow REST answer cannot roll the counters back past a newer live event.
+   */
+  applyStats(stats: LiveStats, receivedAt: number, fromLive: boolean): void {
+    if (this.stats !== null && stats.at < this.stats.at) return;
+    this.stats = stats;
+    this.statsReceivedAt = receivedAt;
+    this.changed = true;
+    if (!fromLive) return;
+    const newest = this.rateHistory.newest();
+    if (newest !== undefined && stats.at <= newest.at) return;
+    this.rateHistory.push({ at: stats.at, readingsPerSec: stats.readingsPerSec, rejectsPerSec: stats.rejectsPerSec });
+    this.rateHistory.dropOldestWhile((point) => point.at < stats.at - STATS_HISTORY_WINDOW_MS);
+    this.ratesDirty = true;
+  }
+
+  applyReadings(batch: LiveReadingBatch, receivedAt: number): void {
+    if (batch.room === OVERVIEW) {
+      for (const reading of batch.readings) this.devices.record(reading, receivedAt);
+      this.overviewDropped += batch.dropped;
+      this.changed = true;
+      return;
+    }
+    // Any other room is a device room; keep only the followed device (a late batch of the
+    // previously followed one may still arrive after switching).
+    if (this.followedDevice === null) return;
+    let matched = false;
+    for (const reading of batch.readings) {
+      if (reading.device !== this.followedDevice) continue;
+      this.followedReadings.push(reading);
+      matched = true;
+    }
+    if (matched || batch.readings.length === 0) this.followedDropped += batch.dropped;
+    if (matched || batch.dropped > 0) {
+      this.followedDirty = true;
+      this.changed = true;
+    }
+  }
+
+  applyRejects(batch: LiveRejectBatch): void {
+    this.rejectsLog.addLive(batch.rejects);
+    this.rejectsDropped += batch.dropped;
+    this.changed = true;
+  }
+
+  applyDeadLetters(items: readonly DeadLetterItem[]): void {
+    this.rejectsLog.addDeadLetters(items);
+    this.changed = true;
+  }
+
+  setLoadError(what: keyof LoadErrors, message: string | null): void {
+    if (this.loadErrors[what] === message) return;
+    this.loadErrors = { ...this.loadErrors, [what]: message };
+    this.changed = true;
+  }
+
+  /** Start following one device (or none): its readings buffer starts empty. */
+  follow(device: string | null): void {
+    if (device === this.followedDevice) return;
+    this.followedDevice = device;
+    this.followedReadings.clear();
+    this.followedDropped = 0;
+    this.followedDirty = true;
+    this.changed = true;
+  }
+
+  get followedDeviceId(): string | null {
+    return this.followedDevice;
+  }
+
+  /** The current snapshot; a new object only if something changed since the last call. */
+  view(): LiveView {
+    if (this.changed) {
+      this.current = this.build();
+      this.changed = false;
+    }
+    return this.current;
+  }
+
+  private build(): LiveView {
+    if (this.ratesDirty) {
+      const points = this.rateHistory.toArray();
+      this.rates = {
+        times: points.map((point) => point.at / 1000),
+        readingsPerSec: points.map((point) => point.readingsPerSec),
+        rejectsPerSec: points.map((point) => point.rejectsPerSec),
+      };
+      this.ratesDirty = false;
+    }
+    if (this.followedDirty) {
+      this.followed =
+        this.followedDevice === null
+          ? null
+          : {
+              device: this.followedDevice,
+              readings: this.followedReadings.toArrayNewestFirst(),
+              capacity: this.followedReadings.capacity,
+              dropped: this.followedDropped,
+            };
+      this.followedDirty = false;
+    }
+    return {
+      connection: this.connection,
+      stats: this.stats,
+      statsReceivedAt: this.statsReceivedAt,
+      rates: this.rates,
+      devices: this.devices.rows(),
+      devicesEvicted: this.devices.evicted,
+      overviewDropped: this.overviewDropped,
+      followed: this.followed,
+      rejects: this.rejectsLog.entries(),
+      rejectsDropped: this.rejectsDropped,
+      loadErrors: this.loadErrors,
+    };
+  }
+}

@@ -1,0 +1,82 @@
+// Tests for DeviceRegistry: latest reading per device, LRU bound, trend bound, stable row identity.
+import { describe, expect, it } from 'vitest';
+import type { LiveReading } from '../src/contract.js';
+import { DeviceRegistry, numericMetrics } from '../src/device-registry.js';
+
+const reading = (device: string, seq: number, data: Record<string, unknown> = { temp: seq }): LiveReading => ({
+  device,
+  seq,
+  ts: 1_000 + seq,
+  committedAt: 2_000 + seq,
+  data,
+});
+
+describe('numericMetrics', () => {
+  it('keeps finite numbers in send order and skips everything else', () => {
+    expect(numericMetrics({ b: 2, s: 'x', a: 1, n: null, inf: Infinity, o: { x: 1 } })).toEqual([
+      ['b', 2],
+      ['a', 1],
+    ]);
+  });
+});
+
+describe('DeviceRegistry', () => {
+  it('keeps the latest reading per device, sorted by id with numbers in order', () => {
+    const registry = new DeviceRegistry();
+    registry.record(reading('dev-10', 1), 1);
+    registry.record(reading('dev-2', 1), 1);
+    registry.record(reading('dev-2', 2, { temp: 21.5, hum: 40 }), 2);
+    const rows = registry.rows();
+    expect(rows.map((row) => row.id)).toEqual(['dev-2', 'dev-10']);
+    expect(rows[0]).toMatchObject({ seq: 2, ts: 1_002, lastSeenAt: 2, trendMetric: 'temp' });
+    expect(rows[0]?.metrics).toEqual([
+      ['temp', 21.5],
+      ['hum', 40],
+    ]);
+    expect(rows[0]?.trend).toEqual([1, 21.5]);
+  });
+
+  it('evicts the least recently seen device beyond its bound', () => {
+    const registry = new DeviceRegistry({ maxDevices: 3 });
+    registry.record(reading('a', 1), 1);
+    registry.record(reading('b', 1), 2);
+    registry.record(reading('c', 1), 3);
+    registry.record(reading('a', 2), 4); // a is now the most recent; b the least
+    registry.record(reading('d', 1), 5);
+    expect(registry.size).toBe(3);
+    expect(registry.has('b')).toBe(false);
+    expect(registry.rows().map((row) => row.id)).toEqual(['a', 'c', 'd']);
+    expect(registry.evicted).toBe(1);
+  });
+
+  it('keeps at most trendPoints values of the first metric, newest last', () => {
+    const registry = new DeviceRegistry({ trendPoints: 60 });
+    for (let seq = 1; seq <= 100; seq += 1) registry.record(reading('a', seq, { temp: seq, hum: -seq }), seq);
+    const trend = registry.rows()[0]?.trend ?? [];
+    expect(trend).toHaveLength(60);
+    expect(trend[0]).toBe(41);
+    expect(trend[59]).toBe(100);
+  });
+
+  it('does not add a trend point when the overview repeats the same reading', () => {
+    const registry = new DeviceRegistry();
+    registry.record(reading('a', 1), 1);
+    registry.record(reading('a', 1), 2);
+    const row = registry.rows()[0];
+    expect(row?.trend).toEqual([1]);
+    expect(row?.lastSeenAt).toBe(2);
+  });
+
+  it('returns the same rows, and the same row objects for unchanged devices, until something changes', () => {
+    const registry = new DeviceRegistry();
+    registry.record(reading('a', 1), 1);
+    registry.record(reading('b', 1), 1);
+    const first = registry.rows();
+    expect(registry.rows()).toBe(first);
+    registry.record(reading('b', 2), 2);
+    const second = registry.rows();
+    expect(second).not.toBe(first);
+    expect(second[0]).toBe(first[0]);
+    expect(second[1]).not.toBe(first[1]);
+  });
+});

@@ -1,0 +1,109 @@
+// Tests for LiveStore: snapshot identity, stats ordering, chart window, reading routing, bounds.
+import { describe, expect, it } from 'vitest';
+import type { LiveReading, LiveStats } from '../src/contract.js';
+import { FOLLOWED_READINGS, LiveStore, STATS_HISTORY_POINTS, STATS_HISTORY_WINDOW_MS } from '../src/live-store.js';
+
+const stats = (at: number, overrides: Partial<LiveStats> = {}): LiveStats => ({
+  totalReceived: 10,
+  totalValid: 9,
+  totalInvalid: 1,
+  totalDuplicate: 0,
+  successRate: 90,
+  readingsPerSec: 5,
+  rejectsPerSec: 1,
+  rejectsByReason: { integrity_failed: 1 },
+  at,
+  ...overrides,
+});
+
+const reading = (device: string, seq: number): LiveReading => ({
+  device,
+  seq,
+  ts: seq,
+  committedAt: seq + 1,
+  data: { v: seq },
+});
+
+describe('LiveStore', () => {
+  it('hands out a new snapshot only when something changed', () => {
+    const store = new LiveStore(0);
+    const first = store.view();
+    expect(store.view()).toBe(first);
+    store.applyStats(stats(1_000), 1_000, true);
+    const second = store.view();
+    expect(second).not.toBe(first);
+    expect(second.stats?.totalReceived).toBe(10);
+    expect(store.view()).toBe(second);
+  });
+
+  it('ignores a stats snapshot older than the one shown (a slow REST answer after a live event)', () => {
+    const store = new LiveStore(0);
+    store.applyStats(stats(2_000, { totalReceived: 20 }), 2_000, true);
+    store.applyStats(stats(1_000, { totalReceived: 10 }), 2_100, false);
+    expect(store.view().stats?.totalReceived).toBe(20);
+  });
+
+  it('charts only live stats, within five minutes and at most 600 points', () => {
+    const store = new LiveStore(0);
+    store.applyStats(stats(500), 500, false);
+    expect(store.view().rates.times).toEqual([]);
+    for (let i = 1; i <= 1_000; i += 1) store.applyStats(stats(i * 250, { readingsPerSec: i }), i * 250, true);
+    const rates = store.view().rates;
+    expect(rates.times.length).toBeLessThanOrEqual(STATS_HISTORY_POINTS);
+    const newest = rates.times[rates.times.length - 1] ?? 0;
+    const oldest = rates.times[0] ?? 0;
+    expect(newest).toBe(250);
+    expect((newest - oldest) * 1000).toBeLessThanOrEqual(STATS_HISTORY_WINDOW_MS);
+    expect(rates.readingsPerSec[rates.readingsPerSec.length - 1]).toBe(1_000);
+
+    const sparse = new LiveStore(0);
+    for (let i = 0; i < 20; i += 1) sparse.applyStats(stats(i * 60_000), 0, true);
+    const sparseTimes = sparse.view().rates.times;
+    expect(sparseTimes[0]).toBe(14 * 60);
+    expect(sparseTimes).toHaveLength(6);
+  });
+
+  it('routes overview batches to the devices table and device-room batches to the followed device', () => {
+    const store = new LiveStore(0);
+    store.applyReadings({ room: 'overview', readings: [reading('a', 1), reading('b', 1)], dropped: 2 }, 10);
+    expect(store.view().devices.map((row) => row.id)).toEqual(['a', 'b']);
+    expect(store.view().overviewDropped).toBe(2);
+
+    store.applyReadings({ room: 'device:a', readings: [reading('a', 2)], dropped: 0 }, 11);
+    expect(store.view().followed).toBeNull();
+
+    store.follow('a');
+    store.applyReadings({ room: 'device:a', readings: [reading('a', 3), reading('a', 4)], dropped: 1 }, 12);
+    store.applyReadings({ room: 'device:b', readings: [reading('b', 9)], dropped: 5 }, 12);
+    const followed = store.view().followed;
+    expect(followed?.device).toBe('a');
+    expect(followed?.readings.map((r) => r.seq)).toEqual([4, 3]);
+    expect(followed?.dropped).toBe(1);
+
+    store.follow('b');
+    expect(store.view().followed?.readings).toEqual([]);
+    store.follow(null);
+    expect(store.view().followed).toBeNull();
+  });
+
+  it('keeps at most the last 200 readings of the followed device', () => {
+    const store = new LiveStore(0);
+    store.follow('a');
+    for (let seq = 1; seq <= 1_000; seq += 1)
+      store.applyReadings({ room: 'device:a', readings: [reading('a', seq)], dropped: 0 }, seq);
+    const readings = store.view().followed?.readings ?? [];
+    expect(readings).toHaveLength(FOLLOWED_READINGS);
+    expect(readings[0]?.seq).toBe(1_000);
+    expect(readings[FOLLOWED_READINGS - 1]?.seq).toBe(801);
+  });
+
+  it('records connection changes and load errors', () => {
+    const store = new LiveStore(0);
+    expect(store.view().connection.state).toBe('connecting');
+    store.setConnection({ state: 'reconnecting', since: 5, attempt: 2, lastError: 'transport close' });
+    store.setLoadError('deadLetters', '/api/v1/dead-letters?limit=50: HTTP 503');
+    const view = store.view();
+    expect(view.connection).toMatchObject({ state: 'reconnecting', attempt: 2 });
+    expect(view.loadErrors.deadLetters).toContain('503');
+  });
+});

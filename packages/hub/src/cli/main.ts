@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+/**
+ * The `sealstream` command: `serve` runs a hub (with `--demo`, plus built-in demo devices), `emit`
+ * runs the device simulator or the seed-compatible legacy emitter. This is the app layer: the only
+ * place that reads process.env and argv, prints, and exits.
+ */
+import { fileURLToPath } from 'node:url';
+import { emitHelpText, parseEmitArgs, runEmit } from '@sealstream/emitter';
+import { loadConfig } from '../config/load-config.js';
+import { createLogger } from '../observability/logger.js';
+import { DEMO_DEFAULTS } from './demo-defaults.js';
+import { startDemoDevices } from './demo-devices.js';
+import { serveHelpText } from './help.js';
+import { startHub } from './start-hub.js';
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'emit':
+      return emit(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(serveHelpText());
+      return 0;
+    default:
+      console.error(`unknown command "${command}"\n\n${serveHelpText()}`);
+      return 2;
+  }
+}
+
+async function serve(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(serveHelpText());
+    return 0;
+  }
+  const loaded = loadConfig(argv, process.env, DEMO_DEFAULTS);
+  if (!loaded.ok) {
+    console.error(`sealstream serve: invalid configuration:\n  - ${loaded.errors.join('\n  - ')}`);
+    return 2;
+  }
+  const { config } = loaded;
+  const logger = createLogger({ level: config.logLevel });
+  const dashboardDir =
+    process.env.SEALSTREAM_DASHBOARD_DIR ?? fileURLToPath(new URL('../../../dashboard/dist', import.meta.url));
+  const hub = await startHub(config, { logger, dashboardDir, collectDefaultMetrics: true });
+  const demo = config.demo ? startDemoDevices(hub, logger) : undefined;
+
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${hub.ports.http}/`;
+  console.log(
+    [
+      '',
+      `  Sealstream hub is running (${config.store.kind === 'pglite' ? `PGlite in ${config.store.dataDir}` : 'PostgreSQL server'})`,
+      `  Dashboard:       ${url}`,
+      `  Metrics:         ${url}metrics`,
+      `  Native TCP:      ${hub.ports.tcp === null ? 'off' : `${config.host}:${hub.ports.tcp}`}`,
+      `  Legacy TCP:      ${hub.ports.legacy === null ? 'off' : `${config.host}:${hub.ports.legacy}`}`,
+      config.demo
+        ? `  Demo devices:    ${config.demoDevices.count} native at ${config.demoDevices.rate} readings/s total, plus a legacy burst emitter`
+        : '',
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: stopping intake, committing what is queued');
+    await demo?.stop();
+    await hub.close();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  return new Promise<number>(() => undefined);
+}
+
+async function emit(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(emitHelpText());
+    return 0;
+  }
+  const parsed = parseEmitArgs(argv, process.env);
+  if (!parsed.ok) {
+    console.error(`sealstream emit: ${parsed.error}\n\n${emitHelpText()}`);
+    return 2;
+  }
+  const run = runEmit(parsed.command, { onProgress: (line) => console.log(line) });
+  process.once('SIGINT', () => void run.stop());
+  process.once('SIGTERM', () => void run.stop());
+  const summary = await run.done;
+  console.log(JSON.stringify(summary));
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`sealstream: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,172 @@
+/**
+ * Wires one hub process from a HubConfig: store (migrated), pipeline, native and legacy TCP ingest,
+ * HTTP (health, metrics, API, dashboard) with Socket.IO live fan-out, and listens. Returns handles
+ * for the caller (the CLI or a test) and an orderly `close()` that stops intake, commits what is
+ * queued, then closes the store.
+ */
+import type { AddressInfo, Server as NetServer } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Server as SocketServer } from 'socket.io';
+import { legacyKey, type ClientToServerEvents, type ServerToClientEvents } from '@sealstream/protocol';
+import type { HubConfig } from '../config/hub-config.js';
+import { buildHttpApp } from '../http/http-app.js';
+import { createLegacyIngest, type LegacyIngest } from '../ingest/legacy-tcp.js';
+import { createNativeIngest, type NativeIngest } from '../ingest/native-tcp.js';
+import { createLiveHub } from '../live/index.js';
+import { createMetrics } from '../observability/metrics.js';
+import { StaticKeyring } from '../pipeline/keyring.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import type { ReadingStore } from '../pipeline/ports.js';
+import { openStore } from '../store/index.js';
+
+export interface RunningHub {
+  readonly config: HubConfig;
+  readonly store: ReadingStore;
+  readonly pipeline: Pipeline;
+  readonly http: FastifyInstance;
+  readonly ports: { readonly http: number; readonly tcp: number | null; readonly legacy: number | null };
+  close(): Promise<void>;
+}
+
+export interface StartHubOptions {
+  readonly logger: Logger;
+  readonly dashboardDir: string | undefined;
+  /** Defaults to a fresh registry; tests pass their own to read metrics. */
+  readonly collectDefaultMetrics?: boolean;
+}
+
+export async function startHub(config: HubConfig, options: StartHubOptions): Promise<RunningHub> {
+  const { logger } = options;
+  let ready = false;
+  const metrics = createMetrics({ collectDefaultMetrics: options.collectDefaultMetrics ?? false });
+  const store = await openStore(
+    config.store.kind === 'pglite'
+      ? { kind: 'pglite', dataDir: config.store.dataDir }
+      : {
+          kind: 'postgres',
+          url: config.store.url,
+          poolSize: config.store.poolSize,
+          ...(config.store.schema === undefined ? {} : { schema: config.store.schema }),
+        },
+  );
+  await store.migrate();
+
+  const { limits } = config;
+  const pipeline = new Pipeline({
+    store,
+    metrics: metrics.pipeline,
+    keys: new StaticKeyring(config.deviceKeys),
+    limits: {
+      maxClockSkewMs: limits.maxClockSkewMs,
+      maxReadingAgeMs: limits.maxReadingAgeMs,
+      maxReadingFutureMs: limits.maxReadingFutureMs,
+      maxReadingsPerFrame: limits.maxReadingsPerFrame,
+      maxBatchRows: limits.maxBatchRows,
+      maxQueuedRows: limits.maxQueuedRows,
+      highWaterRows: Math.floor(limits.maxQueuedRows / 2),
+      commitConcurrency: limits.commitConcurrency,
+      commitRetryDeadlineMs: limits.commitRetryDeadlineMs,
+      replayWindowMaxEntries: 1_000_000,
+      deadLetters: { maxRawBytes: limits.deadLetterRawBytes, maxPerSecond: limits.deadLettersPerSecond },
+    },
+    ...(config.legacy === null
+      ? {}
+      : {
+          legacy: {
+            key: legacyKey(config.legacy.encryptionKey),
+            device: config.legacy.device,
+            acceptVariants: config.legacy.acceptVariants,
+            replayWindowMs: 3_600_000,
+          },
+        }),
+    onCommitError: (error, attempt) =>
+      logger.error({ err: (error as Error).message, attempt }, 'commit failed; retrying while the deadline allows'),
+  });
+  await pipeline.start();
+
+  const http = await buildHttpApp({
+    logger,
+    store,
+    stats: () => pipeline.stats(),
+    metricsRegistry: metrics.registry,
+    dashboardDir: options.dashboardDir,
+    isReady: () => ready,
+  });
+  const io = new SocketServer<ClientToServerEvents, ServerToClientEvents>(http.server, {
+    serveClient: false,
+    maxHttpBufferSize: 64 * 1024,
+  });
+  const live = createLiveHub({
+    io,
+    tickMs: config.live.tickMs,
+    getStats: () => pipeline.stats(),
+    metrics: metrics.live,
+    ...(config.live.token === undefined ? {} : { authToken: config.live.token }),
+  });
+  pipeline.addLiveSink(live.sink);
+
+  const native: NativeIngest | null =
+    config.tcpPort === null
+      ? null
+      : createNativeIngest({
+          pipeline,
+          metrics: metrics.pipeline,
+          logger,
+          maxFrameBytes: limits.maxFrameBytes,
+          maxInFlightFrames: limits.maxInFlightFramesPerConnection,
+          idleTimeoutMs: limits.idleTimeoutMs,
+          partialFrameTimeoutMs: limits.partialFrameTimeoutMs,
+          maxPendingWriteBytes: 1_048_576,
+        });
+  const legacy: LegacyIngest | null =
+    config.legacy === null || config.legacyPort === null
+      ? null
+      : createLegacyIngest({
+          pipeline,
+          metrics: metrics.pipeline,
+          logger,
+          authToken: config.legacy.authToken,
+          maxLineBytes: limits.maxLineBytes,
+          partialLineTimeoutMs: limits.partialFrameTimeoutMs,
+          maxInFlightLines: 8,
+        });
+
+  await http.listen({ host: config.host, port: config.httpPort });
+  const httpPort = (http.server.address() as AddressInfo).port;
+  const tcpPort = native === null ? null : await listen(native.server, config.host, config.tcpPort ?? 0);
+  const legacyPort = legacy === null ? null : await listen(legacy.server, config.host, config.legacyPort ?? 0);
+  ready = true;
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    store,
+    pipeline,
+    http,
+    ports: { http: httpPort, tcp: tcpPort, legacy: legacyPort },
+    close() {
+      closing ??= (async () => {
+        ready = false;
+        // Stop intake first, so everything accepted before this point is committed and answered.
+        await Promise.all([native?.close(), legacy?.close()]);
+        await pipeline.close();
+        live.close();
+        await new Promise<void>((resolve) => void io.close(() => resolve()));
+        await http.close().catch(() => undefined);
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(server: NetServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}

@@ -1,0 +1,52 @@
+/** The hub's validated, frozen configuration: the shape every module is wired from. */
+import type { LegacyHashVariant } from '@sealstream/protocol';
+
+export interface DeviceKeyConfig {
+  readonly keyId: string;
+  readonly secret: Buffer;
+  readonly devices: 'any' | readonly string[];
+}
+
+export interface HubConfig {
+  readonly demo: boolean;
+  readonly host: string;
+  readonly httpPort: number;
+  /** null disables the listener. */
+  readonly tcpPort: number | null;
+  readonly legacyPort: number | null;
+  readonly store:
+    | { readonly kind: 'pglite'; readonly dataDir: string }
+    | {
+        readonly kind: 'postgres';
+        readonly url: string;
+        readonly schema: string | undefined;
+        readonly poolSize: number;
+      };
+  readonly deviceKeys: readonly DeviceKeyConfig[];
+  readonly legacy: {
+    readonly encryptionKey: string;
+    readonly authToken: string;
+    readonly device: string;
+    readonly acceptVariants: readonly LegacyHashVariant[];
+  } | null;
+  readonly limits: {
+    readonly maxFrameBytes: number;
+    readonly maxReadingsPerFrame: number;
+    readonly maxLineBytes: number;
+    readonly maxBatchRows: number;
+    readonly maxQueuedRows: number;
+    readonly commitConcurrency: number;
+    readonly commitRetryDeadlineMs: number;
+    readonly maxClockSkewMs: number;
+    readonly maxReadingAgeMs: number;
+    readonly maxReadingFutureMs: number;
+    readonly idleTimeoutMs: number;
+    readonly partialFrameTimeoutMs: number;
+    readonly deadLetterRawBytes: number;
+    readonly deadLettersPerSecond: number;
+    readonly maxInFlightFramesPerConnection: number;
+  };
+  readonly live: { readonly tickMs: number; readonly token: string | undefined };
+  readonly logLevel: string;
+  readonly demoDevices: { readonly count: number; readonly rate: number; readonly legacyIntervalMs: number };
+}

@@ -1,0 +1,216 @@
+/**
+ * Reads the hub's configuration once from command-line flags and environment variables (flags win),
+ * validates everything, reports ALL problems together, and returns a frozen HubConfig.
+ * Only the CLI calls this; libraries receive the resulting values.
+ */
+import { parseArgs } from 'node:util';
+import { DEVICE_ID_PATTERN, KEY_ID_PATTERN, parseSecretHex, type LegacyHashVariant } from '@sealstream/protocol';
+import type { DeviceKeyConfig, HubConfig } from './hub-config.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+export type ConfigResult = { ok: true; config: HubConfig } | { ok: false; errors: string[] };
+
+/** Flag name -> environment variable, documented in docs/configuration.md. */
+export const SETTINGS = {
+  host: 'SEALSTREAM_HOST',
+  'http-port': 'SEALSTREAM_HTTP_PORT',
+  'tcp-port': 'SEALSTREAM_TCP_PORT',
+  'legacy-port': 'SEALSTREAM_LEGACY_PORT',
+  'data-dir': 'SEALSTREAM_DATA_DIR',
+  'database-url': 'DATABASE_URL',
+  'database-schema': 'SEALSTREAM_DATABASE_SCHEMA',
+  'database-pool-size': 'SEALSTREAM_DATABASE_POOL_SIZE',
+  'device-keys': 'SEALSTREAM_DEVICE_KEYS',
+  'encryption-key': 'ENCRYPTION_KEY',
+  'auth-token': 'AUTH_TOKEN',
+  'legacy-device': 'SEALSTREAM_LEGACY_DEVICE',
+  'legacy-hash': 'SEALSTREAM_LEGACY_HASH',
+  'max-frame-bytes': 'SEALSTREAM_MAX_FRAME_BYTES',
+  'max-readings-per-frame': 'SEALSTREAM_MAX_READINGS_PER_FRAME',
+  'max-line-bytes': 'SEALSTREAM_MAX_LINE_BYTES',
+  'max-batch-rows': 'SEALSTREAM_MAX_BATCH_ROWS',
+  'max-queued-rows': 'SEALSTREAM_MAX_QUEUED_ROWS',
+  'commit-concurrency': 'SEALSTREAM_COMMIT_CONCURRENCY',
+  'commit-retry-deadline-ms': 'SEALSTREAM_COMMIT_RETRY_DEADLINE_MS',
+  'max-clock-skew-ms': 'SEALSTREAM_MAX_CLOCK_SKEW_MS',
+  'max-reading-age-ms': 'SEALSTREAM_MAX_READING_AGE_MS',
+  'max-reading-future-ms': 'SEALSTREAM_MAX_READING_FUTURE_MS',
+  'idle-timeout-ms': 'SEALSTREAM_IDLE_TIMEOUT_MS',
+  'partial-frame-timeout-ms': 'SEALSTREAM_PARTIAL_FRAME_TIMEOUT_MS',
+  'dead-letter-raw-bytes': 'SEALSTREAM_DEAD_LETTER_RAW_BYTES',
+  'dead-letters-per-second': 'SEALSTREAM_DEAD_LETTERS_PER_SECOND',
+  'max-in-flight-frames': 'SEALSTREAM_MAX_IN_FLIGHT_FRAMES',
+  'live-tick-ms': 'SEALSTREAM_LIVE_TICK_MS',
+  'live-token': 'SEALSTREAM_LIVE_TOKEN',
+  'log-level': 'SEALSTREAM_LOG_LEVEL',
+  'demo-devices': 'SEALSTREAM_DEMO_DEVICES',
+  'demo-rate': 'SEALSTREAM_DEMO_RATE',
+  'demo-legacy-interval-ms': 'SEALSTREAM_DEMO_LEGACY_INTERVAL_MS',
+} as const;
+
+type SettingName = keyof typeof SETTINGS;
+
+export interface DemoDefaults {
+  /** Key id and secret of the shared demo key (demo mode only). */
+  readonly keyId: string;
+  readonly secret: Buffer;
+  readonly encryptionKey: string;
+  readonly authToken: string;
+}
+
+export function loadConfig(argv: readonly string[], env: Env, demoDefaults: DemoDefaults): ConfigResult {
+  const options = Object.fromEntries(
+    Object.keys(SETTINGS).map((name) => [name, { type: 'string' as const }]),
+  ) as Record<SettingName, { type: 'string' }>;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: { ...options, demo: { type: 'boolean' } }, strict: true });
+  } catch (error) {
+    return { ok: false, errors: [(error as Error).message] };
+  }
+  const values = parsed.values as Partial<Record<SettingName, string>> & { demo?: boolean };
+  const errors: string[] = [];
+  const raw = (name: SettingName): string | undefined => {
+    const flag = values[name];
+    if (flag !== undefined) return flag;
+    const fromEnv = env[SETTINGS[name]];
+    return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+  };
+  const int = (name: SettingName, fallback: number, min: number, max: number): number => {
+    const text = raw(name);
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      errors.push(`--${name} / ${SETTINGS[name]} must be an integer in [${min}, ${max}], got "${text}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const port = (name: SettingName, fallback: number | null): number | null => {
+    const text = raw(name);
+    if (text === 'off') return null;
+    const value = int(name, fallback ?? 0, 0, 65_535);
+    return text === undefined ? fallback : value;
+  };
+
+  const demo = values.demo === true || env.SEALSTREAM_DEMO === '1' || env.SEALSTREAM_DEMO === 'true';
+  const databaseUrl = raw('database-url');
+  const store: HubConfig['store'] =
+    databaseUrl !== undefined
+      ? {
+          kind: 'postgres',
+          url: databaseUrl,
+          schema: raw('database-schema'),
+          poolSize: int('database-pool-size', 8, 1, 64),
+        }
+      : { kind: 'pglite', dataDir: raw('data-dir') ?? 'data' };
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    errors.push('--database-url / DATABASE_URL must start with postgres:// or postgresql://');
+  }
+
+  const deviceKeys = parseDeviceKeys(raw('device-keys'), errors);
+  if (demo) deviceKeys.push({ keyId: demoDefaults.keyId, secret: demoDefaults.secret, devices: 'any' });
+
+  const legacy = legacySettings(raw, demo, demoDefaults, errors);
+  const logLevel = raw('log-level') ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    errors.push(`--log-level / SEALSTREAM_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
+  }
+  const maxFrameBytes = int('max-frame-bytes', 1_048_576, 64, 16 * 1_048_576);
+  const maxQueuedRows = int('max-queued-rows', 200_000, 1_000, 10_000_000);
+  const maxReadingsPerFrame = int('max-readings-per-frame', 10_000, 1, 100_000);
+  if (maxReadingsPerFrame > maxQueuedRows / 2)
+    errors.push('max-readings-per-frame must be at most half of max-queued-rows');
+
+  const config: HubConfig = {
+    demo,
+    host: raw('host') ?? '127.0.0.1',
+    httpPort: port('http-port', 8080) ?? 8080,
+    tcpPort: port('tcp-port', 7700),
+    legacyPort: legacy === null ? null : port('legacy-port', 4000),
+    store,
+    deviceKeys,
+    legacy,
+    limits: {
+      maxFrameBytes,
+      maxReadingsPerFrame,
+      maxLineBytes: int('max-line-bytes', 1_048_576, 1024, 16 * 1_048_576),
+      maxBatchRows: int('max-batch-rows', 10_000, 1, 100_000),
+      maxQueuedRows,
+      commitConcurrency: int('commit-concurrency', store.kind === 'pglite' ? 1 : 2, 1, 16),
+      commitRetryDeadlineMs: int('commit-retry-deadline-ms', 30_000, 0, 600_000),
+      maxClockSkewMs: int('max-clock-skew-ms', 300_000, 1_000, 86_400_000),
+      maxReadingAgeMs: int('max-reading-age-ms', 30 * 86_400_000, 60_000, 3650 * 86_400_000),
+      maxReadingFutureMs: int('max-reading-future-ms', 300_000, 0, 86_400_000),
+      idleTimeoutMs: int('idle-timeout-ms', 60_000, 1_000, 3_600_000),
+      partialFrameTimeoutMs: int('partial-frame-timeout-ms', 15_000, 100, 600_000),
+      deadLetterRawBytes: int('dead-letter-raw-bytes', 4096, 0, 1_048_576),
+      deadLettersPerSecond: int('dead-letters-per-second', 1000, 1, 1_000_000),
+      maxInFlightFramesPerConnection: int('max-in-flight-frames', 256, 1, 65_536),
+    },
+    live: { tickMs: int('live-tick-ms', 50, 10, 5_000), token: raw('live-token') },
+    logLevel,
+    demoDevices: {
+      count: int('demo-devices', 5, 0, 10_000),
+      rate: int('demo-rate', 50, 1, 1_000_000),
+      legacyIntervalMs: int('demo-legacy-interval-ms', 10_000, 100, 3_600_000),
+    },
+  };
+  if (!demo && config.deviceKeys.length === 0 && config.tcpPort !== null) {
+    errors.push('no device keys: set SEALSTREAM_DEVICE_KEYS (keyId:hexsecret[:dev1|dev2],...) or run with --demo');
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config: deepFreeze(config) };
+}
+
+/** `keyId:64-hex-secret[:device|device...]`, comma-separated; no device list = the key may speak for any device. */
+function parseDeviceKeys(text: string | undefined, errors: string[]): DeviceKeyConfig[] {
+  if (text === undefined) return [];
+  const keys: DeviceKeyConfig[] = [];
+  for (const [index, entry] of text.split(',').entries()) {
+    const [keyId = '', secretHex = '', devices] = entry.trim().split(':');
+    const secret = parseSecretHex(secretHex);
+    if (!KEY_ID_PATTERN.test(keyId) || secret === undefined) {
+      // Say which entry and why, never echo the secret.
+      errors.push(`SEALSTREAM_DEVICE_KEYS entry ${index + 1} must be keyId:<64 hex chars>[:dev1|dev2]`);
+      continue;
+    }
+    keys.push({ keyId, secret, devices: devices === undefined || devices === '' ? 'any' : devices.split('|') });
+  }
+  return keys;
+}
+
+function legacySettings(
+  raw: (name: SettingName) => string | undefined,
+  demo: boolean,
+  demoDefaults: DemoDefaults,
+  errors: string[],
+): HubConfig['legacy'] {
+  const encryptionKey = raw('encryption-key') ?? (demo ? demoDefaults.encryptionKey : undefined);
+  const authToken = raw('auth-token') ?? (demo ? demoDefaults.authToken : undefined);
+  if (raw('legacy-port') === 'off') return null;
+  if (encryptionKey === undefined && authToken === undefined) return null;
+  if (encryptionKey === undefined || authToken === undefined) {
+    errors.push('the legacy listener needs both ENCRYPTION_KEY and AUTH_TOKEN (or --legacy-port off)');
+    return null;
+  }
+  const hash = raw('legacy-hash') ?? 'either';
+  const variants: Record<string, readonly LegacyHashVariant[]> = {
+    sorted: ['sorted'],
+    insertion: ['insertion'],
+    either: ['sorted', 'insertion'],
+  };
+  const acceptVariants = variants[hash];
+  if (acceptVariants === undefined)
+    errors.push('--legacy-hash / SEALSTREAM_LEGACY_HASH must be sorted, insertion or either');
+  const device = raw('legacy-device') ?? 'legacy';
+  if (!DEVICE_ID_PATTERN.test(device)) errors.push('--legacy-device must match [A-Za-z0-9._:-]{1,128}');
+  return { encryptionKey, authToken, device, acceptVariants: acceptVariants ?? ['sorted'] };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Buffer.isBuffer(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,220 @@
+/**
+ * Legacy line-protocol ingest over TCP, byte-compatible with the seed "encrypted-timeseries" listener:
+ * `AUTH:<token>\n` is answered `AUTH_OK\n` in its own write (or `AUTH_FAIL\n` and close), then each
+ * `DATA:<tok>|...|<tok>\n` line is opened token by token and committed. The seed protocol has no
+ * acknowledgement, so nothing is written after AUTH_OK. Lines are buffered across chunks and capped.
+ *
+ * Returns an unlistened net.Server; the app decides the port.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { LEGACY_AUTH_FAIL, LEGACY_AUTH_OK, LineSplitter, parseLegacyLine, type LineItem } from '@sealstream/protocol';
+import type { Logger } from 'pino';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { PipelineMetrics } from '../pipeline/ports.js';
+import { ConnectionRegistry, type TrackedConnection } from './connection-registry.js';
+import { describePeer } from './peer.js';
+
+export interface LegacyIngestOptions {
+  readonly pipeline: Pipeline;
+  readonly metrics: PipelineMetrics;
+  readonly logger: Logger;
+  readonly authToken: string;
+  readonly maxLineBytes: number;
+  /** A partial line not completed within this long closes the connection (slow sender). */
+  readonly partialLineTimeoutMs: number;
+  /** Lines submitted but not yet committed, per connection, before the socket is paused. */
+  readonly maxInFlightLines: number;
+}
+
+export interface LegacyIngest {
+  readonly server: Server;
+  readonly connections: ConnectionRegistry;
+  close(): Promise<void>;
+}
+
+export function createLegacyIngest(options: LegacyIngestOptions): LegacyIngest {
+  if (!options.pipeline.legacyEnabled) throw new Error('the pipeline has no legacy settings');
+  const connections = new ConnectionRegistry('legacy', options.metrics);
+  const onDrain = (): void => connections.drain();
+  options.pipeline.on('drain', onDrain);
+  const expectedDigest = digest(options.authToken);
+  const server = createServer((socket) => {
+    new LegacyConnection(socket, options, connections, expectedDigest);
+  });
+  return {
+    server,
+    connections,
+    async close() {
+      options.pipeline.off('drain', onDrain);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        void connections.closeAll();
+      });
+    },
+  };
+}
+
+/** Hashing both sides gives equal-length buffers, so the comparison is constant-time whatever the input. */
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+class LegacyConnection implements TrackedConnection {
+  private readonly splitter: LineSplitter;
+  private readonly peer: string;
+  private authenticated = false;
+  private inFlight = 0;
+  private paused = false;
+  private finished = false;
+  private partialSince: number | undefined;
+  private closedWaiters: Array<() => void> = [];
+  private closed = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly options: LegacyIngestOptions,
+    private readonly registry: ConnectionRegistry,
+    private readonly expectedDigest: Buffer,
+  ) {
+    this.splitter = new LineSplitter({ maxLineBytes: options.maxLineBytes });
+    this.peer = describePeer(socket);
+    registry.add(this);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => {
+      for (const item of this.splitter.end()) this.onLine(item);
+      this.finish();
+    });
+    socket.on('error', (error) => options.logger.debug({ peer: this.peer, err: error.message }, 'legacy socket error'));
+    socket.on('close', () => {
+      this.closed = true;
+      if (this.paused) registry.pausedChanged(-1);
+      this.paused = false;
+      registry.remove(this);
+      for (const waiter of this.closedWaiters.splice(0)) waiter();
+    });
+  }
+
+  onDrain(): void {
+    this.maybeResume();
+  }
+
+  isStalled(now: number): boolean {
+    return this.partialSince !== undefined && now - this.partialSince > this.options.partialLineTimeoutMs;
+  }
+
+  onStalled(): void {
+    this.refuse(
+      'idle_timeout',
+      `partial line not completed within ${this.options.partialLineTimeoutMs} ms`,
+      Buffer.alloc(0),
+    );
+    this.finish();
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.closedWaiters.push(resolve);
+      this.finish();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.finished) return;
+    for (const item of this.splitter.push(chunk)) this.onLine(item);
+    this.partialSince = this.splitter.pendingBytes > 0 ? (this.partialSince ?? Date.now()) : undefined;
+    this.maybePause();
+  }
+
+  private onLine(item: LineItem): void {
+    if (this.finished) return;
+    if (!item.ok) {
+      this.refuse(item.reason, item.detail, item.raw);
+      return;
+    }
+    if (item.line.length === 0) return;
+    const line = parseLegacyLine(item.line);
+    switch (line.kind) {
+      case 'auth':
+        this.authenticate(line.token);
+        return;
+      case 'data':
+        if (!this.authenticated) {
+          this.refuse(
+            'legacy_not_authenticated',
+            'DATA line before AUTH',
+            Buffer.from(item.line.slice(0, 256), 'latin1'),
+          );
+          this.finish();
+          return;
+        }
+        this.submit(line.tokens);
+        return;
+      case 'unknown':
+        this.refuse('legacy_unknown_line', 'line is neither AUTH: nor DATA:', Buffer.from(line.text, 'latin1'));
+    }
+  }
+
+  private authenticate(token: string): void {
+    if (timingSafeEqual(digest(token), this.expectedDigest)) {
+      this.authenticated = true;
+      this.socket.write(LEGACY_AUTH_OK);
+      return;
+    }
+    // The offered token is a secret (perhaps a mistyped real one): never store or log it.
+    this.refuse('legacy_auth_failed', 'AUTH token does not match', Buffer.from('AUTH:<redacted>', 'latin1'));
+    this.socket.write(LEGACY_AUTH_FAIL);
+    this.finish();
+  }
+
+  private submit(tokens: string[]): void {
+    this.inFlight += 1;
+    void this.options.pipeline.handleLegacyTokens(tokens, this.peer).then((result) => {
+      this.inFlight -= 1;
+      if (!result.ok) {
+        // The seed protocol cannot tell the emitter; count and log so the loss is visible.
+        this.options.metrics.readingRejected('legacy', result.reason, tokens.length);
+        this.options.logger.warn(
+          { peer: this.peer, reason: result.reason, tokens: tokens.length },
+          'legacy line not committed',
+        );
+      }
+      this.maybeResume();
+      if (this.finished) this.endWhenAnswered();
+    });
+  }
+
+  private refuse(reason: Parameters<Pipeline['refuse']>[0]['reason'], detail: string, raw: Uint8Array): void {
+    this.options.pipeline.refuse({ reason, source: 'legacy', peer: this.peer, device: null, detail, raw });
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.socket.pause();
+    this.endWhenAnswered();
+  }
+
+  private endWhenAnswered(): void {
+    if (this.inFlight > 0 || this.closed) return;
+    if (!this.socket.writableEnded) this.socket.end();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  private maybePause(): void {
+    if (this.paused || this.finished) return;
+    if (this.options.pipeline.saturated || this.inFlight >= this.options.maxInFlightLines) {
+      this.paused = true;
+      this.socket.pause();
+      this.registry.pausedChanged(1);
+    }
+  }
+
+  private maybeResume(): void {
+    if (!this.paused) return;
+    if (this.options.pipeline.saturated || this.inFlight >= this.options.maxInFlightLines) return;
+    this.paused = false;
+    this.registry.pausedChanged(-1);
+    if (!this.finished) this.socket.resume();
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * Native sealed-frame ingest over TCP. Owns one connection's life: decode frames from the byte stream,
+ * hand DATA frames to the pipeline, answer ACK only after commit (or a typed ERROR), answer PINGs,
+ * stop reading while the committer is saturated or too many frames are in flight (backpressure), and
+ * drop senders that stall mid-frame, go silent, or stop reading their acknowledgements.
+ *
+ * Returns an unlistened net.Server; the app decides the port.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import {
+  encodeAck,
+  encodeClose,
+  encodeError,
+  encodePong,
+  FrameDecoder,
+  FrameType,
+  REASONS,
+  type DecodeItem,
+  type ReasonCode,
+} from '@sealstream/protocol';
+import type { Logger } from 'pino';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { PipelineMetrics } from '../pipeline/ports.js';
+import { ConnectionRegistry, type TrackedConnection } from './connection-registry.js';
+import { describePeer } from './peer.js';
+
+export interface NativeIngestOptions {
+  readonly pipeline: Pipeline;
+  readonly metrics: PipelineMetrics;
+  readonly logger: Logger;
+  readonly maxFrameBytes: number;
+  /** Frames opened but not yet answered, per connection, before the socket is paused. */
+  readonly maxInFlightFrames: number;
+  /** No bytes at all for this long closes the connection (devices send heartbeats). */
+  readonly idleTimeoutMs: number;
+  /** A partial frame not completed within this long closes the connection (slow sender). */
+  readonly partialFrameTimeoutMs: number;
+  /** Unread acknowledgements buffered above this many bytes close the connection. */
+  readonly maxPendingWriteBytes: number;
+}
+
+export interface NativeIngest {
+  readonly server: Server;
+  readonly connections: ConnectionRegistry;
+  close(): Promise<void>;
+}
+
+export function createNativeIngest(options: NativeIngestOptions): NativeIngest {
+  const connections = new ConnectionRegistry('tcp', options.metrics);
+  const onDrain = (): void => connections.drain();
+  options.pipeline.on('drain', onDrain);
+  const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    new NativeConnection(socket, options, connections);
+  });
+  return {
+    server,
+    connections,
+    async close() {
+      options.pipeline.off('drain', onDrain);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        void connections.closeAll();
+      });
+    },
+  };
+}
+
+class NativeConnection implements TrackedConnection {
+  private readonly decoder: FrameDecoder;
+  private readonly peer: string;
+  private inFlight = 0;
+  private paused = false;
+  private partialSince: number | undefined;
+  private readingDone = false;
+  private closed = false;
+  private closedWaiters: Array<() => void> = [];
+  /** CLOSE code sent when ending: 0 normally, shutting_down when the hub closes the connection. */
+  private closeCode = 0;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly options: NativeIngestOptions,
+    private readonly registry: ConnectionRegistry,
+  ) {
+    this.decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
+    this.peer = describePeer(socket);
+    registry.add(this);
+    socket.setTimeout(options.idleTimeoutMs);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('timeout', () => this.onIdle());
+    socket.on('error', (error) => options.logger.debug({ peer: this.peer, err: error.message }, 'tcp socket error'));
+    socket.on('close', () => this.onClose());
+  }
+
+  onDrain(): void {
+    this.maybeResume();
+  }
+
+  isStalled(now: number): boolean {
+    return this.partialSince !== undefined && now - this.partialSince > this.options.partialFrameTimeoutMs;
+  }
+
+  onStalled(): void {
+    this.fail(
+      'idle_timeout',
+      `partial frame not completed within ${this.options.partialFrameTimeoutMs} ms`,
+      Buffer.alloc(0),
+    );
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.closedWaiters.push(resolve);
+      this.readingDone = true;
+      this.closeCode = REASONS.shutting_down.code;
+      this.socket.pause();
+      this.endWhenAnswered();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.readingDone) return;
+    const items = this.decoder.push(chunk);
+    for (const item of items) this.onItem(item);
+    this.partialSince = this.decoder.pendingBytes > 0 ? (this.partialSince ?? Date.now()) : undefined;
+    this.maybePause();
+  }
+
+  private onItem(item: DecodeItem): void {
+    if (this.readingDone) return;
+    if (!item.ok) {
+      if (item.fatal) {
+        this.fail(item.reason, item.detail, item.raw);
+      } else {
+        this.options.pipeline.refuse({
+          reason: item.reason,
+          source: 'tcp',
+          peer: this.peer,
+          device: null,
+          detail: item.detail,
+          raw: item.raw,
+        });
+        this.write(encodeError(0, item.reason, item.detail));
+      }
+      return;
+    }
+    const frame = item.frame;
+    switch (frame.type) {
+      case FrameType.Data: {
+        this.inFlight += 1;
+        void this.options.pipeline.handleDataFrame(frame, 'tcp', this.peer).then((answer) => {
+          this.inFlight -= 1;
+          if (answer.kind === 'ack') {
+            this.write(
+              encodeAck({
+                frameId: frame.frameId,
+                accepted: answer.accepted,
+                duplicates: answer.duplicates,
+                rejected: answer.rejected,
+              }),
+            );
+          } else {
+            this.write(encodeError(frame.frameId, answer.reason, answer.detail));
+          }
+          this.maybeResume();
+          if (this.readingDone) this.endWhenAnswered();
+        });
+        return;
+      }
+      case FrameType.Ping:
+        this.write(encodePong(frame.nonce));
+        return;
+      case FrameType.Pong:
+        return;
+      case FrameType.Close:
+        this.readingDone = true;
+        this.endWhenAnswered();
+        return;
+      default:
+        // ACK and ERROR flow hub -> device only.
+        this.options.pipeline.refuse({
+          reason: 'unknown_frame_type',
+          source: 'tcp',
+          peer: this.peer,
+          device: null,
+          detail: `frame type ${frame.type} is not accepted from devices`,
+          raw: Buffer.alloc(0),
+        });
+        this.write(encodeError(0, 'unknown_frame_type', `frame type ${frame.type} is not accepted from devices`));
+    }
+  }
+
+  private onEnd(): void {
+    for (const item of this.decoder.end()) this.onItem(item);
+    this.readingDone = true;
+    this.endWhenAnswered();
+  }
+
+  private onIdle(): void {
+    // Paused by us for backpressure: silence is our doing, not the device's.
+    if (this.paused || this.inFlight > 0) return;
+    this.fail('idle_timeout', `no data for ${this.options.idleTimeoutMs} ms`, Buffer.alloc(0));
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    if (this.paused) this.registry.pausedChanged(-1);
+    this.paused = false;
+    this.registry.remove(this);
+    for (const waiter of this.closedWaiters.splice(0)) waiter();
+  }
+
+  /** A broken stream: report it, keep it as a dead letter, close. */
+  private fail(reason: ReasonCode, detail: string, raw: Uint8Array): void {
+    if (this.readingDone) return;
+    this.readingDone = true;
+    this.options.pipeline.refuse({ reason, source: 'tcp', peer: this.peer, device: null, detail, raw });
+    this.write(encodeError(0, reason, detail));
+    this.endWhenAnswered();
+  }
+
+  private endWhenAnswered(): void {
+    if (this.inFlight > 0 || this.closed) return;
+    if (!this.socket.writableEnded) {
+      this.socket.end(encodeClose(this.closeCode));
+    }
+    // Give the peer a moment to read the final frames, then make sure the socket is gone.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  private write(bytes: Buffer): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.socket.write(bytes);
+    if (this.socket.writableLength > this.options.maxPendingWriteBytes) {
+      this.options.logger.warn({ peer: this.peer }, 'device is not reading acknowledgements; closing');
+      this.socket.destroy();
+    }
+  }
+
+  private maybePause(): void {
+    if (this.paused || this.readingDone) return;
+    if (this.options.pipeline.saturated || this.inFlight >= this.options.maxInFlightFrames) {
+      this.paused = true;
+      this.socket.pause();
+      this.registry.pausedChanged(1);
+    }
+  }
+
+  private maybeResume(): void {
+    if (!this.paused) return;
+    if (this.options.pipeline.saturated || this.inFlight >= this.options.maxInFlightFrames) return;
+    this.paused = false;
+    this.registry.pausedChanged(-1);
+    if (!this.readingDone) this.socket.resume();
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Prometheus metrics for the hub: implements the pipeline's PipelineMetrics and the live layer's
+ * LiveMetrics on one prom-client registry. Every labelled counter starts at 0 for every known label
+ * value, so dashboards and alerts see a series before the first event rather than a gap.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { REASONS, type ReasonCode } from '@sealstream/protocol';
+import type { LiveDropKind, LiveMetrics } from '../live/live-metrics.js';
+import type { PipelineMetrics, SourceKind } from '../pipeline/ports.js';
+
+export const SOURCES: readonly SourceKind[] = ['tcp', 'legacy', 'http', 'mqtt'];
+const DROP_KINDS: readonly LiveDropKind[] = ['readings', 'rejects', 'legacy'];
+
+const BATCH_SIZE_BUCKETS = [1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10_000, 20_000];
+const COMMIT_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export interface CreateMetricsOptions {
+  /** Defaults to a fresh registry (never prom-client's global one, so several hubs can share a process). */
+  readonly registry?: Registry;
+  /** Also collect Node process metrics (CPU, memory, event loop lag), prefixed `sealstream_`. */
+  readonly collectDefaultMetrics?: boolean;
+}
+
+export interface HubMetrics {
+  readonly registry: Registry;
+  readonly pipeline: PipelineMetrics;
+  readonly live: LiveMetrics;
+}
+
+export function createMetrics(options: Registry | CreateMetricsOptions = {}): HubMetrics {
+  const { registry = new Registry(), collectDefaultMetrics: withDefaults = false } =
+    options instanceof Registry ? { registry: options } : options;
+  if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'sealstream_' });
+  const registers = [registry];
+
+  const accepted = new Counter({
+    name: 'sealstream_readings_accepted_total',
+    help: 'Readings committed as new rows.',
+    labelNames: ['source'] as const,
+    registers,
+  });
+  const duplicate = new Counter({
+    name: 'sealstream_readings_duplicate_total',
+    help: 'Readings that were already stored (resends and replays of committed readings).',
+    labelNames: ['source'] as const,
+    registers,
+  });
+  const rejected = new Counter({
+    name: 'sealstream_readings_rejected_total',
+    help: 'Inputs refused, by reason code.',
+    labelNames: ['source', 'reason'] as const,
+    registers,
+  });
+  const batchReadings = new Histogram({
+    name: 'sealstream_batch_readings',
+    help: 'Readings per successful commit (commits holding only dead letters are not observed).',
+    buckets: BATCH_SIZE_BUCKETS,
+    registers,
+  });
+  const commitSeconds = new Histogram({
+    name: 'sealstream_commit_seconds',
+    help: 'Time the store took for one successful commit.',
+    buckets: COMMIT_SECONDS_BUCKETS,
+    registers,
+  });
+  const deadLetters = new Counter({
+    name: 'sealstream_dead_letters_total',
+    help: 'Dead letters durably stored.',
+    registers,
+  });
+  const commitFailures = new Counter({
+    name: 'sealstream_commit_failures_total',
+    help: 'Commit attempts the store refused or failed.',
+    registers,
+  });
+  const queueReadings = new Gauge({
+    name: 'sealstream_queue_readings',
+    help: 'Readings waiting for commit.',
+    registers,
+  });
+  const pausedConnections = new Gauge({
+    name: 'sealstream_paused_connections',
+    help: 'Ingest connections paused because the writer is behind.',
+    registers,
+  });
+  const connections = new Gauge({
+    name: 'sealstream_connections',
+    help: 'Open ingest connections.',
+    labelNames: ['source'] as const,
+    registers,
+  });
+  const liveClients = new Gauge({
+    name: 'sealstream_live_clients',
+    help: 'Connected live (Socket.IO) clients.',
+    registers,
+  });
+  const liveDropped = new Counter({
+    name: 'sealstream_live_dropped_total',
+    help: 'Items a live client should have received but did not (per-tick caps, or skipped while slow), per client.',
+    labelNames: ['kind'] as const,
+    registers,
+  });
+  const liveEmits = new Counter({
+    name: 'sealstream_live_emits_total',
+    help: 'Packets handed to live client transports.',
+    registers,
+  });
+  const liveInvalid = new Counter({
+    name: 'sealstream_live_invalid_requests_total',
+    help: 'Malformed or over-limit subscribe/unsubscribe requests ignored.',
+    registers,
+  });
+
+  const reasons = Object.keys(REASONS) as ReasonCode[];
+  for (const source of SOURCES) {
+    accepted.inc({ source }, 0);
+    duplicate.inc({ source }, 0);
+    connections.set({ source }, 0);
+    for (const reason of reasons) rejected.inc({ source, reason }, 0);
+  }
+  for (const kind of DROP_KINDS) liveDropped.inc({ kind }, 0);
+
+  const pipeline: PipelineMetrics = {
+    readingsAccepted: (source, count) => accepted.inc({ source }, count),
+    readingsDuplicate: (source, count) => duplicate.inc({ source }, count),
+    readingRejected: (source, reason, count) => rejected.inc({ source, reason }, count),
+    batchCommitted(readings, letters, seconds) {
+      if (readings > 0) batchReadings.observe(readings);
+      commitSeconds.observe(seconds);
+      if (letters > 0) deadLetters.inc(letters);
+    },
+    commitFailed: () => commitFailures.inc(),
+    queueDepth: (readings) => queueReadings.set(readings),
+    pausedConnections: (count) => pausedConnections.set(count),
+    connectionOpened: (source) => connections.inc({ source }),
+    connectionClosed: (source) => connections.dec({ source }),
+  };
+
+  const live: LiveMetrics = {
+    clients: (count) => liveClients.set(count),
+    dropped: (kind, count) => liveDropped.inc({ kind }, count),
+    emitted: (packets) => liveEmits.inc(packets),
+    invalidRequest: () => liveInvalid.inc(),
+  };
+
+  return { registry, pipeline, live };
+}

@@ -1,0 +1,204 @@
+/**
+ * The bounded group-commit queue between ingest and the store.
+ *
+ * Submissions (the readings and dead letters of one frame, line or request) wait here until committed
+ * together. There is no linger timer: when the store is idle a submission commits at once (small
+ * batches, low latency); while a commit is in flight the next batch accumulates (big batches under
+ * load). A submission is never split, so its acknowledgement covers all of it.
+ *
+ * Bound and overflow policy: above `highWaterRows` the committer reports `saturated` and ingest stops
+ * reading sockets (backpressure); a submission that would exceed `maxQueuedRows` is refused at once as
+ * `overloaded` (the sender retries). A failing store is retried with backoff until `retryDeadlineMs`;
+ * then the affected submissions are answered `store_unavailable` and nothing of them is acknowledged.
+ */
+import { EventEmitter } from 'node:events';
+import type { ReasonCode } from '@sealstream/protocol';
+import type { CommitBatch, DeadLetter, PipelineMetrics, ReadingStore, VerifiedReading } from './ports.js';
+
+export interface Submission {
+  readonly readings: readonly VerifiedReading[];
+  readonly deadLetters: readonly DeadLetter[];
+}
+
+export type SubmitResult =
+  | { readonly ok: true; readonly inserted: number; readonly duplicates: number }
+  | {
+      readonly ok: false;
+      readonly reason: Extract<ReasonCode, 'overloaded' | 'store_unavailable' | 'shutting_down'>;
+      readonly detail: string;
+    };
+
+export interface CommittedBatch {
+  readonly readings: readonly VerifiedReading[];
+  readonly inserted: readonly boolean[];
+  readonly deadLetters: readonly DeadLetter[];
+  readonly committedAt: number;
+}
+
+export interface CommitterOptions {
+  readonly store: ReadingStore;
+  readonly metrics: PipelineMetrics;
+  readonly maxBatchRows: number;
+  readonly maxQueuedRows: number;
+  readonly highWaterRows: number;
+  /** Commits in flight at once: 1 for PGlite (one connection), 2+ for a server. */
+  readonly concurrency: number;
+  readonly retryDeadlineMs: number;
+  readonly retryInitialMs?: number;
+  readonly retryMaxMs?: number;
+  /** Called after every successful commit, before submitters are answered. Must not throw. */
+  readonly onCommitted: (batch: CommittedBatch) => void;
+  readonly onCommitError?: (error: unknown, attempt: number) => void;
+  readonly now?: () => number;
+}
+
+interface Pending {
+  readonly submission: Submission;
+  readonly rows: number;
+  readonly resolve: (result: SubmitResult) => void;
+}
+
+export interface CommitterEvents {
+  drain: [];
+}
+
+export class Committer extends EventEmitter<CommitterEvents> {
+  private queue: Pending[] = [];
+  private queuedRows = 0;
+  private inFlight = 0;
+  private closing = false;
+  private readonly now: () => number;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: CommitterOptions) {
+    super();
+    this.now = options.now ?? Date.now;
+  }
+
+  submit(submission: Submission): Promise<SubmitResult> {
+    if (this.closing) return Promise.resolve(refused('shutting_down', 'the hub is closing'));
+    const rows = submission.readings.length + submission.deadLetters.length;
+    if (rows === 0) return Promise.resolve({ ok: true, inserted: 0, duplicates: 0 });
+    if (this.queuedRows + rows > this.options.maxQueuedRows && this.queuedRows > 0) {
+      return Promise.resolve(
+        refused('overloaded', `commit queue holds ${this.queuedRows} rows (bound ${this.options.maxQueuedRows})`),
+      );
+    }
+    return new Promise<SubmitResult>((resolve) => {
+      this.queue.push({ submission, rows, resolve });
+      this.queuedRows += rows;
+      this.options.metrics.queueDepth(this.queuedRows);
+      this.pump();
+    });
+  }
+
+  /** True while ingest should stop reading: the queue is above its high-water mark. */
+  get saturated(): boolean {
+    return this.queuedRows >= this.options.highWaterRows;
+  }
+
+  get queued(): number {
+    return this.queuedRows;
+  }
+
+  /** Stops accepting, commits everything already queued, then resolves. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.idle();
+  }
+
+  idle(): Promise<void> {
+    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.options.concurrency && this.queue.length > 0) {
+      const batch = this.takeBatch();
+      this.inFlight += 1;
+      void this.commitWithRetry(batch).finally(() => {
+        this.inFlight -= 1;
+        this.afterCommit();
+      });
+    }
+  }
+
+  private afterCommit(): void {
+    this.pump();
+    if (!this.saturated) this.emit('drain');
+    if (this.queue.length === 0 && this.inFlight === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const waiter of waiters) waiter();
+    }
+  }
+
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    let rows = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0];
+      if (next === undefined || (batch.length > 0 && rows + next.rows > this.options.maxBatchRows)) break;
+      this.queue.shift();
+      batch.push(next);
+      rows += next.rows;
+    }
+    return batch;
+  }
+
+  private async commitWithRetry(batch: Pending[]): Promise<void> {
+    const readings: VerifiedReading[] = [];
+    const deadLetters: DeadLetter[] = [];
+    for (const pending of batch) {
+      for (const reading of pending.submission.readings) readings.push(reading);
+      for (const letter of pending.submission.deadLetters) deadLetters.push(letter);
+    }
+    const commitBatch: CommitBatch = { readings, deadLetters };
+    const deadline = this.now() + this.options.retryDeadlineMs;
+    let delay = this.options.retryInitialMs ?? 100;
+    for (let attempt = 1; ; attempt += 1) {
+      const started = performance.now();
+      try {
+        const result = await this.options.store.commit(commitBatch);
+        this.options.metrics.batchCommitted(readings.length, deadLetters.length, (performance.now() - started) / 1000);
+        this.release(batch);
+        this.options.onCommitted({ readings, inserted: result.inserted, deadLetters, committedAt: this.now() });
+        this.answer(batch, result.inserted);
+        return;
+      } catch (error) {
+        this.options.metrics.commitFailed();
+        this.options.onCommitError?.(error, attempt);
+        if (this.now() + delay > deadline) break;
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.options.retryMaxMs ?? 2000);
+      }
+    }
+    this.release(batch);
+    for (const pending of batch) pending.resolve(refused('store_unavailable', 'the store could not commit; resend'));
+  }
+
+  private release(batch: Pending[]): void {
+    for (const pending of batch) this.queuedRows -= pending.rows;
+    this.options.metrics.queueDepth(this.queuedRows);
+  }
+
+  private answer(batch: Pending[], inserted: readonly boolean[]): void {
+    let index = 0;
+    for (const pending of batch) {
+      let fresh = 0;
+      for (let i = 0; i < pending.submission.readings.length; i += 1) {
+        if (inserted[index] === true) fresh += 1;
+        index += 1;
+      }
+      pending.resolve({ ok: true, inserted: fresh, duplicates: pending.submission.readings.length - fresh });
+    }
+  }
+}
+
+function refused(reason: 'overloaded' | 'store_unavailable' | 'shutting_down', detail: string): SubmitResult {
+  return { ok: false, reason, detail };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,128 @@
+/**
+ * Turns one decoded DATA frame into verified readings and refusals: key lookup, revocation, clock
+ * skew, IV replay, decryption and integrity, payload shape, then per-reading schema, device
+ * authorisation, timestamp range and the committed-duplicate window. Pure of I/O.
+ */
+import { openDataFrame, validateReading, type DataFrame, type ReasonCode } from '@sealstream/protocol';
+import type { IvReplayWindow } from './iv-replay-window.js';
+import type { KeyResolver } from './keyring.js';
+import type { SourceKind, VerifiedReading } from './ports.js';
+import type { SeqWindow } from './seq-window.js';
+
+export interface FrameOpenerOptions {
+  readonly keys: KeyResolver;
+  readonly ivWindow: IvReplayWindow;
+  readonly seqWindow: SeqWindow;
+  readonly maxClockSkewMs: number;
+  readonly maxReadingAgeMs: number;
+  readonly maxReadingFutureMs: number;
+  readonly maxReadingsPerFrame: number;
+  readonly now?: () => number;
+}
+
+export interface ReadingRefusal {
+  readonly reason: ReasonCode;
+  readonly device: string | null;
+  readonly detail: string;
+  /** The offending reading re-encoded as JSON, for the dead-letter store. */
+  readonly raw: Uint8Array;
+}
+
+export type FrameOpenOutcome =
+  | { readonly ok: false; readonly reason: ReasonCode; readonly detail: string }
+  | {
+      readonly ok: true;
+      readonly readings: VerifiedReading[];
+      readonly refused: ReadingRefusal[];
+      /** Readings the committed-duplicate window recognised; acknowledged without a store write. */
+      readonly knownDuplicates: number;
+    };
+
+export class FrameOpener {
+  private readonly now: () => number;
+
+  constructor(private readonly options: FrameOpenerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  open(frame: DataFrame, source: SourceKind): FrameOpenOutcome {
+    const { keys, ivWindow, maxClockSkewMs } = this.options;
+    const entry = keys.resolve(frame.keyId);
+    if (entry === undefined) return refuse('unknown_key', 'key id is not known to the hub');
+    if (entry.revoked) return refuse('revoked_key', 'key id was revoked');
+    const receivedAt = this.now();
+    if (Math.abs(receivedAt - frame.sentAt) > maxClockSkewMs) {
+      return refuse('stale_frame', `sent-at differs from hub time by more than ${maxClockSkewMs} ms`);
+    }
+    const opened = openDataFrame(frame, entry.key, this.options.maxReadingsPerFrame);
+    if (!opened.ok) return opened;
+    // Only authentic frames enter the IV window, so forged frames cannot poison it.
+    const ivId = `${frame.keyId}\u0000${frame.iv.toString('base64')}`;
+    if (!ivWindow.firstSighting(ivId)) return refuse('replayed_frame', 'this key id and IV were already seen');
+
+    const readings: VerifiedReading[] = [];
+    const refused: ReadingRefusal[] = [];
+    let knownDuplicates = 0;
+    for (const candidate of opened.readings) {
+      const checked = validateReading(candidate);
+      if (!checked.ok) {
+        refused.push({
+          reason: checked.reason,
+          device: deviceOf(candidate),
+          detail: checked.detail,
+          raw: rawOf(candidate),
+        });
+        continue;
+      }
+      const reading = checked.reading;
+      if (entry.devices !== 'any' && !entry.devices.has(reading.device)) {
+        refused.push({
+          reason: 'device_not_allowed',
+          device: reading.device,
+          detail: `key ${frame.keyId} may not speak for device ${reading.device}`,
+          raw: rawOf(candidate),
+        });
+        continue;
+      }
+      const age = receivedAt - reading.ts;
+      if (age > this.options.maxReadingAgeMs || -age > this.options.maxReadingFutureMs) {
+        refused.push({
+          reason: 'timestamp_out_of_range',
+          device: reading.device,
+          detail: `ts ${reading.ts} is outside [now - ${this.options.maxReadingAgeMs} ms, now + ${this.options.maxReadingFutureMs} ms]`,
+          raw: rawOf(candidate),
+        });
+        continue;
+      }
+      if (this.options.seqWindow.seen(reading.device, reading.seq)) {
+        knownDuplicates += 1;
+        continue;
+      }
+      readings.push({
+        device: reading.device,
+        seq: reading.seq,
+        ts: reading.ts,
+        data: reading.data,
+        source,
+        receivedAt,
+      });
+    }
+    return { ok: true, readings, refused, knownDuplicates };
+  }
+}
+
+function refuse(reason: ReasonCode, detail: string): FrameOpenOutcome {
+  return { ok: false, reason, detail };
+}
+
+function deviceOf(candidate: unknown): string | null {
+  if (typeof candidate === 'object' && candidate !== null && 'device' in candidate) {
+    const device = (candidate as { device: unknown }).device;
+    if (typeof device === 'string') return device.slice(0, 128);
+  }
+  return null;
+}
+
+function rawOf(candidate: unknown): Uint8Array {
+  return Buffer.from(JSON.stringify(candidate) ?? 'undefined', 'utf8');
+}

@@ -1,0 +1,219 @@
+/**
+ * The pipeline facade ingest talks to: opens frames and legacy lines, turns every input into an
+ * outcome (accepted, duplicate, or refused with a reason), counts it, keeps refusals as dead letters,
+ * and hands verified readings to the group committer. Only committed readings are acknowledged,
+ * broadcast live and remembered in the duplicate window.
+ */
+import { EventEmitter } from 'node:events';
+import type { DataFrame, LegacyHashVariant, LiveStats, ReasonCode } from '@sealstream/protocol';
+import { Committer, type CommittedBatch, type SubmitResult } from './committer.js';
+import { DeadLetterFactory, type DeadLetterPolicy, type Refusal } from './dead-letters.js';
+import { FrameOpener } from './frame-opener.js';
+import { IvReplayWindow } from './iv-replay-window.js';
+import type { KeyResolver } from './keyring.js';
+import { LegacyOpener } from './legacy-opener.js';
+import type { DeadLetter, LiveSink, PipelineMetrics, ReadingStore, SourceKind } from './ports.js';
+import { SeqWindow } from './seq-window.js';
+import { StatsTracker } from './stats-tracker.js';
+
+export interface PipelineLimits {
+  readonly maxClockSkewMs: number;
+  readonly maxReadingAgeMs: number;
+  readonly maxReadingFutureMs: number;
+  readonly maxReadingsPerFrame: number;
+  readonly maxBatchRows: number;
+  readonly maxQueuedRows: number;
+  readonly highWaterRows: number;
+  readonly commitConcurrency: number;
+  readonly commitRetryDeadlineMs: number;
+  readonly replayWindowMaxEntries: number;
+  readonly deadLetters: DeadLetterPolicy;
+}
+
+export interface LegacySettings {
+  readonly key: Buffer;
+  readonly device: string;
+  readonly acceptVariants: readonly LegacyHashVariant[];
+  /** How long a legacy IV is remembered at least. */
+  readonly replayWindowMs: number;
+}
+
+export interface PipelineOptions {
+  readonly store: ReadingStore;
+  readonly metrics: PipelineMetrics;
+  readonly keys: KeyResolver;
+  readonly limits: PipelineLimits;
+  readonly legacy?: LegacySettings;
+  readonly now?: () => number;
+  readonly onCommitError?: (error: unknown, attempt: number) => void;
+}
+
+export type FrameAnswer =
+  | { readonly kind: 'ack'; readonly accepted: number; readonly duplicates: number; readonly rejected: number }
+  | { readonly kind: 'error'; readonly reason: ReasonCode; readonly detail: string };
+
+export interface PipelineEvents {
+  drain: [];
+}
+
+export class Pipeline extends EventEmitter<PipelineEvents> {
+  private readonly committer: Committer;
+  private readonly frameOpener: FrameOpener;
+  private readonly legacyOpener: LegacyOpener | undefined;
+  private readonly seqWindow = new SeqWindow();
+  private readonly deadLetterFactory: DeadLetterFactory;
+  private readonly statsTracker: StatsTracker;
+  private readonly liveSinks: LiveSink[] = [];
+
+  constructor(private readonly options: PipelineOptions) {
+    super();
+    const now = options.now ?? Date.now;
+    const { limits } = options;
+    this.statsTracker = new StatsTracker(now);
+    this.deadLetterFactory = new DeadLetterFactory(limits.deadLetters, now);
+    this.frameOpener = new FrameOpener({
+      keys: options.keys,
+      // A generation as long as the skew window: a frame old enough to leave the window is stale anyway.
+      ivWindow: new IvReplayWindow(limits.maxClockSkewMs, limits.replayWindowMaxEntries, now),
+      seqWindow: this.seqWindow,
+      maxClockSkewMs: limits.maxClockSkewMs,
+      maxReadingAgeMs: limits.maxReadingAgeMs,
+      maxReadingFutureMs: limits.maxReadingFutureMs,
+      maxReadingsPerFrame: limits.maxReadingsPerFrame,
+      now,
+    });
+    this.legacyOpener =
+      options.legacy === undefined
+        ? undefined
+        : new LegacyOpener({
+            key: options.legacy.key,
+            device: options.legacy.device,
+            acceptVariants: options.legacy.acceptVariants,
+            ivWindow: new IvReplayWindow(options.legacy.replayWindowMs, limits.replayWindowMaxEntries, now),
+            now,
+          });
+    this.committer = new Committer({
+      store: options.store,
+      metrics: options.metrics,
+      maxBatchRows: limits.maxBatchRows,
+      maxQueuedRows: limits.maxQueuedRows,
+      highWaterRows: limits.highWaterRows,
+      concurrency: limits.commitConcurrency,
+      retryDeadlineMs: limits.commitRetryDeadlineMs,
+      onCommitted: (batch) => this.committed(batch),
+      ...(options.onCommitError === undefined ? {} : { onCommitError: options.onCommitError }),
+      now,
+    });
+    this.committer.on('drain', () => this.emit('drain'));
+  }
+
+  /** Seeds the running totals from the store so they survive restarts. */
+  async start(): Promise<void> {
+    this.statsTracker.seed(await this.options.store.totals());
+  }
+
+  addLiveSink(sink: LiveSink): void {
+    this.liveSinks.push(sink);
+  }
+
+  get legacyEnabled(): boolean {
+    return this.legacyOpener !== undefined;
+  }
+
+  /** True while ingest should stop reading sockets. */
+  get saturated(): boolean {
+    return this.committer.saturated;
+  }
+
+  get queuedRows(): number {
+    return this.committer.queued;
+  }
+
+  stats(): LiveStats {
+    return this.statsTracker.snapshot();
+  }
+
+  async handleDataFrame(frame: DataFrame, source: SourceKind, peer: string): Promise<FrameAnswer> {
+    const opened = this.frameOpener.open(frame, source);
+    if (!opened.ok) {
+      this.refuse({ reason: opened.reason, source, peer, device: null, detail: opened.detail, raw: frame.raw });
+      return { kind: 'error', reason: opened.reason, detail: opened.detail };
+    }
+    const deadLetters: DeadLetter[] = [];
+    for (const refusal of opened.refused) {
+      this.count(source, refusal.reason);
+      const letter = this.deadLetterFactory.build({ ...refusal, source, peer });
+      if (letter !== null) deadLetters.push(letter);
+    }
+    if (opened.knownDuplicates > 0) {
+      this.statsTracker.addDuplicate(opened.knownDuplicates);
+      this.options.metrics.readingsDuplicate(source, opened.knownDuplicates);
+    }
+    const result = await this.committer.submit({ readings: opened.readings, deadLetters });
+    if (!result.ok) return { kind: 'error', reason: result.reason, detail: result.detail };
+    return {
+      kind: 'ack',
+      accepted: result.inserted,
+      duplicates: result.duplicates + opened.knownDuplicates,
+      rejected: opened.refused.length,
+    };
+  }
+
+  /** Opens and submits the tokens of one legacy DATA line. Legacy senders get no acknowledgement. */
+  async handleLegacyTokens(tokens: readonly string[], peer: string): Promise<SubmitResult> {
+    if (this.legacyOpener === undefined) throw new Error('legacy protocol is not configured');
+    const outcome = this.legacyOpener.openLine(tokens);
+    const deadLetters: DeadLetter[] = [];
+    for (const refusal of outcome.refused) {
+      this.count('legacy', refusal.reason);
+      const letter = this.deadLetterFactory.build({ ...refusal, source: 'legacy', peer, device: null });
+      if (letter !== null) deadLetters.push(letter);
+    }
+    return this.committer.submit({ readings: outcome.readings, deadLetters });
+  }
+
+  /** Counts a refusal and keeps it as a dead letter (within the dead-letter budget). Never throws. */
+  refuse(refusal: Refusal): void {
+    this.count(refusal.source, refusal.reason);
+    const letter = this.deadLetterFactory.build(refusal);
+    if (letter === null) return;
+    // Fire and forget: a refusal has no sender waiting for its commit; overload drops it (counted above).
+    void this.committer.submit({ readings: [], deadLetters: [letter] });
+  }
+
+  /** Stops accepting input and commits what is queued. */
+  async close(): Promise<void> {
+    await this.committer.close();
+  }
+
+  private count(source: SourceKind, reason: ReasonCode): void {
+    this.statsTracker.addInvalid(reason);
+    this.options.metrics.readingRejected(source, reason, 1);
+  }
+
+  private committed(batch: CommittedBatch): void {
+    const fresh = [];
+    const duplicatesBySource = new Map<SourceKind, number>();
+    const acceptedBySource = new Map<SourceKind, number>();
+    for (let i = 0; i < batch.readings.length; i += 1) {
+      const reading = batch.readings[i];
+      if (reading === undefined) continue;
+      this.seqWindow.recordCommitted(reading.device, reading.seq);
+      const map = batch.inserted[i] === true ? acceptedBySource : duplicatesBySource;
+      map.set(reading.source, (map.get(reading.source) ?? 0) + 1);
+      if (batch.inserted[i] === true) fresh.push(reading);
+    }
+    for (const [source, count] of acceptedBySource) this.options.metrics.readingsAccepted(source, count);
+    for (const [source, count] of duplicatesBySource) this.options.metrics.readingsDuplicate(source, count);
+    this.statsTracker.addValid(fresh.length);
+    this.statsTracker.addDuplicate(batch.readings.length - fresh.length);
+    for (const sink of this.liveSinks) {
+      try {
+        if (fresh.length > 0) sink.committed(fresh, batch.committedAt);
+        if (batch.deadLetters.length > 0) sink.rejected(batch.deadLetters);
+      } catch {
+        // A live sink must never break commits; sinks count their own failures.
+      }
+    }
+  }
+}

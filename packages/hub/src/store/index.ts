@@ -1,0 +1,41 @@
+/**
+ * Public entry of the store: `openStore` picks the driver (embedded PGlite in a data folder, or a
+ * PostgreSQL server by URL) and returns the one SQL implementation over it. Opening does not migrate;
+ * the application calls `migrate()` once it is ready.
+ */
+import { PgliteExecutor } from './pglite-executor.js';
+import { PostgresExecutor } from './postgres-executor.js';
+import { SqlReadingStore } from './sql-store.js';
+
+export type StoreOptions =
+  | {
+      readonly kind: 'pglite';
+      readonly dataDir: string;
+      /** How often to CHECKPOINT when something was written; default 30 s. Always done on close. */
+      readonly checkpointIntervalMs?: number;
+      readonly onBackgroundError?: (error: unknown) => void;
+    }
+  | {
+      readonly kind: 'postgres';
+      readonly url: string;
+      /** Schema to create (when missing) and use via search_path; default: the server's search_path. */
+      readonly schema?: string;
+      /** Default 4 connections. */
+      readonly poolSize?: number;
+      /** Server-side statement_timeout, default 30 s. */
+      readonly statementTimeoutMs?: number;
+      /** Default 10 s; a down server fails a commit within this instead of hanging it. */
+      readonly connectTimeoutMs?: number;
+      readonly onBackgroundError?: (error: unknown) => void;
+    };
+
+export async function openStore(options: StoreOptions): Promise<SqlReadingStore> {
+  const executor =
+    options.kind === 'pglite' ? await PgliteExecutor.open(options) : await PostgresExecutor.open(options);
+  return new SqlReadingStore(executor);
+}
+
+export { SqlReadingStore } from './sql-store.js';
+export { UNKNOWN_DEVICE } from './minute-aggregates.js';
+export { DEFAULT_CHECKPOINT_INTERVAL_MS } from './pglite-executor.js';
+export { DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS } from './postgres-executor.js';

@@ -1,0 +1,72 @@
+/**
+ * The store schema as an ordered list of migrations. Kept as TypeScript constants so the build needs
+ * no copy step. Every name is unqualified: the connection's search_path picks the schema. Migrations
+ * are append-only; never edit one that has shipped.
+ */
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  /** One statement per entry: PGlite's extended protocol runs a single statement per query. */
+  readonly statements: readonly string[];
+}
+
+export const MIGRATIONS_TABLE_DDL = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version integer PRIMARY KEY,
+  name text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'readings, minute rollups, dead letters',
+    statements: [
+      // Partitioned by device time, one partition per UTC day (created on demand, see partitions.ts),
+      // so retention drops whole tables. The key includes ts because a partitioned table's unique
+      // keys must contain the partition key.
+      `CREATE TABLE readings (
+        device_id text NOT NULL,
+        seq bigint NOT NULL,
+        ts timestamptz NOT NULL,
+        received_at timestamptz NOT NULL,
+        source text NOT NULL,
+        data jsonb NOT NULL,
+        PRIMARY KEY (device_id, seq, ts)
+      ) PARTITION BY RANGE (ts)`,
+      // The primary key leads with seq after device; time-range reads per device need their own index.
+      `CREATE INDEX readings_device_ts_idx ON readings (device_id, ts)`,
+      // Device '' holds the invalid counts of dead letters whose device is unknown.
+      `CREATE TABLE minute_buckets (
+        device_id text NOT NULL,
+        minute timestamptz NOT NULL,
+        valid bigint NOT NULL DEFAULT 0,
+        invalid bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (device_id, minute)
+      )`,
+      `CREATE TABLE minute_metrics (
+        device_id text NOT NULL,
+        minute timestamptz NOT NULL,
+        metric text NOT NULL,
+        min double precision NOT NULL,
+        max double precision NOT NULL,
+        sum double precision NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (device_id, minute, metric)
+      )`,
+      `CREATE TABLE dead_letters (
+        id bigserial PRIMARY KEY,
+        received_at timestamptz NOT NULL,
+        reason text NOT NULL,
+        source text NOT NULL,
+        peer text NOT NULL,
+        device_id text,
+        detail text NOT NULL,
+        raw bytea NOT NULL,
+        truncated boolean NOT NULL
+      )`,
+      `CREATE INDEX dead_letters_received_at_idx ON dead_letters (received_at)`,
+      `CREATE INDEX dead_letters_reason_received_at_idx ON dead_letters (reason, received_at)`,
+    ],
+  },
+];

@@ -1,0 +1,98 @@
+/**
+ * Folds a batch into per-minute deltas: valid/invalid counts per (device, minute) and min/max/sum/count
+ * per (device, minute, metric). Readings count in the minute of their device time; dead letters in the
+ * minute they were received (they may have no trustworthy device time). Dead letters without a device
+ * count under device '' (UNKNOWN_DEVICE), so totals stay a sum over buckets. Deltas come out sorted by
+ * key so concurrent upserts lock rows in the same order and cannot deadlock each other.
+ */
+import { numericMetrics } from '@sealstream/protocol';
+import type { DeadLetter, VerifiedReading } from '../pipeline/ports.js';
+import { storableText } from './sql-values.js';
+
+export const MINUTE_MS = 60_000;
+/** Bucket device for dead letters whose device is unknown; real device ids are never empty. */
+export const UNKNOWN_DEVICE = '';
+
+export interface BucketDelta {
+  readonly device: string;
+  readonly minuteMs: number;
+  valid: number;
+  invalid: number;
+}
+
+export interface MetricDelta {
+  readonly device: string;
+  readonly minuteMs: number;
+  readonly metric: string;
+  min: number;
+  max: number;
+  sum: number;
+  count: number;
+}
+
+export interface MinuteDeltas {
+  readonly buckets: BucketDelta[];
+  readonly metrics: MetricDelta[];
+}
+
+export function minuteOf(ms: number): number {
+  return Math.floor(ms / MINUTE_MS) * MINUTE_MS;
+}
+
+function compareKeys(a: readonly (string | number)[], b: readonly (string | number)[]): number {
+  for (let i = 0; i < a.length; i += 1) {
+    const x = a[i] as string | number;
+    const y = b[i] as string | number;
+    if (x < y) return -1;
+    if (x > y) return 1;
+  }
+  return 0;
+}
+
+export function aggregateMinutes(
+  readings: readonly VerifiedReading[],
+  deadLetters: readonly DeadLetter[],
+): MinuteDeltas {
+  const buckets = new Map<string, BucketDelta>();
+  const metrics = new Map<string, MetricDelta>();
+
+  const bucketFor = (device: string, minuteMs: number): BucketDelta => {
+    const key = `${device}\u0000${minuteMs}`;
+    let bucket = buckets.get(key);
+    if (bucket === undefined) {
+      bucket = { device, minuteMs, valid: 0, invalid: 0 };
+      buckets.set(key, bucket);
+    }
+    return bucket;
+  };
+
+  for (const reading of readings) {
+    const minuteMs = minuteOf(reading.ts);
+    bucketFor(reading.device, minuteMs).valid += 1;
+    for (const [metric, value] of numericMetrics(reading.data)) {
+      const key = `${reading.device}\u0000${minuteMs}\u0000${metric}`;
+      const existing = metrics.get(key);
+      if (existing === undefined) {
+        metrics.set(key, { device: reading.device, minuteMs, metric, min: value, max: value, sum: value, count: 1 });
+      } else {
+        existing.min = Math.min(existing.min, value);
+        existing.max = Math.max(existing.max, value);
+        existing.sum += value;
+        existing.count += 1;
+      }
+    }
+  }
+  for (const letter of deadLetters) {
+    bucketFor(
+      letter.device === null ? UNKNOWN_DEVICE : storableText(letter.device),
+      minuteOf(letter.receivedAt),
+    ).invalid += 1;
+  }
+
+  return {
+    buckets: [...buckets.values()].sort((a, b) => compareKeys([a.device, a.minuteMs], [b.device, b.minuteMs])),
+    metrics: [...metrics.values()].sort((a, b) =>
+      compareKeys([a.device, a.minuteMs, a.metric], [b.device, b.minuteMs, b.metric]),
+    ),
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * SqlExecutor over embedded PGlite, file-backed in a data folder (the in-memory mode keeps WAL in JS
+ * memory and is several times slower). PGlite is a single connection and already runs queries and
+ * transactions one at a time behind its own mutex, so statements of different callers never interleave
+ * inside a transaction. WAL is trimmed by a CHECKPOINT every `checkpointIntervalMs` when something was
+ * written since the last one, and on close.
+ */
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import type { SqlExecutor, SqlQueryable, SqlRow } from './sql-executor.js';
+
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
+
+export interface PgliteExecutorOptions {
+  readonly dataDir: string;
+  readonly checkpointIntervalMs?: number;
+  /** Told about a failed background checkpoint; the next store call will surface a broken database anyway. */
+  readonly onBackgroundError?: (error: unknown) => void;
+}
+
+export class PgliteExecutor implements SqlExecutor {
+  readonly kind = 'pglite' as const;
+  private dirty = false;
+  private closed = false;
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(
+    private readonly db: PGlite,
+    checkpointIntervalMs: number,
+    private readonly onBackgroundError: (error: unknown) => void,
+  ) {
+    this.timer = setInterval(() => void this.checkpointIfDirty(), checkpointIntervalMs);
+    this.timer.unref();
+  }
+
+  static async open(options: PgliteExecutorOptions): Promise<PgliteExecutor> {
+    const interval = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    if (!Number.isFinite(interval) || interval <= 0) throw new Error('store: checkpointIntervalMs must be positive');
+    await mkdir(options.dataDir, { recursive: true });
+    const db = await PGlite.create(options.dataDir);
+    return new PgliteExecutor(db, interval, options.onBackgroundError ?? (() => undefined));
+  }
+
+  async query(text: string, params: readonly unknown[] = []): Promise<SqlRow[]> {
+    this.assertOpen();
+    // Standalone statements are the store's reads; writes always go through transaction().
+    const result = await this.db.query<SqlRow>(text, [...params]);
+    return result.rows;
+  }
+
+  async transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    const result = await this.db.transaction(async (tx) =>
+      work({
+        query: async (text, params = []) => (await tx.query<SqlRow>(text, [...params])).rows,
+      }),
+    );
+    this.dirty = true;
+    return result;
+  }
+
+  /** Forces WAL to the data files now; also runs on a timer and on close. */
+  async checkpoint(): Promise<void> {
+    this.assertOpen();
+    this.dirty = false;
+    await this.db.exec('CHECKPOINT');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.timer);
+    try {
+      if (this.dirty) await this.checkpoint();
+    } finally {
+      this.closed = true;
+      await this.db.close();
+    }
+  }
+
+  private async checkpointIfDirty(): Promise<void> {
+    if (!this.dirty || this.closed) return;
+    try {
+      await this.checkpoint();
+    } catch (error) {
+      this.dirty = true;
+      this.onBackgroundError(error);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('store is closed');
+  }
+}

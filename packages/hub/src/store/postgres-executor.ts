@@ -1,0 +1,109 @@
+/**
+ * SqlExecutor over a PostgreSQL server through a pg Pool. With `schema`, the schema is created when
+ * missing and every connection starts with search_path set to it, so the store's unqualified names land
+ * there (tests and side-by-side deployments isolate themselves this way).
+ */
+import pg from 'pg';
+import type { SqlExecutor, SqlQueryable, SqlRow } from './sql-executor.js';
+import { sqlStateOf } from './store-errors.js';
+
+export const DEFAULT_POOL_SIZE = 4;
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Lower-case identifiers only, so the name needs no quoting anywhere (startup options included). */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export interface PostgresExecutorOptions {
+  readonly url: string;
+  readonly schema?: string;
+  readonly poolSize?: number;
+  readonly statementTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  /** Told about errors on idle pooled connections (the pool discards such a connection itself). */
+  readonly onBackgroundError?: (error: unknown) => void;
+}
+
+export class PostgresExecutor implements SqlExecutor {
+  readonly kind = 'postgres' as const;
+  private closed = false;
+
+  private constructor(private readonly pool: pg.Pool) {}
+
+  static async open(options: PostgresExecutorOptions): Promise<PostgresExecutor> {
+    const { schema } = options;
+    if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+      throw new Error('store: schema must match [a-z_][a-z0-9_]* (at most 63 characters)');
+    }
+    const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
+    if (!Number.isSafeInteger(poolSize) || poolSize < 1) throw new Error('store: poolSize must be a positive integer');
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: poolSize,
+      statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+    });
+    const onBackgroundError = options.onBackgroundError ?? (() => undefined);
+    pool.on('error', (error) => onBackgroundError(error));
+    const executor = new PostgresExecutor(pool);
+    if (schema !== undefined) {
+      try {
+        await executor.createSchema(schema);
+      } catch (error) {
+        await pool.end();
+        throw error;
+      }
+    }
+    return executor;
+  }
+
+  async query(text: string, params: readonly unknown[] = []): Promise<SqlRow[]> {
+    this.assertOpen();
+    const result = await this.pool.query<SqlRow>(text, [...params]);
+    return result.rows;
+  }
+
+  async transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await work({
+        query: async (text, params = []) => (await client.query<SqlRow>(text, [...params])).rows,
+      });
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        // The connection is unusable; it is destroyed below instead of going back to the pool.
+        broken = true;
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  /** Two processes opening the same new schema race on the catalog; the loser's error means "exists". */
+  private async createSchema(schema: string): Promise<void> {
+    try {
+      await this.pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    } catch (error) {
+      const state = sqlStateOf(error);
+      if (state !== '42P06' && state !== '23505') throw error;
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('store is closed');
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Read-side queries: totals, recent dead letters, minute buckets with their metrics, raw readings.
+ * Time ranges are half-open, [fromMs, toMs). Each is one statement, so one snapshot.
+ */
+import type { ReasonCode } from '@sealstream/protocol';
+import type { DeadLetterRow, MinuteBucketRow, SourceKind, StoreTotals, StoredReading } from '../pipeline/ports.js';
+import type { SqlQueryable } from './sql-executor.js';
+import { hexToBytes, msOf, toBoolean, toJsonObject, toNullableText, toNumber, toText } from './sql-values.js';
+
+type Metrics = Record<string, { min: number; max: number; sum: number; count: number }>;
+
+function assertLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new Error('store: limit must be a non-negative integer');
+}
+
+/** Year 1 to the end of JavaScript time: inside PostgreSQL's timestamptz range, so any bound is accepted. */
+const EARLIEST_MS = -62_135_596_800_000;
+const LATEST_MS = 8_640_000_000_000_000;
+
+/** Clamps a range bound (±Infinity allowed) into what to_timestamp can represent. */
+function rangeBound(ms: number): number {
+  if (Number.isNaN(ms)) throw new Error('store: time range bound is NaN');
+  return Math.min(LATEST_MS, Math.max(EARLIEST_MS, ms));
+}
+
+/** Sums over the minute buckets (dead letters without a device sit under device ''), never over readings. */
+export async function queryTotals(db: SqlQueryable): Promise<StoreTotals> {
+  const [row] = await db.query(
+    'SELECT coalesce(sum(valid), 0)::float8 AS valid, coalesce(sum(invalid), 0)::float8 AS invalid FROM minute_buckets',
+  );
+  return { valid: toNumber(row?.['valid'], 'valid'), invalid: toNumber(row?.['invalid'], 'invalid') };
+}
+
+export async function queryRecentDeadLetters(db: SqlQueryable, limit: number): Promise<DeadLetterRow[]> {
+  assertLimit(limit);
+  const rows = await db.query(
+    `SELECT id::text AS id, reason, source, peer, device_id, detail, encode(raw, 'hex') AS raw_hex, truncated,
+       ${msOf('received_at')} AS received_ms
+     FROM dead_letters ORDER BY received_at DESC, id DESC LIMIT $1`,
+    [limit],
+  );
+  return rows.map((row) => ({
+    id: toText(row['id'], 'id'),
+    reason: toText(row['reason'], 'reason') as ReasonCode,
+    source: toText(row['source'], 'source') as SourceKind,
+    peer: toText(row['peer'], 'peer'),
+    device: toNullableText(row['device_id'], 'device_id'),
+    detail: toText(row['detail'], 'detail'),
+    raw: hexToBytes(row['raw_hex'], 'raw'),
+    truncated: toBoolean(row['truncated'], 'truncated'),
+    receivedAt: toNumber(row['received_ms'], 'received_at'),
+  }));
+}
+
+export async function queryMinuteBuckets(
+  db: SqlQueryable,
+  device: string,
+  fromMs: number,
+  toMs: number,
+): Promise<MinuteBucketRow[]> {
+  const rows = await db.query(
+    `SELECT ${msOf('b.minute')} AS minute_ms, b.valid, b.invalid, m.metric, m.min, m.max, m.sum, m.count
+     FROM minute_buckets b
+     LEFT JOIN minute_metrics m ON m.device_id = b.device_id AND m.minute = b.minute
+     WHERE b.device_id = $1 AND b.minute >= to_timestamp($2::float8 / 1000.0) AND b.minute < to_timestamp($3::float8 / 1000.0)
+     ORDER BY b.minute, m.metric`,
+    [device, rangeBound(fromMs), rangeBound(toMs)],
+  );
+  const buckets: Array<{ device: string; minute: number; valid: number; invalid: number; metrics: Metrics }> = [];
+  for (const row of rows) {
+    const minute = toNumber(row['minute_ms'], 'minute');
+    let bucket = buckets.at(-1);
+    if (bucket === undefined || bucket.minute !== minute) {
+      bucket = {
+        device,
+        minute,
+        valid: toNumber(row['valid'], 'valid'),
+        invalid: toNumber(row['invalid'], 'invalid'),
+        metrics: {},
+      };
+      buckets.push(bucket);
+    }
+    if (row['metric'] !== null && row['metric'] !== undefined) {
+      bucket.metrics[toText(row['metric'], 'metric')] = {
+        min: toNumber(row['min'], 'min'),
+        max: toNumber(row['max'], 'max'),
+        sum: toNumber(row['sum'], 'sum'),
+        count: toNumber(row['count'], 'count'),
+      };
+    }
+  }
+  return buckets;
+}
+
+export async function queryReadings(
+  db: SqlQueryable,
+  device: string,
+  fromMs: number,
+  toMs: number,
+  limit: number,
+): Promise<StoredReading[]> {
+  assertLimit(limit);
+  const rows = await db.query(
+    `SELECT device_id, seq, ${msOf('ts')} AS ts_ms, ${msOf('received_at')} AS received_ms, source, data
+     FROM readings
+     WHERE device_id = $1 AND ts >= to_timestamp($2::float8 / 1000.0) AND ts < to_timestamp($3::float8 / 1000.0)
+     ORDER BY ts, seq LIMIT $4`,
+    [device, rangeBound(fromMs), rangeBound(toMs), limit],
+  );
+  return rows.map((row) => ({
+    device: toText(row['device_id'], 'device_id'),
+    seq: toNumber(row['seq'], 'seq'),
+    ts: toNumber(row['ts_ms'], 'ts'),
+    receivedAt: toNumber(row['received_ms'], 'received_at'),
+    source: toText(row['source'], 'source') as SourceKind,
+    data: toJsonObject(row['data'], 'data'),
+  }));
+}

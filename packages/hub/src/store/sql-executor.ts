@@ -1,0 +1,20 @@
+/**
+ * The one seam between the store's SQL and a database driver. The SQL is written once against this
+ * interface; PGlite and the PostgreSQL server each provide a small adapter.
+ */
+
+/** A row as a driver returns it; callers convert columns with the helpers in sql-values.ts. */
+export type SqlRow = Record<string, unknown>;
+
+/** Something that runs one statement (a connection, or a transaction on one). */
+export interface SqlQueryable {
+  /** Runs exactly one statement with positional parameters ($1, $2, ...) and returns its rows. */
+  query(text: string, params?: readonly unknown[]): Promise<SqlRow[]>;
+}
+
+export interface SqlExecutor extends SqlQueryable {
+  readonly kind: 'pglite' | 'postgres';
+  /** Runs `work` inside BEGIN/COMMIT on one connection; rolls back and rethrows when it throws. */
+  transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, SETTINGS } from '../../src/config/load-config.js';
+import { DEMO_DEFAULTS } from '../../src/cli/demo-defaults.js';
+
+const secretHex = 'ab'.repeat(32);
+
+describe('loadConfig', () => {
+  it('demo mode needs nothing else and defaults to PGlite with the legacy listener on 4000', () => {
+    const result = loadConfig(['--demo'], {}, DEMO_DEFAULTS);
+    if (!result.ok) throw new Error(result.errors.join('; '));
+    expect(result.config.store).toEqual({ kind: 'pglite', dataDir: 'data' });
+    expect(result.config.legacyPort).toBe(4000);
+    expect(result.config.deviceKeys.map((k) => k.keyId)).toEqual(['demo']);
+    expect(Object.isFrozen(result.config.limits)).toBe(true);
+  });
+
+  it('reads the seed variable names and a server URL, flags overriding env', () => {
+    const result = loadConfig(
+      ['--legacy-port', '4100'],
+      {
+        ENCRYPTION_KEY: 'k',
+        AUTH_TOKEN: 't',
+        DATABASE_URL: 'postgres://u@h/db',
+        SEALSTREAM_DEVICE_KEYS: `dev-key:${secretHex}:d1|d2`,
+        SEALSTREAM_LEGACY_PORT: '4200',
+      },
+      DEMO_DEFAULTS,
+    );
+    if (!result.ok) throw new Error(result.errors.join('; '));
+    expect(result.config.legacy).toMatchObject({
+      encryptionKey: 'k',
+      authToken: 't',
+      acceptVariants: ['sorted', 'insertion'],
+    });
+    expect(result.config.legacyPort).toBe(4100);
+    expect(result.config.store.kind).toBe('postgres');
+    expect(result.config.deviceKeys[0]?.devices).toEqual(['d1', 'd2']);
+  });
+
+  it('reports every problem at once and never echoes a secret', () => {
+    const result = loadConfig(
+      ['--http-port', 'abc', '--max-frame-bytes', '1'],
+      { SEALSTREAM_DEVICE_KEYS: 'bad:notasecretvalue123', ENCRYPTION_KEY: 'only-half' },
+      DEMO_DEFAULTS,
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors.length).toBeGreaterThanOrEqual(4);
+    expect(result.errors.join('\n')).not.toContain('notasecretvalue123');
+    expect(result.errors.join('\n')).not.toContain('only-half');
+  });
+
+  it('refuses to run without device keys outside demo mode', () => {
+    const result = loadConfig([], {}, DEMO_DEFAULTS);
+    expect(result.ok).toBe(false);
+  });
+
+  it('docs/configuration.md lists every flag and variable', () => {
+    const doc = readFileSync(new URL('../../../../docs/configuration.md', import.meta.url), 'utf8');
+    for (const [flag, env] of Object.entries(SETTINGS)) {
+      expect(doc, flag).toContain(`\`--${flag}\``);
+      expect(doc, env).toContain(`\`${env}\``);
+    }
+  });
+});

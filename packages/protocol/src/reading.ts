@@ -1,0 +1,86 @@
+/**
+ * The reading schema check and the numeric-metric extraction. Runs once per reading at ingest rate,
+ * so it avoids regexes where a plain loop does and never copies the reading.
+ */
+import { DEVICE_ID_PATTERN } from './constants.js';
+import type { Reading } from './reading.types.js';
+import { reject, type Rejection } from './reasons.js';
+
+export type ReadingCheck = { ok: true; reading: Reading } | Rejection;
+
+const MAX_METRICS_PER_READING = 64;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+function invalid(detail: string): Rejection {
+  return reject('schema_invalid', detail);
+}
+
+/** Exactly the fields device, seq, ts, data; unknown fields are refused so nothing is silently dropped. */
+export function validateReading(value: unknown): ReadingCheck {
+  if (!isPlainObject(value)) return invalid('reading must be a JSON object');
+  const { device, seq, ts, data } = value;
+  if (typeof device !== 'string') return invalid('device must be a string');
+  if (!DEVICE_ID_PATTERN.test(device)) return invalid('device must be 1..128 characters of [A-Za-z0-9._:-]');
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
+    return invalid('seq must be a safe integer >= 0');
+  }
+  if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0) {
+    return invalid('ts must be a safe integer of milliseconds >= 0');
+  }
+  if (!isPlainObject(data)) return invalid('data must be a JSON object (not null, not an array)');
+  const unstorable = findUnstorableText(data, 0);
+  if (unstorable !== undefined) return invalid(unstorable);
+  for (const name in value) {
+    if (name !== 'device' && name !== 'seq' && name !== 'ts' && name !== 'data') {
+      return invalid(`unexpected field ${JSON.stringify(name.slice(0, 64))}`);
+    }
+  }
+  return { ok: true, reading: value as unknown as Reading };
+}
+
+/**
+ * PostgreSQL jsonb (and every sane consumer) refuses NUL characters and unpaired UTF-16 surrogates, and
+ * JSON.parse happily produces both from escapes. One such reading would fail its whole batch's commit,
+ * so it is refused here instead. Also bounds nesting depth.
+ */
+const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const MAX_DATA_DEPTH = 16;
+
+function findUnstorableText(value: unknown, depth: number): string | undefined {
+  if (typeof value === 'string') {
+    return UNSTORABLE_TEXT.test(value) ? 'data contains a NUL character or an unpaired surrogate' : undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (depth >= MAX_DATA_DEPTH) return `data nests deeper than ${MAX_DATA_DEPTH} levels`;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const found = findUnstorableText(item, depth + 1);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const key in value) {
+    if (UNSTORABLE_TEXT.test(key)) return 'data contains a NUL character or an unpaired surrogate';
+    const found = findUnstorableText((value as Record<string, unknown>)[key], depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** Top-level finite number fields of data, in property order, at most 64. */
+export function numericMetrics(data: Readonly<Record<string, unknown>>): Array<[string, number]> {
+  const metrics: Array<[string, number]> = [];
+  for (const name of Object.keys(data)) {
+    const value = data[name];
+    if (typeof value === 'number' && Number.isFinite(value)) {
+      metrics.push([name, value]);
+      if (metrics.length === MAX_METRICS_PER_READING) break;
+    }
+  }
+  return metrics;
+}

@@ -1,0 +1,208 @@
+/**
+ * The reason-code catalogue: every way a frame, line, token or reading can be refused.
+ * Codes are stable wire values (ERROR frames carry the number); docs/errors.md lists the same
+ * table and a test keeps the two in step. Rejections are values, never thrown across modules.
+ */
+
+export interface ReasonInfo {
+  /** Stable number carried in ERROR frames. Never reuse a retired number. */
+  readonly code: number;
+  /** Where the refusal happens: the byte stream, a sealed frame, one reading, or the legacy line protocol. */
+  readonly scope: 'stream' | 'frame' | 'reading' | 'legacy' | 'hub';
+  /** Whether the sender may retry the same content later and expect success. */
+  readonly retryable: boolean;
+  readonly description: string;
+}
+
+export const REASONS = {
+  // stream: the byte stream itself is broken; the connection is closed after reporting.
+  frame_too_large: {
+    code: 1,
+    scope: 'stream',
+    retryable: false,
+    description: 'Length prefix exceeds the configured maximum frame size.',
+  },
+  frame_truncated: {
+    code: 2,
+    scope: 'stream',
+    retryable: false,
+    description: 'Frame shorter than its fixed header, or the connection closed mid-frame.',
+  },
+  bad_version: { code: 3, scope: 'stream', retryable: false, description: 'Unsupported protocol version byte.' },
+  unknown_frame_type: {
+    code: 4,
+    scope: 'stream',
+    retryable: false,
+    description: 'Frame type byte is not DATA, ACK, ERROR, PING, PONG or CLOSE.',
+  },
+  malformed_frame: {
+    code: 5,
+    scope: 'frame',
+    retryable: false,
+    description:
+      'Frame fields do not fit the declared length or are out of range; the frame is refused, the stream continues.',
+  },
+  idle_timeout: {
+    code: 6,
+    scope: 'stream',
+    retryable: true,
+    description: 'No complete frame or heartbeat within the idle timeout (slow or silent sender).',
+  },
+  // frame: one sealed DATA frame is refused as a whole.
+  unknown_suite: {
+    code: 20,
+    scope: 'frame',
+    retryable: false,
+    description: 'Cipher-suite byte is not AES-256-GCM (1) or AES-256-CTR+HMAC-SHA256 (2).',
+  },
+  unknown_key: { code: 21, scope: 'frame', retryable: false, description: 'Key id is not known to the hub.' },
+  revoked_key: { code: 22, scope: 'frame', retryable: false, description: 'Key id was revoked.' },
+  integrity_failed: {
+    code: 23,
+    scope: 'frame',
+    retryable: false,
+    description: 'Authentication tag does not verify: tampered, corrupted or sealed with another key.',
+  },
+  replayed_frame: {
+    code: 24,
+    scope: 'frame',
+    retryable: false,
+    description: 'A frame with this key id and IV was already seen inside the replay window.',
+  },
+  stale_frame: {
+    code: 25,
+    scope: 'frame',
+    retryable: false,
+    description: 'Frame sent-at time is outside the allowed clock skew window.',
+  },
+  bad_payload: {
+    code: 26,
+    scope: 'frame',
+    retryable: false,
+    description: 'Decrypted payload is not a JSON array of readings.',
+  },
+  too_many_readings: {
+    code: 27,
+    scope: 'frame',
+    retryable: false,
+    description: 'Frame carries more readings than the per-frame maximum.',
+  },
+  // reading: one reading inside an otherwise good frame is refused.
+  schema_invalid: {
+    code: 40,
+    scope: 'reading',
+    retryable: false,
+    description: 'Reading does not match the schema (device, seq, ts, data).',
+  },
+  device_not_allowed: {
+    code: 41,
+    scope: 'reading',
+    retryable: false,
+    description: 'The frame key is not allowed to speak for this device id.',
+  },
+  timestamp_out_of_range: {
+    code: 42,
+    scope: 'reading',
+    retryable: false,
+    description: 'Reading timestamp is too far in the past or the future.',
+  },
+  // legacy: the seed line protocol (AUTH:/DATA: lines of ivhex:cthex tokens).
+  legacy_auth_failed: {
+    code: 60,
+    scope: 'legacy',
+    retryable: false,
+    description: 'AUTH line token does not match AUTH_TOKEN.',
+  },
+  legacy_not_authenticated: {
+    code: 61,
+    scope: 'legacy',
+    retryable: false,
+    description: 'DATA line before a successful AUTH.',
+  },
+  legacy_line_too_long: {
+    code: 62,
+    scope: 'legacy',
+    retryable: false,
+    description: 'Line exceeds the maximum legacy line length.',
+  },
+  legacy_unknown_line: { code: 63, scope: 'legacy', retryable: false, description: 'Line is neither AUTH: nor DATA:.' },
+  legacy_bad_token: {
+    code: 64,
+    scope: 'legacy',
+    retryable: false,
+    description: 'Token is not ivhex:cthex with a 16-byte IV.',
+  },
+  legacy_bad_json: {
+    code: 65,
+    scope: 'legacy',
+    retryable: false,
+    description: 'Decrypted token is not a JSON object with string name, origin, destination, secret_key.',
+  },
+  legacy_integrity_failed: {
+    code: 66,
+    scope: 'legacy',
+    retryable: false,
+    description: 'secret_key does not equal the SHA-256 of the message fields.',
+  },
+  legacy_replayed_token: {
+    code: 67,
+    scope: 'legacy',
+    retryable: false,
+    description: 'A token with this IV was already seen from this source inside the replay window.',
+  },
+  // hub: the hub could not take the input now; the sender should retry.
+  overloaded: {
+    code: 80,
+    scope: 'hub',
+    retryable: true,
+    description: 'The hub is at its queue bound; retry after a pause.',
+  },
+  store_unavailable: {
+    code: 81,
+    scope: 'hub',
+    retryable: true,
+    description: 'The store could not commit; nothing was acknowledged, resend.',
+  },
+  shutting_down: {
+    code: 82,
+    scope: 'hub',
+    retryable: true,
+    description: 'The hub is closing; reconnect and resend what was not acknowledged.',
+  },
+} as const satisfies Record<string, ReasonInfo>;
+
+export type ReasonCode = keyof typeof REASONS;
+
+const byNumber = new Map<number, ReasonCode>(
+  (Object.keys(REASONS) as ReasonCode[]).map((reason) => [REASONS[reason].code, reason]),
+);
+
+export function reasonFromNumber(code: number): ReasonCode | undefined {
+  return byNumber.get(code);
+}
+
+export function isReasonCode(value: string): value is ReasonCode {
+  return Object.prototype.hasOwnProperty.call(REASONS, value);
+}
+
+/** A refusal as a value: a reason code plus a human-readable detail that never contains secrets. */
+export interface Rejection {
+  readonly ok: false;
+  readonly reason: ReasonCode;
+  readonly detail: string;
+}
+
+export function reject(reason: ReasonCode, detail: string = REASONS[reason].description): Rejection {
+  return { ok: false, reason, detail };
+}
+
+/** Thrown only at API edges where a value cannot be returned (e.g. encoding invalid input we built ourselves). */
+export class ProtocolError extends Error {
+  constructor(
+    readonly reason: ReasonCode,
+    detail: string,
+  ) {
+    super(`${reason}: ${detail}`);
+    this.name = 'ProtocolError';
+  }
+}

@@ -48,6 +48,7 @@ export function validateReading(value: unknown): ReadingCheck {
  * JSON.parse happily produces both from escapes. One such reading would fail its whole batch's commit,
  * so it is refused here instead. Also bounds nesting depth.
  */
+// eslint-disable-next-line no-control-regex -- matching NUL is the point of this pattern
 const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const MAX_DATA_DEPTH = 16;
 

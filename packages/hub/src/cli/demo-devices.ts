@@ -37,6 +37,8 @@ export function startDemoDevices(hub: RunningHub, logger: Logger): DemoDevices {
       encryptionKey: config.legacy.encryptionKey,
       authToken: config.legacy.authToken,
       intervalMs: config.demoDevices.legacyIntervalMs,
+      // A few corrupted tokens so the demo shows refusals arriving with their reasons.
+      tamperFraction: 0.01,
     });
     legacy.start();
     stops.push(() => legacy.stop());

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { LiveStats } from '@sealstream/protocol';
 import type { ReadingStore } from '../pipeline/ports.js';
@@ -27,7 +27,10 @@ export interface HttpAppOptions {
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger,
-    disableRequestLogging: true,
+    // Scrapes and probes arrive every few seconds; logging them would drown the log.
+    logController: new LogController({
+      disableRequestLogging: (request) => request.url === '/metrics' || request.url === '/healthz',
+    }),
     bodyLimit: options.bodyLimitBytes ?? 1_048_576,
     requestIdHeader: 'x-request-id',
   });

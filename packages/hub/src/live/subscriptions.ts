@@ -9,7 +9,6 @@ import { DEVICE_ID_PATTERN } from '@sealstream/protocol';
 export const MAX_DEVICES_PER_REQUEST = 100;
 export const MAX_SUBSCRIPTIONS_PER_CLIENT = 100;
 
-
 /** The device list of a request, or null when the request is malformed or too large. */
 export function parseDeviceRequest(request: unknown): string[] | null {
   if (typeof request !== 'object' || request === null || Array.isArray(request)) return null;

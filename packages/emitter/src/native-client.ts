@@ -1,0 +1,355 @@
+/**
+ * One device connection speaking the native sealed-frame protocol: batches readings into frames
+ * (flushing when a frame is full or after `lingerMs`), seals each frame with a fresh IV, keeps every
+ * reading in a bounded outbox until the hub acknowledges it, re-seals and resends after reconnects and
+ * retryable refusals, sends heartbeats, and reconnects with jittered backoff.
+ */
+import { connect, type Socket } from 'node:net';
+import { EventEmitter } from 'node:events';
+import {
+  CipherSuite,
+  deriveDeviceKey,
+  encodeClose,
+  encodePing,
+  FrameDecoder,
+  FrameType,
+  REASONS,
+  sealReadings,
+  type CipherSuiteNumber,
+  type DeviceKey,
+  type Frame,
+  type Reading,
+  type ReasonCode,
+} from '@sealstream/protocol';
+import { Backoff, type BackoffOptions } from './backoff.js';
+import { Outbox, type Entry } from './outbox.js';
+
+export interface NativeClientOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly keyId: string;
+  /** The device secret: 32 bytes. */
+  readonly secret: Uint8Array;
+  readonly suite?: CipherSuiteNumber;
+  readonly maxReadingsPerFrame?: number;
+  /** How long a partly filled frame waits for more readings. */
+  readonly lingerMs?: number;
+  readonly maxOutboxReadings?: number;
+  readonly maxInFlightFrames?: number;
+  readonly heartbeatMs?: number;
+  readonly reconnect?: BackoffOptions;
+  readonly connectTimeoutMs?: number;
+  /** Delay before resending a frame the hub refused with a retryable reason. */
+  readonly retryDelayMs?: number;
+  /** The hub's frame limit; a batch that would seal larger is split. */
+  readonly maxFrameBytes?: number;
+  readonly onEvent?: (event: ClientEvent) => void;
+}
+
+export type ClientEvent =
+  | { readonly type: 'connected' }
+  | { readonly type: 'disconnected'; readonly reason: string; readonly requeued: number }
+  | {
+      readonly type: 'refused';
+      readonly reason: ReasonCode | undefined;
+      readonly code: number;
+      readonly readings: number;
+      readonly retrying: boolean;
+      readonly message: string;
+    }
+  | { readonly type: 'closed-by-hub'; readonly code: number };
+
+export interface NativeClientStats {
+  readonly queued: number;
+  readonly inFlight: number;
+  readonly sentFrames: number;
+  readonly sentReadings: number;
+  readonly acked: number;
+  readonly duplicates: number;
+  readonly rejected: number;
+  readonly resent: number;
+  readonly reconnects: number;
+  readonly connected: boolean;
+}
+
+interface ClientEvents {
+  ack: [{ frameId: number; accepted: number; duplicates: number; rejected: number }];
+}
+
+export class NativeClient extends EventEmitter<ClientEvents> {
+  private readonly key: DeviceKey;
+  private readonly outbox: Outbox;
+  private readonly backoff: Backoff;
+  private socket: Socket | undefined;
+  private connected = false;
+  private closing = false;
+  private writeBlocked = false;
+  private nextFrameId = 1;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private retryHoldUntil = 0;
+  private lastReceivedAt = 0;
+  private flushWaiters: Array<{ upTo: number; resolve: () => void }> = [];
+  private counters = { sentFrames: 0, sentReadings: 0, acked: 0, duplicates: 0, rejected: 0, resent: 0, reconnects: 0 };
+  private readonly settings: Required<Omit<NativeClientOptions, 'onEvent' | 'reconnect'>>;
+
+  constructor(private readonly options: NativeClientOptions) {
+    super();
+    this.key = deriveDeviceKey(options.secret);
+    this.settings = {
+      host: options.host,
+      port: options.port,
+      keyId: options.keyId,
+      secret: options.secret,
+      suite: options.suite ?? CipherSuite.Aes256Gcm,
+      maxReadingsPerFrame: options.maxReadingsPerFrame ?? 500,
+      lingerMs: options.lingerMs ?? 5,
+      maxOutboxReadings: options.maxOutboxReadings ?? 100_000,
+      maxInFlightFrames: options.maxInFlightFrames ?? 64,
+      heartbeatMs: options.heartbeatMs ?? 5000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+      retryDelayMs: options.retryDelayMs ?? 200,
+      maxFrameBytes: options.maxFrameBytes ?? 1_048_576,
+    };
+    this.outbox = new Outbox(this.settings.maxOutboxReadings);
+    this.backoff = new Backoff(options.reconnect);
+    this.connect();
+  }
+
+  /** Resolves once the reading is in the outbox; waits while the outbox is full (backpressure). */
+  async send(reading: Reading): Promise<void> {
+    if (this.closing) throw new Error('client is closing');
+    for (let wait = this.outbox.reserve(); wait !== undefined; wait = this.outbox.reserve()) await wait;
+    this.outbox.push(reading);
+    this.schedulePump();
+  }
+
+  /** Resolves when every reading accepted before this call is acknowledged (or refused for good). */
+  flush(): Promise<void> {
+    const upTo = this.outbox.acceptedUpTo;
+    if (this.outbox.lowestUnsettled() >= upTo) return Promise.resolve();
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    this.pump(true);
+    return new Promise((resolve) => this.flushWaiters.push({ upTo, resolve }));
+  }
+
+  /** Waits up to `timeoutMs` for acknowledgements, sends CLOSE and ends the connection. */
+  async close(timeoutMs = 5000): Promise<void> {
+    const flushed = this.flush();
+    await Promise.race([flushed, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    this.closing = true;
+    this.stopTimers();
+    if (this.socket !== undefined && this.connected) {
+      const socket = this.socket;
+      await new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+        socket.end(encodeClose(0));
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 1000).unref();
+      });
+    } else {
+      this.socket?.destroy();
+    }
+  }
+
+  /** Drops the connection at once; unacknowledged readings are lost with the client. */
+  destroy(): void {
+    this.closing = true;
+    this.stopTimers();
+    this.socket?.destroy();
+  }
+
+  stats(): NativeClientStats {
+    return {
+      queued: this.outbox.waitingCount,
+      inFlight: this.outbox.inFlightCount,
+      ...this.counters,
+      connected: this.connected,
+    };
+  }
+
+  private connect(): void {
+    if (this.closing) return;
+    const socket = connect({ host: this.settings.host, port: this.settings.port, noDelay: true });
+    this.socket = socket;
+    const decoder = new FrameDecoder({ maxFrameBytes: 65_536 });
+    const connectTimer = setTimeout(() => socket.destroy(new Error('connect timeout')), this.settings.connectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(connectTimer);
+      this.connected = true;
+      this.writeBlocked = false;
+      this.lastReceivedAt = Date.now();
+      this.backoff.reset();
+      this.startHeartbeat();
+      this.options.onEvent?.({ type: 'connected' });
+      this.pump(false);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      this.lastReceivedAt = Date.now();
+      for (const item of decoder.push(chunk)) {
+        if (item.ok) this.onFrame(item.frame);
+        else socket.destroy(new Error(`hub sent an undecodable frame: ${item.reason}`));
+      }
+    });
+    socket.on('drain', () => {
+      this.writeBlocked = false;
+      this.pump(false);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(connectTimer);
+      const wasConnected = this.connected;
+      this.connected = false;
+      this.stopHeartbeat();
+      if (this.socket === socket) this.socket = undefined;
+      const requeued = this.outbox.returnAll();
+      this.counters.resent += requeued;
+      if (wasConnected) this.options.onEvent?.({ type: 'disconnected', reason: 'connection closed', requeued });
+      if (this.closing) return;
+      this.counters.reconnects += 1;
+      this.reconnectTimer = setTimeout(() => this.connect(), this.backoff.next());
+    });
+  }
+
+  private onFrame(frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.Ack: {
+        const entries = this.outbox.settle(frame.frameId);
+        if (entries === undefined) return;
+        this.counters.acked += frame.accepted + frame.duplicates;
+        this.counters.duplicates += frame.duplicates;
+        this.counters.rejected += frame.rejected;
+        this.emit('ack', {
+          frameId: frame.frameId,
+          accepted: frame.accepted,
+          duplicates: frame.duplicates,
+          rejected: frame.rejected,
+        });
+        this.afterSettle();
+        return;
+      }
+      case FrameType.Error: {
+        const retrying = frame.reason !== undefined && REASONS[frame.reason].retryable;
+        let readings = 0;
+        if (frame.frameId !== 0) {
+          if (retrying) {
+            readings = this.outbox.returnFrame(frame.frameId);
+            this.counters.resent += readings;
+            this.retryHoldUntil = Date.now() + this.settings.retryDelayMs;
+            setTimeout(() => this.pump(false), this.settings.retryDelayMs).unref();
+          } else {
+            readings = this.outbox.settle(frame.frameId)?.length ?? 0;
+            this.counters.rejected += readings;
+            this.afterSettle();
+          }
+        }
+        this.options.onEvent?.({
+          type: 'refused',
+          reason: frame.reason,
+          code: frame.code,
+          readings,
+          retrying,
+          message: frame.message,
+        });
+        return;
+      }
+      case FrameType.Close:
+        this.options.onEvent?.({ type: 'closed-by-hub', code: frame.code });
+        this.socket?.end();
+        return;
+      default:
+        // PONG (and anything else) only proves the hub is alive, which lastReceivedAt already recorded.
+        return;
+    }
+  }
+
+  private afterSettle(): void {
+    if (this.flushWaiters.length > 0) {
+      const lowest = this.outbox.lowestUnsettled();
+      this.flushWaiters = this.flushWaiters.filter((waiter) => {
+        if (lowest < waiter.upTo) return true;
+        waiter.resolve();
+        return false;
+      });
+    }
+    this.pump(this.flushWaiters.length > 0);
+  }
+
+  private schedulePump(): void {
+    if (this.outbox.waitingCount >= this.settings.maxReadingsPerFrame) {
+      this.pump(false);
+    } else if (this.lingerTimer === undefined) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = undefined;
+        this.pump(true);
+      }, this.settings.lingerMs);
+    }
+  }
+
+  /** Seals and writes frames while the connection, the in-flight bound and the socket allow. */
+  private pump(sendPartial: boolean): void {
+    if (!this.connected || this.socket === undefined || Date.now() < this.retryHoldUntil) return;
+    while (!this.writeBlocked && this.outbox.inFlightFrames < this.settings.maxInFlightFrames) {
+      const waiting = this.outbox.waitingCount;
+      if (waiting === 0 || (!sendPartial && waiting < this.settings.maxReadingsPerFrame)) break;
+      this.sendFrame(this.outbox.take(this.settings.maxReadingsPerFrame));
+    }
+    if (this.outbox.waitingCount > 0 && this.lingerTimer === undefined) this.schedulePump();
+  }
+
+  private sendFrame(entries: Entry[]): void {
+    const socket = this.socket;
+    if (socket === undefined) {
+      this.outbox.untake(entries);
+      return;
+    }
+    const frameId = this.nextFrameId;
+    this.nextFrameId = this.nextFrameId >= 0xffffffff ? 1 : this.nextFrameId + 1;
+    const bytes = sealReadings(
+      entries.map((entry) => entry.reading),
+      this.key,
+      { suite: this.settings.suite, keyId: this.settings.keyId, frameId },
+    );
+    if (bytes.length - 4 > this.settings.maxFrameBytes && entries.length > 1) {
+      const half = Math.ceil(entries.length / 2);
+      this.sendFrame(entries.slice(0, half));
+      this.sendFrame(entries.slice(half));
+      return;
+    }
+    this.outbox.markInFlight(frameId, entries);
+    this.counters.sentFrames += 1;
+    this.counters.sentReadings += entries.length;
+    if (!socket.write(bytes)) this.writeBlocked = true;
+  }
+
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    const interval = this.settings.heartbeatMs;
+    this.heartbeatTimer = setInterval(() => {
+      const silentFor = Date.now() - this.lastReceivedAt;
+      if (silentFor > interval * 3) {
+        // Three intervals without a byte from the hub: the connection is dead even if TCP has not noticed.
+        this.socket?.destroy(new Error('heartbeat timeout'));
+        return;
+      }
+      if (silentFor >= interval) this.socket?.write(encodePing(BigInt(Date.now())));
+    }, interval);
+    this.heartbeatTimer.unref();
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+  }
+
+  private stopTimers(): void {
+    this.stopHeartbeat();
+    clearTimeout(this.lingerTimer);
+    clearTimeout(this.reconnectTimer);
+    this.lingerTimer = undefined;
+  }
+}

@@ -1,0 +1,66 @@
+/** Starts what an EmitCommand describes and reports progress through a callback; the CLI prints it. */
+import type { EmitCommand } from './emit-args.js';
+import { LegacyEmitter } from './legacy-emitter.js';
+import { Simulator, type SimulatorSummary } from './simulator.js';
+
+export type EmitSummary =
+  | ({ readonly mode: 'native' } & SimulatorSummary)
+  | { readonly mode: 'legacy'; readonly bursts: number; readonly messages: number; readonly tampered: number };
+
+export interface RunningEmit {
+  readonly done: Promise<EmitSummary>;
+  stop(): Promise<void>;
+}
+
+export function runEmit(command: EmitCommand, hooks: { onProgress?: (line: string) => void } = {}): RunningEmit {
+  const report = hooks.onProgress ?? (() => undefined);
+  if (command.mode === 'native') {
+    const simulator = new Simulator({
+      host: command.host,
+      port: command.port,
+      devices: command.devices,
+      devicePrefix: command.devicePrefix,
+      rate: command.rate,
+      durationSec: command.durationSec,
+      keyId: command.keyId,
+      secret: command.secret,
+      suite: command.suite,
+      connections: command.connections,
+      maxReadingsPerFrame: command.frameSize,
+      onEvent: (event) => {
+        if (event.type !== 'connected') report(`${event.type}: ${JSON.stringify(event)}`);
+      },
+    });
+    report(`native: ${command.devices} devices, ${command.rate} readings/s to ${command.host}:${command.port}`);
+    const done = simulator.run().then((summary) => ({ mode: 'native' as const, ...summary }));
+    return { done, stop: async () => void (await simulator.stop()) };
+  }
+  const emitter = new LegacyEmitter({
+    host: command.host,
+    port: command.port,
+    encryptionKey: command.encryptionKey,
+    authToken: command.authToken,
+    intervalMs: command.intervalMs,
+    minMessages: command.minMessages,
+    maxMessages: command.maxMessages,
+    tamperFraction: command.tamperFraction,
+    onEvent: report,
+  });
+  let resolveDone: (summary: EmitSummary) => void = () => undefined;
+  const done = new Promise<EmitSummary>((resolve) => (resolveDone = resolve));
+  const finish = async (): Promise<void> => {
+    clearInterval(watch);
+    await emitter.stop();
+    resolveDone({ mode: 'legacy', ...emitter.stats() });
+  };
+  emitter.start();
+  report(`legacy: bursts every ${command.intervalMs} ms to ${command.host}:${command.port}`);
+  let lastBursts = 0;
+  const watch = setInterval(() => {
+    const stats = emitter.stats();
+    if (stats.bursts !== lastBursts) report(`burst ${stats.bursts}: ${stats.messages} messages so far`);
+    lastBursts = stats.bursts;
+    if (command.bursts !== undefined && stats.bursts >= command.bursts) void finish();
+  }, 100);
+  return { done, stop: finish };
+}

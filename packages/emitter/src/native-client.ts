@@ -280,14 +280,17 @@ export class NativeClient extends EventEmitter<ClientEvents> {
   }
 
   private schedulePump(): void {
-    if (this.outbox.waitingCount >= this.settings.maxReadingsPerFrame) {
-      this.pump(false);
-    } else if (this.lingerTimer === undefined) {
-      this.lingerTimer = setTimeout(() => {
-        this.lingerTimer = undefined;
-        this.pump(true);
-      }, this.settings.lingerMs);
-    }
+    if (this.outbox.waitingCount >= this.settings.maxReadingsPerFrame) this.pump(false);
+    else this.armLinger();
+  }
+
+  /** A partly filled frame goes out after lingerMs unless it fills up first. */
+  private armLinger(): void {
+    if (this.lingerTimer !== undefined) return;
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = undefined;
+      this.pump(true);
+    }, this.settings.lingerMs);
   }
 
   /** Seals and writes frames while the connection, the in-flight bound and the socket allow. */
@@ -298,7 +301,8 @@ export class NativeClient extends EventEmitter<ClientEvents> {
       if (waiting === 0 || (!sendPartial && waiting < this.settings.maxReadingsPerFrame)) break;
       this.sendFrame(this.outbox.take(this.settings.maxReadingsPerFrame));
     }
-    if (this.outbox.waitingCount > 0 && this.lingerTimer === undefined) this.schedulePump();
+    // Blocked by the in-flight bound or the socket: an ACK or 'drain' resumes; the timer covers a partial frame.
+    if (this.outbox.waitingCount > 0) this.armLinger();
   }
 
   private sendFrame(entries: Entry[]): void {

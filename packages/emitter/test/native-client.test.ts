@@ -50,6 +50,14 @@ describe('NativeClient', () => {
     expect(hub.stored.size).toBe(1000);
   });
 
+  it('keeps sending under load when the in-flight bound is the limit', async () => {
+    const c = await setup({ maxReadingsPerFrame: 10, maxInFlightFrames: 2 });
+    for (let i = 0; i < 5000; i += 1) await c.send(reading(i));
+    await c.flush();
+    expect(hub.stored.size).toBe(5000);
+    expect(c.stats()).toMatchObject({ acked: 5000, queued: 0, inFlight: 0 });
+  });
+
   it('applies backpressure at the outbox bound instead of dropping', async () => {
     const c = await setup({ maxOutboxReadings: 50, maxReadingsPerFrame: 10 });
     hub.answer = () => ({ kind: 'silent' });

@@ -100,7 +100,8 @@ class LegacyConnection implements TrackedConnection {
   }
 
   isStalled(now: number): boolean {
-    return this.partialSince !== undefined && now - this.partialSince > this.options.partialLineTimeoutMs;
+    // While we paused the socket ourselves, an unfinished frame is our doing, not the sender's.
+    return !this.paused && this.partialSince !== undefined && now - this.partialSince > this.options.partialLineTimeoutMs;
   }
 
   onStalled(): void {
@@ -215,6 +216,7 @@ class LegacyConnection implements TrackedConnection {
     if (this.options.pipeline.saturated || this.inFlight >= this.options.maxInFlightLines) return;
     this.paused = false;
     this.registry.pausedChanged(-1);
+    if (this.partialSince !== undefined) this.partialSince = Date.now();
     if (!this.finished) this.socket.resume();
   }
 }

@@ -98,7 +98,8 @@ class NativeConnection implements TrackedConnection {
   }
 
   isStalled(now: number): boolean {
-    return this.partialSince !== undefined && now - this.partialSince > this.options.partialFrameTimeoutMs;
+    // While we paused the socket ourselves, an unfinished frame is our doing, not the sender's.
+    return !this.paused && this.partialSince !== undefined && now - this.partialSince > this.options.partialFrameTimeoutMs;
   }
 
   onStalled(): void {
@@ -253,6 +254,7 @@ class NativeConnection implements TrackedConnection {
     if (this.options.pipeline.saturated || this.inFlight >= this.options.maxInFlightFrames) return;
     this.paused = false;
     this.registry.pausedChanged(-1);
+    if (this.partialSince !== undefined) this.partialSince = Date.now();
     if (!this.readingDone) this.socket.resume();
   }
 }

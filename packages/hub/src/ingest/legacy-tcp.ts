@@ -14,6 +14,7 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import type { PipelineMetrics } from '../pipeline/ports.js';
 import { ConnectionRegistry, type TrackedConnection } from './connection-registry.js';
 import { describePeer } from './peer.js';
+import { ReadGate } from './read-gate.js';
 
 export interface LegacyIngestOptions {
   readonly pipeline: Pipeline;
@@ -65,9 +66,8 @@ class LegacyConnection implements TrackedConnection {
   private readonly peer: string;
   private authenticated = false;
   private inFlight = 0;
-  private paused = false;
+  private readonly gate: ReadGate;
   private finished = false;
-  private partialSince: number | undefined;
   private closedWaiters: Array<() => void> = [];
   private closed = false;
 
@@ -79,6 +79,11 @@ class LegacyConnection implements TrackedConnection {
   ) {
     this.splitter = new LineSplitter({ maxLineBytes: options.maxLineBytes });
     this.peer = describePeer(socket);
+    this.gate = new ReadGate(
+      socket,
+      registry,
+      () => options.pipeline.saturated || this.inFlight >= options.maxInFlightLines,
+    );
     registry.add(this);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
@@ -88,20 +93,18 @@ class LegacyConnection implements TrackedConnection {
     socket.on('error', (error) => options.logger.debug({ peer: this.peer, err: error.message }, 'legacy socket error'));
     socket.on('close', () => {
       this.closed = true;
-      if (this.paused) registry.pausedChanged(-1);
-      this.paused = false;
+      this.gate.closed();
       registry.remove(this);
       for (const waiter of this.closedWaiters.splice(0)) waiter();
     });
   }
 
   onDrain(): void {
-    this.maybeResume();
+    this.gate.releaseIfPossible(this.finished);
   }
 
   isStalled(now: number): boolean {
-    // While we paused the socket ourselves, an unfinished frame is our doing, not the sender's.
-    return !this.paused && this.partialSince !== undefined && now - this.partialSince > this.options.partialLineTimeoutMs;
+    return this.gate.stalledLongerThan(now, this.options.partialLineTimeoutMs);
   }
 
   onStalled(): void {
@@ -124,8 +127,8 @@ class LegacyConnection implements TrackedConnection {
   private onData(chunk: Buffer): void {
     if (this.finished) return;
     for (const item of this.splitter.push(chunk)) this.onLine(item);
-    this.partialSince = this.splitter.pendingBytes > 0 ? (this.partialSince ?? Date.now()) : undefined;
-    this.maybePause();
+    this.gate.notePending(this.splitter.pendingBytes);
+    this.gate.holdIfNeeded(this.finished);
   }
 
   private onLine(item: LineItem): void {
@@ -181,7 +184,7 @@ class LegacyConnection implements TrackedConnection {
           'legacy line not committed',
         );
       }
-      this.maybeResume();
+      this.gate.releaseIfPossible(this.finished);
       if (this.finished) this.endWhenAnswered();
     });
   }
@@ -200,23 +203,5 @@ class LegacyConnection implements TrackedConnection {
     if (this.inFlight > 0 || this.closed) return;
     if (!this.socket.writableEnded) this.socket.end();
     setTimeout(() => this.socket.destroy(), 2000).unref();
-  }
-
-  private maybePause(): void {
-    if (this.paused || this.finished) return;
-    if (this.options.pipeline.saturated || this.inFlight >= this.options.maxInFlightLines) {
-      this.paused = true;
-      this.socket.pause();
-      this.registry.pausedChanged(1);
-    }
-  }
-
-  private maybeResume(): void {
-    if (!this.paused) return;
-    if (this.options.pipeline.saturated || this.inFlight >= this.options.maxInFlightLines) return;
-    this.paused = false;
-    this.registry.pausedChanged(-1);
-    if (this.partialSince !== undefined) this.partialSince = Date.now();
-    if (!this.finished) this.socket.resume();
   }
 }

@@ -23,6 +23,7 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import type { PipelineMetrics } from '../pipeline/ports.js';
 import { ConnectionRegistry, type TrackedConnection } from './connection-registry.js';
 import { describePeer } from './peer.js';
+import { ReadGate } from './read-gate.js';
 
 export interface NativeIngestOptions {
   readonly pipeline: Pipeline;
@@ -69,8 +70,7 @@ class NativeConnection implements TrackedConnection {
   private readonly decoder: FrameDecoder;
   private readonly peer: string;
   private inFlight = 0;
-  private paused = false;
-  private partialSince: number | undefined;
+  private readonly gate: ReadGate;
   private readingDone = false;
   private closed = false;
   private closedWaiters: Array<() => void> = [];
@@ -84,6 +84,11 @@ class NativeConnection implements TrackedConnection {
   ) {
     this.decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
     this.peer = describePeer(socket);
+    this.gate = new ReadGate(
+      socket,
+      registry,
+      () => options.pipeline.saturated || this.inFlight >= options.maxInFlightFrames,
+    );
     registry.add(this);
     socket.setTimeout(options.idleTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -94,12 +99,11 @@ class NativeConnection implements TrackedConnection {
   }
 
   onDrain(): void {
-    this.maybeResume();
+    this.gate.releaseIfPossible(this.readingDone);
   }
 
   isStalled(now: number): boolean {
-    // While we paused the socket ourselves, an unfinished frame is our doing, not the sender's.
-    return !this.paused && this.partialSince !== undefined && now - this.partialSince > this.options.partialFrameTimeoutMs;
+    return this.gate.stalledLongerThan(now, this.options.partialFrameTimeoutMs);
   }
 
   onStalled(): void {
@@ -125,8 +129,8 @@ class NativeConnection implements TrackedConnection {
     if (this.readingDone) return;
     const items = this.decoder.push(chunk);
     for (const item of items) this.onItem(item);
-    this.partialSince = this.decoder.pendingBytes > 0 ? (this.partialSince ?? Date.now()) : undefined;
-    this.maybePause();
+    this.gate.notePending(this.decoder.pendingBytes);
+    this.gate.holdIfNeeded(this.readingDone);
   }
 
   private onItem(item: DecodeItem): void {
@@ -165,7 +169,7 @@ class NativeConnection implements TrackedConnection {
           } else {
             this.write(encodeError(frame.frameId, answer.reason, answer.detail));
           }
-          this.maybeResume();
+          this.gate.releaseIfPossible(this.readingDone);
           if (this.readingDone) this.endWhenAnswered();
         });
         return;
@@ -201,14 +205,13 @@ class NativeConnection implements TrackedConnection {
 
   private onIdle(): void {
     // Paused by us for backpressure: silence is our doing, not the device's.
-    if (this.paused || this.inFlight > 0) return;
+    if (this.gate.isHeld || this.inFlight > 0) return;
     this.fail('idle_timeout', `no data for ${this.options.idleTimeoutMs} ms`, Buffer.alloc(0));
   }
 
   private onClose(): void {
     this.closed = true;
-    if (this.paused) this.registry.pausedChanged(-1);
-    this.paused = false;
+    this.gate.closed();
     this.registry.remove(this);
     for (const waiter of this.closedWaiters.splice(0)) waiter();
   }
@@ -238,23 +241,5 @@ class NativeConnection implements TrackedConnection {
       this.options.logger.warn({ peer: this.peer }, 'device is not reading acknowledgements; closing');
       this.socket.destroy();
     }
-  }
-
-  private maybePause(): void {
-    if (this.paused || this.readingDone) return;
-    if (this.options.pipeline.saturated || this.inFlight >= this.options.maxInFlightFrames) {
-      this.paused = true;
-      this.socket.pause();
-      this.registry.pausedChanged(1);
-    }
-  }
-
-  private maybeResume(): void {
-    if (!this.paused) return;
-    if (this.options.pipeline.saturated || this.inFlight >= this.options.maxInFlightFrames) return;
-    this.paused = false;
-    this.registry.pausedChanged(-1);
-    if (this.partialSince !== undefined) this.partialSince = Date.now();
-    if (!this.readingDone) this.socket.resume();
   }
 }

@@ -27,11 +27,23 @@ interface Started {
   child: ChildProcess;
   output: () => string;
   ports: { http: number; tcp: number; legacy: number };
+  /** Outside demo mode: a viewer account created with `sealstream users add` before the hub started. */
+  viewer: { username: string; password: string } | null;
 }
+
+/** Outside demo mode the hub refuses to start without an API token secret of at least 32 bytes. */
+const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef-0123456789';
 
 async function serve(args: string[], env: Record<string, string> = {}): Promise<Started> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sealstream-cli-'));
   dirs.push(dataDir);
+  let viewer: Started['viewer'] = null;
+  if (!args.includes('--demo')) {
+    const made = await run(['users', 'add', '--username', 'e2e-viewer', '--role', 'viewer', '--data-dir', dataDir], {});
+    const password = /password \(shown only now\): (\S+)/.exec(made.stdout)?.[1];
+    if (made.code !== 0 || password === undefined) throw new Error(`users add failed:\n${made.stdout}`);
+    viewer = { username: 'e2e-viewer', password };
+  }
   const child = spawn(
     process.execPath,
     [
@@ -49,7 +61,10 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
       'warn',
       ...args,
     ],
-    { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: { PATH: process.env.PATH ?? '', SEALSTREAM_JWT_SECRET: JWT_SECRET, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   children.push(child);
   let output = '';
@@ -66,7 +81,30 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
     child,
     output: () => output,
     ports: { http: port('Dashboard'), tcp: port('Native TCP'), legacy: port('Legacy TCP') },
+    viewer,
   };
+}
+
+const tokens = new WeakMap<Started, string>();
+
+/** GET an API route as the viewer (outside demo mode the API needs a token). */
+async function apiGet(hub: Started, path: string): Promise<unknown> {
+  const headers: Record<string, string> = {};
+  const cached = tokens.get(hub);
+  if (cached !== undefined) {
+    headers['authorization'] = `Bearer ${cached}`;
+  } else if (hub.viewer !== null) {
+    // Logged in once per hub: logins are rate-limited per address.
+    const login = await fetch(`http://127.0.0.1:${hub.ports.http}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(hub.viewer),
+    });
+    const token = ((await login.json()) as { token: string }).token;
+    tokens.set(hub, token);
+    headers['authorization'] = `Bearer ${token}`;
+  }
+  return (await fetch(`http://127.0.0.1:${hub.ports.http}${path}`, { headers })).json();
 }
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
@@ -119,6 +157,17 @@ describe.skipIf(!built)('sealstream CLI', () => {
     });
     const page = await (await fetch(`http://127.0.0.1:${hub.ports.http}/`)).text();
     expect(page).toContain('<div id="root">');
+    // Demo mode: the first start prints an admin password once (stdout, not the log) that logs in;
+    // the dashboard's two reads stay open without a token.
+    const admin = /API admin:\s+(\S+) \/ (\S+)/.exec(hub.output());
+    expect(admin).not.toBeNull();
+    const login = await fetch(`http://127.0.0.1:${hub.ports.http}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: admin?.[1], password: admin?.[2] }),
+    });
+    expect(login.status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${hub.ports.http}/api/v1/stats`)).status).toBe(200);
     const exited = new Promise<number | null>((resolve) => hub.child.on('exit', (code) => resolve(code)));
     hub.child.kill('SIGTERM');
     expect(await exited).toBe(0);
@@ -140,7 +189,7 @@ describe.skipIf(!built)('sealstream CLI', () => {
     expect(summary.messages).toBeGreaterThanOrEqual(3 * 49);
     const expectedValid = summary.messages - summary.tampered;
     await eventually(async () => {
-      const stats = (await (await fetch(`http://127.0.0.1:${hub.ports.http}/api/v1/stats`)).json()) as {
+      const stats = (await apiGet(hub, '/api/v1/stats')) as {
         totalValid: number;
         totalInvalid: number;
       };
@@ -149,7 +198,7 @@ describe.skipIf(!built)('sealstream CLI', () => {
     const m = await metrics(hub.ports.http);
     expect(m.get('sealstream_readings_accepted_total{source="legacy"}')).toBe(expectedValid);
     expect(sum(m, 'sealstream_readings_rejected_total{source="legacy"')).toBe(summary.tampered);
-    const stats = (await (await fetch(`http://127.0.0.1:${hub.ports.http}/api/v1/stats`)).json()) as {
+    const stats = (await apiGet(hub, '/api/v1/stats')) as {
       totalValid: number;
     };
     expect(stats.totalValid).toBe(expectedValid);

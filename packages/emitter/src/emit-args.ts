@@ -3,7 +3,7 @@
  * (legacy mode honours the seed's variable names), so the library never reads process.env itself.
  */
 import { parseArgs } from 'node:util';
-import { CipherSuite, parseSecretHex, type CipherSuiteNumber } from '@sealstream/protocol';
+import { CipherSuite, parseSecretHex, type CipherSuiteNumber, type LegacyHashVariant } from '@sealstream/protocol';
 
 export type EmitCommand =
   | {
@@ -31,6 +31,7 @@ export type EmitCommand =
       readonly maxMessages: number;
       readonly bursts: number | undefined;
       readonly tamperFraction: number;
+      readonly variant: LegacyHashVariant;
     };
 
 export type EmitArgsResult = { ok: true; command: EmitCommand } | { ok: false; error: string };
@@ -55,6 +56,7 @@ const FLAGS = {
   'max-messages': { type: 'string' },
   bursts: { type: 'string' },
   tamper: { type: 'string' },
+  variant: { type: 'string' },
 } as const;
 
 export function emitHelpText(): string {
@@ -84,6 +86,7 @@ export function emitHelpText(): string {
     '  --max-messages N     largest burst (default 499)',
     '  --bursts N           stop after N bursts (default: until Ctrl-C)',
     '  --tamper F           corrupt this fraction of tokens, 0..1 (default 0)',
+    '  --variant V          secret_key hash: sorted (seed default) or insertion key order',
   ].join('\n');
 }
 
@@ -125,6 +128,8 @@ export function parseEmitArgs(
     const minMessages = number(values['min-messages'], '--min-messages', 49, 1, 100_000);
     const maxMessages = number(values['max-messages'], '--max-messages', 499, 1, 100_000);
     if (maxMessages < minMessages) errors.push('--max-messages must be >= --min-messages');
+    const variant = values.variant ?? 'sorted';
+    if (variant !== 'sorted' && variant !== 'insertion') errors.push('--variant must be sorted or insertion');
     const command: EmitCommand = {
       mode: 'legacy',
       host: values.host ?? env.LISTENER_HOST ?? '127.0.0.1',
@@ -142,6 +147,7 @@ export function parseEmitArgs(
       maxMessages,
       bursts: values.bursts === undefined ? undefined : number(values.bursts, '--bursts', 1, 1, 1_000_000_000),
       tamperFraction: number(values.tamper, '--tamper', 0, 0, 1, false),
+      variant: variant === 'insertion' ? 'insertion' : 'sorted',
     };
     return errors.length > 0 ? { ok: false, error: errors.join('; ') } : { ok: true, command };
   }

@@ -1,6 +1,6 @@
 /** Public surface of @sealstream/emitter: the device SDK, the simulator and the seed-compatible emitter. */
 export { NativeClient, type NativeClientOptions, type NativeClientStats, type ClientEvent } from './native-client.js';
-export { Simulator, type SimulatorOptions, type SimulatorSummary } from './simulator.js';
+export { Simulator, type SimulatorOptions, type SimulatorSummary, type DeviceKeyRef } from './simulator.js';
 export { LegacyEmitter, type LegacyEmitterOptions, type LegacyEmitterStats } from './legacy-emitter.js';
 export { parseEmitArgs, emitHelpText, type EmitCommand, type EmitArgsResult } from './emit-args.js';
 export { runEmit, type EmitSummary, type RunningEmit } from './run-emit.js';

@@ -29,6 +29,8 @@ export interface LegacyEmitterOptions {
   readonly variant?: LegacyHashVariant;
   /** Fraction of tokens deliberately corrupted (0..1), to show refusals in demos. */
   readonly tamperFraction?: number;
+  /** Stop emitting after this many interval bursts (default: until stop()). See finished(). */
+  readonly maxBursts?: number;
   readonly onEvent?: (event: string) => void;
 }
 
@@ -37,7 +39,11 @@ export interface LegacyEmitterStats {
   readonly messages: number;
   readonly tampered: number;
   readonly connected: boolean;
+  /** The listener answered AUTH_FAIL; the emitter gave up rather than retry a wrong token. */
+  readonly authFailed: boolean;
 }
+
+type AuthOutcome = 'ok' | 'failed' | 'stopped';
 
 export class LegacyEmitter {
   private readonly key: Buffer;
@@ -47,37 +53,80 @@ export class LegacyEmitter {
   private stopped = true;
   private burstTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private authWaiters: Array<(ok: boolean) => void> = [];
+  private authWaiters: Array<(outcome: AuthOutcome) => void> = [];
   private counters = { bursts: 0, messages: 0, tampered: 0 };
+  private burstInFlight = false;
+  private authFailed = false;
+  private intervalBursts = 0;
+  private resolveFinished: () => void = () => undefined;
+  private readonly finishedPromise = new Promise<void>((resolve) => {
+    this.resolveFinished = resolve;
+  });
+
+  private readonly minMessages: number;
+  private readonly maxMessages: number;
 
   constructor(private readonly options: LegacyEmitterOptions) {
     this.key = legacyKey(options.encryptionKey);
-    const min = options.minMessages ?? 49;
-    const max = options.maxMessages ?? 499;
-    if (!(min >= 1 && max >= min)) throw new Error('minMessages must be >= 1 and <= maxMessages');
+    this.minMessages = options.minMessages ?? 49;
+    this.maxMessages = options.maxMessages ?? 499;
+    if (!(Number.isInteger(this.minMessages) && this.minMessages >= 1 && this.maxMessages >= this.minMessages)) {
+      throw new Error('minMessages must be an integer >= 1 and <= maxMessages');
+    }
+    const tamper = options.tamperFraction ?? 0;
+    if (!(tamper >= 0 && tamper <= 1)) throw new Error('tamperFraction must be in [0, 1]');
   }
 
   /** Connects and emits a burst every interval until stop(). */
   start(): void {
-    if (!this.stopped) return;
+    if (this.burstTimer !== undefined) return;
     this.stopped = false;
-    this.connect();
-    this.burstTimer = setInterval(() => {
-      if (!this.authenticated) return;
-      const count = randomInt(this.options.minMessages ?? 49, (this.options.maxMessages ?? 499) + 1);
-      void this.sendBurst(count);
-    }, this.options.intervalMs ?? 10_000);
+    if (this.socket === undefined) {
+      clearTimeout(this.reconnectTimer);
+      this.connect();
+    }
+    this.burstTimer = setInterval(() => this.onInterval(), this.options.intervalMs ?? 10_000);
+  }
+
+  /**
+   * Resolves when the emitter will emit nothing more on its own: `maxBursts` interval bursts were written,
+   * or the listener refused the token (see stats().authFailed). Never resolves otherwise; stop() ends it.
+   */
+  finished(): Promise<void> {
+    return this.finishedPromise;
+  }
+
+  private onInterval(): void {
+    // One burst at a time: a slow socket must not stack bursts up behind each other.
+    if (!this.authenticated || this.burstInFlight) return;
+    const maxBursts = this.options.maxBursts;
+    if (maxBursts !== undefined && this.intervalBursts >= maxBursts) return;
+    this.burstInFlight = true;
+    this.sendBurst()
+      .then(() => {
+        this.intervalBursts += 1;
+        if (maxBursts !== undefined && this.intervalBursts >= maxBursts) {
+          clearInterval(this.burstTimer);
+          this.resolveFinished();
+        }
+      })
+      .catch((error: unknown) => this.options.onEvent?.(`burst failed: ${(error as Error).message}`))
+      .finally(() => {
+        this.burstInFlight = false;
+      });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.burstTimer);
+    this.burstTimer = undefined;
     clearTimeout(this.reconnectTimer);
     const socket = this.socket;
     if (socket === undefined) return;
     await new Promise<void>((resolve) => {
       socket.once('close', () => resolve());
       socket.end();
+      for (const waiter of this.authWaiters.splice(0)) waiter('stopped');
       setTimeout(() => {
         socket.destroy();
         resolve();
@@ -85,15 +134,24 @@ export class LegacyEmitter {
     });
   }
 
-  /** Waits until authenticated (connecting if needed), writes one DATA line of `count` tokens, returns the count. */
-  async sendBurst(count: number): Promise<number> {
+  /**
+   * Waits until authenticated (connecting if needed), writes one DATA line of `count` tokens (default: a
+   * random count in [minMessages, maxMessages]) and resolves with the count once the line is written.
+   * Rejects when the listener answers AUTH_FAIL or the emitter is stopped first.
+   */
+  async sendBurst(count = randomInt(this.minMessages, this.maxMessages + 1)): Promise<number> {
+    if (!Number.isInteger(count) || count < 1) throw new Error('count must be an integer >= 1');
     if (this.socket === undefined && this.stopped) {
       this.stopped = false;
       this.connect();
     }
-    if (!this.authenticated && !(await new Promise<boolean>((resolve) => this.authWaiters.push(resolve)))) {
-      throw new Error('AUTH failed');
+    if (!this.authenticated) {
+      const outcome = await new Promise<AuthOutcome>((resolve) => this.authWaiters.push(resolve));
+      if (outcome === 'failed') throw new Error('AUTH failed');
+      if (outcome === 'stopped') throw new Error('emitter stopped');
     }
+    const socket = this.socket;
+    if (socket === undefined) throw new Error('not connected');
     const tokens: string[] = [];
     const tamperFraction = this.options.tamperFraction ?? 0;
     for (let i = 0; i < count; i += 1) {
@@ -104,14 +162,16 @@ export class LegacyEmitter {
       }
       tokens.push(token);
     }
-    this.socket?.write(encodeLegacyDataLine(tokens));
+    await new Promise<void>((resolve, reject) =>
+      socket.write(encodeLegacyDataLine(tokens), (error) => (error ? reject(error) : resolve())),
+    );
     this.counters.bursts += 1;
     this.counters.messages += count;
     return count;
   }
 
   stats(): LegacyEmitterStats {
-    return { ...this.counters, connected: this.authenticated };
+    return { ...this.counters, connected: this.authenticated, authFailed: this.authFailed };
   }
 
   private connect(): void {
@@ -127,12 +187,15 @@ export class LegacyEmitter {
       this.authenticated = ok;
       this.options.onEvent?.(ok ? 'authenticated' : 'AUTH_FAIL');
       if (ok) this.backoff.reset();
-      for (const waiter of this.authWaiters.splice(0)) waiter(ok);
+      for (const waiter of this.authWaiters.splice(0)) waiter(ok ? 'ok' : 'failed');
       if (!ok) {
         // A wrong token will not become right by retrying quickly.
         this.stopped = true;
+        this.authFailed = true;
         clearInterval(this.burstTimer);
+        this.burstTimer = undefined;
         socket.destroy();
+        this.resolveFinished();
       }
     });
     socket.on('error', (error) => this.options.onEvent?.(`socket error: ${error.message}`));
@@ -140,7 +203,7 @@ export class LegacyEmitter {
       this.authenticated = false;
       if (this.socket === socket) this.socket = undefined;
       if (this.stopped) {
-        for (const waiter of this.authWaiters.splice(0)) waiter(false);
+        for (const waiter of this.authWaiters.splice(0)) waiter('stopped');
         return;
       }
       this.reconnectTimer = setTimeout(() => this.connect(), this.backoff.next());

@@ -49,6 +49,7 @@ export interface NativeClientOptions {
 export type ClientEvent =
   | { readonly type: 'connected' }
   | { readonly type: 'disconnected'; readonly reason: string; readonly requeued: number }
+  | { readonly type: 'connect-failed'; readonly reason: string; readonly retryInMs: number }
   | {
       readonly type: 'refused';
       readonly reason: ReasonCode | undefined;
@@ -89,6 +90,7 @@ export class NativeClient extends EventEmitter<ClientEvents> {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private retryHoldUntil = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
   private lastReceivedAt = 0;
   private flushWaiters: Array<{ upTo: number; resolve: () => void }> = [];
   private counters = { sentFrames: 0, sentReadings: 0, acked: 0, duplicates: 0, rejected: 0, resent: 0, reconnects: 0 };
@@ -120,7 +122,11 @@ export class NativeClient extends EventEmitter<ClientEvents> {
   /** Resolves once the reading is in the outbox; waits while the outbox is full (backpressure). */
   async send(reading: Reading): Promise<void> {
     if (this.closing) throw new Error('client is closing');
-    for (let wait = this.outbox.reserve(); wait !== undefined; wait = this.outbox.reserve()) await wait;
+    for (let wait = this.outbox.reserve(); wait !== undefined; wait = this.outbox.reserve()) {
+      await wait;
+      // close()/destroy() wake blocked producers so they fail instead of waiting for room that never comes.
+      if (this.closing) throw new Error('client is closing');
+    }
     this.outbox.push(reading);
     this.schedulePump();
   }
@@ -141,6 +147,7 @@ export class NativeClient extends EventEmitter<ClientEvents> {
     await Promise.race([flushed, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
     this.closing = true;
     this.stopTimers();
+    this.outbox.releaseWaiters();
     if (this.socket !== undefined && this.connected) {
       const socket = this.socket;
       await new Promise<void>((resolve) => {
@@ -156,10 +163,14 @@ export class NativeClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  /** Drops the connection at once; unacknowledged readings are lost with the client. */
+  /**
+   * Drops the connection at once; unacknowledged readings are lost with the client. Producers blocked in
+   * send() fail; pending flush() promises never settle.
+   */
   destroy(): void {
     this.closing = true;
     this.stopTimers();
+    this.outbox.releaseWaiters();
     this.socket?.destroy();
   }
 
@@ -199,7 +210,10 @@ export class NativeClient extends EventEmitter<ClientEvents> {
       this.writeBlocked = false;
       this.pump(false);
     });
-    socket.on('error', () => undefined);
+    let lastError = 'connection closed';
+    socket.on('error', (error) => {
+      lastError = error.message;
+    });
     socket.on('close', () => {
       clearTimeout(connectTimer);
       const wasConnected = this.connected;
@@ -208,10 +222,12 @@ export class NativeClient extends EventEmitter<ClientEvents> {
       if (this.socket === socket) this.socket = undefined;
       const requeued = this.outbox.returnAll();
       this.counters.resent += requeued;
-      if (wasConnected) this.options.onEvent?.({ type: 'disconnected', reason: 'connection closed', requeued });
+      if (wasConnected) this.options.onEvent?.({ type: 'disconnected', reason: lastError, requeued });
       if (this.closing) return;
       this.counters.reconnects += 1;
-      this.reconnectTimer = setTimeout(() => this.connect(), this.backoff.next());
+      const retryInMs = this.backoff.next();
+      if (!wasConnected) this.options.onEvent?.({ type: 'connect-failed', reason: lastError, retryInMs });
+      this.reconnectTimer = setTimeout(() => this.connect(), retryInMs);
     });
   }
 
@@ -235,12 +251,13 @@ export class NativeClient extends EventEmitter<ClientEvents> {
       case FrameType.Error: {
         const retrying = frame.reason !== undefined && REASONS[frame.reason].retryable;
         let readings = 0;
+        // frameId 0 is about the stream itself: the hub closes the connection next, and 'close' requeues.
         if (frame.frameId !== 0) {
           if (retrying) {
             readings = this.outbox.returnFrame(frame.frameId);
             this.counters.resent += readings;
             this.retryHoldUntil = Date.now() + this.settings.retryDelayMs;
-            setTimeout(() => this.pump(false), this.settings.retryDelayMs).unref();
+            this.armRetry();
           } else {
             readings = this.outbox.settle(frame.frameId)?.length ?? 0;
             this.counters.rejected += readings;
@@ -293,9 +310,23 @@ export class NativeClient extends EventEmitter<ClientEvents> {
     }, this.settings.lingerMs);
   }
 
+  /** After a retryable refusal the hub asked for a pause: one timer resumes sending when it is over. */
+  private armRetry(): void {
+    if (this.retryTimer !== undefined) return;
+    const wait = Math.max(1, this.retryHoldUntil - Date.now());
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.pump(true);
+    }, wait);
+  }
+
   /** Seals and writes frames while the connection, the in-flight bound and the socket allow. */
   private pump(sendPartial: boolean): void {
-    if (!this.connected || this.socket === undefined || Date.now() < this.retryHoldUntil) return;
+    if (!this.connected || this.socket === undefined) return;
+    if (Date.now() < this.retryHoldUntil) {
+      this.armRetry();
+      return;
+    }
     while (!this.writeBlocked && this.outbox.inFlightFrames < this.settings.maxInFlightFrames) {
       const waiting = this.outbox.waitingCount;
       if (waiting === 0 || (!sendPartial && waiting < this.settings.maxReadingsPerFrame)) break;
@@ -354,6 +385,8 @@ export class NativeClient extends EventEmitter<ClientEvents> {
     this.stopHeartbeat();
     clearTimeout(this.lingerTimer);
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.retryTimer);
     this.lingerTimer = undefined;
+    this.retryTimer = undefined;
   }
 }

@@ -127,6 +127,11 @@ export class Outbox {
     this.head = 0;
   }
 
+  /** Wakes every producer waiting for room, so it can notice the client shut down instead of waiting forever. */
+  releaseWaiters(): void {
+    for (const wake of this.spaceWaiters.splice(0)) wake();
+  }
+
   private wakeSpaceWaiters(): void {
     while (this.spaceWaiters.length > 0 && this.size < this.capacity) this.spaceWaiters.shift()?.();
   }

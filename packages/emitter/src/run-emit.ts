@@ -5,7 +5,13 @@ import { Simulator, type SimulatorSummary } from './simulator.js';
 
 export type EmitSummary =
   | ({ readonly mode: 'native' } & SimulatorSummary)
-  | { readonly mode: 'legacy'; readonly bursts: number; readonly messages: number; readonly tampered: number };
+  | {
+      readonly mode: 'legacy';
+      readonly bursts: number;
+      readonly messages: number;
+      readonly tampered: number;
+      readonly authFailed: boolean;
+    };
 
 export interface RunningEmit {
   readonly done: Promise<EmitSummary>;
@@ -44,15 +50,20 @@ export function runEmit(command: EmitCommand, hooks: { onProgress?: (line: strin
     minMessages: command.minMessages,
     maxMessages: command.maxMessages,
     tamperFraction: command.tamperFraction,
+    variant: command.variant,
+    ...(command.bursts === undefined ? {} : { maxBursts: command.bursts }),
     onEvent: report,
   });
   let resolveDone: (summary: EmitSummary) => void = () => undefined;
   const done = new Promise<EmitSummary>((resolve) => (resolveDone = resolve));
-  const finish = async (): Promise<void> => {
-    clearInterval(watch);
-    await emitter.stop();
-    resolveDone({ mode: 'legacy', ...emitter.stats() });
-  };
+  let finishing: Promise<void> | undefined;
+  const finish = (): Promise<void> =>
+    (finishing ??= (async () => {
+      clearInterval(watch);
+      await emitter.stop();
+      const { bursts, messages, tampered, authFailed } = emitter.stats();
+      resolveDone({ mode: 'legacy', bursts, messages, tampered, authFailed });
+    })());
   emitter.start();
   report(`legacy: bursts every ${command.intervalMs} ms to ${command.host}:${command.port}`);
   let lastBursts = 0;
@@ -60,7 +71,7 @@ export function runEmit(command: EmitCommand, hooks: { onProgress?: (line: strin
     const stats = emitter.stats();
     if (stats.bursts !== lastBursts) report(`burst ${stats.bursts}: ${stats.messages} messages so far`);
     lastBursts = stats.bursts;
-    if (command.bursts !== undefined && stats.bursts >= command.bursts) void finish();
   }, 100);
+  void emitter.finished().then(finish);
   return { done, stop: finish };
 }

@@ -1,42 +1,64 @@
 /**
- * A fleet of simulated devices producing readings at a target total rate, spread over one or more
- * NativeClients. Pacing runs on ~10 ms ticks (no timer per reading); when the hub pushes back, `send()`
- * waits and the simulator falls behind rather than buffering without bound.
+ * A fleet of simulated devices producing readings at a target total rate, spread over NativeClients.
+ * Pacing runs on ~10 ms ticks (no timer per reading). When the hub pushes back, `send()` waits and the
+ * fleet falls behind; it catches up by at most one second's worth of readings, and whatever it could not
+ * produce beyond that is counted as `skipped` rather than buffered without bound.
  */
 import type { CipherSuiteNumber, Reading } from '@sealstream/protocol';
+import type { BackoffOptions } from './backoff.js';
 import { NativeClient, type ClientEvent } from './native-client.js';
+
+export interface DeviceKeyRef {
+  readonly keyId: string;
+  /** 32 bytes. */
+  readonly secret: Uint8Array;
+}
 
 export interface SimulatorOptions {
   readonly host: string;
   readonly port: number;
   readonly devices: number;
+  /** Device ids are `${devicePrefix}-1` .. `${devicePrefix}-N`. Default `sim`. */
   readonly devicePrefix?: string;
   /** Readings per second, all devices together. */
   readonly rate: number;
   /** Seconds to run; undefined runs until stop(). */
   readonly durationSec?: number;
-  readonly keyId: string;
-  readonly secret: Uint8Array;
+  /** The shared key, used by every device without an entry in `keys`. */
+  readonly keyId?: string;
+  readonly secret?: Uint8Array;
+  /** Per-device keys (device id -> key). Devices sharing a keyId share that key's connection. */
+  readonly keys?: ReadonlyMap<string, DeviceKeyRef> | Readonly<Record<string, DeviceKeyRef>>;
   readonly suite?: CipherSuiteNumber;
+  /** Connections the shared-key devices are spread over (default 1). Each per-device key gets its own. */
   readonly connections?: number;
   readonly maxReadingsPerFrame?: number;
-  /** First sequence number of every device; defaults to Date.now() so restarts never reuse one. */
+  readonly lingerMs?: number;
+  readonly maxOutboxReadings?: number;
+  readonly reconnect?: BackoffOptions;
+  /** First sequence number of every device; defaults to Date.now() so a restarted fleet never reuses one. */
   readonly seqStart?: number;
+  /** How long stop() waits for outstanding acknowledgements per client. Default 10 s. */
+  readonly closeTimeoutMs?: number;
   readonly onEvent?: (event: ClientEvent) => void;
 }
 
 export interface SimulatorSummary {
+  /** Readings handed to the clients (queued). */
   readonly sent: number;
   readonly acked: number;
   readonly duplicates: number;
   readonly rejected: number;
   readonly resent: number;
   readonly reconnects: number;
+  /** Readings the pacing schedule wanted but the fleet could not produce because the hub held it back. */
+  readonly skipped: number;
   readonly seconds: number;
 }
 
 interface DeviceState {
   readonly id: string;
+  readonly client: NativeClient;
   seq: number;
   temperature: number;
   humidity: number;
@@ -46,68 +68,138 @@ interface DeviceState {
 const TICK_MS = 10;
 
 export class Simulator {
-  private readonly clients: NativeClient[];
+  private readonly clients: NativeClient[] = [];
   private readonly devices: DeviceState[];
   private produced = 0;
+  private skipped = 0;
   private stopped = false;
   private startedAt = 0;
   private running: Promise<SimulatorSummary> | undefined;
+  private wakeStop: () => void = () => undefined;
+  private readonly stopSignal = new Promise<'stop'>((resolve) => {
+    this.wakeStop = () => resolve('stop');
+  });
 
   constructor(private readonly options: SimulatorOptions) {
-    if (options.devices < 1) throw new Error('devices must be at least 1');
+    if (!Number.isInteger(options.devices) || options.devices < 1) throw new Error('devices must be an integer >= 1');
     if (!(options.rate > 0)) throw new Error('rate must be positive');
     const prefix = options.devicePrefix ?? 'sim';
     const seqStart = options.seqStart ?? Date.now();
-    this.devices = Array.from({ length: options.devices }, (_, i) => ({
-      id: `${prefix}-${i + 1}`,
-      seq: seqStart,
-      temperature: 18 + Math.random() * 8,
-      humidity: 40 + Math.random() * 20,
-      voltage: 3.3,
-    }));
-    const connections = Math.max(1, Math.min(options.connections ?? 1, options.devices));
-    this.clients = Array.from(
-      { length: connections },
-      () =>
-        new NativeClient({
-          host: options.host,
-          port: options.port,
-          keyId: options.keyId,
-          secret: options.secret,
-          ...(options.suite === undefined ? {} : { suite: options.suite }),
-          ...(options.maxReadingsPerFrame === undefined ? {} : { maxReadingsPerFrame: options.maxReadingsPerFrame }),
-          ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
-        }),
-    );
+    const ids = Array.from({ length: options.devices }, (_, i) => `${prefix}-${i + 1}`);
+    const keyOf = keyLookup(options.keys);
+
+    const sharedIds = ids.filter((id) => keyOf(id) === undefined);
+    const sharedClients: NativeClient[] = [];
+    if (sharedIds.length > 0) {
+      if (options.keyId === undefined || options.secret === undefined) {
+        throw new Error('keyId and secret are required for devices without a per-device key');
+      }
+      const count = Math.max(1, Math.min(options.connections ?? 1, sharedIds.length));
+      for (let i = 0; i < count; i += 1) {
+        sharedClients.push(this.newClient({ keyId: options.keyId, secret: options.secret }));
+      }
+    }
+    const keyedClients = new Map<string, NativeClient>();
+    let sharedIndex = 0;
+    this.devices = ids.map((id) => {
+      const key = keyOf(id);
+      let client: NativeClient | undefined;
+      if (key === undefined) {
+        client = sharedClients[sharedIndex % sharedClients.length];
+        sharedIndex += 1;
+      } else {
+        client = keyedClients.get(key.keyId);
+        if (client === undefined) {
+          client = this.newClient(key);
+          keyedClients.set(key.keyId, client);
+        }
+      }
+      if (client === undefined) throw new Error('no client for device');
+      return {
+        id,
+        client,
+        seq: seqStart,
+        temperature: 18 + Math.random() * 8,
+        humidity: 40 + Math.random() * 20,
+        voltage: 3.3,
+      };
+    });
   }
 
+  /** Starts producing (idempotent); resolves with the summary after the duration or stop(). */
   run(): Promise<SimulatorSummary> {
     this.running ??= this.loop();
     return this.running;
   }
 
+  /** Stops producing, waits (bounded) for outstanding acknowledgements and returns the summary. */
   async stop(): Promise<SimulatorSummary> {
     this.stopped = true;
+    this.wakeStop();
     return this.run();
+  }
+
+  private newClient(key: DeviceKeyRef): NativeClient {
+    const o = this.options;
+    const client = new NativeClient({
+      host: o.host,
+      port: o.port,
+      keyId: key.keyId,
+      secret: key.secret,
+      ...(o.suite === undefined ? {} : { suite: o.suite }),
+      ...(o.maxReadingsPerFrame === undefined ? {} : { maxReadingsPerFrame: o.maxReadingsPerFrame }),
+      ...(o.lingerMs === undefined ? {} : { lingerMs: o.lingerMs }),
+      ...(o.maxOutboxReadings === undefined ? {} : { maxOutboxReadings: o.maxOutboxReadings }),
+      ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
+      ...(o.onEvent === undefined ? {} : { onEvent: o.onEvent }),
+    });
+    this.clients.push(client);
+    return client;
   }
 
   private async loop(): Promise<SimulatorSummary> {
     this.startedAt = Date.now();
-    const endAt = this.options.durationSec === undefined ? Infinity : this.startedAt + this.options.durationSec * 1000;
-    let deviceIndex = 0;
-    while (!this.stopped && Date.now() < endAt) {
-      const due = Math.floor(((Date.now() - this.startedAt) / 1000) * this.options.rate) - this.produced;
-      for (let i = 0; i < due && !this.stopped; i += 1) {
-        const device = this.devices[deviceIndex];
-        if (device === undefined) break;
-        const client = this.clients[deviceIndex % this.clients.length];
-        deviceIndex = (deviceIndex + 1) % this.devices.length;
-        await client?.send(this.nextReading(device));
-        this.produced += 1;
-      }
-      await new Promise((resolve) => setTimeout(resolve, TICK_MS));
+    const rate = this.options.rate;
+    let durationTimer: NodeJS.Timeout | undefined;
+    if (this.options.durationSec !== undefined) {
+      durationTimer = setTimeout(() => {
+        this.stopped = true;
+        this.wakeStop();
+      }, this.options.durationSec * 1000);
     }
-    await Promise.all(this.clients.map((client) => client.close(10_000)));
+    const maxCatchUp = Math.max(1, Math.ceil(rate));
+    let deviceIndex = 0;
+    try {
+      while (!this.stopped) {
+        let due = Math.floor(((Date.now() - this.startedAt) / 1000) * rate) - this.produced - this.skipped;
+        if (due > maxCatchUp) {
+          this.skipped += due - maxCatchUp;
+          due = maxCatchUp;
+        }
+        for (let i = 0; i < due && !this.stopped; i += 1) {
+          const device = this.devices[deviceIndex];
+          if (device === undefined) break;
+          deviceIndex = (deviceIndex + 1) % this.devices.length;
+          const sending = device.client.send(this.nextReading(device));
+          // send() resolves at once unless the outbox is full; only then is racing the stop signal worth it.
+          const outcome = await Promise.race([sending.then(() => 'sent' as const), this.stopSignal]);
+          if (outcome === 'stop') {
+            sending.catch(() => undefined);
+            break;
+          }
+          this.produced += 1;
+        }
+        if (this.stopped) break;
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, TICK_MS)), this.stopSignal]);
+      }
+    } finally {
+      clearTimeout(durationTimer);
+    }
+    // A producer still blocked on a full outbox at the end never got to catch up: count that too.
+    const scheduled = Math.floor(((Date.now() - this.startedAt) / 1000) * rate);
+    this.skipped = Math.max(this.skipped, scheduled - this.produced);
+    const closeTimeoutMs = this.options.closeTimeoutMs ?? 10_000;
+    await Promise.all(this.clients.map((client) => client.close(closeTimeoutMs)));
     return this.summary();
   }
 
@@ -139,9 +231,17 @@ export class Simulator {
       rejected: sum((s) => s.rejected),
       resent: sum((s) => s.resent),
       reconnects: sum((s) => s.reconnects),
+      skipped: this.skipped,
       seconds: (Date.now() - this.startedAt) / 1000,
     };
   }
+}
+
+function keyLookup(keys: SimulatorOptions['keys']): (deviceId: string) => DeviceKeyRef | undefined {
+  if (keys === undefined) return () => undefined;
+  if (keys instanceof Map) return (id) => keys.get(id);
+  const record = keys as Readonly<Record<string, DeviceKeyRef>>;
+  return (id) => (Object.hasOwn(record, id) ? record[id] : undefined);
 }
 
 function round(value: number, digits = 2): number {

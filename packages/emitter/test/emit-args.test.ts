@@ -43,6 +43,41 @@ describe('parseEmitArgs', () => {
     expect(parseEmitArgs(['--bogus'], {})).toMatchObject({ ok: false });
   });
 
+  it('applies the documented defaults in both modes', () => {
+    expect(parseEmitArgs(['--key-id', 'k'], { SEALSTREAM_DEVICE_SECRET: secret })).toMatchObject({
+      ok: true,
+      command: { mode: 'native', host: '127.0.0.1', port: 7700, frameSize: 500, suite: 1, connections: 1 },
+    });
+    expect(parseEmitArgs(['--mode', 'legacy'], { ENCRYPTION_KEY: 'k', AUTH_TOKEN: 't' })).toMatchObject({
+      ok: true,
+      command: { mode: 'legacy', port: 4000, intervalMs: 10_000, minMessages: 49, maxMessages: 499, variant: 'sorted' },
+    });
+  });
+
+  it('names the offending flag or variable for each bad value', () => {
+    const cases: Array<[string[], Record<string, string>, string]> = [
+      [['--port', '70000', '--key-id', 'k', '--secret', secret], {}, '--port'],
+      [['--suite', 'rot13', '--key-id', 'k', '--secret', secret], {}, '--suite'],
+      [['--frame-size', '1.5', '--key-id', 'k', '--secret', secret], {}, '--frame-size'],
+      [['--mode', 'ftp'], {}, '--mode'],
+      [['--mode', 'legacy'], { ENCRYPTION_KEY: 'k', AUTH_TOKEN: 't', LISTENER_PORT: 'abc' }, 'LISTENER_PORT'],
+      [['--mode', 'legacy'], { ENCRYPTION_KEY: 'k', AUTH_TOKEN: 't', EMIT_INTERVAL_MS: '-5' }, 'EMIT_INTERVAL_MS'],
+      [['--mode', 'legacy', '--tamper', '2'], { ENCRYPTION_KEY: 'k', AUTH_TOKEN: 't' }, '--tamper'],
+      [['--mode', 'legacy', '--variant', 'random'], { ENCRYPTION_KEY: 'k', AUTH_TOKEN: 't' }, '--variant'],
+      [
+        ['--mode', 'legacy', '--min-messages', '10', '--max-messages', '5'],
+        { ENCRYPTION_KEY: 'k', AUTH_TOKEN: 't' },
+        '--max-messages',
+      ],
+      [['--mode', 'legacy'], { AUTH_TOKEN: 't' }, 'ENCRYPTION_KEY'],
+    ];
+    for (const [argv, env, mention] of cases) {
+      const result = parseEmitArgs(argv, env);
+      expect(result.ok, argv.join(' ')).toBe(false);
+      if (!result.ok) expect(result.error).toContain(mention);
+    }
+  });
+
   it('documents every flag in --help', () => {
     const help = emitHelpText();
     for (const flag of [
@@ -65,10 +100,18 @@ describe('parseEmitArgs', () => {
       '--max-messages',
       '--bursts',
       '--tamper',
+      '--variant',
     ]) {
       expect(help).toContain(flag);
     }
-    for (const env of ['ENCRYPTION_KEY', 'AUTH_TOKEN', 'LISTENER_HOST', 'LISTENER_PORT', 'EMIT_INTERVAL_MS'])
+    for (const env of [
+      'ENCRYPTION_KEY',
+      'AUTH_TOKEN',
+      'LISTENER_HOST',
+      'LISTENER_PORT',
+      'EMIT_INTERVAL_MS',
+      'SEALSTREAM_DEVICE_SECRET',
+    ])
       expect(help).toContain(env);
   });
 });

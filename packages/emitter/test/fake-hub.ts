@@ -29,15 +29,25 @@ export class FakeHub {
   readonly frames: ReceivedFrame[] = [];
   readonly stored = new Map<string, Reading>();
   connections = 0;
+  pings = 0;
+  /** When false the hub ignores PINGs, like a hub that hangs without closing its sockets. */
+  answerPings = true;
   answer: (frame: ReceivedFrame, index: number) => Answer = () => ({ kind: 'ack' });
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
+  private paused = false;
 
-  constructor(secret: Uint8Array) {
-    const key = deriveDeviceKey(secret);
+  /** One secret for every key id, or a map key id -> secret (per-device keys). */
+  constructor(secrets: Uint8Array | ReadonlyMap<string, Uint8Array>) {
+    const keys =
+      secrets instanceof Map
+        ? new Map([...secrets].map(([keyId, secret]) => [keyId, deriveDeviceKey(secret)]))
+        : undefined;
+    const sharedKey = secrets instanceof Map ? undefined : deriveDeviceKey(secrets as Uint8Array);
     this.server = createServer((socket) => {
       const connection = ++this.connections;
       this.sockets.add(socket);
+      if (this.paused) socket.pause();
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => undefined);
       const decoder = new FrameDecoder();
@@ -45,8 +55,13 @@ export class FakeHub {
         for (const item of decoder.push(Buffer.from(chunk))) {
           if (!item.ok) throw new Error(`emitter sent a bad frame: ${item.reason}`);
           const frame = item.frame;
-          if (frame.type === FrameType.Ping) socket.write(encodePong(frame.nonce));
+          if (frame.type === FrameType.Ping) {
+            this.pings += 1;
+            if (this.answerPings) socket.write(encodePong(frame.nonce));
+          }
           if (frame.type !== FrameType.Data) continue;
+          const key = sharedKey ?? keys?.get(frame.keyId);
+          if (key === undefined) throw new Error(`emitter used an unknown key id: ${frame.keyId}`);
           const opened = openDataFrame(frame, key);
           if (!opened.ok) throw new Error(`emitter sent an unopenable frame: ${opened.reason}`);
           const received = { frame, readings: opened.readings as Reading[], connection };
@@ -84,6 +99,27 @@ export class FakeHub {
     return new Promise((resolve) =>
       this.server.listen(0, '127.0.0.1', () => resolve((this.server.address() as AddressInfo).port)),
     );
+  }
+
+  /** Stops reading from every connection, so the emitter's socket buffers fill up. */
+  pauseReading(): void {
+    this.paused = true;
+    for (const socket of this.sockets) socket.pause();
+  }
+
+  resumeReading(): void {
+    this.paused = false;
+    for (const socket of this.sockets) socket.resume();
+  }
+
+  /** Kills every open connection abruptly. */
+  cutAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** Sends raw bytes to every open connection (e.g. an ERROR or CLOSE frame). */
+  broadcast(bytes: Buffer): void {
+    for (const socket of this.sockets) socket.write(bytes);
   }
 
   async close(): Promise<void> {

@@ -25,6 +25,14 @@ function listener(onBytes: (all: Buffer, write: (s: string) => void) => void): P
   );
 }
 
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe('LegacyEmitter', () => {
   it('speaks the seed protocol byte for byte: AUTH line, waits for AUTH_OK, one DATA line per burst', async () => {
     let authSeen = '';
@@ -76,6 +84,43 @@ describe('LegacyEmitter', () => {
       expect(size).toBeGreaterThanOrEqual(49);
       expect(size).toBeLessThanOrEqual(499);
     }
+  });
+
+  it('sendBurst() without a count sends 49..499 tokens, and tamperFraction corrupts exactly the counted ones', async () => {
+    const lines: string[] = [];
+    const port = await listener((all, write) => {
+      const text = all.toString('latin1');
+      if (lines.length === 0 && text.startsWith('AUTH:') && text.indexOf('\n') === text.length - 1) write('AUTH_OK\n');
+      lines.splice(0, lines.length, ...text.split('\n').slice(1, -1));
+    });
+    const plain = new LegacyEmitter({ host: '127.0.0.1', port, encryptionKey: 'ek', authToken: 't' });
+    const count = await plain.sendBurst();
+    expect(count).toBeGreaterThanOrEqual(49);
+    expect(count).toBeLessThanOrEqual(499);
+    await waitFor(() => lines.length === 1);
+    await plain.stop();
+    const key = legacyKey('ek');
+    const first = parseLegacyLine(lines[0] ?? '');
+    if (first.kind !== 'data') throw new Error('expected a DATA line');
+    expect(first.tokens).toHaveLength(count);
+    expect(first.tokens.every((token) => openLegacyToken(token, key).ok)).toBe(true);
+
+    lines.length = 0;
+    const tampering = new LegacyEmitter({
+      host: '127.0.0.1',
+      port,
+      encryptionKey: 'ek',
+      authToken: 't',
+      tamperFraction: 0.3,
+    });
+    await tampering.sendBurst(400);
+    await waitFor(() => lines.length === 1);
+    await tampering.stop();
+    const second = parseLegacyLine(lines[0] ?? '');
+    if (second.kind !== 'data') throw new Error('expected a DATA line');
+    const refused = second.tokens.filter((token) => !openLegacyToken(token, key).ok).length;
+    expect(refused).toBeGreaterThan(0);
+    expect(refused).toBe(tampering.stats().tampered);
   });
 
   it('stops on AUTH_FAIL instead of hammering the listener', async () => {

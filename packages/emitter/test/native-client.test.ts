@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Reading } from '@sealstream/protocol';
-import { NativeClient, type NativeClientOptions } from '@sealstream/emitter';
+import { CipherSuite, encodeClose, encodeError, type Reading } from '@sealstream/protocol';
+import { NativeClient, type ClientEvent, type NativeClientOptions } from '@sealstream/emitter';
 import { FakeHub } from './fake-hub.js';
 
 const secret = Buffer.alloc(32, 3);
@@ -26,11 +26,11 @@ function reading(seq: number, device = 'dev'): Reading {
   return { device, seq, ts: 1_700_000_000_000 + seq, data: { v: seq } };
 }
 
-async function eventually(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+async function eventually(condition: () => boolean, timeoutMs = 5000, pollMs = 10): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
 
@@ -71,10 +71,9 @@ describe('NativeClient', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(accepted).toBe(50);
     expect(c.stats().inFlight + c.stats().queued).toBe(50);
-    hub.answer = () => ({ kind: 'ack' });
     // The silent frames are never answered; cutting the connection makes the client resend them.
     hub.answer = (_frame, index) => (index < 5 ? { kind: 'cut' } : { kind: 'ack' });
-    for (const socket of (hub as unknown as { sockets: Set<{ destroy(): void }> }).sockets) socket.destroy();
+    hub.cutAll();
     await producer;
     await c.flush();
     expect(hub.stored.size).toBe(80);
@@ -91,6 +90,13 @@ describe('NativeClient', () => {
     expect([...hub.stored.keys()].sort()).toEqual(Array.from({ length: 200 }, (_, i) => `dev/${i}`).sort());
     const ivs = hub.frames.map((f) => f.frame.iv.toString('hex'));
     expect(new Set(ivs).size).toBe(ivs.length);
+    // Everything the first connection carried came again on a later one, in different frames.
+    const firstFrames = hub.frames.filter((f) => f.connection === 1);
+    expect(firstFrames.length).toBeGreaterThanOrEqual(3);
+    const laterSeqs = new Set(hub.frames.filter((f) => f.connection > 1).flatMap((f) => f.readings.map((r) => r.seq)));
+    for (const frame of firstFrames) for (const r of frame.readings) expect(laterSeqs.has(r.seq)).toBe(true);
+    const laterFrameIds = new Set(hub.frames.filter((f) => f.connection > 1).map((f) => f.frame.frameId));
+    for (const frame of firstFrames) expect(laterFrameIds.has(frame.frame.frameId)).toBe(false);
     expect(c.stats().reconnects).toBeGreaterThanOrEqual(1);
     expect(c.stats().resent).toBeGreaterThan(0);
   });
@@ -120,10 +126,105 @@ describe('NativeClient', () => {
     const c = await setup();
     await c.send(reading(1));
     await c.flush();
-    for (const socket of (hub as unknown as { sockets: Set<{ destroy(): void }> }).sockets) socket.destroy();
+    hub.cutAll();
     await c.send(reading(2));
     await c.flush();
     expect(hub.stored.size).toBe(2);
     expect(hub.connections).toBe(2);
+  });
+});
+
+describe('NativeClient liveness and shutdown', () => {
+  it('closes a connection whose hub stops answering heartbeats, reconnects and delivers', async () => {
+    const c = await setup({ heartbeatMs: 40 });
+    await c.send(reading(1));
+    await c.flush();
+    hub.answerPings = false;
+    await eventually(() => hub.connections >= 2);
+    expect(hub.pings).toBeGreaterThanOrEqual(1);
+    hub.answerPings = true;
+    await c.send(reading(2));
+    await c.flush();
+    expect(hub.stored.size).toBe(2);
+    expect(c.stats().reconnects).toBeGreaterThanOrEqual(1);
+  });
+
+  it('stops sealing frames while the socket is backed up and resumes on drain', async () => {
+    const c = await setup({ maxReadingsPerFrame: 100, maxInFlightFrames: 10_000, maxOutboxReadings: 1_000_000 });
+    await eventually(() => c.stats().connected);
+    hub.pauseReading();
+    const payload = 'x'.repeat(1000);
+    const total = 30_000;
+    for (let i = 0; i < total; i += 1) await c.send({ device: 'big', seq: i, ts: 1, data: { payload } });
+    // Once the kernel buffers are full the client must stop sealing: wait for the frame count to settle.
+    let framesWhileBlocked = -1;
+    await eventually(
+      () => {
+        const now = c.stats().sentFrames;
+        const settled = now === framesWhileBlocked;
+        framesWhileBlocked = now;
+        return settled;
+      },
+      10_000,
+      100,
+    );
+    // The socket refused more bytes, so the client kept the rest in its outbox instead of sealing it.
+    expect(framesWhileBlocked).toBeLessThan(total / 100);
+    expect(c.stats().queued).toBeGreaterThan(0);
+    hub.resumeReading();
+    await c.flush();
+    expect(hub.stored.size).toBe(total);
+  });
+
+  it('treats a stream-level ERROR (frame 0) as informational and resends after the hub closes', async () => {
+    const events: ClientEvent[] = [];
+    const c = await setup({ onEvent: (event) => events.push(event) });
+    hub.answer = (frame) => (frame.connection === 1 ? { kind: 'silent' } : { kind: 'ack' });
+    for (let i = 0; i < 5; i += 1) await c.send(reading(i));
+    await eventually(() => hub.frames.length >= 1);
+    hub.broadcast(encodeError(0, 'shutting_down', 'bye'));
+    await eventually(() => events.some((e) => e.type === 'refused'));
+    expect(c.stats()).toMatchObject({ rejected: 0, inFlight: 5 });
+    hub.cutAll();
+    await c.flush();
+    expect(hub.stored.size).toBe(5);
+  });
+
+  it('reconnects after the hub sends CLOSE', async () => {
+    const events: ClientEvent[] = [];
+    const c = await setup({ onEvent: (event) => events.push(event) });
+    await c.send(reading(1));
+    await c.flush();
+    hub.broadcast(encodeClose(0));
+    await eventually(() => events.some((e) => e.type === 'closed-by-hub') && hub.connections >= 2);
+    await c.send(reading(2));
+    await c.flush();
+    expect(hub.stored.size).toBe(2);
+  });
+
+  it('close() waits for the last acknowledgement, then refuses new readings', async () => {
+    const c = await setup();
+    for (let i = 0; i < 3; i += 1) await c.send(reading(i));
+    await c.close();
+    expect(hub.stored.size).toBe(3);
+    await expect(c.send(reading(9))).rejects.toThrow('closing');
+  });
+
+  it('destroy() fails producers blocked on a full outbox instead of leaving them waiting', async () => {
+    const blocked = await setup({ maxOutboxReadings: 2 });
+    hub.answer = () => ({ kind: 'silent' });
+    await blocked.send(reading(1));
+    await blocked.send(reading(2));
+    const third = blocked.send(reading(3));
+    blocked.destroy();
+    await expect(third).rejects.toThrow('closing');
+  });
+
+  it('uses the CTR+HMAC suite when asked', async () => {
+    const c = await setup({ suite: CipherSuite.Aes256CtrHmacSha256 });
+    await c.send(reading(1));
+    await c.flush();
+    expect(hub.frames[0]?.frame.suite).toBe(CipherSuite.Aes256CtrHmacSha256);
+    expect(hub.stored.size).toBe(1);
   });
 });

@@ -12,6 +12,7 @@ import { DEMO_DEFAULTS } from './demo-defaults.js';
 import { startDemoDevices } from './demo-devices.js';
 import { serveHelpText } from './help.js';
 import { startHub } from './start-hub.js';
+import { runUsersCommand } from './users-command.js';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -20,6 +21,12 @@ async function main(argv: string[]): Promise<number> {
       return serve(rest);
     case 'emit':
       return emit(rest);
+    case 'users':
+      return runUsersCommand(rest, process.env, {
+        readStdin,
+        print: (line) => console.log(line),
+        printError: (line) => console.error(line),
+      });
     case undefined:
     case 'help':
     case '--help':
@@ -48,6 +55,11 @@ async function serve(argv: string[]): Promise<number> {
     process.env.SEALSTREAM_DASHBOARD_DIR ?? fileURLToPath(new URL('../../../dashboard/dist', import.meta.url));
   const hub = await startHub(config, { logger, dashboardDir, collectDefaultMetrics: true });
   const demo = config.demo ? startDemoDevices(hub, logger) : undefined;
+  // Printed once, to stdout and never to the log: it is a credential.
+  const adminNote =
+    hub.demoAdmin === null
+      ? ''
+      : `  API admin:       ${hub.demoAdmin.username} / ${hub.demoAdmin.password}  (demo; shown only at first start)`;
 
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${hub.ports.http}/`;
   console.log(
@@ -58,6 +70,8 @@ async function serve(argv: string[]): Promise<number> {
       `  Metrics:         ${url}metrics`,
       `  Native TCP:      ${hub.ports.tcp === null ? 'off' : `${config.host}:${hub.ports.tcp}`}`,
       `  Legacy TCP:      ${hub.ports.legacy === null ? 'off' : `${config.host}:${hub.ports.legacy}`}`,
+      `  API docs:        ${url}docs`,
+      adminNote,
       config.demo
         ? `  Demo devices:    ${config.demoDevices.count} native at ${config.demoDevices.rate} readings/s total, plus a legacy burst emitter`
         : '',
@@ -95,7 +109,14 @@ async function emit(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => void run.stop());
   const summary = await run.done;
   console.log(JSON.stringify(summary));
-  return 0;
+  // A refused AUTH token means nothing was delivered: say so to scripts, not just in the summary.
+  return summary.mode === 'legacy' && summary.authFailed ? 1 : 0;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 main(process.argv.slice(2)).then(

@@ -4,6 +4,7 @@
  * for the caller (the CLI or a test) and an orderly `close()` that stops intake, commits what is
  * queued, then closes the store.
  */
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -11,6 +12,7 @@ import { Server as SocketServer } from 'socket.io';
 import { legacyKey, type ClientToServerEvents, type ServerToClientEvents } from '@sealstream/protocol';
 import type { HubConfig } from '../config/hub-config.js';
 import { buildHttpApp } from '../http/http-app.js';
+import { generatePassword, hashPassword } from '../http/password-hash.js';
 import { createLegacyIngest, type LegacyIngest } from '../ingest/legacy-tcp.js';
 import { createNativeIngest, type NativeIngest } from '../ingest/native-tcp.js';
 import { createLiveHub } from '../live/index.js';
@@ -26,6 +28,8 @@ export interface RunningHub {
   readonly pipeline: Pipeline;
   readonly http: FastifyInstance;
   readonly ports: { readonly http: number; readonly tcp: number | null; readonly legacy: number | null };
+  /** Demo mode, first start only: the admin account created with a random password, to print once. */
+  readonly demoAdmin: { readonly username: string; readonly password: string } | null;
   close(): Promise<void>;
 }
 
@@ -51,6 +55,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
         },
   );
   await store.migrate();
+  const demoAdmin = config.demo ? await createDemoAdmin(store) : null;
 
   const { limits } = config;
   const pipeline = new Pipeline({
@@ -90,6 +95,17 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     store,
     stats: () => pipeline.stats(),
     metricsRegistry: metrics.registry,
+    accounts: store,
+    queries: store,
+    // Demo mode only: a fresh secret per start (tokens die with the process), and the dashboard's reads stay open.
+    jwtSecret: config.api.jwtSecret ?? randomBytes(32).toString('hex'),
+    tokenTtlSeconds: config.api.tokenTtlSeconds,
+    rateLimits: {
+      apiPerWindow: config.api.apiRequestsPerMinute,
+      loginPerWindow: config.api.loginAttemptsPerMinute,
+      windowMs: 60_000,
+    },
+    openDashboardReads: config.demo,
     dashboardDir: options.dashboardDir,
     isReady: () => ready,
   });
@@ -145,6 +161,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     pipeline,
     http,
     ports: { http: httpPort, tcp: tcpPort, legacy: legacyPort },
+    demoAdmin,
     close() {
       closing ??= (async () => {
         ready = false;
@@ -159,6 +176,20 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       return closing;
     },
   };
+}
+
+/** Creates `admin` with a random password when the store has no account yet; null when it has. */
+async function createDemoAdmin(
+  store: Awaited<ReturnType<typeof openStore>>,
+): Promise<{ username: string; password: string } | null> {
+  if ((await store.countUsers()) > 0) return null;
+  const password = generatePassword();
+  const created = await store.createUser({
+    username: 'admin',
+    role: 'admin',
+    passwordHash: await hashPassword(password),
+  });
+  return created.ok ? { username: 'admin', password } : null;
 }
 
 function listen(server: NetServer, host: string, port: number): Promise<number> {

@@ -47,6 +47,15 @@ export interface HubConfig {
     readonly maxInFlightFramesPerConnection: number;
   };
   readonly live: { readonly tickMs: number; readonly token: string | undefined };
+  readonly api: {
+    /** HS256 secret for API tokens; undefined only in demo mode, where the hub generates one per start. */
+    readonly jwtSecret: string | undefined;
+    readonly tokenTtlSeconds: number;
+    /** Per account (or client address without a token), per minute, on /api routes. */
+    readonly apiRequestsPerMinute: number;
+    /** Per client address, per minute, on the login route. */
+    readonly loginAttemptsPerMinute: number;
+  };
   readonly logLevel: string;
   readonly demoDevices: { readonly count: number; readonly rate: number; readonly legacyIntervalMs: number };
 }

@@ -7,6 +7,9 @@ import { parseArgs } from 'node:util';
 import { DEVICE_ID_PATTERN, KEY_ID_PATTERN, parseSecretHex, type LegacyHashVariant } from '@sealstream/protocol';
 import type { DeviceKeyConfig, HubConfig } from './hub-config.js';
 
+/** Same floor as the API's own check; HS256 keys shorter than the hash output are brute-forceable. */
+const MIN_JWT_SECRET_BYTES = 32;
+
 export type Env = Readonly<Record<string, string | undefined>>;
 export type ConfigResult = { ok: true; config: HubConfig } | { ok: false; errors: string[] };
 
@@ -43,6 +46,10 @@ export const SETTINGS = {
   'live-tick-ms': 'SEALSTREAM_LIVE_TICK_MS',
   'live-token': 'SEALSTREAM_LIVE_TOKEN',
   'log-level': 'SEALSTREAM_LOG_LEVEL',
+  'jwt-secret': 'SEALSTREAM_JWT_SECRET',
+  'token-ttl-seconds': 'SEALSTREAM_TOKEN_TTL_SECONDS',
+  'api-rate-limit': 'SEALSTREAM_API_RATE_LIMIT',
+  'login-rate-limit': 'SEALSTREAM_LOGIN_RATE_LIMIT',
   'demo-devices': 'SEALSTREAM_DEMO_DEVICES',
   'demo-rate': 'SEALSTREAM_DEMO_RATE',
   'demo-legacy-interval-ms': 'SEALSTREAM_DEMO_LEGACY_INTERVAL_MS',
@@ -149,6 +156,7 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       maxInFlightFramesPerConnection: int('max-in-flight-frames', 256, 1, 65_536),
     },
     live: { tickMs: int('live-tick-ms', 50, 10, 5_000), token: raw('live-token') },
+    api: apiSettings(raw, int, demo, errors),
     logLevel,
     demoDevices: {
       count: int('demo-devices', 5, 0, 10_000),
@@ -160,6 +168,28 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
     errors.push('no device keys: set SEALSTREAM_DEVICE_KEYS (keyId:hexsecret[:dev1|dev2],...) or run with --demo');
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: deepFreeze(config) };
+}
+
+/** API token settings; the JWT secret is required outside demo mode (demo generates one per start). */
+function apiSettings(
+  raw: (name: SettingName) => string | undefined,
+  int: (name: SettingName, fallback: number, min: number, max: number) => number,
+  demo: boolean,
+  errors: string[],
+): HubConfig['api'] {
+  const jwtSecret = raw('jwt-secret');
+  if (jwtSecret === undefined && !demo) {
+    errors.push('--jwt-secret / SEALSTREAM_JWT_SECRET is required outside demo mode (at least 32 bytes, random)');
+  } else if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < MIN_JWT_SECRET_BYTES) {
+    // Say how long it must be, never what it was.
+    errors.push(`--jwt-secret / SEALSTREAM_JWT_SECRET must be at least ${MIN_JWT_SECRET_BYTES} bytes`);
+  }
+  return {
+    jwtSecret,
+    tokenTtlSeconds: int('token-ttl-seconds', 900, 30, 86_400),
+    apiRequestsPerMinute: int('api-rate-limit', 600, 1, 1_000_000),
+    loginAttemptsPerMinute: int('login-rate-limit', 10, 1, 10_000),
+  };
 }
 
 /** `keyId:64-hex-secret[:device|device...]`, comma-separated; no device list = the key may speak for any device. */

@@ -1,27 +1,55 @@
 /**
- * The hub's HTTP face: health, Prometheus metrics, the first read-only API routes the dashboard needs,
- * and the built dashboard as static files. Built, not listened: the app decides the port, and attaches
+ * The hub's HTTP face: health, Prometheus metrics, the REST API under /api/v1 (TypeBox schemas that
+ * validate requests and generate the OpenAPI document at /openapi.json, browsable at /docs), and the
+ * built dashboard as static files. Built, not listened: the app decides the port, and attaches
  * Socket.IO to `app.server`.
  */
 import { existsSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { Type } from '@sinclair/typebox';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { LiveStats } from '@sealstream/protocol';
 import type { ReadingStore } from '../pipeline/ports.js';
+import { installErrorHandlers } from './api-errors.js';
+import type { AccountStore, QueryStore } from './api-ports.js';
+import { ErrorBody } from './api-schemas.js';
+import { bearerSubject, registerAuth } from './auth.js';
 import { registerDeadLetterRoutes } from './dead-letter-routes.js';
+import { registerExportRoutes } from './export-routes.js';
+import { registerQueryRoutes } from './query-routes.js';
+import { registerRateLimits, type RateLimitSettings } from './rate-limits.js';
+import { registerStatsRoutes } from './stats-routes.js';
+import { registerUserRoutes } from './user-routes.js';
 
 export interface HttpAppOptions {
   /** A pino logger; typed as Fastify's base logger so the app's generic stays the default. */
   readonly logger: FastifyBaseLogger;
   readonly store: ReadingStore;
+  readonly accounts: AccountStore;
+  readonly queries: QueryStore;
   readonly stats: () => LiveStats;
   readonly metricsRegistry: Registry;
+  /** HS256 signing secret for API tokens, at least 32 bytes. */
+  readonly jwtSecret: string;
+  readonly tokenTtlSeconds?: number;
+  /** Per-process request limits on /api routes; null turns them off (tests of other behaviour only). */
+  readonly rateLimits: RateLimitSettings | null;
+  /**
+   * Demo mode: GET /api/v1/stats and GET /api/v1/dead-letters answer without a token, because the
+   * dashboard has no login yet. Never outside demo mode.
+   */
+  readonly openDashboardReads?: boolean;
   /** Folder of the built dashboard; when missing, `/` explains how to build it. */
   readonly dashboardDir: string | undefined;
   /** False until the hub has migrated and its listeners are up, and again while it shuts down. */
   readonly isReady: () => boolean;
   readonly bodyLimitBytes?: number;
+  /** Told about every route as it is registered (tests check each one is in the OpenAPI document). */
+  readonly onRoute?: (route: RouteOptions) => void;
+  readonly version?: string;
 }
 
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
@@ -33,33 +61,93 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     }),
     bodyLimit: options.bodyLimitBytes ?? 1_048_576,
     requestIdHeader: 'x-request-id',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
-
-  app.get('/healthz', async (_request, reply) => {
-    if (!options.isReady()) return reply.code(503).send({ status: 'starting' });
-    try {
-      await options.store.ping();
-    } catch {
-      return reply.code(503).send({ status: 'store_unavailable', store: options.store.kind });
-    }
-    return { status: 'ok', store: options.store.kind };
+  if (options.onRoute !== undefined) app.addHook('onRoute', options.onRoute);
+  installErrorHandlers(app);
+  // Echo the request id so a client can quote it, and an internal_error can be found in the log.
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
   });
+  app.addSchema(ErrorBody);
 
-  app.get('/metrics', async (_request, reply) => {
-    const text = await options.metricsRegistry.metrics();
-    return reply.type(options.metricsRegistry.contentType).send(text);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Sealstream hub API',
+        version: options.version ?? '0.1.0',
+        description: 'REST API of the Sealstream hub. Errors: `{ error: { code, message, details? } }`.',
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => String(json.$id ?? `def-${index}`) },
   });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  app.get('/api/v1/stats', async () => options.stats());
-  registerDeadLetterRoutes(app, options.store);
+  app.get('/openapi.json', { schema: { tags: ['meta'], summary: 'This API as an OpenAPI 3 document' } }, async () =>
+    app.swagger(),
+  );
+
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Readiness: 200 when listening and the store answers, else 503',
+        response: {
+          200: Type.Object({ status: Type.String(), store: Type.String() }),
+          503: Type.Object({ status: Type.String(), store: Type.Optional(Type.String()) }),
+        },
+      },
+    },
+    async (_request, reply) => {
+      if (!options.isReady()) return reply.code(503).send({ status: 'starting' });
+      try {
+        await options.store.ping();
+      } catch {
+        return reply.code(503).send({ status: 'store_unavailable', store: options.store.kind });
+      }
+      return { status: 'ok', store: options.store.kind };
+    },
+  );
+
+  app.get(
+    '/metrics',
+    { schema: { tags: ['ops'], summary: 'Prometheus metrics (text exposition format)' } },
+    async (_request, reply) => {
+      const text = await options.metricsRegistry.metrics();
+      return reply.type(options.metricsRegistry.contentType).send(text);
+    },
+  );
+
+  if (options.rateLimits !== null) {
+    await registerRateLimits(app, options.rateLimits, (request) => bearerSubject(app, request));
+  }
+  const auth = await registerAuth(app, {
+    accounts: options.accounts,
+    jwtSecret: options.jwtSecret,
+    ...(options.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: options.tokenTtlSeconds }),
+  });
+  const dashboardRead = auth.require('viewer', { open: options.openDashboardReads === true });
+  registerStatsRoutes(app, options.stats, dashboardRead);
+  registerDeadLetterRoutes(app, options.queries, dashboardRead);
+  registerQueryRoutes(app, options.queries, auth.require('viewer'));
+  registerExportRoutes(app, options.queries, auth.require('viewer'));
+  registerUserRoutes(app, options.accounts, auth);
 
   if (options.dashboardDir !== undefined && existsSync(options.dashboardDir)) {
     await app.register(fastifyStatic, { root: options.dashboardDir, prefix: '/' });
   } else {
-    app.get('/', async (_request, reply) =>
-      reply
-        .type('text/plain')
-        .send('Sealstream hub is running. The dashboard is not built: run `npm run build` and restart.\n'),
+    app.get(
+      '/',
+      { schema: { tags: ['meta'], summary: 'The dashboard, or a note on how to build it' } },
+      async (_request, reply) =>
+        reply
+          .type('text/plain')
+          .send('Sealstream hub is running. The dashboard is not built: run `npm run build` and restart.\n'),
     );
   }
   return app;

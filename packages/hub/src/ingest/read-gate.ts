@@ -1,9 +1,11 @@
 /**
  * Flow control for one ingest connection: stops reading the socket while the hub must hold intake
  * (committer saturated, or too much of this connection in flight) and resumes when it may, keeping the
- * registry's paused-connections gauge right. It also keeps the clock for slow senders: how long an
- * unfinished frame or line has been waiting — a clock that does not run while we hold the socket
- * ourselves, and restarts when we let go.
+ * registry's paused-connections gauge right. It also keeps the clock for slow senders. An unfinished
+ * frame or line is a stall when no byte has arrived for the limit (a silent sender), or when it has
+ * been pending for four times the limit in all (a trickling one). Measuring progress rather than only
+ * age matters when the hub itself is slow to read — e.g. PGlite commits running on this thread — and
+ * the clock does not run while we hold the socket ourselves.
  */
 import type { Socket } from 'node:net';
 import type { ConnectionRegistry } from './connection-registry.js';
@@ -11,6 +13,7 @@ import type { ConnectionRegistry } from './connection-registry.js';
 export class ReadGate {
   private held = false;
   private partialSince: number | undefined;
+  private lastProgressAt = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -25,12 +28,15 @@ export class ReadGate {
 
   /** Records how many bytes of an unfinished frame or line are buffered after a read. */
   notePending(pendingBytes: number): void {
-    this.partialSince = pendingBytes > 0 ? (this.partialSince ?? Date.now()) : undefined;
+    const now = Date.now();
+    this.lastProgressAt = now;
+    this.partialSince = pendingBytes > 0 ? (this.partialSince ?? now) : undefined;
   }
 
-  /** True when a partial frame or line has waited longer than `limitMs` while we were reading. */
+  /** True when a partial frame or line is stalled (see the header) while we were reading. */
   stalledLongerThan(now: number, limitMs: number): boolean {
-    return !this.held && this.partialSince !== undefined && now - this.partialSince > limitMs;
+    if (this.held || this.partialSince === undefined) return false;
+    return now - this.lastProgressAt > limitMs || now - this.partialSince > 4 * limitMs;
   }
 
   holdIfNeeded(readingDone: boolean): void {
@@ -44,7 +50,7 @@ export class ReadGate {
     if (!this.held || this.mustHold()) return;
     this.held = false;
     this.registry.pausedChanged(-1);
-    if (this.partialSince !== undefined) this.partialSince = Date.now();
+    if (this.partialSince !== undefined) this.partialSince = this.lastProgressAt = Date.now();
     if (!readingDone) this.socket.resume();
   }
 

@@ -69,6 +69,7 @@ export class Committer extends EventEmitter<CommitterEvents> {
   private closing = false;
   private readonly now: () => number;
   private idleWaiters: Array<() => void> = [];
+  private pumpScheduled = false;
 
   constructor(private readonly options: CommitterOptions) {
     super();
@@ -88,7 +89,7 @@ export class Committer extends EventEmitter<CommitterEvents> {
       this.queue.push({ submission, rows, resolve });
       this.queuedRows += rows;
       this.options.metrics.queueDepth(this.queuedRows);
-      this.pump();
+      this.schedulePump();
     });
   }
 
@@ -112,6 +113,21 @@ export class Committer extends EventEmitter<CommitterEvents> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Starts commits after the current I/O callbacks have run, so every frame already read from the
+   * sockets joins the batch. This matters most for PGlite, whose commits run on this thread: without
+   * the deferral the first frame of each read would commit alone.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+      this.resolveIdleWaiters();
+    });
+  }
+
   private pump(): void {
     while (this.inFlight < this.options.concurrency && this.queue.length > 0) {
       const batch = this.takeBatch();
@@ -124,13 +140,15 @@ export class Committer extends EventEmitter<CommitterEvents> {
   }
 
   private afterCommit(): void {
-    this.pump();
+    this.schedulePump();
     if (!this.saturated) this.emit('drain');
-    if (this.queue.length === 0 && this.inFlight === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const waiter of waiters) waiter();
-    }
+  }
+
+  private resolveIdleWaiters(): void {
+    if (this.queue.length > 0 || this.inFlight > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const waiter of waiters) waiter();
   }
 
   private takeBatch(): Pending[] {

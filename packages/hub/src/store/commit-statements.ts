@@ -1,6 +1,7 @@
 /**
- * The statements of one commit, each a single multi-row statement fed by parallel arrays through
- * unnest() — never one statement per row. Times cross the wire as float8 ms and become timestamptz
+ * The statements of one commit: readings arrive by COPY into a staging table and move with one
+ * INSERT ... SELECT; the rollups and dead letters are single multi-row statements fed by parallel
+ * arrays through unnest() — never one statement per row. Times cross the wire as float8 ms and become timestamptz
  * with to_timestamp(ms / 1000.0), which keeps millisecond (indeed microsecond) precision.
  */
 import type { DeadLetter, VerifiedReading } from '../pipeline/ports.js';
@@ -12,36 +13,50 @@ export interface Statement {
   readonly params: readonly unknown[];
 }
 
+/** Per-transaction staging table for a batch of readings; emptied at commit, so it never outlives one. */
+export const READING_STAGE_TABLE = 'reading_stage';
+export const READING_STAGE_COLUMNS = ['ord', 'device_id', 'seq', 'ts_ms', 'received_ms', 'source', 'data'] as const;
+
+export const CREATE_READING_STAGE = `CREATE TEMP TABLE IF NOT EXISTS ${READING_STAGE_TABLE} (
+    ord integer NOT NULL,
+    device_id text NOT NULL,
+    seq bigint NOT NULL,
+    ts_ms float8 NOT NULL,
+    received_ms float8 NOT NULL,
+    source text NOT NULL,
+    data jsonb NOT NULL
+  ) ON COMMIT DELETE ROWS`;
+
 /**
- * Inserts readings, skipping existing (device, seq, ts), and returns the 1-based positions (`ord`) of
- * the rows that were new. Joining RETURNING back to the input by key gives exact positions without
- * reconstructing timestamps in JS. The input must hold no key twice (the caller dedupes).
+ * The batch in COPY text format, one line per reading, `ord` = 1-based position. Device ids and sources
+ * are restricted to characters that need no escaping; the data JSON has no raw tabs or newlines
+ * (JSON.stringify escapes control characters), so only its backslashes need doubling.
  */
-export function insertReadings(readings: readonly VerifiedReading[]): Statement {
-  return {
-    text: `WITH input AS (
-        SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::float8[], $5::text[], $6::text[])
-          WITH ORDINALITY AS u(device_id, seq, ts_ms, received_ms, source, data_json, ord)
-      ), inserted AS (
-        INSERT INTO readings (device_id, seq, ts, received_at, source, data)
-        SELECT device_id, seq, to_timestamp(ts_ms / 1000.0), to_timestamp(received_ms / 1000.0), source, data_json::jsonb
-        FROM input
-        ON CONFLICT DO NOTHING
-        RETURNING device_id, seq, ts
-      )
-      SELECT input.ord FROM input
-      JOIN inserted ON inserted.device_id = input.device_id AND inserted.seq = input.seq
-        AND inserted.ts = to_timestamp(input.ts_ms / 1000.0)`,
-    params: [
-      readings.map((r) => r.device),
-      readings.map((r) => r.seq),
-      readings.map((r) => r.ts),
-      readings.map((r) => r.receivedAt),
-      readings.map((r) => r.source),
-      readings.map((r) => JSON.stringify(r.data)),
-    ],
-  };
+export function readingStageText(readings: readonly VerifiedReading[]): string {
+  const lines = new Array<string>(readings.length);
+  for (let i = 0; i < readings.length; i += 1) {
+    const r = readings[i] as VerifiedReading;
+    let data = JSON.stringify(r.data);
+    if (data.includes('\\')) data = data.replaceAll('\\', '\\\\');
+    lines[i] = `${i + 1}\t${r.device}\t${r.seq}\t${r.ts}\t${r.receivedAt}\t${r.source}\t${data}`;
+  }
+  return lines.join('\n') + '\n';
 }
+
+/**
+ * Moves the staged batch into readings, skipping existing (device, ts, seq), and returns the `ord` of
+ * the rows that were new. Joining RETURNING back to the stage by key gives exact positions. The stage
+ * must hold no key twice (the caller dedupes).
+ */
+export const INSERT_STAGED_READINGS = `WITH inserted AS (
+    INSERT INTO readings (device_id, seq, ts, received_at, source, data)
+    SELECT device_id, seq, to_timestamp(ts_ms / 1000.0), to_timestamp(received_ms / 1000.0), source, data
+    FROM ${READING_STAGE_TABLE}
+    ON CONFLICT DO NOTHING
+    RETURNING device_id, seq, ts
+  )
+  SELECT s.ord FROM ${READING_STAGE_TABLE} s
+  JOIN inserted i ON i.device_id = s.device_id AND i.seq = s.seq AND i.ts = to_timestamp(s.ts_ms / 1000.0)`;
 
 export function upsertBuckets(buckets: readonly BucketDelta[]): Statement {
   return {

@@ -24,7 +24,8 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: [
       // Partitioned by device time, one partition per UTC day (created on demand, see partitions.ts),
       // so retention drops whole tables. The key includes ts because a partitioned table's unique
-      // keys must contain the partition key.
+      // keys must contain the partition key. Ordered (device, ts, seq) so the one index that enforces
+      // idempotency also serves per-device time-range reads: one btree per row written, not two.
       `CREATE TABLE readings (
         device_id text NOT NULL,
         seq bigint NOT NULL,
@@ -32,10 +33,8 @@ export const MIGRATIONS: readonly Migration[] = [
         received_at timestamptz NOT NULL,
         source text NOT NULL,
         data jsonb NOT NULL,
-        PRIMARY KEY (device_id, seq, ts)
+        PRIMARY KEY (device_id, ts, seq)
       ) PARTITION BY RANGE (ts)`,
-      // The primary key leads with seq after device; time-range reads per device need their own index.
-      `CREATE INDEX readings_device_ts_idx ON readings (device_id, ts)`,
       // Device '' holds the invalid counts of dead letters whose device is unknown.
       `CREATE TABLE minute_buckets (
         device_id text NOT NULL,
@@ -67,6 +66,21 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
       `CREATE INDEX dead_letters_received_at_idx ON dead_letters (received_at)`,
       `CREATE INDEX dead_letters_reason_received_at_idx ON dead_letters (reason, received_at)`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'API accounts',
+    statements: [
+      // password_hash is self-describing (scheme, cost parameters, salt, hash): see http/password-hash.ts.
+      `CREATE TABLE users (
+        id bigserial PRIMARY KEY,
+        username text NOT NULL UNIQUE,
+        password_hash text NOT NULL,
+        role text NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        disabled boolean NOT NULL DEFAULT false
+      )`,
     ],
   },
 ];

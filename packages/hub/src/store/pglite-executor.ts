@@ -7,7 +7,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
-import type { SqlExecutor, SqlQueryable, SqlRow } from './sql-executor.js';
+import type { SqlExecutor, SqlRow, SqlTransaction } from './sql-executor.js';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
 
@@ -48,11 +48,15 @@ export class PgliteExecutor implements SqlExecutor {
     return result.rows;
   }
 
-  async transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     this.assertOpen();
     const result = await this.db.transaction(async (tx) =>
       work({
         query: async (text, params = []) => (await tx.query<SqlRow>(text, [...params])).rows,
+        copyText: async (table, columns, text) => {
+          // PGlite reads COPY input from a Blob handed over as the virtual file /dev/blob.
+          await tx.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([text]) });
+        },
       }),
     );
     this.dirty = true;

@@ -3,8 +3,11 @@
  * missing and every connection starts with search_path set to it, so the store's unqualified names land
  * there (tests and side-by-side deployments isolate themselves this way).
  */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
 import pg from 'pg';
-import type { SqlExecutor, SqlQueryable, SqlRow } from './sql-executor.js';
+import type { SqlExecutor, SqlRow, SqlTransaction } from './sql-executor.js';
 import { sqlStateOf } from './store-errors.js';
 
 export const DEFAULT_POOL_SIZE = 4;
@@ -63,14 +66,25 @@ export class PostgresExecutor implements SqlExecutor {
     return result.rows;
   }
 
-  async transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     this.assertOpen();
     const client = await this.pool.connect();
     let broken = false;
+    // pg-pool drops its own error listener while a client is checked out: a connection the server
+    // terminates mid-transaction would otherwise emit an unhandled 'error' and take the hub down.
+    // The failing query rejects anyway; here we only mark the client so it is not reused.
+    const onError = (): void => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work({
         query: async (text, params = []) => (await client.query<SqlRow>(text, [...params])).rows,
+        copyText: async (table, columns, text) => {
+          const sink = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
+          await pipeline(Readable.from([text]), sink);
+        },
       });
       await client.query('COMMIT');
       return result;
@@ -83,6 +97,7 @@ export class PostgresExecutor implements SqlExecutor {
       }
       throw error;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }

@@ -12,9 +12,18 @@ export interface SqlQueryable {
   query(text: string, params?: readonly unknown[]): Promise<SqlRow[]>;
 }
 
+/** A statement runner inside a transaction: writes, including bulk loads, happen only here. */
+export interface SqlTransaction extends SqlQueryable {
+  /**
+   * Bulk-loads rows given in COPY text format (tab-separated fields, one row per line, already escaped)
+   * into `table (columns)`. COPY is the cheapest way into PostgreSQL on both drivers.
+   */
+  copyText(table: string, columns: readonly string[], text: string): Promise<void>;
+}
+
 export interface SqlExecutor extends SqlQueryable {
   readonly kind: 'pglite' | 'postgres';
   /** Runs `work` inside BEGIN/COMMIT on one connection; rolls back and rethrows when it throws. */
-  transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -15,12 +15,49 @@ import type {
   StoredReading,
   VerifiedReading,
 } from '../pipeline/ports.js';
-import { insertDeadLetters, insertReadings, upsertBuckets, upsertMetrics } from './commit-statements.js';
+import {
+  CREATE_READING_STAGE,
+  INSERT_STAGED_READINGS,
+  insertDeadLetters,
+  READING_STAGE_COLUMNS,
+  READING_STAGE_TABLE,
+  readingStageText,
+  upsertBuckets,
+  upsertMetrics,
+} from './commit-statements.js';
+import {
+  countUsers,
+  insertUser,
+  selectUserById,
+  selectUserByName,
+  selectUsers,
+  updateUser,
+  type CreateUserResult,
+  type Role,
+  type UserPatch,
+  type UserRow,
+  type UserWithHash,
+} from './accounts.js';
+import {
+  queryDeadLetterPage,
+  queryDevicePage,
+  queryMinuteDocuments,
+  queryReadingPage,
+  querySeries,
+  type DeadLetterCursor,
+  type DeadLetterFilter,
+  type DeviceSummary,
+  type MinuteDocument,
+  type Page,
+  type ReadingCursor,
+  type SeriesPoint,
+  type SeriesWidth,
+} from './api-queries.js';
 import { runMigrations } from './migrate.js';
 import { aggregateMinutes } from './minute-aggregates.js';
 import { dayStartOf, PartitionManager } from './partitions.js';
 import { queryMinuteBuckets, queryReadings, queryRecentDeadLetters, queryTotals } from './queries.js';
-import type { SqlExecutor, SqlQueryable } from './sql-executor.js';
+import type { SqlExecutor, SqlQueryable, SqlTransaction } from './sql-executor.js';
 import { toNumber } from './sql-values.js';
 import { sqlStateOf, storeFailure } from './store-errors.js';
 
@@ -96,6 +133,64 @@ export class SqlReadingStore implements ReadingStore {
     return this.guard('readings', () => queryReadings(this.executor, device, fromMs, toMs, limit));
   }
 
+  // --- API reads (see api-queries.ts) ---
+
+  readingPage(query: Parameters<typeof queryReadingPage>[1]): Promise<Page<StoredReading, ReadingCursor>> {
+    return this.guard('readingPage', () => queryReadingPage(this.executor, query));
+  }
+
+  deadLetterPage(query: {
+    filter: DeadLetterFilter;
+    limit: number;
+    before: DeadLetterCursor | null;
+  }): Promise<Page<DeadLetterRow, DeadLetterCursor>> {
+    return this.guard('deadLetterPage', () => queryDeadLetterPage(this.executor, query));
+  }
+
+  devicePage(query: Parameters<typeof queryDevicePage>[1]): Promise<Page<DeviceSummary, string>> {
+    return this.guard('devicePage', () => queryDevicePage(this.executor, query));
+  }
+
+  series(query: {
+    device: string;
+    fromMs: number;
+    toMs: number;
+    width: SeriesWidth;
+    metric?: string;
+  }): Promise<SeriesPoint[]> {
+    return this.guard('series', () => querySeries(this.executor, query));
+  }
+
+  minuteDocuments(query: Parameters<typeof queryMinuteDocuments>[1]): Promise<Page<MinuteDocument, number>> {
+    return this.guard('minuteDocuments', () => queryMinuteDocuments(this.executor, query));
+  }
+
+  // --- API accounts (see accounts.ts) ---
+
+  createUser(user: { username: string; role: Role; passwordHash: string }): Promise<CreateUserResult> {
+    return this.guard('createUser', () => insertUser(this.executor, user));
+  }
+
+  findUserByName(username: string): Promise<UserWithHash | undefined> {
+    return this.guard('findUserByName', () => selectUserByName(this.executor, username));
+  }
+
+  findUserById(id: string): Promise<UserWithHash | undefined> {
+    return this.guard('findUserById', () => selectUserById(this.executor, id));
+  }
+
+  listUsers(): Promise<UserRow[]> {
+    return this.guard('listUsers', () => selectUsers(this.executor));
+  }
+
+  countUsers(): Promise<number> {
+    return this.guard('countUsers', () => countUsers(this.executor));
+  }
+
+  updateUser(id: string, patch: UserPatch): Promise<UserRow | undefined> {
+    return this.guard('updateUser', () => updateUser(this.executor, id, patch));
+  }
+
   /**
    * Retention: drops every daily readings partition that ends at or before `cutoffMs` (whole tables,
    * never DELETE). Minute buckets, metrics and dead letters are kept, so totals and charts outlive raw data.
@@ -140,9 +235,11 @@ export class SqlReadingStore implements ReadingStore {
   }
 
   /** Zero-based positions in `unique` of the readings that were not stored before. */
-  private async insertNewReadings(tx: SqlQueryable, unique: readonly VerifiedReading[]): Promise<number[]> {
+  private async insertNewReadings(tx: SqlTransaction, unique: readonly VerifiedReading[]): Promise<number[]> {
     if (unique.length === 0) return [];
-    const rows = await run(tx, insertReadings(unique));
+    await tx.query(CREATE_READING_STAGE);
+    await tx.copyText(READING_STAGE_TABLE, READING_STAGE_COLUMNS, readingStageText(unique));
+    const rows = await tx.query(INSERT_STAGED_READINGS);
     return rows.map((row) => toNumber(row['ord'], 'ord') - 1).sort((a, b) => a - b);
   }
 

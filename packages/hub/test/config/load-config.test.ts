@@ -24,6 +24,7 @@ describe('loadConfig', () => {
         DATABASE_URL: 'postgres://u@h/db',
         SEALSTREAM_DEVICE_KEYS: `dev-key:${secretHex}:d1|d2`,
         SEALSTREAM_LEGACY_PORT: '4200',
+        SEALSTREAM_JWT_SECRET: 'j'.repeat(32),
       },
       DEMO_DEFAULTS,
     );

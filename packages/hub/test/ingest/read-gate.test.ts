@@ -75,3 +75,19 @@ describe('ReadGate', () => {
     expect(gate.stalledLongerThan(later, 5_000)).toBe(false);
   });
 });
+
+describe('ReadGate slow-sender clock', () => {
+  it('tolerates a long frame that keeps making progress, but not a trickle without end or a silent sender', async () => {
+    const socket = await socketPair();
+    const { registry } = registryWithGauge();
+    const gate = new ReadGate(socket, registry, () => false);
+    const start = Date.now();
+    gate.notePending(10);
+    // Progress just now: an old frame start alone is not a stall until four times the limit.
+    expect(gate.stalledLongerThan(start + 1_000, 5_000)).toBe(false);
+    expect(gate.stalledLongerThan(start + 6_000, 5_000)).toBe(true); // silent for longer than the limit
+    gate.notePending(20);
+    expect(gate.stalledLongerThan(Date.now() + 4_000, 5_000)).toBe(false);
+    expect(gate.stalledLongerThan(start + 21_000, 5_000)).toBe(true); // pending for over 4x the limit
+  });
+});

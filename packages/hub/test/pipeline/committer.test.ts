@@ -103,6 +103,7 @@ describe('Committer', () => {
     const { instance } = committer(store);
     store.hold();
     const first = instance.submit({ readings: readings('a', 0, 10), deadLetters: [] });
+    await new Promise((resolve) => setImmediate(resolve)); // the first commit has started
     const rest = Array.from({ length: 20 }, (_, i) =>
       instance.submit({ readings: readings('b', i * 10, 10), deadLetters: [] }),
     );
@@ -110,6 +111,15 @@ describe('Committer', () => {
     await Promise.all([first, ...rest]);
     // 1 idle batch of 10, then 200 rows in batches of at most 100 rows.
     expect(store.batches.map((b) => b.readings.length)).toEqual([10, 100, 100]);
+  });
+
+  it('lets everything submitted in the same turn of the event loop join one batch', async () => {
+    const store = new RecordingStore();
+    const { instance } = committer(store);
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) => instance.submit({ readings: readings('c', i * 10, 10), deadLetters: [] })),
+    );
+    expect(store.batches.map((b) => b.readings.length)).toEqual([80]);
   });
 
   it('reports saturation above the high-water mark and refuses beyond the bound', async () => {

@@ -16,6 +16,7 @@ export const DEVICE_KEY_ID = 'd1-key';
 export const DEVICE_SECRET = Buffer.alloc(32, 9);
 export const LEGACY_ENCRYPTION_KEY = 'encrypted-timeseries-secret-key-12345';
 export const LEGACY_AUTH_TOKEN = 'test-auth-token';
+export const TEST_JWT_SECRET = 'test-jwt-secret-0123456789abcdef-0123456789';
 
 export type StoreKind = 'pglite' | 'postgres';
 
@@ -41,6 +42,7 @@ export async function startTestHub(kind: StoreKind, extraArgs: string[] = []): P
       SEALSTREAM_DEVICE_KEYS: `${TEST_KEY_ID}:${TEST_SECRET.toString('hex')},${DEVICE_KEY_ID}:${DEVICE_SECRET.toString('hex')}:d1`,
       ENCRYPTION_KEY: LEGACY_ENCRYPTION_KEY,
       AUTH_TOKEN: LEGACY_AUTH_TOKEN,
+      SEALSTREAM_JWT_SECRET: TEST_JWT_SECRET,
     },
     DEMO_DEFAULTS,
   );

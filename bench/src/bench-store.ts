@@ -1,0 +1,119 @@
+/**
+ * Where a scenario's hub keeps its data, and how the bench audits it afterwards: a temporary PGlite
+ * folder (opened by the bench only after the hub has exited, since PGlite is single-writer) or a fresh
+ * schema on the PostgreSQL server (dropped afterwards). The audit counts rows and distinct
+ * (device, seq) keys, which is what `lost` and `duplicates` are computed from.
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export type StoreKind = 'pglite' | 'postgres';
+
+export interface RowAudit {
+  readonly rows: number;
+  readonly distinctKeys: number;
+}
+
+export interface BenchStore {
+  readonly kind: StoreKind;
+  /** Hub CLI flags selecting this store. */
+  readonly hubArgs: readonly string[];
+  /** Counts rows whose device id starts with `devicePrefix`. Call after the hub has exited for PGlite. */
+  audit(devicePrefix: string): Promise<RowAudit>;
+  dispose(): Promise<void>;
+}
+
+const AUDIT_SQL = `SELECT count(*)::bigint AS rows, count(DISTINCT (device_id, seq))::bigint AS keys
+  FROM readings WHERE device_id LIKE $1`;
+
+export async function createPgliteStore(): Promise<BenchStore> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sealstream-bench-'));
+  return {
+    kind: 'pglite',
+    hubArgs: ['--data-dir', dataDir],
+    async audit(devicePrefix) {
+      const { PGlite } = await import('@electric-sql/pglite');
+      const db = await PGlite.create(dataDir);
+      try {
+        const result = await db.query<{ rows: string | number; keys: string | number }>(AUDIT_SQL, [
+          `${devicePrefix}%`,
+        ]);
+        const row = result.rows[0];
+        return { rows: Number(row?.rows ?? 0), distinctKeys: Number(row?.keys ?? 0) };
+      } finally {
+        await db.close();
+      }
+    },
+    dispose: () => rm(dataDir, { recursive: true, force: true }),
+  };
+}
+
+export async function createPostgresStore(url: string, label: string): Promise<BenchStore> {
+  const schema = `bench_${label.replace(/[^a-z0-9]/g, '_')}_${process.pid}_${Date.now().toString(36)}`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`CREATE SCHEMA ${schema}`);
+  return {
+    kind: 'postgres',
+    hubArgs: ['--database-url', url, '--database-schema', schema],
+    async audit(devicePrefix) {
+      await client.query(`SET search_path = ${schema}`);
+      const result = await client.query<{ rows: string; keys: string }>(AUDIT_SQL, [`${devicePrefix}%`]);
+      const row = result.rows[0];
+      return { rows: Number(row?.rows ?? 0), distinctKeys: Number(row?.keys ?? 0) };
+    },
+    async dispose() {
+      try {
+        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** True when a PostgreSQL server answers at `url`. */
+export async function postgresAvailable(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function postgresVersion(url: string): Promise<string | null> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    const result = await client.query<{ server_version: string }>('SHOW server_version');
+    return result.rows[0]?.server_version ?? null;
+  } catch {
+    return null;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** CPU seconds used so far by every PostgreSQL server process on this machine (read from /proc). */
+export async function postgresCpuSeconds(): Promise<number | null> {
+  try {
+    let total = 0;
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Reads the hub's own Prometheus counters at the end of a scenario, to explain a rate: how many commits,
+ * how big, how long each took. Missing metrics read as null rather than failing the run.
+ */
+export interface CommitFigures {
+  readonly commits: number | null;
+  readonly avgBatchRows: number | null;
+  readonly avgCommitMs: number | null;
+  readonly commitSecondsTotal: number | null;
+}
+
+export async function readCommitFigures(httpPort: number): Promise<CommitFigures> {
+  let text = '';
+  try {
+    const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+    text = await response.text();
+  } catch {
+    return { commits: null, avgBatchRows: null, avgCommitMs: null, commitSecondsTotal: null };
+  }
+  const sample = (name: string): number | null => {
+    // Sum over label sets, if any.
+    let total: number | null = null;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(name)) continue;
+      const rest = line.slice(name.length);
+      if (rest[0] !== ' ' && rest[0] !== '{') continue;
+      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (Number.isFinite(value)) total = (total ?? 0) + value;
+    }
+    return total;
+  };
+  const commits = sample('sealstream_commit_seconds_count');
+  const commitSeconds = sample('sealstream_commit_seconds_sum');
+  const batchSum = sample('sealstream_batch_readings_sum');
+  const batchCount = sample('sealstream_batch_readings_count');
+  return {
+    commits,
+    avgBatchRows: batchSum !== null && batchCount ? Math.round(batchSum / batchCount) : null,
+    avgCommitMs: commitSeconds !== null && commits ? Math.round((commitSeconds / commits) * 10_000) / 10 : null,
+    commitSecondsTotal: commitSeconds === null ? null : Math.round(commitSeconds * 100) / 100,
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * `node bench/dist/run.js [--json] [--scenario NAME[,NAME]] [--seconds N] ...`: measures the raw
+ * PostgreSQL COPY reference, then runs each scenario against a real hub process on 127.0.0.1 and
+ * prints a table (or, with --json, one JSON object per line).
+ */
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { buildId } from './build-id.js';
+import { postgresAvailable, postgresVersion } from './bench-store.js';
+import { measureCopy, measureStagedInsert, type CopyMeasurement } from './copy-reference.js';
+import { HUB_CLI, killRunningHubs } from './hub-process.js';
+import { formatTable } from './report.js';
+import { runScenario, SCENARIOS, type ScenarioName, type ScenarioResult } from './scenarios.js';
+
+const HELP = `usage: node bench/dist/run.js [options]
+  --scenario LIST      comma-separated: copy-reference,${SCENARIOS.join(',')} (default: all)
+  --seconds N          load seconds per scenario (default 15; the issue's sustained run is 60)
+  --json               one JSON object per line instead of a table
+  --database-url URL   PostgreSQL server (default $DATABASE_URL or postgres://postgres@127.0.0.1:5432/test)
+  --devices N          devices in the native scenarios (default 100)
+  --connections N      emitter connections (default 4)
+  --batch N            readings per native frame (default 1000)
+  --outbox N           per-connection outbox bound, readings (default 20000)
+  --latency-devices N  devices the live subscriber follows (default 5)
+  --live-tick-ms N     hub live tick (default: the hub's default)
+  --copy-rows N        rows per COPY reference measurement (default 1000000)
+  --cpu-prof DIR       run the hub under node --cpu-prof, profiles written to DIR
+  --hub-arg FLAG       extra flag for the hub's serve command (repeatable, e.g. --hub-arg=--commit-concurrency=4)`;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      scenario: { type: 'string' },
+      seconds: { type: 'string', default: '15' },
+      'database-url': { type: 'string' },
+      devices: { type: 'string', default: '100' },
+      connections: { type: 'string', default: '4' },
+      batch: { type: 'string', default: '1000' },
+      outbox: { type: 'string', default: '20000' },
+      'latency-devices': { type: 'string', default: '5' },
+      'live-tick-ms': { type: 'string' },
+      'copy-rows': { type: 'string', default: '1000000' },
+      'cpu-prof': { type: 'string' },
+      'hub-arg': { type: 'string', multiple: true, default: [] },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const positive = (name: string, text: string): number => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+    return value;
+  };
+  const all = ['copy-reference', ...SCENARIOS];
+  const selected = values.scenario === undefined ? all : values.scenario.split(',').map((s) => s.trim());
+  for (const name of selected) if (!all.includes(name)) throw new Error(`unknown scenario "${name}"\n\n${HELP}`);
+  if (!existsSync(HUB_CLI)) throw new Error(`${HUB_CLI} is missing: run npm run build first`);
+
+  const databaseUrl = values['database-url'] ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const pgUp = await postgresAvailable(databaseUrl);
+  const log = (line: string): void => {
+    if (!values.json) console.log(line);
+  };
+  const machine = {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    postgres: pgUp ? await postgresVersion(databaseUrl) : null,
+    build: buildId(),
+  };
+  log(
+    `machine: ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, PostgreSQL ${machine.postgres ?? 'unavailable'}; build ${machine.build.id} (${machine.build.builtAt})`,
+  );
+
+  let copy: CopyMeasurement | undefined;
+  const copyRows = positive('copy-rows', values['copy-rows']);
+  if (pgUp) {
+    log(`copy-reference: COPY of ${copyRows} rows, 1 and 2 streams, then staged INSERT...`);
+    const one = await measureCopy(databaseUrl, copyRows, 1);
+    const two = await measureCopy(databaseUrl, copyRows, 2);
+    copy = two.rowsPerSec > one.rowsPerSec ? two : one;
+    const staged = await measureStagedInsert(databaseUrl, copyRows, 2, 10_000);
+    const copyLine = {
+      scenario: 'copy-reference',
+      store: 'postgres',
+      oneStreamRowsPerSec: Math.round(one.rowsPerSec),
+      twoStreamsRowsPerSec: Math.round(two.rowsPerSec),
+      stagedInsertTwoSessionsRowsPerSec: Math.round(staged.rowsPerSec),
+      readings: copy.rows,
+      seconds: Math.round(copy.seconds * 100) / 100,
+      readingsPerSec: Math.round(copy.rowsPerSec),
+      streams: copy.streams,
+      machine,
+    };
+    if (selected.includes('copy-reference')) {
+      if (values.json) console.log(JSON.stringify(copyLine));
+      else
+        log(
+          `  COPY 1 stream ${copyLine.oneStreamRowsPerSec} rows/s, 2 streams ${copyLine.twoStreamsRowsPerSec} rows/s; reference = ${copyLine.readingsPerSec} rows/s\n` +
+            `  COPY into a temp stage + INSERT ... ON CONFLICT DO NOTHING into a partitioned table, 10K rows per ` +
+            `transaction, 2 sessions: ${copyLine.stagedInsertTwoSessionsRowsPerSec} rows/s`,
+        );
+    }
+  } else {
+    log('copy-reference: skipped, PostgreSQL is not reachable');
+  }
+
+  const results: Array<ScenarioResult & { copyFraction: number | null }> = [];
+  for (const name of selected) {
+    if (name === 'copy-reference') continue;
+    const scenario = name as ScenarioName;
+    if (scenario !== 'pglite-native' && !pgUp) {
+      log(`${scenario}: skipped, PostgreSQL is not reachable at the database URL`);
+      continue;
+    }
+    log(`${scenario}: running for ${values.seconds} s...`);
+    const result = await runScenario(scenario, {
+      seconds: positive('seconds', values.seconds),
+      databaseUrl,
+      devices: positive('devices', values.devices),
+      connections: positive('connections', values.connections),
+      readingsPerFrame: positive('batch', values.batch),
+      outboxReadings: positive('outbox', values.outbox),
+      latencyDevices: positive('latency-devices', values['latency-devices']),
+      ...(values['live-tick-ms'] === undefined ? {} : { liveTickMs: positive('live-tick-ms', values['live-tick-ms']) }),
+      ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }),
+      hubArgs: values['hub-arg'],
+      log,
+    });
+    const withFraction = {
+      ...result,
+      copyFraction: copy === undefined ? null : Math.round((result.readingsPerSec / copy.rowsPerSec) * 1000) / 1000,
+      build: machine.build.id,
+    };
+    results.push(withFraction);
+    if (values.json) console.log(JSON.stringify(withFraction));
+  }
+  if (!values.json && results.length > 0) log(`\n${formatTable(results)}`);
+  return 0;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    // Interrupted: no hub may outlive the bench. Throwaway schemas (bench_*) may remain.
+    killRunningHubs();
+    process.exit(130);
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`bench: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,300 @@
+/**
+ * One benchmark scenario end to end: a fresh store, a hub process, a live subscriber, the load, then
+ * SIGTERM to the hub and an audit of what the database holds. Returns the figures a report prints.
+ */
+import { randomBytes } from 'node:crypto';
+import { sealLegacyLines, sendLegacyLines } from './legacy-load.js';
+import {
+  createPgliteStore,
+  createPostgresStore,
+  postgresCpuSeconds,
+  type BenchStore,
+  type StoreKind,
+} from './bench-store.js';
+import { machineCpuSeconds, startHubProcess } from './hub-process.js';
+import { sampleActivity, type ActivityTally } from './pg-activity.js';
+import { readCommitFigures, type CommitFigures } from './hub-metrics.js';
+import { startLatencyProbe } from './latency-probe.js';
+import { runNativeLoad } from './native-load.js';
+
+export const SCENARIOS = ['pglite-native', 'postgres-native', 'postgres-legacy', 'latency-20k'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface ScenarioSettings {
+  readonly seconds: number;
+  readonly databaseUrl: string;
+  readonly devices: number;
+  readonly connections: number;
+  readonly readingsPerFrame: number;
+  readonly outboxReadings: number;
+  readonly latencyDevices: number;
+  /** Hub --live-tick-ms; undefined keeps the hub's default. */
+  readonly liveTickMs?: number;
+  /** Directory for the hub's --cpu-prof output; undefined = no profile. */
+  readonly cpuProfDir?: string;
+  /** Extra flags passed to `serve` as they are. */
+  readonly hubArgs: readonly string[];
+  readonly log: (line: string) => void;
+}
+
+export interface ScenarioResult {
+  readonly scenario: ScenarioName;
+  readonly store: StoreKind;
+  readonly readings: number;
+  readonly seconds: number;
+  readonly readingsPerSec: number;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly latencySamples: number;
+  readonly latencyDevices: number;
+  readonly liveDropped: number;
+  readonly sent: number;
+  readonly acked: number | null;
+  readonly lost: number;
+  readonly duplicates: number;
+  readonly rejected: number;
+  readonly resent: number | null;
+  readonly targetRate: number | null;
+  readonly hubCpuPct: number | null;
+  /** Every PostgreSQL process on the machine (other sessions' included). */
+  readonly postgresCpuPct: number | null;
+  /** Only the hub's own PostgreSQL backends. */
+  readonly hubBackendsCpuPct: number | null;
+  readonly benchCpuPct: number;
+  readonly hubExitCode: number | null;
+  readonly hub: CommitFigures;
+  /** CPU microseconds spent per committed reading: a figure that other load on the machine skews far less
+   * than rates do. postgres = the hub's own backends only. */
+  readonly cpuMicrosPerReading: {
+    readonly hub: number | null;
+    readonly postgres: number | null;
+    readonly bench: number;
+  };
+  /** CPU used by everything else on the machine meanwhile (other tests, builds): noise to report. */
+  readonly otherCpuPct: number | null;
+  readonly postgresActivity: ActivityTally | null;
+  readonly note: string;
+}
+
+const KEY_ID = 'bench';
+const DEVICE_PREFIX = 'bench-';
+const LEGACY_DEVICE = 'bench-legacy';
+const LEGACY_ENCRYPTION_KEY = 'bench-legacy-encryption-key';
+const LEGACY_AUTH_TOKEN = 'bench-legacy-auth-token';
+/** Pre-sealed legacy tokens per second of the requested run: enough to keep a 100K/s hub busy. */
+const LEGACY_TOKENS_PER_SECOND = 100_000;
+const MAX_LEGACY_TOKENS = 3_000_000;
+const FIXED_RATE = 20_000;
+
+export async function runScenario(name: ScenarioName, settings: ScenarioSettings): Promise<ScenarioResult> {
+  const storeKind: StoreKind = name === 'pglite-native' ? 'pglite' : 'postgres';
+  const legacy = name === 'postgres-legacy';
+  const secret = randomBytes(32);
+  const store: BenchStore =
+    storeKind === 'pglite' ? await createPgliteStore() : await createPostgresStore(settings.databaseUrl, name);
+  try {
+    const legacyLines = legacy ? prepareLegacy(settings) : [];
+    const applicationName = `sealstream-bench-${process.pid}-${name}`;
+    const hub = await startHubProcess({
+      // Through the environment, not flags: a hub build that does not know a variable ignores it.
+      env: { PGAPPNAME: applicationName, SEALSTREAM_JWT_SECRET: randomBytes(32).toString('hex') },
+      nodeFlags: settings.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', settings.cpuProfDir],
+      args: [
+        ...store.hubArgs,
+        '--tcp-port',
+        '0',
+        '--device-keys',
+        `${KEY_ID}:${secret.toString('hex')}`,
+        ...(legacy
+          ? [
+              '--legacy-port',
+              '0',
+              '--encryption-key',
+              LEGACY_ENCRYPTION_KEY,
+              '--auth-token',
+              LEGACY_AUTH_TOKEN,
+              '--legacy-device',
+              LEGACY_DEVICE,
+            ]
+          : ['--legacy-port', 'off']),
+        ...(settings.liveTickMs === undefined ? [] : ['--live-tick-ms', String(settings.liveTickMs)]),
+        ...settings.hubArgs,
+      ],
+    });
+    let hubExitCode: number | null = null;
+    try {
+      // Sampled devices: the first few, each of which stays far below the live cap of 500 per tick.
+      const sampled = legacy
+        ? []
+        : Array.from({ length: Math.min(settings.latencyDevices, settings.devices) }, (_, i) => `${DEVICE_PREFIX}${i}`);
+      const probe = await startLatencyProbe(hub.ports.http, sampled);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const activity =
+        store.kind === 'postgres' ? await sampleActivity(settings.databaseUrl, applicationName) : undefined;
+      const cpu0 = {
+        hub: hub.cpuSeconds(),
+        pg: await postgresCpuSeconds(),
+        bench: process.cpuUsage(),
+        machine: machineCpuSeconds(),
+      };
+
+      let sent: number;
+      let acked: number | null = null;
+      let rejected = 0;
+      let resent: number | null = null;
+      let seconds: number;
+      let note = '';
+      if (legacy) {
+        if (hub.ports.legacy === null) throw new Error('the hub did not open its legacy port');
+        sent = legacyTotal(settings);
+        const startedAt = Date.now();
+        await sendLegacyLines(hub.ports.legacy, LEGACY_AUTH_TOKEN, legacyLines, 2);
+        const settled = await waitForSettled(() => probe.latestStats(), sent, 30_000);
+        seconds = (settled.at - startedAt) / 1000;
+        rejected = settled.invalid;
+        note =
+          'pre-sealed tokens, no acks: timed until the hub reported every message committed; latency not measured (legacy messages carry no creation time)';
+      } else {
+        if (hub.ports.tcp === null) throw new Error('the hub did not open its native port');
+        const fixed = name === 'latency-20k';
+        const load = await runNativeLoad({
+          port: hub.ports.tcp,
+          keyId: KEY_ID,
+          secret,
+          devicePrefix: DEVICE_PREFIX,
+          devices: settings.devices,
+          connections: settings.connections,
+          readingsPerFrame: fixed ? Math.min(500, settings.readingsPerFrame) : settings.readingsPerFrame,
+          seconds: settings.seconds,
+          outboxReadings: settings.outboxReadings,
+          ...(fixed ? { rate: FIXED_RATE } : {}),
+        });
+        sent = load.sent;
+        acked = load.acked;
+        rejected = load.rejected;
+        resent = load.resent;
+        seconds = load.seconds;
+        if (load.refusals > 0 || load.reconnects > 0) {
+          const detail = Object.entries(load.events)
+            .map(([what, count]) => `${what} x${count}`)
+            .join(', ');
+          note = `${load.refusals} refusals, ${load.reconnects} reconnects (${detail}); resent ${load.resent}`;
+        }
+      }
+      // One more live tick so the last committed readings reach the subscriber.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const cpu1 = {
+        hub: hub.cpuSeconds(),
+        pg: await postgresCpuSeconds(),
+        bench: process.cpuUsage(cpu0.bench),
+        machine: machineCpuSeconds(),
+      };
+      const postgresActivity = (await activity?.stop()) ?? null;
+      const commitFigures = await readCommitFigures(hub.ports.http);
+      probe.close();
+      hubExitCode = await hub.stop();
+      const audit = await store.audit(legacy ? LEGACY_DEVICE : DEVICE_PREFIX);
+      const otherCpu = (): number | null => {
+        if (cpu0.machine === null || cpu1.machine === null || cpu0.hub === null || cpu1.hub === null) return null;
+        const busy = cpu1.machine.busy - cpu0.machine.busy;
+        // PGlite runs inside the hub process, so only the server store has backends to add.
+        const backends = postgresActivity?.backendCpuSeconds ?? 0;
+        const ours = cpu1.hub - cpu0.hub + backends + (cpu1.bench.user + cpu1.bench.system) / 1e6;
+        return Math.max(0, round(((busy - ours) / seconds) * 100, 0));
+      };
+      const pct = (a: number | null, b: number | null): number | null =>
+        a === null || b === null ? null : round(((b - a) / seconds) * 100, 0);
+      return {
+        scenario: name,
+        store: store.kind,
+        readings: audit.rows,
+        seconds: round(seconds, 2),
+        readingsPerSec: Math.round(audit.rows / seconds),
+        p50Ms: roundOrNull(probe.samples.percentile(50)),
+        p99Ms: roundOrNull(probe.samples.percentile(99)),
+        latencySamples: probe.samples.count,
+        latencyDevices: sampled.length,
+        liveDropped: probe.dropped(),
+        sent,
+        acked,
+        lost: Math.max(0, sent - audit.distinctKeys),
+        duplicates: audit.rows - audit.distinctKeys,
+        rejected,
+        resent,
+        targetRate: name === 'latency-20k' ? FIXED_RATE : null,
+        hubCpuPct: pct(cpu0.hub, cpu1.hub),
+        postgresCpuPct: store.kind === 'postgres' ? pct(cpu0.pg, cpu1.pg) : null,
+        hubBackendsCpuPct:
+          postgresActivity === null ? null : round((postgresActivity.backendCpuSeconds / seconds) * 100, 0),
+        benchCpuPct: round(((cpu1.bench.user + cpu1.bench.system) / 1e6 / seconds) * 100, 0),
+        hubExitCode,
+        hub: commitFigures,
+        cpuMicrosPerReading: {
+          hub: cpu0.hub === null || cpu1.hub === null ? null : perReading(cpu1.hub - cpu0.hub, audit.rows),
+          postgres: postgresActivity === null ? null : perReading(postgresActivity.backendCpuSeconds, audit.rows),
+          bench: perReading((cpu1.bench.user + cpu1.bench.system) / 1e6, audit.rows),
+        },
+        otherCpuPct: otherCpu(),
+        postgresActivity,
+        note,
+      };
+    } finally {
+      if (hubExitCode === null) await hub.stop(5000);
+    }
+  } finally {
+    await store.dispose();
+  }
+
+  function legacyTotal(s: ScenarioSettings): number {
+    // Bounded: pre-sealed lines are held in memory (~190 bytes per token).
+    return Math.min(s.seconds * LEGACY_TOKENS_PER_SECOND, MAX_LEGACY_TOKENS);
+  }
+
+  function prepareLegacy(s: ScenarioSettings): Buffer[] {
+    const total = legacyTotal(s);
+    s.log(`  sealing ${total} legacy tokens before the timed phase...`);
+    return sealLegacyLines(LEGACY_ENCRYPTION_KEY, total);
+  }
+}
+
+interface Settled {
+  readonly at: number;
+  readonly invalid: number;
+}
+
+/** Waits until the hub's live stats account for `expected` messages, or until they stop moving. */
+async function waitForSettled(
+  stats: () => { totalValid: number; totalInvalid: number; totalDuplicate: number; at: number } | undefined,
+  expected: number,
+  stallMs: number,
+): Promise<Settled> {
+  let lastTotal = -1;
+  let lastChange = Date.now();
+  let settledAt = Date.now();
+  for (;;) {
+    const latest = stats();
+    const total = latest === undefined ? 0 : latest.totalValid + latest.totalInvalid + latest.totalDuplicate;
+    if (total !== lastTotal) {
+      lastTotal = total;
+      lastChange = Date.now();
+      settledAt = latest?.at ?? Date.now();
+    }
+    if (total >= expected || Date.now() - lastChange > stallMs) {
+      return { at: settledAt, invalid: latest?.totalInvalid ?? 0 };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+function perReading(cpuSeconds: number, readings: number): number {
+  return readings === 0 ? 0 : round((cpuSeconds / readings) * 1e6, 1);
+}
+
+function roundOrNull(value: number | null): number | null {
+  return value === null ? null : round(value, 2);
+}

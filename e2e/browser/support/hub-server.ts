@@ -1,0 +1,199 @@
+/**
+ * A real hub for the browser tests: the BUILT `sealstream serve` (which also serves the built dashboard)
+ * as a child process with all three listeners, PGlite in a temp directory, a device key and the legacy
+ * credentials. It can be stopped and started again on the same ports and data, which is how the tests
+ * take the live link away from the page and give it back. Outside demo mode the API wants a bearer
+ * token, so the test process reads the truth as a viewer account created with `sealstream users add`
+ * before the first start. Only the child processes started here are ever signalled, through their own
+ * handles.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const CLI_PATH = fileURLToPath(new URL('../../../packages/hub/dist/cli/main.js', import.meta.url));
+export const DASHBOARD_INDEX = fileURLToPath(new URL('../../../packages/dashboard/dist/index.html', import.meta.url));
+export const hubBuilt = existsSync(CLI_PATH) && existsSync(DASHBOARD_INDEX);
+
+/** A fresh PGlite directory creates its database first, which is slow on a busy machine. */
+const START_TIMEOUT_MS = 45_000;
+const STOP_TIMEOUT_MS = 10_000;
+const COMMAND_TIMEOUT_MS = 45_000;
+
+export interface HubPorts {
+  readonly http: number;
+  readonly tcp: number;
+  readonly legacy: number;
+}
+
+export interface HubServerOptions {
+  /** Environment for the hub (device keys, legacy credentials); PATH is added. */
+  readonly env: Record<string, string>;
+}
+
+export class HubServer {
+  private child: ChildProcess | null = null;
+  private output = '';
+  private dataDir: string | null = null;
+  private pinned: HubPorts | null = null;
+
+  constructor(private readonly options: HubServerOptions) {}
+
+  get ports(): HubPorts {
+    if (this.pinned === null) throw new Error('the hub has not been started');
+    return this.pinned;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.ports.http}/`;
+  }
+
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** What the current (or last) process printed, for failure messages. */
+  log(): string {
+    return this.output;
+  }
+
+  /**
+   * `sealstream users add --password-stdin` on this hub's data directory. PGlite serves one process
+   * at a time, so call it while the hub is stopped (before the first start).
+   */
+  async addUser(username: string, role: 'viewer' | 'operator' | 'admin', password: string): Promise<void> {
+    if (this.running) throw new Error('stop the hub before adding users to its PGlite store');
+    const dataDir = await this.ensureDataDir();
+    const child = spawn(
+      process.execPath,
+      [CLI_PATH, 'users', 'add', '--username', username, '--role', role, '--password-stdin', '--data-dir', dataDir],
+      { env: { PATH: process.env.PATH ?? '', ...this.options.env }, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdin?.end(`${password}\n`);
+    const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_TIMEOUT_MS);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+    clearTimeout(timer);
+    if (code !== 0) throw new Error(`sealstream users add failed (code ${code}):\n${output}`);
+  }
+
+  /** First start: ephemeral ports, new data directory. Later starts: the same ports and data. */
+  async start(): Promise<HubPorts> {
+    if (this.running) throw new Error('the hub is already running');
+    const dataDir = await this.ensureDataDir();
+    const port = (name: keyof HubPorts): string => String(this.pinned?.[name] ?? 0);
+    const child = spawn(
+      process.execPath,
+      [
+        CLI_PATH,
+        'serve',
+        '--host',
+        '127.0.0.1',
+        '--http-port',
+        port('http'),
+        '--tcp-port',
+        port('tcp'),
+        '--legacy-port',
+        port('legacy'),
+        '--data-dir',
+        dataDir,
+        '--log-level',
+        'warn',
+      ],
+      { env: { PATH: process.env.PATH ?? '', ...this.options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.child = child;
+    this.output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (!/Legacy TCP:\s+\S+:\d+/.test(this.output)) {
+      if (child.exitCode !== null) throw new Error(`hub exited early (code ${child.exitCode}):\n${this.output}`);
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`hub did not start within ${START_TIMEOUT_MS} ms:\n${this.output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const printed = (label: string): number => {
+      const value = Number(new RegExp(`${label}:\\s+\\S*?:(\\d+)`).exec(this.output)?.[1]);
+      if (!Number.isInteger(value) || value <= 0) throw new Error(`no ${label} port in:\n${this.output}`);
+      return value;
+    };
+    this.pinned = { http: printed('Dashboard'), tcp: printed('Native TCP'), legacy: printed('Legacy TCP') };
+    return this.pinned;
+  }
+
+  /** SIGTERM (a normal shutdown), SIGKILL if it does not exit in time; resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    const child = this.child;
+    if (child === null || !this.running) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async ensureDataDir(): Promise<string> {
+    this.dataDir ??= await mkdtemp(join(tmpdir(), 'sealstream-browser-'));
+    return this.dataDir;
+  }
+
+  /** Kills the process if still running and deletes the data directory. For afterAll. */
+  async dispose(): Promise<void> {
+    const child = this.child;
+    if (child !== null && this.running) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    this.child = null;
+    if (this.dataDir !== null) await rm(this.dataDir, { recursive: true, force: true });
+    this.dataDir = null;
+  }
+}
+
+export interface HubStats {
+  readonly totalReceived: number;
+  readonly totalValid: number;
+  readonly totalInvalid: number;
+  readonly totalDuplicate: number;
+  readonly successRate: number;
+  readonly readingsPerSec: number;
+  readonly rejectsPerSec: number;
+  readonly rejectsByReason: Readonly<Record<string, number>>;
+  readonly at: number;
+}
+
+/** POST /api/v1/auth/login; the bearer token for later API calls. */
+export async function apiLogin(httpPort: number, username: string, password: string): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${httpPort}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+    signal: AbortSignal.timeout(5000),
+  });
+  if (!response.ok) throw new Error(`POST /api/v1/auth/login: HTTP ${response.status}`);
+  const { token } = (await response.json()) as { token?: unknown };
+  if (typeof token !== 'string') throw new Error('POST /api/v1/auth/login: no token in the answer');
+  return token;
+}
+
+/** GET /api/v1/stats, the numbers the page must agree with. */
+export async function fetchHubStats(httpPort: number, token: string): Promise<HubStats> {
+  const response = await fetch(`http://127.0.0.1:${httpPort}/api/v1/stats`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(5000),
+  });
+  if (!response.ok) throw new Error(`GET /api/v1/stats: HTTP ${response.status}`);
+  return (await response.json()) as HubStats;
+}

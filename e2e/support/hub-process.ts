@@ -1,0 +1,223 @@
+/**
+ * Runs the BUILT `sealstream serve` as a separate process for end-to-end tests: start it, read the
+ * ports it printed, scrape its /metrics, kill it. Also the delivery tests' access to the hub's
+ * PostgreSQL schema (counting rows, cutting the hub's connections) and a stream of numbered readings.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { NativeClient } from '@sealstream/emitter';
+
+/** SEALSTREAM_E2E_CLI runs another build of the CLI (e.g. a patched copy) against the same tests. */
+export const CLI_PATH =
+  process.env['SEALSTREAM_E2E_CLI'] ?? fileURLToPath(new URL('../../packages/hub/dist/cli/main.js', import.meta.url));
+export const cliBuilt = existsSync(CLI_PATH);
+
+export interface HubPorts {
+  readonly http: number;
+  readonly tcp: number;
+}
+
+export interface HubProcess {
+  readonly child: ChildProcess;
+  readonly ports: HubPorts;
+  output(): string;
+  /** SIGKILL: no shutdown code runs, exactly like a crash or an OOM kill. */
+  kill9(): Promise<void>;
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number | null>;
+}
+
+const running = new Set<ChildProcess>();
+const outputs: Array<() => string> = [];
+
+/** Kills every hub still running and returns what all hubs started since the last call printed. */
+export function killAllHubs(): string[] {
+  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  running.clear();
+  return outputs.splice(0).map((output) => output());
+}
+
+/**
+ * Starts `sealstream serve` with ephemeral ports unless `ports` pins them (a restart on the same ports).
+ * Resolves once the hub printed its listening addresses.
+ */
+export async function spawnHub(args: readonly string[], env: Record<string, string>, ports?: HubPorts) {
+  const child = spawn(
+    process.execPath,
+    [
+      CLI_PATH,
+      'serve',
+      '--http-port',
+      String(ports?.http ?? 0),
+      '--tcp-port',
+      String(ports?.tcp ?? 0),
+      '--legacy-port',
+      'off',
+      '--log-level',
+      'warn',
+      ...args,
+    ],
+    { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  running.add(child);
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  outputs.push(() => output);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  while (!/Native TCP:\s+\S+:\d+/.test(output)) {
+    if (child.exitCode !== null) throw new Error(`hub exited early:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`hub did not start:\n${output}`);
+    await sleep(50);
+  }
+  const port = (label: string): number => Number(new RegExp(`${label}:\\s+\\S*?:(\\d+)`).exec(output)?.[1] ?? 'NaN');
+  const hub: HubProcess = {
+    child,
+    ports: { http: port('Dashboard'), tcp: port('Native TCP') },
+    output: () => output,
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+      running.delete(child);
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      const code = await exited;
+      running.delete(child);
+      return code;
+    },
+  };
+  return hub;
+}
+
+/** Every sample of /metrics as `name{labels}` -> value. */
+export async function scrapeMetrics(httpPort: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line === '') continue;
+    const at = line.lastIndexOf(' ');
+    values.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return values;
+}
+
+/** Sum of every sample whose name (with labels) starts with `prefix`. */
+export function sumMetric(values: Map<string, number>, prefix: string): number {
+  let total = 0;
+  for (const [name, value] of values) if (name.startsWith(prefix)) total += value;
+  return total;
+}
+
+/** The URL the hub gets: the test server plus an application_name that singles out its connections. */
+export function hubDatabaseUrl(baseUrl: string, applicationName: string): string {
+  return `${baseUrl}${baseUrl.includes('?') ? '&' : '?'}application_name=${applicationName}`;
+}
+
+export interface DeliveryCount {
+  readonly rows: number;
+  readonly distinctKeys: number;
+  /** Per device: rows, lowest and highest seq. */
+  readonly devices: ReadonlyMap<string, { rows: number; minSeq: number; maxSeq: number }>;
+}
+
+/** What the hub's schema holds: total rows, distinct (device_id, seq), and per-device seq ranges. */
+export async function countDelivered(url: string, schema: string): Promise<DeliveryCount> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error('countDelivered: unexpected schema name');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const totals = await client.query<{ rows: string; distinct_keys: string }>(
+      `SELECT count(*) AS rows, count(DISTINCT (device_id, seq)) AS distinct_keys FROM ${schema}.readings`,
+    );
+    const perDevice = await client.query<{ device_id: string; rows: string; min_seq: string; max_seq: string }>(
+      `SELECT device_id, count(*) AS rows, min(seq) AS min_seq, max(seq) AS max_seq
+         FROM ${schema}.readings GROUP BY device_id`,
+    );
+    return {
+      rows: Number(totals.rows[0]?.rows ?? 0),
+      distinctKeys: Number(totals.rows[0]?.distinct_keys ?? 0),
+      devices: new Map(
+        perDevice.rows.map((row) => [
+          row.device_id,
+          { rows: Number(row.rows), minSeq: Number(row.min_seq), maxSeq: Number(row.max_seq) },
+        ]),
+      ),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Feeds numbered readings (seq 0, 1, 2, … per device) into a client at about `ratePerSecond` until
+ * stopped. `sent` is what `send()` accepted: the readings the database must end up holding.
+ */
+export class ReadingStream {
+  readonly sent = new Map<string, number>();
+  private stopped = false;
+  private failure: unknown;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly client: NativeClient,
+    readonly devices: readonly string[],
+    ratePerSecond: number,
+  ) {
+    for (const device of devices) this.sent.set(device, 0);
+    this.done = this.run(ratePerSecond);
+  }
+
+  get total(): number {
+    let total = 0;
+    for (const count of this.sent.values()) total += count;
+    return total;
+  }
+
+  /** Stops producing; throws what made the producer fail, if anything did. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private async run(ratePerSecond: number): Promise<void> {
+    try {
+      await this.produce(ratePerSecond);
+    } catch (error) {
+      // Kept for stop(): a test that never reaches stop() (it failed earlier) must not leave a rejection behind.
+      this.failure = error;
+    }
+  }
+
+  private async produce(ratePerSecond: number): Promise<void> {
+    const tickMs = 10;
+    const started = Date.now();
+    let issued = 0;
+    while (!this.stopped) {
+      const due = Math.floor(((Date.now() - started) * ratePerSecond) / 1000);
+      for (; issued < due && !this.stopped; issued += 1) {
+        const device = this.devices[issued % this.devices.length] ?? 'none';
+        const seq = this.sent.get(device) ?? 0;
+        await this.client.send({ device, seq, ts: Date.now(), data: { v: seq, n: issued } });
+        this.sent.set(device, seq + 1);
+      }
+      await sleep(tickMs);
+    }
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(100);
+  }
+}

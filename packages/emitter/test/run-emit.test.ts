@@ -1,0 +1,96 @@
+import { createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { legacyKey, openLegacyToken, parseLegacyLine } from '@sealstream/protocol';
+import { parseEmitArgs, runEmit } from '@sealstream/emitter';
+import { FakeHub } from './fake-hub.js';
+
+const secretHex = 'ab'.repeat(32);
+let hub: FakeHub | undefined;
+let listener: Server | undefined;
+
+afterEach(async () => {
+  await hub?.close();
+  hub = undefined;
+  await new Promise<void>((resolve) => (listener ? listener.close(() => resolve()) : resolve()));
+  listener = undefined;
+});
+
+describe('runEmit', () => {
+  it('runs the native simulator a parsed command describes and reports its summary', async () => {
+    hub = new FakeHub(Buffer.from(secretHex, 'hex'));
+    const port = await hub.listen();
+    const parsed = parseEmitArgs(
+      ['--port', String(port), '--devices', '3', '--rate', '500', '--duration', '0.3', '--key-id', 'k1'],
+      { SEALSTREAM_DEVICE_SECRET: secretHex },
+    );
+    if (!parsed.ok) throw new Error(parsed.error);
+    const progress: string[] = [];
+    const summary = await runEmit(parsed.command, { onProgress: (line) => progress.push(line) }).done;
+    expect(summary.mode).toBe('native');
+    if (summary.mode !== 'native') return;
+    expect(summary.sent).toBeGreaterThan(0);
+    expect(summary.acked).toBe(summary.sent);
+    expect(hub.stored.size).toBe(summary.sent);
+    expect(progress.join('\n')).toContain('3 devices');
+  });
+
+  it('runs the legacy emitter for exactly the requested number of bursts', async () => {
+    const port = await startListener();
+    const parsed = parseEmitArgs(['--mode', 'legacy', '--bursts', '2', '--variant', 'insertion'], {
+      ENCRYPTION_KEY: 'ek',
+      AUTH_TOKEN: 'tok',
+      LISTENER_PORT: String(port),
+      EMIT_INTERVAL_MS: '20',
+    });
+    if (!parsed.ok) throw new Error(parsed.error);
+    const summary = await runEmit(parsed.command).done;
+    expect(summary).toMatchObject({ mode: 'legacy', bursts: 2, authFailed: false });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(lines).toHaveLength(2);
+    const key = legacyKey('ek');
+    let tokens = 0;
+    for (const line of lines) {
+      const parsedLine = parseLegacyLine(line);
+      if (parsedLine.kind !== 'data') throw new Error('expected a DATA line');
+      tokens += parsedLine.tokens.length;
+      for (const token of parsedLine.tokens)
+        expect(openLegacyToken(token, key, ['insertion'])).toMatchObject({ ok: true });
+    }
+    expect(summary.mode === 'legacy' && summary.messages).toBe(tokens);
+  });
+
+  it('ends a legacy run whose token the listener refuses, reporting it', async () => {
+    const port = await startListener();
+    const parsed = parseEmitArgs(['--mode', 'legacy', '--port', String(port), '--auth-token', 'wrong'], {
+      ENCRYPTION_KEY: 'ek',
+      EMIT_INTERVAL_MS: '20',
+    });
+    if (!parsed.ok) throw new Error(parsed.error);
+    const summary = await runEmit(parsed.command).done;
+    expect(summary).toMatchObject({ mode: 'legacy', bursts: 0, authFailed: true });
+    expect(lines).toHaveLength(0);
+  });
+});
+
+const lines: string[] = [];
+
+async function startListener(): Promise<number> {
+  lines.length = 0;
+  listener = createServer((socket) => {
+    let buffered = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      for (let at = buffered.indexOf('\n'); at >= 0; at = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, at);
+        buffered = buffered.slice(at + 1);
+        if (line.startsWith('AUTH:')) socket.write(line === 'AUTH:tok' ? 'AUTH_OK\n' : 'AUTH_FAIL\n');
+        else lines.push(line);
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  return new Promise<number>((resolve) =>
+    listener?.listen(0, '127.0.0.1', () => resolve((listener?.address() as AddressInfo).port)),
+  );
+}

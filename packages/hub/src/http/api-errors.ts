@@ -1,0 +1,126 @@
+/**
+ * The API's one error shape, `{ error: { code, message, details? } }`, its catalogue of codes (kept in
+ * step with docs/errors.md by a test), and the Fastify error / not-found handlers that turn every
+ * failure into it. Messages are fixed per code or written by our own routes: never an echo of a stack,
+ * a driver error or a secret.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+
+export const API_ERRORS = {
+  validation_failed: {
+    status: 400,
+    description: 'The request does not match the route schema; `details` lists each problem.',
+  },
+  bad_request: { status: 400, description: 'The request cannot be read (malformed JSON, empty body, bad cursor).' },
+  unauthorized: {
+    status: 401,
+    description: 'No bearer token, or the token is invalid, expired or its account disabled.',
+  },
+  invalid_credentials: { status: 401, description: 'Login refused: unknown user, wrong password or disabled account.' },
+  forbidden: { status: 403, description: "The caller's role may not use this route." },
+  not_found: { status: 404, description: 'No such route or resource.' },
+  conflict: {
+    status: 409,
+    description:
+      'The resource already exists (e.g. a username that is taken), or the change is not allowed in its current state.',
+  },
+  payload_too_large: { status: 413, description: 'The body exceeds the configured size limit.' },
+  unsupported_media_type: { status: 415, description: 'The body has a content type this route does not accept.' },
+  rate_limited: {
+    status: 429,
+    description:
+      'A rate limit was exceeded; `details` names it (`limit`), its `max` per `windowMs`, `remaining` and `resetSeconds`.',
+  },
+  internal_error: { status: 500, description: 'An unexpected failure; the log has the details under the request id.' },
+  store_unavailable: { status: 503, description: 'The store could not answer; retry later.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+export interface ApiErrorBody {
+  readonly error: { readonly code: ApiErrorCode; readonly message: string; readonly details?: unknown };
+}
+
+/** Thrown by routes and hooks; the error handler renders it with its code's status. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  get status(): number {
+    return API_ERRORS[this.code].status;
+  }
+}
+
+export function errorBody(code: ApiErrorCode, message: string, details?: unknown): ApiErrorBody {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
+}
+
+export function sendApiError(
+  reply: FastifyReply,
+  code: ApiErrorCode,
+  message: string,
+  details?: unknown,
+): FastifyReply {
+  return reply
+    .code(API_ERRORS[code].status)
+    .type('application/json')
+    .send(errorBody(code, message, details));
+}
+
+/** Fastify's own 4xx errors, by status, mapped onto our codes with fixed messages. */
+const FRAMEWORK_CODES: Readonly<Record<number, { code: ApiErrorCode; message: string }>> = {
+  400: { code: 'bad_request', message: 'the request body or parameters cannot be read' },
+  404: { code: 'not_found', message: 'no such route' },
+  413: { code: 'payload_too_large', message: 'the request body is too large' },
+  415: { code: 'unsupported_media_type', message: 'unsupported content type' },
+  429: { code: 'rate_limited', message: 'a rate limit was exceeded' },
+};
+
+interface ValidationIssue {
+  readonly instancePath?: string;
+  readonly message?: string;
+  readonly keyword?: string;
+  readonly params?: Record<string, unknown>;
+}
+
+function validationDetails(error: FastifyError): Array<{ in: string; path: string; message: string }> {
+  const where = (error as { validationContext?: string }).validationContext ?? 'request';
+  return ((error.validation ?? []) as ValidationIssue[]).map((issue) => {
+    const missing = issue.keyword === 'required' ? issue.params?.['missingProperty'] : undefined;
+    const extra = issue.keyword === 'additionalProperties' ? issue.params?.['additionalProperty'] : undefined;
+    const field = typeof missing === 'string' ? missing : typeof extra === 'string' ? extra : undefined;
+    const path = `${issue.instancePath ?? ''}${field === undefined ? '' : `/${field}`}`;
+    return { in: where, path: path === '' ? '/' : path, message: issue.message ?? 'is invalid' };
+  });
+}
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ApiError) return sendApiError(reply, error.code, error.message, error.details);
+    if (error.validation !== undefined) {
+      return sendApiError(
+        reply,
+        'validation_failed',
+        'the request does not match the schema',
+        validationDetails(error),
+      );
+    }
+    const status = error.statusCode ?? 500;
+    const known = FRAMEWORK_CODES[status];
+    if (known !== undefined) return sendApiError(reply, known.code, known.message);
+    if (status >= 400 && status < 500) return sendApiError(reply, 'bad_request', 'the request cannot be served');
+    // Everything else is ours to fix: log it (the logger is configured not to carry secrets), answer generically.
+    request.log.error({ err: { message: error.message, code: error.code } }, 'request failed');
+    if (error.name === 'StoreError' || /^store[: ]/.test(error.message)) {
+      return sendApiError(reply, 'store_unavailable', 'the store could not answer; retry later');
+    }
+    return sendApiError(reply, 'internal_error', `internal error (request ${request.id})`);
+  });
+  app.setNotFoundHandler((_request, reply) => sendApiError(reply, 'not_found', 'no such route'));
+}

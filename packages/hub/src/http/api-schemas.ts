@@ -1,0 +1,43 @@
+/**
+ * TypeBox schemas shared by several routes: the error body and the standard error responses, and the
+ * OpenAPI security requirement for bearer tokens. Route-specific schemas live next to their routes.
+ */
+import { Type, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { API_ERRORS } from './api-errors.js';
+
+/** A string enum as a plain `{ type: 'string', enum }` (TypeBox unions of literals render as noisy anyOf). */
+export function stringEnum<const T extends string>(
+  values: readonly T[],
+  options: { description?: string } = {},
+): TUnsafe<T> {
+  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
+}
+
+export const RoleSchema = stringEnum(['admin', 'operator', 'viewer'], {
+  description: 'viewer reads; operator also manages devices; admin also manages users',
+});
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: stringEnum(Object.keys(API_ERRORS) as Array<keyof typeof API_ERRORS>),
+      message: Type.String(),
+      details: Type.Optional(Type.Unknown()),
+    }),
+  },
+  { $id: 'ApiError', description: 'The one error shape of the API (see docs/errors.md, "API errors").' },
+);
+
+/** Every route may answer these; listing them keeps the OpenAPI document honest about failures. */
+export function withErrorResponses<T extends Record<number, TSchema>>(
+  ok: T,
+): T & { '4xx': typeof ErrorRef; '5xx': typeof ErrorRef } {
+  return { ...ok, '4xx': ErrorRef, '5xx': ErrorRef };
+}
+
+export const ErrorRef = Type.Ref('ApiError');
+
+export const BEARER_SECURITY = [{ bearerAuth: [] }];
+
+/** Milliseconds since the epoch, as used across the API. */
+export const EpochMs = Type.Number({ description: 'milliseconds since the Unix epoch (UTC)' });

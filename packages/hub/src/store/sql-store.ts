@@ -19,9 +19,11 @@ import {
   CREATE_READING_STAGE,
   INSERT_STAGED_READINGS,
   insertDeadLetters,
+  insertReadingsInline,
   READING_STAGE_COLUMNS,
   READING_STAGE_TABLE,
   readingStageText,
+  SMALL_BATCH_ROWS,
   upsertBuckets,
   upsertMetrics,
 } from './commit-statements.js';
@@ -237,6 +239,11 @@ export class SqlReadingStore implements ReadingStore {
   /** Zero-based positions in `unique` of the readings that were not stored before. */
   private async insertNewReadings(tx: SqlTransaction, unique: readonly VerifiedReading[]): Promise<number[]> {
     if (unique.length === 0) return [];
+    if (unique.length <= SMALL_BATCH_ROWS) {
+      const inline = insertReadingsInline(unique);
+      const rows = await tx.query(inline.text, inline.params);
+      return rows.map((row) => toNumber(row['ord'], 'ord') - 1).sort((a, b) => a - b);
+    }
     await tx.query(CREATE_READING_STAGE);
     await tx.copyText(READING_STAGE_TABLE, READING_STAGE_COLUMNS, readingStageText(unique));
     const rows = await tx.query(INSERT_STAGED_READINGS);

@@ -1,49 +1,36 @@
 /** The API's read queries (keyset pages, series, minute documents, devices) on PGlite and PostgreSQL. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SqlReadingStore } from '../../src/store/index.js';
+import { expect, it } from 'vitest';
 import type { StoredReading } from '../../src/pipeline/ports.js';
-import { pgRequired } from '../support/postgres.js';
-import { deadLetter, freshDevice, pgliteDriver, postgresDriver, reading, type StoreDriver } from './store-fixtures.js';
+import { deadLetter, freshDevice, reading, describeEachStore } from './store-fixtures.js';
 
 const MINUTE = 60_000;
 const T0 = Date.UTC(2026, 10, 20, 10, 0, 0);
-const drivers: StoreDriver[] = [pgliteDriver(), await postgresDriver()];
-
-describe.each(drivers)('API queries on $name', (driver) => {
-  if (driver.unavailable !== null && !pgRequired()) {
-    it.skip(`skipped: ${driver.unavailable}`, () => undefined);
-    return;
-  }
-  let store: SqlReadingStore;
-  beforeAll(async () => {
-    await driver.setup();
-    store = await driver.open();
-    await store.migrate();
-  });
-  afterAll(async () => {
-    await store?.close();
-    await driver.teardown();
-  });
-
+await describeEachStore('API queries', (ctx) => {
   it('pages readings by (ts, seq) without gaps or repeats, including ties on ts', async () => {
     const device = freshDevice('page');
     // 25 readings, several sharing a timestamp, so the cursor must use seq to break ties.
     const batch = Array.from({ length: 25 }, (_, i) => reading({ device, seq: i, ts: T0 + Math.floor(i / 3) * 1000 }));
-    await store.commit({ readings: batch, deadLetters: [] });
+    await ctx.store.commit({ readings: batch, deadLetters: [] });
     const seen: StoredReading[] = [];
     let after: { ts: number; seq: number } | null = null;
     let pages = 0;
     do {
-      const page = await store.readingPage({ device, fromMs: T0, toMs: T0 + MINUTE, limit: 4, after });
+      const page = await ctx.store.readingPage({ device, fromMs: T0, toMs: T0 + MINUTE, limit: 4, after });
       seen.push(...page.items);
       after = page.next;
       pages += 1;
     } while (after !== null && pages < 50);
     expect(pages).toBe(7);
     expect(seen.map((r) => r.seq)).toEqual(batch.map((r) => r.seq));
-    const exact = await store.readingPage({ device, fromMs: T0, toMs: T0 + MINUTE, limit: 25, after: null });
+    const exact = await ctx.store.readingPage({ device, fromMs: T0, toMs: T0 + MINUTE, limit: 25, after: null });
     expect(exact.next).toBeNull();
-    const bounded = await store.readingPage({ device, fromMs: T0 + 1000, toMs: T0 + 2000, limit: 100, after: null });
+    const bounded = await ctx.store.readingPage({
+      device,
+      fromMs: T0 + 1000,
+      toMs: T0 + 2000,
+      limit: 100,
+      after: null,
+    });
     expect(bounded.items.map((r) => r.seq)).toEqual([3, 4, 5]);
   });
 
@@ -52,18 +39,18 @@ describe.each(drivers)('API queries on $name', (driver) => {
     const batch = Array.from({ length: 12 }, (_, i) =>
       reading({ device, seq: i, ts: T0 + i * MINUTE, data: { t: i, label: 'x' } }),
     );
-    await store.commit({ readings: batch, deadLetters: [deadLetter({ device, receivedAt: T0 + 30_000 })] });
-    const five = await store.series({ device, fromMs: T0, toMs: T0 + 12 * MINUTE, width: '5m' });
+    await ctx.store.commit({ readings: batch, deadLetters: [deadLetter({ device, receivedAt: T0 + 30_000 })] });
+    const five = await ctx.store.series({ device, fromMs: T0, toMs: T0 + 12 * MINUTE, width: '5m' });
     expect(five.map((p) => [p.start - T0, p.valid, p.invalid])).toEqual([
       [0, 5, 1],
       [5 * MINUTE, 5, 0],
       [10 * MINUTE, 2, 0],
     ]);
     expect(five[0]?.metrics['t']).toEqual({ min: 0, max: 4, sum: 10, count: 5, avg: 2 });
-    const hour = await store.series({ device, fromMs: T0, toMs: T0 + 3_600_000, width: '1h', metric: 't' });
+    const hour = await ctx.store.series({ device, fromMs: T0, toMs: T0 + 3_600_000, width: '1h', metric: 't' });
     expect(hour).toHaveLength(1);
     expect(hour[0]?.metrics['t']).toMatchObject({ min: 0, max: 11, count: 12 });
-    const day = await store.series({ device, fromMs: T0, toMs: T0 + 86_400_000, width: '1d', metric: 'nope' });
+    const day = await ctx.store.series({ device, fromMs: T0, toMs: T0 + 86_400_000, width: '1d', metric: 'nope' });
     expect(day[0]?.valid).toBe(12);
     expect(day[0]?.metrics).toEqual({});
     expect(day[0]?.start).toBe(Date.UTC(2026, 10, 20));
@@ -72,8 +59,8 @@ describe.each(drivers)('API queries on $name', (driver) => {
   it('builds the per-minute documents with records and totals, paged by minute', async () => {
     const device = freshDevice('minutes');
     const batch = [0, 1, 2, 61, 62, 125].map((s, i) => reading({ device, seq: i, ts: T0 + s * 1000, data: { n: i } }));
-    await store.commit({ readings: batch, deadLetters: [deadLetter({ device, receivedAt: T0 + 5_000 })] });
-    const first = await store.minuteDocuments({
+    await ctx.store.commit({ readings: batch, deadLetters: [deadLetter({ device, receivedAt: T0 + 5_000 })] });
+    const first = await ctx.store.minuteDocuments({
       device,
       fromMs: T0,
       toMs: T0 + 10 * MINUTE,
@@ -91,7 +78,7 @@ describe.each(drivers)('API queries on $name', (driver) => {
     ]);
     expect(first.items[0]?.recordsTruncated).toBe(true);
     expect(first.next).toBe(T0 + MINUTE);
-    const second = await store.minuteDocuments({
+    const second = await ctx.store.minuteDocuments({
       device,
       fromMs: T0,
       toMs: T0 + 10 * MINUTE,
@@ -107,7 +94,7 @@ describe.each(drivers)('API queries on $name', (driver) => {
     const a = freshDevice('zz-dev-a');
     const b = freshDevice('zz-dev-b');
     const now = T0 + 30 * MINUTE;
-    await store.commit({
+    await ctx.store.commit({
       readings: [
         reading({ device: a, seq: 1, ts: T0 }),
         reading({ device: a, seq: 2, ts: T0 + 20 * MINUTE }),
@@ -118,7 +105,7 @@ describe.each(drivers)('API queries on $name', (driver) => {
     const all: Array<{ device: string; lastSeen: number; validLastHour: number }> = [];
     let after: string | null = null;
     do {
-      const page = await store.devicePage({ limit: 2, afterDevice: after, nowMs: now });
+      const page = await ctx.store.devicePage({ limit: 2, afterDevice: after, nowMs: now });
       all.push(...page.items);
       after = page.next;
     } while (after !== null);
@@ -140,11 +127,11 @@ describe.each(drivers)('API queries on $name', (driver) => {
         source: i === 6 ? 'legacy' : 'tcp',
       }),
     );
-    await store.commit({ readings: [], deadLetters: letters });
+    await ctx.store.commit({ readings: [], deadLetters: letters });
     const ids: string[] = [];
     let before: { receivedAt: number; id: string } | null = null;
     do {
-      const page = await store.deadLetterPage({ filter: { device }, limit: 3, before });
+      const page = await ctx.store.deadLetterPage({ filter: { device }, limit: 3, before });
       ids.push(...page.items.map((l) => l.id));
       for (let i = 1; i < page.items.length; i += 1) {
         expect(page.items[i - 1]!.receivedAt).toBeGreaterThanOrEqual(page.items[i]!.receivedAt);
@@ -153,11 +140,15 @@ describe.each(drivers)('API queries on $name', (driver) => {
     } while (before !== null);
     expect(ids).toHaveLength(7);
     expect(new Set(ids).size).toBe(7);
-    const stale = await store.deadLetterPage({ filter: { device, reason: 'stale_frame' }, limit: 50, before: null });
+    const stale = await ctx.store.deadLetterPage({
+      filter: { device, reason: 'stale_frame' },
+      limit: 50,
+      before: null,
+    });
     expect(stale.items).toHaveLength(3);
-    const legacy = await store.deadLetterPage({ filter: { device, source: 'legacy' }, limit: 50, before: null });
+    const legacy = await ctx.store.deadLetterPage({ filter: { device, source: 'legacy' }, limit: 50, before: null });
     expect(legacy.items).toHaveLength(1);
-    const timed = await store.deadLetterPage({
+    const timed = await ctx.store.deadLetterPage({
       filter: { device, fromMs: T0 + 1000, toMs: T0 + 2000 },
       limit: 50,
       before: null,

@@ -2,39 +2,16 @@
  * The ReadingStore contract, run unchanged against embedded PGlite and a PostgreSQL server. Tests share
  * one store per driver and stay apart by device ids and dates; totals are checked as deltas.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SqlReadingStore } from '../../src/store/index.js';
-import { pgRequired } from '../support/postgres.js';
-import { deadLetter, freshDevice, pgliteDriver, postgresDriver, reading, type StoreDriver } from './store-fixtures.js';
+import { expect, it } from 'vitest';
+import { deadLetter, freshDevice, reading, describeEachStore } from './store-fixtures.js';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-const drivers: StoreDriver[] = [pgliteDriver(), await postgresDriver()];
-
-describe.each(drivers)('ReadingStore on $name', (driver) => {
-  if (driver.unavailable !== null && !pgRequired()) {
-    console.warn(`[store tests] ${driver.name} skipped: ${driver.unavailable}`);
-    it.skip(`skipped: ${driver.unavailable}`, () => undefined);
-    return;
-  }
-
-  let store: SqlReadingStore;
-
-  beforeAll(async () => {
-    await driver.setup();
-    store = await driver.open();
-    await store.migrate();
-  });
-
-  afterAll(async () => {
-    await store?.close();
-    await driver.teardown();
-  });
-
+await describeEachStore('ReadingStore', (ctx) => {
   it('migrates idempotently', async () => {
-    await store.migrate();
-    await store.migrate();
-    await expect(store.ping()).resolves.toBeUndefined();
+    await ctx.store.migrate();
+    await ctx.store.migrate();
+    await expect(ctx.store.ping()).resolves.toBeUndefined();
   });
 
   it('stores new readings, keeps millisecond timestamps exact and returns them ordered by ts', async () => {
@@ -45,18 +22,18 @@ describe.each(drivers)('ReadingStore on $name', (driver) => {
       reading({ device, seq: 1, ts: base + 123, receivedAt: base + 457, data: { t: -3, nested: { x: 1 } } }),
       reading({ device, seq: 3, ts: base + 1, source: 'legacy', receivedAt: base + 2 }),
     ];
-    const result = await store.commit({ readings: batch, deadLetters: [] });
+    const result = await ctx.store.commit({ readings: batch, deadLetters: [] });
     expect(result.inserted).toEqual([true, true, true]);
 
-    const rows = await store.readings(device, base, base + MINUTE, 10);
+    const rows = await ctx.store.readings(device, base, base + MINUTE, 10);
     expect(rows).toEqual([
       { device, seq: 3, ts: base + 1, receivedAt: base + 2, source: 'legacy', data: { v: 3 } },
       { device, seq: 1, ts: base + 123, receivedAt: base + 457, source: 'tcp', data: { t: -3, nested: { x: 1 } } },
       { device, seq: 2, ts: base + 999, receivedAt: base + 1_001, source: 'tcp', data: { t: 1.25, label: 'b' } },
     ]);
     // Half-open range and limit.
-    expect((await store.readings(device, base + 1, base + 999, 10)).map((r) => r.seq)).toEqual([3, 1]);
-    expect((await store.readings(device, base, base + MINUTE, 1)).map((r) => r.seq)).toEqual([3]);
+    expect((await ctx.store.readings(device, base + 1, base + 999, 10)).map((r) => r.seq)).toEqual([3, 1]);
+    expect((await ctx.store.readings(device, base, base + MINUTE, 1)).map((r) => r.seq)).toEqual([3]);
   });
 
   it('treats the same batch committed twice as all duplicates and leaves counts unchanged', async () => {
@@ -66,13 +43,13 @@ describe.each(drivers)('ReadingStore on $name', (driver) => {
       readings: [0, 1, 2, 3].map((seq) => reading({ device, seq, ts: base + seq * 1_000, data: { x: seq } })),
       deadLetters: [],
     };
-    expect((await store.commit(batch)).inserted).toEqual([true, true, true, true]);
-    const totalsAfterFirst = await store.totals();
-    const bucketsAfterFirst = await store.minuteBuckets(device, base, base + MINUTE);
+    expect((await ctx.store.commit(batch)).inserted).toEqual([true, true, true, true]);
+    const totalsAfterFirst = await ctx.store.totals();
+    const bucketsAfterFirst = await ctx.store.minuteBuckets(device, base, base + MINUTE);
 
-    expect((await store.commit(batch)).inserted).toEqual([false, false, false, false]);
-    expect(await store.totals()).toEqual(totalsAfterFirst);
-    expect(await store.minuteBuckets(device, base, base + MINUTE)).toEqual(bucketsAfterFirst);
+    expect((await ctx.store.commit(batch)).inserted).toEqual([false, false, false, false]);
+    expect(await ctx.store.totals()).toEqual(totalsAfterFirst);
+    expect(await ctx.store.minuteBuckets(device, base, base + MINUTE)).toEqual(bucketsAfterFirst);
     expect(bucketsAfterFirst[0]?.valid).toBe(4);
     expect(bucketsAfterFirst[0]?.metrics['x']).toEqual({ min: 0, max: 3, sum: 6, count: 4 });
   });
@@ -80,38 +57,38 @@ describe.each(drivers)('ReadingStore on $name', (driver) => {
   it('counts a key repeated inside one batch once as inserted and once as duplicate', async () => {
     const device = freshDevice('dup');
     const base = Date.UTC(2024, 2, 12, 9, 0);
-    const before = await store.totals();
+    const before = await ctx.store.totals();
     const a = reading({ device, seq: 1, ts: base, data: { x: 10 } });
     const b = reading({ device, seq: 2, ts: base + 10, data: { x: 20 } });
     // Same device and seq but another ts is a different key.
     const c = reading({ device, seq: 1, ts: base + 20, data: { x: 30 } });
-    const result = await store.commit({ readings: [a, b, a, c, b, a], deadLetters: [] });
+    const result = await ctx.store.commit({ readings: [a, b, a, c, b, a], deadLetters: [] });
     expect(result.inserted).toEqual([true, true, false, true, false, false]);
 
-    const after = await store.totals();
+    const after = await ctx.store.totals();
     expect(after.valid - before.valid).toBe(3);
-    const [bucket] = await store.minuteBuckets(device, base, base + MINUTE);
+    const [bucket] = await ctx.store.minuteBuckets(device, base, base + MINUTE);
     expect(bucket?.valid).toBe(3);
     expect(bucket?.metrics['x']).toEqual({ min: 10, max: 30, sum: 60, count: 3 });
 
     // A later batch mixing old and new keys reports each correctly.
     const d = reading({ device, seq: 3, ts: base + 30 });
-    expect((await store.commit({ readings: [b, d, c], deadLetters: [] })).inserted).toEqual([false, true, false]);
+    expect((await ctx.store.commit({ readings: [b, d, c], deadLetters: [] })).inserted).toEqual([false, true, false]);
   });
 
   it('creates one partition per UTC day present in a batch', async () => {
     const device = freshDevice('days');
     const lateDay1 = Date.UTC(2024, 3, 1, 23, 59, 59, 999);
     const earlyDay2 = Date.UTC(2024, 3, 2, 0, 0, 0, 0);
-    await store.commit({
+    await ctx.store.commit({
       readings: [reading({ device, seq: 1, ts: lateDay1 }), reading({ device, seq: 2, ts: earlyDay2 })],
       deadLetters: [],
     });
-    const partitions = await store.listPartitions();
+    const partitions = await ctx.store.listPartitions();
     expect(partitions).toContain('readings_p20240401');
     expect(partitions).toContain('readings_p20240402');
     expect(partitions).not.toContain('readings_p20240403');
-    const rows = await store.readings(device, lateDay1 - DAY, earlyDay2 + DAY, 10);
+    const rows = await ctx.store.readings(device, lateDay1 - DAY, earlyDay2 + DAY, 10);
     expect(rows.map((r) => [r.seq, r.ts])).toEqual([
       [1, lateDay1],
       [2, earlyDay2],
@@ -122,7 +99,7 @@ describe.each(drivers)('ReadingStore on $name', (driver) => {
     const device = freshDevice('minutes');
     const m0 = Date.UTC(2024, 4, 5, 10, 0);
     const m1 = m0 + MINUTE;
-    await store.commit({
+    await ctx.store.commit({
       readings: [
         reading({ device, seq: 1, ts: m0 + 1_000, data: { temp: 20.5, hum: 40, label: 'x', flag: true } }),
         reading({ device, seq: 2, ts: m0 + 59_999, data: { temp: -1.25, hum: 60, obj: { temp: 1000 } } }),
@@ -131,7 +108,7 @@ describe.each(drivers)('ReadingStore on $name', (driver) => {
       ],
       deadLetters: [],
     });
-    expect(await store.minuteBuckets(device, m0, m1 + MINUTE)).toEqual([
+    expect(await ctx.store.minuteBuckets(device, m0, m1 + MINUTE)).toEqual([
       {
         device,
         minute: m0,
@@ -146,14 +123,14 @@ describe.each(drivers)('ReadingStore on $name', (driver) => {
     ]);
 
     // A second commit into an existing minute widens min/max and adds sums and counts.
-    await store.commit({
+    await ctx.store.commit({
       readings: [
         reading({ device, seq: 5, ts: m0 + 5, data: { temp: -10, hum: 50 } }),
         reading({ device, seq: 6, ts: m0 + 6, data: { temp: 100, extra: 0.5 } }),
       ],
       deadLetters: [],
     });
-    const [first] = await store.minuteBuckets(device, m0, m0 + MINUTE);
+    const [first] = await ctx.store.minuteBuckets(device, m0, m0 + MINUTE);
     expect(first).toEqual({
       device,
       minute: m0,
@@ -166,15 +143,15 @@ describe.each(drivers)('ReadingStore on $name', (driver) => {
       },
     });
     // Range is half-open on minute starts.
-    expect((await store.minuteBuckets(device, m0 + 1, m1 + MINUTE)).map((b) => b.minute)).toEqual([m1]);
+    expect((await ctx.store.minuteBuckets(device, m0 + 1, m1 + MINUTE)).map((b) => b.minute)).toEqual([m1]);
   });
 
   it('stores dead letters with raw bytes intact and counts them as invalid', async () => {
     const device = freshDevice('dead');
     const at = Date.UTC(2024, 5, 1, 14, 3, 7, 321);
     const allBytes = new Uint8Array(256).map((_, i) => i);
-    const before = await store.totals();
-    await store.commit({
+    const before = await ctx.store.totals();
+    await ctx.store.commit({
       readings: [reading({ device, seq: 1, ts: at - 500 })],
       deadLetters: [
         deadLetter({ receivedAt: at, device, reason: 'schema_invalid', raw: allBytes, truncated: true }),
@@ -182,13 +159,13 @@ describe.each(drivers)('ReadingStore on $name', (driver) => {
       ],
     });
 
-    const after = await store.totals();
+    const after = await ctx.store.totals();
     expect(after.valid - before.valid).toBe(1);
     expect(after.invalid - before.invalid).toBe(2);
-    const [bucket] = await store.minuteBuckets(device, at - MINUTE, at + MINUTE);
+    const [bucket] = await ctx.store.minuteBuckets(device, at - MINUTE, at + MINUTE);
     expect(bucket).toMatchObject({ minute: Date.UTC(2024, 5, 1, 14, 3), valid: 1, invalid: 1 });
 
-    const [newest, older] = await store.recentDeadLetters(2);
+    const [newest, older] = await ctx.store.recentDeadLetters(2);
     expect(newest).toMatchObject({
       device: null,
       detail: 'nul \uFFFD in detail',
@@ -213,90 +190,92 @@ describe.each(drivers)('ReadingStore on $name', (driver) => {
   it('commits 20,000 readings in one call', async () => {
     const devices = [freshDevice('bulk'), freshDevice('bulk'), freshDevice('bulk'), freshDevice('bulk')];
     const base = Date.UTC(2024, 6, 1, 23, 50);
-    const before = await store.totals();
+    const before = await ctx.store.totals();
     const batch = Array.from({ length: 20_000 }, (_, i) =>
       reading({ device: devices[i % 4] as string, seq: i, ts: base + i * 60, data: { i, half: i / 2 } }),
     );
-    const result = await store.commit({ readings: batch, deadLetters: [] });
+    const result = await ctx.store.commit({ readings: batch, deadLetters: [] });
     expect(result.inserted).toHaveLength(20_000);
     expect(result.inserted.every((x) => x)).toBe(true);
-    expect((await store.totals()).valid - before.valid).toBe(20_000);
+    expect((await ctx.store.totals()).valid - before.valid).toBe(20_000);
 
     const firstDevice = devices[0] as string;
-    const buckets = await store.minuteBuckets(firstDevice, base, base + DAY);
+    const buckets = await ctx.store.minuteBuckets(firstDevice, base, base + DAY);
     expect(buckets.reduce((n, b) => n + b.valid, 0)).toBe(5_000);
     expect(buckets.reduce((n, b) => n + (b.metrics['i']?.count ?? 0), 0)).toBe(5_000);
     // Device 0 holds i = 0, 4, 8, ...: their sum is 4 * (0 + 1 + ... + 4999).
     expect(buckets.reduce((n, b) => n + (b.metrics['i']?.sum ?? 0), 0)).toBe(4 * ((4_999 * 5_000) / 2));
-    expect(await store.readings(firstDevice, base, base + DAY, 100_000)).toHaveLength(5_000);
+    expect(await ctx.store.readings(firstDevice, base, base + DAY, 100_000)).toHaveLength(5_000);
 
-    const again = await store.commit({ readings: batch, deadLetters: [] });
+    const again = await ctx.store.commit({ readings: batch, deadLetters: [] });
     expect(again.inserted.some((x) => x)).toBe(false);
   });
 
   it('rolls a failing commit back entirely and stays usable', async () => {
     const device = freshDevice('atomic');
     const day = Date.UTC(2024, 7, 15, 6, 0);
-    const before = await store.totals();
-    const lettersBefore = await store.recentDeadLetters(1);
+    const before = await ctx.store.totals();
+    const lettersBefore = await ctx.store.recentDeadLetters(1);
     const good = [reading({ device, seq: 1, ts: day }), reading({ device, seq: 2, ts: day + 1 })];
     // jsonb refuses \u0000, so this reading cannot be stored; it is last so the others were already sent.
     const poison = reading({ device, seq: 3, ts: day + 2, data: { note: 'poison-value\u0000' } });
     const letter = deadLetter({ receivedAt: day, device, detail: 'should vanish' });
 
-    const failure = await store.commit({ readings: [...good, poison], deadLetters: [letter] }).catch((e: unknown) => e);
+    const failure = await ctx.store
+      .commit({ readings: [...good, poison], deadLetters: [letter] })
+      .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(Error);
     expect((failure as Error).message).toMatch(/^store commit failed: .*SQLSTATE/);
     expect((failure as Error).message).not.toContain('poison-value');
 
-    expect(await store.totals()).toEqual(before);
-    expect(await store.readings(device, day - DAY, day + DAY, 10)).toEqual([]);
-    expect(await store.minuteBuckets(device, day - DAY, day + DAY)).toEqual([]);
-    expect((await store.recentDeadLetters(1))[0]?.id).toBe(lettersBefore[0]?.id);
+    expect(await ctx.store.totals()).toEqual(before);
+    expect(await ctx.store.readings(device, day - DAY, day + DAY, 10)).toEqual([]);
+    expect(await ctx.store.minuteBuckets(device, day - DAY, day + DAY)).toEqual([]);
+    expect((await ctx.store.recentDeadLetters(1))[0]?.id).toBe(lettersBefore[0]?.id);
 
-    expect((await store.commit({ readings: good, deadLetters: [letter] })).inserted).toEqual([true, true]);
-    expect((await store.totals()).valid - before.valid).toBe(2);
+    expect((await ctx.store.commit({ readings: good, deadLetters: [letter] })).inserted).toEqual([true, true]);
+    expect((await ctx.store.totals()).valid - before.valid).toBe(2);
   });
 
   it('drops whole partitions before a cutoff and keeps the rollups', async () => {
     const device = freshDevice('retention');
     const days = [Date.UTC(2001, 0, 1, 12), Date.UTC(2001, 0, 2, 12), Date.UTC(2001, 0, 3, 0)];
-    await store.commit({ readings: days.map((ts, i) => reading({ device, seq: i, ts })), deadLetters: [] });
-    const totals = await store.totals();
+    await ctx.store.commit({ readings: days.map((ts, i) => reading({ device, seq: i, ts })), deadLetters: [] });
+    const totals = await ctx.store.totals();
 
-    const dropped = await store.dropPartitionsBefore(Date.UTC(2001, 0, 3));
+    const dropped = await ctx.store.dropPartitionsBefore(Date.UTC(2001, 0, 3));
     expect(dropped).toEqual(['readings_p20010101', 'readings_p20010102']);
-    const partitions = await store.listPartitions();
+    const partitions = await ctx.store.listPartitions();
     expect(partitions).toContain('readings_p20010103');
     expect(partitions).not.toContain('readings_p20010102');
-    expect((await store.readings(device, Date.UTC(2000, 0, 1), Date.UTC(2002, 0, 1), 10)).map((r) => r.seq)).toEqual([
-      2,
-    ]);
-    expect(await store.totals()).toEqual(totals);
-    expect(await store.minuteBuckets(device, Date.UTC(2001, 0, 1), Date.UTC(2001, 0, 2))).toHaveLength(1);
+    expect(
+      (await ctx.store.readings(device, Date.UTC(2000, 0, 1), Date.UTC(2002, 0, 1), 10)).map((r) => r.seq),
+    ).toEqual([2]);
+    expect(await ctx.store.totals()).toEqual(totals);
+    expect(await ctx.store.minuteBuckets(device, Date.UTC(2001, 0, 1), Date.UTC(2001, 0, 2))).toHaveLength(1);
 
     // The dropped day is recreated on demand (the partition cache forgot it).
-    const back = await store.commit({
+    const back = await ctx.store.commit({
       readings: [reading({ device, seq: 10, ts: days[0] as number })],
       deadLetters: [],
     });
     expect(back.inserted).toEqual([true]);
-    expect(await store.dropPartitionsBefore(Date.UTC(2000, 0, 1))).toEqual([]);
+    expect(await ctx.store.dropPartitionsBefore(Date.UTC(2000, 0, 1))).toEqual([]);
   });
 
   it('keeps committed data across close and reopen, and refuses work once closed', async () => {
     const device = freshDevice('durable');
     const ts = Date.UTC(2024, 8, 9, 10, 11, 12, 13);
-    await store.commit({ readings: [reading({ device, seq: 42, ts, data: { k: 'v' } })], deadLetters: [] });
-    const totals = await store.totals();
-    await store.close();
-    await expect(store.commit({ readings: [reading({ device, seq: 43, ts })], deadLetters: [] })).rejects.toThrow(
+    await ctx.store.commit({ readings: [reading({ device, seq: 42, ts, data: { k: 'v' } })], deadLetters: [] });
+    const totals = await ctx.store.totals();
+    await ctx.store.close();
+    await expect(ctx.store.commit({ readings: [reading({ device, seq: 43, ts })], deadLetters: [] })).rejects.toThrow(
       /^store commit failed: store is closed/,
     );
 
-    store = await driver.open();
-    await store.migrate();
-    expect(await store.totals()).toEqual(totals);
-    expect(await store.readings(device, ts, ts + 1, 10)).toMatchObject([{ seq: 42, ts, data: { k: 'v' } }]);
+    ctx.store = await ctx.driver.open();
+    await ctx.store.migrate();
+    expect(await ctx.store.totals()).toEqual(totals);
+    expect(await ctx.store.readings(device, ts, ts + 1, 10)).toMatchObject([{ seq: 42, ts, data: { k: 'v' } }]);
   });
 });

@@ -2,12 +2,13 @@
  * Drivers and data builders shared by the store suites. A driver owns one storage location (a PGlite
  * temp folder or a fresh server schema) and can open any number of stores on it, one after another.
  */
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeadLetter, SourceKind, VerifiedReading } from '../../src/pipeline/ports.js';
 import { openStore, type SqlReadingStore } from '../../src/store/index.js';
-import { dropTestSchema, pgAvailability, pgTestUrl, uniqueTestSchema } from '../support/postgres.js';
+import { dropTestSchema, pgAvailability, pgRequired, pgTestUrl, uniqueTestSchema } from '../support/postgres.js';
 
 export interface StoreDriver {
   readonly name: 'pglite' | 'postgres';
@@ -94,4 +95,37 @@ let deviceCounter = 0;
 export function freshDevice(label: string): string {
   deviceCounter += 1;
   return `${label}-${deviceCounter}`;
+}
+
+/** The store under test and the driver that made it; a test may reopen (`ctx.store = await ctx.driver.open()`). */
+export interface StoreContext {
+  store: SqlReadingStore;
+  readonly driver: StoreDriver;
+}
+
+/**
+ * Runs `body` once per driver — embedded PGlite and the local PostgreSQL server — against a freshly
+ * migrated store. A driver that cannot run here is skipped with its reason printed, unless the
+ * server is required (CI=true), in which case the suite fails.
+ */
+export async function describeEachStore(title: string, body: (ctx: StoreContext) => void): Promise<void> {
+  const drivers: StoreDriver[] = [pgliteDriver(), await postgresDriver()];
+  describe.each(drivers)(`${title} on $name`, (driver) => {
+    if (driver.unavailable !== null && !pgRequired()) {
+      console.warn(`[store tests] ${title} on ${driver.name} skipped: ${driver.unavailable}`);
+      it.skip(`skipped: ${driver.unavailable}`, () => undefined);
+      return;
+    }
+    const ctx = { driver } as StoreContext;
+    beforeAll(async () => {
+      await driver.setup();
+      ctx.store = await driver.open();
+      await ctx.store.migrate();
+    });
+    afterAll(async () => {
+      await ctx.store?.close();
+      await driver.teardown();
+    });
+    body(ctx);
+  });
 }

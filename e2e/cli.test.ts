@@ -34,15 +34,21 @@ interface Started {
 /** Outside demo mode the hub refuses to start without an API token secret of at least 32 bytes. */
 const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef-0123456789';
 
-async function serve(args: string[], env: Record<string, string> = {}): Promise<Started> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'sealstream-cli-'));
-  dirs.push(dataDir);
+async function serve(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { dataDir?: string; role?: 'viewer' | 'operator' } = {},
+): Promise<Started> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'sealstream-cli-')));
+  if (options.dataDir === undefined) dirs.push(dataDir);
   let viewer: Started['viewer'] = null;
   if (!args.includes('--demo')) {
-    const made = await run(['users', 'add', '--username', 'e2e-viewer', '--role', 'viewer', '--data-dir', dataDir], {});
+    const role = options.role ?? 'viewer';
+    const username = `e2e-${role}`;
+    const made = await run(['users', 'add', '--username', username, '--role', role, '--data-dir', dataDir], {});
     const password = /password \(shown only now\): (\S+)/.exec(made.stdout)?.[1];
-    if (made.code !== 0 || password === undefined) throw new Error(`users add failed:\n${made.stdout}`);
-    viewer = { username: 'e2e-viewer', password };
+    if (password !== undefined) viewer = { username, password };
+    else if (!/already exists|taken/.test(made.stdout)) throw new Error(`users add failed:\n${made.stdout}`);
   }
   const child = spawn(
     process.execPath,
@@ -86,6 +92,65 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
 }
 
 const tokens = new WeakMap<Started, string>();
+
+async function tokenOf(hub: Started): Promise<string> {
+  const cached = tokens.get(hub);
+  if (cached !== undefined) return cached;
+  if (hub.viewer === null) throw new Error('this hub has no e2e account');
+  const login = await fetch(`http://127.0.0.1:${hub.ports.http}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(hub.viewer),
+  });
+  const token = ((await login.json()) as { token: string }).token;
+  tokens.set(hub, token);
+  return token;
+}
+
+async function apiPost(hub: Started, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`http://127.0.0.1:${hub.ports.http}${path}`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${await tokenOf(hub)}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+async function emitNative(
+  hub: Started,
+  prefix: string,
+  keyId: string,
+  secret: string,
+): Promise<{ sent: number; acked: number; rejected: number }> {
+  const emitted = await run(
+    [
+      'emit',
+      '--mode',
+      'native',
+      '--port',
+      String(hub.ports.tcp),
+      '--devices',
+      '1',
+      '--device-prefix',
+      prefix,
+      '--rate',
+      '500',
+      '--duration',
+      '1',
+      '--key-id',
+      keyId,
+    ],
+    { SEALSTREAM_DEVICE_SECRET: secret },
+  );
+  return JSON.parse(emitted.stdout.trim().split('\n').at(-1) ?? '{}') as {
+    sent: number;
+    acked: number;
+    rejected: number;
+  };
+}
 
 /** GET an API route as the viewer (outside demo mode the API needs a token). */
 async function apiGet(hub: Started, path: string): Promise<unknown> {
@@ -235,5 +300,40 @@ describe.skipIf(!built)('sealstream CLI', () => {
     expect(summary.acked).toBe(summary.sent);
     const m = await metrics(hub.ports.http);
     expect(m.get('sealstream_readings_accepted_total{source="tcp"}')).toBe(summary.sent);
+  });
+
+  it('a device registered over the API streams with its issued key, survives a restart, and is refused once revoked', async () => {
+    const masterKey = '5a'.repeat(32);
+    const dataDir = await mkdtemp(join(tmpdir(), 'sealstream-cli-'));
+    dirs.push(dataDir);
+    const env = { SEALSTREAM_MASTER_KEY: masterKey };
+    const first = await serve([], env, { dataDir, role: 'operator' });
+    const registered = await apiPost(first, '/api/v1/devices', { id: 'reg-1', name: 'e2e' });
+    expect(registered.status).toBe(201);
+    const key = (registered.body as { key: { keyId: string; secret: string } }).key;
+    const before = await emitNative(first, 'reg', key.keyId, key.secret);
+    expect(before.sent).toBeGreaterThan(100);
+    expect(before.acked).toBe(before.sent);
+    expect(first.output()).not.toContain(key.secret);
+    first.child.kill('SIGTERM');
+    await new Promise((resolve) => first.child.once('exit', resolve));
+
+    const wrongKey = await run(
+      ['serve', '--http-port', '0', '--tcp-port', '0', '--legacy-port', 'off', '--data-dir', dataDir],
+      { SEALSTREAM_JWT_SECRET: JWT_SECRET, SEALSTREAM_MASTER_KEY: '6b'.repeat(32) },
+    );
+    expect(wrongKey.code).not.toBe(0);
+    expect(wrongKey.stdout).toMatch(/master key/);
+    expect(wrongKey.stdout).not.toContain('6b'.repeat(32));
+
+    const second = await serve([], env, { dataDir, role: 'operator' });
+    second.viewer = first.viewer;
+    const after = await emitNative(second, 'reg', key.keyId, key.secret);
+    expect(after.acked).toBe(after.sent);
+    const revoked = await apiPost(second, `/api/v1/devices/reg-1/keys/${key.keyId}/revoke`);
+    expect(revoked.status).toBe(200);
+    await emitNative(second, 'reg', key.keyId, key.secret);
+    const m = await metrics(second.ports.http);
+    expect(sum(m, 'sealstream_readings_rejected_total{source="tcp",reason="revoked_key"')).toBeGreaterThan(0);
   });
 });

@@ -48,3 +48,10 @@ export {
   type LineItem,
   type LineSplitterOptions,
 } from './legacy-lines.js';
+export {
+  deviceToken,
+  parseDeviceToken,
+  deviceTokenMatches,
+  DEVICE_TOKEN_PREFIX,
+  DEVICE_TOKEN_CONTEXT,
+} from './device-token.js';

@@ -4,7 +4,7 @@
  * for the caller (the CLI or a test) and an orderly `close()` that stops intake, commits what is
  * queued, then closes the store.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -17,10 +17,10 @@ import { createLegacyIngest, type LegacyIngest } from '../ingest/legacy-tcp.js';
 import { createNativeIngest, type NativeIngest } from '../ingest/native-tcp.js';
 import { createLiveHub } from '../live/index.js';
 import { createMetrics } from '../observability/metrics.js';
-import { StaticKeyring } from '../pipeline/keyring.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { openStore } from '../store/index.js';
+import { openRegistry } from './registry-wiring.js';
 
 export interface RunningHub {
   readonly config: HubConfig;
@@ -56,12 +56,13 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   );
   await store.migrate();
   const demoAdmin = config.demo ? await createDemoAdmin(store) : null;
+  const registry = await openRegistry(config, store, logger);
 
   const { limits } = config;
   const pipeline = new Pipeline({
     store,
     metrics: metrics.pipeline,
-    keys: new StaticKeyring(config.deviceKeys),
+    keys: registry.keys,
     limits: {
       maxClockSkewMs: limits.maxClockSkewMs,
       maxReadingAgeMs: limits.maxReadingAgeMs,
@@ -90,6 +91,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   });
   await pipeline.start();
 
+  const jwtSecret = config.api.jwtSecret ?? randomBytes(32).toString('hex');
   const http = await buildHttpApp({
     logger,
     store,
@@ -98,12 +100,23 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     accounts: store,
     queries: store,
     // Demo mode only: a fresh secret per start (tokens die with the process), and the dashboard's reads stay open.
-    jwtSecret: config.api.jwtSecret ?? randomBytes(32).toString('hex'),
+    jwtSecret,
     tokenTtlSeconds: config.api.tokenTtlSeconds,
     rateLimits: {
       apiPerWindow: config.api.apiRequestsPerMinute,
+      apiKeyPerWindow: config.api.apiKeyRequestsPerMinute,
       loginPerWindow: config.api.loginAttemptsPerMinute,
       windowMs: 60_000,
+    },
+    corsOrigins: config.api.corsOrigins,
+    admin: {
+      devices: registry.devices,
+      apiKeys: registry.apiKeys,
+      redrive: {
+        findDeadLetter: (id) => registry.store.findDeadLetter(id),
+        markRedriven: (id, outcome, at) => registry.store.markRedriven(id, outcome, at),
+        redrive: (letter) => pipeline.redrive(letter),
+      },
     },
     openDashboardReads: config.demo,
     dashboardDir: options.dashboardDir,
@@ -118,7 +131,10 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     tickMs: config.live.tickMs,
     getStats: () => pipeline.stats(),
     metrics: metrics.live,
-    ...(config.live.token === undefined ? {} : { authToken: config.live.token }),
+    ...liveAuthorization(config, (token) => {
+      http.jwt.verify(token);
+      return true;
+    }),
   });
   pipeline.addLiveSink(live.sink);
 
@@ -171,9 +187,30 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
         live.close();
         await new Promise<void>((resolve) => void io.close(() => resolve()));
         await http.close().catch(() => undefined);
+        registry.stop();
         await store.close();
       })();
       return closing;
+    },
+  };
+}
+
+/**
+ * Who may open the live channel: anyone when it is public (the demo default, or opted into for the
+ * seed's dashboard, which cannot authenticate); otherwise a valid API token (what the dashboard sends
+ * after login) or the configured live token.
+ */
+function liveAuthorization(
+  config: HubConfig,
+  verifyApiToken: (token: string) => boolean,
+): { authorize?: (token: string) => boolean } {
+  const liveToken = config.live.token;
+  if (config.live.public && liveToken === undefined) return {};
+  const expected = liveToken === undefined ? undefined : createHash('sha256').update(liveToken).digest();
+  return {
+    authorize: (token) => {
+      if (expected !== undefined && timingSafeEqual(createHash('sha256').update(token).digest(), expected)) return true;
+      return verifyApiToken(token);
     },
   };
 }

@@ -46,7 +46,12 @@ export interface HubConfig {
     readonly deadLettersPerSecond: number;
     readonly maxInFlightFramesPerConnection: number;
   };
-  readonly live: { readonly tickMs: number; readonly token: string | undefined };
+  readonly live: {
+    readonly tickMs: number;
+    readonly token: string | undefined;
+    /** No handshake check at all (demo default; the seed's dashboard cannot authenticate). */
+    readonly public: boolean;
+  };
   readonly api: {
     /** HS256 secret for API tokens; undefined only in demo mode, where the hub generates one per start. */
     readonly jwtSecret: string | undefined;
@@ -55,6 +60,25 @@ export interface HubConfig {
     readonly apiRequestsPerMinute: number;
     /** Per client address, per minute, on the login route. */
     readonly loginAttemptsPerMinute: number;
+    /** Per API key, per minute, on /api routes. */
+    readonly apiKeyRequestsPerMinute: number;
+    /** Browser origins allowed to call the API (CORS); empty: same origin only. */
+    readonly corsOrigins: readonly string[];
+  };
+  readonly registry: {
+    /** 32-byte key sealing device secrets at rest; undefined: the registry cannot issue keys. */
+    readonly masterKey: Buffer | undefined;
+    /** Demo mode without a master key: keep one in this file (created on first start). */
+    readonly masterKeyFile: string | undefined;
+    readonly rotationOverlapMs: number;
+    /** How often to look for registry changes made by other hubs. */
+    readonly refreshMs: number;
+  };
+  readonly ingest: {
+    /** HTTP ingest requests per device (or key id) per minute. */
+    readonly requestsPerDevicePerMinute: number;
+    /** Accepted clock difference of signed HTTP requests. */
+    readonly signatureToleranceMs: number;
   };
   readonly logLevel: string;
   readonly demoDevices: { readonly count: number; readonly rate: number; readonly legacyIntervalMs: number };

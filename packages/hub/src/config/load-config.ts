@@ -45,11 +45,19 @@ export const SETTINGS = {
   'max-in-flight-frames': 'SEALSTREAM_MAX_IN_FLIGHT_FRAMES',
   'live-tick-ms': 'SEALSTREAM_LIVE_TICK_MS',
   'live-token': 'SEALSTREAM_LIVE_TOKEN',
+  'live-public': 'SEALSTREAM_LIVE_PUBLIC',
   'log-level': 'SEALSTREAM_LOG_LEVEL',
   'jwt-secret': 'SEALSTREAM_JWT_SECRET',
   'token-ttl-seconds': 'SEALSTREAM_TOKEN_TTL_SECONDS',
   'api-rate-limit': 'SEALSTREAM_API_RATE_LIMIT',
   'login-rate-limit': 'SEALSTREAM_LOGIN_RATE_LIMIT',
+  'api-key-rate-limit': 'SEALSTREAM_API_KEY_RATE_LIMIT',
+  'cors-origins': 'SEALSTREAM_CORS_ORIGINS',
+  'master-key': 'SEALSTREAM_MASTER_KEY',
+  'key-rotation-overlap-seconds': 'SEALSTREAM_KEY_ROTATION_OVERLAP_SECONDS',
+  'registry-refresh-ms': 'SEALSTREAM_REGISTRY_REFRESH_MS',
+  'ingest-rate-limit': 'SEALSTREAM_INGEST_RATE_LIMIT',
+  'signature-tolerance-seconds': 'SEALSTREAM_SIGNATURE_TOLERANCE_SECONDS',
   'demo-devices': 'SEALSTREAM_DEMO_DEVICES',
   'demo-rate': 'SEALSTREAM_DEMO_RATE',
   'demo-legacy-interval-ms': 'SEALSTREAM_DEMO_LEGACY_INTERVAL_MS',
@@ -92,6 +100,14 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       return fallback;
     }
     return value;
+  };
+  const flag = (name: SettingName, fallback: boolean): boolean => {
+    const text = raw(name);
+    if (text === undefined) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+    if (['0', 'false', 'no', 'off'].includes(text)) return false;
+    errors.push(`--${name} / ${SETTINGS[name]} must be true or false, got "${text}"`);
+    return fallback;
   };
   const port = (name: SettingName, fallback: number | null): number | null => {
     const text = raw(name);
@@ -155,8 +171,17 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       deadLettersPerSecond: int('dead-letters-per-second', 1000, 1, 1_000_000),
       maxInFlightFramesPerConnection: int('max-in-flight-frames', 256, 1, 65_536),
     },
-    live: { tickMs: int('live-tick-ms', 50, 10, 5_000), token: raw('live-token') },
+    live: {
+      tickMs: int('live-tick-ms', 50, 10, 5_000),
+      token: raw('live-token'),
+      public: flag('live-public', demo),
+    },
     api: apiSettings(raw, int, demo, errors),
+    registry: registrySettings(raw, int, demo, errors),
+    ingest: {
+      requestsPerDevicePerMinute: int('ingest-rate-limit', 60_000, 1, 100_000_000),
+      signatureToleranceMs: int('signature-tolerance-seconds', 300, 1, 3_600) * 1000,
+    },
     logLevel,
     demoDevices: {
       count: int('demo-devices', 5, 0, 10_000),
@@ -164,8 +189,10 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       legacyIntervalMs: int('demo-legacy-interval-ms', 10_000, 100, 3_600_000),
     },
   };
-  if (!demo && config.deviceKeys.length === 0 && config.tcpPort !== null) {
-    errors.push('no device keys: set SEALSTREAM_DEVICE_KEYS (keyId:hexsecret[:dev1|dev2],...) or run with --demo');
+  if (!demo && config.deviceKeys.length === 0 && config.registry.masterKey === undefined && config.tcpPort !== null) {
+    errors.push(
+      'no device keys: set SEALSTREAM_DEVICE_KEYS (keyId:hexsecret[:dev1|dev2],...), or SEALSTREAM_MASTER_KEY to register devices through the API, or run with --demo',
+    );
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: deepFreeze(config) };
 }
@@ -184,11 +211,44 @@ function apiSettings(
     // Say how long it must be, never what it was.
     errors.push(`--jwt-secret / SEALSTREAM_JWT_SECRET must be at least ${MIN_JWT_SECRET_BYTES} bytes`);
   }
+  const apiRequestsPerMinute = int('api-rate-limit', 600, 1, 1_000_000);
+  const corsOrigins = (raw('cors-origins') ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
+  for (const origin of corsOrigins) {
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$/.test(origin)) {
+      errors.push(`--cors-origins / SEALSTREAM_CORS_ORIGINS: "${origin}" is not an origin like https://host[:port]`);
+    }
+  }
   return {
     jwtSecret,
     tokenTtlSeconds: int('token-ttl-seconds', 900, 30, 86_400),
-    apiRequestsPerMinute: int('api-rate-limit', 600, 1, 1_000_000),
+    apiRequestsPerMinute,
     loginAttemptsPerMinute: int('login-rate-limit', 10, 1, 10_000),
+    apiKeyRequestsPerMinute: int('api-key-rate-limit', apiRequestsPerMinute, 1, 1_000_000),
+    corsOrigins,
+  };
+}
+
+/** The master key that seals device secrets: required to issue keys; in demo mode kept in the data folder. */
+function registrySettings(
+  raw: (name: SettingName) => string | undefined,
+  int: (name: SettingName, fallback: number, min: number, max: number) => number,
+  demo: boolean,
+  errors: string[],
+): HubConfig['registry'] {
+  const text = raw('master-key');
+  const masterKey = text === undefined ? undefined : parseSecretHex(text);
+  if (text !== undefined && masterKey === undefined) {
+    // Say what shape it needs, never what it was.
+    errors.push('--master-key / SEALSTREAM_MASTER_KEY must be 64 hex characters (32 random bytes)');
+  }
+  return {
+    masterKey,
+    masterKeyFile: demo && text === undefined ? `${raw('data-dir') ?? 'data'}/master.key` : undefined,
+    rotationOverlapMs: int('key-rotation-overlap-seconds', 86_400, 0, 30 * 86_400) * 1000,
+    refreshMs: int('registry-refresh-ms', 2_000, 100, 600_000),
   };
 }
 

@@ -33,6 +33,14 @@ export const API_ERRORS = {
   },
   internal_error: { status: 500, description: 'An unexpected failure; the log has the details under the request id.' },
   store_unavailable: { status: 503, description: 'The store could not answer; retry later.' },
+  overloaded: {
+    status: 503,
+    description: 'The hub is shedding load (its commit queue is full); retry after the `Retry-After` seconds.',
+  },
+  not_configured: {
+    status: 503,
+    description: 'The hub is not configured for this, e.g. issuing device keys without a master key.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -3,8 +3,11 @@
  * AND verifying, so a token cannot pick its own), the login route, and role checks as onRequest hooks (before body parsing and validation, so an anonymous caller learns nothing about the schema).
  * Roles are ordered viewer < operator < admin; each route names the least role it needs. The account
  * is re-read on every request, so disabling a user or changing a role takes effect before the token
- * expires.
+ * expires. Machine clients may present an API key instead (`Authorization: Bearer ssk_…` or
+ * `X-API-Key`): its scopes map to a role (`manage` → operator, `read` → viewer), never to admin, and a
+ * revoked key is refused on its next request.
  */
+import { createHash } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -19,8 +22,30 @@ export const JWT_ALGORITHM = 'HS256';
 export const MIN_JWT_SECRET_BYTES = 32;
 export const DEFAULT_TOKEN_TTL_SECONDS = 900;
 
+/** Checks a presented API key against the store (registry/api-keys.ts implements it). */
+export interface ApiKeyVerifier {
+  verify(
+    presented: string,
+  ): Promise<
+    | {
+        readonly ok: true;
+        readonly key: {
+          readonly id: string;
+          readonly name: string;
+          readonly scopes: readonly string[];
+          readonly createdAt: number;
+        };
+      }
+    | { readonly ok: false; readonly why: string }
+  >;
+}
+
+export const API_KEY_PREFIX = 'ssk_';
+
 export interface AuthOptions {
   readonly accounts: AccountStore;
+  /** When absent, API keys are not accepted. */
+  readonly apiKeys?: ApiKeyVerifier;
   readonly jwtSecret: string;
   readonly tokenTtlSeconds?: number;
 }
@@ -63,17 +88,45 @@ const LoginAnswer = Type.Object({
   user: Type.Ref('User'),
 });
 
-/** The verified subject of the request's bearer token, without touching the store (for rate-limit keys). */
-export function bearerSubject(app: FastifyInstance, request: FastifyRequest): string | undefined {
+/** The bearer value or X-API-Key header of a request, when present and well-formed. */
+function presentedCredential(request: FastifyRequest): { kind: 'jwt' | 'api-key'; value: string } | undefined {
+  const apiKeyHeader = request.headers['x-api-key'];
+  if (typeof apiKeyHeader === 'string' && apiKeyHeader.startsWith(API_KEY_PREFIX)) {
+    return { kind: 'api-key', value: apiKeyHeader };
+  }
   const header = request.headers.authorization;
   const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header) : null;
   if (match?.[1] === undefined) return undefined;
+  return { kind: match[1].startsWith(API_KEY_PREFIX) ? 'api-key' : 'jwt', value: match[1] };
+}
+
+/**
+ * Who a request claims to be, for rate-limit keys, without touching the store: a verified token's
+ * account, or a digest of a presented API key (a digest, not the key's public id, so nobody can spend
+ * another key's budget by quoting its id).
+ */
+export function bearerSubject(
+  app: FastifyInstance,
+  request: FastifyRequest,
+): { kind: 'user' | 'api-key'; id: string } | undefined {
+  const credential = presentedCredential(request);
+  if (credential === undefined) return undefined;
+  if (credential.kind === 'api-key') {
+    return { kind: 'api-key', id: createHash('sha256').update(credential.value).digest('hex').slice(0, 32) };
+  }
   try {
-    const claims = app.jwt.verify<Partial<TokenClaims>>(match[1]);
-    return typeof claims.sub === 'string' ? claims.sub : undefined;
+    const claims = app.jwt.verify<Partial<TokenClaims>>(credential.value);
+    return typeof claims.sub === 'string' ? { kind: 'user', id: claims.sub } : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The role an API key acts with: the highest its scopes allow, never admin. */
+export function roleOfScopes(scopes: readonly string[]): Role | undefined {
+  if (scopes.includes('manage')) return 'operator';
+  if (scopes.includes('read')) return 'viewer';
+  return undefined;
 }
 
 export async function registerAuth(app: FastifyInstance, options: AuthOptions): Promise<Authorizer> {
@@ -92,18 +145,34 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   const callers = new WeakMap<FastifyRequest, UserRow>();
 
   const authenticate = async (request: FastifyRequest): Promise<UserRow> => {
-    const header = request.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header) : null;
-    if (match?.[1] === undefined) throw new ApiError('unauthorized', 'a bearer token is required');
+    const credential = presentedCredential(request);
+    if (credential === undefined) throw new ApiError('unauthorized', 'a bearer token or API key is required');
+    if (credential.kind === 'api-key') return authenticateApiKey(credential.value);
     let claims: TokenClaims;
     try {
-      claims = app.jwt.verify<TokenClaims>(match[1]);
+      claims = app.jwt.verify<TokenClaims>(credential.value);
     } catch {
       throw new ApiError('unauthorized', 'the token is invalid or expired');
     }
     const user = typeof claims.sub === 'string' ? await options.accounts.findUserById(claims.sub) : undefined;
     if (user === undefined || user.disabled) throw new ApiError('unauthorized', 'the account is unknown or disabled');
     return { id: user.id, username: user.username, role: user.role, createdAt: user.createdAt, disabled: false };
+  };
+
+  /** An API key acts as a pseudo-account `api-key:<id>` with the role its scopes allow. */
+  const authenticateApiKey = async (presented: string): Promise<UserRow> => {
+    if (options.apiKeys === undefined) throw new ApiError('unauthorized', 'API keys are not accepted by this hub');
+    const check = await options.apiKeys.verify(presented);
+    if (!check.ok) throw new ApiError('unauthorized', check.why);
+    const role = roleOfScopes(check.key.scopes);
+    if (role === undefined) throw new ApiError('forbidden', 'this API key has no scope for this route');
+    return {
+      id: `api-key:${check.key.id}`,
+      username: `api-key:${check.key.name}`,
+      role,
+      createdAt: check.key.createdAt,
+      disabled: false,
+    };
   };
 
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();

@@ -32,6 +32,8 @@ export const DeadLetterItem = Type.Object(
     receivedAt: Type.Number(),
     rawHex: Type.String({ description: `the first ${PREVIEW_BYTES} stored bytes, hex` }),
     truncated: Type.Boolean({ description: 'true when rawHex is not the whole input' }),
+    redrivenAt: Type.Union([Type.Number(), Type.Null()], { description: 'when an operator last re-drove it' }),
+    redriveOutcome: Type.Union([stringEnum(['accepted', 'duplicate', 'refused'] as const), Type.Null()]),
   },
   { $id: 'DeadLetter' },
 );
@@ -46,6 +48,8 @@ export function deadLetterItem(row: DeadLetterRow): {
   receivedAt: number;
   rawHex: string;
   truncated: boolean;
+  redrivenAt: number | null;
+  redriveOutcome: 'accepted' | 'duplicate' | 'refused' | null;
 } {
   return {
     id: row.id,
@@ -57,7 +61,13 @@ export function deadLetterItem(row: DeadLetterRow): {
     receivedAt: row.receivedAt,
     rawHex: Buffer.from(row.raw.subarray(0, PREVIEW_BYTES)).toString('hex'),
     truncated: row.truncated || row.raw.byteLength > PREVIEW_BYTES,
+    redrivenAt: row.redrivenAt ?? null,
+    redriveOutcome: isRedriveOutcome(row.redriveOutcome) ? row.redriveOutcome : null,
   };
+}
+
+function isRedriveOutcome(value: unknown): value is 'accepted' | 'duplicate' | 'refused' {
+  return value === 'accepted' || value === 'duplicate' || value === 'refused';
 }
 
 export function registerDeadLetterRoutes(

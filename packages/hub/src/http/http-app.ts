@@ -5,6 +5,8 @@
  * Socket.IO to `app.server`.
  */
 import { existsSync } from 'node:fs';
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -23,6 +25,11 @@ import { registerQueryRoutes } from './query-routes.js';
 import { registerRateLimits, type RateLimitSettings } from './rate-limits.js';
 import { registerStatsRoutes } from './stats-routes.js';
 import { registerUserRoutes } from './user-routes.js';
+import type { ApiKeys } from '../registry/api-keys.js';
+import type { DeviceRegistry } from '../registry/device-registry.js';
+import { registerApiKeyRoutes } from './api-key-routes.js';
+import { registerRedriveRoutes, type RedriveDeps } from './redrive-routes.js';
+import { registerRegistryRoutes } from './registry-routes.js';
 
 export interface HttpAppOptions {
   /** A pino logger; typed as Fastify's base logger so the app's generic stays the default. */
@@ -50,6 +57,14 @@ export interface HttpAppOptions {
   /** Told about every route as it is registered (tests check each one is in the OpenAPI document). */
   readonly onRoute?: (route: RouteOptions) => void;
   readonly version?: string;
+  /** Device registry, API keys and dead-letter re-drive; absent in apps that only read. */
+  readonly admin?: {
+    readonly devices: DeviceRegistry;
+    readonly apiKeys: ApiKeys;
+    readonly redrive: RedriveDeps;
+  };
+  /** Origins allowed to call the API from a browser; empty: same origin only (no CORS headers). */
+  readonly corsOrigins?: readonly string[];
 }
 
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
@@ -70,6 +85,31 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     reply.header('x-request-id', request.id);
   });
   app.addSchema(ErrorBody);
+  // Security headers on every answer (CSP, no sniffing, frame denial, HSTS when served over TLS).
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      directives: {
+        // The dashboard's live channel is a same-origin WebSocket; uPlot draws on canvas.
+        'connect-src': ["'self'"],
+        'img-src': ["'self'", 'data:'],
+      },
+    },
+  });
+  if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) {
+    await app.register(fastifyCors, {
+      origin: [...options.corsOrigins],
+      methods: ['GET', 'POST', 'PATCH'],
+      allowedHeaders: ['authorization', 'content-type', 'x-api-key', 'x-request-id'],
+      exposedHeaders: [
+        'x-request-id',
+        'retry-after',
+        'x-ratelimit-limit',
+        'x-ratelimit-remaining',
+        'x-ratelimit-reset',
+      ],
+      maxAge: 600,
+    });
+  }
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -85,7 +125,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => String(json.$id ?? `def-${index}`) },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  // staticCSP: the docs page gets a CSP that allows exactly its own scripts and styles under helmet.
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   app.get('/openapi.json', { schema: { tags: ['meta'], summary: 'This API as an OpenAPI 3 document' } }, async () =>
     app.swagger(),
@@ -128,6 +169,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   }
   const auth = await registerAuth(app, {
     accounts: options.accounts,
+    ...(options.admin === undefined ? {} : { apiKeys: options.admin.apiKeys }),
     jwtSecret: options.jwtSecret,
     ...(options.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: options.tokenTtlSeconds }),
   });
@@ -137,6 +179,12 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   registerQueryRoutes(app, options.queries, auth.require('viewer'));
   registerExportRoutes(app, options.queries, auth.require('viewer'));
   registerUserRoutes(app, options.accounts, auth);
+  if (options.admin !== undefined) {
+    const roles = { read: auth.require('viewer'), manage: auth.require('operator') };
+    registerRegistryRoutes(app, options.admin.devices, roles);
+    registerApiKeyRoutes(app, options.admin.apiKeys, auth.require('admin'));
+    registerRedriveRoutes(app, options.admin.redrive, roles);
+  }
 
   if (options.dashboardDir !== undefined && existsSync(options.dashboardDir)) {
     await app.register(fastifyStatic, { root: options.dashboardDir, prefix: '/' });

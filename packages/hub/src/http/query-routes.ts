@@ -27,11 +27,17 @@ const NextCursor = Type.Union([Type.String(), Type.Null()], { description: 'null
 const DeviceSummary = Type.Object(
   {
     device: Type.String(),
-    lastSeen: Type.Number({ description: 'start of the newest minute with data from this device, ms' }),
+    lastSeen: Type.Union([Type.Number(), Type.Null()], {
+      description: 'start of the newest minute with data from this device, ms; null when never seen',
+    }),
     totalValid: Type.Number(),
     totalInvalid: Type.Number(),
     validLastHour: Type.Number(),
+    invalidLastHour: Type.Number(),
     perMinuteLastHour: Type.Number(),
+    registered: Type.Boolean({ description: 'true when the hub issued keys for this device' }),
+    name: Type.Union([Type.String(), Type.Null()]),
+    status: stringEnum(['active', 'revoked', 'unregistered'] as const),
   },
   { $id: 'DeviceSummary' },
 );
@@ -96,7 +102,7 @@ export function registerQueryRoutes(
       onRequest: authorize,
       schema: {
         tags: ['query'],
-        summary: 'Devices seen in the minute buckets, with last-seen and rates, by id',
+        summary: 'Devices seen in the minute buckets or registered, with last-seen, rates and registry status, by id',
         security: BEARER_SECURITY,
         querystring: Type.Object(
           { limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }), cursor: Type.Optional(CursorParam) },

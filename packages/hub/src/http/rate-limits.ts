@@ -1,6 +1,7 @@
 /**
  * Request rate limits for the API (in memory, per hub process): `login` per client address on the login
- * route, and `api` per account (per address for calls without a valid token) on every other /api route.
+ * route; on every other /api route `user` per account, `api-key` per API key, and `address` per client
+ * address for calls without a valid credential. Ingest routes have their own per-device limits.
  * A refusal is 429 `rate_limited` whose details name the limit, its window, what remains and when it
  * resets; the same numbers are in the x-ratelimit-* and retry-after headers.
  */
@@ -11,6 +12,8 @@ import { ApiError } from './api-errors.js';
 export interface RateLimitSettings {
   /** Requests per window and account (or address) on /api routes other than login. */
   readonly apiPerWindow: number;
+  /** Requests per window and API key; default apiPerWindow. */
+  readonly apiKeyPerWindow?: number;
   /** Login attempts per window and client address. */
   readonly loginPerWindow: number;
   readonly windowMs: number;
@@ -20,26 +23,43 @@ export const LOGIN_ROUTE = '/api/v1/auth/login';
 /** Bounds the per-key counters kept in memory; the least recently used keys are dropped beyond it. */
 const MAX_TRACKED_KEYS = 100_000;
 
-function limitName(request: FastifyRequest): 'login' | 'api' {
-  return request.routeOptions.url === LOGIN_ROUTE ? 'login' : 'api';
-}
+export type LimitName = 'login' | 'user' | 'api-key' | 'address';
+type Subject = { kind: 'user' | 'api-key'; id: string } | undefined;
 
 /** Registers the limiter; must run before the routes it limits are added. */
 export async function registerRateLimits(
   app: FastifyInstance,
   settings: RateLimitSettings,
-  accountOf: (request: FastifyRequest) => string | undefined,
+  subjectOf: (request: FastifyRequest) => Subject,
 ): Promise<void> {
+  // The subject is worked out once per request: the key generator and the error builder both need it.
+  const subjects = new WeakMap<FastifyRequest, Subject>();
+  const subject = (request: FastifyRequest): Subject => {
+    if (!subjects.has(request)) subjects.set(request, subjectOf(request));
+    return subjects.get(request);
+  };
+  const limitName = (request: FastifyRequest): LimitName => {
+    if (request.routeOptions.url === LOGIN_ROUTE) return 'login';
+    const who = subject(request);
+    return who === undefined ? 'address' : who.kind === 'user' ? 'user' : 'api-key';
+  };
+  const maxOf = (name: LimitName): number =>
+    name === 'login'
+      ? settings.loginPerWindow
+      : name === 'api-key'
+        ? (settings.apiKeyPerWindow ?? settings.apiPerWindow)
+        : settings.apiPerWindow;
   await app.register(fastifyRateLimit, {
     global: true,
-    max: (request) => (limitName(request) === 'login' ? settings.loginPerWindow : settings.apiPerWindow),
+    max: (request) => maxOf(limitName(request)),
     timeWindow: settings.windowMs,
     cache: MAX_TRACKED_KEYS,
-    allowList: (request) => !request.url.startsWith('/api/'),
+    // Ingest routes carry device traffic and apply their own per-device limits.
+    allowList: (request) => !request.url.startsWith('/api/') || request.url.startsWith('/api/v1/ingest/'),
     keyGenerator: (request) => {
-      if (limitName(request) === 'login') return `login:${request.ip}`;
-      const account = accountOf(request);
-      return account === undefined ? `ip:${request.ip}` : `user:${account}`;
+      const name = limitName(request);
+      if (name === 'login' || name === 'address') return `${name}:${request.ip}`;
+      return `${name}:${subject(request)?.id ?? request.ip}`;
     },
     errorResponseBuilder: (request, context) =>
       new ApiError('rate_limited', `the ${limitName(request)} rate limit was exceeded; retry after ${context.after}`, {

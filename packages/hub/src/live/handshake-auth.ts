@@ -1,7 +1,7 @@
 /**
- * Handshake authentication for the live channel: a Socket.IO middleware that admits a connection only
- * when its `auth.token` equals the configured token. Compared in constant time; the token never
- * appears in the error a client sees.
+ * Handshake authentication for the live channel: Socket.IO middlewares that admit a connection only
+ * when its `auth.token` equals the configured token (compared in constant time) or passes a check such
+ * as API-token verification. The token never appears in the error a client sees.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ExtendedError } from 'socket.io';
@@ -28,4 +28,22 @@ export function tokenMiddleware(
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** Admits a connection whose handshake `auth.token` passes `check`; a throwing check refuses. */
+export function credentialMiddleware(
+  check: (token: string) => boolean,
+): (socket: Handshaking, next: (error?: ExtendedError) => void) => void {
+  return (socket, next) => {
+    const auth: unknown = socket.handshake.auth;
+    const token = typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
+    let admitted = false;
+    try {
+      admitted = typeof token === 'string' && token.length <= 8192 && check(token);
+    } catch {
+      admitted = false;
+    }
+    if (admitted) next();
+    else next(new Error(UNAUTHORIZED));
+  };
 }

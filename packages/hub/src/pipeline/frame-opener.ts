@@ -5,7 +5,7 @@
  */
 import { openDataFrame, validateReading, type DataFrame, type ReasonCode } from '@sealstream/protocol';
 import type { IvReplayWindow } from './iv-replay-window.js';
-import type { KeyResolver } from './keyring.js';
+import type { KeyEntry, KeyResolver } from './keyring.js';
 import type { SourceKind, VerifiedReading } from './ports.js';
 import type { SeqWindow } from './seq-window.js';
 
@@ -45,12 +45,21 @@ export class FrameOpener {
     this.now = options.now ?? Date.now;
   }
 
-  open(frame: DataFrame, source: SourceKind): FrameOpenOutcome {
+  /**
+   * `redrive` is an operator re-driving a dead letter: the frame is old by nature, so the sent-at skew
+   * check and the IV replay window are skipped; authenticity and every per-reading check still apply, and
+   * (device, seq) identity keeps a second re-drive harmless.
+   */
+  open(frame: DataFrame, source: SourceKind, mode: 'live' | 'redrive' = 'live'): FrameOpenOutcome {
     const { keys, ivWindow, maxClockSkewMs } = this.options;
     const entry = keys.resolve(frame.keyId);
     if (entry === undefined) return refuse('unknown_key', 'key id is not known to the hub');
     if (entry.revoked) return refuse('revoked_key', 'key id was revoked');
     const receivedAt = this.now();
+    if (mode === 'redrive') {
+      const opened = openDataFrame(frame, entry.key, this.options.maxReadingsPerFrame);
+      return opened.ok ? this.checkReadings(opened.readings, entry, source, receivedAt) : opened;
+    }
     if (Math.abs(receivedAt - frame.sentAt) > maxClockSkewMs) {
       return refuse('stale_frame', `sent-at differs from hub time by more than ${maxClockSkewMs} ms`);
     }
@@ -60,10 +69,24 @@ export class FrameOpener {
     const ivId = `${frame.keyId}\u0000${frame.iv.toString('base64')}`;
     if (!ivWindow.firstSighting(ivId)) return refuse('replayed_frame', 'this key id and IV were already seen');
 
+    return this.checkReadings(opened.readings, entry, source, receivedAt);
+  }
+
+  /**
+   * The per-reading checks shared by sealed frames and readings authenticated another way (HTTP HMAC
+   * signatures, device tokens): schema, device authorisation by `entry`, timestamp range, and the
+   * committed-duplicate window.
+   */
+  checkReadings(
+    candidates: readonly unknown[],
+    entry: KeyEntry,
+    source: SourceKind,
+    receivedAt: number = this.now(),
+  ): FrameOpenOutcome & { readonly ok: true } {
     const readings: VerifiedReading[] = [];
     const refused: ReadingRefusal[] = [];
     let knownDuplicates = 0;
-    for (const candidate of opened.readings) {
+    for (const candidate of candidates) {
       const checked = validateReading(candidate);
       if (!checked.ok) {
         refused.push({
@@ -79,7 +102,7 @@ export class FrameOpener {
         refused.push({
           reason: 'device_not_allowed',
           device: reading.device,
-          detail: `key ${frame.keyId} may not speak for device ${reading.device}`,
+          detail: `key ${entry.keyId} may not speak for device ${reading.device}`,
           raw: rawOf(candidate),
         });
         continue;

@@ -8,6 +8,11 @@ import { deriveDeviceKey, type DeviceKey } from '@sealstream/protocol';
 export interface KeyEntry {
   readonly keyId: string;
   readonly key: DeviceKey;
+  /**
+   * The device secret the key was derived from. HTTP ingest needs it: XRayIOT-style HMAC signatures and
+   * device bearer tokens are computed from it. Held in memory only; never logged.
+   */
+  readonly secret: Uint8Array;
   /** 'any' for a shared (demo or gateway) key; otherwise the device ids this key may speak for. */
   readonly devices: 'any' | ReadonlySet<string>;
   readonly revoked: boolean;
@@ -15,6 +20,8 @@ export interface KeyEntry {
 
 export interface KeyResolver {
   resolve(keyId: string): KeyEntry | undefined;
+  /** Every key (revoked ones included) that may speak for `device`, shared 'any' keys too; newest first. */
+  keysForDevice(device: string): readonly KeyEntry[];
 }
 
 export interface KeySpec {
@@ -32,6 +39,7 @@ export class StaticKeyring implements KeyResolver {
       this.entries.set(spec.keyId, {
         keyId: spec.keyId,
         key: deriveDeviceKey(spec.secret),
+        secret: Uint8Array.from(spec.secret),
         devices: spec.devices === 'any' ? 'any' : new Set(spec.devices),
         revoked: spec.revoked ?? false,
       });
@@ -42,7 +50,41 @@ export class StaticKeyring implements KeyResolver {
     return this.entries.get(keyId);
   }
 
+  keysForDevice(device: string): readonly KeyEntry[] {
+    const found: KeyEntry[] = [];
+    for (const entry of this.entries.values()) {
+      if (entry.devices === 'any' || entry.devices.has(device)) found.push(entry);
+    }
+    // Config order is oldest first; callers try the newest key first.
+    return found.reverse();
+  }
+
   get size(): number {
     return this.entries.size;
+  }
+}
+
+/**
+ * Several resolvers asked in order: config keys first (operators pin them deliberately), then the
+ * device registry. A key id is answered by the first resolver that knows it.
+ */
+export class KeyringChain implements KeyResolver {
+  private readonly resolvers: readonly KeyResolver[];
+
+  constructor(...resolvers: KeyResolver[]) {
+    this.resolvers = resolvers;
+  }
+
+  resolve(keyId: string): KeyEntry | undefined {
+    for (const resolver of this.resolvers) {
+      const entry = resolver.resolve(keyId);
+      if (entry !== undefined) return entry;
+    }
+    return undefined;
+  }
+
+  keysForDevice(device: string): readonly KeyEntry[] {
+    // The registry's per-device keys are more specific than shared config keys: try them first.
+    return [...this.resolvers].reverse().flatMap((resolver) => resolver.keysForDevice(device));
   }
 }

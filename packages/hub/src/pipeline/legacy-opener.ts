@@ -36,7 +36,8 @@ export class LegacyOpener {
     this.now = options.now ?? Date.now;
   }
 
-  openLine(tokens: readonly string[]): LegacyLineOutcome {
+  /** `redrive` skips the IV window: an operator re-driving a dead letter; the IV-derived seq keeps it idempotent. */
+  openLine(tokens: readonly string[], mode: 'live' | 'redrive' = 'live'): LegacyLineOutcome {
     const receivedAt = this.now();
     const readings: VerifiedReading[] = [];
     const refused: TokenRefusal[] = [];
@@ -47,7 +48,7 @@ export class LegacyOpener {
         continue;
       }
       // Checked after integrity so a forged token cannot occupy a slot in the window.
-      if (!this.options.ivWindow.firstSighting(opened.ivHex)) {
+      if (mode === 'live' && !this.options.ivWindow.firstSighting(opened.ivHex)) {
         refused.push({
           reason: 'legacy_replayed_token',
           detail: 'a token with this IV was already received',

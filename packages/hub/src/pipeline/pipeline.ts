@@ -8,11 +8,12 @@ import { EventEmitter } from 'node:events';
 import type { DataFrame, LegacyHashVariant, LiveStats, ReasonCode } from '@sealstream/protocol';
 import { Committer, type CommittedBatch, type SubmitResult } from './committer.js';
 import { DeadLetterFactory, type DeadLetterPolicy, type Refusal } from './dead-letters.js';
-import { FrameOpener } from './frame-opener.js';
+import { FrameOpener, type FrameOpenOutcome } from './frame-opener.js';
 import { IvReplayWindow } from './iv-replay-window.js';
-import type { KeyResolver } from './keyring.js';
+import type { KeyEntry, KeyResolver } from './keyring.js';
 import { LegacyOpener } from './legacy-opener.js';
-import type { DeadLetter, LiveSink, PipelineMetrics, ReadingStore, SourceKind } from './ports.js';
+import type { DeadLetter, DeadLetterRow, LiveSink, PipelineMetrics, ReadingStore, SourceKind } from './ports.js';
+import { planRedrive } from './redrive-plan.js';
 import { SeqWindow } from './seq-window.js';
 import { StatsTracker } from './stats-tracker.js';
 
@@ -51,6 +52,25 @@ export interface PipelineOptions {
 export type FrameAnswer =
   | { readonly kind: 'ack'; readonly accepted: number; readonly duplicates: number; readonly rejected: number }
   | { readonly kind: 'error'; readonly reason: ReasonCode; readonly detail: string };
+
+type OpenedReadings = Extract<FrameOpenOutcome, { ok: true }>;
+
+/** What re-driving a dead letter did. 'unavailable' means the store or queue could not take it now. */
+export type RedriveAnswer =
+  | {
+      readonly outcome: 'accepted' | 'duplicate' | 'refused';
+      readonly accepted: number;
+      readonly duplicates: number;
+      readonly rejected: number;
+      readonly reason?: ReasonCode;
+      readonly detail?: string;
+    }
+  | { readonly outcome: 'not_redrivable'; readonly detail: string }
+  | { readonly outcome: 'unavailable'; readonly reason: ReasonCode; readonly detail: string };
+
+function refused(reason: ReasonCode, detail: string): RedriveAnswer {
+  return { outcome: 'refused', accepted: 0, duplicates: 0, rejected: 1, reason, detail };
+}
 
 export interface PipelineEvents {
   drain: [];
@@ -139,6 +159,25 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       this.refuse({ reason: opened.reason, source, peer, device: null, detail: opened.detail, raw: frame.raw });
       return { kind: 'error', reason: opened.reason, detail: opened.detail };
     }
+    return this.submitOpened(opened, source, peer);
+  }
+
+  /**
+   * Readings whose sender was authenticated outside a sealed frame (an HTTP HMAC signature or a device
+   * bearer token checked against `entry`). They get the same per-reading checks, outcomes and dead letters
+   * as the contents of a frame.
+   */
+  async handleAuthenticatedReadings(
+    candidates: readonly unknown[],
+    entry: KeyEntry,
+    source: SourceKind,
+    peer: string,
+  ): Promise<FrameAnswer> {
+    if (entry.revoked) return { kind: 'error', reason: 'revoked_key', detail: 'key id was revoked' };
+    return this.submitOpened(this.frameOpener.checkReadings(candidates, entry, source), source, peer);
+  }
+
+  private async submitOpened(opened: OpenedReadings, source: SourceKind, peer: string): Promise<FrameAnswer> {
     const deadLetters: DeadLetter[] = [];
     for (const refusal of opened.refused) {
       this.count(source, refusal.reason);
@@ -157,6 +196,56 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       duplicates: result.duplicates + opened.knownDuplicates,
       rejected: opened.refused.length,
     };
+  }
+
+  /**
+   * Tries a dead letter again after its cause was fixed (a key registered, a device allowed). Re-drives
+   * skip freshness checks but nothing that proves authenticity; readings keep their identity, so a
+   * re-drive that already succeeded answers 'duplicate'. Refusing the stored input again makes no new
+   * dead letter; new refusals inside a re-opened frame are kept like any other.
+   */
+  async redrive(letter: DeadLetterRow): Promise<RedriveAnswer> {
+    const plan = planRedrive(letter);
+    const source = letter.source;
+    const peer = `redrive:${letter.id}`;
+    let answer: FrameAnswer;
+    switch (plan.kind) {
+      case 'impossible':
+        return { outcome: 'not_redrivable', detail: plan.why };
+      case 'reading': {
+        const entry = this.options.keys.keysForDevice(plan.device).find((key) => !key.revoked);
+        if (entry === undefined) {
+          return refused('unknown_key', `no live key may speak for device ${plan.device}`);
+        }
+        const checked = this.frameOpener.checkReadings([plan.candidate], entry, source);
+        const [refusal] = checked.refused;
+        if (refusal !== undefined) return refused(refusal.reason, refusal.detail);
+        answer = await this.submitOpened(checked, source, peer);
+        break;
+      }
+      case 'frame': {
+        const opened = this.frameOpener.open(plan.frame, source, 'redrive');
+        if (!opened.ok) return refused(opened.reason, opened.detail);
+        answer = await this.submitOpened(opened, source, peer);
+        break;
+      }
+      case 'legacy-token': {
+        if (this.legacyOpener === undefined) return { outcome: 'not_redrivable', detail: 'legacy ingest is off' };
+        const outcome = this.legacyOpener.openLine([plan.token], 'redrive');
+        const [refusal] = outcome.refused;
+        if (refusal !== undefined) return refused(refusal.reason, refusal.detail);
+        const result = await this.committer.submit({ readings: outcome.readings, deadLetters: [] });
+        answer = result.ok
+          ? { kind: 'ack', accepted: result.inserted, duplicates: result.duplicates, rejected: 0 }
+          : { kind: 'error', reason: result.reason, detail: result.detail };
+        break;
+      }
+    }
+    if (answer.kind === 'error') return { outcome: 'unavailable', reason: answer.reason, detail: answer.detail };
+    const counts = { accepted: answer.accepted, duplicates: answer.duplicates, rejected: answer.rejected };
+    if (answer.accepted > 0) return { outcome: 'accepted', ...counts };
+    if (answer.duplicates > 0) return { outcome: 'duplicate', ...counts };
+    return { outcome: 'refused', ...counts, reason: letter.reason, detail: 'no reading of it passed the checks' };
   }
 
   /** Opens and submits the tokens of one legacy DATA line. Legacy senders get no acknowledgement. */

@@ -59,6 +59,9 @@ export interface DeadLetterRow {
   readonly raw: Uint8Array;
   readonly truncated: boolean;
   readonly receivedAt: number;
+  /** When an operator last re-drove it, and what happened (accepted, duplicate, refused); absent on old reads. */
+  readonly redrivenAt?: number | null;
+  readonly redriveOutcome?: string | null;
 }
 
 export interface MinuteBucketRow {

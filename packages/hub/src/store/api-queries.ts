@@ -110,7 +110,7 @@ export async function queryDeadLetterPage(
   const limitParam = add(query.limit + 1);
   const rows = await db.query(
     `SELECT id::text AS id, reason, source, peer, device_id, detail, encode(raw, 'hex') AS raw_hex, truncated,
-       ${msOf('received_at')} AS received_ms
+       ${msOf('received_at')} AS received_ms, ${msOf('redriven_at')} AS redriven_ms, redrive_outcome
      FROM dead_letters ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
      ORDER BY received_at DESC, id DESC LIMIT ${limitParam}`,
     params,
@@ -125,6 +125,8 @@ export async function queryDeadLetterPage(
     raw: hexToBytes(row['raw_hex'], 'raw'),
     truncated: toBoolean(row['truncated'], 'truncated'),
     receivedAt: toNumber(row['received_ms'], 'received_at'),
+    redrivenAt: row['redriven_ms'] === null ? null : toNumber(row['redriven_ms'], 'redriven_at'),
+    redriveOutcome: toNullableText(row['redrive_outcome'], 'redrive_outcome'),
   }));
   const last = items.at(-1);
   return {
@@ -135,38 +137,61 @@ export async function queryDeadLetterPage(
 
 export interface DeviceSummary {
   readonly device: string;
-  /** Start of the newest minute with any reading or reject of this device, ms. */
-  readonly lastSeen: number;
+  /** Start of the newest minute with any reading or reject of this device, ms; null when never seen. */
+  readonly lastSeen: number | null;
   readonly totalValid: number;
   readonly totalInvalid: number;
   /** Valid readings in the hour before `nowMs` (by device time), and that as a per-minute rate. */
   readonly validLastHour: number;
+  readonly invalidLastHour: number;
   readonly perMinuteLastHour: number;
+  /** True when the device is in the registry (has or had keys issued by the hub). */
+  readonly registered: boolean;
+  readonly name: string | null;
+  readonly status: 'active' | 'revoked' | 'unregistered';
 }
 
-/** Devices known from the minute buckets, by id, keyset-paged after `afterDevice`. */
+/** Devices known from the minute buckets or the registry, by id, keyset-paged after `afterDevice`. */
 export async function queryDevicePage(
   db: SqlQueryable,
   query: { limit: number; afterDevice: string | null; nowMs: number },
 ): Promise<Page<DeviceSummary, string>> {
   assertPageSize(query.limit);
+  const lastHour = `minute >= ${AT('$3')} - interval '1 hour' AND minute < ${AT('$3')}`;
   const rows = await db.query(
-    `SELECT device_id, ${msOf('max(minute)')} AS last_ms, sum(valid)::float8 AS valid, sum(invalid)::float8 AS invalid,
-       coalesce(sum(valid) FILTER (WHERE minute >= ${AT('$3')} - interval '1 hour' AND minute < ${AT('$3')}), 0)::float8 AS hour
-     FROM minute_buckets
-     WHERE device_id <> $1 AND ($2::text IS NULL OR device_id > $2::text)
-     GROUP BY device_id ORDER BY device_id LIMIT $4`,
+    `WITH seen AS (
+       SELECT device_id, max(minute) AS last_minute, sum(valid) AS valid, sum(invalid) AS invalid,
+         coalesce(sum(valid) FILTER (WHERE ${lastHour}), 0) AS valid_hour,
+         coalesce(sum(invalid) FILTER (WHERE ${lastHour}), 0) AS invalid_hour
+       FROM minute_buckets
+       WHERE device_id <> $1 AND ($2::text IS NULL OR device_id > $2::text)
+       GROUP BY device_id
+     ), registered AS (
+       SELECT id, name, revoked_at FROM devices WHERE $2::text IS NULL OR id > $2::text
+     )
+     SELECT coalesce(s.device_id, r.id) AS device_id, ${msOf('s.last_minute')} AS last_ms,
+       coalesce(s.valid, 0)::float8 AS valid, coalesce(s.invalid, 0)::float8 AS invalid,
+       coalesce(s.valid_hour, 0)::float8 AS hour, coalesce(s.invalid_hour, 0)::float8 AS invalid_hour,
+       r.id IS NOT NULL AS registered, r.name, r.revoked_at IS NOT NULL AS revoked
+     FROM seen s FULL OUTER JOIN registered r ON r.id = s.device_id
+     ORDER BY 1 LIMIT $4`,
     [UNKNOWN_DEVICE, query.afterDevice, bound(query.nowMs), query.limit + 1],
   );
-  const items = rows.slice(0, query.limit).map((row) => {
+  const items = rows.slice(0, query.limit).map((row): DeviceSummary => {
     const hour = toNumber(row['hour'], 'hour');
+    const registered = toBoolean(row['registered'], 'registered');
+    const lastMs: unknown = row['last_ms'];
     return {
       device: toText(row['device_id'], 'device_id'),
-      lastSeen: toNumber(row['last_ms'], 'last_seen'),
+      lastSeen: lastMs === null || lastMs === undefined ? null : toNumber(lastMs, 'last_seen'),
       totalValid: toNumber(row['valid'], 'valid'),
       totalInvalid: toNumber(row['invalid'], 'invalid'),
       validLastHour: hour,
+      invalidLastHour: toNumber(row['invalid_hour'], 'invalid_hour'),
       perMinuteLastHour: Math.round((hour / 60) * 100) / 100,
+      registered,
+      name: toNullableText(row['name'], 'name'),
+      status: !registered ? 'unregistered' : toBoolean(row['revoked'], 'revoked') ? 'revoked' : 'active',
     };
   });
   const last = items.at(-1);

@@ -6,6 +6,8 @@
 import { PgliteExecutor } from './pglite-executor.js';
 import { PostgresExecutor } from './postgres-executor.js';
 import { SqlReadingStore } from './sql-store.js';
+import type { SqlExecutor } from './sql-executor.js';
+import { SqlRegistryStore } from './registry-store.js';
 
 export type StoreOptions =
   | {
@@ -29,13 +31,26 @@ export type StoreOptions =
       readonly onBackgroundError?: (error: unknown) => void;
     };
 
+/** The executor behind each opened store, so registry SQL can share its connections. */
+const executors = new WeakMap<SqlReadingStore, SqlExecutor>();
+
 export async function openStore(options: StoreOptions): Promise<SqlReadingStore> {
   const executor =
     options.kind === 'pglite' ? await PgliteExecutor.open(options) : await PostgresExecutor.open(options);
-  return new SqlReadingStore(executor);
+  const store = new SqlReadingStore(executor);
+  executors.set(store, executor);
+  return store;
+}
+
+/** The registry and re-drive SQL over the same database (and connections) as `store`. */
+export function registryStoreFor(store: SqlReadingStore): SqlRegistryStore {
+  const executor = executors.get(store);
+  if (executor === undefined) throw new Error('store: registryStoreFor needs a store made by openStore');
+  return new SqlRegistryStore(executor);
 }
 
 export { SqlReadingStore } from './sql-store.js';
+export { SqlRegistryStore } from './registry-store.js';
 export { UNKNOWN_DEVICE } from './minute-aggregates.js';
 export { DEFAULT_CHECKPOINT_INTERVAL_MS } from './pglite-executor.js';
 export { DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS } from './postgres-executor.js';

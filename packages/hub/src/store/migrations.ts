@@ -83,4 +83,45 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 3,
+    name: 'device registry, API keys, dead-letter re-drive',
+    statements: [
+      `CREATE TABLE devices (
+        id text PRIMARY KEY,
+        name text,
+        created_at timestamptz NOT NULL,
+        revoked_at timestamptz
+      )`,
+      // secret_sealed is the device secret under the master key (registry/secret-sealer.ts); the plain
+      // secret is never stored. expires_at is set when a rotation superseded the key.
+      `CREATE TABLE device_keys (
+        key_id text PRIMARY KEY,
+        device_id text NOT NULL REFERENCES devices (id),
+        secret_sealed bytea NOT NULL,
+        created_at timestamptz NOT NULL,
+        expires_at timestamptz,
+        revoked_at timestamptz
+      )`,
+      `CREATE INDEX device_keys_device_idx ON device_keys (device_id)`,
+      // secret_sha256 of a 256-bit random secret: enough to verify, useless to an attacker who reads it.
+      `CREATE TABLE api_keys (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        scopes text[] NOT NULL,
+        device_id text,
+        secret_sha256 bytea NOT NULL,
+        created_at timestamptz NOT NULL,
+        revoked_at timestamptz,
+        last_used_at timestamptz
+      )`,
+      // One row whose version every registry write bumps; hubs poll it to reload keys.
+      `CREATE TABLE registry_state (
+        id integer PRIMARY KEY CHECK (id = 1),
+        version bigint NOT NULL
+      )`,
+      `INSERT INTO registry_state (id, version) VALUES (1, 0)`,
+      `ALTER TABLE dead_letters ADD COLUMN redriven_at timestamptz, ADD COLUMN redrive_outcome text`,
+    ],
+  },
 ];

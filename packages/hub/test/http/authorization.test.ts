@@ -11,8 +11,34 @@ import {
 } from '../support/api-harness.js';
 
 let api: ApiHarness;
+/** Fixtures the registry and dead-letter routes act on; revoking twice is allowed, so each role can try. */
+const fixture = { device: 'auth-dev', revokeKeyId: '', apiKeyId: '', deadLetterId: '' };
 beforeAll(async () => {
   api = await startApiHarness('pglite');
+  await api.registry.devices.register({ id: fixture.device, name: null });
+  const { key } = await api.registry.devices.register({ id: 'auth-dev-revoke', name: null });
+  fixture.revokeKeyId = key.keyId;
+  await api.registry.devices.register({ id: 'auth-dev-gone', name: null });
+  fixture.apiKeyId = (await api.registry.apiKeys.issue({ name: 'fixture', scopes: ['read'], device: null })).apiKey.id;
+  // A refused reading of a registered device: re-drivable, accepted once and a duplicate after that.
+  const reading = { device: fixture.device, seq: 1, ts: Date.now(), data: { v: 1 } };
+  await api.store.commit({
+    readings: [],
+    deadLetters: [
+      {
+        reason: 'device_not_allowed',
+        source: 'tcp',
+        peer: '127.0.0.1:1',
+        device: fixture.device,
+        detail: 'fixture',
+        raw: Buffer.from(JSON.stringify(reading)),
+        truncated: false,
+        receivedAt: Date.now(),
+      },
+    ],
+  });
+  const page = await api.store.deadLetterPage({ filter: {}, limit: 1, before: null });
+  fixture.deadLetterId = page.items[0]?.id ?? '';
 });
 afterAll(async () => {
   await api?.stop();
@@ -106,6 +132,76 @@ const PROTECTED: readonly ProtectedRoute[] = [
     route: '/api/v1/users/:id',
     minRole: 'admin',
     request: () => ({ path: `/api/v1/users/${api.userIds.viewer}`, body: { role: 'viewer' } }),
+    okStatus: 200,
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/devices',
+    minRole: 'operator',
+    request: () => ({ path: '/api/v1/devices', body: { id: `auth-new-${(created += 1)}` } }),
+    okStatus: 201,
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/devices/:device',
+    minRole: 'viewer',
+    request: () => ({ path: `/api/v1/devices/${fixture.device}` }),
+    okStatus: 200,
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/devices/:device/keys',
+    minRole: 'operator',
+    request: () => ({ path: `/api/v1/devices/${fixture.device}/keys`, body: { overlapSeconds: 60 } }),
+    okStatus: 201,
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/devices/:device/keys/:keyId/revoke',
+    minRole: 'operator',
+    request: () => ({ path: `/api/v1/devices/auth-dev-revoke/keys/${fixture.revokeKeyId}/revoke` }),
+    okStatus: 200,
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/devices/:device/revoke',
+    minRole: 'operator',
+    request: () => ({ path: '/api/v1/devices/auth-dev-gone/revoke' }),
+    okStatus: 200,
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/api-keys',
+    minRole: 'admin',
+    request: () => ({ path: '/api/v1/api-keys' }),
+    okStatus: 200,
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/api-keys',
+    minRole: 'admin',
+    request: () => ({ path: '/api/v1/api-keys', body: { name: `machine-${(created += 1)}`, scopes: ['read'] } }),
+    okStatus: 201,
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/api-keys/:id/revoke',
+    minRole: 'admin',
+    request: () => ({ path: `/api/v1/api-keys/${fixture.apiKeyId}/revoke` }),
+    okStatus: 200,
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/dead-letters/:id/raw',
+    minRole: 'viewer',
+    request: () => ({ path: `/api/v1/dead-letters/${fixture.deadLetterId}/raw` }),
+    okStatus: 200,
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/dead-letters/:id/redrive',
+    minRole: 'operator',
+    request: () => ({ path: `/api/v1/dead-letters/${fixture.deadLetterId}/redrive` }),
     okStatus: 200,
   },
 ];

@@ -11,14 +11,14 @@ afterAll(async () => {
 });
 
 describe('rate limits', () => {
-  it('the api limit is per account: the sixth call is 429 with the limit named, others unaffected', async () => {
+  it('the user limit is per account: the sixth call is 429 with the limit named, others unaffected', async () => {
     for (let i = 0; i < 5; i += 1) {
       expect((await call(api.base, 'GET', '/api/v1/stats', { token: api.tokens.viewer })).status).toBe(200);
     }
     const refused = await call(api.base, 'GET', '/api/v1/stats', { token: api.tokens.viewer });
     expect(refused.status).toBe(429);
     expect(refused.body).toMatchObject({
-      error: { code: 'rate_limited', details: { limit: 'api', max: 5, windowMs: 60_000, remaining: 0 } },
+      error: { code: 'rate_limited', details: { limit: 'user', max: 5, windowMs: 60_000, remaining: 0 } },
     });
     const reset = (refused.body as { error: { details: { resetSeconds: number } } }).error.details.resetSeconds;
     expect(reset).toBeGreaterThan(0);

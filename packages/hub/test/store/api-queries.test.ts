@@ -102,7 +102,7 @@ await describeEachStore('API queries', (ctx) => {
       ],
       deadLetters: [],
     });
-    const all: Array<{ device: string; lastSeen: number; validLastHour: number }> = [];
+    const all: Array<{ device: string; lastSeen: number | null; validLastHour: number }> = [];
     let after: string | null = null;
     do {
       const page = await ctx.store.devicePage({ limit: 2, afterDevice: after, nowMs: now });

@@ -16,6 +16,7 @@ import { hashPassword } from '../../src/http/password-hash.js';
 import { openStore, type SqlReadingStore } from '../../src/store/index.js';
 import type { Role } from '../../src/store/accounts.js';
 import { dropTestSchema, pgTestUrl, uniqueTestSchema } from './postgres.js';
+import { openRegistryFixture, type RegistryFixture } from './registry-fixture.js';
 
 export const HARNESS_JWT_SECRET = 'harness-jwt-secret-that-is-long-enough-0123456789';
 export const ROLE_PASSWORD = 'correct horse battery staple';
@@ -37,6 +38,8 @@ export interface ApiHarness {
   readonly base: string;
   readonly app: FastifyInstance;
   readonly store: SqlReadingStore;
+  /** The registry, API keys and a pipeline over the same store, as the hub wires them. */
+  readonly registry: RegistryFixture;
   /** Method and URL (Fastify syntax) of every route registered. */
   readonly routes: ReadonlyArray<{ method: string; url: string }>;
   readonly tokens: Readonly<Record<Role, string>>;
@@ -65,6 +68,7 @@ export async function startApiHarness(kind: 'pglite' | 'postgres', options: Harn
     store = await openStore({ kind: 'postgres', url: pgTestUrl(), schema, poolSize: 2 });
   }
   await store.migrate();
+  const registry = await openRegistryFixture(store);
   const routes: Array<{ method: string; url: string }> = [];
   const app = await buildHttpApp({
     logger: pino({ level: 'silent' }),
@@ -77,6 +81,15 @@ export async function startApiHarness(kind: 'pglite' | 'postgres', options: Harn
     jwtSecret: HARNESS_JWT_SECRET,
     dashboardDir: undefined,
     isReady: () => true,
+    admin: {
+      devices: registry.devices,
+      apiKeys: registry.apiKeys,
+      redrive: {
+        findDeadLetter: (id) => registry.registryStore.findDeadLetter(id),
+        markRedriven: (id, outcome, at) => registry.registryStore.markRedriven(id, outcome, at),
+        redrive: (letter) => registry.pipeline.redrive(letter),
+      },
+    },
     onRoute: (route) => {
       for (const method of [route.method].flat()) routes.push({ method, url: route.url });
     },
@@ -105,12 +118,14 @@ export async function startApiHarness(kind: 'pglite' | 'postgres', options: Harn
     base,
     app,
     store,
+    registry,
     routes,
     tokens: tokens as Record<Role, string>,
     userIds: userIds as Record<Role, string>,
     login,
     async stop() {
       await app.close();
+      await registry.pipeline.close();
       await store.close();
       if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
       if (schema !== undefined) await dropTestSchema(schema);
@@ -123,10 +138,11 @@ export async function call(
   base: string,
   method: string,
   path: string,
-  options: { token?: string; body?: unknown } = {},
+  options: { token?: string; apiKey?: string; body?: unknown } = {},
 ): Promise<{ status: number; body: unknown; headers: Headers }> {
   const headers: Record<string, string> = {};
   if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
+  if (options.apiKey !== undefined) headers['x-api-key'] = options.apiKey;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(`${base}${path}`, {
     method,

@@ -1,0 +1,86 @@
+/**
+ * Opens the device registry for a hub: the master key (from config, or in demo mode from a key file in
+ * the data folder, created on first start with owner-only permissions), the database keyring loaded
+ * and polled for other hubs' changes, the config keyring in front of it, the device service and API
+ * keys. Refuses to start when stored keys cannot be opened: a hub must not run with half its keys.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { deviceToken, parseSecretHex } from '@sealstream/protocol';
+import type { HubConfig } from '../config/hub-config.js';
+import { KeyringChain, StaticKeyring, type KeyResolver } from '../pipeline/keyring.js';
+import { ApiKeys } from '../registry/api-keys.js';
+import { DeviceRegistry } from '../registry/device-registry.js';
+import { RegistryKeyring } from '../registry/registry-keyring.js';
+import { SecretSealer } from '../registry/secret-sealer.js';
+import { registryStoreFor, type SqlReadingStore, type SqlRegistryStore } from '../store/index.js';
+
+export interface OpenedRegistry {
+  readonly keys: KeyResolver;
+  readonly devices: DeviceRegistry;
+  readonly apiKeys: ApiKeys;
+  readonly store: SqlRegistryStore;
+  /** Stops polling for other hubs' changes. */
+  stop(): void;
+}
+
+export async function openRegistry(config: HubConfig, store: SqlReadingStore, logger: Logger): Promise<OpenedRegistry> {
+  const registryStore = registryStoreFor(store);
+  const masterKey = config.registry.masterKey ?? demoMasterKey(config.registry.masterKeyFile);
+  const sealer = masterKey === undefined ? null : new SecretSealer(masterKey);
+  if (sealer === null)
+    logger.warn('no master key (SEALSTREAM_MASTER_KEY): devices cannot be registered through the API');
+  const registryKeyring = new RegistryKeyring({ store: registryStore, sealer });
+  await registryKeyring.reload();
+  const configKeys = new StaticKeyring(config.deviceKeys);
+  const devices = new DeviceRegistry({
+    store: registryStore,
+    keyring: registryKeyring,
+    sealer,
+    keyIdTakenElsewhere: (keyId) => configKeys.resolve(keyId) !== undefined,
+    deviceToken,
+    defaultOverlapMs: config.registry.rotationOverlapMs,
+  });
+  let refreshing = false;
+  const timer = setInterval(() => {
+    if (refreshing) return;
+    refreshing = true;
+    registryKeyring
+      .refreshIfChanged()
+      .then((changed) => {
+        if (changed) logger.info({ keys: registryKeyring.size }, 'device registry reloaded after a change');
+      })
+      // Keep serving the last good snapshot; the next tick tries again.
+      .catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'device registry refresh failed'))
+      .finally(() => {
+        refreshing = false;
+      });
+  }, config.registry.refreshMs);
+  timer.unref();
+  return {
+    keys: new KeyringChain(configKeys, registryKeyring),
+    devices,
+    apiKeys: new ApiKeys(registryStore),
+    store: registryStore,
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** Demo only: read the master key file, or create it with a fresh random key (owner read/write only). */
+function demoMasterKey(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    const existing = parseSecretHex(readFileSync(file, 'utf8').trim());
+    if (existing === undefined) throw new Error(`${file} does not hold 64 hex characters`);
+    return existing;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const key = randomBytes(32);
+  mkdirSync(dirname(file), { recursive: true });
+  // 'wx': never overwrite a key another process just wrote; its keys would become unreadable.
+  writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  return key;
+}

@@ -1,6 +1,6 @@
 /**
  * Keeps dependencies pointing one way:
- *   cli -> http/ingest/live/store -> pipeline -> protocol
+ *   cli -> http/ingest/live/store -> registry -> pipeline -> protocol
  * protocol depends on nothing of ours; the pipeline never imports an implementation of its ports;
  * libraries never import the cli; the dashboard imports only protocol contract types.
  */
@@ -37,6 +37,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^packages/hub/src/(store|live)/' },
       to: { path: '^packages/hub/src/(ingest|http|cli)/' },
+    },
+    {
+      name: 'registry-depends-on-ports-not-implementations',
+      comment: 'The device registry owns keys and API keys; storage implements its port, the API and CLI drive it.',
+      severity: 'error',
+      from: { path: '^packages/hub/src/registry' },
+      to: { path: '^packages/hub/src/(store|live|ingest|http|cli|config|observability)/' },
     },
     {
       name: 'only-the-cli-wires-apps',

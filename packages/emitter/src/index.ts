@@ -5,3 +5,15 @@ export { LegacyEmitter, type LegacyEmitterOptions, type LegacyEmitterStats } fro
 export { parseEmitArgs, emitHelpText, type EmitCommand, type EmitArgsResult } from './emit-args.js';
 export { runEmit, type EmitSummary, type RunningEmit } from './run-emit.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
+export { HttpFramesClient, FRAMES_PATH, type HttpFramesClientOptions } from './http-frames-client.js';
+export {
+  HttpJsonClient,
+  signXRayIotRequest,
+  signedHeaders,
+  SIGNED_PATH,
+  INSIGHTHUB_PATH,
+  type HttpJsonClientOptions,
+  type SignatureInput,
+  type SignedReading,
+} from './http-signed-client.js';
+export type { HttpIngestAnswer } from './http-answer.js';

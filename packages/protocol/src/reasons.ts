@@ -7,8 +7,11 @@
 export interface ReasonInfo {
   /** Stable number carried in ERROR frames. Never reuse a retired number. */
   readonly code: number;
-  /** Where the refusal happens: the byte stream, a sealed frame, one reading, or the legacy line protocol. */
-  readonly scope: 'stream' | 'frame' | 'reading' | 'legacy' | 'hub';
+  /**
+   * Where the refusal happens: the byte stream, a sealed frame, one reading, the legacy line protocol, one
+   * HTTP ingest request as a whole (its authentication or body), or the hub itself.
+   */
+  readonly scope: 'stream' | 'frame' | 'reading' | 'legacy' | 'request' | 'hub';
   /** Whether the sender may retry the same content later and expect success. */
   readonly retryable: boolean;
   readonly description: string;
@@ -149,6 +152,50 @@ export const REASONS = {
     scope: 'legacy',
     retryable: false,
     description: 'A token with this IV was already seen from this source inside the replay window.',
+  },
+  // request: one HTTP ingest request is refused as a whole (authentication headers, device token, body).
+  missing_auth: {
+    code: 100,
+    scope: 'request',
+    retryable: false,
+    description:
+      'A required authentication header (x-device-id, x-timestamp, x-nonce, x-hmac-signature or Authorization) is missing or malformed.',
+  },
+  bad_signature: {
+    code: 101,
+    scope: 'request',
+    retryable: false,
+    description: 'The HMAC signature does not verify with any key of the device.',
+  },
+  stale_request: {
+    code: 102,
+    scope: 'request',
+    retryable: false,
+    description: 'The request timestamp is outside the allowed tolerance (too old or in the future); sign it again.',
+  },
+  replayed_nonce: {
+    code: 103,
+    scope: 'request',
+    retryable: false,
+    description: 'This nonce was already used by the device inside the replay window.',
+  },
+  unknown_device: {
+    code: 104,
+    scope: 'request',
+    retryable: false,
+    description: 'No key of the hub may speak for this device id.',
+  },
+  bad_token: {
+    code: 105,
+    scope: 'request',
+    retryable: false,
+    description: 'The device bearer token is not a valid token of a known key.',
+  },
+  malformed_body: {
+    code: 106,
+    scope: 'request',
+    retryable: false,
+    description: 'The request body is not of the shape the route accepts (not JSON, wrong envelope, no frames).',
   },
   // hub: the hub could not take the input now; the sender should retry.
   overloaded: {

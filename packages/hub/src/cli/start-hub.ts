@@ -109,6 +109,16 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       windowMs: 60_000,
     },
     corsOrigins: config.api.corsOrigins,
+    ingest: {
+      pipeline,
+      keys: registry.keys,
+      signatureToleranceMs: config.ingest.signatureToleranceMs,
+      rateLimit: { perDevicePerWindow: config.ingest.requestsPerDevicePerMinute, windowMs: 60_000 },
+      maxFrameBytes: limits.maxFrameBytes,
+      // A request may carry as many readings as one frame; the body limit is a frame plus its envelope.
+      maxReadingsPerRequest: limits.maxReadingsPerFrame,
+      bodyLimitBytes: limits.maxFrameBytes + 65_536,
+    },
     admin: {
       devices: registry.devices,
       apiKeys: registry.apiKeys,

@@ -11,7 +11,7 @@ import { ApiError } from './api-errors.js';
 import { BEARER_SECURITY, EpochMs, stringEnum, withErrorResponses } from './api-schemas.js';
 
 const ScopeSchema = stringEnum(API_KEY_SCOPES, {
-  description: 'read: the viewer routes; manage: also device management (operator); ingest: HTTP ingest',
+  description: 'read: the viewer routes; manage: also device management and re-drive (operator)',
 });
 
 const ApiKeyRecord = Type.Object(
@@ -19,7 +19,6 @@ const ApiKeyRecord = Type.Object(
     id: Type.String(),
     name: Type.String(),
     scopes: Type.Array(ScopeSchema),
-    device: Type.Union([Type.String(), Type.Null()], { description: 'the one device an ingest key acts for' }),
     createdAt: EpochMs,
     revokedAt: Type.Union([EpochMs, Type.Null()]),
     lastUsedAt: Type.Union([EpochMs, Type.Null()], { description: 'updated at most once a minute' }),
@@ -43,7 +42,6 @@ export function registerApiKeyRoutes(app: FastifyInstance, apiKeys: ApiKeys, adm
           {
             name: Type.String({ minLength: 1, maxLength: 100 }),
             scopes: Type.Array(ScopeSchema, { minItems: 1, maxItems: API_KEY_SCOPES.length, uniqueItems: true }),
-            device: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' })),
           },
           { additionalProperties: false },
         ),
@@ -59,7 +57,6 @@ export function registerApiKeyRoutes(app: FastifyInstance, apiKeys: ApiKeys, adm
       const issued = await apiKeys.issue({
         name: request.body.name,
         scopes: request.body.scopes as ApiKeyScope[],
-        device: request.body.device ?? null,
       });
       return reply.code(201).header('cache-control', 'no-store').send(issued);
     },

@@ -37,7 +37,8 @@ export function withErrorResponses<T extends Record<number, TSchema>>(
 
 export const ErrorRef = Type.Ref('ApiError');
 
-export const BEARER_SECURITY = [{ bearerAuth: [] }];
+/** A login token or an API key (as a bearer value or in X-API-Key); API keys never reach admin routes. */
+export const BEARER_SECURITY: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyAuth: [] }];
 
 /** Milliseconds since the epoch, as used across the API. */
 export const EpochMs = Type.Number({ description: 'milliseconds since the Unix epoch (UTC)' });

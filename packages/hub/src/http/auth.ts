@@ -24,9 +24,7 @@ export const DEFAULT_TOKEN_TTL_SECONDS = 900;
 
 /** Checks a presented API key against the store (registry/api-keys.ts implements it). */
 export interface ApiKeyVerifier {
-  verify(
-    presented: string,
-  ): Promise<
+  verify(presented: string): Promise<
     | {
         readonly ok: true;
         readonly key: {

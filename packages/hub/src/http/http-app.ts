@@ -28,6 +28,7 @@ import { registerUserRoutes } from './user-routes.js';
 import type { ApiKeys } from '../registry/api-keys.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
 import { registerApiKeyRoutes } from './api-key-routes.js';
+import { registerIngestRoutes, type IngestRouteOptions } from './ingest-routes.js';
 import { registerRedriveRoutes, type RedriveDeps } from './redrive-routes.js';
 import { registerRegistryRoutes } from './registry-routes.js';
 
@@ -63,6 +64,8 @@ export interface HttpAppOptions {
     readonly apiKeys: ApiKeys;
     readonly redrive: RedriveDeps;
   };
+  /** HTTP ingest (sealed frames, signed JSON, InsightHub `POST /ingest`); absent: no ingest routes. */
+  readonly ingest?: IngestRouteOptions;
   /** Origins allowed to call the API from a browser; empty: same origin only (no CORS headers). */
   readonly corsOrigins?: readonly string[];
 }
@@ -120,7 +123,10 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
         description: 'REST API of the Sealstream hub. Errors: `{ error: { code, message, details? } }`.',
       },
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT or ssk_ API key' },
+          apiKeyAuth: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+        },
       },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => String(json.$id ?? `def-${index}`) },
@@ -179,6 +185,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   registerQueryRoutes(app, options.queries, auth.require('viewer'));
   registerExportRoutes(app, options.queries, auth.require('viewer'));
   registerUserRoutes(app, options.accounts, auth);
+  if (options.ingest !== undefined) registerIngestRoutes(app, options.ingest);
   if (options.admin !== undefined) {
     const roles = { read: auth.require('viewer'), manage: auth.require('operator') };
     registerRegistryRoutes(app, options.admin.devices, roles);

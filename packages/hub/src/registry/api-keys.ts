@@ -1,8 +1,8 @@
 /**
  * API keys for machine clients: `ssk_<id>_<secret>`, where the id is public (it names the key in lists
  * and logs) and only a SHA-256 of the 256-bit random secret is stored. A fast hash is right here: the
- * secret is random, not a password, so there is nothing to brute-force. Keys carry scopes and may be
- * bound to one device; revocation takes effect on the next request.
+ * secret is random, not a password, so there is nothing to brute-force. Keys carry scopes; revocation
+ * takes effect on the next request.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyRow, ApiKeyScope, RegistryStore } from './registry-ports.js';
@@ -36,7 +36,6 @@ export class ApiKeys {
   async issue(request: {
     name: string;
     scopes: readonly ApiKeyScope[];
-    device: string | null;
   }): Promise<{ apiKey: ApiKeyRow; secret: string }> {
     const id = randomBytes(6).toString('hex');
     const secretPart = randomBytes(32).toString('base64url');
@@ -44,7 +43,6 @@ export class ApiKeys {
       id,
       name: request.name,
       scopes: [...new Set(request.scopes)],
-      device: request.device,
       secretHash: digest(secretPart),
       createdAt: this.now(),
     });

@@ -22,15 +22,14 @@ export interface DeviceKeyRow {
   readonly revokedAt: number | null;
 }
 
-export type ApiKeyScope = 'read' | 'ingest' | 'manage';
-export const API_KEY_SCOPES: readonly ApiKeyScope[] = ['read', 'ingest', 'manage'];
+/** `read` acts as a viewer, `manage` as an operator; devices authenticate with their own keys, not API keys. */
+export type ApiKeyScope = 'read' | 'manage';
+export const API_KEY_SCOPES: readonly ApiKeyScope[] = ['read', 'manage'];
 
 export interface ApiKeyRow {
   readonly id: string;
   readonly name: string;
   readonly scopes: readonly ApiKeyScope[];
-  /** When set, the key acts for this one device only. */
-  readonly device: string | null;
   readonly createdAt: number;
   readonly revokedAt: number | null;
   readonly lastUsedAt: number | null;
@@ -74,7 +73,6 @@ export interface NewApiKey {
   readonly id: string;
   readonly name: string;
   readonly scopes: readonly ApiKeyScope[];
-  readonly device: string | null;
   readonly secretHash: Uint8Array;
   readonly createdAt: number;
 }

@@ -109,7 +109,6 @@ export const MIGRATIONS: readonly Migration[] = [
         id text PRIMARY KEY,
         name text NOT NULL,
         scopes text[] NOT NULL,
-        device_id text,
         secret_sha256 bytea NOT NULL,
         created_at timestamptz NOT NULL,
         revoked_at timestamptz,

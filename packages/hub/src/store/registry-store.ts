@@ -24,7 +24,7 @@ const UNIQUE_VIOLATION = '23505';
 const DEVICE_COLUMNS = `id, name, ${msOf('created_at')} AS created_ms, ${msOf('revoked_at')} AS revoked_ms`;
 const KEY_COLUMNS = `key_id, device_id, encode(secret_sealed, 'hex') AS sealed_hex, ${msOf('created_at')} AS created_ms,
   ${msOf('expires_at')} AS expires_ms, ${msOf('revoked_at')} AS revoked_ms`;
-const API_KEY_COLUMNS = `id, name, array_to_string(scopes, ',') AS scopes, device_id,
+const API_KEY_COLUMNS = `id, name, array_to_string(scopes, ',') AS scopes,
   encode(secret_sha256, 'hex') AS hash_hex, ${msOf('created_at')} AS created_ms, ${msOf('revoked_at')} AS revoked_ms,
   ${msOf('last_used_at')} AS last_used_ms`;
 const BUMP = 'UPDATE registry_state SET version = version + 1 WHERE id = 1';
@@ -147,10 +147,10 @@ export class SqlRegistryStore implements RegistryStore {
   insertApiKey(key: NewApiKey): Promise<ApiKeyRow> {
     return this.guard('insertApiKey', async () => {
       const [row] = await this.executor.query(
-        `INSERT INTO api_keys (id, name, scopes, device_id, secret_sha256, created_at)
-         VALUES ($1, $2, string_to_array($3, ','), $4, decode($5, 'hex'), to_timestamp($6 / 1000.0))
+        `INSERT INTO api_keys (id, name, scopes, secret_sha256, created_at)
+         VALUES ($1, $2, string_to_array($3, ','), decode($4, 'hex'), to_timestamp($5 / 1000.0))
          RETURNING ${API_KEY_COLUMNS}`,
-        [key.id, key.name, key.scopes.join(','), key.device, bytesToHex(key.secretHash), key.createdAt],
+        [key.id, key.name, key.scopes.join(','), bytesToHex(key.secretHash), key.createdAt],
       );
       if (row === undefined) throw new Error('store: API key insert returned no row');
       return withoutHash(toApiKey(row));
@@ -260,7 +260,6 @@ function toApiKey(row: SqlRow): ApiKeyWithHash {
     id: toText(row['id'], 'id'),
     name: toText(row['name'], 'name'),
     scopes: (scopes === '' ? [] : scopes.split(',')) as ApiKeyScope[],
-    device: toNullableText(row['device_id'], 'device_id'),
     secretHash: hexToBytes(row['hash_hex'], 'secret_sha256'),
     createdAt: toNumber(row['created_ms'], 'created_at'),
     revokedAt: nullableMs(row['revoked_ms'], 'revoked_at'),

@@ -35,7 +35,7 @@ describe('OpenAPI document', () => {
 
   it('declares bearer auth on the protected API routes', () => {
     const stats = doc.paths['/api/v1/stats']?.['get'] as { security?: unknown } | undefined;
-    expect(stats?.security).toEqual([{ bearerAuth: [] }]);
+    expect(stats?.security).toEqual([{ bearerAuth: [] }, { apiKeyAuth: [] }]);
   });
 
   it('no documented operation answers 5xx to hostile parameters or bodies (a small fuzz pass)', async () => {

@@ -39,7 +39,19 @@ describe('dashboard contract (shapes kept exactly)', () => {
     expect(items?.[0]).toMatchObject({ reason: 'stale_frame', truncated: true, device: null });
     expect(items?.[0]?.rawHex).toHaveLength(512);
     expect(Object.keys(items?.[0] ?? {}).sort()).toEqual(
-      ['detail', 'device', 'id', 'peer', 'rawHex', 'reason', 'receivedAt', 'source', 'truncated'].sort(),
+      [
+        'detail',
+        'device',
+        'id',
+        'peer',
+        'rawHex',
+        'reason',
+        'receivedAt',
+        'redriveOutcome',
+        'redrivenAt',
+        'source',
+        'truncated',
+      ].sort(),
     );
   });
 });

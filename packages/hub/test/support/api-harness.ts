@@ -54,6 +54,7 @@ export interface HarnessOptions {
   readonly bodyLimitBytes?: number;
   /** Default: limits high enough that only the rate-limit tests meet them. */
   readonly rateLimits?: { apiPerWindow: number; loginPerWindow: number; windowMs: number } | null;
+  readonly corsOrigins?: readonly string[];
 }
 
 export async function startApiHarness(kind: 'pglite' | 'postgres', options: HarnessOptions = {}): Promise<ApiHarness> {
@@ -81,6 +82,7 @@ export async function startApiHarness(kind: 'pglite' | 'postgres', options: Harn
     jwtSecret: HARNESS_JWT_SECRET,
     dashboardDir: undefined,
     isReady: () => true,
+    ingest: { pipeline: registry.pipeline, keys: registry.keys },
     admin: {
       devices: registry.devices,
       apiKeys: registry.apiKeys,

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { deviceToken } from '@sealstream/protocol';
 import { createMetrics, type HubMetrics } from '../../src/observability/metrics.js';
-import { KeyringChain, StaticKeyring, type KeySpec } from '../../src/pipeline/keyring.js';
+import { KeyringChain, StaticKeyring, type KeyResolver, type KeySpec } from '../../src/pipeline/keyring.js';
 import { Pipeline, type PipelineLimits } from '../../src/pipeline/pipeline.js';
 import { ApiKeys } from '../../src/registry/api-keys.js';
 import { DeviceRegistry } from '../../src/registry/device-registry.js';
@@ -35,6 +35,8 @@ export interface RegistryFixture {
   readonly devices: DeviceRegistry;
   readonly apiKeys: ApiKeys;
   readonly pipeline: Pipeline;
+  /** The pipeline's keys: config keys, then the registry. */
+  readonly keys: KeyResolver;
   readonly metrics: HubMetrics;
 }
 
@@ -59,13 +61,23 @@ export async function openRegistryFixture(
     ...(options.overlapMs === undefined ? {} : { defaultOverlapMs: options.overlapMs }),
   });
   const metrics = createMetrics();
+  const keys = new KeyringChain(configKeys, keyring);
   const pipeline = new Pipeline({
     store,
     metrics: metrics.pipeline,
-    keys: new KeyringChain(configKeys, keyring),
+    keys,
     limits: TEST_LIMITS,
     now,
   });
   await pipeline.start();
-  return { masterKey, registryStore, keyring, devices, apiKeys: new ApiKeys(registryStore, now), pipeline, metrics };
+  return {
+    masterKey,
+    registryStore,
+    keyring,
+    devices,
+    apiKeys: new ApiKeys(registryStore, now),
+    pipeline,
+    keys,
+    metrics,
+  };
 }

@@ -1,0 +1,25 @@
+/**
+ * The resolved settings and shared state the HTTP ingest routes are built with (one per app): the
+ * pipeline, the key resolver, the clock, the signed-request nonce window and the per-sender limiter.
+ */
+import type { KeyResolver } from '../pipeline/keyring.js';
+import type { NonceWindow } from '../pipeline/nonce-window.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { IngestRateLimiter } from './ingest-rate-limiter.js';
+
+export interface IngestContext {
+  readonly pipeline: Pipeline;
+  readonly keys: KeyResolver;
+  readonly now: () => number;
+  /** Signed requests: accepted distance between x-timestamp and the hub clock, either way. */
+  readonly signatureToleranceMs: number;
+  readonly nonces: NonceWindow;
+  /** null: no per-sender limit. */
+  readonly limiter: IngestRateLimiter | null;
+  readonly bodyLimitBytes: number;
+  readonly maxFrameBytes: number;
+  /** Frames per frames-route body. */
+  readonly maxFramesPerRequest: number;
+  /** Readings per JSON request (the same bound as readings per sealed frame). */
+  readonly maxReadingsPerRequest: number;
+}

@@ -1,0 +1,189 @@
+/**
+ * POST /ingest (root path, for the old IoT InsightHub clients; also /api/v1/ingest/readings): a device
+ * bearer token (`sst_<keyId>_<mac>`, see @sealstream/protocol device-token) and `{device_id, value,
+ * time}` or an array of them; 202 once committed. Each item becomes a reading
+ * `{ device: device_id, seq, ts: time, data: { value } }`. Without a `seq` the hub derives one from the
+ * content, so a client retrying the same reading is stored once (the rule is in insighthubSeq).
+ */
+import { createHash } from 'node:crypto';
+import { deviceTokenMatches, parseDeviceToken } from '@sealstream/protocol';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { KeyEntry } from '../pipeline/keyring.js';
+import { withErrorResponses } from './api-schemas.js';
+import type { IngestContext } from './ingest-context.js';
+import { IngestAnswer, parseJson, sendReadingsAnswer } from './ingest-json.js';
+import { sendRateLimited, setLimitHeaders } from './ingest-rate-limiter.js';
+import { acceptAll, bodyBytes, ingestGate, peerOf, refuseRequest } from './ingest-replies.js';
+
+export const INSIGHTHUB_ROUTES = ['/ingest', '/api/v1/ingest/readings'] as const;
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+const InsightHubReading = Type.Object({
+  device_id: Type.String({ description: 'the device id; the token key must be allowed to speak for it' }),
+  value: Type.Unknown({ description: 'any JSON value; stored as data.value (a number becomes the metric "value")' }),
+  time: Type.Union([Type.String({ format: 'date-time' }), Type.Integer({ minimum: 0 })], {
+    description: 'ISO 8601 date-time with a zone, or ms since the epoch',
+  }),
+  seq: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description:
+        'optional sequence number; without it seq = first 48 bits of SHA-256(device_id + "\\0" + time + "\\0" + JSON(value))',
+    }),
+  ),
+});
+
+const InsightHubBody = Type.Union([InsightHubReading, Type.Array(InsightHubReading, { minItems: 1 })]);
+
+export function registerInsightHubRoutes(app: FastifyInstance, context: IngestContext): void {
+  for (const url of INSIGHTHUB_ROUTES) {
+    app.post(
+      url,
+      {
+        bodyLimit: context.bodyLimitBytes,
+        config: { rateLimit: false },
+        onRequest: ingestGate(context.pipeline, 'application/json'),
+        validatorCompiler: acceptAll,
+        schema: {
+          tags: ['ingest'],
+          summary: 'InsightHub-style readings {device_id, value, time} with a device bearer token; 202 once stored',
+          description:
+            'Authorization: Bearer sst_<keyId>_<base64url HMAC-SHA256(secret, "sealstream device token v1")>. ' +
+            '401 missing_auth / bad_token / revoked_key, 403 device_not_allowed, 400 malformed_body, 429 per ' +
+            'device, 503 with Retry-After when busy (reason in details.reason). See docs/api-ingest.md.',
+          body: InsightHubBody,
+          response: withErrorResponses({ 202: IngestAnswer }),
+        },
+      },
+      (request, reply) => handleInsightHub(context, request, reply),
+    );
+  }
+}
+
+async function handleInsightHub(
+  context: IngestContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const { pipeline } = context;
+  const auth = authenticate(context, request.headers.authorization);
+  if (auth.kind !== 'ok') return refuseRequest(pipeline, request, reply, { ...auth, device: null });
+  const entry = auth.entry;
+
+  const items = itemsOf(parseJson(bodyBytes(request)), context.maxReadingsPerRequest);
+  if (!items.ok) return refuseRequest(pipeline, request, reply, { ...items, device: null });
+  const devices = new Set(items.value.map((item) => item['device_id'] as string));
+  for (const device of devices) {
+    if (entry.devices !== 'any' && !entry.devices.has(device)) {
+      return refuseRequest(pipeline, request, reply, {
+        reason: 'device_not_allowed',
+        detail: `key ${entry.keyId} may not speak for device ${device}`,
+        device: null,
+      });
+    }
+  }
+
+  const limiter = context.limiter;
+  if (limiter !== null) {
+    for (const device of devices) {
+      const state = limiter.take(`device:${device}`);
+      if (!state.allowed) return sendRateLimited(reply, 'ingest-device', state, limiter.windowMs);
+      setLimitHeaders(reply, state);
+    }
+  }
+
+  const answer = await pipeline.handleAuthenticatedReadings(
+    items.value.map(toCandidate),
+    entry,
+    'http',
+    peerOf(request),
+  );
+  return sendReadingsAnswer(reply, answer, 202);
+}
+
+type Auth =
+  | { readonly kind: 'ok'; readonly entry: KeyEntry }
+  | {
+      readonly kind: 'refused';
+      readonly reason: 'missing_auth' | 'bad_token' | 'revoked_key';
+      readonly detail: string;
+    };
+
+function authenticate(context: IngestContext, header: string | undefined): Auth {
+  const match = typeof header === 'string' ? BEARER.exec(header) : null;
+  if (match?.[1] === undefined) {
+    return { kind: 'refused', reason: 'missing_auth', detail: 'Authorization: Bearer <device token> is required' };
+  }
+  const token = parseDeviceToken(match[1]);
+  const entry = token === undefined ? undefined : context.keys.resolve(token.keyId);
+  // One answer for "not a token", "unknown key" and "wrong MAC": a caller learns nothing about key ids.
+  if (token === undefined || entry === undefined || !deviceTokenMatches(token.mac, entry.secret)) {
+    return { kind: 'refused', reason: 'bad_token', detail: 'the device token is not valid' };
+  }
+  if (entry.revoked) return { kind: 'refused', reason: 'revoked_key', detail: 'the token belongs to a revoked key' };
+  return { kind: 'ok', entry };
+}
+
+type ItemsCheck =
+  | { readonly ok: true; readonly value: ReadonlyArray<Record<string, unknown>> }
+  | { readonly ok: false; readonly reason: 'malformed_body' | 'too_many_readings'; readonly detail: string };
+
+function itemsOf(parsed: ReturnType<typeof parseJson>, max: number): ItemsCheck {
+  if (!parsed.ok) return { ok: false, reason: 'malformed_body', detail: 'the body is not JSON' };
+  const list = Array.isArray(parsed.value) ? (parsed.value as unknown[]) : [parsed.value];
+  if (list.length === 0) return { ok: false, reason: 'malformed_body', detail: 'the array holds no readings' };
+  if (list.length > max) {
+    return { ok: false, reason: 'too_many_readings', detail: `more than ${max} readings in one request` };
+  }
+  for (const item of list) {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      return { ok: false, reason: 'malformed_body', detail: 'every reading must be an object' };
+    }
+    if (typeof (item as Record<string, unknown>)['device_id'] !== 'string') {
+      return { ok: false, reason: 'malformed_body', detail: 'every reading needs a string device_id' };
+    }
+  }
+  return { ok: true, value: list as Array<Record<string, unknown>> };
+}
+
+/**
+ * An item as a pipeline reading candidate; anything wrong in it (time, seq, missing value, extra
+ * fields) is left for the reading schema to refuse, one reading at a time, as inside a frame.
+ */
+function toCandidate(item: Record<string, unknown>): Record<string, unknown> {
+  const { device_id: device, value, time, seq, ...extra } = item;
+  const candidate: Record<string, unknown> = {
+    device,
+    seq: seq === undefined ? insighthubSeq(device as string, time, value) : seq,
+    ts: timeToMs(time),
+    // A missing value makes data null, which the schema refuses ("data must be an object").
+    data: value === undefined ? null : { value },
+  };
+  // Unknown fields are refused by the schema under a visible name rather than silently dropped.
+  for (const name of Object.keys(extra)) candidate[`unexpected field ${name}`] = true;
+  return candidate;
+}
+
+function timeToMs(time: unknown): unknown {
+  if (typeof time !== 'string') return time;
+  if (!ISO_TIME.test(time)) return time;
+  const ms = Date.parse(time);
+  return Number.isNaN(ms) ? time : ms;
+}
+
+/**
+ * seq for an item without one: the first 48 bits (6 bytes, big-endian) of
+ * SHA-256(device_id + "\0" + time + "\0" + JSON(value)), where time is the string as sent or the number
+ * in its JSON form, and JSON(value) is the value re-serialised compactly in the key order it arrived in.
+ * The same reading sent again gets the same seq, so a retry is a harmless duplicate.
+ */
+export function insighthubSeq(device: string, time: unknown, value: unknown): number {
+  const timeText = typeof time === 'string' ? time : JSON.stringify(time);
+  const digest = createHash('sha256')
+    .update(`${device}\u0000${timeText}\u0000${JSON.stringify(value)}`, 'utf8')
+    .digest();
+  return digest.readUIntBE(0, 6);
+}

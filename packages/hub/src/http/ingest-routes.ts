@@ -1,0 +1,71 @@
+/**
+ * HTTP ingest: sealed frames (POST /api/v1/ingest/frames), XRayIOT-style signed JSON
+ * (POST /api/v1/ingest/signed) and InsightHub-style token JSON (POST /ingest, alias
+ * /api/v1/ingest/readings). Same pipeline, same outcomes and same dead letters as TCP; answers only
+ * after commit. Registered in their own encapsulated scope, whose body parsers keep the raw bytes
+ * (signatures and dead letters need them) and accept only JSON and octet-stream bodies.
+ */
+import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_READINGS_PER_FRAME } from '@sealstream/protocol';
+import type { FastifyInstance } from 'fastify';
+import type { KeyResolver } from '../pipeline/keyring.js';
+import { NonceWindow } from '../pipeline/nonce-window.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { IngestContext } from './ingest-context.js';
+import { registerFramesRoute } from './ingest-frames-route.js';
+import { registerInsightHubRoutes } from './ingest-insighthub-route.js';
+import { IngestRateLimiter, type IngestRateLimitSettings } from './ingest-rate-limiter.js';
+import { registerSignedRoute } from './ingest-signed-route.js';
+
+export interface IngestRouteOptions {
+  readonly pipeline: Pipeline;
+  readonly keys: KeyResolver;
+  readonly now?: () => number;
+  /** Signed requests: accepted |x-timestamp - hub time|; default 300 000 ms (5 minutes). */
+  readonly signatureToleranceMs?: number;
+  /** Bound of the signed-request nonce window; when full, new signed requests get 503 (fail closed). */
+  readonly nonceWindowMaxEntries?: number;
+  /** Requests per device id (JSON routes) or per key id (frames route) and window; null or absent: off. */
+  readonly rateLimit?: IngestRateLimitSettings | null;
+  /** Largest accepted request body; default 1 MiB. */
+  readonly bodyLimitBytes?: number;
+  /** Largest frame in a frames body; default 1 MiB (as on TCP). */
+  readonly maxFrameBytes?: number;
+  /** Frames in one frames-route body; default 1024 (more is 400 malformed_body). */
+  readonly maxFramesPerRequest?: number;
+  /** Readings per JSON request; default 10 000 (as per sealed frame). */
+  readonly maxReadingsPerRequest?: number;
+}
+
+export const DEFAULT_SIGNATURE_TOLERANCE_MS = 300_000;
+export const DEFAULT_NONCE_WINDOW_MAX_ENTRIES = 1_000_000;
+export const DEFAULT_INGEST_BODY_LIMIT_BYTES = 1_048_576;
+export const DEFAULT_MAX_FRAMES_PER_REQUEST = 1024;
+
+export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteOptions): void {
+  const now = deps.now ?? Date.now;
+  const signatureToleranceMs = deps.signatureToleranceMs ?? DEFAULT_SIGNATURE_TOLERANCE_MS;
+  const bodyLimitBytes = deps.bodyLimitBytes ?? DEFAULT_INGEST_BODY_LIMIT_BYTES;
+  const context: IngestContext = {
+    pipeline: deps.pipeline,
+    keys: deps.keys,
+    now,
+    signatureToleranceMs,
+    nonces: new NonceWindow(signatureToleranceMs, deps.nonceWindowMaxEntries ?? DEFAULT_NONCE_WINDOW_MAX_ENTRIES),
+    limiter: deps.rateLimit == null ? null : new IngestRateLimiter(deps.rateLimit, now),
+    bodyLimitBytes,
+    maxFrameBytes: deps.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    maxFramesPerRequest: deps.maxFramesPerRequest ?? DEFAULT_MAX_FRAMES_PER_REQUEST,
+    maxReadingsPerRequest: deps.maxReadingsPerRequest ?? DEFAULT_MAX_READINGS_PER_FRAME,
+  };
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      ['application/json', 'application/octet-stream'],
+      { parseAs: 'buffer', bodyLimit: bodyLimitBytes },
+      (_request, body, done) => done(null, body),
+    );
+    registerFramesRoute(scope, context);
+    registerSignedRoute(scope, context);
+    registerInsightHubRoutes(scope, context);
+  });
+}

@@ -1,0 +1,194 @@
+/**
+ * POST /api/v1/ingest/signed: readings as JSON, authenticated the XRayIOT way by an HMAC signature in
+ * headers (see hmac-signature.ts for the exact bytes). Checks run cheapest first and fail closed:
+ * headers, timestamp tolerance, the device's keys (newest first; a revoked key never verifies),
+ * per-device rate limit, nonce (recorded only once the signature verified), then the body. Verified
+ * readings take the same per-reading checks, outcomes and dead letters as the contents of a frame.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { KeyEntry } from '../pipeline/keyring.js';
+import { withErrorResponses } from './api-schemas.js';
+import {
+  expectedSignature,
+  readSignatureHeaders,
+  signatureMatches,
+  type SignedRequestHeaders,
+} from './hmac-signature.js';
+import type { IngestContext } from './ingest-context.js';
+import { IngestAnswer, parseJson, sendReadingsAnswer } from './ingest-json.js';
+import { sendRateLimited, setLimitHeaders } from './ingest-rate-limiter.js';
+import { acceptAll, bodyBytes, ingestGate, peerOf, refuseRequest } from './ingest-replies.js';
+
+export const SIGNED_ROUTE = '/api/v1/ingest/signed';
+
+const SignedReading = Type.Object({
+  device: Type.Optional(Type.String({ description: 'if present, must equal x-device-id' })),
+  seq: Type.Integer({ minimum: 0, description: 'per-device sequence number; (device, seq) identifies a reading' }),
+  ts: Type.Integer({ minimum: 0, description: 'device time, ms since the epoch' }),
+  data: Type.Record(Type.String(), Type.Unknown(), { description: 'JSON object; numeric fields become metrics' }),
+});
+
+const SignedBody = Type.Union([Type.Object({ readings: Type.Array(SignedReading, { minItems: 1 }) }), SignedReading]);
+
+const SignedHeaders = Type.Object({
+  'x-device-id': Type.String({ description: 'the device id' }),
+  'x-timestamp': Type.String({
+    description: 'integer seconds or milliseconds since the epoch (below 1e11 read as seconds)',
+  }),
+  'x-nonce': Type.String({ description: '32 hex characters, fresh per request' }),
+  'x-hmac-signature': Type.String({
+    description:
+      'hex HMAC-SHA256(secret, "algorithm=sha256&deviceId=<id>&nonce=<n>&payload=<hex HMAC-SHA256(secret, body)>&timestamp=<ts>")',
+  }),
+});
+
+export function registerSignedRoute(app: FastifyInstance, context: IngestContext): void {
+  app.post(
+    SIGNED_ROUTE,
+    {
+      bodyLimit: context.bodyLimitBytes,
+      config: { rateLimit: false },
+      onRequest: ingestGate(context.pipeline, 'application/json'),
+      validatorCompiler: acceptAll,
+      schema: {
+        tags: ['ingest'],
+        summary: 'Readings as JSON, signed with the device secret in x-hmac-signature (XRayIOT style)',
+        description:
+          '200 after commit with counts. 401 missing_auth / stale_request / unknown_device / bad_signature / ' +
+          'revoked_key, 409 replayed_nonce, 403 device_not_allowed, 400 malformed_body / too_many_readings, ' +
+          '429 per device, 503 with Retry-After when busy (reason in details.reason). See docs/api-ingest.md.',
+        headers: SignedHeaders,
+        body: SignedBody,
+        response: withErrorResponses({ 200: IngestAnswer }),
+      },
+    },
+    (request, reply) => handleSigned(context, request, reply),
+  );
+}
+
+async function handleSigned(context: IngestContext, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const { pipeline } = context;
+  const parsedHeaders = readSignatureHeaders(request.headers);
+  if (!parsedHeaders.ok) {
+    return refuseRequest(pipeline, request, reply, {
+      reason: 'missing_auth',
+      detail: parsedHeaders.detail,
+      device: null,
+    });
+  }
+  const headers = parsedHeaders.value;
+  const device = headers.deviceId;
+  const now = context.now();
+  if (Math.abs(now - headers.timestampMs) > context.signatureToleranceMs) {
+    return refuseRequest(pipeline, request, reply, {
+      reason: 'stale_request',
+      detail: `x-timestamp differs from hub time by more than ${context.signatureToleranceMs} ms`,
+      device,
+    });
+  }
+  const body = bodyBytes(request);
+  const verdict = verify(context, headers, body);
+  if (verdict.kind !== 'ok') {
+    return refuseRequest(pipeline, request, reply, { ...verdict, device });
+  }
+  const entry = verdict.entry;
+
+  const limiter = context.limiter;
+  if (limiter !== null) {
+    const state = limiter.take(`device:${device}`);
+    if (!state.allowed) return sendRateLimited(reply, 'ingest-device', state, limiter.windowMs);
+    setLimitHeaders(reply, state);
+  }
+
+  const nonce = context.nonces.check(`${device}\u0000${headers.nonce.toLowerCase()}`, headers.timestampMs, now);
+  if (nonce === 'replayed') {
+    return refuseRequest(pipeline, request, reply, {
+      reason: 'replayed_nonce',
+      detail: 'this nonce was already used by the device; sign each request with a fresh nonce',
+      device,
+    });
+  }
+  if (nonce === 'full') {
+    return refuseRequest(pipeline, request, reply, {
+      reason: 'overloaded',
+      detail: 'the nonce window is full',
+      device,
+    });
+  }
+
+  const readings = readingsOf(parseJson(body), context.maxReadingsPerRequest);
+  if (!readings.ok) return refuseRequest(pipeline, request, reply, { ...readings, device });
+  const candidates: unknown[] = [];
+  for (const reading of readings.value) {
+    if ('device' in reading && reading['device'] !== device) {
+      // Whole request: the signature speaks for x-device-id only. No device on the dead letter, so a
+      // re-drive does not mistake the request body for one reading.
+      return refuseRequest(pipeline, request, reply, {
+        reason: 'device_not_allowed',
+        detail: `a reading names a device other than x-device-id ${device}`,
+        device: null,
+      });
+    }
+    // Extra fields stay, so the reading schema refuses them exactly as inside a frame.
+    candidates.push({ ...reading, device });
+  }
+  const answer = await pipeline.handleAuthenticatedReadings(candidates, entry, 'http', peerOf(request));
+  return sendReadingsAnswer(reply, answer, 200);
+}
+
+type Verdict =
+  | { readonly kind: 'ok'; readonly entry: KeyEntry }
+  | {
+      readonly kind: 'refused';
+      readonly reason: 'unknown_device' | 'bad_signature' | 'revoked_key';
+      readonly detail: string;
+    };
+
+/** Tries the device's live keys newest first (two during a rotation); revoked keys only name the refusal. */
+function verify(context: IngestContext, headers: SignedRequestHeaders, body: Buffer): Verdict {
+  const entries = context.keys.keysForDevice(headers.deviceId);
+  if (entries.length === 0) {
+    return { kind: 'refused', reason: 'unknown_device', detail: 'no key of the hub may speak for this device' };
+  }
+  for (const entry of entries) {
+    if (entry.revoked) continue;
+    if (signatureMatches(expectedSignature(entry.secret, headers, body), headers.signature))
+      return { kind: 'ok', entry };
+  }
+  for (const entry of entries) {
+    if (!entry.revoked) continue;
+    if (signatureMatches(expectedSignature(entry.secret, headers, body), headers.signature)) {
+      return { kind: 'refused', reason: 'revoked_key', detail: 'the request is signed with a revoked key' };
+    }
+  }
+  return {
+    kind: 'refused',
+    reason: 'bad_signature',
+    detail: 'the signature does not verify with any key of the device',
+  };
+}
+
+type ReadingsCheck =
+  | { readonly ok: true; readonly value: ReadonlyArray<Record<string, unknown>> }
+  | { readonly ok: false; readonly reason: 'malformed_body' | 'too_many_readings'; readonly detail: string };
+
+/** The envelope: `{ readings: [...] }` or one reading object. Each reading's own fields are checked later. */
+function readingsOf(parsed: ReturnType<typeof parseJson>, max: number): ReadingsCheck {
+  if (!parsed.ok) return { ok: false, reason: 'malformed_body', detail: 'the body is not JSON' };
+  const value = parsed.value;
+  if (!isObject(value)) return { ok: false, reason: 'malformed_body', detail: 'the body is not a JSON object' };
+  const list: unknown = 'readings' in value ? value['readings'] : [value];
+  if (!Array.isArray(list) || list.length === 0) {
+    return { ok: false, reason: 'malformed_body', detail: 'readings must be a non-empty array' };
+  }
+  if (list.length > max) {
+    return { ok: false, reason: 'too_many_readings', detail: `more than ${max} readings in one request` };
+  }
+  if (!list.every(isObject)) return { ok: false, reason: 'malformed_body', detail: 'every reading must be an object' };
+  return { ok: true, value: list };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

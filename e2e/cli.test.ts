@@ -4,6 +4,7 @@
  * failed on CI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -310,11 +311,47 @@ describe.skipIf(!built)('sealstream CLI', () => {
     const first = await serve([], env, { dataDir, role: 'operator' });
     const registered = await apiPost(first, '/api/v1/devices', { id: 'reg-1', name: 'e2e' });
     expect(registered.status).toBe(201);
-    const key = (registered.body as { key: { keyId: string; secret: string } }).key;
+    const key = (registered.body as { key: { keyId: string; secret: string; deviceToken: string } }).key;
     const before = await emitNative(first, 'reg', key.keyId, key.secret);
     expect(before.sent).toBeGreaterThan(100);
     expect(before.acked).toBe(before.sent);
     expect(first.output()).not.toContain(key.secret);
+
+    // The same device over HTTP, as a plain HTTP client would: InsightHub-style with its bearer token, and
+    // XRayIOT-style JSON signed by hand from the documented formula; a replay of the signed request is refused.
+    const base = `http://127.0.0.1:${first.ports.http}`;
+    const insight = await fetch(`${base}/ingest`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key.deviceToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ device_id: 'reg-1', value: 21.5, time: new Date().toISOString() }),
+    });
+    expect(insight.status).toBe(202);
+    const body = JSON.stringify({ readings: [{ seq: 900_001, ts: Date.now(), data: { t: 1 } }] });
+    const secretBytes = Buffer.from(key.secret, 'hex');
+    const timestamp = String(Date.now());
+    const nonce = randomBytes(16).toString('hex');
+    const payload = createHmac('sha256', secretBytes).update(body).digest('hex');
+    const signature = createHmac('sha256', secretBytes)
+      .update(`algorithm=sha256&deviceId=reg-1&nonce=${nonce}&payload=${payload}&timestamp=${timestamp}`)
+      .digest('hex');
+    const signedRequest = {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-device-id': 'reg-1',
+        'x-timestamp': timestamp,
+        'x-nonce': nonce,
+        'x-hmac-signature': signature,
+      },
+      body,
+    };
+    const signed = await fetch(`${base}/api/v1/ingest/signed`, signedRequest);
+    expect(signed.status).toBe(200);
+    expect(await signed.json()).toMatchObject({ accepted: 1 });
+    expect((await fetch(`${base}/api/v1/ingest/signed`, signedRequest)).status).toBe(409);
+    const stored = (await apiGet(first, '/api/v1/devices/reg-1/readings?limit=10000')) as { items: unknown[] };
+    expect(stored.items.length).toBe(before.sent + 2);
+
     first.child.kill('SIGTERM');
     await new Promise((resolve) => first.child.once('exit', resolve));
 
@@ -335,5 +372,5 @@ describe.skipIf(!built)('sealstream CLI', () => {
     await emitNative(second, 'reg', key.keyId, key.secret);
     const m = await metrics(second.ports.http);
     expect(sum(m, 'sealstream_readings_rejected_total{source="tcp",reason="revoked_key"')).toBeGreaterThan(0);
-  });
+  }, 90_000);
 });

@@ -32,8 +32,13 @@ export async function openRegistry(config: HubConfig, store: SqlReadingStore, lo
   const sealer = masterKey === undefined ? null : new SecretSealer(masterKey);
   if (sealer === null)
     logger.warn('no master key (SEALSTREAM_MASTER_KEY): devices cannot be registered through the API');
-  const registryKeyring = new RegistryKeyring({ store: registryStore, sealer });
-  await registryKeyring.reload();
+  const registryKeyring = new RegistryKeyring({
+    store: registryStore,
+    sealer,
+    onUnopenable: (keyIds, error) =>
+      logger.error({ keyIds, err: error.message }, 'device keys left out: they do not open with this master key'),
+  });
+  await registryKeyring.reload({ strict: true });
   const configKeys = new StaticKeyring(config.deviceKeys);
   const devices = new DeviceRegistry({
     store: registryStore,
@@ -42,6 +47,11 @@ export async function openRegistry(config: HubConfig, store: SqlReadingStore, lo
     keyIdTakenElsewhere: (keyId) => configKeys.resolve(keyId) !== undefined,
     deviceToken,
     defaultOverlapMs: config.registry.rotationOverlapMs,
+    onReloadError: (error) =>
+      logger.error(
+        { err: (error as Error).message },
+        'device registry reload after a change failed; the refresh retries',
+      ),
   });
   let refreshing = false;
   const timer = setInterval(() => {

@@ -16,6 +16,7 @@ import { generatePassword, hashPassword } from '../http/password-hash.js';
 import { createLegacyIngest, type LegacyIngest } from '../ingest/legacy-tcp.js';
 import { createNativeIngest, type NativeIngest } from '../ingest/native-tcp.js';
 import { createLiveHub } from '../live/index.js';
+import type { CredentialVerdict } from '../live/handshake-auth.js';
 import { createMetrics } from '../observability/metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import type { ReadingStore } from '../pipeline/ports.js';
@@ -141,9 +142,12 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     tickMs: config.live.tickMs,
     getStats: () => pipeline.stats(),
     metrics: metrics.live,
-    ...liveAuthorization(config, (token) => {
-      http.jwt.verify(token);
-      return true;
+    ...liveAuthorization(config, async (token) => {
+      // The same checks as the API: a valid token of an account that still exists and is enabled.
+      const claims = http.jwt.verify<{ sub?: unknown; exp?: unknown }>(token);
+      const user = typeof claims.sub === 'string' ? await store.findUserById(claims.sub) : undefined;
+      if (user === undefined || user.disabled) return false;
+      return { expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : null };
     }),
   });
   pipeline.addLiveSink(live.sink);
@@ -212,14 +216,16 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
  */
 function liveAuthorization(
   config: HubConfig,
-  verifyApiToken: (token: string) => boolean,
-): { authorize?: (token: string) => boolean } {
+  verifyApiToken: (token: string) => Promise<CredentialVerdict>,
+): { authorize?: (token: string) => Promise<CredentialVerdict> } {
   const liveToken = config.live.token;
   if (config.live.public && liveToken === undefined) return {};
   const expected = liveToken === undefined ? undefined : createHash('sha256').update(liveToken).digest();
   return {
-    authorize: (token) => {
-      if (expected !== undefined && timingSafeEqual(createHash('sha256').update(token).digest(), expected)) return true;
+    authorize: async (token) => {
+      if (expected !== undefined && timingSafeEqual(createHash('sha256').update(token).digest(), expected)) {
+        return { expiresAt: null };
+      }
       return verifyApiToken(token);
     },
   };

@@ -13,6 +13,7 @@ import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { ApiError } from './api-errors.js';
+import { AuthFailureBudget } from './auth-failures.js';
 import type { AccountStore, Role, UserRow } from './api-ports.js';
 import { RoleSchema, withErrorResponses } from './api-schemas.js';
 import { hashPassword, MAX_PASSWORD_CHARS, verifyPassword } from './password-hash.js';
@@ -44,6 +45,8 @@ export interface AuthOptions {
   readonly accounts: AccountStore;
   /** When absent, API keys are not accepted. */
   readonly apiKeys?: ApiKeyVerifier;
+  /** Failed API-key checks allowed per client address and minute before they are refused unseen; default 20. */
+  readonly apiKeyFailuresPerMinute?: number;
   readonly jwtSecret: string;
   readonly tokenTtlSeconds?: number;
 }
@@ -145,7 +148,7 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   const authenticate = async (request: FastifyRequest): Promise<UserRow> => {
     const credential = presentedCredential(request);
     if (credential === undefined) throw new ApiError('unauthorized', 'a bearer token or API key is required');
-    if (credential.kind === 'api-key') return authenticateApiKey(credential.value);
+    if (credential.kind === 'api-key') return authenticateApiKey(credential.value, request.ip);
     let claims: TokenClaims;
     try {
       claims = app.jwt.verify<TokenClaims>(credential.value);
@@ -158,10 +161,15 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   };
 
   /** An API key acts as a pseudo-account `api-key:<id>` with the role its scopes allow. */
-  const authenticateApiKey = async (presented: string): Promise<UserRow> => {
+  const failures = new AuthFailureBudget(options.apiKeyFailuresPerMinute ?? 20, 60_000);
+  const authenticateApiKey = async (presented: string, address: string): Promise<UserRow> => {
     if (options.apiKeys === undefined) throw new ApiError('unauthorized', 'API keys are not accepted by this hub');
+    failures.check(address);
     const check = await options.apiKeys.verify(presented);
-    if (!check.ok) throw new ApiError('unauthorized', check.why);
+    if (!check.ok) {
+      failures.record(address);
+      throw new ApiError('unauthorized', check.why);
+    }
     const role = roleOfScopes(check.key.scopes);
     if (role === undefined) throw new ApiError('forbidden', 'this API key has no scope for this route');
     return {

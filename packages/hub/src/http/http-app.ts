@@ -95,6 +95,9 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
         // The dashboard's live channel is a same-origin WebSocket; uPlot draws on canvas.
         'connect-src': ["'self'"],
         'img-src': ["'self'", 'data:'],
+        // helmet's default would make browsers fetch every asset over https, which blanks the dashboard
+        // of a hub reached over plain HTTP by address; TLS is the deployment's choice, not ours.
+        'upgrade-insecure-requests': null,
       },
     },
   });

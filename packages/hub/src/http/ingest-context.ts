@@ -13,6 +13,7 @@ export interface IngestContext {
   readonly now: () => number;
   /** Signed requests: accepted distance between x-timestamp and the hub clock, either way. */
   readonly signatureToleranceMs: number;
+  /** Signed-request nonces, owned by device id (each device capped, see nonce-window.ts). */
   readonly nonces: NonceWindow;
   /** null: no per-sender limit. */
   readonly limiter: IngestRateLimiter | null;

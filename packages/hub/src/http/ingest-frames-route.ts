@@ -24,16 +24,19 @@ import {
 export const FRAMES_ROUTE = '/api/v1/ingest/frames';
 
 /**
- * Frame refusals that say nothing about who sent the frame (it did not authenticate): they are not
- * charged to the key's rate-limit budget, so a forger naming a key cannot spend it.
+ * Frame refusals that say nothing about who sent the frame: they are not charged to the key's rate-limit
+ * budget. Most did not authenticate, so a forger naming a key cannot spend it; a replayed frame did, but
+ * anyone who captured it can post it again, so charging it would let an eavesdropper spend the real
+ * device's budget with one captured frame.
  */
-const UNAUTHENTICATED_REASONS: ReadonlySet<ReasonCode> = new Set([
+const UNCHARGED_REASONS: ReadonlySet<ReasonCode> = new Set([
   'unknown_key',
   'revoked_key',
   'unknown_suite',
   'integrity_failed',
   'stale_frame',
   'malformed_frame',
+  'replayed_frame',
 ]);
 
 const FrameOutcome = Type.Object(
@@ -129,10 +132,11 @@ async function handleFrames(context: IngestContext, request: FastifyRequest, rep
   }
 
   const peer = peerOf(request);
-  const authenticated = new Set<string>();
-  const outcomes = await Promise.all(items.map((item) => outcomeOf(context, item, peer, authenticated)));
-  // One request spends one unit of each key that authenticated in it, whatever became of its frames.
-  for (const keyId of authenticated) limiter?.charge(`key:${keyId}`, 1);
+  const charged = new Set<string>();
+  const outcomes = await Promise.all(items.map((item) => outcomeOf(context, item, peer, charged)));
+  // One request spends one unit of each key whose frames in it were its sender's own work (acknowledged,
+  // or refused for a reason other than UNCHARGED_REASONS), whatever became of them.
+  for (const keyId of charged) limiter?.charge(`key:${keyId}`, 1);
 
   let accepted = 0;
   let duplicates = 0;
@@ -156,7 +160,7 @@ async function handleFrames(context: IngestContext, request: FastifyRequest, rep
     return sendHubBusy(reply, busyReason, 'no frame of this body was taken', { frames: outcomes });
   }
   if (limiter !== null) {
-    for (const keyId of authenticated) setLimitHeaders(reply, limiter.peek(`key:${keyId}`));
+    for (const keyId of charged) setLimitHeaders(reply, limiter.peek(`key:${keyId}`));
   }
   return reply.code(200).send({ frames: outcomes, accepted, duplicates, rejected });
 }
@@ -165,7 +169,7 @@ async function outcomeOf(
   context: IngestContext,
   item: DecodeItem,
   peer: string,
-  authenticated: Set<string>,
+  charged: Set<string>,
 ): Promise<Outcome> {
   const { pipeline } = context;
   if (!item.ok) {
@@ -180,7 +184,7 @@ async function outcomeOf(
     return errorOutcome('unknown_frame_type', detail);
   }
   const answer = await pipeline.handleDataFrame(frame, 'http', peer);
-  if (answer.kind === 'ack' || !UNAUTHENTICATED_REASONS.has(answer.reason)) authenticated.add(frame.keyId);
+  if (answer.kind === 'ack' || !UNCHARGED_REASONS.has(answer.reason)) charged.add(frame.keyId);
   if (answer.kind === 'ack') {
     return {
       outcome: 'ack',

@@ -18,7 +18,8 @@ export interface IngestRateLimitSettings {
   readonly windowMs: number;
 }
 
-export type IngestLimitName = 'ingest-device' | 'ingest-key';
+/** `ingest-device-nonces`: live signed-request nonces of one device (nonce-window.ts), not a request count. */
+export type IngestLimitName = 'ingest-device' | 'ingest-key' | 'ingest-device-nonces';
 
 export interface LimitState {
   readonly allowed: boolean;

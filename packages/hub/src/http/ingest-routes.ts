@@ -24,6 +24,12 @@ export interface IngestRouteOptions {
   readonly signatureToleranceMs?: number;
   /** Bound of the signed-request nonce window; when full, new signed requests get 503 (fail closed). */
   readonly nonceWindowMaxEntries?: number;
+  /**
+   * Live nonces one device may hold in that window; a device at it gets 429 (`ingest-device-nonces`) for
+   * its new signed requests while other devices go on. Default 20 000 (about 66 signed requests/s kept up
+   * for the whole tolerance).
+   */
+  readonly nonceWindowMaxPerDevice?: number;
   /** Requests per device id (JSON routes) or per key id (frames route) and window; null or absent: off. */
   readonly rateLimit?: IngestRateLimitSettings | null;
   /** Largest accepted request body; default 1 MiB. */
@@ -38,6 +44,7 @@ export interface IngestRouteOptions {
 
 export const DEFAULT_SIGNATURE_TOLERANCE_MS = 300_000;
 export const DEFAULT_NONCE_WINDOW_MAX_ENTRIES = 1_000_000;
+export const DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE = 20_000;
 export const DEFAULT_INGEST_BODY_LIMIT_BYTES = 1_048_576;
 export const DEFAULT_MAX_FRAMES_PER_REQUEST = 1024;
 
@@ -50,7 +57,11 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteOpti
     keys: deps.keys,
     now,
     signatureToleranceMs,
-    nonces: new NonceWindow(signatureToleranceMs, deps.nonceWindowMaxEntries ?? DEFAULT_NONCE_WINDOW_MAX_ENTRIES),
+    nonces: new NonceWindow(
+      signatureToleranceMs,
+      deps.nonceWindowMaxEntries ?? DEFAULT_NONCE_WINDOW_MAX_ENTRIES,
+      deps.nonceWindowMaxPerDevice ?? DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE,
+    ),
     limiter: deps.rateLimit == null ? null : new IngestRateLimiter(deps.rateLimit, now),
     bodyLimitBytes,
     maxFrameBytes: deps.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,

@@ -1,13 +1,16 @@
 /**
  * POST /api/v1/ingest/signed: readings as JSON, authenticated the XRayIOT way by an HMAC signature in
  * headers (see hmac-signature.ts for the exact bytes). Checks run cheapest first and fail closed:
- * headers, timestamp tolerance, the device's keys (newest first; a revoked key never verifies),
- * per-device rate limit, nonce (recorded only once the signature verified), then the body. Verified
- * readings take the same per-reading checks, outcomes and dead letters as the contents of a frame.
+ * headers, timestamp tolerance, the device's keys (newest first; a revoked key never verifies), the
+ * nonce (a replay is refused here, before the rate limit, so replaying a captured request never spends
+ * the device's budget), the per-device rate limit, then the nonce is recorded (only once the signature
+ * verified, so forgers cannot fill the window) and the body read. Verified readings take the same
+ * per-reading checks, outcomes and dead letters as the contents of a frame.
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyEntry } from '../pipeline/keyring.js';
+import type { NonceVerdict } from '../pipeline/nonce-window.js';
 import { withErrorResponses } from './api-schemas.js';
 import {
   expectedSignature,
@@ -57,7 +60,8 @@ export function registerSignedRoute(app: FastifyInstance, context: IngestContext
         description:
           '200 after commit with counts. 401 missing_auth / stale_request / unknown_device / bad_signature / ' +
           'revoked_key, 409 replayed_nonce, 403 device_not_allowed, 400 malformed_body / too_many_readings, ' +
-          '429 per device, 503 with Retry-After when busy (reason in details.reason). See docs/api-ingest.md.',
+          '429 per device (request rate: ingest-device; live nonces: ingest-device-nonces), 503 with ' +
+          'Retry-After when busy (reason in details.reason). See docs/api-ingest.md.',
         headers: SignedHeaders,
         body: SignedBody,
         response: withErrorResponses({ 200: IngestAnswer }),
@@ -94,28 +98,22 @@ async function handleSigned(context: IngestContext, request: FastifyRequest, rep
   }
   const entry = verdict.entry;
 
+  // Nonce before rate limit: a replay (anyone who captured the request can send it) is refused without
+  // charging the device. Nothing between this verdict and the record below yields, so it still holds.
+  const nonce = headers.nonce.toLowerCase();
+  const seen = context.nonces.verdict(device, nonce, now);
+  if (seen !== 'fresh') return refuseNonce(context, request, reply, device, seen, now);
+
   const limiter = context.limiter;
   if (limiter !== null) {
+    // A request refused here leaves its nonce unrecorded: it did nothing, and a later copy is charged once.
     const state = limiter.take(`device:${device}`);
     if (!state.allowed) return sendRateLimited(reply, 'ingest-device', state, limiter.windowMs);
     setLimitHeaders(reply, state);
   }
 
-  const nonce = context.nonces.check(`${device}\u0000${headers.nonce.toLowerCase()}`, headers.timestampMs, now);
-  if (nonce === 'replayed') {
-    return refuseRequest(pipeline, request, reply, {
-      reason: 'replayed_nonce',
-      detail: 'this nonce was already used by the device; sign each request with a fresh nonce',
-      device,
-    });
-  }
-  if (nonce === 'full') {
-    return refuseRequest(pipeline, request, reply, {
-      reason: 'overloaded',
-      detail: 'the nonce window is full',
-      device,
-    });
-  }
+  const recorded = context.nonces.check(device, nonce, headers.timestampMs, now);
+  if (recorded !== 'fresh') return refuseNonce(context, request, reply, device, recorded, now);
 
   const readings = readingsOf(parseJson(body), context.maxReadingsPerRequest);
   if (!readings.ok) return refuseRequest(pipeline, request, reply, { ...readings, device });
@@ -135,6 +133,39 @@ async function handleSigned(context: IngestContext, request: FastifyRequest, rep
   }
   const answer = await pipeline.handleAuthenticatedReadings(candidates, entry, 'http', peerOf(request));
   return sendReadingsAnswer(reply, answer, 200);
+}
+
+/** The answer to a signed request whose nonce cannot be taken. */
+function refuseNonce(
+  context: IngestContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  device: string,
+  verdict: Exclude<NonceVerdict, 'fresh'>,
+  now: number,
+): FastifyReply {
+  const { pipeline, nonces } = context;
+  switch (verdict) {
+    case 'replayed':
+      return refuseRequest(pipeline, request, reply, {
+        reason: 'replayed_nonce',
+        detail: 'this nonce was already used by the device; sign each request with a fresh nonce',
+        device,
+      });
+    case 'owner_full': {
+      // This device alone sends more than its share of the window: told to slow down like any other
+      // per-device limit (not dead-lettered), other devices go on. The wait is until its oldest nonce expires.
+      const resetMs = nonces.ownerFreesAt(device, now) - now;
+      const state = { allowed: false, max: nonces.maxPerOwner, remaining: 0, resetMs };
+      return sendRateLimited(reply, 'ingest-device-nonces', state, context.signatureToleranceMs);
+    }
+    case 'full':
+      return refuseRequest(pipeline, request, reply, {
+        reason: 'overloaded',
+        detail: 'the nonce window is full',
+        device,
+      });
+  }
 }
 
 type Verdict =

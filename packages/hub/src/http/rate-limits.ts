@@ -1,7 +1,9 @@
 /**
  * Request rate limits for the API (in memory, per hub process): `login` per client address on the login
  * route; on every other /api route `user` per account, `api-key` per API key, and `address` per client
- * address for calls without a valid credential. Ingest routes have their own per-device limits.
+ * address for calls without a valid credential. Ingest routes have their own per-device limits. The
+ * limiter is an app-level onRequest hook, so it runs before any route's authentication hook: calls that
+ * fail authentication are counted too.
  * A refusal is 429 `rate_limited` whose details name the limit, its window, what remains and when it
  * resets; the same numbers are in the x-ratelimit-* and retry-after headers.
  */
@@ -50,7 +52,9 @@ export async function registerRateLimits(
         ? (settings.apiKeyPerWindow ?? settings.apiPerWindow)
         : settings.apiPerWindow;
   await app.register(fastifyRateLimit, {
-    global: true,
+    // Not per route (route hooks would run after the auth hook, so refused calls would never count):
+    // one app-level hook below.
+    global: false,
     max: (request) => maxOf(limitName(request)),
     timeWindow: settings.windowMs,
     cache: MAX_TRACKED_KEYS,
@@ -70,4 +74,5 @@ export async function registerRateLimits(
         resetSeconds: Math.ceil(context.ttl / 1000),
       }),
   });
+  app.addHook('onRequest', app.rateLimit());
 }

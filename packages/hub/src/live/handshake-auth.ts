@@ -30,20 +30,48 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
-/** Admits a connection whose handshake `auth.token` passes `check`; a throwing check refuses. */
+/** What a credential check decides: refused, or admitted until `expiresAt` (ms) when the credential expires. */
+export type CredentialVerdict = false | { readonly expiresAt: number | null };
+
+/** The socket a credential check admits: it is disconnected when its credential expires. */
+interface AdmittedSocket extends Handshaking {
+  disconnect(close?: boolean): unknown;
+  once(event: 'disconnect', listener: () => void): unknown;
+}
+
+/**
+ * Admits a connection whose handshake `auth.token` passes `check` (which may ask the store, e.g. whether
+ * the account still exists and is enabled), and disconnects it when the credential expires, so a
+ * connection never outlives its token. A throwing or rejecting check refuses.
+ */
 export function credentialMiddleware(
-  check: (token: string) => boolean,
-): (socket: Handshaking, next: (error?: ExtendedError) => void) => void {
+  check: (token: string) => CredentialVerdict | Promise<CredentialVerdict>,
+  now: () => number = Date.now,
+): (socket: AdmittedSocket, next: (error?: ExtendedError) => void) => void {
   return (socket, next) => {
     const auth: unknown = socket.handshake.auth;
     const token = typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
-    let admitted = false;
-    try {
-      admitted = typeof token === 'string' && token.length <= 8192 && check(token);
-    } catch {
-      admitted = false;
+    if (typeof token !== 'string' || token.length > 8192) {
+      next(new Error(UNAUTHORIZED));
+      return;
     }
-    if (admitted) next();
-    else next(new Error(UNAUTHORIZED));
+    Promise.resolve()
+      .then(() => check(token))
+      .then(
+        (verdict) => {
+          if (verdict === false) {
+            next(new Error(UNAUTHORIZED));
+            return;
+          }
+          if (verdict.expiresAt !== null) {
+            // setTimeout's ceiling is ~24.8 days; tokens live minutes to a day.
+            const timer = setTimeout(() => socket.disconnect(true), Math.max(0, verdict.expiresAt - now()));
+            timer.unref();
+            socket.once('disconnect', () => clearTimeout(timer));
+          }
+          next();
+        },
+        () => next(new Error(UNAUTHORIZED)),
+      );
   };
 }

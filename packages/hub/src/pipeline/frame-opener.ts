@@ -98,6 +98,15 @@ export class FrameOpener {
         continue;
       }
       const reading = checked.reading;
+      if (this.options.keys.isDeviceRevoked(reading.device)) {
+        refused.push({
+          reason: 'device_not_allowed',
+          device: reading.device,
+          detail: `device ${reading.device} was revoked`,
+          raw: rawOf(candidate),
+        });
+        continue;
+      }
       if (entry.devices !== 'any' && !entry.devices.has(reading.device)) {
         refused.push({
           reason: 'device_not_allowed',

@@ -22,6 +22,8 @@ export interface KeyResolver {
   resolve(keyId: string): KeyEntry | undefined;
   /** Every key (revoked ones included) that may speak for `device`, shared 'any' keys too; newest first. */
   keysForDevice(device: string): readonly KeyEntry[];
+  /** True when the device itself was revoked: no key, not even a shared gateway key, may speak for it. */
+  isDeviceRevoked(device: string): boolean;
 }
 
 export interface KeySpec {
@@ -59,6 +61,11 @@ export class StaticKeyring implements KeyResolver {
     return found.reverse();
   }
 
+  isDeviceRevoked(): boolean {
+    // Configuration revokes keys, not devices; the registry revokes devices.
+    return false;
+  }
+
   get size(): number {
     return this.entries.size;
   }
@@ -86,5 +93,9 @@ export class KeyringChain implements KeyResolver {
   keysForDevice(device: string): readonly KeyEntry[] {
     // The registry's per-device keys are more specific than shared config keys: try them first.
     return [...this.resolvers].reverse().flatMap((resolver) => resolver.keysForDevice(device));
+  }
+
+  isDeviceRevoked(device: string): boolean {
+    return this.resolvers.some((resolver) => resolver.isDeviceRevoked(device));
   }
 }

@@ -177,9 +177,18 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     return this.submitOpened(this.frameOpener.checkReadings(candidates, entry, source), source, peer);
   }
 
-  private async submitOpened(opened: OpenedReadings, source: SourceKind, peer: string): Promise<FrameAnswer> {
+  /**
+   * `redrive`: the refusals inside were counted and kept when the input first arrived, so a re-drive,
+   * which an operator may repeat, neither counts them again nor stores them again.
+   */
+  private async submitOpened(
+    opened: OpenedReadings,
+    source: SourceKind,
+    peer: string,
+    mode: 'live' | 'redrive' = 'live',
+  ): Promise<FrameAnswer> {
     const deadLetters: DeadLetter[] = [];
-    for (const refusal of opened.refused) {
+    for (const refusal of mode === 'live' ? opened.refused : []) {
       this.count(source, refusal.reason);
       const letter = this.deadLetterFactory.build({ ...refusal, source, peer });
       if (letter !== null) deadLetters.push(letter);
@@ -201,8 +210,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   /**
    * Tries a dead letter again after its cause was fixed (a key registered, a device allowed). Re-drives
    * skip freshness checks but nothing that proves authenticity; readings keep their identity, so a
-   * re-drive that already succeeded answers 'duplicate'. Refusing the stored input again makes no new
-   * dead letter; new refusals inside a re-opened frame are kept like any other.
+   * re-drive that already succeeded answers 'duplicate'. A re-drive is never counted as a new refusal
+   * and makes no new dead letter (an operator may repeat it): the letter itself stays the record, and
+   * readings of a re-opened frame that fail their checks are reported in `rejected` only.
    */
   async redrive(letter: DeadLetterRow): Promise<RedriveAnswer> {
     const plan = planRedrive(letter);
@@ -220,13 +230,13 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
         const checked = this.frameOpener.checkReadings([plan.candidate], entry, source);
         const [refusal] = checked.refused;
         if (refusal !== undefined) return refused(refusal.reason, refusal.detail);
-        answer = await this.submitOpened(checked, source, peer);
+        answer = await this.submitOpened(checked, source, peer, 'redrive');
         break;
       }
       case 'frame': {
         const opened = this.frameOpener.open(plan.frame, source, 'redrive');
         if (!opened.ok) return refused(opened.reason, opened.detail);
-        answer = await this.submitOpened(opened, source, peer);
+        answer = await this.submitOpened(opened, source, peer, 'redrive');
         break;
       }
       case 'legacy-token': {

@@ -1,11 +1,19 @@
 /**
- * Decides how a dead letter can be tried again: a refused reading (kept as its JSON) is re-checked as
- * a reading of its device; a whole refused frame (kept as its bytes) is opened again; a legacy token is
- * opened again. Anything else — cut-off bytes, broken streams, refused HTTP requests whose headers are
- * gone — cannot be re-driven, and says why. Pure: no I/O.
+ * Decides how a dead letter can be tried again: a whole refused frame (kept as its bytes) is opened again
+ * with its own key; a legacy token is opened again; a reading refused for its timestamp (kept as its JSON)
+ * is re-checked as a reading of its device. A reading refused before its key was shown to speak for its
+ * device (`device_not_allowed`, `schema_invalid`) is never re-driven: the dead letter does not record the
+ * sealing key, so nothing could prove the reading's authority. Anything else — cut-off bytes, broken
+ * streams, refused HTTP requests whose headers are gone — cannot be re-driven either, and says why. Pure.
  */
 import { FrameDecoder, FrameType, HARD_MAX_FRAME_BYTES, REASONS, type DataFrame } from '@sealstream/protocol';
 import type { DeadLetterRow } from './ports.js';
+
+/**
+ * Reading refusals decided after the sealing key was checked to speak for the reading's device (see
+ * FrameOpener.checkReadings: schema, then device authorisation, then the timestamp range).
+ */
+const REDRIVABLE_READING_REASONS: ReadonlySet<string> = new Set(['timestamp_out_of_range']);
 
 export type RedrivePlan =
   | { readonly kind: 'reading'; readonly device: string; readonly candidate: unknown }
@@ -16,7 +24,11 @@ export type RedrivePlan =
 export function planRedrive(letter: DeadLetterRow): RedrivePlan {
   if (letter.truncated) return impossible('only the first bytes of this input were kept');
   const scope = REASONS[letter.reason]?.scope;
-  if (scope === 'reading') return planReading(letter);
+  if (scope === 'reading') {
+    return REDRIVABLE_READING_REASONS.has(letter.reason)
+      ? planReading(letter)
+      : impossible(`a ${letter.reason} refusal was decided before the reading's key was shown to speak for its device`);
+  }
   if (letter.source === 'legacy') {
     return scope === 'legacy'
       ? { kind: 'legacy-token', token: Buffer.from(letter.raw).toString('latin1') }

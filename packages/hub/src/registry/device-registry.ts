@@ -3,7 +3,8 @@
  * only sealed under the master key; rotation that lets the previous key work for an overlap window;
  * revocation of one key or a whole device. Every write reloads the in-memory keyring before it
  * returns, so a revoked key is refused by the very next frame on this hub (other hubs see it at their
- * next registry refresh).
+ * next registry refresh). A reload that fails does not undo or hide the write: it is reported, and the
+ * periodic refresh retries.
  */
 import { randomBytes } from 'node:crypto';
 import { DEVICE_ID_PATTERN } from '@sealstream/protocol';
@@ -64,6 +65,11 @@ export interface DeviceRegistryOptions {
   readonly deviceToken: (keyId: string, secret: Uint8Array) => string;
   readonly defaultOverlapMs?: number;
   readonly now?: () => number;
+  /**
+   * Told when the keyring could not be reloaded after a write. The write stands (and is answered); the
+   * periodic refresh sees the registry's counter moved and tries again.
+   */
+  readonly onReloadError?: (error: unknown) => void;
 }
 
 export class DeviceRegistry {
@@ -87,7 +93,7 @@ export class DeviceRegistry {
       { keyId, sealedSecret: sealer.seal(keyId, secret), createdAt },
     );
     if (!result.ok) throw new RegistryError('conflict', `device ${request.id} is already registered`);
-    await this.options.keyring.reload();
+    await this.reloadAfterWrite();
     return { device: toDeviceRecord(result.row), key: this.issued(keyId, request.id, secret, createdAt) };
   }
 
@@ -104,7 +110,7 @@ export class DeviceRegistry {
       { keyId, sealedSecret: sealer.seal(keyId, secret), createdAt },
       createdAt + overlap,
     );
-    await this.options.keyring.reload();
+    await this.reloadAfterWrite();
     return {
       key: this.issued(keyId, current.id, secret, createdAt),
       previous: previous.map((row) => toKeyRecord(row, this.now())),
@@ -115,7 +121,7 @@ export class DeviceRegistry {
     await this.requireDevice(device);
     const row = await this.options.store.revokeDeviceKey(device, keyId, this.now());
     if (row === undefined) throw new RegistryError('not_found', `device ${device} has no key ${keyId}`);
-    await this.options.keyring.reload();
+    await this.reloadAfterWrite();
     return toKeyRecord(row, this.now());
   }
 
@@ -123,7 +129,7 @@ export class DeviceRegistry {
     await this.requireDevice(device);
     const row = await this.options.store.revokeDevice(device, this.now());
     if (row === undefined) throw new RegistryError('not_found', `device ${device} is not registered`);
-    await this.options.keyring.reload();
+    await this.reloadAfterWrite();
     return toDeviceRecord(row);
   }
 
@@ -136,6 +142,14 @@ export class DeviceRegistry {
 
   async list(): Promise<DeviceRecord[]> {
     return (await this.options.store.listDevices()).map(toDeviceRecord);
+  }
+
+  private async reloadAfterWrite(): Promise<void> {
+    try {
+      await this.options.keyring.reload();
+    } catch (error) {
+      this.options.onReloadError?.(error);
+    }
   }
 
   private prepareKey(): { sealer: SecretSealer; secret: Buffer; keyId: string; createdAt: number } {

@@ -3,7 +3,10 @@
  * derived once, held in memory so the hot path (one lookup per frame) never touches the database.
  * `reload` rebuilds the snapshot; `refreshIfChanged` reloads only when the registry's change counter
  * moved, which is how a hub sees keys another hub registered or revoked. Expiry of a rotated key is
- * checked at lookup time, so an overlap window ends on time without a reload.
+ * checked at lookup time, so an overlap window ends on time without a reload. Loads run one at a time,
+ * so a slow load can never install an older snapshot over a newer one. At start-up a key that cannot be
+ * opened is fatal; later it is left out (and reported) while everything else — revocations above all —
+ * still applies.
  */
 import { deriveDeviceKey } from '@sealstream/protocol';
 import type { KeyEntry, KeyResolver } from '../pipeline/keyring.js';
@@ -28,34 +31,59 @@ export interface RegistryKeyringOptions {
   /** Null when no master key is configured: then the registry must hold no keys. */
   readonly sealer: SecretSealer | null;
   readonly now?: () => number;
+  /** Told about keys a tolerant reload had to leave out (wrong master key on another hub, an altered row). */
+  readonly onUnopenable?: (keyIds: readonly string[], error: Error) => void;
 }
 
 export class RegistryKeyring implements KeyResolver {
   private byKeyId = new Map<string, RegisteredKey>();
   private byDevice = new Map<string, RegisteredKey[]>();
+  private revokedDevices: ReadonlySet<string> = new Set();
   private loadedVersion = -1;
   private readonly now: () => number;
+  /** The load in progress (or the last one); the next waits for it. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: RegistryKeyringOptions) {
     this.now = options.now ?? Date.now;
   }
 
-  /** Loads every key. Throws when a key cannot be opened: a hub must not run with half its keys. */
-  async reload(): Promise<void> {
+  /**
+   * Loads every key. `strict` (start-up): throws when a key cannot be opened, since a hub must not start
+   * with half its keys. Otherwise such keys are left out and reported, and the rest is applied.
+   */
+  reload(options: { strict?: boolean } = {}): Promise<void> {
+    const run = this.queue.then(() => this.load(options.strict === true));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async load(strict: boolean): Promise<void> {
     // Read the counter first: a write landing during the load bumps it past what we record, so the
     // next refresh reloads again instead of missing it.
     const version = await this.options.store.registryVersion();
     const [rows, devices] = await Promise.all([this.options.store.listDeviceKeys(), this.options.store.listDevices()]);
     const { sealer } = this.options;
-    if (sealer === null && rows.length > 0) throw new MasterKeyMissingError(rows.length);
+    if (sealer === null && rows.length > 0 && strict) throw new MasterKeyMissingError(rows.length);
+    const unopenable: string[] = [];
+    let firstError: Error | undefined;
     const revokedDevices = new Set(devices.filter((d) => d.revokedAt !== null).map((d) => d.id));
     const byKeyId = new Map<string, RegisteredKey>();
     const byDevice = new Map<string, RegisteredKey[]>();
     // Newest first, so keysForDevice tries the current key before the one it replaces.
     const newestFirst = [...rows].sort((a, b) => b.createdAt - a.createdAt);
     for (const row of newestFirst) {
-      if (sealer === null) break;
-      const registered = toRegisteredKey(row, sealer.open(row.keyId, row.sealedSecret), revokedDevices);
+      let secret: Buffer;
+      try {
+        if (sealer === null) throw new MasterKeyMissingError(rows.length);
+        secret = sealer.open(row.keyId, row.sealedSecret);
+      } catch (error) {
+        if (strict) throw error;
+        unopenable.push(row.keyId);
+        firstError ??= error as Error;
+        continue;
+      }
+      const registered = toRegisteredKey(row, secret, revokedDevices);
       byKeyId.set(row.keyId, registered);
       const list = byDevice.get(row.device) ?? [];
       list.push(registered);
@@ -63,7 +91,9 @@ export class RegistryKeyring implements KeyResolver {
     }
     this.byKeyId = byKeyId;
     this.byDevice = byDevice;
+    this.revokedDevices = revokedDevices;
     this.loadedVersion = version;
+    if (firstError !== undefined) this.options.onUnopenable?.(unopenable, firstError);
   }
 
   /** Reloads when another writer changed the registry since the last load; true when it did. */
@@ -81,6 +111,10 @@ export class RegistryKeyring implements KeyResolver {
 
   keysForDevice(device: string): readonly KeyEntry[] {
     return (this.byDevice.get(device) ?? []).map((registered) => this.current(registered));
+  }
+
+  isDeviceRevoked(device: string): boolean {
+    return this.revokedDevices.has(device);
   }
 
   /** True when `keyId` is registered here (live or not): new key ids must not collide with it. */

@@ -5,6 +5,7 @@
  */
 import type { DeadLetterRow, SourceKind } from '../pipeline/ports.js';
 import type { ReasonCode } from '@sealstream/protocol';
+import { API_KEY_SCOPES } from '../registry/registry-ports.js';
 import type {
   ApiKeyRow,
   ApiKeyScope,
@@ -259,7 +260,10 @@ function toApiKey(row: SqlRow): ApiKeyWithHash {
   return {
     id: toText(row['id'], 'id'),
     name: toText(row['name'], 'name'),
-    scopes: (scopes === '' ? [] : scopes.split(',')) as ApiKeyScope[],
+    // Scopes no longer granted by this version grant nothing.
+    scopes: scopes
+      .split(',')
+      .filter((scope): scope is ApiKeyScope => (API_KEY_SCOPES as readonly string[]).includes(scope)),
     secretHash: hexToBytes(row['hash_hex'], 'secret_sha256'),
     createdAt: toNumber(row['created_ms'], 'created_at'),
     revokedAt: nullableMs(row['revoked_ms'], 'revoked_at'),

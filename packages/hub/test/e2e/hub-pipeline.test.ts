@@ -2,6 +2,7 @@
  * The sealed pipeline end to end, in-process: real TCP sockets, real store (PGlite and the local
  * PostgreSQL server), real Socket.IO. What a device sends is what the database holds.
  */
+import type { SqlReadingStore } from '../../src/store/index.js';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -280,12 +281,24 @@ for (const { kind, skip } of stores) {
 
     it('broadcasts committed readings live to v2 and seed dashboards', async () => {
       const url = `http://127.0.0.1:${hub.hub.ports.http}`;
-      // Outside demo mode the live channel wants an API token (the dashboard sends the one from login).
-      const token = hub.hub.http.jwt.sign({ sub: '1', role: 'viewer' });
-      const anonymous = ioClient(url, { auth: { protocol: 2 }, transports: ['websocket'], reconnection: false });
-      const refusal = await new Promise<string>((resolve) => anonymous.on('connect_error', (e) => resolve(e.message)));
-      expect(refusal).toBe('unauthorized');
-      anonymous.close();
+      // Outside demo mode the live channel wants an API token of an enabled account (the dashboard sends
+      // the one from login); a well-signed token of an account that does not exist is refused too.
+      const accounts = hub.hub.store as unknown as SqlReadingStore;
+      const created = await accounts.createUser({
+        username: `live-viewer-${kind}`,
+        role: 'viewer',
+        passwordHash: 'scrypt$unused',
+      });
+      if (!created.ok) throw new Error('could not create the live viewer');
+      const token = hub.hub.http.jwt.sign({ sub: created.user.id, role: 'viewer' });
+      for (const refusedAuth of [{ protocol: 2 }, { protocol: 2, token: hub.hub.http.jwt.sign({ sub: '999999' }) }]) {
+        const refusedClient = ioClient(url, { auth: refusedAuth, transports: ['websocket'], reconnection: false });
+        const refusal = await new Promise<string>((resolve) =>
+          refusedClient.on('connect_error', (e) => resolve(e.message)),
+        );
+        expect(refusal).toBe('unauthorized');
+        refusedClient.close();
+      }
       const modern = ioClient(url, { auth: { protocol: 2, token }, transports: ['websocket'] });
       const seed = ioClient(url, { auth: { token }, transports: ['websocket'] });
       const batches: LiveReadingBatch[] = [];

@@ -20,13 +20,13 @@ beforeAll(async () => {
   fixture.revokeKeyId = key.keyId;
   await api.registry.devices.register({ id: 'auth-dev-gone', name: null });
   fixture.apiKeyId = (await api.registry.apiKeys.issue({ name: 'fixture', scopes: ['read'] })).apiKey.id;
-  // A refused reading of a registered device: re-drivable, accepted once and a duplicate after that.
+  // A reading of a registered device refused for its timestamp: re-drivable, accepted once, then a duplicate.
   const reading = { device: fixture.device, seq: 1, ts: Date.now(), data: { v: 1 } };
   await api.store.commit({
     readings: [],
     deadLetters: [
       {
-        reason: 'device_not_allowed',
+        reason: 'timestamp_out_of_range',
         source: 'tcp',
         peer: '127.0.0.1:1',
         device: fixture.device,

@@ -32,6 +32,8 @@ describe('security headers', () => {
       expect(response.headers.get('x-frame-options'), path).toBe('SAMEORIGIN');
       expect(response.headers.get('content-security-policy'), path).toContain("default-src 'self'");
       expect(response.headers.get('strict-transport-security'), path).toContain('max-age=');
+      // A hub reached over plain HTTP by address must not tell browsers to fetch its assets over https.
+      expect(response.headers.get('content-security-policy'), path).not.toContain('upgrade-insecure-requests');
     }
   });
 

@@ -1,8 +1,9 @@
 /**
  * HTTP ingest under pressure, over real parts: a commit queue filled for real (commits held open) gives
  * 503 + Retry-After on all three routes; per-device / per-key rate limits answer the API's 429 shape and
- * are spent only by authenticated traffic; body limits; good traffic is unaffected by concurrent bad
- * traffic; and the routes are in the OpenAPI document.
+ * are spent only by authenticated traffic, never by replays of captured requests; the nonce window caps
+ * each device so one cannot lock the others out; body limits; good traffic is unaffected by concurrent
+ * bad traffic; and the routes are in the OpenAPI document.
  */
 import { randomBytes } from 'node:crypto';
 import { Validator } from '@seriousme/openapi-schema-validator';
@@ -119,7 +120,11 @@ describe('rate limits and body limits', () => {
   let hub: IngestHarness;
   beforeAll(async () => {
     hub = await startIngestHarness({
-      keys: [...KEYS, { keyId: 'k-frames', secret: SECRET, devices: 'any' }],
+      keys: [
+        ...KEYS,
+        { keyId: 'k-frames', secret: SECRET, devices: 'any' },
+        { keyId: 'k-replay', secret: SECRET, devices: 'any' },
+      ],
       ingest: { rateLimit: { perDevicePerWindow: 3, windowMs: 60_000 }, bodyLimitBytes: 4096 },
       // The API's own per-address limit is on and low: ingest routes must not be subject to it.
       apiRateLimits: { apiPerWindow: 2, loginPerWindow: 2, windowMs: 60_000 },
@@ -182,6 +187,41 @@ describe('rate limits and body limits', () => {
     expect(await hub.readings('kf-1')).toHaveLength(6);
   });
 
+  it('replaying a captured signed request does not spend the device budget', async () => {
+    const payload = signedBody(0, 1);
+    const captured = signedHeaders(SECRET, 'r-replay', payload);
+    const genuine = await sendSigned(hub, 'r-replay', payload, captured);
+    expect(genuine.status).toBe(200);
+    expect(genuine.headers.get('x-ratelimit-remaining')).toBe('2');
+    // An eavesdropper replays it, well past the limit of 3: each is refused as a replay, none is charged.
+    for (let i = 0; i < 6; i += 1) {
+      const replay = await sendSigned(hub, 'r-replay', payload, captured);
+      expect(replay.status).toBe(409);
+      expect(replay.body.error?.details?.reason).toBe('replayed_nonce');
+    }
+    // The real device still has its budget.
+    for (let i = 1; i < 3; i += 1) expect((await sendSigned(hub, 'r-replay', signedBody(i, 1))).status).toBe(200);
+    expect((await sendSigned(hub, 'r-replay', signedBody(3, 1))).status).toBe(429);
+    expect((await hub.readings('r-replay')).map((row) => row.seq)).toEqual([0, 1, 2]);
+  });
+
+  it('replaying a captured frame does not spend the key budget', async () => {
+    const client = new HttpFramesClient({ baseUrl: hub.base, keyId: 'k-replay', secret: SECRET });
+    const captured = client.seal(readings('kr-1', 0, 1));
+    const genuine = await client.postFrames([captured]);
+    expect(genuine.body).toMatchObject({ accepted: 1 });
+    for (let i = 0; i < 6; i += 1) {
+      const replay = await client.postFrames([captured]);
+      expect(replay.status).toBe(200);
+      expect(replay.body).toMatchObject({ frames: [{ outcome: 'error', reason: 'replayed_frame' }] });
+    }
+    // The real device still has its budget: two more requests, then the limit of 3.
+    for (let i = 1; i < 3; i += 1)
+      expect((await client.send([readings('kr-1', i, 1)])).body).toMatchObject({ accepted: 1 });
+    expect((await client.send([readings('kr-1', 3, 1)])).status).toBe(429);
+    expect(await hub.readings('kr-1')).toHaveLength(3);
+  });
+
   it('a body over the limit is 413; the API per-address limit does not apply to ingest', async () => {
     const big = signedBody(0, 200);
     expect(big.length).toBeGreaterThan(4096);
@@ -214,6 +254,45 @@ describe('nonce window bound', () => {
     expect(full.headers.get('retry-after')).toBe('1');
     expect(full.body.error?.details?.reason).toBe('overloaded');
     expect((await hub.readings('n-1')).map((row) => row.seq)).toEqual([0, 1]);
+  });
+});
+
+describe('nonce window: per-device bound', () => {
+  let hub: IngestHarness;
+  beforeAll(async () => {
+    hub = await startIngestHarness({ keys: KEYS, ingest: { nonceWindowMaxEntries: 10, nonceWindowMaxPerDevice: 3 } });
+  });
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  it('one device flooding signed requests is refused at its own bound; other devices go on', async () => {
+    for (let i = 0; i < 3; i += 1) expect((await sendSigned(hub, 'flood', signedBody(i, 1))).status).toBe(200);
+    const captured = signedBody(0, 1);
+    const capturedHeaders = signedHeaders(SECRET, 'flood', captured);
+    // Enough to fill the whole window (10) were they recorded.
+    for (let i = 3; i < 20; i += 1) {
+      const refused = await sendSigned(hub, 'flood', signedBody(i, 1));
+      expect(refused.status).toBe(429);
+      expect(refused.body.error).toMatchObject({
+        code: 'rate_limited',
+        details: { limit: 'ingest-device-nonces', max: 3, windowMs: 300_000, remaining: 0 },
+      });
+      // Its oldest nonce expires about a tolerance (300 s) after it was recorded.
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThan(250);
+      expect(retryAfter).toBeLessThanOrEqual(300);
+    }
+    expect((await hub.readings('flood')).map((row) => row.seq)).toEqual([0, 1, 2]);
+    // Every device with its own budget of the window still gets through.
+    for (const device of ['calm-1', 'calm-2']) {
+      for (let i = 0; i < 3; i += 1) expect((await sendSigned(hub, device, signedBody(i, 1))).status).toBe(200);
+      expect(await hub.readings(device)).toHaveLength(3);
+    }
+    // Fail closed: a nonce of the capped device is not forgotten; its replay is still refused as one.
+    const first = await sendSigned(hub, 'calm-3', captured, signedHeaders(SECRET, 'calm-3', captured));
+    expect(first.status).toBe(200);
+    expect((await sendSigned(hub, 'flood', captured, capturedHeaders)).status).toBe(429);
   });
 });
 

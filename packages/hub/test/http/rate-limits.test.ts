@@ -39,6 +39,30 @@ describe('rate limits', () => {
     expect(body.error.details.limit).toBe('login');
   });
 
+  it('calls without a valid credential count against the address limit, even though auth refuses them', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i += 1) statuses.push((await call(api.base, 'GET', '/api/v1/auth/me')).status);
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5)).toEqual([429, 429]);
+    const refused = await call(api.base, 'GET', '/api/v1/devices');
+    expect(refused.body).toMatchObject({ error: { code: 'rate_limited', details: { limit: 'address' } } });
+  });
+
+  it('random API keys from one address are refused unseen once its failure budget is spent', async () => {
+    const answers: Array<{ status: number; limit?: string }> = [];
+    for (let i = 0; i < 25; i += 1) {
+      const fake = `ssk_${i.toString(16).padStart(12, '0')}_${'A'.repeat(43)}`;
+      const answer = await call(api.base, 'GET', '/api/v1/devices', { apiKey: fake });
+      const body = answer.body as { error?: { details?: { limit?: string } } };
+      answers.push({
+        status: answer.status,
+        ...(body.error?.details?.limit ? { limit: body.error.details.limit } : {}),
+      });
+    }
+    expect(answers.filter((a) => a.status === 401)).toHaveLength(20);
+    expect(answers.slice(20)).toEqual(Array.from({ length: 5 }, () => ({ status: 429, limit: 'auth-failures' })));
+  });
+
   it('health and metrics are never limited', async () => {
     for (let i = 0; i < 8; i += 1) expect((await fetch(`${api.base}/healthz`)).status).toBe(200);
   });

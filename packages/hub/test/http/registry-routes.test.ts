@@ -151,17 +151,21 @@ describe('API keys', () => {
 });
 
 describe('dead-letter raw bytes and re-drive', () => {
-  const letterFor = async (device: string, seq: number, options: { truncated?: boolean } = {}): Promise<string> => {
+  const letterFor = async (
+    device: string,
+    seq: number,
+    options: { truncated?: boolean; reason?: 'timestamp_out_of_range' | 'device_not_allowed' } = {},
+  ): Promise<string> => {
     const reading = { device, seq, ts: Date.now(), data: { v: seq } };
     await api.store.commit({
       readings: [],
       deadLetters: [
         {
-          reason: 'device_not_allowed',
+          reason: options.reason ?? 'timestamp_out_of_range',
           source: 'tcp',
           peer: '127.0.0.1:9',
           device,
-          detail: `key gw may not speak for device ${device}`,
+          detail: `refused reading of ${device}`,
           raw: Buffer.from(JSON.stringify(reading)),
           truncated: options.truncated ?? false,
           receivedAt: Date.now(),
@@ -210,6 +214,23 @@ describe('dead-letter raw bytes and re-drive', () => {
       redriveOutcome: 'duplicate',
       redrivenAt: expect.any(Number),
     });
+  });
+
+  it('never re-drives a reading refused as device_not_allowed: its sealing key was not shown to speak for it', async () => {
+    // The forgery this guards against: the holder of one device's key claims another (registered) device.
+    await api.registry.devices.register({ id: 'redrive-victim', name: null });
+    const id = await letterFor('redrive-victim', 4242, { reason: 'device_not_allowed' });
+    const answer = await call(api.base, 'POST', `/api/v1/dead-letters/${id}/redrive`, { token: api.tokens.operator });
+    expect(answer.status).toBe(409);
+    expect(answer.body).toMatchObject({ error: { details: { reason: 'not_redrivable' } } });
+    const page = await api.store.readingPage({
+      device: 'redrive-victim',
+      fromMs: 0,
+      toMs: Date.now() + 60_000,
+      limit: 10,
+      after: null,
+    });
+    expect(page.items).toEqual([]);
   });
 
   it('answers 409 for a letter that cannot be re-driven (cut-off bytes) and 404 for an unknown id', async () => {

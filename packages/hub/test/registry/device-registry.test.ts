@@ -108,6 +108,29 @@ await describeEachStore('device registry', (ctx) => {
     await expect(fx.devices.describe('never-registered')).rejects.toMatchObject({ code: 'not_found' });
   });
 
+  it('a revoked device is refused even under a shared gateway key that may speak for any device', async () => {
+    const gatewaySecret = randomBytes(32);
+    const withGateway = await openRegistryFixture(ctx.store, {
+      masterKey: fx.masterKey,
+      configKeys: [{ keyId: 'gateway', secret: gatewaySecret, devices: 'any' }],
+    });
+    try {
+      const device = freshDevice('reg-gw');
+      await withGateway.devices.register({ id: device, name: null });
+      const hex = gatewaySecret.toString('hex');
+      expect(await send(withGateway.pipeline, 'gateway', hex, readingsOf(device, 1, 2))).toMatchObject({ accepted: 2 });
+      await withGateway.devices.revokeDevice(device);
+      expect(await send(withGateway.pipeline, 'gateway', hex, readingsOf(device, 3, 2))).toEqual({
+        kind: 'ack',
+        accepted: 0,
+        duplicates: 0,
+        rejected: 2,
+      });
+    } finally {
+      await withGateway.pipeline.close();
+    }
+  });
+
   it('another hub on the same database sees registrations and revocations after a refresh', async () => {
     const other = new RegistryKeyring({ store: registryStoreFor(ctx.store), sealer: new SecretSealer(fx.masterKey) });
     await other.reload();
@@ -126,9 +149,63 @@ await describeEachStore('device registry', (ctx) => {
     await fx.devices.register({ id: freshDevice('reg-mk'), name: null });
     const store = registryStoreFor(ctx.store);
     const wrong = new RegistryKeyring({ store, sealer: new SecretSealer(randomBytes(32)) });
-    const error = await wrong.reload().catch((e: unknown) => e);
+    const error = await wrong.reload({ strict: true }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SealedSecretError);
     expect(String(error)).not.toMatch(/[0-9a-f]{64}/);
-    await expect(new RegistryKeyring({ store, sealer: null }).reload()).rejects.toBeInstanceOf(MasterKeyMissingError);
+    await expect(new RegistryKeyring({ store, sealer: null }).reload({ strict: true })).rejects.toBeInstanceOf(
+      MasterKeyMissingError,
+    );
+  });
+
+  it('a key another master key sealed is left out and reported, and revocations still apply', async () => {
+    const device = freshDevice('reg-foreign');
+    const { key } = await fx.devices.register({ id: device, name: null });
+    const store = registryStoreFor(ctx.store);
+    const reported: string[][] = [];
+    const mine = new RegistryKeyring({
+      store,
+      sealer: new SecretSealer(fx.masterKey),
+      onUnopenable: (keyIds) => reported.push([...keyIds]),
+    });
+    await mine.reload({ strict: true });
+    // Another hub, configured with a different master key, registers a device on the same database.
+    const foreignSealer = new SecretSealer(randomBytes(32));
+    await store.insertDeviceWithKey(
+      { id: freshDevice('reg-foreign-other'), name: null },
+      { keyId: 'k-foreign', sealedSecret: foreignSealer.seal('k-foreign', randomBytes(32)), createdAt: clock },
+    );
+    await store.revokeDeviceKey(device, key.keyId, clock);
+    expect(await mine.refreshIfChanged()).toBe(true);
+    expect(reported.at(-1)).toEqual(['k-foreign']);
+    expect(mine.resolve('k-foreign')).toBeUndefined();
+    expect(mine.resolve(key.keyId)?.revoked).toBe(true);
+  });
+
+  it('loads run one at a time: a slow refresh cannot install an older snapshot over a revocation', async () => {
+    const device = freshDevice('reg-race');
+    const { key } = await fx.devices.register({ id: device, name: null });
+    const store = registryStoreFor(ctx.store);
+    let releaseSlowLoad = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (releaseSlowLoad = resolve));
+    let first = true;
+    const slowStore = Object.create(store) as typeof store;
+    slowStore.listDeviceKeys = async (...args) => {
+      const rows = await store.listDeviceKeys(...args);
+      if (first) {
+        first = false;
+        await gate;
+      }
+      return rows;
+    };
+    const keyring = new RegistryKeyring({ store: slowStore, sealer: new SecretSealer(fx.masterKey) });
+    const stale = keyring.reload();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await store.revokeDeviceKey(device, key.keyId, clock);
+    const fresh = keyring.reload();
+    // Let the fresh load finish first if it can (it can only when loads overlap), then the slow one.
+    await Promise.race([fresh, new Promise((resolve) => setTimeout(resolve, 300))]);
+    releaseSlowLoad();
+    await Promise.all([stale, fresh]);
+    expect(keyring.resolve(key.keyId)?.revoked).toBe(true);
   });
 });

@@ -20,6 +20,8 @@ export interface HubProcess {
   readonly pid: number;
   /** CPU seconds (user + system) the hub has used so far; null where /proc is unavailable. */
   cpuSeconds(): number | null;
+  /** The same for the hub's main (JavaScript) thread alone: the rest is GC helpers, libuv and workers. */
+  mainThreadCpuSeconds(): number | null;
   output(): string;
   /** SIGTERM, then SIGKILL after `timeoutMs`; resolves with the exit code. */
   stop(timeoutMs?: number): Promise<number | null>;
@@ -90,6 +92,7 @@ export async function startHubProcess(options: HubStartOptions): Promise<HubProc
     ports: { http, tcp: port('Native TCP'), legacy: port('Legacy TCP') },
     pid,
     cpuSeconds: () => processCpuSeconds(pid),
+    mainThreadCpuSeconds: () => processCpuSeconds(pid, pid),
     output: () => output,
     stop: (timeoutMs = 60_000) => stopChild(child, exited, timeoutMs),
   };
@@ -108,10 +111,13 @@ async function stopChild(
   return code;
 }
 
-/** utime + stime from /proc/<pid>/stat, in seconds (clock ticks are 100 Hz on Linux). */
-export function processCpuSeconds(pid: number): number | null {
+/**
+ * utime + stime from /proc/<pid>/stat (or of one thread, /proc/<pid>/task/<tid>/stat), in seconds
+ * (clock ticks are 100 Hz on Linux).
+ */
+export function processCpuSeconds(pid: number, tid?: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     // The command name may contain spaces; fields are counted after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;

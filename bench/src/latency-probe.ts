@@ -17,13 +17,17 @@ export interface LatencyProbe {
   close(): void;
 }
 
-export async function startLatencyProbe(httpPort: number, devices: readonly string[]): Promise<LatencyProbe> {
+export async function startLatencyProbe(
+  httpPort: number,
+  devices: readonly string[],
+  token: string,
+): Promise<LatencyProbe> {
   const samples = new LatencySamples();
   const wanted = new Set(devices.map((device) => `device:${device}`));
   let dropped = 0;
   let stats: LiveStats | undefined;
   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(`http://127.0.0.1:${httpPort}`, {
-    auth: { protocol: 2 },
+    auth: { protocol: 2, token },
     transports: ['websocket'],
     reconnection: false,
   });

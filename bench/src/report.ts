@@ -16,6 +16,7 @@ const COLUMNS: ReadonlyArray<readonly [string, (row: Row) => string]> = [
   ['lost', (r) => String(r.lost)],
   ['dup', (r) => String(r.duplicates)],
   ['hub CPU', (r) => (r.hubCpuPct === null ? '-' : `${r.hubCpuPct}%`)],
+  ['hub main thread', (r) => (r.hubMainThreadCpuPct === null ? '-' : `${r.hubMainThreadCpuPct}%`)],
   ['hub pg backends CPU', (r) => (r.hubBackendsCpuPct === null ? '-' : `${r.hubBackendsCpuPct}%`)],
   ['bench CPU', (r) => `${r.benchCpuPct}%`],
   [

@@ -56,6 +56,8 @@ export interface ScenarioResult {
   readonly resent: number | null;
   readonly targetRate: number | null;
   readonly hubCpuPct: number | null;
+  /** The hub's main thread alone (the event loop; PGlite in a worker and GC helpers excluded). */
+  readonly hubMainThreadCpuPct: number | null;
   /** Every PostgreSQL process on the machine (other sessions' included). */
   readonly postgresCpuPct: number | null;
   /** Only the hub's own PostgreSQL backends. */
@@ -90,6 +92,8 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
   const storeKind: StoreKind = name === 'pglite-native' ? 'pglite' : 'postgres';
   const legacy = name === 'postgres-legacy';
   const secret = randomBytes(32);
+  // The live channel requires a token unless the hub runs in demo mode; the subscriber presents it.
+  const liveToken = randomBytes(16).toString('hex');
   const store: BenchStore =
     storeKind === 'pglite' ? await createPgliteStore() : await createPostgresStore(settings.databaseUrl, name);
   try {
@@ -97,7 +101,11 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
     const applicationName = `sealstream-bench-${process.pid}-${name}`;
     const hub = await startHubProcess({
       // Through the environment, not flags: a hub build that does not know a variable ignores it.
-      env: { PGAPPNAME: applicationName, SEALSTREAM_JWT_SECRET: randomBytes(32).toString('hex') },
+      env: {
+        PGAPPNAME: applicationName,
+        SEALSTREAM_JWT_SECRET: randomBytes(32).toString('hex'),
+        SEALSTREAM_LIVE_TOKEN: liveToken,
+      },
       nodeFlags: settings.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', settings.cpuProfDir],
       args: [
         ...store.hubArgs,
@@ -127,12 +135,13 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       const sampled = legacy
         ? []
         : Array.from({ length: Math.min(settings.latencyDevices, settings.devices) }, (_, i) => `${DEVICE_PREFIX}${i}`);
-      const probe = await startLatencyProbe(hub.ports.http, sampled);
+      const probe = await startLatencyProbe(hub.ports.http, sampled, liveToken);
       await new Promise((resolve) => setTimeout(resolve, 300));
       const activity =
         store.kind === 'postgres' ? await sampleActivity(settings.databaseUrl, applicationName) : undefined;
       const cpu0 = {
         hub: hub.cpuSeconds(),
+        hubMain: hub.mainThreadCpuSeconds(),
         pg: await postgresCpuSeconds(),
         bench: process.cpuUsage(),
         machine: machineCpuSeconds(),
@@ -185,6 +194,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       await new Promise((resolve) => setTimeout(resolve, 300));
       const cpu1 = {
         hub: hub.cpuSeconds(),
+        hubMain: hub.mainThreadCpuSeconds(),
         pg: await postgresCpuSeconds(),
         bench: process.cpuUsage(cpu0.bench),
         machine: machineCpuSeconds(),
@@ -223,6 +233,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         resent,
         targetRate: name === 'latency-20k' ? FIXED_RATE : null,
         hubCpuPct: pct(cpu0.hub, cpu1.hub),
+        hubMainThreadCpuPct: pct(cpu0.hubMain, cpu1.hubMain),
         postgresCpuPct: store.kind === 'postgres' ? pct(cpu0.pg, cpu1.pg) : null,
         hubBackendsCpuPct:
           postgresActivity === null ? null : round((postgresActivity.backendCpuSeconds / seconds) * 100, 0),

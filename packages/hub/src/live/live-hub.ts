@@ -7,6 +7,14 @@
  * a tick starts is skipped for that tick, and what it missed is counted as dropped. Once it keeps up
  * again it is sent the latest reading of every device that changed meanwhile, never a backlog. So the
  * memory a client can pin is bounded by maxBufferedPackets plus one tick's packets.
+ * When data is sent: ticks run every `tickMs` (stats, catch-ups, and a backstop), but committed data
+ * does not wait for them. Data is sent on the leading edge — at once (after the current I/O callbacks,
+ * so one loop turn's commits still coalesce) when the previous data send is at least a send gap old,
+ * else when it becomes so. The send gap adapts to what a send costs: the measured cost of recent sends
+ * divided by the share of the event loop the fan-out may take (LIVE_SEND_BUDGET), between
+ * MIN_SEND_GAP_MS and `tickMs`. One subscriber costs ~0.1 ms a send, so readings follow commits within
+ * ~1 ms; hundreds of clients make sends expensive and the gap grows towards `tickMs`, so coalescing
+ * (and the CPU bound) is what it was with a fixed tick. Latency is then commit time + at most one gap.
  */
 import type { Server, Socket } from 'socket.io';
 import {
@@ -18,7 +26,7 @@ import {
   type ServerToClientEvents,
 } from '@sealstream/protocol';
 import type { DeadLetter, LiveSink, VerifiedReading } from '../pipeline/ports.js';
-import { tokenMiddleware } from './handshake-auth.js';
+import { credentialMiddleware, tokenMiddleware, type CredentialVerdict } from './handshake-auth.js';
 import { LatestReadings } from './latest-readings.js';
 import { noopLiveMetrics, type LiveDropKind, type LiveMetrics } from './live-metrics.js';
 import { SubscriptionRegistry, parseDeviceRequest } from './subscriptions.js';
@@ -27,9 +35,14 @@ import { TickBuffer } from './tick-buffer.js';
 export type LiveServer = Server<ClientToServerEvents, ServerToClientEvents>;
 type LiveSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
+/** Share of the event loop the live sends may take; sets the send gap from their measured cost. */
+export const LIVE_SEND_BUDGET = 0.1;
+/** Smallest spacing of two data sends. */
+export const MIN_SEND_GAP_MS = 1;
+
 export interface LiveHubOptions {
   readonly io: LiveServer;
-  /** Fan-out period. Default 50 ms. */
+  /** Fan-out period, and the longest committed data waits to be sent (see the header). Default 50 ms. */
   readonly tickMs?: number;
   /** Readings per client per room per tick (overview devices; readings of one device). Default 500. */
   readonly maxReadingsPerTick?: number;
@@ -46,6 +59,11 @@ export interface LiveHubOptions {
   readonly getStats: () => LiveStats;
   /** When set, a connection's handshake `auth.token` must equal it. */
   readonly authToken?: string;
+  /**
+   * When set, a connection's handshake `auth.token` must satisfy it (e.g. a valid API token of an enabled
+   * account); the connection is closed when the verdict's expiry passes. Wins over authToken.
+   */
+  readonly authorize?: (token: string) => CredentialVerdict | Promise<CredentialVerdict>;
   readonly metrics?: LiveMetrics;
   readonly now?: () => number;
   /** Told about unexpected failures inside the fan-out (which never propagate). */
@@ -100,9 +118,16 @@ class LiveFanOut {
   private readonly onConnection = (socket: LiveSocket): void => this.attach(socket);
   private tickNumber = 0;
   private closed = false;
+  private readonly tickMs: number;
+  /** performance.now() at the end of the last send that carried data. */
+  private lastDataTickAt = Number.NEGATIVE_INFINITY;
+  /** Moving average of what a data send costs the event loop, ms. */
+  private sendCostMs = 0;
+  private sendScheduled = false;
 
   constructor(options: LiveHubOptions) {
     const tickMs = positiveInteger('tickMs', options.tickMs ?? 50);
+    this.tickMs = tickMs;
     this.maxReadingsPerTick = positiveInteger('maxReadingsPerTick', options.maxReadingsPerTick ?? 500);
     this.maxBufferedPackets = nonNegativeInteger('maxBufferedPackets', options.maxBufferedPackets ?? 100);
     this.statsIntervalMs = nonNegativeInteger('statsIntervalMs', options.statsIntervalMs ?? 250);
@@ -122,7 +147,8 @@ class LiveFanOut {
       rejected: (deadLetters) => this.rejected(deadLetters),
     };
 
-    if (options.authToken !== undefined) this.io.use(tokenMiddleware(options.authToken));
+    if (options.authorize !== undefined) this.io.use(credentialMiddleware(options.authorize));
+    else if (options.authToken !== undefined) this.io.use(tokenMiddleware(options.authToken));
     this.io.on('connection', this.onConnection);
     this.timer = setInterval(() => this.tick(), tickMs);
     this.timer.unref();
@@ -169,6 +195,7 @@ class LiveFanOut {
     } catch (error) {
       this.report(error);
     }
+    this.leadingEdge();
   }
 
   private rejected(deadLetters: readonly DeadLetter[]): void {
@@ -178,6 +205,25 @@ class LiveFanOut {
     } catch (error) {
       this.report(error);
     }
+    this.leadingEdge();
+  }
+
+  /** Current spacing of data sends: their measured cost over the budget, within [MIN_SEND_GAP_MS, tickMs]. */
+  private sendGapMs(): number {
+    return Math.min(this.tickMs, Math.max(MIN_SEND_GAP_MS, this.sendCostMs / LIVE_SEND_BUDGET));
+  }
+
+  /** Schedules the send of new data: at once when the last data send is a gap old, else when it will be. */
+  private leadingEdge(): void {
+    if (this.sendScheduled || this.closed) return;
+    this.sendScheduled = true;
+    const send = (): void => {
+      this.sendScheduled = false;
+      if (!this.closed) this.tick();
+    };
+    const wait = this.lastDataTickAt + this.sendGapMs() - performance.now();
+    if (wait <= 0) setImmediate(send);
+    else setTimeout(send, wait).unref();
   }
 
   // ---- clients ----
@@ -270,6 +316,8 @@ class LiveFanOut {
       this.buffer.reset();
       return;
     }
+    const hasData = this.buffer.hasData;
+    const started = performance.now();
     try {
       this.tickNumber += 1;
       let stats: LiveStats | undefined;
@@ -280,6 +328,11 @@ class LiveFanOut {
       this.report(error);
     } finally {
       this.buffer.reset();
+    }
+    if (hasData) {
+      const ended = performance.now();
+      this.sendCostMs = this.sendCostMs === 0 ? ended - started : 0.8 * this.sendCostMs + 0.2 * (ended - started);
+      this.lastDataTickAt = ended;
     }
   }
 

@@ -115,6 +115,19 @@ export class TickBuffer {
     return this.overview.size + deviceReadings + this.rejectList.length + this.legacyList.length;
   }
 
+  /** True when anything (kept or counted as dropped) is waiting for the next tick; O(1). */
+  get hasData(): boolean {
+    return (
+      this.overview.size > 0 ||
+      this.deviceBatches.size > 0 ||
+      this.rejectList.length > 0 ||
+      this.legacyList.length > 0 ||
+      this.overviewDropped > 0 ||
+      this.rejectsDropped > 0 ||
+      this.legacyDropped > 0
+    );
+  }
+
   reset(): void {
     this.overview.clear();
     this.deviceBatches.clear();

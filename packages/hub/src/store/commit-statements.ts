@@ -1,8 +1,15 @@
 /**
- * The statements of one commit: readings arrive by COPY into a staging table and move with one
- * INSERT ... SELECT; the rollups and dead letters are single multi-row statements fed by parallel
- * arrays through unnest() — never one statement per row. Times cross the wire as float8 ms and become timestamptz
- * with to_timestamp(ms / 1000.0), which keeps millisecond (indeed microsecond) precision.
+ * The statements of one commit. Two ways in for readings:
+ * - strict (the usual case): rows go straight into `readings` — COPY for large batches, one
+ *   json_to_recordset INSERT for small ones — with no ON CONFLICT, so PostgreSQL does the least work
+ *   per row; a key that already exists fails the statement with unique_violation and the store
+ *   retries the batch the lenient way. When the strict write succeeds, every row was new.
+ * - lenient (after a conflict): COPY into a staging table (or the inline JSON for small batches), then
+ *   INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING, joined back to find which rows were new.
+ * The rollups and dead letters are ONE statement of data-modifying CTEs fed by parallel arrays through
+ * unnest() — never one statement per row, and one round trip for all of them. Times cross the wire as
+ * float8 ms and become timestamptz with to_timestamp(ms / 1000.0), which keeps millisecond (indeed
+ * microsecond) precision; the strict COPY writes the same instants as ISO text (see isoMillis).
  */
 import type { DeadLetter, VerifiedReading } from '../pipeline/ports.js';
 import type { BucketDelta, MetricDelta } from './minute-aggregates.js';
@@ -14,24 +21,117 @@ export interface Statement {
 }
 
 /**
- * Small batches (the low-latency case: an idle hub commits every frame at once) skip the staging
- * table: the batch travels as one JSON document expanded by json_to_recordset, in ONE round trip
- * instead of three. Large batches go through COPY, whose per-row cost is lower.
+ * Small batches (the low-latency case: an idle hub commits every frame at once) skip COPY: the batch
+ * travels as one JSON document expanded by json_to_recordset, in the same statement as the rollups.
+ * Large batches go through COPY, whose per-row cost is lower.
  */
 export const SMALL_BATCH_ROWS = 1000;
 
-/** Inserts a small batch and returns the 1-based positions (`ord`) of the rows that were new. */
-export function insertReadingsInline(readings: readonly VerifiedReading[]): Statement {
+/**
+ * Largest ms time the strict COPY writes as ISO text. Below it, to_timestamp(ms / 1000.0) — what the
+ * lenient path and older builds wrote — is exact to the microsecond, so both paths produce the same
+ * key for the same reading (checked over millions of values up to 2^42 ms; differences start near
+ * 8.6e12 ms, year 2242). Readings outside [0, this] take the lenient path.
+ */
+export const MAX_EXACT_MS = 4_000_000_000_000;
+
+/** `$n` placeholders of a statement that will be joined with others: numbering starts after `offset`. */
+function placeholders(offset: number, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `$${offset + i + 1}`);
+}
+
+function isExactMs(ms: number): boolean {
+  return Number.isInteger(ms) && ms >= 0 && ms <= MAX_EXACT_MS;
+}
+
+/** True when every reading's times can be written as ISO text without changing the stored instant. */
+export function strictlyStorable(readings: readonly VerifiedReading[]): boolean {
+  for (let i = 0; i < readings.length; i += 1) {
+    const r = readings[i] as VerifiedReading;
+    if (!isExactMs(r.ts) || !isExactMs(r.receivedAt)) return false;
+  }
+  return true;
+}
+
+/**
+ * ISO-8601 UTC text of a whole-millisecond time, e.g. 2026-11-23T10:38:45.123Z. Readings of one batch
+ * share a few seconds, so the `YYYY-MM-DDTHH:MM:SS.` prefix is cached per second (two slots: device
+ * times and receive times alternate); Date#toISOString per row costs several times more.
+ */
+class IsoMillis {
+  private seconds = [Number.NaN, Number.NaN];
+  private prefixes = ['', ''];
+  private next = 0;
+
+  format(ms: number): string {
+    const second = Math.floor(ms / 1000);
+    const rest = ms - second * 1000;
+    const tail = rest < 10 ? `00${rest}Z` : rest < 100 ? `0${rest}Z` : `${rest}Z`;
+    if (this.seconds[0] === second) return (this.prefixes[0] as string) + tail;
+    if (this.seconds[1] === second) return (this.prefixes[1] as string) + tail;
+    const prefix = new Date(second * 1000).toISOString().slice(0, 20);
+    this.seconds[this.next] = second;
+    this.prefixes[this.next] = prefix;
+    this.next = 1 - this.next;
+    return prefix + tail;
+  }
+}
+
+/** COPY text of one jsonb value: JSON has no raw tabs or newlines, so only backslashes need doubling. */
+function copyJson(data: unknown): string {
+  const json = JSON.stringify(data);
+  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
+}
+
+/** Columns of the strict COPY, in the order of readingCopyText's fields. */
+export const READING_COLUMNS = ['device_id', 'seq', 'ts', 'received_at', 'source', 'data'] as const;
+
+/**
+ * The batch in COPY text format for `readings` itself. Device ids and sources are restricted to
+ * characters that need no escaping. Call only when strictlyStorable(readings).
+ */
+export function readingCopyText(readings: readonly VerifiedReading[]): string {
+  const iso = new IsoMillis();
+  let text = '';
+  for (let i = 0; i < readings.length; i += 1) {
+    const r = readings[i] as VerifiedReading;
+    text += `${r.device}\t${r.seq}\t${iso.format(r.ts)}\t${iso.format(r.receivedAt)}\t${r.source}\t${copyJson(r.data)}\n`;
+  }
+  return text;
+}
+
+function inlineRows(readings: readonly VerifiedReading[]): string {
   const rows = new Array<{ d: string; s: number; t: number; r: number; o: string; j: unknown }>(readings.length);
   for (let i = 0; i < readings.length; i += 1) {
     const r = readings[i] as VerifiedReading;
     rows[i] = { d: r.device, s: r.seq, t: r.ts, r: r.receivedAt, o: r.source, j: r.data };
   }
+  return JSON.stringify(rows);
+}
+
+const INLINE_INPUT = (param: string): string => `SELECT * FROM ROWS FROM (
+          json_to_recordset(${param}::json) AS (d text, s bigint, t float8, r float8, o text, j jsonb)
+        ) WITH ORDINALITY AS u(device_id, seq, ts_ms, received_ms, source, data, ord)`;
+
+/**
+ * Strict small-batch insert: no ON CONFLICT, so an existing key fails the statement (unique_violation).
+ * Meant to be joined with the rollups into one statement (see combineWrites).
+ */
+export function insertReadingsStrict(readings: readonly VerifiedReading[], offset = 0): Statement {
+  const [rows] = placeholders(offset, 1);
+  return {
+    text: `INSERT INTO readings (device_id, seq, ts, received_at, source, data)
+      SELECT device_id, seq, to_timestamp(ts_ms / 1000.0), to_timestamp(received_ms / 1000.0), source, data
+      FROM (${INLINE_INPUT(rows as string)}) AS input`,
+    params: [inlineRows(readings)],
+  };
+}
+
+/** Lenient small-batch insert: returns the 1-based positions (`ord`) of the rows that were new. */
+export function insertReadingsInline(readings: readonly VerifiedReading[]): Statement {
   return {
     text: `WITH input AS (
-        SELECT * FROM ROWS FROM (
-          json_to_recordset($1::json) AS (d text, s bigint, t float8, r float8, o text, j jsonb)
-        ) WITH ORDINALITY AS u(device_id, seq, ts_ms, received_ms, source, data, ord)
+        ${INLINE_INPUT('$1')}
       ), inserted AS (
         INSERT INTO readings (device_id, seq, ts, received_at, source, data)
         SELECT device_id, seq, to_timestamp(ts_ms / 1000.0), to_timestamp(received_ms / 1000.0), source, data
@@ -42,7 +142,7 @@ export function insertReadingsInline(readings: readonly VerifiedReading[]): Stat
       SELECT input.ord FROM input
       JOIN inserted ON inserted.device_id = input.device_id AND inserted.seq = input.seq
         AND inserted.ts = to_timestamp(input.ts_ms / 1000.0)`,
-    params: [JSON.stringify(rows)],
+    params: [inlineRows(readings)],
   };
 }
 
@@ -61,19 +161,16 @@ export const CREATE_READING_STAGE = `CREATE TEMP TABLE IF NOT EXISTS ${READING_S
   ) ON COMMIT DELETE ROWS`;
 
 /**
- * The batch in COPY text format, one line per reading, `ord` = 1-based position. Device ids and sources
- * are restricted to characters that need no escaping; the data JSON has no raw tabs or newlines
- * (JSON.stringify escapes control characters), so only its backslashes need doubling.
+ * The batch in the staging table's COPY text format, one line per reading, `ord` = 1-based position.
+ * Device ids and sources are restricted to characters that need no escaping.
  */
 export function readingStageText(readings: readonly VerifiedReading[]): string {
-  const lines = new Array<string>(readings.length);
+  let text = '';
   for (let i = 0; i < readings.length; i += 1) {
     const r = readings[i] as VerifiedReading;
-    let data = JSON.stringify(r.data);
-    if (data.includes('\\')) data = data.replaceAll('\\', '\\\\');
-    lines[i] = `${i + 1}\t${r.device}\t${r.seq}\t${r.ts}\t${r.receivedAt}\t${r.source}\t${data}`;
+    text += `${i + 1}\t${r.device}\t${r.seq}\t${r.ts}\t${r.receivedAt}\t${r.source}\t${copyJson(r.data)}\n`;
   }
-  return lines.join('\n') + '\n';
+  return text;
 }
 
 /**
@@ -91,11 +188,13 @@ export const INSERT_STAGED_READINGS = `WITH inserted AS (
   SELECT s.ord FROM ${READING_STAGE_TABLE} s
   JOIN inserted i ON i.device_id = s.device_id AND i.seq = s.seq AND i.ts = to_timestamp(s.ts_ms / 1000.0)`;
 
-export function upsertBuckets(buckets: readonly BucketDelta[]): Statement {
+export function upsertBuckets(buckets: readonly BucketDelta[], offset = 0): Statement {
+  const [devices, minutes, valid, invalid] = placeholders(offset, 4);
   return {
     text: `INSERT INTO minute_buckets (device_id, minute, valid, invalid)
       SELECT device_id, to_timestamp(minute_ms / 1000.0), valid, invalid
-      FROM unnest($1::text[], $2::float8[], $3::bigint[], $4::bigint[]) AS u(device_id, minute_ms, valid, invalid)
+      FROM unnest(${devices}::text[], ${minutes}::float8[], ${valid}::bigint[], ${invalid}::bigint[])
+        AS u(device_id, minute_ms, valid, invalid)
       ON CONFLICT (device_id, minute) DO UPDATE SET
         valid = minute_buckets.valid + EXCLUDED.valid,
         invalid = minute_buckets.invalid + EXCLUDED.invalid`,
@@ -108,11 +207,13 @@ export function upsertBuckets(buckets: readonly BucketDelta[]): Statement {
   };
 }
 
-export function upsertMetrics(metrics: readonly MetricDelta[]): Statement {
+export function upsertMetrics(metrics: readonly MetricDelta[], offset = 0): Statement {
+  const [devices, minutes, names, min, max, sum, count] = placeholders(offset, 7);
   return {
     text: `INSERT INTO minute_metrics (device_id, minute, metric, min, max, sum, count)
       SELECT device_id, to_timestamp(minute_ms / 1000.0), metric, min, max, sum, count
-      FROM unnest($1::text[], $2::float8[], $3::text[], $4::float8[], $5::float8[], $6::float8[], $7::bigint[])
+      FROM unnest(${devices}::text[], ${minutes}::float8[], ${names}::text[], ${min}::float8[], ${max}::float8[],
+        ${sum}::float8[], ${count}::bigint[])
         AS u(device_id, minute_ms, metric, min, max, sum, count)
       ON CONFLICT (device_id, minute, metric) DO UPDATE SET
         min = least(minute_metrics.min, EXCLUDED.min),
@@ -132,11 +233,13 @@ export function upsertMetrics(metrics: readonly MetricDelta[]): Statement {
 }
 
 /** Raw bytes travel as hex text and are decoded in SQL, which both drivers pass through identically. */
-export function insertDeadLetters(deadLetters: readonly DeadLetter[]): Statement {
+export function insertDeadLetters(deadLetters: readonly DeadLetter[], offset = 0): Statement {
+  const [at, reasons, sources, peers, devices, details, raws, truncated] = placeholders(offset, 8);
   return {
     text: `INSERT INTO dead_letters (received_at, reason, source, peer, device_id, detail, raw, truncated)
       SELECT to_timestamp(received_ms / 1000.0), reason, source, peer, device_id, detail, decode(raw_hex, 'hex'), truncated
-      FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[])
+      FROM unnest(${at}::float8[], ${reasons}::text[], ${sources}::text[], ${peers}::text[], ${devices}::text[],
+        ${details}::text[], ${raws}::text[], ${truncated}::bool[])
         AS u(received_ms, reason, source, peer, device_id, detail, raw_hex, truncated)`,
     params: [
       deadLetters.map((d) => d.receivedAt),
@@ -149,4 +252,38 @@ export function insertDeadLetters(deadLetters: readonly DeadLetter[]): Statement
       deadLetters.map((d) => d.truncated),
     ],
   };
+}
+
+/** What one commit writes besides the readings themselves. */
+export interface SecondaryWrites {
+  readonly buckets: readonly BucketDelta[];
+  readonly metrics: readonly MetricDelta[];
+  readonly deadLetters: readonly DeadLetter[];
+}
+
+/**
+ * Joins writes into ONE statement of data-modifying CTEs: one round trip, and (outside an explicit
+ * transaction) one atomic implicit transaction. PostgreSQL runs every data-modifying CTE exactly once
+ * and to completion whether or not its output is read. Each part is built by a function taking the
+ * parameter offset. Returns null when there is nothing to write.
+ */
+export function combineWrites(parts: ReadonlyArray<(offset: number) => Statement>): Statement | null {
+  if (parts.length === 0) return null;
+  const ctes: string[] = [];
+  const params: unknown[] = [];
+  for (const part of parts) {
+    const statement = part(params.length);
+    ctes.push(`w${ctes.length} AS (${statement.text})`);
+    for (const value of statement.params) params.push(value);
+  }
+  return { text: `WITH ${ctes.join(',\n  ')}\nSELECT 1`, params };
+}
+
+/** The parts of a commit's secondary writes, in a fixed order (rollups sorted by key, so no deadlocks). */
+export function secondaryParts(writes: SecondaryWrites): Array<(offset: number) => Statement> {
+  const parts: Array<(offset: number) => Statement> = [];
+  if (writes.buckets.length > 0) parts.push((offset) => upsertBuckets(writes.buckets, offset));
+  if (writes.metrics.length > 0) parts.push((offset) => upsertMetrics(writes.metrics, offset));
+  if (writes.deadLetters.length > 0) parts.push((offset) => insertDeadLetters(writes.deadLetters, offset));
+  return parts;
 }

@@ -4,16 +4,26 @@
  * transactions one at a time behind its own mutex, so statements of different callers never interleave
  * inside a transaction. WAL is trimmed by a CHECKPOINT every `checkpointIntervalMs` when something was
  * written since the last one, and on close.
+ *
+ * `thread: 'worker'` runs PGlite in a worker thread instead (pglite-worker-executor.ts), so its WASM
+ * uses the second core; `open` then returns that executor.
  */
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import type { SqlExecutor, SqlRow, SqlTransaction } from './sql-executor.js';
+import { PgliteWorkerExecutor } from './pglite-worker-executor.js';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
+/** Where PGlite's WASM runs by default; see the bench figures in docs/benchmarks.md. */
+export const DEFAULT_PGLITE_THREAD: PgliteThread = 'worker';
+
+export type PgliteThread = 'main' | 'worker';
 
 export interface PgliteExecutorOptions {
   readonly dataDir: string;
   readonly checkpointIntervalMs?: number;
+  /** 'worker' (default): PGlite in its own thread; 'main': on the caller's thread. */
+  readonly thread?: PgliteThread;
   /** Told about a failed background checkpoint; the next store call will surface a broken database anyway. */
   readonly onBackgroundError?: (error: unknown) => void;
 }
@@ -33,9 +43,16 @@ export class PgliteExecutor implements SqlExecutor {
     this.timer.unref();
   }
 
-  static async open(options: PgliteExecutorOptions): Promise<PgliteExecutor> {
+  static async open(options: PgliteExecutorOptions): Promise<PgliteExecutor | PgliteWorkerExecutor> {
     const interval = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     if (!Number.isFinite(interval) || interval <= 0) throw new Error('store: checkpointIntervalMs must be positive');
+    if ((options.thread ?? DEFAULT_PGLITE_THREAD) === 'worker') {
+      return PgliteWorkerExecutor.open({
+        dataDir: options.dataDir,
+        checkpointIntervalMs: interval,
+        ...(options.onBackgroundError === undefined ? {} : { onBackgroundError: options.onBackgroundError }),
+      });
+    }
     await mkdir(options.dataDir, { recursive: true });
     const db = await PGlite.create(options.dataDir);
     return new PgliteExecutor(db, interval, options.onBackgroundError ?? (() => undefined));
@@ -45,6 +62,13 @@ export class PgliteExecutor implements SqlExecutor {
     this.assertOpen();
     // Standalone statements are the store's reads; writes always go through transaction().
     const result = await this.db.query<SqlRow>(text, [...params]);
+    return result.rows;
+  }
+
+  async write(text: string, params: readonly unknown[] = []): Promise<SqlRow[]> {
+    this.assertOpen();
+    const result = await this.db.query<SqlRow>(text, [...params]);
+    this.dirty = true;
     return result.rows;
   }
 

@@ -66,6 +66,10 @@ export class PostgresExecutor implements SqlExecutor {
     return result.rows;
   }
 
+  write(text: string, params: readonly unknown[] = []): Promise<SqlRow[]> {
+    return this.query(text, params);
+  }
+
   async transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     this.assertOpen();
     const client = await this.pool.connect();

@@ -23,6 +23,11 @@ export interface SqlTransaction extends SqlQueryable {
 
 export interface SqlExecutor extends SqlQueryable {
   readonly kind: 'pglite' | 'postgres';
+  /**
+   * Runs one writing statement as its own (implicit) transaction: atomic and durable like a
+   * BEGIN/COMMIT pair, in one round trip instead of three. For commits that fit one statement.
+   */
+  write(text: string, params?: readonly unknown[]): Promise<SqlRow[]>;
   /** Runs `work` inside BEGIN/COMMIT on one connection; rolls back and rethrows when it throws. */
   transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;

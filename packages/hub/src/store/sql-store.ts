@@ -4,6 +4,13 @@
  * partitions.ts), then ONE transaction holding the readings insert, the minute bucket and metric
  * upserts (for newly inserted readings only) and the dead letters. Every failure surfaces as an Error
  * naming the step and the SQLSTATE, never data values.
+ *
+ * Readings are first written strictly (no ON CONFLICT: the cheapest write PostgreSQL has, see
+ * commit-statements.ts). A batch holding a key that is already stored fails that attempt with
+ * unique_violation; it is rolled back whole and committed again leniently (ON CONFLICT DO NOTHING,
+ * exact per-row answers). After such a conflict the next commits start lenient, until one of them
+ * finds no duplicate: resends come in runs (a reconnecting device), and a failed strict attempt costs
+ * a wasted write.
  */
 import type {
   CommitBatch,
@@ -16,16 +23,20 @@ import type {
   VerifiedReading,
 } from '../pipeline/ports.js';
 import {
+  combineWrites,
   CREATE_READING_STAGE,
   INSERT_STAGED_READINGS,
-  insertDeadLetters,
   insertReadingsInline,
+  insertReadingsStrict,
+  READING_COLUMNS,
   READING_STAGE_COLUMNS,
   READING_STAGE_TABLE,
+  readingCopyText,
   readingStageText,
+  secondaryParts,
   SMALL_BATCH_ROWS,
-  upsertBuckets,
-  upsertMetrics,
+  strictlyStorable,
+  type Statement,
 } from './commit-statements.js';
 import {
   countUsers,
@@ -56,7 +67,7 @@ import {
   type SeriesWidth,
 } from './api-queries.js';
 import { runMigrations } from './migrate.js';
-import { aggregateMinutes } from './minute-aggregates.js';
+import { foldMinutes } from './minute-fold.js';
 import { dayStartOf, PartitionManager } from './partitions.js';
 import { queryMinuteBuckets, queryReadings, queryRecentDeadLetters, queryTotals } from './queries.js';
 import type { SqlExecutor, SqlQueryable, SqlTransaction } from './sql-executor.js';
@@ -65,6 +76,20 @@ import { sqlStateOf, storeFailure } from './store-errors.js';
 
 /** check_violation: "no partition of relation found for row" when another process dropped a cached day. */
 const NO_PARTITION_SQLSTATE = '23514';
+/** unique_violation: a strict write met a key that is already stored (a resend). */
+const UNIQUE_VIOLATION_SQLSTATE = '23505';
+/** Commits that go lenient at once after a strict attempt met a stored key (unless one finds none). */
+const LENIENT_COMMITS_AFTER_CONFLICT = 8;
+
+/** How the store's commits went; for benchmarks and tests. */
+export interface CommitPathCounts {
+  /** Commits whose readings were written strictly (every row new). */
+  strict: number;
+  /** Commits written leniently (ON CONFLICT DO NOTHING). */
+  lenient: number;
+  /** Strict attempts rolled back because a key was already stored. */
+  conflicts: number;
+}
 
 /** The position of each reading's first occurrence of its key, and which positions repeat an earlier one. */
 function dedupeBatch(readings: readonly VerifiedReading[]): { unique: VerifiedReading[]; firstIndex: number[] } {
@@ -95,6 +120,8 @@ function assertStorable(batch: CommitBatch): void {
 export class SqlReadingStore implements ReadingStore {
   readonly kind: 'pglite' | 'postgres';
   private readonly partitions: PartitionManager;
+  private lenientCommitsLeft = 0;
+  private readonly pathCounts: CommitPathCounts = { strict: 0, lenient: 0, conflicts: 0 };
 
   constructor(private readonly executor: SqlExecutor) {
     this.kind = executor.kind;
@@ -117,6 +144,11 @@ export class SqlReadingStore implements ReadingStore {
         return this.commitOnce(batch);
       }
     });
+  }
+
+  /** Counts of the commit paths taken so far (a copy). */
+  commitPaths(): CommitPathCounts {
+    return { ...this.pathCounts };
   }
 
   totals(): Promise<StoreTotals> {
@@ -216,6 +248,52 @@ export class SqlReadingStore implements ReadingStore {
 
   private async commitOnce(batch: CommitBatch): Promise<CommitResult> {
     await this.partitions.ensure(batch.readings.map((r) => dayStartOf(r.ts)));
+    if (batch.readings.length > 0 && this.lenientCommitsLeft === 0 && strictlyStorable(batch.readings)) {
+      try {
+        const result = await this.commitStrict(batch);
+        this.pathCounts.strict += 1;
+        return result;
+      } catch (error) {
+        if (sqlStateOf(error) !== UNIQUE_VIOLATION_SQLSTATE) throw error;
+        this.pathCounts.conflicts += 1;
+        this.lenientCommitsLeft = LENIENT_COMMITS_AFTER_CONFLICT;
+      }
+    }
+    const result = await this.commitLenient(batch);
+    this.pathCounts.lenient += 1;
+    if (this.lenientCommitsLeft > 0) {
+      const allNew = result.inserted.every((fresh) => fresh);
+      this.lenientCommitsLeft = allNew ? 0 : this.lenientCommitsLeft - 1;
+    }
+    return result;
+  }
+
+  /**
+   * Every reading is written as new; the store's unique key refuses the whole attempt (23505) if one
+   * is not. Small batches are ONE statement in its own implicit transaction (readings, rollups and dead
+   * letters together: one round trip); large ones are COPY + one statement inside a transaction.
+   */
+  private async commitStrict(batch: CommitBatch): Promise<CommitResult> {
+    const { readings, deadLetters } = batch;
+    const { buckets, metrics } = foldMinutes(readings, deadLetters);
+    const secondary = secondaryParts({ buckets, metrics, deadLetters });
+    if (readings.length <= SMALL_BATCH_ROWS) {
+      const statement = combineWrites([(offset) => insertReadingsStrict(readings, offset), ...secondary]);
+      if (statement !== null) await this.executor.write(statement.text, statement.params);
+    } else {
+      const statement = combineWrites(secondary);
+      // Built before BEGIN, so the transaction (and its locks) does not wait for the hub's CPU.
+      const text = readingCopyText(readings);
+      await this.executor.transaction(async (tx) => {
+        await tx.copyText('readings', READING_COLUMNS, text);
+        if (statement !== null) await run(tx, statement);
+      });
+    }
+    return { inserted: new Array<boolean>(readings.length).fill(true) };
+  }
+
+  /** Resends allowed: each key is inserted at most once and the answer says which rows were new. */
+  private async commitLenient(batch: CommitBatch): Promise<CommitResult> {
     const { unique, firstIndex } = dedupeBatch(batch.readings);
     const inserted = new Array<boolean>(batch.readings.length).fill(false);
     await this.executor.transaction(async (tx) => {
@@ -228,10 +306,9 @@ export class SqlReadingStore implements ReadingStore {
         inserted[index] = true;
         freshReadings.push(reading);
       }
-      const { buckets, metrics } = aggregateMinutes(freshReadings, batch.deadLetters);
-      if (buckets.length > 0) await run(tx, upsertBuckets(buckets));
-      if (metrics.length > 0) await run(tx, upsertMetrics(metrics));
-      if (batch.deadLetters.length > 0) await run(tx, insertDeadLetters(batch.deadLetters));
+      const { buckets, metrics } = foldMinutes(freshReadings, batch.deadLetters);
+      const statement = combineWrites(secondaryParts({ buckets, metrics, deadLetters: batch.deadLetters }));
+      if (statement !== null) await run(tx, statement);
     });
     return { inserted };
   }
@@ -259,9 +336,6 @@ export class SqlReadingStore implements ReadingStore {
   }
 }
 
-function run(
-  tx: SqlQueryable,
-  statement: { text: string; params: readonly unknown[] },
-): ReturnType<SqlQueryable['query']> {
+function run(tx: SqlQueryable, statement: Statement): ReturnType<SqlQueryable['query']> {
   return tx.query(statement.text, statement.params);
 }

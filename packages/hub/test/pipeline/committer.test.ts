@@ -113,6 +113,36 @@ describe('Committer', () => {
     expect(store.batches.map((b) => b.readings.length)).toEqual([10, 100, 100]);
   });
 
+  it('starts a second concurrent commit only once parallelMinRows rows wait', async () => {
+    const store = new RecordingStore();
+    let started = 0;
+    const counting = {
+      commit: (batch: CommitBatch) => {
+        started += 1;
+        return store.commit(batch);
+      },
+    };
+    const { instance } = committer(counting as unknown as RecordingStore, { concurrency: 2, parallelMinRows: 50 });
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    store.hold();
+    const first = instance.submit({ readings: readings('p', 0, 10), deadLetters: [] });
+    await turn();
+    expect(started).toBe(1);
+    // 40 rows waiting: below the threshold, so they wait for the commit in flight.
+    const small = Array.from({ length: 4 }, (_, i) =>
+      instance.submit({ readings: readings('p', 10 + i * 10, 10), deadLetters: [] }),
+    );
+    await turn();
+    expect(started).toBe(1);
+    // 60 rows waiting: a second commit starts while the first is still held.
+    const more = instance.submit({ readings: readings('p', 50, 20), deadLetters: [] });
+    await turn();
+    expect(started).toBe(2);
+    store.release();
+    await Promise.all([first, ...small, more]);
+    expect(store.batches.map((b) => b.readings.length)).toEqual([10, 60]);
+  });
+
   it('lets everything submitted in the same turn of the event loop join one batch', async () => {
     const store = new RecordingStore();
     const { instance } = committer(store);

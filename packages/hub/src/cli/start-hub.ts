@@ -47,7 +47,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   const metrics = createMetrics({ collectDefaultMetrics: options.collectDefaultMetrics ?? false });
   const store = await openStore(
     config.store.kind === 'pglite'
-      ? { kind: 'pglite', dataDir: config.store.dataDir }
+      ? { kind: 'pglite', dataDir: config.store.dataDir, thread: config.store.thread }
       : {
           kind: 'postgres',
           url: config.store.url,
@@ -73,6 +73,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       maxQueuedRows: limits.maxQueuedRows,
       highWaterRows: Math.floor(limits.maxQueuedRows / 2),
       commitConcurrency: limits.commitConcurrency,
+      commitParallelMinRows: limits.commitParallelMinRows,
       commitRetryDeadlineMs: limits.commitRetryDeadlineMs,
       replayWindowMaxEntries: 1_000_000,
       deadLetters: { maxRawBytes: limits.deadLetterRawBytes, maxPerSecond: limits.deadLettersPerSecond },

@@ -15,7 +15,7 @@ export interface HubConfig {
   readonly tcpPort: number | null;
   readonly legacyPort: number | null;
   readonly store:
-    | { readonly kind: 'pglite'; readonly dataDir: string }
+    | { readonly kind: 'pglite'; readonly dataDir: string; readonly thread: 'worker' | 'main' }
     | {
         readonly kind: 'postgres';
         readonly url: string;
@@ -36,6 +36,8 @@ export interface HubConfig {
     readonly maxBatchRows: number;
     readonly maxQueuedRows: number;
     readonly commitConcurrency: number;
+    /** A second concurrent commit starts only when at least this many rows wait. */
+    readonly commitParallelMinRows: number;
     readonly commitRetryDeadlineMs: number;
     readonly maxClockSkewMs: number;
     readonly maxReadingAgeMs: number;

@@ -34,6 +34,8 @@ export const SETTINGS = {
   'max-batch-rows': 'SEALSTREAM_MAX_BATCH_ROWS',
   'max-queued-rows': 'SEALSTREAM_MAX_QUEUED_ROWS',
   'commit-concurrency': 'SEALSTREAM_COMMIT_CONCURRENCY',
+  'commit-parallel-min-rows': 'SEALSTREAM_COMMIT_PARALLEL_MIN_ROWS',
+  'pglite-thread': 'SEALSTREAM_PGLITE_THREAD',
   'commit-retry-deadline-ms': 'SEALSTREAM_COMMIT_RETRY_DEADLINE_MS',
   'max-clock-skew-ms': 'SEALSTREAM_MAX_CLOCK_SKEW_MS',
   'max-reading-age-ms': 'SEALSTREAM_MAX_READING_AGE_MS',
@@ -126,7 +128,7 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
           schema: raw('database-schema'),
           poolSize: int('database-pool-size', 8, 1, 64),
         }
-      : { kind: 'pglite', dataDir: raw('data-dir') ?? 'data' };
+      : { kind: 'pglite', dataDir: raw('data-dir') ?? 'data', thread: pgliteThread(raw('pglite-thread'), errors) };
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     errors.push('--database-url / DATABASE_URL must start with postgres:// or postgresql://');
   }
@@ -161,6 +163,7 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       maxBatchRows: int('max-batch-rows', 10_000, 1, 100_000),
       maxQueuedRows,
       commitConcurrency: int('commit-concurrency', store.kind === 'pglite' ? 1 : 2, 1, 16),
+      commitParallelMinRows: int('commit-parallel-min-rows', 1000, 1, 1_000_000),
       commitRetryDeadlineMs: int('commit-retry-deadline-ms', 30_000, 0, 600_000),
       maxClockSkewMs: int('max-clock-skew-ms', 300_000, 1_000, 86_400_000),
       maxReadingAgeMs: int('max-reading-age-ms', 30 * 86_400_000, 60_000, 3650 * 86_400_000),
@@ -295,6 +298,13 @@ function legacySettings(
   const device = raw('legacy-device') ?? 'legacy';
   if (!DEVICE_ID_PATTERN.test(device)) errors.push('--legacy-device must match [A-Za-z0-9._:-]{1,128}');
   return { encryptionKey, authToken, device, acceptVariants: acceptVariants ?? ['sorted'] };
+}
+
+function pgliteThread(text: string | undefined, errors: string[]): 'worker' | 'main' {
+  if (text === undefined || text === 'worker') return 'worker';
+  if (text === 'main') return 'main';
+  errors.push('--pglite-thread / SEALSTREAM_PGLITE_THREAD must be worker or main');
+  return 'worker';
 }
 
 function deepFreeze<T>(value: T): T {

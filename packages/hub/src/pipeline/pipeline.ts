@@ -26,6 +26,8 @@ export interface PipelineLimits {
   readonly maxQueuedRows: number;
   readonly highWaterRows: number;
   readonly commitConcurrency: number;
+  /** Default 1000 (see Committer). */
+  readonly commitParallelMinRows?: number;
   readonly commitRetryDeadlineMs: number;
   readonly replayWindowMaxEntries: number;
   readonly deadLetters: DeadLetterPolicy;
@@ -119,6 +121,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       maxQueuedRows: limits.maxQueuedRows,
       highWaterRows: limits.highWaterRows,
       concurrency: limits.commitConcurrency,
+      ...(limits.commitParallelMinRows === undefined ? {} : { parallelMinRows: limits.commitParallelMinRows }),
       retryDeadlineMs: limits.commitRetryDeadlineMs,
       onCommitted: (batch) => this.committed(batch),
       ...(options.onCommitError === undefined ? {} : { onCommitError: options.onCommitError }),

@@ -15,6 +15,8 @@ export type StoreOptions =
       readonly dataDir: string;
       /** How often to CHECKPOINT when something was written; default 30 s. Always done on close. */
       readonly checkpointIntervalMs?: number;
+      /** 'worker' (default): PGlite runs in its own thread; 'main': on the caller's thread. */
+      readonly thread?: 'worker' | 'main';
       readonly onBackgroundError?: (error: unknown) => void;
     }
   | {

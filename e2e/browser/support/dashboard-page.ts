@@ -119,3 +119,30 @@ export async function captureState(page: Page, name: string): Promise<string[]> 
   await page.setViewportSize({ ...LAPTOP });
   return files;
 }
+
+export interface Account {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** Fills and submits the sign-in form; resolves once the signed-in header shows the account. */
+export async function signIn(page: Page, account: Account): Promise<void> {
+  const form = page.locator(byTestId('login-form'));
+  await form.waitFor({ state: 'visible', timeout: 15_000 });
+  await form.getByLabel('User name').fill(account.username);
+  await form.getByLabel('Password').fill(account.password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator(byTestId('signed-in-user')).waitFor({ state: 'visible', timeout: 10_000 });
+}
+
+/** The header's sign-out button; resolves once the sign-in form is back. */
+export async function signOut(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.locator(byTestId('login-form')).waitFor({ state: 'visible', timeout: 10_000 });
+}
+
+/** Follows the navigation link of a view (as a user would) and waits for the view to be shown. */
+export async function openView(page: Page, view: 'live' | 'history' | 'devices' | 'dead-letters'): Promise<void> {
+  await page.locator(byTestId(`nav-${view}`)).click();
+  await page.locator(`main[data-view="${view}"]`).waitFor({ state: 'visible', timeout: 10_000 });
+}

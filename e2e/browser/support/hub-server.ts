@@ -197,3 +197,43 @@ export async function fetchHubStats(httpPort: number, token: string): Promise<Hu
   if (!response.ok) throw new Error(`GET /api/v1/stats: HTTP ${response.status}`);
   return (await response.json()) as HubStats;
 }
+
+export interface ApiAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** Any API call as a given bearer token; the status and parsed body (null when not JSON). */
+export async function apiCall(
+  httpPort: number,
+  token: string,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<ApiAnswer> {
+  const response = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(5000),
+  });
+  const text = await response.text();
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = null;
+  }
+  return { status: response.status, body: parsed };
+}
+
+/** The paths of the hub's OpenAPI document: which routes this build of the hub has. */
+export async function apiPaths(httpPort: number): Promise<Set<string>> {
+  const response = await fetch(`http://127.0.0.1:${httpPort}/openapi.json`, { signal: AbortSignal.timeout(5000) });
+  if (!response.ok) throw new Error(`GET /openapi.json: HTTP ${response.status}`);
+  const document = (await response.json()) as { paths?: Record<string, unknown> };
+  return new Set(Object.keys(document.paths ?? {}));
+}

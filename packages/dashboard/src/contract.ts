@@ -36,6 +36,9 @@ export interface DeadLetterItem {
   /** First 256 bytes of the refused input, hex. */
   readonly rawHex: string;
   readonly truncated: boolean;
+  /** Set once an operator re-drove it (newer hubs only). */
+  readonly redrivenAt?: number | null;
+  readonly redriveOutcome?: 'accepted' | 'duplicate' | 'refused' | null;
 }
 
 export interface DeadLetterPage {

@@ -4,6 +4,8 @@
  * disconnected), re-joins the followed device's room after each reconnect (rooms do not survive a
  * new connection) and tells the caller when a reconnect happened so counters can be re-fetched.
  * Subscriptions are sent only while connected, so nothing piles up in the client's send buffer.
+ * The handshake carries the signed-in user's API token; a refusal ('unauthorized') is reported so
+ * the page can return to the sign-in form instead of retrying a dead token forever.
  */
 import { io } from 'socket.io-client';
 import type { Socket } from 'socket.io-client';
@@ -24,11 +26,14 @@ export interface LiveConnectionEvents {
   connection(info: ConnectionInfo): void;
   /** After every successful connect; `reconnected` is false only for the first one. */
   connected(reconnected: boolean): void;
+  /** The hub refused the handshake's token (expired or revoked session). */
+  unauthorized(): void;
 }
 
-type LiveSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+/** The hub's handshake refusal message (packages/hub live/handshake-auth.ts). */
+export const UNAUTHORIZED = 'unauthorized';
 
-const HANDSHAKE: LiveHandshakeAuth = { protocol: 2 };
+type LiveSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export class LiveConnection {
   private readonly socket: LiveSocket;
@@ -39,11 +44,13 @@ export class LiveConnection {
 
   constructor(
     private readonly events: LiveConnectionEvents,
+    token: string | null,
     private readonly now: () => number = Date.now,
   ) {
+    const auth: LiveHandshakeAuth = token === null ? { protocol: 2 } : { protocol: 2, token };
     // forceNew: a page-local connection, never shared through socket.io-client's manager cache
     // (React's development double-mount would otherwise reuse a closing manager).
-    this.socket = io({ auth: { ...HANDSHAKE }, forceNew: true });
+    this.socket = io({ auth: { ...auth }, forceNew: true });
     this.socket.on('readings', (batch) => this.events.readings(batch));
     this.socket.on('rejects', (batch) => this.events.rejects(batch));
     this.socket.on('stats', (stats) => this.events.stats(stats));
@@ -59,6 +66,11 @@ export class LiveConnection {
       this.report(this.socket.active ? 'reconnecting' : 'disconnected', 0, reason);
     });
     this.socket.on('connect_error', (error) => {
+      if (error.message === UNAUTHORIZED) {
+        this.report('disconnected', 0, 'the hub refused this session');
+        this.events.unauthorized();
+        return;
+      }
       const state: ConnectionState = !this.socket.active
         ? 'disconnected'
         : this.everConnected

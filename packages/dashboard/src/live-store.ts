@@ -4,6 +4,8 @@
  * something changed (unchanged sections keep their identity, so memoised components skip work).
  * Every collection is bounded: stats history 600 points / 5 minutes, devices 500 x 60 trend points,
  * followed-device readings 200, rejects 200 — each overwriting or evicting the oldest.
+ * After an outage the readings of the followed device are back-filled from the API and merged in,
+ * and the rates chart shows the outage as a gap rather than a line drawn across it.
  */
 import type { LiveReading, LiveReadingBatch, LiveRejectBatch, LiveStats, DeadLetterItem } from './contract.js';
 import { OVERVIEW } from './contract.js';
@@ -11,6 +13,7 @@ import type { DeviceRowView } from './device-registry.js';
 import { DeviceRegistry } from './device-registry.js';
 import type { RejectEntry } from './rejects-log.js';
 import { RejectsLog } from './rejects-log.js';
+import { mergeReadings } from './merge-readings.js';
 import { RingBuffer } from './ring-buffer.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
@@ -24,11 +27,26 @@ export interface ConnectionInfo {
   readonly lastError: string | null;
 }
 
-/** uPlot-ready columns: x in seconds since epoch, then readings/s and rejects/s. */
+/** uPlot-ready columns: x in seconds since epoch, then readings/s and rejects/s (null: a gap). */
 export interface RateSeries {
   readonly times: readonly number[];
-  readonly readingsPerSec: readonly number[];
-  readonly rejectsPerSec: readonly number[];
+  readonly readingsPerSec: ReadonlyArray<number | null>;
+  readonly rejectsPerSec: ReadonlyArray<number | null>;
+}
+
+/** The last time the live link was down and what was recovered over REST afterwards. */
+export interface OutageView {
+  /** When the link went down and came back, ms since epoch. */
+  readonly from: number;
+  readonly to: number;
+  /** null while the back-fill is running. */
+  readonly backfill: {
+    readonly readings: number;
+    readonly rejects: number;
+    /** Device whose readings were back-filled, if one was followed. */
+    readonly device: string | null;
+    readonly error: string | null;
+  } | null;
 }
 
 export interface FollowedDeviceView {
@@ -58,7 +76,11 @@ export interface LiveView {
   readonly rejects: readonly RejectEntry[];
   readonly rejectsDropped: number;
   readonly loadErrors: LoadErrors;
+  readonly lastOutage: OutageView | null;
 }
+
+/** Live stats arrive several times a second; a longer silence is drawn as a gap in the chart. */
+export const STATS_GAP_MS = 5000;
 
 export const STATS_HISTORY_POINTS = 600;
 export const STATS_HISTORY_WINDOW_MS = 5 * 60_000;
@@ -66,8 +88,8 @@ export const FOLLOWED_READINGS = 200;
 
 interface RatePoint {
   readonly at: number;
-  readonly readingsPerSec: number;
-  readonly rejectsPerSec: number;
+  readonly readingsPerSec: number | null;
+  readonly rejectsPerSec: number | null;
 }
 
 const EMPTY_RATES: RateSeries = { times: [], readingsPerSec: [], rejectsPerSec: [] };
@@ -89,6 +111,7 @@ export class LiveStore {
   private readonly rejectsLog = new RejectsLog(200);
   private rejectsDropped = 0;
   private loadErrors: LoadErrors = { stats: null, deadLetters: null };
+  private lastOutage: OutageView | null = null;
   private current: LiveView;
   private changed = false;
 
@@ -115,6 +138,9 @@ export class LiveStore {
     if (!fromLive) return;
     const newest = this.rateHistory.newest();
     if (newest !== undefined && stats.at <= newest.at) return;
+    if (newest !== undefined && stats.at - newest.at > STATS_GAP_MS) {
+      this.rateHistory.push({ at: newest.at + 1, readingsPerSec: null, rejectsPerSec: null });
+    }
     this.rateHistory.push({ at: stats.at, readingsPerSec: stats.readingsPerSec, rejectsPerSec: stats.rejectsPerSec });
     this.rateHistory.dropOldestWhile((point) => point.at < stats.at - STATS_HISTORY_WINDOW_MS);
     this.ratesDirty = true;
@@ -151,6 +177,23 @@ export class LiveStore {
 
   applyDeadLetters(items: readonly DeadLetterItem[]): void {
     this.rejectsLog.addDeadLetters(items);
+    this.changed = true;
+  }
+
+  /** Readings of `device` recovered from the API after an outage; merged if it is still followed. */
+  backfillFollowed(device: string, readings: readonly LiveReading[]): number {
+    if (device !== this.followedDevice || readings.length === 0) return 0;
+    const before = this.followedReadings.size;
+    const merged = mergeReadings(this.followedReadings.toArray(), readings, this.followedReadings.capacity);
+    this.followedReadings.clear();
+    this.followedReadings.pushAll(merged);
+    this.followedDirty = true;
+    this.changed = true;
+    return Math.max(0, merged.length - before);
+  }
+
+  setOutage(outage: OutageView): void {
+    this.lastOutage = outage;
     this.changed = true;
   }
 
@@ -217,6 +260,7 @@ export class LiveStore {
       rejects: this.rejectsLog.entries(),
       rejectsDropped: this.rejectsDropped,
       loadErrors: this.loadErrors,
+      lastOutage: this.lastOutage,
     };
   }
 }

@@ -1,11 +1,12 @@
 /**
- * The hub's REST endpoints the dashboard reads: current stats and the newest dead letters.
+ * The hub's REST endpoints the live view reads: current stats and the newest dead letters.
  * Answers are checked field by field before use; a wrong shape is reported as a value
  * ({ ok: false, error }) like any HTTP or network failure, so the page can say what failed.
  */
+import type { ApiClient, Fetched } from './api/api-client.js';
 import type { DeadLetterItem, LiveStats } from './contract.js';
 
-export type Fetched<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
+export type { Fetched } from './api/api-client.js';
 
 export const DEAD_LETTER_PAGE_SIZE = 50;
 
@@ -47,7 +48,9 @@ export function parseDeadLetter(value: unknown): DeadLetterItem | null {
     isString(value['detail']) &&
     isNumber(value['receivedAt']) &&
     isString(value['rawHex']) &&
-    typeof value['truncated'] === 'boolean';
+    typeof value['truncated'] === 'boolean' &&
+    (value['redrivenAt'] === undefined || value['redrivenAt'] === null || isNumber(value['redrivenAt'])) &&
+    (value['redriveOutcome'] === undefined || value['redriveOutcome'] === null || isString(value['redriveOutcome']));
   return ok ? (value as unknown as DeadLetterItem) : null;
 }
 
@@ -62,31 +65,44 @@ export function parseDeadLetterPage(body: unknown): DeadLetterItem[] | null {
   return items;
 }
 
-async function getJson<T>(path: string, parse: (body: unknown) => T | null, signal: AbortSignal): Promise<Fetched<T>> {
-  let response: Response;
-  try {
-    response = await fetch(path, { headers: { accept: 'application/json' }, signal });
-  } catch (error) {
-    return { ok: false, error: `${path}: ${error instanceof Error ? error.message : 'network error'}` };
-  }
-  if (!response.ok) return { ok: false, error: `${path}: HTTP ${response.status}` };
-  let body: unknown;
-  try {
-    body = await response.json();
-  } catch {
-    return { ok: false, error: `${path}: answer is not JSON` };
-  }
-  const value = parse(body);
-  return value === null ? { ok: false, error: `${path}: unexpected answer shape` } : { ok: true, value };
+export function fetchStats(api: ApiClient, signal: AbortSignal): Promise<Fetched<LiveStats>> {
+  return api.getJson('/api/v1/stats', parseStats, { signal });
 }
 
-export function fetchStats(signal: AbortSignal): Promise<Fetched<LiveStats>> {
-  return getJson('/api/v1/stats', parseStats, signal);
+export interface DeadLetterQuery {
+  readonly limit?: number;
+  readonly reason?: string;
+  readonly device?: string;
+  /** Receive time lower bound, ms since epoch. */
+  readonly from?: number;
+  readonly cursor?: string;
+}
+
+export interface DeadLetterPageAnswer {
+  readonly items: DeadLetterItem[];
+  readonly nextCursor: string | null;
+}
+
+export function deadLetterPath(query: DeadLetterQuery): string {
+  const params = new URLSearchParams({ limit: String(query.limit ?? DEAD_LETTER_PAGE_SIZE) });
+  if (query.reason !== undefined && query.reason !== '') params.set('reason', query.reason);
+  if (query.device !== undefined && query.device !== '') params.set('device', query.device);
+  if (query.from !== undefined) params.set('from', String(Math.floor(query.from)));
+  if (query.cursor !== undefined) params.set('cursor', query.cursor);
+  return `/api/v1/dead-letters?${params.toString()}`;
+}
+
+export function parseDeadLetterPageAnswer(body: unknown): DeadLetterPageAnswer | null {
+  const items = parseDeadLetterPage(body);
+  if (items === null) return null;
+  const next = (body as JsonObject)['nextCursor'];
+  return { items, nextCursor: typeof next === 'string' ? next : null };
 }
 
 export function fetchDeadLetters(
+  api: ApiClient,
   signal: AbortSignal,
-  limit = DEAD_LETTER_PAGE_SIZE,
-): Promise<Fetched<DeadLetterItem[]>> {
-  return getJson(`/api/v1/dead-letters?limit=${limit}`, parseDeadLetterPage, signal);
+  query: DeadLetterQuery = {},
+): Promise<Fetched<DeadLetterPageAnswer>> {
+  return api.getJson(deadLetterPath(query), parseDeadLetterPageAnswer, { signal });
 }

@@ -1,10 +1,13 @@
 /**
- * The one React hook that wires the page: a LiveStore fed by the Socket.IO link and the REST
+ * The one React hook that wires the live view: a LiveStore fed by the Socket.IO link and the REST
  * endpoints, and a render pump that publishes the store's snapshot at most RENDER_HZ times per
  * second, so a burst of thousands of events costs a handful of renders. REST data is (re)loaded on
- * mount and after every reconnect, so counters and the rejects list are right after an outage.
+ * mount and after every reconnect; after a reconnect the gap is back-filled from the API (rejects,
+ * the followed device's readings) and the outage is recorded for the page to show.
  */
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useEffectEvent, useRef, useState } from 'react';
+import type { ApiClient } from './api/api-client.js';
+import { backfill } from './backfill.js';
 import { LiveConnection } from './live-connection.js';
 import type { LiveView } from './live-store.js';
 import { LiveStore } from './live-store.js';
@@ -24,43 +27,62 @@ export interface LiveDashboard {
 
 const wholeSecond = (ms: number): number => Math.floor(ms / 1000) * 1000;
 
-export function useLiveDashboard(): LiveDashboard {
+export function useLiveDashboard(api: ApiClient, token: string | null, onUnauthorized: () => void): LiveDashboard {
   const [store] = useState(() => new LiveStore());
   const [view, setView] = useState<LiveView>(() => store.view());
   const [now, setNow] = useState(() => wholeSecond(Date.now()));
   const connectionRef = useRef<LiveConnection | null>(null);
+  const refused = useEffectEvent(() => onUnauthorized());
 
   useEffect(() => {
     let loads: AbortController | null = null;
-    const loadFromRest = (): void => {
+    /** When the link left "connected"; null while connected or before the first connect. */
+    let downSince: number | null = null;
+    const loadFromRest = (outage: { from: number; to: number } | null): void => {
       // A newer load supersedes one still in flight (e.g. two reconnects in quick succession).
       loads?.abort();
       const controller = new AbortController();
       loads = controller;
-      void fetchStats(controller.signal).then((result) => {
+      void fetchStats(api, controller.signal).then((result) => {
         if (controller.signal.aborted) return;
         if (result.ok) store.applyStats(result.value, Date.now(), false);
         store.setLoadError('stats', result.ok ? null : result.error);
       });
-      void fetchDeadLetters(controller.signal).then((result) => {
+      void fetchDeadLetters(api, controller.signal).then((result) => {
         if (controller.signal.aborted) return;
-        if (result.ok) store.applyDeadLetters(result.value);
+        if (result.ok) store.applyDeadLetters(result.value.items);
         store.setLoadError('deadLetters', result.ok ? null : result.error);
+      });
+      if (outage === null) return;
+      store.setOutage({ ...outage, backfill: null });
+      void backfill(api, store, outage, controller.signal).then((result) => {
+        if (!controller.signal.aborted) store.setOutage({ ...outage, backfill: result });
       });
     };
 
-    const connection = new LiveConnection({
-      readings: (batch) => store.applyReadings(batch, Date.now()),
-      rejects: (batch) => store.applyRejects(batch),
-      stats: (stats) => store.applyStats(stats, Date.now(), true),
-      connection: (info) => store.setConnection(info),
-      connected: (reconnected) => {
-        if (reconnected) loadFromRest();
+    const connection = new LiveConnection(
+      {
+        readings: (batch) => store.applyReadings(batch, Date.now()),
+        rejects: (batch) => store.applyRejects(batch),
+        stats: (stats) => store.applyStats(stats, Date.now(), true),
+        connection: (info) => {
+          store.setConnection(info);
+          if (info.state !== 'connected' && downSince === null && connectionRef.current !== null) {
+            downSince = info.since;
+          }
+        },
+        connected: (reconnected) => {
+          const outage = reconnected && downSince !== null ? { from: downSince, to: Date.now() } : null;
+          downSince = null;
+          if (reconnected) loadFromRest(outage);
+        },
+        unauthorized: () => refused(),
       },
-    });
+      token,
+    );
     connection.follow(store.followedDeviceId);
     connectionRef.current = connection;
-    loadFromRest();
+    loadFromRest(null);
 
     const pump = setInterval(() => {
       setView(store.view());
@@ -73,7 +95,7 @@ export function useLiveDashboard(): LiveDashboard {
       connection.close();
       connectionRef.current = null;
     };
-  }, [store]);
+  }, [store, api, token]);
 
   const follow = useCallback(
     (device: string | null) => {

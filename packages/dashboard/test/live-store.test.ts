@@ -1,7 +1,13 @@
 // Tests for LiveStore: snapshot identity, stats ordering, chart window, reading routing, bounds.
 import { describe, expect, it } from 'vitest';
 import type { LiveReading, LiveStats } from '../src/contract.js';
-import { FOLLOWED_READINGS, LiveStore, STATS_HISTORY_POINTS, STATS_HISTORY_WINDOW_MS } from '../src/live-store.js';
+import {
+  FOLLOWED_READINGS,
+  LiveStore,
+  STATS_GAP_MS,
+  STATS_HISTORY_POINTS,
+  STATS_HISTORY_WINDOW_MS,
+} from '../src/live-store.js';
 
 const stats = (at: number, overrides: Partial<LiveStats> = {}): LiveStats => ({
   totalReceived: 10,
@@ -58,9 +64,45 @@ describe('LiveStore', () => {
 
     const sparse = new LiveStore(0);
     for (let i = 0; i < 20; i += 1) sparse.applyStats(stats(i * 60_000), 0, true);
-    const sparseTimes = sparse.view().rates.times;
-    expect(sparseTimes[0]).toBe(14 * 60);
-    expect(sparseTimes).toHaveLength(6);
+    const sparseRates = sparse.view().rates;
+    const realTimes = sparseRates.times.filter((_, i) => sparseRates.readingsPerSec[i] !== null);
+    expect(realTimes[0]).toBe(14 * 60);
+    expect(realTimes).toHaveLength(6);
+  });
+
+  it('draws a silence longer than STATS_GAP_MS as a gap (a null point) instead of a line across it', () => {
+    const store = new LiveStore(0);
+    store.applyStats(stats(1_000, { readingsPerSec: 5 }), 1_000, true);
+    store.applyStats(stats(2_000, { readingsPerSec: 6 }), 2_000, true);
+    store.applyStats(stats(2_000 + STATS_GAP_MS + 1, { readingsPerSec: 7 }), 9_000, true);
+    const rates = store.view().rates;
+    expect(rates.readingsPerSec).toEqual([5, 6, null, 7]);
+    expect(rates.rejectsPerSec[2]).toBeNull();
+    expect(rates.times).toEqual([1, 2, 2.001, (2_000 + STATS_GAP_MS + 1) / 1000]);
+  });
+
+  it('merges back-filled readings of the followed device, one copy each, oldest to newest, bounded', () => {
+    const store = new LiveStore(0);
+    store.follow('a');
+    store.applyReadings({ room: 'device:a', readings: [reading('a', 10), reading('a', 11)], dropped: 0 }, 1);
+    const added = store.backfillFollowed('a', [reading('a', 8), reading('a', 9), reading('a', 10)]);
+    expect(added).toBe(2);
+    expect(store.view().followed?.readings.map((r) => r.seq)).toEqual([11, 10, 9, 8]);
+    // Readings of a device no longer followed are ignored.
+    expect(store.backfillFollowed('b', [reading('b', 1)])).toBe(0);
+    const many = Array.from({ length: 500 }, (_, i) => reading('a', 100 + i));
+    store.backfillFollowed('a', many);
+    const readings = store.view().followed?.readings ?? [];
+    expect(readings).toHaveLength(FOLLOWED_READINGS);
+    expect(readings[0]?.seq).toBe(599);
+  });
+
+  it('records the last outage and its back-fill for the page to show', () => {
+    const store = new LiveStore(0);
+    expect(store.view().lastOutage).toBeNull();
+    store.setOutage({ from: 10, to: 20, backfill: null });
+    store.setOutage({ from: 10, to: 20, backfill: { readings: 3, rejects: 1, device: 'a', error: null } });
+    expect(store.view().lastOutage?.backfill?.readings).toBe(3);
   });
 
   it('routes overview batches to the devices table and device-room batches to the followed device', () => {

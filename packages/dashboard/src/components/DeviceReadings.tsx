@@ -1,10 +1,18 @@
 /**
  * Live readings of the followed device: every reading from its Socket.IO room, newest first,
  * capped at the store's bound. Shows hub latency (commit time minus device time) per reading.
+ * Rows have a fixed height and only those in the scroll box are rendered: at thousands of readings
+ * a second every row moves on each update, and painting 200 of them was the page's main cost.
  */
 import type { LiveReading } from '../contract.js';
 import { formatAge, formatClock, formatCount, formatUnknown } from '../format.js';
 import type { FollowedDeviceView } from '../live-store.js';
+import { useRowWindow, windowRange } from '../use-row-window.js';
+import { FollowedChart } from './FollowedChart.js';
+
+/** Pinned by styles.css (.readings-table rows), so the window can be computed from scrollTop. */
+export const READING_ROW_HEIGHT = 30;
+const OVERSCAN = 6;
 
 interface DeviceReadingsProps {
   readonly followed: FollowedDeviceView | null;
@@ -18,6 +26,7 @@ function dataText(reading: LiveReading): string {
 }
 
 export function DeviceReadings({ followed, onStop }: DeviceReadingsProps) {
+  const [rowWindow, scrollRef] = useRowWindow(READING_ROW_HEIGHT);
   if (followed === null) {
     return (
       <section className="panel" aria-labelledby="live-heading" data-testid="device-readings">
@@ -26,6 +35,7 @@ export function DeviceReadings({ followed, onStop }: DeviceReadingsProps) {
       </section>
     );
   }
+  const { start, end } = windowRange(rowWindow, followed.readings.length, OVERSCAN);
   return (
     <section className="panel" aria-labelledby="live-heading" data-testid="device-readings">
       <div className="panel-head">
@@ -44,9 +54,17 @@ export function DeviceReadings({ followed, onStop }: DeviceReadingsProps) {
           The hub skipped {formatCount(followed.dropped)} readings of this device for this client.
         </p>
       )}
-      <div className="table-scroll">
-        <table className="table">
+      <FollowedChart device={followed.device} readings={followed.readings} />
+      <div className="table-scroll" ref={scrollRef}>
+        <table className="table readings-table">
           <caption className="visually-hidden">Readings of {followed.device}, newest first</caption>
+          {/* Fixed column widths: a new reading at the top does not re-measure every row (10K readings/s). */}
+          <colgroup>
+            <col className="col-seq" />
+            <col className="col-time" />
+            <col className="col-latency" />
+            <col />
+          </colgroup>
           <thead>
             <tr>
               <th scope="col" className="num">
@@ -60,10 +78,15 @@ export function DeviceReadings({ followed, onStop }: DeviceReadingsProps) {
             </tr>
           </thead>
           <tbody>
-            {followed.readings.map((reading) => {
+            {start > 0 && (
+              <tr className="spacer-row" aria-hidden="true">
+                <td colSpan={4} style={{ height: start * READING_ROW_HEIGHT }} />
+              </tr>
+            )}
+            {followed.readings.slice(start, end).map((reading) => {
               const text = dataText(reading);
               return (
-                <tr key={`${reading.seq}:${reading.ts}`}>
+                <tr key={`${reading.seq}:${reading.ts}`} style={{ height: READING_ROW_HEIGHT }}>
                   <td className="num">{reading.seq}</td>
                   <td className="mono">{formatClock(reading.ts)}</td>
                   <td className="num">{formatLatency(reading.committedAt - reading.ts)}</td>
@@ -73,6 +96,11 @@ export function DeviceReadings({ followed, onStop }: DeviceReadingsProps) {
                 </tr>
               );
             })}
+            {end < followed.readings.length && (
+              <tr className="spacer-row" aria-hidden="true">
+                <td colSpan={4} style={{ height: (followed.readings.length - end) * READING_ROW_HEIGHT }} />
+              </tr>
+            )}
           </tbody>
         </table>
         {followed.readings.length === 0 && <p className="empty">Waiting for readings of {followed.device}…</p>}

@@ -48,7 +48,9 @@ function DeviceRowComponent({ index, device, now, followed, onFollow }: DeviceRo
       <th scope="row" className="mono">
         {device.id}
       </th>
-      <td className="num">{device.seq}</td>
+      <td className="num" title={`seq ${device.seq}`}>
+        {device.seq}
+      </td>
       <td className="num" title={new Date(device.ts).toISOString()}>
         {formatAge(now - device.ts)}
       </td>

@@ -101,8 +101,8 @@ export function RatesChart({ rates }: RatesChartProps) {
     // uPlot only reads the columns; the store hands out fresh arrays per snapshot.
     plotRef.current?.setData([
       rates.times as number[],
-      rates.readingsPerSec as number[],
-      rates.rejectsPerSec as number[],
+      rates.readingsPerSec as Array<number | null>,
+      rates.rejectsPerSec as Array<number | null>,
     ]);
   }, [rates]);
 

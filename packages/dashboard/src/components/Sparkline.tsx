@@ -3,6 +3,9 @@
  * changes identity (the device registry rebuilds it only for devices that got new readings).
  */
 import { useEffect, useRef } from 'react';
+
+/** The line colour is the canvas's CSS colour, read once per canvas: reading it per draw forces a style pass. */
+const strokeColours = new WeakMap<HTMLCanvasElement, string>();
 import { formatMetric } from '../format.js';
 
 const WIDTH = 96;
@@ -38,7 +41,12 @@ export function Sparkline({ values, label }: SparklineProps) {
     const pad = 2;
     const step = (WIDTH - pad * 2) / (values.length - 1);
     // The canvas's CSS colour is the line colour, so the theme stays in the stylesheet.
-    context.strokeStyle = getComputedStyle(canvas).color;
+    let colour = strokeColours.get(canvas);
+    if (colour === undefined) {
+      colour = getComputedStyle(canvas).color;
+      strokeColours.set(canvas, colour);
+    }
+    context.strokeStyle = colour;
     context.lineWidth = 1.5;
     context.lineJoin = 'round';
     context.beginPath();

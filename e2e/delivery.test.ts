@@ -17,6 +17,7 @@ import {
   CLI_PATH,
   cliBuilt,
   countDelivered,
+  countRollups,
   hubDatabaseUrl,
   killAllHubs,
   ReadingStream,
@@ -171,6 +172,7 @@ describe.skipIf(skipReason !== null)(
         expect(events.some((event) => event.type === 'disconnected')).toBe(true);
         expectExactlyOnce(await countDelivered(pgTestUrl(), setup.schema), [stream]);
         expect(await hub.stop()).toBe(0);
+        expect(await countRollups(pgTestUrl(), setup.schema)).toEqual({ backlog: 0, mismatches: [] });
       },
       TEST_TIMEOUT_MS,
     );
@@ -246,6 +248,7 @@ describe.skipIf(skipReason !== null)(
         expect(sumMetric(metrics, 'sealstream_readings_rejected_total{source="tcp"')).toBe(0);
         expectExactlyOnce(await countDelivered(pgTestUrl(), setup.schema), [stream]);
         expect(await hub.stop()).toBe(0);
+        expect(await countRollups(pgTestUrl(), setup.schema)).toEqual({ backlog: 0, mismatches: [] });
       },
       TEST_TIMEOUT_MS,
     );
@@ -283,6 +286,7 @@ describe.skipIf(skipReason !== null)(
           await proxy.close();
         }
         expect(await hub.stop()).toBe(0);
+        expect(await countRollups(pgTestUrl(), setup.schema)).toEqual({ backlog: 0, mismatches: [] });
       },
       TEST_TIMEOUT_MS,
     );

@@ -153,6 +153,37 @@ export async function countDelivered(url: string, schema: string): Promise<Deliv
 }
 
 /**
+ * The minute rollups against the readings: per device, valid counted in minute_buckets and rows in
+ * readings, plus the rollup journal rows not folded yet. After a hub stopped cleanly the journal is
+ * empty and the two counts agree, even when an earlier hub of the run was killed.
+ */
+export async function countRollups(
+  url: string,
+  schema: string,
+): Promise<{ backlog: number; mismatches: Array<{ device: string; valid: number; rows: number }> }> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error('countRollups: unexpected schema name');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const backlog = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.rollup_pending`);
+    const compared = await client.query<{ device_id: string; valid: string; rows: string }>(
+      `SELECT coalesce(b.device_id, r.device_id) AS device_id, coalesce(b.valid, 0) AS valid, coalesce(r.rows, 0) AS rows
+         FROM (SELECT device_id, sum(valid) AS valid FROM ${schema}.minute_buckets WHERE device_id <> '' GROUP BY device_id) b
+         FULL JOIN (SELECT device_id, count(*) AS rows FROM ${schema}.readings GROUP BY device_id) r
+           ON r.device_id = b.device_id`,
+    );
+    return {
+      backlog: Number(backlog.rows[0]?.n ?? 0),
+      mismatches: compared.rows
+        .map((row) => ({ device: row.device_id, valid: Number(row.valid), rows: Number(row.rows) }))
+        .filter((row) => row.valid !== row.rows),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
  * Feeds numbered readings (seq 0, 1, 2, … per device) into a client at about `ratePerSecond` until
  * stopped. `sent` is what `send()` accepted: the readings the database must end up holding.
  */

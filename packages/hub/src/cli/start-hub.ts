@@ -22,6 +22,7 @@ import { Pipeline } from '../pipeline/pipeline.js';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { openStore } from '../store/index.js';
 import { openRegistry } from './registry-wiring.js';
+import { startRollupFlusher } from './rollup-flusher.js';
 
 export interface RunningHub {
   readonly config: HubConfig;
@@ -92,6 +93,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       logger.error({ err: (error as Error).message, attempt }, 'commit failed; retrying while the deadline allows'),
   });
   await pipeline.start();
+  const rollupFlusher = startRollupFlusher(store, limits.rollupFlushMs, logger);
 
   const jwtSecret = config.api.jwtSecret ?? randomBytes(32).toString('hex');
   const http = await buildHttpApp({
@@ -203,6 +205,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
         await new Promise<void>((resolve) => void io.close(() => resolve()));
         await http.close().catch(() => undefined);
         registry.stop();
+        rollupFlusher.stop();
         await store.close();
       })();
       return closing;

@@ -38,6 +38,8 @@ export interface HubConfig {
     readonly commitConcurrency: number;
     /** A second concurrent commit starts only when at least this many rows wait. */
     readonly commitParallelMinRows: number;
+    /** How often the rollup journal is folded into the minute rollups (reads fold first anyway). */
+    readonly rollupFlushMs: number;
     readonly commitRetryDeadlineMs: number;
     readonly maxClockSkewMs: number;
     readonly maxReadingAgeMs: number;

@@ -132,7 +132,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   /** Seeds the running totals from the store so they survive restarts. */
   async start(): Promise<void> {
-    this.statsTracker.seed(await this.options.store.totals());
+    const [totals, byReason] = await Promise.all([this.options.store.totals(), this.options.store.rejectTotals()]);
+    this.statsTracker.seed(totals, byReason);
   }
 
   addLiveSink(sink: LiveSink): void {

@@ -93,6 +93,8 @@ export interface ReadingStore {
   migrate(): Promise<void>;
   commit(batch: CommitBatch): Promise<CommitResult>;
   totals(): Promise<StoreTotals>;
+  /** Refusals per reason code as stored, so per-reason counts survive restarts. */
+  rejectTotals(): Promise<Partial<Record<string, number>>>;
   recentDeadLetters(limit: number): Promise<DeadLetterRow[]>;
   minuteBuckets(device: string, fromMs: number, toMs: number): Promise<MinuteBucketRow[]>;
   readings(device: string, fromMs: number, toMs: number, limit: number): Promise<StoredReading[]>;

@@ -3,7 +3,7 @@
  * success rate, and per-second rates over a short sliding window. Seeded from the store at start so
  * totals survive restarts. Bounded: a fixed ring of one-second slots.
  */
-import type { LiveStats, ReasonCode } from '@sealstream/protocol';
+import { isReasonCode, type LiveStats, type ReasonCode } from '@sealstream/protocol';
 
 const RATE_WINDOW_SECONDS = 5;
 
@@ -18,9 +18,14 @@ export class StatsTracker {
     for (let i = 0; i < RATE_WINDOW_SECONDS + 1; i += 1) this.slots.push({ second: -1, valid: 0, invalid: 0 });
   }
 
-  seed(totals: { valid: number; invalid: number }): void {
+  /** Per-reason counts are seeded only for reason codes this build knows; others are old rows' names. */
+  seed(totals: { valid: number; invalid: number }, byReason: Partial<Record<string, number>> = {}): void {
     this.valid += totals.valid;
     this.invalid += totals.invalid;
+    for (const [reason, count] of Object.entries(byReason)) {
+      if (count === undefined || !isReasonCode(reason)) continue;
+      this.byReason[reason] = (this.byReason[reason] ?? 0) + count;
+    }
   }
 
   addValid(count: number): void {

@@ -6,19 +6,16 @@
  *   retries the batch the lenient way. When the strict write succeeds, every row was new.
  * - lenient (after a conflict): COPY into a staging table (or the inline JSON for small batches), then
  *   INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING, joined back to find which rows were new.
- * The rollups and dead letters are ONE statement of data-modifying CTEs fed by parallel arrays through
- * unnest() — never one statement per row, and one round trip for all of them. Times cross the wire as
+ * The commit's rollup-journal row (rollup-statements.ts) and its dead letters are ONE statement of
+ * data-modifying CTEs — dead letters fed by parallel arrays through unnest(), never one statement per
+ * row — so one round trip for all of them. Times cross the wire as
  * float8 ms and become timestamptz with to_timestamp(ms / 1000.0), which keeps millisecond (indeed
  * microsecond) precision; the strict COPY writes the same instants as ISO text (see isoMillis).
  */
 import type { DeadLetter, VerifiedReading } from '../pipeline/ports.js';
-import type { BucketDelta, MetricDelta } from './minute-aggregates.js';
+import { insertJournalRow } from './rollup-statements.js';
+import { placeholders, type Statement } from './statement.js';
 import { bytesToHex, storableText } from './sql-values.js';
-
-export interface Statement {
-  readonly text: string;
-  readonly params: readonly unknown[];
-}
 
 /**
  * Small batches (the low-latency case: an idle hub commits every frame at once) skip COPY: the batch
@@ -34,11 +31,6 @@ export const SMALL_BATCH_ROWS = 1000;
  * 8.6e12 ms, year 2242). Readings outside [0, this] take the lenient path.
  */
 export const MAX_EXACT_MS = 4_000_000_000_000;
-
-/** `$n` placeholders of a statement that will be joined with others: numbering starts after `offset`. */
-function placeholders(offset: number, count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `$${offset + i + 1}`);
-}
 
 function isExactMs(ms: number): boolean {
   return Number.isInteger(ms) && ms >= 0 && ms <= MAX_EXACT_MS;
@@ -188,50 +180,6 @@ export const INSERT_STAGED_READINGS = `WITH inserted AS (
   SELECT s.ord FROM ${READING_STAGE_TABLE} s
   JOIN inserted i ON i.device_id = s.device_id AND i.seq = s.seq AND i.ts = to_timestamp(s.ts_ms / 1000.0)`;
 
-export function upsertBuckets(buckets: readonly BucketDelta[], offset = 0): Statement {
-  const [devices, minutes, valid, invalid] = placeholders(offset, 4);
-  return {
-    text: `INSERT INTO minute_buckets (device_id, minute, valid, invalid)
-      SELECT device_id, to_timestamp(minute_ms / 1000.0), valid, invalid
-      FROM unnest(${devices}::text[], ${minutes}::float8[], ${valid}::bigint[], ${invalid}::bigint[])
-        AS u(device_id, minute_ms, valid, invalid)
-      ON CONFLICT (device_id, minute) DO UPDATE SET
-        valid = minute_buckets.valid + EXCLUDED.valid,
-        invalid = minute_buckets.invalid + EXCLUDED.invalid`,
-    params: [
-      buckets.map((b) => b.device),
-      buckets.map((b) => b.minuteMs),
-      buckets.map((b) => b.valid),
-      buckets.map((b) => b.invalid),
-    ],
-  };
-}
-
-export function upsertMetrics(metrics: readonly MetricDelta[], offset = 0): Statement {
-  const [devices, minutes, names, min, max, sum, count] = placeholders(offset, 7);
-  return {
-    text: `INSERT INTO minute_metrics (device_id, minute, metric, min, max, sum, count)
-      SELECT device_id, to_timestamp(minute_ms / 1000.0), metric, min, max, sum, count
-      FROM unnest(${devices}::text[], ${minutes}::float8[], ${names}::text[], ${min}::float8[], ${max}::float8[],
-        ${sum}::float8[], ${count}::bigint[])
-        AS u(device_id, minute_ms, metric, min, max, sum, count)
-      ON CONFLICT (device_id, minute, metric) DO UPDATE SET
-        min = least(minute_metrics.min, EXCLUDED.min),
-        max = greatest(minute_metrics.max, EXCLUDED.max),
-        sum = minute_metrics.sum + EXCLUDED.sum,
-        count = minute_metrics.count + EXCLUDED.count`,
-    params: [
-      metrics.map((m) => m.device),
-      metrics.map((m) => m.minuteMs),
-      metrics.map((m) => m.metric),
-      metrics.map((m) => m.min),
-      metrics.map((m) => m.max),
-      metrics.map((m) => m.sum),
-      metrics.map((m) => m.count),
-    ],
-  };
-}
-
 /** Raw bytes travel as hex text and are decoded in SQL, which both drivers pass through identically. */
 export function insertDeadLetters(deadLetters: readonly DeadLetter[], offset = 0): Statement {
   const [at, reasons, sources, peers, devices, details, raws, truncated] = placeholders(offset, 8);
@@ -256,34 +204,16 @@ export function insertDeadLetters(deadLetters: readonly DeadLetter[], offset = 0
 
 /** What one commit writes besides the readings themselves. */
 export interface SecondaryWrites {
-  readonly buckets: readonly BucketDelta[];
-  readonly metrics: readonly MetricDelta[];
+  /** The commit's minute deltas as a journal row (journal-codec.ts); null when there are none. */
+  readonly journalRow: string | null;
   readonly deadLetters: readonly DeadLetter[];
 }
 
-/**
- * Joins writes into ONE statement of data-modifying CTEs: one round trip, and (outside an explicit
- * transaction) one atomic implicit transaction. PostgreSQL runs every data-modifying CTE exactly once
- * and to completion whether or not its output is read. Each part is built by a function taking the
- * parameter offset. Returns null when there is nothing to write.
- */
-export function combineWrites(parts: ReadonlyArray<(offset: number) => Statement>): Statement | null {
-  if (parts.length === 0) return null;
-  const ctes: string[] = [];
-  const params: unknown[] = [];
-  for (const part of parts) {
-    const statement = part(params.length);
-    ctes.push(`w${ctes.length} AS (${statement.text})`);
-    for (const value of statement.params) params.push(value);
-  }
-  return { text: `WITH ${ctes.join(',\n  ')}\nSELECT 1`, params };
-}
-
-/** The parts of a commit's secondary writes, in a fixed order (rollups sorted by key, so no deadlocks). */
+/** The parts of a commit's secondary writes: its rollup-journal row, then its dead letters. */
 export function secondaryParts(writes: SecondaryWrites): Array<(offset: number) => Statement> {
   const parts: Array<(offset: number) => Statement> = [];
-  if (writes.buckets.length > 0) parts.push((offset) => upsertBuckets(writes.buckets, offset));
-  if (writes.metrics.length > 0) parts.push((offset) => upsertMetrics(writes.metrics, offset));
+  const { journalRow } = writes;
+  if (journalRow !== null) parts.push((offset) => insertJournalRow(journalRow, offset));
   if (writes.deadLetters.length > 0) parts.push((offset) => insertDeadLetters(writes.deadLetters, offset));
   return parts;
 }

@@ -123,4 +123,28 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE dead_letters ADD COLUMN redriven_at timestamptz, ADD COLUMN redrive_outcome text`,
     ],
   },
+  {
+    version: 4,
+    name: 'rollup journal, per-reason reject counts',
+    statements: [
+      // One row per commit holding that commit's minute deltas (store/journal-codec.ts); folded into the
+      // rollup tables and deleted in one transaction by the periodic flush (store/rollup-journal.ts).
+      `CREATE TABLE rollup_pending (
+        id bigserial PRIMARY KEY,
+        deltas json NOT NULL
+      )`,
+      // Refusals per reason and minute, so per-reason counts survive restarts. device_id '' = unknown.
+      `CREATE TABLE minute_rejects (
+        device_id text NOT NULL,
+        minute timestamptz NOT NULL,
+        reason text NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (device_id, minute, reason)
+      )`,
+      // Earlier refusals are known only through the dead letters still kept: a lower bound.
+      `INSERT INTO minute_rejects (device_id, minute, reason, count)
+        SELECT coalesce(device_id, ''), date_trunc('minute', received_at), reason, count(*)
+        FROM dead_letters GROUP BY 1, 2, 3`,
+    ],
+  },
 ];

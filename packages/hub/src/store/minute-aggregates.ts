@@ -1,6 +1,6 @@
 /**
- * Folds a batch into per-minute deltas: valid/invalid counts per (device, minute) and min/max/sum/count
- * per (device, minute, metric). Readings count in the minute of their device time; dead letters in the
+ * Folds a batch into per-minute deltas: valid/invalid counts per (device, minute), min/max/sum/count
+ * per (device, minute, metric) and refusals per (device, minute, reason). Readings count in the minute of their device time; dead letters in the
  * minute they were received (they may have no trustworthy device time). Dead letters without a device
  * count under device '' (UNKNOWN_DEVICE), so totals stay a sum over buckets. Deltas come out sorted by
  * key so concurrent upserts lock rows in the same order and cannot deadlock each other.
@@ -30,9 +30,18 @@ export interface MetricDelta {
   count: number;
 }
 
+/** Refusals of one reason in one (device, minute): what keeps per-reason counts across restarts. */
+export interface RejectDelta {
+  readonly device: string;
+  readonly minuteMs: number;
+  readonly reason: string;
+  count: number;
+}
+
 export interface MinuteDeltas {
   readonly buckets: BucketDelta[];
   readonly metrics: MetricDelta[];
+  readonly rejects: RejectDelta[];
 }
 
 export function minuteOf(ms: number): number {
@@ -82,17 +91,24 @@ export function aggregateMinutes(
       }
     }
   }
+  const rejects = new Map<string, RejectDelta>();
   for (const letter of deadLetters) {
-    bucketFor(
-      letter.device === null ? UNKNOWN_DEVICE : storableText(letter.device),
-      minuteOf(letter.receivedAt),
-    ).invalid += 1;
+    const device = letter.device === null ? UNKNOWN_DEVICE : storableText(letter.device);
+    const minuteMs = minuteOf(letter.receivedAt);
+    bucketFor(device, minuteMs).invalid += 1;
+    const key = `${device}\u0000${minuteMs}\u0000${letter.reason}`;
+    const existing = rejects.get(key);
+    if (existing === undefined) rejects.set(key, { device, minuteMs, reason: letter.reason, count: 1 });
+    else existing.count += 1;
   }
 
   return {
     buckets: [...buckets.values()].sort((a, b) => compareKeys([a.device, a.minuteMs], [b.device, b.minuteMs])),
     metrics: [...metrics.values()].sort((a, b) =>
       compareKeys([a.device, a.minuteMs, a.metric], [b.device, b.minuteMs, b.metric]),
+    ),
+    rejects: [...rejects.values()].sort((a, b) =>
+      compareKeys([a.device, a.minuteMs, a.reason], [b.device, b.minuteMs, b.reason]),
     ),
   };
 }

@@ -16,6 +16,7 @@ import {
   type BucketDelta,
   type MetricDelta,
   type MinuteDeltas,
+  type RejectDelta,
 } from './minute-aggregates.js';
 import { storableText } from './sql-values.js';
 
@@ -78,14 +79,30 @@ export function foldMinutes(readings: readonly VerifiedReading[], deadLetters: r
       }
     }
   }
+  // Dead letters are few (budgeted per second), so string keys cost nothing that matters here.
+  const rejectsByKey = new Map<string, RejectDelta>();
   for (const letter of deadLetters) {
     const device = letter.device === null ? UNKNOWN_DEVICE : storableText(letter.device);
-    slotFor(device, minuteOf(letter.receivedAt)).bucket.invalid += 1;
+    const minuteMs = minuteOf(letter.receivedAt);
+    slotFor(device, minuteMs).bucket.invalid += 1;
+    const key = `${device}\u0000${minuteMs}\u0000${letter.reason}`;
+    const existing = rejectsByKey.get(key);
+    if (existing === undefined) rejectsByKey.set(key, { device, minuteMs, reason: letter.reason, count: 1 });
+    else existing.count += 1;
   }
+  const rejects = [...rejectsByKey.values()];
 
   buckets.sort(compareBuckets);
   metrics.sort(compareMetrics);
-  return { buckets, metrics };
+  rejects.sort(compareRejects);
+  return { buckets, metrics, rejects };
+}
+
+function compareRejects(a: RejectDelta, b: RejectDelta): number {
+  if (a.device !== b.device) return a.device < b.device ? -1 : 1;
+  if (a.minuteMs !== b.minuteMs) return a.minuteMs - b.minuteMs;
+  if (a.reason === b.reason) return 0;
+  return a.reason < b.reason ? -1 : 1;
 }
 
 function compareBuckets(a: BucketDelta, b: BucketDelta): number {

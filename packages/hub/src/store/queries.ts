@@ -31,6 +31,14 @@ export async function queryTotals(db: SqlQueryable): Promise<StoreTotals> {
   return { valid: toNumber(row?.['valid'], 'valid'), invalid: toNumber(row?.['invalid'], 'invalid') };
 }
 
+/** Refusals per reason over every minute kept. */
+export async function queryRejectTotals(db: SqlQueryable): Promise<Partial<Record<string, number>>> {
+  const rows = await db.query('SELECT reason, sum(count)::float8 AS count FROM minute_rejects GROUP BY reason');
+  const totals: Partial<Record<string, number>> = {};
+  for (const row of rows) totals[toText(row['reason'], 'reason')] = toNumber(row['count'], 'count');
+  return totals;
+}
+
 export async function queryRecentDeadLetters(db: SqlQueryable, limit: number): Promise<DeadLetterRow[]> {
   assertLimit(limit);
   const rows = await db.query(

@@ -1,8 +1,10 @@
 /**
  * The ReadingStore over any SqlExecutor: commit orchestration plus delegation to migrations, partitions
  * and queries. A commit is: make sure the day partitions exist (own short transaction, see
- * partitions.ts), then ONE transaction holding the readings insert, the minute bucket and metric
- * upserts (for newly inserted readings only) and the dead letters. Every failure surfaces as an Error
+ * partitions.ts), then ONE transaction holding the readings insert, one rollup-journal row with the
+ * minute deltas of the newly inserted readings and dead letters, and the dead letters. The journal is
+ * folded into the rollup tables by `flushRollups` (rollup-journal.ts): periodically, and before any
+ * read of the rollups. Every failure surfaces as an Error
  * naming the step and the SQLSTATE, never data values.
  *
  * Readings are first written strictly (no ON CONFLICT: the cheapest write PostgreSQL has, see
@@ -23,7 +25,6 @@ import type {
   VerifiedReading,
 } from '../pipeline/ports.js';
 import {
-  combineWrites,
   CREATE_READING_STAGE,
   INSERT_STAGED_READINGS,
   insertReadingsInline,
@@ -36,8 +37,10 @@ import {
   secondaryParts,
   SMALL_BATCH_ROWS,
   strictlyStorable,
-  type Statement,
 } from './commit-statements.js';
+import { encodeJournalRow } from './journal-codec.js';
+import { RollupJournal } from './rollup-journal.js';
+import { combineWrites, type Statement } from './statement.js';
 import {
   countUsers,
   insertUser,
@@ -69,7 +72,13 @@ import {
 import { runMigrations } from './migrate.js';
 import { foldMinutes } from './minute-fold.js';
 import { dayStartOf, PartitionManager } from './partitions.js';
-import { queryMinuteBuckets, queryReadings, queryRecentDeadLetters, queryTotals } from './queries.js';
+import {
+  queryMinuteBuckets,
+  queryReadings,
+  queryRecentDeadLetters,
+  queryRejectTotals,
+  queryTotals,
+} from './queries.js';
 import type { SqlExecutor, SqlQueryable, SqlTransaction } from './sql-executor.js';
 import { toNumber } from './sql-values.js';
 import { sqlStateOf, storeFailure } from './store-errors.js';
@@ -122,10 +131,12 @@ export class SqlReadingStore implements ReadingStore {
   private readonly partitions: PartitionManager;
   private lenientCommitsLeft = 0;
   private readonly pathCounts: CommitPathCounts = { strict: 0, lenient: 0, conflicts: 0 };
+  private readonly journal: RollupJournal;
 
   constructor(private readonly executor: SqlExecutor) {
     this.kind = executor.kind;
     this.partitions = new PartitionManager(executor);
+    this.journal = new RollupJournal(executor);
   }
 
   async migrate(): Promise<void> {
@@ -136,14 +147,26 @@ export class SqlReadingStore implements ReadingStore {
     if (batch.readings.length === 0 && batch.deadLetters.length === 0) return { inserted: [] };
     assertStorable(batch);
     return this.guard('commit', async () => {
+      let result: CommitResult;
       try {
-        return await this.commitOnce(batch);
+        result = await this.commitOnce(batch);
       } catch (error) {
         if (sqlStateOf(error) !== NO_PARTITION_SQLSTATE) throw error;
         this.partitions.forget();
-        return this.commitOnce(batch);
+        result = await this.commitOnce(batch);
       }
+      this.journal.noteCommitted();
+      return result;
     });
+  }
+
+  /**
+   * Folds the rollup journal into minute_buckets, minute_metrics and minute_rejects; resolves to the
+   * number of journal rows folded. The application calls it on a timer; reads of the rollups call it
+   * themselves when this store committed since the last flush.
+   */
+  flushRollups(): Promise<number> {
+    return this.guard('flushRollups', () => this.journal.flush());
   }
 
   /** Counts of the commit paths taken so far (a copy). */
@@ -151,8 +174,21 @@ export class SqlReadingStore implements ReadingStore {
     return { ...this.pathCounts };
   }
 
+  /** Journal rows not yet folded into the rollups, by any hub on this database (a gauge for operators). */
+  rollupBacklog(): Promise<number> {
+    return this.guard('rollupBacklog', async () => {
+      const [row] = await this.executor.query('SELECT count(*)::float8 AS n FROM rollup_pending');
+      return toNumber(row?.['n'], 'n');
+    });
+  }
+
   totals(): Promise<StoreTotals> {
-    return this.guard('totals', () => queryTotals(this.executor));
+    return this.guard('totals', () => this.settled(() => queryTotals(this.executor)));
+  }
+
+  /** Refusals per reason since the store was created (dead letters kept before version 4: a lower bound). */
+  rejectTotals(): Promise<Partial<Record<string, number>>> {
+    return this.guard('rejectTotals', () => this.settled(() => queryRejectTotals(this.executor)));
   }
 
   recentDeadLetters(limit: number): Promise<DeadLetterRow[]> {
@@ -160,7 +196,9 @@ export class SqlReadingStore implements ReadingStore {
   }
 
   minuteBuckets(device: string, fromMs: number, toMs: number): Promise<MinuteBucketRow[]> {
-    return this.guard('minuteBuckets', () => queryMinuteBuckets(this.executor, device, fromMs, toMs));
+    return this.guard('minuteBuckets', () =>
+      this.settled(() => queryMinuteBuckets(this.executor, device, fromMs, toMs)),
+    );
   }
 
   readings(device: string, fromMs: number, toMs: number, limit: number): Promise<StoredReading[]> {
@@ -182,7 +220,7 @@ export class SqlReadingStore implements ReadingStore {
   }
 
   devicePage(query: Parameters<typeof queryDevicePage>[1]): Promise<Page<DeviceSummary, string>> {
-    return this.guard('devicePage', () => queryDevicePage(this.executor, query));
+    return this.guard('devicePage', () => this.settled(() => queryDevicePage(this.executor, query)));
   }
 
   series(query: {
@@ -192,11 +230,11 @@ export class SqlReadingStore implements ReadingStore {
     width: SeriesWidth;
     metric?: string;
   }): Promise<SeriesPoint[]> {
-    return this.guard('series', () => querySeries(this.executor, query));
+    return this.guard('series', () => this.settled(() => querySeries(this.executor, query)));
   }
 
   minuteDocuments(query: Parameters<typeof queryMinuteDocuments>[1]): Promise<Page<MinuteDocument, number>> {
-    return this.guard('minuteDocuments', () => queryMinuteDocuments(this.executor, query));
+    return this.guard('minuteDocuments', () => this.settled(() => queryMinuteDocuments(this.executor, query)));
   }
 
   // --- API accounts (see accounts.ts) ---
@@ -242,8 +280,21 @@ export class SqlReadingStore implements ReadingStore {
     await this.guard('ping', () => this.executor.query('SELECT 1'));
   }
 
+  /**
+   * Folds this store's last journal rows first. A failure there is not an error of close: the rows stay
+   * in the journal and the next flush by any hub on this database folds them.
+   */
   close(): Promise<void> {
-    return this.guard('close', () => this.executor.close());
+    return this.guard('close', async () => {
+      if (this.journal.hasOwnRowsWaiting) await this.journal.flush().catch(() => undefined);
+      await this.executor.close();
+    });
+  }
+
+  /** Runs a read of the rollups after the journal holds nothing this store committed. */
+  private async settled<T>(read: () => Promise<T>): Promise<T> {
+    await this.journal.settle();
+    return read();
   }
 
   private async commitOnce(batch: CommitBatch): Promise<CommitResult> {
@@ -275,8 +326,7 @@ export class SqlReadingStore implements ReadingStore {
    */
   private async commitStrict(batch: CommitBatch): Promise<CommitResult> {
     const { readings, deadLetters } = batch;
-    const { buckets, metrics } = foldMinutes(readings, deadLetters);
-    const secondary = secondaryParts({ buckets, metrics, deadLetters });
+    const secondary = secondaryParts({ journalRow: journalRowOf(readings, deadLetters), deadLetters });
     if (readings.length <= SMALL_BATCH_ROWS) {
       const statement = combineWrites([(offset) => insertReadingsStrict(readings, offset), ...secondary]);
       if (statement !== null) await this.executor.write(statement.text, statement.params);
@@ -306,8 +356,8 @@ export class SqlReadingStore implements ReadingStore {
         inserted[index] = true;
         freshReadings.push(reading);
       }
-      const { buckets, metrics } = foldMinutes(freshReadings, batch.deadLetters);
-      const statement = combineWrites(secondaryParts({ buckets, metrics, deadLetters: batch.deadLetters }));
+      const journalRow = journalRowOf(freshReadings, batch.deadLetters);
+      const statement = combineWrites(secondaryParts({ journalRow, deadLetters: batch.deadLetters }));
       if (statement !== null) await run(tx, statement);
     });
     return { inserted };
@@ -334,6 +384,12 @@ export class SqlReadingStore implements ReadingStore {
       throw storeFailure(operation, error);
     }
   }
+}
+
+/** The minute deltas of a commit as one journal row, or null when it has none (e.g. all resends). */
+function journalRowOf(readings: readonly VerifiedReading[], deadLetters: CommitBatch['deadLetters']): string | null {
+  if (readings.length === 0 && deadLetters.length === 0) return null;
+  return encodeJournalRow(foldMinutes(readings, deadLetters));
 }
 
 function run(tx: SqlQueryable, statement: Statement): ReturnType<SqlQueryable['query']> {

@@ -66,6 +66,42 @@ describe.skipIf(skip)(
       expect(buckets.reduce((n, bucket) => n + (bucket.metrics['n']?.sum ?? 0), 0)).toBe(500);
     });
 
+    it('counts every commit once in the rollups while several stores commit and flush at the same time', async () => {
+      const [a, b] = stores;
+      if (a === undefined || b === undefined) throw new Error('first test opens the stores');
+      const c = await open();
+      const device = freshDevice('flushers');
+      const base = Date.UTC(2025, 1, 3, 9);
+      const before = (await a.minuteBuckets(device, base, base + 3_600_000)).length;
+      expect(before).toBe(0);
+      let seq = 0;
+      const commitLoop = async (store: SqlReadingStore): Promise<void> => {
+        for (let i = 0; i < 30; i += 1) {
+          const first = seq;
+          seq += 7;
+          await store.commit({
+            readings: Array.from({ length: 7 }, (_, k) =>
+              reading({ device, seq: first + k, ts: base + ((first + k) % 600) * 1_000, data: { n: 1 } }),
+            ),
+            deadLetters: [],
+          });
+          if (i % 3 === 0) await store.flushRollups();
+        }
+      };
+      let flushing = true;
+      const flushLoop = async (store: SqlReadingStore): Promise<void> => {
+        while (flushing) await store.flushRollups();
+      };
+      const flushers = [flushLoop(a), flushLoop(c)];
+      await Promise.all([commitLoop(a), commitLoop(b), commitLoop(c)]);
+      flushing = false;
+      await Promise.all(flushers);
+      const buckets = await b.minuteBuckets(device, base, base + 3_600_000);
+      expect(buckets.reduce((n, bucket) => n + bucket.valid, 0)).toBe(3 * 30 * 7);
+      expect(buckets.reduce((n, bucket) => n + (bucket.metrics['n']?.count ?? 0), 0)).toBe(3 * 30 * 7);
+      expect(await b.rollupBacklog()).toBe(0);
+    });
+
     it('recovers when another store dropped a partition this one had cached', async () => {
       const [a, b] = stores;
       if (a === undefined || b === undefined) throw new Error('first test opens the stores');

@@ -76,6 +76,7 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
       return store.commit(batch);
     },
     totals: () => store.totals(),
+    rejectTotals: () => store.rejectTotals(),
     recentDeadLetters: (limit) => store.recentDeadLetters(limit),
     minuteBuckets: (device, from, to) => store.minuteBuckets(device, from, to),
     readings: (device, from, to, limit) => store.readings(device, from, to, limit),

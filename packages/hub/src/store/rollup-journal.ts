@@ -1,0 +1,111 @@
+/**
+ * Moves the rollup journal (one row of minute deltas per commit, see rollup-statements.ts) into the
+ * rollup tables: in ONE transaction, take the oldest journal rows (DELETE ... RETURNING), merge them
+ * (journal-codec.ts) and upsert the result. A journal row therefore counts exactly once whoever folds
+ * it — this hub, another hub on the same database, or the next hub to start after a crash.
+ *
+ * Reads of the rollups call `settle()` first, so a reading acknowledged before a query began is always
+ * in that query's totals and series (read-your-writes within a hub). Another hub's commits reach the
+ * rollups within its flush interval.
+ */
+import { mergeJournalRows } from './journal-codec.js';
+import { LOCK_FLUSH, rollupUpsertParts, takeJournalRows } from './rollup-statements.js';
+import { combineWrites } from './statement.js';
+import type { SqlExecutor } from './sql-executor.js';
+import { toText } from './sql-values.js';
+
+/** Journal rows per flush transaction: bounds one transaction's size and how long it holds row locks. */
+export const JOURNAL_ROWS_PER_FLUSH = 500;
+
+export class RollupJournal {
+  /**
+   * True when journal rows may be waiting: after any commit of this store, and at start (a crashed hub
+   * or another one may have left rows).
+   */
+  private dirty = true;
+  /** True when this store committed journal rows that no flush has taken since. */
+  private ownRowsWaiting = false;
+  /** The flush running now, and the one queued behind it (flushes of one store never overlap). */
+  private running: Promise<number> | null = null;
+  private queued: Promise<number> | null = null;
+
+  constructor(private readonly executor: SqlExecutor) {}
+
+  /** A commit holding a journal row was acknowledged by the database. */
+  noteCommitted(): void {
+    this.dirty = true;
+    this.ownRowsWaiting = true;
+  }
+
+  /** Whether a flush would find rows this store committed (for a last flush at close). */
+  get hasOwnRowsWaiting(): boolean {
+    return this.ownRowsWaiting;
+  }
+
+  /** Flushes if anything this store committed (or found at start) may still be in the journal. */
+  async settle(): Promise<void> {
+    if (this.dirty) {
+      await this.flush();
+    } else if (this.queued !== null) {
+      await this.queued;
+    } else if (this.running !== null) {
+      await this.running;
+    }
+  }
+
+  /**
+   * Folds every journal row there is into the rollups; resolves to the number of rows folded. A flush
+   * asked for while one runs waits for it and then runs (once, however many asked meanwhile), because
+   * commits may have landed after the running one took its rows.
+   */
+  flush(): Promise<number> {
+    if (this.queued !== null) return this.queued;
+    if (this.running === null) return this.start();
+    const queued = this.running.then(
+      () => this.start(),
+      () => this.start(),
+    );
+    this.queued = queued;
+    return queued;
+  }
+
+  private start(): Promise<number> {
+    this.queued = null;
+    this.dirty = false;
+    const hadOwnRows = this.ownRowsWaiting;
+    this.ownRowsWaiting = false;
+    const running = this.drain().catch((error: unknown) => {
+      this.dirty = true;
+      this.ownRowsWaiting ||= hadOwnRows;
+      throw error;
+    });
+    this.running = running;
+    const clear = (): void => {
+      if (this.running === running) this.running = null;
+    };
+    running.then(clear, clear);
+    return running;
+  }
+
+  private async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const taken = await this.flushOnce();
+      total += taken;
+      if (taken < JOURNAL_ROWS_PER_FLUSH) return total;
+    }
+  }
+
+  private flushOnce(): Promise<number> {
+    return this.executor.transaction(async (tx) => {
+      await tx.query(LOCK_FLUSH);
+      const take = takeJournalRows(JOURNAL_ROWS_PER_FLUSH);
+      const rows = await tx.query(take.text, take.params);
+      if (rows.length === 0) return 0;
+      const deltas = mergeJournalRows(rows.map((row) => toText(row['deltas'], 'deltas')));
+      const upserts = combineWrites(rollupUpsertParts(deltas));
+      if (upserts !== null) await tx.query(upserts.text, upserts.params);
+      return rows.length;
+    });
+  }
+}

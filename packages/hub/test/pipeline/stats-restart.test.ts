@@ -1,0 +1,61 @@
+/**
+ * The live totals survive a restart of the hub: valid, invalid and the per-reason reject counts are
+ * seeded from the store, so a dashboard does not show "0 integrity failures" after a deploy.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { StaticKeyring } from '../../src/pipeline/keyring.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
+import { openStore } from '../../src/store/index.js';
+import { DEFAULT_TEST_LIMITS } from '../support/ingest-harness.js';
+
+const dataDir = await mkdtemp(join(tmpdir(), 'sealstream-stats-'));
+afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
+async function startPipeline(): Promise<{ pipeline: Pipeline; stop(): Promise<void> }> {
+  const store = await openStore({ kind: 'pglite', dataDir });
+  await store.migrate();
+  const pipeline = new Pipeline({
+    store,
+    metrics: createMetrics().pipeline,
+    keys: new StaticKeyring([]),
+    limits: DEFAULT_TEST_LIMITS,
+  });
+  await pipeline.start();
+  return {
+    pipeline,
+    async stop() {
+      await pipeline.close();
+      await store.close();
+    },
+  };
+}
+
+it('seeds invalid totals and per-reason reject counts from the store after a restart', async () => {
+  const first = await startPipeline();
+  const refusal = (reason: 'integrity_failed' | 'unknown_key') => ({
+    reason,
+    source: 'tcp' as const,
+    peer: '127.0.0.1:1',
+    device: null,
+    detail: 'test',
+    raw: new Uint8Array([1]),
+  });
+  first.pipeline.refuse(refusal('integrity_failed'));
+  first.pipeline.refuse(refusal('integrity_failed'));
+  first.pipeline.refuse(refusal('unknown_key'));
+  expect(first.pipeline.stats().rejectsByReason).toEqual({ integrity_failed: 2, unknown_key: 1 });
+  await first.stop(); // commits the queued dead letters
+
+  const second = await startPipeline();
+  try {
+    const stats = second.pipeline.stats();
+    expect(stats.totalInvalid).toBe(3);
+    expect(stats.rejectsByReason).toEqual({ integrity_failed: 2, unknown_key: 1 });
+  } finally {
+    await second.stop();
+  }
+});

@@ -1,0 +1,128 @@
+/**
+ * The rollup journal on both drivers: a commit appends one journal row instead of upserting the
+ * rollups; a flush folds journal rows into minute_buckets, minute_metrics and minute_rejects exactly
+ * once; reads of the rollups see every acknowledged commit; rows left by a store that never flushed
+ * (a crash, another hub) are folded by the next store that opens; sums that overflow a double do not
+ * make flushes fail; per-reason reject counts survive a reopen.
+ */
+import { expect, it } from 'vitest';
+import { deadLetter, describeEachStore, freshDevice, reading } from './store-fixtures.js';
+
+const MINUTE = 60_000;
+
+await describeEachStore('rollup journal', (ctx) => {
+  it('appends one journal row per commit and folds it once, before any read of the rollups', async () => {
+    await ctx.store.flushRollups();
+    expect(await ctx.store.rollupBacklog()).toBe(0);
+    const device = freshDevice('journal');
+    const base = Date.UTC(2025, 4, 1, 10, 0, 0);
+    const before = await ctx.store.totals();
+    await ctx.store.commit({
+      readings: [1, 2, 3].map((seq) => reading({ device, seq, ts: base + seq, data: { t: seq } })),
+      deadLetters: [],
+    });
+    await ctx.store.commit({ readings: [reading({ device, seq: 4, ts: base + 4, data: { t: 4 } })], deadLetters: [] });
+    expect(await ctx.store.rollupBacklog()).toBe(2);
+
+    // A read folds first: the acknowledged commits are in it.
+    const [bucket] = await ctx.store.minuteBuckets(device, base, base + MINUTE);
+    expect(bucket).toMatchObject({ valid: 4, invalid: 0, metrics: { t: { min: 1, max: 4, sum: 10, count: 4 } } });
+    expect(await ctx.store.rollupBacklog()).toBe(0);
+    expect((await ctx.store.totals()).valid - before.valid).toBe(4);
+
+    // Folding again changes nothing: each journal row counted once.
+    expect(await ctx.store.flushRollups()).toBe(0);
+    expect(await ctx.store.minuteBuckets(device, base, base + MINUTE)).toEqual([bucket]);
+  });
+
+  it('writes no journal row for a batch of resends only, and counts nothing twice', async () => {
+    const device = freshDevice('resend');
+    const base = Date.UTC(2025, 4, 1, 11, 0, 0);
+    const batch = { readings: [reading({ device, seq: 1, ts: base })], deadLetters: [] };
+    await ctx.store.commit(batch);
+    await ctx.store.flushRollups();
+    const result = await ctx.store.commit(batch);
+    expect(result.inserted).toEqual([false]);
+    expect(await ctx.store.rollupBacklog()).toBe(0);
+    expect((await ctx.store.minuteBuckets(device, base, base + MINUTE))[0]?.valid).toBe(1);
+  });
+
+  it('folds journal rows a store left unflushed when the next store opens (crash or another hub)', async () => {
+    const device = freshDevice('orphan');
+    const base = Date.UTC(2025, 4, 1, 12, 0, 0);
+    const before = await ctx.store.totals();
+    await ctx.store.commit({
+      readings: Array.from({ length: 50 }, (_, i) => reading({ device, seq: i, ts: base + i * 100, data: { x: 2 } })),
+      deadLetters: [deadLetter({ receivedAt: base, device, reason: 'integrity_failed' })],
+    });
+    expect(await ctx.store.rollupBacklog()).toBe(1);
+    // Abandon the store the way a killed process does: its journal row is committed, never folded.
+    // (close() would fold it; closing only the connections leaves the row behind.)
+    await abandon(ctx.store);
+    ctx.store = await ctx.driver.open();
+    expect(await ctx.store.rollupBacklog()).toBe(1);
+    const after = await ctx.store.totals();
+    expect(after.valid - before.valid).toBe(50);
+    expect(after.invalid - before.invalid).toBe(1);
+    expect(await ctx.store.rollupBacklog()).toBe(0);
+    const [bucket] = await ctx.store.minuteBuckets(device, base, base + MINUTE);
+    expect(bucket).toMatchObject({ valid: 50, invalid: 1, metrics: { x: { sum: 100, count: 50 } } });
+  });
+
+  it('keeps folding when a metric sum overflows a double (stored as Infinity, never a failed flush)', async () => {
+    const device = freshDevice('overflow');
+    const base = Date.UTC(2025, 4, 1, 13, 0, 0);
+    // One commit whose own sum overflows, then two whose sums overflow only when added in the database.
+    await ctx.store.commit({
+      readings: [1, 2].map((seq) => reading({ device, seq, ts: base + seq, data: { big: 1.7e308 } })),
+      deadLetters: [],
+    });
+    await ctx.store.flushRollups();
+    const other = freshDevice('overflow');
+    for (const seq of [1, 2]) {
+      await ctx.store.commit({
+        readings: [reading({ device: other, seq, ts: base + seq, data: { big: 1.7e308, neg: -1.7e308 } })],
+        deadLetters: [],
+      });
+      await ctx.store.flushRollups();
+    }
+    const [mine] = await ctx.store.minuteBuckets(device, base, base + MINUTE);
+    expect(mine?.metrics['big']).toEqual({ min: 1.7e308, max: 1.7e308, sum: Infinity, count: 2 });
+    const [theirs] = await ctx.store.minuteBuckets(other, base, base + MINUTE);
+    expect(theirs?.metrics['big']?.sum).toBe(Infinity);
+    expect(theirs?.metrics['neg']?.sum).toBe(-Infinity);
+    expect(theirs?.valid).toBe(2);
+    // And the store still commits and folds other data.
+    const next = freshDevice('after-overflow');
+    await ctx.store.commit({
+      readings: [reading({ device: next, seq: 1, ts: base, data: { v: 1 } })],
+      deadLetters: [],
+    });
+    expect((await ctx.store.minuteBuckets(next, base, base + MINUTE))[0]?.valid).toBe(1);
+  });
+
+  it('counts refusals per reason, across a reopen', async () => {
+    const base = Date.UTC(2025, 4, 1, 14, 0, 0);
+    const before = await ctx.store.rejectTotals();
+    await ctx.store.commit({
+      readings: [],
+      deadLetters: [
+        deadLetter({ receivedAt: base, reason: 'replayed_frame' }),
+        deadLetter({ receivedAt: base + 1, reason: 'replayed_frame', device: freshDevice('rej') }),
+        deadLetter({ receivedAt: base + MINUTE, reason: 'unknown_key' }),
+      ],
+    });
+    await ctx.store.close();
+    ctx.store = await ctx.driver.open();
+    const after = await ctx.store.rejectTotals();
+    expect((after['replayed_frame'] ?? 0) - (before['replayed_frame'] ?? 0)).toBe(2);
+    expect((after['unknown_key'] ?? 0) - (before['unknown_key'] ?? 0)).toBe(1);
+  });
+});
+
+/** Closes a store's database connections without the last flush close() does (what a crash leaves). */
+async function abandon(store: object): Promise<void> {
+  const executor = (store as { executor?: { close(): Promise<void> } }).executor;
+  if (executor === undefined) throw new Error('the store has no executor to close');
+  await executor.close();
+}

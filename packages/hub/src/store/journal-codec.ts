@@ -66,14 +66,42 @@ function float(value: unknown): number {
   throw new JournalFormatError('expected a number');
 }
 
+/** One (device, minute) of the merge: its bucket, and its metrics and reasons by name. */
+interface MinuteSlot {
+  readonly bucket: BucketDelta;
+  readonly metrics: Map<string, MetricDelta>;
+  readonly rejects: Map<string, RejectDelta>;
+}
+
 /**
  * Folds journal rows into one set of deltas, sorted by key like foldMinutes' output (so flushes lock
- * rollup rows in one order). Throws JournalFormatError on a row this code did not write.
+ * rollup rows in one order). Nested maps and comparators that allocate nothing: a flush at 20K
+ * readings/s in small commits merges ~65 rows of ~400 entries each per second. Throws
+ * JournalFormatError on a row this code did not write.
  */
 export function mergeJournalRows(rows: readonly string[]): MinuteDeltas {
-  const buckets = new Map<string, BucketDelta>();
-  const metrics = new Map<string, MetricDelta>();
-  const rejects = new Map<string, RejectDelta>();
+  const byDevice = new Map<string, Map<number, MinuteSlot>>();
+  const buckets: BucketDelta[] = [];
+  const metrics: MetricDelta[] = [];
+  const rejects: RejectDelta[] = [];
+  const slotFor = (device: unknown, minute: unknown): MinuteSlot => {
+    const deviceId = text(device);
+    const minuteMs = count(minute);
+    let minutes = byDevice.get(deviceId);
+    if (minutes === undefined) {
+      minutes = new Map();
+      byDevice.set(deviceId, minutes);
+    }
+    let slot = minutes.get(minuteMs);
+    if (slot === undefined) {
+      const bucket: BucketDelta = { device: deviceId, minuteMs, valid: 0, invalid: 0 };
+      buckets.push(bucket);
+      slot = { bucket, metrics: new Map(), rejects: new Map() };
+      minutes.set(minuteMs, slot);
+    }
+    return slot;
+  };
+
   for (const row of rows) {
     let parsed: unknown;
     try {
@@ -84,33 +112,26 @@ export function mergeJournalRows(rows: readonly string[]): MinuteDeltas {
     if (typeof parsed !== 'object' || parsed === null) throw new JournalFormatError('not an object');
     const { b, m, r } = parsed as Record<string, unknown>;
     for (const [device, minute, valid, invalid] of entries(b, 'b', 4)) {
-      const key = `${text(device)}\u0000${count(minute)}`;
-      const existing = buckets.get(key);
-      if (existing === undefined) {
-        buckets.set(key, {
-          device: text(device),
-          minuteMs: count(minute),
-          valid: count(valid),
-          invalid: count(invalid),
-        });
-      } else {
-        existing.valid += count(valid);
-        existing.invalid += count(invalid);
-      }
+      const { bucket } = slotFor(device, minute);
+      bucket.valid += count(valid);
+      bucket.invalid += count(invalid);
     }
     for (const [device, minute, metric, min, max, sum, n] of entries(m, 'm', 7)) {
-      const key = `${text(device)}\u0000${count(minute)}\u0000${text(metric)}`;
-      const existing = metrics.get(key);
+      const slot = slotFor(device, minute);
+      const name = text(metric);
+      const existing = slot.metrics.get(name);
       if (existing === undefined) {
-        metrics.set(key, {
-          device: text(device),
-          minuteMs: count(minute),
-          metric: text(metric),
+        const delta: MetricDelta = {
+          device: slot.bucket.device,
+          minuteMs: slot.bucket.minuteMs,
+          metric: name,
           min: float(min),
           max: float(max),
           sum: float(sum),
           count: count(n),
-        });
+        };
+        slot.metrics.set(name, delta);
+        metrics.push(delta);
       } else {
         existing.min = Math.min(existing.min, float(min));
         existing.max = Math.max(existing.max, float(max));
@@ -119,32 +140,36 @@ export function mergeJournalRows(rows: readonly string[]): MinuteDeltas {
       }
     }
     for (const [device, minute, reason, n] of entries(r, 'r', 4)) {
-      const key = `${text(device)}\u0000${count(minute)}\u0000${text(reason)}`;
-      const existing = rejects.get(key);
+      const slot = slotFor(device, minute);
+      const name = text(reason);
+      const existing = slot.rejects.get(name);
       if (existing === undefined) {
-        rejects.set(key, { device: text(device), minuteMs: count(minute), reason: text(reason), count: count(n) });
+        const delta: RejectDelta = {
+          device: slot.bucket.device,
+          minuteMs: slot.bucket.minuteMs,
+          reason: name,
+          count: count(n),
+        };
+        slot.rejects.set(name, delta);
+        rejects.push(delta);
       } else {
         existing.count += count(n);
       }
     }
   }
-  return {
-    buckets: [...buckets.values()].sort((a, b) => compare([a.device, a.minuteMs], [b.device, b.minuteMs])),
-    metrics: [...metrics.values()].sort((a, b) =>
-      compare([a.device, a.minuteMs, a.metric], [b.device, b.minuteMs, b.metric]),
-    ),
-    rejects: [...rejects.values()].sort((a, b) =>
-      compare([a.device, a.minuteMs, a.reason], [b.device, b.minuteMs, b.reason]),
-    ),
-  };
+  // Buckets of a journal row exist for every metric and reason entry (foldMinutes makes them), but a
+  // bucket made here only for a metric has valid = invalid = 0: harmless to upsert (adds nothing).
+  buckets.sort(byDeviceMinute);
+  metrics.sort((x, y) => byDeviceMinute(x, y) || byText(x.metric, y.metric));
+  rejects.sort((x, y) => byDeviceMinute(x, y) || byText(x.reason, y.reason));
+  return { buckets, metrics, rejects };
 }
 
-function compare(a: ReadonlyArray<string | number>, b: ReadonlyArray<string | number>): number {
-  for (let i = 0; i < a.length; i += 1) {
-    const x = a[i] as string | number;
-    const y = b[i] as string | number;
-    if (x < y) return -1;
-    if (x > y) return 1;
-  }
-  return 0;
+function byText(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
+}
+
+function byDeviceMinute(a: { device: string; minuteMs: number }, b: { device: string; minuteMs: number }): number {
+  return byText(a.device, b.device) || a.minuteMs - b.minuteMs;
 }

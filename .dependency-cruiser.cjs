@@ -2,7 +2,8 @@
  * Keeps dependencies pointing one way:
  *   cli -> http/ingest/live/store -> registry -> pipeline -> protocol
  * protocol depends on nothing of ours; the pipeline never imports an implementation of its ports;
- * libraries never import the cli; the dashboard imports only protocol contract types.
+ * libraries never import the cli; the dashboard imports protocol contract types, and at run time only
+ * the reason catalogue (plain data).
  */
 module.exports = {
   forbidden: [
@@ -57,6 +58,19 @@ module.exports = {
       severity: 'error',
       from: { path: '^packages/dashboard/src' },
       to: { path: '^packages/(hub|emitter)/' },
+    },
+    {
+      name: 'dashboard-bundles-only-the-reason-catalogue',
+      comment:
+        'The browser bundle may take the reason catalogue (plain data, no imports) from the protocol at run time; ' +
+        'everything else of the protocol only as types, so no codec or node:crypto reaches the page.',
+      severity: 'error',
+      from: { path: '^packages/dashboard/src' },
+      to: {
+        path: '^packages/protocol/src',
+        pathNot: '^packages/protocol/src/reasons[.]ts$',
+        dependencyTypesNot: ['type-only'],
+      },
     },
   ],
   options: {

@@ -3,7 +3,8 @@
  * devices stream sealed frames and legacy tokens into the built `sealstream serve`, and the page must
  * show what the hub's API says — connection state, totals, devices, a followed device's live readings,
  * tampered input as rejects with reasons — say so when the hub goes away, recover and back-fill when it
- * comes back; query history and export CSV; inspect dead letters; register and rotate device keys; and
+ * comes back (readings and sparklines back-filled); query history and export CSV through a single-use
+ * download link; inspect dead letters; register and rotate device keys; and
  * show a viewer no action the API would refuse. Screenshots of each view go to test-output/screenshots/
  * at laptop and tablet sizes.
  *
@@ -370,15 +371,22 @@ describe.skipIf(skipReason !== null)(
       );
       expect(await page.locator('dl.totals').getAttribute('class')).not.toContain('is-stale');
       // The page reloads counters and dead letters over REST after the reconnect, not only on page load,
-      // and back-fills the followed device's readings of the gap.
+      // and back-fills the followed device's readings of the gap and every shown device's sparkline
+      // (the followed device's readings are read once and serve both).
       const followedReadings = `/api/v1/devices/${DEVICES[2]}/readings`;
+      const expectedReads = [
+        '/api/v1/stats',
+        '/api/v1/dead-letters',
+        ...[...DEVICES, LEGACY_DEVICE].map((device) => `/api/v1/devices/${device}/readings`),
+      ];
       const reloaded = await waitUntil(
         'REST reload and back-fill after the reconnect',
-        async () => new Set(restReads.filter((read) => read.at >= restartedAt).map((read) => read.path)),
-        (read) => read.has('/api/v1/stats') && read.has('/api/v1/dead-letters') && read.has(followedReadings),
+        async () => restReads.filter((read) => read.at >= restartedAt).map((read) => read.path),
+        (read) => expectedReads.every((path) => read.includes(path)),
         UPDATE_WITHIN_MS,
       );
-      expect([...reloaded].sort()).toEqual(['/api/v1/dead-letters', followedReadings, '/api/v1/stats'].sort());
+      expect([...new Set(reloaded)].sort()).toEqual([...expectedReads].sort());
+      expect(reloaded.filter((path) => path === followedReadings)).toHaveLength(1);
       const backfilled = await waitUntil(
         'the back-fill notice',
         () => page.locator(byTestId('live-backfilled')).textContent(),
@@ -447,16 +455,40 @@ describe.skipIf(skipReason !== null)(
       expect(shown).toBeGreaterThan(0);
       await captureState(page, 'history');
 
+      // The export asks for a single-use link and the browser downloads it by navigation: the page
+      // itself never fetches the file (so never holds it in memory).
+      const readsBefore = restReads.length;
+      const ticketRequest = page.waitForRequest(
+        (request) => request.method() === 'POST' && new URL(request.url()).pathname === '/api/v1/exports',
+      );
       const [download] = await Promise.all([
         page.waitForEvent('download', { timeout: 15_000 }),
         page.locator('[data-action="export-csv"]').click(),
       ]);
+      const asked = JSON.parse((await ticketRequest).postData() ?? '{}') as {
+        devices: string[];
+        from: number;
+        to: number;
+      };
+      expect(asked.devices).toEqual([device]);
+      const downloadPath = new URL(download.url()).pathname;
+      expect(downloadPath).toMatch(/^\/api\/v1\/exports\/[A-Za-z0-9_-]{43}$/);
+      expect(restReads.slice(readsBefore).some((read) => read.path.endsWith('/export'))).toBe(false);
       const file = await download.path();
-      const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
+      const text = await readFile(file, 'utf8');
+      const lines = text.trimEnd().split('\n');
       expect(lines[0]).toBe('device,seq,ts,received_at,source,data');
       expect(lines.length - 1).toBeGreaterThanOrEqual(shown);
       expect(lines.slice(1).every((line) => line.startsWith(`${device},`))).toBe(true);
       expect(download.suggestedFilename()).toMatch(/\.csv$/);
+      // Byte for byte what the bearer export route answers for the same range.
+      const direct = await fetch(
+        `http://127.0.0.1:${hub.ports.http}/api/v1/devices/${device}/export?format=csv&from=${asked.from}&to=${asked.to}`,
+        { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) },
+      );
+      expect(text).toBe(await direct.text());
+      // The link worked once.
+      expect((await fetch(`http://127.0.0.1:${hub.ports.http}${downloadPath}`)).status).toBe(404);
     });
 
     it('lists dead letters filtered by reason and shows the raw bytes as a hex dump', async () => {

@@ -3,6 +3,9 @@
  * numeric metric. Bounded twice: at most `maxDevices` devices (the least recently seen is evicted)
  * and `trendPoints` trend points per device (oldest overwritten). Row views are rebuilt only for
  * devices that changed, so unchanged table rows keep their identity and skip re-rendering.
+ * A trend is a time series drawn left to right, so only a reading newer (device time, then seq) than
+ * its newest point extends it; after an outage the readings the API returns for the gap are merged
+ * in (`backfillTrend`), so the sparkline shows the gap filled rather than joined across.
  */
 import type { LiveReading } from './contract.js';
 import { RingBuffer } from './ring-buffer.js';
@@ -27,6 +30,16 @@ export interface DeviceRegistryOptions {
   readonly trendPoints?: number;
 }
 
+/** One trend point: the value, and the reading it came from (for ordering and de-duplication). */
+interface TrendPoint {
+  readonly seq: number;
+  readonly ts: number;
+  readonly value: number;
+}
+
+const newer = (a: { ts: number; seq: number }, b: { ts: number; seq: number }): boolean =>
+  a.ts > b.ts || (a.ts === b.ts && a.seq > b.seq);
+
 interface DeviceEntry {
   readonly id: string;
   seq: number;
@@ -34,7 +47,7 @@ interface DeviceEntry {
   lastSeenAt: number;
   metrics: Array<readonly [string, number]>;
   trendMetric: string | null;
-  readonly trend: RingBuffer<number>;
+  readonly trend: RingBuffer<TrendPoint>;
   /** Cached view; null when the entry changed since the last `rows()`. */
   view: DeviceRowView | null;
 }
@@ -87,7 +100,7 @@ export class DeviceRegistry {
         lastSeenAt: seenAt,
         metrics: [],
         trendMetric: null,
-        trend: new RingBuffer<number>(this.trendPoints),
+        trend: new RingBuffer<TrendPoint>(this.trendPoints),
         view: null,
       };
     } else {
@@ -107,11 +120,65 @@ export class DeviceRegistry {
     entry.metrics = numericMetrics(reading.data);
     if (entry.trendMetric === null) entry.trendMetric = entry.metrics[0]?.[0] ?? null;
     const trendValue = entry.metrics.find(([name]) => name === entry.trendMetric)?.[1];
-    if (trendValue !== undefined) entry.trend.push(trendValue);
+    const newest = entry.trend.newest();
+    // A late or repeated delivery (e.g. while the live link changes sockets) would draw out of order.
+    if (trendValue !== undefined && (newest === undefined || newer(reading, newest))) {
+      entry.trend.push({ seq: reading.seq, ts: reading.ts, value: trendValue });
+    }
     entry.view = null;
     this.entries.set(entry.id, entry);
     this.changed = true;
     this.evictOverflow();
+  }
+
+  /**
+   * Readings of a known device recovered from the API after an outage: their trend values merged with
+   * the points already held (one per seq, in device-time order, the newest `trendPoints` kept), and the
+   * latest reading moved forward if one of them is newer. Returns how many trend points were added;
+   * an unknown (or evicted) device is left alone.
+   */
+  backfillTrend(device: string, readings: readonly LiveReading[]): number {
+    const entry = this.entries.get(device);
+    if (entry === undefined || readings.length === 0) return 0;
+    let latest: LiveReading | undefined;
+    for (const reading of readings) if (latest === undefined || newer(reading, latest)) latest = reading;
+    if (latest !== undefined && newer(latest, entry)) {
+      entry.seq = latest.seq;
+      entry.ts = latest.ts;
+      entry.metrics = numericMetrics(latest.data);
+    }
+    entry.trendMetric ??= numericMetrics(readings[0]?.data ?? {})[0]?.[0] ?? null;
+    const metric = entry.trendMetric;
+    const bySeq = new Map<number, TrendPoint>();
+    for (const point of entry.trend.toArray()) bySeq.set(point.seq, point);
+    const before = bySeq.size;
+    for (const reading of readings) {
+      const value = metric === null ? undefined : reading.data[metric];
+      if (typeof value !== 'number' || !Number.isFinite(value) || bySeq.has(reading.seq)) continue;
+      bySeq.set(reading.seq, { seq: reading.seq, ts: reading.ts, value });
+    }
+    const added = bySeq.size - before;
+    if (added === 0 && latest === undefined) return 0;
+    const merged = [...bySeq.values()].sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+    entry.trend.clear();
+    entry.trend.pushAll(merged.slice(Math.max(0, merged.length - this.trendPoints)));
+    entry.view = null;
+    this.changed = true;
+    return added;
+  }
+
+  /**
+   * Where a back-fill of `device`'s trend should start reading: the outage start, or later when the
+   * device sends so often that only the last stretch of the gap can still be on its sparkline (its
+   * pace is estimated from the points it has; twice the trend's span is read, to be safe).
+   */
+  trendWindowStart(device: string, outageFrom: number, until: number): number {
+    const points = this.entries.get(device)?.trend.toArray() ?? [];
+    const first = points[0];
+    const last = points[points.length - 1];
+    if (first === undefined || last === undefined || points.length < 2 || last.ts <= first.ts) return outageFrom;
+    const perPoint = (last.ts - first.ts) / (points.length - 1);
+    return Math.max(outageFrom, until - 2 * perPoint * this.trendPoints);
   }
 
   clear(): void {
@@ -132,7 +199,7 @@ export class DeviceRegistry {
         lastSeenAt: entry.lastSeenAt,
         metrics: entry.metrics,
         trendMetric: entry.trendMetric,
-        trend: entry.trend.toArray(),
+        trend: entry.trend.toArray().map((point) => point.value),
       };
       rows.push(entry.view);
     }

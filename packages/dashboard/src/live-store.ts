@@ -5,7 +5,9 @@
  * Every collection is bounded: stats history 600 points / 5 minutes, devices 500 x 60 trend points,
  * followed-device readings 200, rejects 200 — each overwriting or evicting the oldest.
  * After an outage the readings of the followed device are back-filled from the API and merged in,
- * and the rates chart shows the outage as a gap rather than a line drawn across it.
+ * as are the devices' sparkline trends, and the rates chart shows the outage as a gap rather than a
+ * line drawn across it. A reading delivered twice (the live link overlaps two sockets while it moves
+ * to a renewed token) is kept once: followed readings by seq, trends by order, rejects by identity.
  */
 import type { LiveReading, LiveReadingBatch, LiveRejectBatch, LiveStats, DeadLetterItem } from './contract.js';
 import { OVERVIEW } from './contract.js';
@@ -45,6 +47,8 @@ export interface OutageView {
     readonly rejects: number;
     /** Device whose readings were back-filled, if one was followed. */
     readonly device: string | null;
+    /** Devices whose sparklines got points back from the API. */
+    readonly sparklines: number;
     readonly error: string | null;
   } | null;
 }
@@ -105,6 +109,8 @@ export class LiveStore {
   private overviewDropped = 0;
   private followedDevice: string | null = null;
   private readonly followedReadings = new RingBuffer<LiveReading>(FOLLOWED_READINGS);
+  /** Seqs in followedReadings, kept in step with it, to drop a reading delivered twice. */
+  private readonly followedSeqs = new Set<number>();
   private followedDropped = 0;
   private followed: FollowedDeviceView | null = null;
   private followedDirty = false;
@@ -158,8 +164,12 @@ export class LiveStore {
     if (this.followedDevice === null) return;
     let matched = false;
     for (const reading of batch.readings) {
-      if (reading.device !== this.followedDevice) continue;
+      if (reading.device !== this.followedDevice || this.followedSeqs.has(reading.seq)) continue;
+      const full = this.followedReadings.size === this.followedReadings.capacity;
+      const overwritten = full ? this.followedReadings.oldest() : undefined;
+      if (overwritten !== undefined) this.followedSeqs.delete(overwritten.seq);
       this.followedReadings.push(reading);
+      this.followedSeqs.add(reading.seq);
       matched = true;
     }
     if (matched || batch.readings.length === 0) this.followedDropped += batch.dropped;
@@ -187,9 +197,18 @@ export class LiveStore {
     const merged = mergeReadings(this.followedReadings.toArray(), readings, this.followedReadings.capacity);
     this.followedReadings.clear();
     this.followedReadings.pushAll(merged);
+    this.followedSeqs.clear();
+    for (const reading of merged) this.followedSeqs.add(reading.seq);
     this.followedDirty = true;
     this.changed = true;
     return Math.max(0, merged.length - before);
+  }
+
+  /** Readings of `device` recovered from the API after an outage, merged into its sparkline trend. */
+  backfillTrend(device: string, readings: readonly LiveReading[]): number {
+    const added = this.devices.backfillTrend(device, readings);
+    this.changed = true;
+    return added;
   }
 
   setOutage(outage: OutageView): void {
@@ -208,6 +227,7 @@ export class LiveStore {
     if (device === this.followedDevice) return;
     this.followedDevice = device;
     this.followedReadings.clear();
+    this.followedSeqs.clear();
     this.followedDropped = 0;
     this.followedDirty = true;
     this.changed = true;

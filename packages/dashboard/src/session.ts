@@ -13,6 +13,8 @@ export interface Session {
   readonly role: Role;
   /** When the token stops working, ms since epoch. */
   readonly expiresAt: number;
+  /** When the token was issued (ms since epoch), to renew it part-way through its life; absent in old stores. */
+  readonly issuedAt?: number;
 }
 
 export const SESSION_KEY = 'sealstream.session';
@@ -32,7 +34,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * The answer of POST /api/v1/auth/login as a Session. The hub answers `expiresIn` (seconds); the
+ * The answer of POST /api/v1/auth/login (or /auth/refresh, same shape) as a Session. The hub answers `expiresIn` (seconds); the
  * newer contract names `expiresAt` (ms); either is accepted.
  */
 export function sessionFromLogin(body: unknown, now: number): Session | null {
@@ -44,7 +46,7 @@ export function sessionFromLogin(body: unknown, now: number): Session | null {
   else if (typeof body['expiresIn'] === 'number' && Number.isFinite(body['expiresIn']))
     expiresAt = now + body['expiresIn'] * 1000;
   else return null;
-  return { token: body['token'], username: user['username'], role: user['role'], expiresAt };
+  return { token: body['token'], username: user['username'], role: user['role'], expiresAt, issuedAt: now };
 }
 
 /** The stored session if there is one and it has not expired; a malformed entry is removed. */
@@ -67,7 +69,8 @@ export function loadSession(storage: Storage, now: number): Session | null {
     typeof parsed['token'] === 'string' &&
     typeof parsed['username'] === 'string' &&
     isRole(parsed['role']) &&
-    typeof parsed['expiresAt'] === 'number';
+    typeof parsed['expiresAt'] === 'number' &&
+    (parsed['issuedAt'] === undefined || typeof parsed['issuedAt'] === 'number');
   if (!ok || (parsed as unknown as Session).expiresAt <= now) {
     clearSession(storage);
     return null;

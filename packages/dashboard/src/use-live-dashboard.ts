@@ -3,7 +3,9 @@
  * endpoints, and a render pump that publishes the store's snapshot at most RENDER_HZ times per
  * second, so a burst of thousands of events costs a handful of renders. REST data is (re)loaded on
  * mount and after every reconnect; after a reconnect the gap is back-filled from the API (rejects,
- * the followed device's readings) and the outage is recorded for the page to show.
+ * the followed device's readings, the devices' sparklines) and the outage is recorded for the page to
+ * show. A renewed session token is handed to the open connection (which moves to it without a gap)
+ * instead of tearing the connection down.
  */
 import { useCallback, useEffect, useEffectEvent, useRef, useState } from 'react';
 import type { ApiClient } from './api/api-client.js';
@@ -33,6 +35,8 @@ export function useLiveDashboard(api: ApiClient, token: string | null, onUnautho
   const [now, setNow] = useState(() => wholeSecond(Date.now()));
   const connectionRef = useRef<LiveConnection | null>(null);
   const refused = useEffectEvent(() => onUnauthorized());
+  // The token the connection opens with; later tokens reach it through renew() below.
+  const currentToken = useEffectEvent(() => token);
 
   useEffect(() => {
     let loads: AbortController | null = null;
@@ -78,7 +82,7 @@ export function useLiveDashboard(api: ApiClient, token: string | null, onUnautho
         },
         unauthorized: () => refused(),
       },
-      token,
+      currentToken(),
     );
     connection.follow(store.followedDeviceId);
     connectionRef.current = connection;
@@ -95,7 +99,11 @@ export function useLiveDashboard(api: ApiClient, token: string | null, onUnautho
       connection.close();
       connectionRef.current = null;
     };
-  }, [store, api, token]);
+  }, [store, api]);
+
+  useEffect(() => {
+    connectionRef.current?.renew(token);
+  }, [token]);
 
   const follow = useCallback(
     (device: string | null) => {

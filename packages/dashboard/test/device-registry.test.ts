@@ -80,3 +80,60 @@ describe('DeviceRegistry', () => {
     expect(second[1]).not.toBe(first[1]);
   });
 });
+
+describe('DeviceRegistry sparkline back-fill', () => {
+  const at = (device: string, seq: number): LiveReading => ({
+    device,
+    seq,
+    ts: 10_000 + seq * 100,
+    committedAt: 0,
+    data: { temp: seq },
+  });
+
+  it('fills the gap an outage left in a trend, in device-time order, one point per seq', () => {
+    const registry = new DeviceRegistry({ trendPoints: 60 });
+    for (let seq = 1; seq <= 10; seq += 1) registry.record(at('a', seq), seq);
+    // Outage: 11..20 never arrived live; the first live readings after it are 21..25.
+    for (let seq = 21; seq <= 25; seq += 1) registry.record(at('a', seq), seq);
+    expect(registry.rows()[0]?.trend).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 21, 22, 23, 24, 25]);
+    const before = registry.rows()[0];
+    // The API's copy of the gap, with a margin overlapping points already held.
+    const added = registry.backfillTrend(
+      'a',
+      Array.from({ length: 15 }, (_, i) => at('a', 8 + i)),
+    );
+    expect(added).toBe(10);
+    const after = registry.rows()[0];
+    expect(after).not.toBe(before);
+    expect(after?.trend).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    // Live readings after the back-fill extend it; an old one delivered late does not.
+    registry.record(at('a', 26), 30);
+    registry.record(at('a', 15), 31);
+    expect(registry.rows()[0]?.trend.slice(-2)).toEqual([25, 26]);
+  });
+
+  it('keeps only the newest trendPoints, moves the latest reading forward, and ignores unknown devices', () => {
+    const registry = new DeviceRegistry({ trendPoints: 5 });
+    registry.record(at('a', 1), 1);
+    registry.record(at('b', 1), 1);
+    const untouched = registry.rows().find((row) => row.id === 'b');
+    expect(registry.backfillTrend('a', [at('a', 2), at('a', 3), at('a', 4), at('a', 5), at('a', 6), at('a', 7)])).toBe(
+      6,
+    );
+    const row = registry.rows().find((r) => r.id === 'a');
+    expect(row?.trend).toEqual([3, 4, 5, 6, 7]);
+    expect(row?.seq).toBe(7);
+    expect(registry.rows().find((r) => r.id === 'b')).toBe(untouched);
+    expect(registry.backfillTrend('zz', [at('zz', 1)])).toBe(0);
+    expect(registry.has('zz')).toBe(false);
+  });
+
+  it('reads only the last stretch of a long outage for a device that sends often', () => {
+    const registry = new DeviceRegistry({ trendPoints: 10 });
+    for (let seq = 1; seq <= 10; seq += 1) registry.record(at('fast', seq), seq); // one point per 100 ms
+    // Twice the trend's span (10 points x 100 ms) before `until`, not the whole hour.
+    expect(registry.trendWindowStart('fast', 0, 3_600_000)).toBe(3_598_000);
+    expect(registry.trendWindowStart('fast', 3_599_500, 3_600_000)).toBe(3_599_500);
+    expect(registry.trendWindowStart('unknown', 42, 3_600_000)).toBe(42);
+  });
+});

@@ -101,7 +101,11 @@ describe('LiveStore', () => {
     const store = new LiveStore(0);
     expect(store.view().lastOutage).toBeNull();
     store.setOutage({ from: 10, to: 20, backfill: null });
-    store.setOutage({ from: 10, to: 20, backfill: { readings: 3, rejects: 1, device: 'a', error: null } });
+    store.setOutage({
+      from: 10,
+      to: 20,
+      backfill: { readings: 3, rejects: 1, device: 'a', sparklines: 0, error: null },
+    });
     expect(store.view().lastOutage?.backfill?.readings).toBe(3);
   });
 
@@ -147,5 +151,41 @@ describe('LiveStore', () => {
     const view = store.view();
     expect(view.connection).toMatchObject({ state: 'reconnecting', attempt: 2 });
     expect(view.loadErrors.deadLetters).toContain('503');
+  });
+});
+
+describe('LiveStore across a token handover and an outage', () => {
+  it('keeps a followed reading delivered twice (two sockets overlapping) once', () => {
+    const store = new LiveStore(0);
+    store.follow('a');
+    store.applyReadings({ room: 'device:a', readings: [reading('a', 1), reading('a', 2)], dropped: 0 }, 1);
+    store.applyReadings({ room: 'device:a', readings: [reading('a', 2), reading('a', 3)], dropped: 0 }, 2);
+    store.applyReadings({ room: 'device:a', readings: [reading('a', 3)], dropped: 0 }, 3);
+    expect(store.view().followed?.readings.map((r) => r.seq)).toEqual([3, 2, 1]);
+  });
+
+  it('still drops duplicates once the ring has wrapped, and forgets overwritten seqs', () => {
+    const store = new LiveStore(0);
+    store.follow('a');
+    for (let seq = 0; seq < FOLLOWED_READINGS + 10; seq += 1) {
+      store.applyReadings({ room: 'device:a', readings: [reading('a', seq), reading('a', seq)], dropped: 0 }, seq);
+    }
+    const seqs = store.view().followed?.readings.map((r) => r.seq) ?? [];
+    expect(seqs).toHaveLength(FOLLOWED_READINGS);
+    expect(new Set(seqs).size).toBe(FOLLOWED_READINGS);
+    // seq 0 was overwritten, so it is new again if it ever came back.
+    store.applyReadings({ room: 'device:a', readings: [reading('a', 0)], dropped: 0 }, 999);
+    expect(store.view().followed?.readings[0]?.seq).toBe(0);
+  });
+
+  it('back-fills a device sparkline and publishes a new snapshot', () => {
+    const store = new LiveStore(0);
+    store.applyReadings({ room: 'overview', readings: [reading('a', 1)], dropped: 0 }, 1);
+    store.applyReadings({ room: 'overview', readings: [reading('a', 5)], dropped: 0 }, 2);
+    const before = store.view();
+    expect(store.backfillTrend('a', [reading('a', 2), reading('a', 3), reading('a', 4)])).toBe(3);
+    const after = store.view();
+    expect(after).not.toBe(before);
+    expect(after.devices[0]?.trend).toEqual([1, 2, 3, 4, 5]);
   });
 });

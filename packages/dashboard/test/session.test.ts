@@ -38,6 +38,7 @@ describe('sessionFromLogin', () => {
       username: 'ann',
       role: 'operator',
       expiresAt: 901_000,
+      issuedAt: 1_000,
     });
     const { expiresIn: _expiresIn, ...withoutIn } = answer;
     expect(sessionFromLogin({ ...withoutIn, expiresAt: 5_000 }, 1_000)?.expiresAt).toBe(5_000);

@@ -36,12 +36,19 @@ export function describeError(status: number, body: unknown): { code: string; me
   return { code: `http_${status}`, message: `HTTP ${status}` };
 }
 
+/** The bearer token, or a function read at every request (the session renews its token under the client). */
+export type TokenSource = string | null | (() => string | null);
+
 export class ApiClient {
   constructor(
-    private readonly token: string | null,
+    private readonly token: TokenSource,
     private readonly onUnauthorized: () => void = () => undefined,
     private readonly base = '',
   ) {}
+
+  private currentToken(): string | null {
+    return typeof this.token === 'function' ? this.token() : this.token;
+  }
 
   getJson<T>(path: string, parse: Parse<T>, options: RequestOptions = {}): Promise<Fetched<T>> {
     return this.json('GET', path, parse, options);
@@ -53,18 +60,20 @@ export class ApiClient {
 
   /** A raw answer (bytes, a CSV stream); only failures are read here. */
   async raw(path: string, accept: string, signal?: AbortSignal): Promise<Fetched<Response>> {
-    const sent = await this.send('GET', path, accept, { ...(signal === undefined ? {} : { signal }) });
+    const token = this.currentToken();
+    const sent = await this.send('GET', path, accept, token, { ...(signal === undefined ? {} : { signal }) });
     if (!sent.ok) return sent;
     const response = sent.value;
     if (response.ok) return { ok: true, value: response };
-    return this.failure(path, response);
+    return this.failure(path, response, token);
   }
 
   private async json<T>(method: string, path: string, parse: Parse<T>, options: RequestOptions): Promise<Fetched<T>> {
-    const sent = await this.send(method, path, 'application/json', options);
+    const token = this.currentToken();
+    const sent = await this.send(method, path, 'application/json', token, options);
     if (!sent.ok) return sent;
     const response = sent.value;
-    if (!response.ok) return this.failure(path, response);
+    if (!response.ok) return this.failure(path, response, token);
     let body: unknown;
     try {
       body = await response.json();
@@ -81,10 +90,11 @@ export class ApiClient {
     method: string,
     path: string,
     accept: string,
+    token: string | null,
     options: RequestOptions,
   ): Promise<Fetched<Response>> {
     const headers: Record<string, string> = { accept };
-    if (this.token !== null) headers['authorization'] = `Bearer ${this.token}`;
+    if (token !== null) headers['authorization'] = `Bearer ${token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     try {
       const response = await fetch(`${this.base}${path}`, {
@@ -105,7 +115,8 @@ export class ApiClient {
     }
   }
 
-  private async failure(path: string, response: Response): Promise<Fetched<never>> {
+  /** `token` is the one the request carried: a 401 for a token since replaced is no reason to sign out. */
+  private async failure(path: string, response: Response, token: string | null): Promise<Fetched<never>> {
     let body: unknown = null;
     try {
       body = await response.json();
@@ -113,7 +124,7 @@ export class ApiClient {
       // Not JSON: the status says enough.
     }
     const { code, message } = describeError(response.status, body);
-    if (response.status === 401 && this.token !== null) this.onUnauthorized();
+    if (response.status === 401 && token !== null && token === this.currentToken()) this.onUnauthorized();
     return { ok: false, error: `${path}: ${message}`, status: response.status, code };
   }
 }

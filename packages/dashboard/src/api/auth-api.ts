@@ -1,6 +1,7 @@
 /**
  * Sign-in against the hub: POST /api/v1/auth/login for a token, GET /api/v1/auth/me to check a stored
- * token and pick up role changes. Failures come back as sentences a person can act on.
+ * token and pick up role changes, POST /api/v1/auth/refresh to renew a token before it expires.
+ * Failures come back as sentences a person can act on.
  */
 import type { Role, Session } from '../session.js';
 import { isRole, sessionFromLogin } from '../session.js';
@@ -75,4 +76,15 @@ export function parseMe(body: unknown): Me | null {
 
 export function fetchMe(api: ApiClient, signal?: AbortSignal): Promise<Fetched<Me>> {
   return api.getJson('/api/v1/auth/me', parseMe, signal === undefined ? {} : { signal });
+}
+
+/** A fresh token for the signed-in account (same answer as login, with the account's current role). */
+export function refreshSession(
+  api: ApiClient,
+  signal?: AbortSignal,
+  now: () => number = Date.now,
+): Promise<Fetched<Session>> {
+  return api.postJson('/api/v1/auth/refresh', (body) => sessionFromLogin(body, now()), {
+    ...(signal === undefined ? {} : { signal }),
+  });
 }

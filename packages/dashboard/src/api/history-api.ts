@@ -1,7 +1,7 @@
 /**
  * History routes of one device: aggregated series (buckets of 1m/5m/1h/1d), raw readings (keyset
- * pages, oldest first) and the streaming CSV export. The export is read as a stream and counted as it
- * arrives, so the page can show progress and cancel; the file is handed to the browser at the end.
+ * pages, oldest first) and the CSV export's single-use download link (the browser then downloads the
+ * file itself, streaming it to disk with its own progress and cancel).
  */
 import type { ApiClient, Fetched } from './api-client.js';
 import { isNumber, isObject, isString, parsePage } from './parse.js';
@@ -124,49 +124,33 @@ export function fetchReadings(
   );
 }
 
-export function exportFileName(device: string, range: TimeRange): string {
-  const stamp = (ms: number): string => new Date(ms).toISOString().replace(/[:.]/g, '-');
-  return `${device.replace(/[^A-Za-z0-9._-]/g, '_')}_${stamp(range.from)}_${stamp(range.to)}.csv`;
+export interface ExportLink {
+  /** Same-origin path of a single-use download, e.g. /api/v1/exports/<ticket>. */
+  readonly url: string;
+  /** When the link stops working, ms since epoch (about a minute after it was issued). */
+  readonly expiresAt: number;
+}
+
+export function parseExportLink(body: unknown): ExportLink | null {
+  if (!isObject(body) || !isString(body['url']) || !isNumber(body['expiresAt'])) return null;
+  // Only a path on this hub is ever navigated to: never an address an answer could smuggle in.
+  return /^\/api\/v1\/exports\/[A-Za-z0-9_-]+$/.test(body['url'])
+    ? { url: body['url'], expiresAt: body['expiresAt'] }
+    : null;
 }
 
 /**
- * GET …/export?format=csv read chunk by chunk; `onProgress` gets the bytes so far. Resolves with the
- * whole file as a Blob (the browser keeps the chunks, not one growing string).
+ * POST /api/v1/exports for a CSV of one device's range: a single-use link the browser downloads by
+ * plain navigation, streaming to disk (the page never holds the file).
  */
-export async function exportCsv(
+export function requestExportLink(
   api: ApiClient,
   device: string,
   range: TimeRange,
-  signal: AbortSignal,
-  onProgress: (bytes: number) => void,
-): Promise<Fetched<Blob>> {
-  const params = rangeParams(range);
-  params.set('format', 'csv');
-  const answer = await api.raw(`${devicePath(device)}/export?${params.toString()}`, 'text/csv', signal);
-  if (!answer.ok) return answer;
-  const body = answer.value.body;
-  if (body === null) return { ok: true, value: new Blob([], { type: 'text/csv' }) };
-  const reader = body.getReader();
-  const parts: Uint8Array[] = [];
-  let bytes = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parts.push(value);
-      bytes += value.byteLength;
-      onProgress(bytes);
-    }
-  } catch (error) {
-    const aborted = signal.aborted;
-    return {
-      ok: false,
-      error: aborted
-        ? 'export cancelled'
-        : `export interrupted: ${error instanceof Error ? error.message : 'read failed'}`,
-      status: 0,
-      code: aborted ? 'aborted' : 'network',
-    };
-  }
-  return { ok: true, value: new Blob(parts as BlobPart[], { type: 'text/csv;charset=utf-8' }) };
+  signal?: AbortSignal,
+): Promise<Fetched<ExportLink>> {
+  return api.postJson('/api/v1/exports', parseExportLink, {
+    body: { devices: [device], from: Math.floor(range.from), to: Math.ceil(range.to), format: 'csv' },
+    ...(signal === undefined ? {} : { signal }),
+  });
 }

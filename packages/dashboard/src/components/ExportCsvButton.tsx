@@ -1,13 +1,13 @@
 /**
- * CSV export of one device's range through the API's streaming export route. The request needs the
- * bearer token, so it is fetched (not a plain link), counted as it streams, cancellable, and handed to
- * the browser as a download when complete.
+ * CSV export of one device's range. The page asks the hub for a single-use download link (the
+ * request carries the bearer token; the link does not need it) and follows it like any link, so the
+ * browser streams the file to disk with its own progress and cancel, and the page never holds the
+ * file in memory however large the range.
  */
 import { useRef, useState } from 'react';
 import type { ApiClient } from '../api/api-client.js';
 import type { TimeRange } from '../api/history-api.js';
-import { exportCsv, exportFileName } from '../api/history-api.js';
-import { formatCount } from '../format.js';
+import { requestExportLink } from '../api/history-api.js';
 
 interface ExportCsvButtonProps {
   readonly api: ApiClient;
@@ -15,56 +15,46 @@ interface ExportCsvButtonProps {
   readonly range: TimeRange;
 }
 
-function download(blob: Blob, name: string): void {
-  const url = URL.createObjectURL(blob);
+/** Follows a same-origin download link; the hub answers it as an attachment, so the page stays. */
+function follow(url: string): void {
   const link = document.createElement('a');
   link.href = url;
-  link.download = name;
+  // The hub's Content-Disposition names the file.
+  link.download = '';
   document.body.append(link);
   link.click();
   link.remove();
-  // The browser has taken the file once the click was handled.
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 export function ExportCsvButton({ api, device, range }: ExportCsvButtonProps) {
-  const [bytes, setBytes] = useState<number | null>(null);
+  const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
   const controllerRef = useRef<AbortController | null>(null);
 
   const start = (): void => {
+    controllerRef.current?.abort();
     const controller = new AbortController();
     controllerRef.current = controller;
-    setBytes(0);
+    setBusy(true);
     setMessage(null);
-    void exportCsv(api, device, range, controller.signal, setBytes).then((answer) => {
+    void requestExportLink(api, device, range, controller.signal).then((answer) => {
+      if (controller.signal.aborted) return;
       controllerRef.current = null;
-      setBytes(null);
+      setBusy(false);
       if (!answer.ok) {
-        setMessage(answer.code === 'aborted' ? 'Export cancelled.' : `Export failed: ${answer.error}`);
+        setMessage(`Export failed: ${answer.error}`);
         return;
       }
-      download(answer.value, exportFileName(device, range));
-      setMessage(`Exported ${formatCount(answer.value.size)} bytes.`);
+      follow(answer.value.url);
+      setMessage('Export started: your browser is downloading the file.');
     });
   };
 
   return (
     <span className="export">
-      {bytes === null ? (
-        <button type="button" className="button" onClick={start} data-action="export-csv">
-          Export CSV
-        </button>
-      ) : (
-        <>
-          <span className="muted" role="status">
-            Exporting… {formatCount(bytes)} bytes
-          </span>
-          <button type="button" className="button" onClick={() => controllerRef.current?.abort()}>
-            Cancel
-          </button>
-        </>
-      )}
+      <button type="button" className="button" onClick={start} disabled={busy} data-action="export-csv">
+        {busy ? 'Preparing…' : 'Export CSV'}
+      </button>
       {message !== null && (
         <span className="muted" role="status" data-testid="export-status">
           {message}

@@ -37,6 +37,7 @@ export function OutageNotice({ connection, outage, now }: OutageNoticeProps) {
   else {
     text += `Back-filled from the API: ${formatCount(fill.rejects)} rejects`;
     text += fill.device === null ? '' : `, ${formatCount(fill.readings)} readings of ${fill.device}`;
+    text += fill.sparklines === 0 ? '' : `, sparklines of ${formatCount(fill.sparklines)} devices`;
     text += '. Counters were reloaded.';
     if (fill.error !== null) text += ` Some of it failed: ${fill.error}.`;
   }

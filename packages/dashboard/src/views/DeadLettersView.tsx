@@ -8,6 +8,7 @@ import type { ApiClient } from '../api/api-client.js';
 import { DeadLetterDetail } from '../components/DeadLetterDetail.js';
 import type { DeadLetterItem } from '../contract.js';
 import { formatDateTime } from '../format.js';
+import { DEAD_LETTER_REASONS } from '../reason-codes.js';
 import { fetchDeadLetters } from '../rest-api.js';
 
 interface DeadLettersViewProps {
@@ -18,27 +19,6 @@ interface DeadLettersViewProps {
 const PAGE = 100;
 /** Rows kept in the list; "Load more" stops here (narrow the filter instead). */
 export const MAX_LETTERS = 2000;
-
-/** Reason codes offered as suggestions; any code can be typed. */
-const KNOWN_REASONS = [
-  'integrity_failed',
-  'replayed_frame',
-  'stale_frame',
-  'unknown_key',
-  'revoked_key',
-  'bad_payload',
-  'schema_invalid',
-  'device_not_allowed',
-  'timestamp_out_of_range',
-  'malformed_frame',
-  'frame_too_large',
-  'legacy_integrity_failed',
-  'legacy_bad_token',
-  'legacy_replayed_token',
-  'legacy_auth_failed',
-  'bad_signature',
-  'replayed_nonce',
-];
 
 interface Filter {
   readonly reason: string;
@@ -136,8 +116,9 @@ function DeadLettersViewComponent({ api, canOperate }: DeadLettersViewProps) {
               onChange={(event) => setDraft({ ...draft, reason: event.target.value })}
             />
             <datalist id={listId}>
-              {KNOWN_REASONS.map((reason) => (
-                <option key={reason} value={reason} />
+              {/* Suggestions from the protocol's catalogue; any code can still be typed. */}
+              {DEAD_LETTER_REASONS.map(({ reason, description }) => (
+                <option key={reason} value={reason} label={`${reason}: ${description}`} />
               ))}
             </datalist>
           </div>

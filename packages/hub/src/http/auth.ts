@@ -6,6 +6,10 @@
  * expires. Machine clients may present an API key instead (`Authorization: Bearer ssk_…` or
  * `X-API-Key`): its scopes map to a role (`manage` → operator, `read` → viewer), never to admin, and a
  * revoked key is refused on its next request.
+ * A signed-in user renews a still-valid token with POST /api/v1/auth/refresh before it expires, so a
+ * dashboard left open is not signed out every TTL; the new token carries the account's current role.
+ * Routes meant for people only (refresh, export tickets) refuse API keys: those do not expire and
+ * have no account to re-check later.
  */
 import { createHash } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
@@ -57,8 +61,11 @@ interface TokenClaims {
 }
 
 export interface Authorizer {
-  /** An onRequest hook admitting callers whose role is at least `role`; `open` skips the check (demo reads). */
-  require(role: Role, options?: { open?: boolean }): onRequestAsyncHookHandler;
+  /**
+   * An onRequest hook admitting callers whose role is at least `role`; `open` skips the check (demo reads);
+   * `usersOnly` refuses API keys (403) on routes that only make sense for a signed-in person.
+   */
+  require(role: Role, options?: { open?: boolean; usersOnly?: boolean }): onRequestAsyncHookHandler;
   /** The account behind the current request, once a `require` hook admitted it. */
   callerOf(request: FastifyRequest): UserRow | undefined;
 }
@@ -90,7 +97,7 @@ const LoginAnswer = Type.Object({
 });
 
 /** The bearer value or X-API-Key header of a request, when present and well-formed. */
-function presentedCredential(request: FastifyRequest): { kind: 'jwt' | 'api-key'; value: string } | undefined {
+export function presentedCredential(request: FastifyRequest): { kind: 'jwt' | 'api-key'; value: string } | undefined {
   const apiKeyHeader = request.headers['x-api-key'];
   if (typeof apiKeyHeader === 'string' && apiKeyHeader.startsWith(API_KEY_PREFIX)) {
     return { kind: 'api-key', value: apiKeyHeader };
@@ -181,6 +188,14 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
     };
   };
 
+  /** The login answer: a fresh token for the account as it is now (its current role). */
+  const tokenAnswer = (user: UserRow) => ({
+    token: app.jwt.sign({ sub: user.id, role: user.role } satisfies TokenClaims),
+    tokenType: 'Bearer' as const,
+    expiresIn: ttl,
+    user: { id: user.id, username: user.username, role: user.role, createdAt: user.createdAt, disabled: false },
+  });
+
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   typed.post(
     '/api/v1/auth/login',
@@ -199,13 +214,7 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
       if (user === undefined || !valid || user.disabled) {
         throw new ApiError('invalid_credentials', 'unknown user, wrong password or disabled account');
       }
-      const token = app.jwt.sign({ sub: user.id, role: user.role } satisfies TokenClaims);
-      return {
-        token,
-        tokenType: 'Bearer' as const,
-        expiresIn: ttl,
-        user: { id: user.id, username: user.username, role: user.role, createdAt: user.createdAt, disabled: false },
-      };
+      return tokenAnswer(user);
     },
   );
 
@@ -214,6 +223,9 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
       return async (request) => {
         if (requireOptions?.open === true) return;
         const caller = await authenticate(request);
+        if (requireOptions?.usersOnly === true && presentedCredential(request)?.kind !== 'jwt') {
+          throw new ApiError('forbidden', 'this route is for signed-in users; API keys are not accepted');
+        }
         if (ROLE_RANK[caller.role] < ROLE_RANK[role]) {
           throw new ApiError('forbidden', `this route needs the ${role} role or higher`);
         }
@@ -238,6 +250,26 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
       const caller = authorizer.callerOf(request);
       if (caller === undefined) throw new Error('auth: the onRequest hook did not record the caller');
       return caller;
+    },
+  );
+
+  // The hook has re-read the account (it exists, is enabled, and has its current role), so a refresh
+  // can neither outlive a disabled account nor keep a role that was taken away.
+  typed.post(
+    '/api/v1/auth/refresh',
+    {
+      onRequest: authorizer.require('viewer', { usersOnly: true }),
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a still-valid user token for a fresh one (same answer as login; never for API keys)',
+        security: [{ bearerAuth: [] }],
+        response: withErrorResponses({ 200: LoginAnswer }),
+      },
+    },
+    async (request) => {
+      const caller = authorizer.callerOf(request);
+      if (caller === undefined) throw new Error('auth: the onRequest hook did not record the caller');
+      return tokenAnswer(caller);
     },
   );
   return authorizer;

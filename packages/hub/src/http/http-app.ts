@@ -11,7 +11,7 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { Type } from '@sinclair/typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { LiveStats } from '@sealstream/protocol';
 import type { ReadingStore } from '../pipeline/ports.js';
@@ -21,8 +21,11 @@ import { ErrorBody } from './api-schemas.js';
 import { bearerSubject, registerAuth } from './auth.js';
 import { registerDeadLetterRoutes } from './dead-letter-routes.js';
 import { registerExportRoutes } from './export-routes.js';
+import { registerExportTicketRoutes } from './export-ticket-routes.js';
+import { ExportTickets, type ExportTicketOptions } from './export-tickets.js';
 import { registerQueryRoutes } from './query-routes.js';
 import { registerRateLimits, type RateLimitSettings } from './rate-limits.js';
+import { RequestLogController, requestLogView } from './request-log.js';
 import { registerStatsRoutes } from './stats-routes.js';
 import { registerUserRoutes } from './user-routes.js';
 import type { ApiKeys } from '../registry/api-keys.js';
@@ -68,15 +71,15 @@ export interface HttpAppOptions {
   readonly ingest?: IngestRouteOptions;
   /** Origins allowed to call the API from a browser; empty: same origin only (no CORS headers). */
   readonly corsOrigins?: readonly string[];
+  /** Bounds and lifetime of export download tickets (defaults in export-tickets.ts). */
+  readonly exportTickets?: ExportTicketOptions;
 }
 
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: options.logger,
-    // Scrapes and probes arrive every few seconds; logging them would drown the log.
-    logController: new LogController({
-      disableRequestLogging: (request) => request.url === '/metrics' || request.url === '/healthz',
-    }),
+    // The request view in every log line redacts credentials that travel in URLs (export tickets).
+    loggerInstance: options.logger.child({}, { serializers: { req: requestLogView } }),
+    logController: new RequestLogController(),
     bodyLimit: options.bodyLimitBytes ?? 1_048_576,
     requestIdHeader: 'x-request-id',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
@@ -187,6 +190,12 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   registerDeadLetterRoutes(app, options.queries, dashboardRead);
   registerQueryRoutes(app, options.queries, auth.require('viewer'));
   registerExportRoutes(app, options.queries, auth.require('viewer'));
+  registerExportTicketRoutes(app, {
+    store: options.queries,
+    accounts: options.accounts,
+    auth,
+    tickets: new ExportTickets(options.exportTickets),
+  });
   registerUserRoutes(app, options.accounts, auth);
   if (options.ingest !== undefined) registerIngestRoutes(app, options.ingest);
   if (options.admin !== undefined) {

@@ -114,6 +114,20 @@ const PROTECTED: readonly ProtectedRoute[] = [
     okStatus: 200,
   },
   {
+    method: 'POST',
+    route: '/api/v1/auth/refresh',
+    minRole: 'viewer',
+    request: () => ({ path: '/api/v1/auth/refresh' }),
+    okStatus: 200,
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/exports',
+    minRole: 'viewer',
+    request: () => ({ path: '/api/v1/exports', body: { devices: ['d1'], format: 'ndjson' } }),
+    okStatus: 201,
+  },
+  {
     method: 'GET',
     route: '/api/v1/users',
     minRole: 'admin',
@@ -205,9 +219,14 @@ const PROTECTED: readonly ProtectedRoute[] = [
     okStatus: 200,
   },
 ];
-/** Open to anyone at the account level: login, and the ingest routes, where each request authenticates itself as a device. */
+/**
+ * Open to anyone at the account level: login; the ingest routes, where each request authenticates itself
+ * as a device; and export downloads, where the single-use ticket in the path is the credential
+ * (export-tickets.test.ts).
+ */
 const PUBLIC = new Set([
   'POST /api/v1/auth/login',
+  'GET /api/v1/exports/:ticket',
   'POST /api/v1/ingest/frames',
   'POST /api/v1/ingest/signed',
   'POST /api/v1/ingest/readings',

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { LiveStats } from '@sealstream/protocol';
 import { buildHttpApp } from '../../src/http/http-app.js';
 import { hashPassword } from '../../src/http/password-hash.js';
@@ -55,6 +55,9 @@ export interface HarnessOptions {
   /** Default: limits high enough that only the rate-limit tests meet them. */
   readonly rateLimits?: { apiPerWindow: number; loginPerWindow: number; windowMs: number } | null;
   readonly corsOrigins?: readonly string[];
+  readonly exportTickets?: { ttlMs?: number; maxOutstanding?: number; maxPerOwner?: number; now?: () => number };
+  /** Default: a silent pino logger. */
+  readonly logger?: FastifyBaseLogger;
 }
 
 export async function startApiHarness(kind: 'pglite' | 'postgres', options: HarnessOptions = {}): Promise<ApiHarness> {

@@ -178,7 +178,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           authToken: config.legacy.authToken,
           maxLineBytes: limits.maxLineBytes,
           partialLineTimeoutMs: limits.partialFrameTimeoutMs,
-          maxInFlightLines: 8,
+          maxInFlightLines: limits.maxInFlightLinesPerConnection,
         });
 
   await http.listen({ host: config.host, port: config.httpPort });

@@ -49,6 +49,8 @@ export interface HubConfig {
     readonly deadLetterRawBytes: number;
     readonly deadLettersPerSecond: number;
     readonly maxInFlightFramesPerConnection: number;
+    /** Legacy DATA lines per connection opened but not yet committed before the socket is paused. */
+    readonly maxInFlightLinesPerConnection: number;
   };
   readonly live: {
     readonly tickMs: number;

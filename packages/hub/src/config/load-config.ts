@@ -46,6 +46,7 @@ export const SETTINGS = {
   'dead-letter-raw-bytes': 'SEALSTREAM_DEAD_LETTER_RAW_BYTES',
   'dead-letters-per-second': 'SEALSTREAM_DEAD_LETTERS_PER_SECOND',
   'max-in-flight-frames': 'SEALSTREAM_MAX_IN_FLIGHT_FRAMES',
+  'max-in-flight-lines': 'SEALSTREAM_MAX_IN_FLIGHT_LINES',
   'live-tick-ms': 'SEALSTREAM_LIVE_TICK_MS',
   'live-token': 'SEALSTREAM_LIVE_TOKEN',
   'live-public': 'SEALSTREAM_LIVE_PUBLIC',
@@ -175,6 +176,7 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       deadLetterRawBytes: int('dead-letter-raw-bytes', 4096, 0, 1_048_576),
       deadLettersPerSecond: int('dead-letters-per-second', 1000, 1, 1_000_000),
       maxInFlightFramesPerConnection: int('max-in-flight-frames', 256, 1, 65_536),
+      maxInFlightLinesPerConnection: int('max-in-flight-lines', 32, 1, 1_024),
     },
     live: {
       tickMs: int('live-tick-ms', 50, 10, 5_000),

@@ -34,6 +34,7 @@ export {
   legacySecretKey,
   sealLegacyToken,
   openLegacyToken,
+  openLegacyTokens,
   type LegacyHashVariant,
   type LegacyOpenResult,
 } from './legacy-token.js';

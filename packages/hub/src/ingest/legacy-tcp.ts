@@ -1,8 +1,9 @@
 /**
  * Legacy line-protocol ingest over TCP, byte-compatible with the seed "encrypted-timeseries" listener:
  * `AUTH:<token>\n` is answered `AUTH_OK\n` in its own write (or `AUTH_FAIL\n` and close), then each
- * `DATA:<tok>|...|<tok>\n` line is opened token by token and committed. The seed protocol has no
- * acknowledgement, so nothing is written after AUTH_OK. Lines are buffered across chunks and capped.
+ * `DATA:<tok>|...|<tok>\n` line is opened (its tokens in one batch, each judged alone) and committed. The
+ * seed protocol has no acknowledgement, so nothing is written after AUTH_OK. Lines are buffered across
+ * chunks and capped.
  *
  * Returns an unlistened net.Server; the app decides the port.
  */

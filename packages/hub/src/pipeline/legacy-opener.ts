@@ -6,15 +6,20 @@
  * random IV (unique per message with overwhelming probability), and its timestamp is the receive time.
  * A repeated IV is a replay of a captured token and is refused.
  */
-import { openLegacyToken, type LegacyHashVariant, type ReasonCode } from '@sealstream/protocol';
-import type { IvReplayWindow } from './iv-replay-window.js';
+import { openLegacyTokens, type LegacyHashVariant, type ReasonCode } from '@sealstream/protocol';
 import type { VerifiedReading } from './ports.js';
+
+/** What the opener needs from a replay window (Iv16ReplayWindow in the pipeline). */
+export interface LegacyReplayWindow {
+  /** Records the IV (four big-endian 32-bit words) and returns true if it is new, false for a replay. */
+  firstSightingWords(w0: number, w1: number, w2: number, w3: number): boolean;
+}
 
 export interface LegacyOpenerOptions {
   readonly key: Buffer;
   readonly device: string;
   readonly acceptVariants: readonly LegacyHashVariant[];
-  readonly ivWindow: IvReplayWindow;
+  readonly ivWindow: LegacyReplayWindow;
   readonly now?: () => number;
 }
 
@@ -31,6 +36,8 @@ export interface LegacyLineOutcome {
 
 export class LegacyOpener {
   private readonly now: () => number;
+  /** Scratch for the IVs of a line as words (4 per token), grown to the longest line seen. */
+  private ivWords = new Uint32Array(4 * 512);
 
   constructor(private readonly options: LegacyOpenerOptions) {
     this.now = options.now ?? Date.now;
@@ -41,14 +48,24 @@ export class LegacyOpener {
     const receivedAt = this.now();
     const readings: VerifiedReading[] = [];
     const refused: TokenRefusal[] = [];
-    for (const token of tokens) {
-      const opened = openLegacyToken(token, this.options.key, this.options.acceptVariants);
+    if (this.ivWords.length < 4 * tokens.length) this.ivWords = new Uint32Array(4 * tokens.length);
+    const ivWords = this.ivWords;
+    // The whole line at once: one AES call for every token's keystream (see openLegacyTokens).
+    const results = openLegacyTokens(tokens, this.options.key, this.options.acceptVariants, ivWords);
+    for (let i = 0; i < results.length; i += 1) {
+      const opened = results[i];
+      const token = tokens[i];
+      if (opened === undefined || token === undefined) continue;
       if (!opened.ok) {
         refused.push({ reason: opened.reason, detail: opened.detail, raw: Buffer.from(token, 'latin1') });
         continue;
       }
       // Checked after integrity so a forged token cannot occupy a slot in the window.
-      if (mode === 'live' && !this.options.ivWindow.firstSighting(opened.ivHex)) {
+      const w0 = ivWords[4 * i] as number;
+      const w1 = ivWords[4 * i + 1] as number;
+      const w2 = ivWords[4 * i + 2] as number;
+      const w3 = ivWords[4 * i + 3] as number;
+      if (mode === 'live' && !this.options.ivWindow.firstSightingWords(w0, w1, w2, w3)) {
         refused.push({
           reason: 'legacy_replayed_token',
           detail: 'a token with this IV was already received',
@@ -59,7 +76,7 @@ export class LegacyOpener {
       const { name, origin, destination } = opened.message;
       readings.push({
         device: this.options.device,
-        seq: seqFromIv(opened.ivHex),
+        seq: seqFromIvWords(w0, w1),
         ts: receivedAt,
         data: { name, origin, destination },
         source: 'legacy',
@@ -75,4 +92,9 @@ export function seqFromIv(ivHex: string): number {
   const high = Number.parseInt(ivHex.slice(0, 8), 16); // 32 bits
   const low = Number.parseInt(ivHex.slice(8, 14), 16) >>> 3; // 21 of the next 24 bits
   return high * 2 ** 21 + low;
+}
+
+/** seqFromIv for an IV given as big-endian words: all 32 bits of the first, the top 21 of the second. */
+export function seqFromIvWords(w0: number, w1: number): number {
+  return w0 * 2 ** 21 + (w1 >>> 11);
 }

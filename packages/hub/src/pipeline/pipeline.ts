@@ -10,6 +10,7 @@ import { Committer, type CommittedBatch, type SubmitResult } from './committer.j
 import { DeadLetterFactory, type DeadLetterPolicy, type Refusal } from './dead-letters.js';
 import { FrameOpener, type FrameOpenOutcome } from './frame-opener.js';
 import { IvReplayWindow } from './iv-replay-window.js';
+import { Iv16ReplayWindow } from './iv16-replay-window.js';
 import type { KeyEntry, KeyResolver } from './keyring.js';
 import { LegacyOpener } from './legacy-opener.js';
 import type { DeadLetter, DeadLetterRow, LiveSink, PipelineMetrics, ReadingStore, SourceKind } from './ports.js';
@@ -111,7 +112,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
             key: options.legacy.key,
             device: options.legacy.device,
             acceptVariants: options.legacy.acceptVariants,
-            ivWindow: new IvReplayWindow(options.legacy.replayWindowMs, limits.replayWindowMaxEntries, now),
+            ivWindow: new Iv16ReplayWindow(options.legacy.replayWindowMs, limits.replayWindowMaxEntries, now),
             now,
           });
     this.committer = new Committer({

@@ -5,10 +5,10 @@
  * together. There is no linger timer: when the store is idle a submission commits at once (small
  * batches, low latency); while a commit is in flight the next batch accumulates (big batches under
  * load). A submission is never split, so its acknowledgement covers all of it. A second concurrent
- * commit starts only when at least `parallelMinRows` rows wait: small concurrent commits touch the same
- * minute-bucket rows and wait for each other's row locks and fsync (bench, 20K readings/s on a loaded
- * machine: p50 39–59 ms with one commit at a time against 67–94 ms with two), while large ones overlap
- * the hub's work with the database's.
+ * commit starts only when at least `parallelMinRows` rows wait (default 1: at once). The threshold was
+ * 1000 while every commit upserted the same minute-bucket rows and concurrent small commits waited on
+ * each other's row locks; since commits only append a rollup-journal row, two small commits overlap
+ * their fsyncs instead (bench latency-20k, quiet machine: p50 10–13 ms with 1 against 15–18 with 1000).
  *
  * Bound and overflow policy: above `highWaterRows` the committer reports `saturated` and ingest stops
  * reading sockets (backpressure); a submission that would exceed `maxQueuedRows` is refused at once as
@@ -47,7 +47,7 @@ export interface CommitterOptions {
   readonly highWaterRows: number;
   /** Commits in flight at once: 1 for PGlite (one connection), 2+ for a server. */
   readonly concurrency: number;
-  /** Rows that must be waiting before a commit starts while another is in flight. Default 1000. */
+  /** Rows that must be waiting before a commit starts while another is in flight. Default 1. */
   readonly parallelMinRows?: number;
   readonly retryDeadlineMs: number;
   readonly retryInitialMs?: number;
@@ -64,7 +64,7 @@ interface Pending {
   readonly resolve: (result: SubmitResult) => void;
 }
 
-export const DEFAULT_PARALLEL_MIN_ROWS = 1000;
+export const DEFAULT_PARALLEL_MIN_ROWS = 1;
 
 export interface CommitterEvents {
   drain: [];

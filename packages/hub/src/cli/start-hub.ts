@@ -106,6 +106,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     // Demo mode only: a fresh secret per start (tokens die with the process), and the dashboard's reads stay open.
     jwtSecret,
     tokenTtlSeconds: config.api.tokenTtlSeconds,
+    maxSessionSeconds: config.api.maxSessionHours * 3600,
     rateLimits: {
       apiPerWindow: config.api.apiRequestsPerMinute,
       apiKeyPerWindow: config.api.apiKeyRequestsPerMinute,

@@ -62,6 +62,8 @@ export interface HubConfig {
     /** HS256 secret for API tokens; undefined only in demo mode, where the hub generates one per start. */
     readonly jwtSecret: string | undefined;
     readonly tokenTtlSeconds: number;
+    /** Token refreshes extend one sign-in by at most this long. */
+    readonly maxSessionHours: number;
     /** Per account (or client address without a token), per minute, on /api routes. */
     readonly apiRequestsPerMinute: number;
     /** Per client address, per minute, on the login route. */

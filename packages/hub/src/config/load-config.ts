@@ -53,6 +53,7 @@ export const SETTINGS = {
   'log-level': 'SEALSTREAM_LOG_LEVEL',
   'jwt-secret': 'SEALSTREAM_JWT_SECRET',
   'token-ttl-seconds': 'SEALSTREAM_TOKEN_TTL_SECONDS',
+  'max-session-hours': 'SEALSTREAM_MAX_SESSION_HOURS',
   'api-rate-limit': 'SEALSTREAM_API_RATE_LIMIT',
   'login-rate-limit': 'SEALSTREAM_LOGIN_RATE_LIMIT',
   'api-key-rate-limit': 'SEALSTREAM_API_KEY_RATE_LIMIT',
@@ -231,6 +232,7 @@ function apiSettings(
   return {
     jwtSecret,
     tokenTtlSeconds: int('token-ttl-seconds', 900, 30, 86_400),
+    maxSessionHours: int('max-session-hours', 12, 1, 720),
     apiRequestsPerMinute,
     loginAttemptsPerMinute: int('login-rate-limit', 10, 1, 10_000),
     apiKeyRequestsPerMinute: int('api-key-rate-limit', apiRequestsPerMinute, 1, 1_000_000),

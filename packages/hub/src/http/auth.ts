@@ -7,7 +7,8 @@
  * `X-API-Key`): its scopes map to a role (`manage` → operator, `read` → viewer), never to admin, and a
  * revoked key is refused on its next request.
  * A signed-in user renews a still-valid token with POST /api/v1/auth/refresh before it expires, so a
- * dashboard left open is not signed out every TTL; the new token carries the account's current role.
+ * dashboard left open is not signed out every TTL; the new token carries the account's current role and
+ * the original sign-in time, and no refresh is granted more than `maxSessionSeconds` (12 h) after it.
  * Routes meant for people only (refresh, export tickets) refuse API keys: those do not expire and
  * have no account to re-check later.
  */
@@ -26,6 +27,8 @@ export const ROLE_RANK: Readonly<Record<Role, number>> = { viewer: 1, operator: 
 export const JWT_ALGORITHM = 'HS256';
 export const MIN_JWT_SECRET_BYTES = 32;
 export const DEFAULT_TOKEN_TTL_SECONDS = 900;
+/** How long refreshes may extend one sign-in; after it the user signs in again. */
+export const DEFAULT_MAX_SESSION_SECONDS = 12 * 3600;
 
 /** Checks a presented API key against the store (registry/api-keys.ts implements it). */
 export interface ApiKeyVerifier {
@@ -53,11 +56,16 @@ export interface AuthOptions {
   readonly apiKeyFailuresPerMinute?: number;
   readonly jwtSecret: string;
   readonly tokenTtlSeconds?: number;
+  /** Refresh refuses a token whose sign-in (`auth_time`) is older than this; default 12 h. */
+  readonly maxSessionSeconds?: number;
 }
 
 interface TokenClaims {
   readonly sub: string;
   readonly role: Role;
+  /** When the user signed in (s since the epoch); a refresh carries it over. Absent in older tokens. */
+  readonly auth_time?: number;
+  readonly iat?: number;
 }
 
 export interface Authorizer {
@@ -142,6 +150,7 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
     throw new Error(`auth: the JWT secret must be at least ${MIN_JWT_SECRET_BYTES} bytes`);
   }
   const ttl = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+  const maxSession = options.maxSessionSeconds ?? DEFAULT_MAX_SESSION_SECONDS;
   await app.register(fastifyJwt, {
     secret: options.jwtSecret,
     sign: { algorithm: JWT_ALGORITHM, expiresIn: ttl },
@@ -189,8 +198,8 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   };
 
   /** The login answer: a fresh token for the account as it is now (its current role). */
-  const tokenAnswer = (user: UserRow) => ({
-    token: app.jwt.sign({ sub: user.id, role: user.role } satisfies TokenClaims),
+  const tokenAnswer = (user: UserRow, authTime: number) => ({
+    token: app.jwt.sign({ sub: user.id, role: user.role, auth_time: authTime } satisfies TokenClaims),
     tokenType: 'Bearer' as const,
     expiresIn: ttl,
     user: { id: user.id, username: user.username, role: user.role, createdAt: user.createdAt, disabled: false },
@@ -214,7 +223,7 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
       if (user === undefined || !valid || user.disabled) {
         throw new ApiError('invalid_credentials', 'unknown user, wrong password or disabled account');
       }
-      return tokenAnswer(user);
+      return tokenAnswer(user, Math.floor(Date.now() / 1000));
     },
   );
 
@@ -268,8 +277,17 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
     },
     async (request) => {
       const caller = authorizer.callerOf(request);
-      if (caller === undefined) throw new Error('auth: the onRequest hook did not record the caller');
-      return tokenAnswer(caller);
+      const credential = presentedCredential(request);
+      if (caller === undefined || credential === undefined) {
+        throw new Error('auth: the onRequest hook did not record the caller');
+      }
+      // Verified by the hook already; read again for the sign-in time (older tokens: their issue time).
+      const claims = app.jwt.verify<TokenClaims>(credential.value);
+      const authTime = claims.auth_time ?? claims.iat ?? 0;
+      if (Math.floor(Date.now() / 1000) - authTime > maxSession) {
+        throw new ApiError('unauthorized', 'the session reached its maximum age; sign in again');
+      }
+      return tokenAnswer(caller, authTime);
     },
   );
   return authorizer;

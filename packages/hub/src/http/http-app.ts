@@ -46,6 +46,8 @@ export interface HttpAppOptions {
   /** HS256 signing secret for API tokens, at least 32 bytes. */
   readonly jwtSecret: string;
   readonly tokenTtlSeconds?: number;
+  /** How long token refreshes may extend one sign-in (default 12 h). */
+  readonly maxSessionSeconds?: number;
   /** Per-process request limits on /api routes; null turns them off (tests of other behaviour only). */
   readonly rateLimits: RateLimitSettings | null;
   /**
@@ -184,6 +186,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     ...(options.admin === undefined ? {} : { apiKeys: options.admin.apiKeys }),
     jwtSecret: options.jwtSecret,
     ...(options.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: options.tokenTtlSeconds }),
+    ...(options.maxSessionSeconds === undefined ? {} : { maxSessionSeconds: options.maxSessionSeconds }),
   });
   const dashboardRead = auth.require('viewer', { open: options.openDashboardReads === true });
   registerStatsRoutes(app, options.stats, dashboardRead);

@@ -17,13 +17,18 @@ describe('API settings', () => {
     if (!result.ok) expect(result.errors.join('\n')).not.toContain('short-secret');
   });
 
-  it('accepts a 32-byte secret from the environment and a token lifetime', () => {
+  it('accepts a 32-byte secret from the environment, a token lifetime and a maximum session age', () => {
     const secret = 's'.repeat(32);
-    const result = loadConfig(['--token-ttl-seconds', '60'], { ...keys, SEALSTREAM_JWT_SECRET: secret }, DEMO_DEFAULTS);
+    const result = loadConfig(
+      ['--token-ttl-seconds', '60', '--max-session-hours', '8'],
+      { ...keys, SEALSTREAM_JWT_SECRET: secret },
+      DEMO_DEFAULTS,
+    );
     if (!result.ok) throw new Error(result.errors.join('; '));
     expect(result.config.api).toEqual({
       jwtSecret: secret,
       tokenTtlSeconds: 60,
+      maxSessionHours: 8,
       apiRequestsPerMinute: 600,
       loginAttemptsPerMinute: 10,
       apiKeyRequestsPerMinute: 600,

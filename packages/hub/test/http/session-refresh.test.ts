@@ -95,6 +95,30 @@ describe('POST /api/v1/auth/refresh', () => {
     }
   });
 
+  it('carries the sign-in time over, and refuses once the session is older than its maximum (12 h)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const young = hs256({ ...claims(api.userIds.viewer, 60), auth_time: now - 11 * 3600 });
+    const renewed = await call(api.base, 'POST', REFRESH, { token: young });
+    expect(renewed.status).toBe(200);
+    const token = (renewed.body as TokenAnswer).token;
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
+      auth_time?: number;
+    };
+    expect(payload.auth_time).toBe(now - 11 * 3600);
+
+    const old = hs256({ ...claims(api.userIds.viewer, 60), auth_time: now - 12 * 3600 - 5 });
+    const refused = await call(api.base, 'POST', REFRESH, { token: old });
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatchObject({
+      error: { code: 'unauthorized', message: expect.stringMatching(/maximum age/) },
+    });
+    // The old token still works until it expires; it just cannot be renewed.
+    expect((await call(api.base, 'GET', '/api/v1/auth/me', { token: old })).status).toBe(200);
+    // A token from before sign-in times were recorded counts from its issue time.
+    const legacy = hs256({ sub: api.userIds.viewer, role: 'viewer', iat: now - 13 * 3600, exp: now + 60 });
+    expect((await call(api.base, 'POST', REFRESH, { token: legacy })).status).toBe(401);
+  });
+
   it('refuses a valid token whose account no longer exists', async () => {
     const answer = await call(api.base, 'POST', REFRESH, { token: hs256(claims('987654321', 60)) });
     expect(answer.status).toBe(401);

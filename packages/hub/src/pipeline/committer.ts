@@ -17,11 +17,13 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ReasonCode } from '@sealstream/protocol';
-import type { CommitBatch, DeadLetter, PipelineMetrics, ReadingStore, VerifiedReading } from './ports.js';
+import type { CommitBatch, DeadLetter, PipelineMetrics, ReadingStore, RefusalCount, VerifiedReading } from './ports.js';
 
 export interface Submission {
   readonly readings: readonly VerifiedReading[];
   readonly deadLetters: readonly DeadLetter[];
+  /** Refusals counted but not kept (over the dead-letter budget); they ride along with this commit. */
+  readonly refusalCounts?: readonly RefusalCount[];
 }
 
 export type SubmitResult =
@@ -88,7 +90,11 @@ export class Committer extends EventEmitter<CommitterEvents> {
 
   submit(submission: Submission): Promise<SubmitResult> {
     if (this.closing) return Promise.resolve(refused('shutting_down', 'the hub is closing'));
-    const rows = submission.readings.length + submission.deadLetters.length;
+    // Refusal counts weigh one row: cheap, but they must not be dropped as an empty submission.
+    const rows =
+      submission.readings.length +
+      submission.deadLetters.length +
+      ((submission.refusalCounts?.length ?? 0) > 0 ? 1 : 0);
     if (rows === 0) return Promise.resolve({ ok: true, inserted: 0, duplicates: 0 });
     if (this.queuedRows + rows > this.options.maxQueuedRows && this.queuedRows > 0) {
       return Promise.resolve(
@@ -181,11 +187,14 @@ export class Committer extends EventEmitter<CommitterEvents> {
   private async commitWithRetry(batch: Pending[]): Promise<void> {
     const readings: VerifiedReading[] = [];
     const deadLetters: DeadLetter[] = [];
+    const refusalCounts: RefusalCount[] = [];
     for (const pending of batch) {
       for (const reading of pending.submission.readings) readings.push(reading);
       for (const letter of pending.submission.deadLetters) deadLetters.push(letter);
+      for (const tally of pending.submission.refusalCounts ?? []) refusalCounts.push(tally);
     }
-    const commitBatch: CommitBatch = { readings, deadLetters };
+    const commitBatch: CommitBatch =
+      refusalCounts.length === 0 ? { readings, deadLetters } : { readings, deadLetters, refusalCounts };
     const deadline = this.now() + this.options.retryDeadlineMs;
     let delay = this.options.retryInitialMs ?? 100;
     for (let attempt = 1; ; attempt += 1) {

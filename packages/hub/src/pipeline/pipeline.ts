@@ -13,7 +13,16 @@ import { IvReplayWindow } from './iv-replay-window.js';
 import { Iv16ReplayWindow } from './iv16-replay-window.js';
 import type { KeyEntry, KeyResolver } from './keyring.js';
 import { LegacyOpener } from './legacy-opener.js';
-import type { DeadLetter, DeadLetterRow, LiveSink, PipelineMetrics, ReadingStore, SourceKind } from './ports.js';
+import { RefusalTally } from './refusal-tally.js';
+import type {
+  DeadLetter,
+  DeadLetterRow,
+  LiveSink,
+  PipelineMetrics,
+  ReadingStore,
+  SourceKind,
+  VerifiedReading,
+} from './ports.js';
 import { planRedrive } from './redrive-plan.js';
 import { SeqWindow } from './seq-window.js';
 import { StatsTracker } from './stats-tracker.js';
@@ -85,12 +94,16 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private readonly legacyOpener: LegacyOpener | undefined;
   private readonly seqWindow = new SeqWindow();
   private readonly deadLetterFactory: DeadLetterFactory;
+  /** Refusals over the dead-letter budget: counted, and their counts stored with the next commit. */
+  private readonly refusalTally = new RefusalTally();
+  private readonly now: () => number;
   private readonly statsTracker: StatsTracker;
   private readonly liveSinks: LiveSink[] = [];
 
   constructor(private readonly options: PipelineOptions) {
     super();
     const now = options.now ?? Date.now;
+    this.now = now;
     const { limits } = options;
     this.statsTracker = new StatsTracker(now);
     this.deadLetterFactory = new DeadLetterFactory(limits.deadLetters, now);
@@ -195,14 +208,13 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const deadLetters: DeadLetter[] = [];
     for (const refusal of mode === 'live' ? opened.refused : []) {
       this.count(source, refusal.reason);
-      const letter = this.deadLetterFactory.build({ ...refusal, source, peer });
-      if (letter !== null) deadLetters.push(letter);
+      this.keep({ ...refusal, source, peer }, deadLetters);
     }
     if (opened.knownDuplicates > 0) {
       this.statsTracker.addDuplicate(opened.knownDuplicates);
       this.options.metrics.readingsDuplicate(source, opened.knownDuplicates);
     }
-    const result = await this.committer.submit({ readings: opened.readings, deadLetters });
+    const result = await this.submit(opened.readings, deadLetters);
     if (!result.ok) return { kind: 'error', reason: result.reason, detail: result.detail };
     return {
       kind: 'ack',
@@ -249,7 +261,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
         const outcome = this.legacyOpener.openLine([plan.token], 'redrive');
         const [refusal] = outcome.refused;
         if (refusal !== undefined) return refused(refusal.reason, refusal.detail);
-        const result = await this.committer.submit({ readings: outcome.readings, deadLetters: [] });
+        const result = await this.submit(outcome.readings, []);
         answer = result.ok
           ? { kind: 'ack', accepted: result.inserted, duplicates: result.duplicates, rejected: 0 }
           : { kind: 'error', reason: result.reason, detail: result.detail };
@@ -270,24 +282,51 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const deadLetters: DeadLetter[] = [];
     for (const refusal of outcome.refused) {
       this.count('legacy', refusal.reason);
-      const letter = this.deadLetterFactory.build({ ...refusal, source: 'legacy', peer, device: null });
-      if (letter !== null) deadLetters.push(letter);
+      this.keep({ ...refusal, source: 'legacy', peer, device: null }, deadLetters);
     }
-    return this.committer.submit({ readings: outcome.readings, deadLetters });
+    return this.submit(outcome.readings, deadLetters);
   }
 
-  /** Counts a refusal and keeps it as a dead letter (within the dead-letter budget). Never throws. */
+  /**
+   * Counts a refusal and keeps it as a dead letter (within the dead-letter budget; over it, only its
+   * count is stored, with the next commit). Never throws.
+   */
   refuse(refusal: Refusal): void {
     this.count(refusal.source, refusal.reason);
-    const letter = this.deadLetterFactory.build(refusal);
-    if (letter === null) return;
+    const kept: DeadLetter[] = [];
+    if (!this.keep(refusal, kept)) return;
     // Fire and forget: a refusal has no sender waiting for its commit; overload drops it (counted above).
-    void this.committer.submit({ readings: [], deadLetters: [letter] });
+    void this.submit([], kept);
   }
 
-  /** Stops accepting input and commits what is queued. */
+  /** Stops accepting input and commits what is queued, with the last refusal counts. */
   async close(): Promise<void> {
+    if (this.refusalTally.size > 0) void this.submit([], []);
     await this.committer.close();
+  }
+
+  /** A dead letter for `refusal` into `into` when the budget allows (true), else only its count (false). */
+  private keep(refusal: Refusal, into: DeadLetter[]): boolean {
+    const letter = this.deadLetterFactory.build(refusal);
+    if (letter === null) {
+      this.refusalTally.add(refusal.device, refusal.reason, this.now());
+      return false;
+    }
+    into.push(letter);
+    return true;
+  }
+
+  /** Submits to the committer with the refusal counts waiting so far; they wait again if it refuses. */
+  private async submit(
+    readings: readonly VerifiedReading[],
+    deadLetters: readonly DeadLetter[],
+  ): Promise<SubmitResult> {
+    const refusalCounts = this.refusalTally.take();
+    const result = await this.committer.submit(
+      refusalCounts.length === 0 ? { readings, deadLetters } : { readings, deadLetters, refusalCounts },
+    );
+    if (!result.ok) for (const tally of refusalCounts) this.refusalTally.restore(tally);
+    return result;
   }
 
   private count(source: SourceKind, reason: ReasonCode): void {

@@ -34,9 +34,20 @@ export interface DeadLetter {
   readonly receivedAt: number;
 }
 
+/** Refusals of one reason, device and minute that were counted but not kept as dead letters. */
+export interface RefusalCount {
+  readonly device: string | null;
+  readonly reason: ReasonCode;
+  /** Any time in the minute they count in. */
+  readonly receivedAt: number;
+  readonly count: number;
+}
+
 export interface CommitBatch {
   readonly readings: readonly VerifiedReading[];
   readonly deadLetters: readonly DeadLetter[];
+  /** Counted in the minute rollups like dead letters, but nothing is stored for them. */
+  readonly refusalCounts?: readonly RefusalCount[];
 }
 
 export interface CommitResult {

@@ -1,12 +1,13 @@
 /**
  * Folds a batch into per-minute deltas: valid/invalid counts per (device, minute), min/max/sum/count
- * per (device, minute, metric) and refusals per (device, minute, reason). Readings count in the minute of their device time; dead letters in the
+ * per (device, minute, metric) and refusals per (device, minute, reason): dead letters, and the counts of
+ * refusals over the dead-letter budget that were not kept. Readings count in the minute of their device time; dead letters in the
  * minute they were received (they may have no trustworthy device time). Dead letters without a device
  * count under device '' (UNKNOWN_DEVICE), so totals stay a sum over buckets. Deltas come out sorted by
  * key so concurrent upserts lock rows in the same order and cannot deadlock each other.
  */
 import { numericMetrics } from '@sealstream/protocol';
-import type { DeadLetter, VerifiedReading } from '../pipeline/ports.js';
+import type { DeadLetter, RefusalCount, VerifiedReading } from '../pipeline/ports.js';
 import { storableText } from './sql-values.js';
 
 export const MINUTE_MS = 60_000;
@@ -61,6 +62,7 @@ function compareKeys(a: readonly (string | number)[], b: readonly (string | numb
 export function aggregateMinutes(
   readings: readonly VerifiedReading[],
   deadLetters: readonly DeadLetter[],
+  refusalCounts: readonly RefusalCount[] = [],
 ): MinuteDeltas {
   const buckets = new Map<string, BucketDelta>();
   const metrics = new Map<string, MetricDelta>();
@@ -92,14 +94,18 @@ export function aggregateMinutes(
     }
   }
   const rejects = new Map<string, RejectDelta>();
-  for (const letter of deadLetters) {
-    const device = letter.device === null ? UNKNOWN_DEVICE : storableText(letter.device);
-    const minuteMs = minuteOf(letter.receivedAt);
-    bucketFor(device, minuteMs).invalid += 1;
-    const key = `${device}\u0000${minuteMs}\u0000${letter.reason}`;
+  const refusals = [
+    ...deadLetters.map((letter) => ({ ...letter, count: 1 })),
+    ...refusalCounts.map((tally) => ({ ...tally })),
+  ];
+  for (const refusal of refusals) {
+    const device = refusal.device === null ? UNKNOWN_DEVICE : storableText(refusal.device);
+    const minuteMs = minuteOf(refusal.receivedAt);
+    bucketFor(device, minuteMs).invalid += refusal.count;
+    const key = `${device}\u0000${minuteMs}\u0000${refusal.reason}`;
     const existing = rejects.get(key);
-    if (existing === undefined) rejects.set(key, { device, minuteMs, reason: letter.reason, count: 1 });
-    else existing.count += 1;
+    if (existing === undefined) rejects.set(key, { device, minuteMs, reason: refusal.reason, count: refusal.count });
+    else existing.count += refusal.count;
   }
 
   return {

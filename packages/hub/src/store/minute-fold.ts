@@ -9,7 +9,7 @@
  * the same order.
  */
 import { numericMetrics } from '@sealstream/protocol';
-import type { DeadLetter, VerifiedReading } from '../pipeline/ports.js';
+import type { DeadLetter, RefusalCount, VerifiedReading } from '../pipeline/ports.js';
 import {
   minuteOf,
   UNKNOWN_DEVICE,
@@ -25,7 +25,11 @@ interface MinuteSlot {
   metrics: Map<string, MetricDelta> | undefined;
 }
 
-export function foldMinutes(readings: readonly VerifiedReading[], deadLetters: readonly DeadLetter[]): MinuteDeltas {
+export function foldMinutes(
+  readings: readonly VerifiedReading[],
+  deadLetters: readonly DeadLetter[],
+  refusalCounts: readonly RefusalCount[] = [],
+): MinuteDeltas {
   const byDevice = new Map<string, Map<number, MinuteSlot>>();
   const buckets: BucketDelta[] = [];
   const metrics: MetricDelta[] = [];
@@ -81,15 +85,17 @@ export function foldMinutes(readings: readonly VerifiedReading[], deadLetters: r
   }
   // Dead letters are few (budgeted per second), so string keys cost nothing that matters here.
   const rejectsByKey = new Map<string, RejectDelta>();
-  for (const letter of deadLetters) {
-    const device = letter.device === null ? UNKNOWN_DEVICE : storableText(letter.device);
-    const minuteMs = minuteOf(letter.receivedAt);
-    slotFor(device, minuteMs).bucket.invalid += 1;
-    const key = `${device}\u0000${minuteMs}\u0000${letter.reason}`;
+  const countRefusals = (refusal: { device: string | null; reason: string; receivedAt: number }, count: number) => {
+    const device = refusal.device === null ? UNKNOWN_DEVICE : storableText(refusal.device);
+    const minuteMs = minuteOf(refusal.receivedAt);
+    slotFor(device, minuteMs).bucket.invalid += count;
+    const key = `${device}\u0000${minuteMs}\u0000${refusal.reason}`;
     const existing = rejectsByKey.get(key);
-    if (existing === undefined) rejectsByKey.set(key, { device, minuteMs, reason: letter.reason, count: 1 });
-    else existing.count += 1;
-  }
+    if (existing === undefined) rejectsByKey.set(key, { device, minuteMs, reason: refusal.reason, count });
+    else existing.count += count;
+  };
+  for (const letter of deadLetters) countRefusals(letter, 1);
+  for (const tally of refusalCounts) countRefusals(tally, tally.count);
   const rejects = [...rejectsByKey.values()];
 
   buckets.sort(compareBuckets);

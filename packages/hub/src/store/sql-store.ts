@@ -144,7 +144,8 @@ export class SqlReadingStore implements ReadingStore {
   }
 
   async commit(batch: CommitBatch): Promise<CommitResult> {
-    if (batch.readings.length === 0 && batch.deadLetters.length === 0) return { inserted: [] };
+    const counts = batch.refusalCounts?.length ?? 0;
+    if (batch.readings.length === 0 && batch.deadLetters.length === 0 && counts === 0) return { inserted: [] };
     assertStorable(batch);
     return this.guard('commit', async () => {
       let result: CommitResult;
@@ -326,7 +327,8 @@ export class SqlReadingStore implements ReadingStore {
    */
   private async commitStrict(batch: CommitBatch): Promise<CommitResult> {
     const { readings, deadLetters } = batch;
-    const secondary = secondaryParts({ journalRow: journalRowOf(readings, deadLetters), deadLetters });
+    const journalRow = journalRowOf(readings, deadLetters, batch.refusalCounts);
+    const secondary = secondaryParts({ journalRow, deadLetters });
     if (readings.length <= SMALL_BATCH_ROWS) {
       const statement = combineWrites([(offset) => insertReadingsStrict(readings, offset), ...secondary]);
       if (statement !== null) await this.executor.write(statement.text, statement.params);
@@ -356,7 +358,7 @@ export class SqlReadingStore implements ReadingStore {
         inserted[index] = true;
         freshReadings.push(reading);
       }
-      const journalRow = journalRowOf(freshReadings, batch.deadLetters);
+      const journalRow = journalRowOf(freshReadings, batch.deadLetters, batch.refusalCounts);
       const statement = combineWrites(secondaryParts({ journalRow, deadLetters: batch.deadLetters }));
       if (statement !== null) await run(tx, statement);
     });
@@ -387,9 +389,13 @@ export class SqlReadingStore implements ReadingStore {
 }
 
 /** The minute deltas of a commit as one journal row, or null when it has none (e.g. all resends). */
-function journalRowOf(readings: readonly VerifiedReading[], deadLetters: CommitBatch['deadLetters']): string | null {
-  if (readings.length === 0 && deadLetters.length === 0) return null;
-  return encodeJournalRow(foldMinutes(readings, deadLetters));
+function journalRowOf(
+  readings: readonly VerifiedReading[],
+  deadLetters: CommitBatch['deadLetters'],
+  refusalCounts: CommitBatch['refusalCounts'] = [],
+): string | null {
+  if (readings.length === 0 && deadLetters.length === 0 && refusalCounts.length === 0) return null;
+  return encodeJournalRow(foldMinutes(readings, deadLetters, refusalCounts));
 }
 
 function run(tx: SqlQueryable, statement: Statement): ReturnType<SqlQueryable['query']> {

@@ -15,18 +15,23 @@ import { DEFAULT_TEST_LIMITS } from '../support/ingest-harness.js';
 const dataDir = await mkdtemp(join(tmpdir(), 'sealstream-stats-'));
 afterAll(() => rm(dataDir, { recursive: true, force: true }));
 
-async function startPipeline(): Promise<{ pipeline: Pipeline; stop(): Promise<void> }> {
+async function startPipeline(deadLettersPerSecond = 1000): Promise<{
+  pipeline: Pipeline;
+  store: Awaited<ReturnType<typeof openStore>>;
+  stop(): Promise<void>;
+}> {
   const store = await openStore({ kind: 'pglite', dataDir });
   await store.migrate();
   const pipeline = new Pipeline({
     store,
     metrics: createMetrics().pipeline,
     keys: new StaticKeyring([]),
-    limits: DEFAULT_TEST_LIMITS,
+    limits: { ...DEFAULT_TEST_LIMITS, deadLetters: { maxRawBytes: 64, maxPerSecond: deadLettersPerSecond } },
   });
   await pipeline.start();
   return {
     pipeline,
+    store,
     async stop() {
       await pipeline.close();
       await store.close();
@@ -55,6 +60,35 @@ it('seeds invalid totals and per-reason reject counts from the store after a res
     const stats = second.pipeline.stats();
     expect(stats.totalInvalid).toBe(3);
     expect(stats.rejectsByReason).toEqual({ integrity_failed: 2, unknown_key: 1 });
+  } finally {
+    await second.stop();
+  }
+});
+
+it('stores the counts of refusals over the dead-letter budget, so they too survive a restart', async () => {
+  const first = await startPipeline(2);
+  const before = first.pipeline.stats();
+  for (let i = 0; i < 50; i += 1) {
+    first.pipeline.refuse({
+      reason: 'replayed_frame',
+      source: 'tcp',
+      peer: '127.0.0.1:2',
+      device: i % 2 === 0 ? 'dev-a' : null,
+      detail: 'test',
+      raw: new Uint8Array([2]),
+    });
+  }
+  expect(first.pipeline.stats().rejectsByReason.replayed_frame).toBe(50);
+  await first.stop(); // the counts not kept ride with the last commit
+
+  const second = await startPipeline(2);
+  try {
+    const stats = second.pipeline.stats();
+    expect(stats.rejectsByReason.replayed_frame).toBe(50);
+    expect(stats.totalInvalid - before.totalInvalid).toBe(50);
+    // Only the budget's worth of bytes was kept.
+    const letters = await second.store.recentDeadLetters(100);
+    expect(letters.filter((letter) => letter.reason === 'replayed_frame')).toHaveLength(2);
   } finally {
     await second.stop();
   }

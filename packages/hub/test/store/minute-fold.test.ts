@@ -57,6 +57,23 @@ describe('foldMinutes', () => {
     expect(foldMinutes([], deadLetters)).toEqual(aggregateMinutes([], deadLetters));
   });
 
+  it('counts refusals that were not kept (over the dead-letter budget) like dead letters, by their count', () => {
+    const { readings, deadLetters } = batch(11, 300);
+    const base = Date.UTC(2026, 10, 23, 10, 0, 0);
+    const refusalCounts = [
+      { device: null, reason: 'integrity_failed' as const, receivedAt: base + 5, count: 40 },
+      { device: 'dev-1', reason: 'schema_invalid' as const, receivedAt: base + 61_000, count: 3 },
+      { device: 'dev-1', reason: 'integrity_failed' as const, receivedAt: base + 62_000, count: 2 },
+    ];
+    const fold = foldMinutes(readings, deadLetters, refusalCounts);
+    expect(fold).toEqual(aggregateMinutes(readings, deadLetters, refusalCounts));
+    const withoutCounts = foldMinutes(readings, deadLetters);
+    const invalid = (d: typeof fold): number => d.buckets.reduce((n, b) => n + b.invalid, 0);
+    expect(invalid(fold) - invalid(withoutCounts)).toBe(45);
+    const rejected = (d: typeof fold): number => d.rejects.reduce((n, r) => n + r.count, 0);
+    expect(rejected(fold) - rejected(withoutCounts)).toBe(45);
+  });
+
   it('keeps the sign of a zero minimum exactly as the reference does', () => {
     const base = Date.UTC(2026, 0, 1);
     const readings: VerifiedReading[] = [0, -0, 0].map((zero, seq) => ({

@@ -93,7 +93,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       logger.error({ err: (error as Error).message, attempt }, 'commit failed; retrying while the deadline allows'),
   });
   await pipeline.start();
-  const rollupFlusher = startRollupFlusher(store, limits.rollupFlushMs, logger);
+  const rollupFlusher = startRollupFlusher(store, limits.rollupFlushMs, logger, metrics.rollups);
 
   const jwtSecret = config.api.jwtSecret ?? randomBytes(32).toString('hex');
   const http = await buildHttpApp({

@@ -8,11 +8,17 @@
 import { LogController, type FastifyRequest } from 'fastify';
 import { REDACTED } from '../observability/logger.js';
 
-/** Paths whose next segment is a credential. */
-const CREDENTIAL_PATHS = /(\/api\/v1\/exports\/)[^/?#]+/g;
+/** Paths whose next segment is a credential (case-insensitive: the router may match other spellings). */
+const CREDENTIAL_PATHS = /(\/api\/v1\/exports\/)[^/?#]+/gi;
+/**
+ * Any path segment shaped like a download ticket (43 base64url characters), wherever it appears: a
+ * percent-encoded route (`/api/v1/%65xports/…`) can reach the ticket route without matching the pattern
+ * above, and a path segment of exactly this shape is never something a log needs.
+ */
+const TICKET_SHAPED_SEGMENT = /(\/)[A-Za-z0-9_-]{43}(?=$|[/?#])/g;
 
 export function redactUrl(url: string): string {
-  return url.replace(CREDENTIAL_PATHS, `$1${REDACTED}`);
+  return url.replace(CREDENTIAL_PATHS, `$1${REDACTED}`).replace(TICKET_SHAPED_SEGMENT, `$1${REDACTED}`);
 }
 
 /** Fastify's own `req` log view (method, url, host, address), with the URL redacted. */

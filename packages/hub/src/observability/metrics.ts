@@ -21,10 +21,20 @@ export interface CreateMetricsOptions {
   readonly collectDefaultMetrics?: boolean;
 }
 
+/** What the hub's rollup-journal timer reports (cli/rollup-flusher.ts). */
+export interface RollupMetrics {
+  /** Journal rows waiting to be folded, by any hub on the database (gauge). */
+  journalRows(count: number): void;
+  flushFailed(): void;
+  /** Journal rows a flush could not decode and moved to rollup_quarantine. */
+  quarantined(count: number): void;
+}
+
 export interface HubMetrics {
   readonly registry: Registry;
   readonly pipeline: PipelineMetrics;
   readonly live: LiveMetrics;
+  readonly rollups: RollupMetrics;
 }
 
 export function createMetrics(options: Registry | CreateMetricsOptions = {}): HubMetrics {
@@ -111,6 +121,22 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     registers,
   });
 
+  const journalRows = new Gauge({
+    name: 'sealstream_rollup_journal_rows',
+    help: 'Rollup-journal rows (one per commit) not yet folded into the minute rollups.',
+    registers,
+  });
+  const rollupFlushFailures = new Counter({
+    name: 'sealstream_rollup_flush_failures_total',
+    help: 'Rollup-journal folds that failed (retried on the next tick; nothing is lost).',
+    registers,
+  });
+  const rollupQuarantined = new Counter({
+    name: 'sealstream_rollup_quarantined_total',
+    help: 'Rollup-journal rows that could not be decoded, moved to rollup_quarantine.',
+    registers,
+  });
+
   const reasons = Object.keys(REASONS) as ReasonCode[];
   for (const source of SOURCES) {
     accepted.inc({ source }, 0);
@@ -143,5 +169,11 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     invalidRequest: () => liveInvalid.inc(),
   };
 
-  return { registry, pipeline, live };
+  const rollups: RollupMetrics = {
+    journalRows: (count) => journalRows.set(count),
+    flushFailed: () => rollupFlushFailures.inc(),
+    quarantined: (count) => rollupQuarantined.inc(count),
+  };
+
+  return { registry, pipeline, live, rollups };
 }

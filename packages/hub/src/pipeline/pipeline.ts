@@ -14,6 +14,9 @@ import { Iv16ReplayWindow } from './iv16-replay-window.js';
 import type { KeyEntry, KeyResolver } from './keyring.js';
 import { LegacyOpener } from './legacy-opener.js';
 import { RefusalTally } from './refusal-tally.js';
+
+/** Longest a tally of refusals over the dead-letter budget waits for a commit to carry it. */
+const TALLY_FLUSH_MS = 1_000;
 import type {
   DeadLetter,
   DeadLetterRow,
@@ -96,6 +99,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private readonly deadLetterFactory: DeadLetterFactory;
   /** Refusals over the dead-letter budget: counted, and their counts stored with the next commit. */
   private readonly refusalTally = new RefusalTally();
+  /** A counts-only commit for tallies no other commit picked up (a flood of bad input and nothing else). */
+  private tallyTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly statsTracker: StatsTracker;
   private readonly liveSinks: LiveSink[] = [];
@@ -301,6 +306,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   /** Stops accepting input and commits what is queued, with the last refusal counts. */
   async close(): Promise<void> {
+    clearTimeout(this.tallyTimer);
+    this.tallyTimer = undefined;
     if (this.refusalTally.size > 0) void this.submit([], []);
     await this.committer.close();
   }
@@ -310,6 +317,10 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const letter = this.deadLetterFactory.build(refusal);
     if (letter === null) {
       this.refusalTally.add(refusal.device, refusal.reason, this.now());
+      this.tallyTimer ??= setTimeout(() => {
+        this.tallyTimer = undefined;
+        if (this.refusalTally.size > 0) void this.submit([], []);
+      }, TALLY_FLUSH_MS).unref();
       return false;
     }
     into.push(letter);

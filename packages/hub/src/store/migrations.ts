@@ -141,6 +141,14 @@ export const MIGRATIONS: readonly Migration[] = [
         count bigint NOT NULL,
         PRIMARY KEY (device_id, minute, reason)
       )`,
+      // Journal rows a flush could not decode (written by another version, or damaged): kept for an
+      // operator instead of blocking every later flush. Their counts are not in the rollups.
+      `CREATE TABLE rollup_quarantine (
+        id bigint PRIMARY KEY,
+        deltas text NOT NULL,
+        error text NOT NULL,
+        quarantined_at timestamptz NOT NULL DEFAULT now()
+      )`,
       // Earlier refusals are known only through the dead letters still kept: a lower bound.
       `INSERT INTO minute_rejects (device_id, minute, reason, count)
         SELECT coalesce(device_id, ''), date_trunc('minute', received_at), reason, count(*)

@@ -103,13 +103,26 @@ export function insertJournalRow(deltasJson: string, offset = 0): Statement {
  * row is deleted and folded in one transaction, so it counts once whoever takes it — but it keeps two
  * flushers from blocking on each other's row locks.
  */
-export const LOCK_FLUSH = `SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.rollup_pending'))`;
+export const LOCK_FLUSH = `SELECT pg_advisory_xact_lock(hashtext(coalesce(current_schema(), '') || '.rollup_pending'))`;
 
-/** Takes (deletes) the oldest journal rows and returns their deltas as text. */
+/** Whether the journal holds anything: checked before opening a flush transaction, so an idle hub writes nothing. */
+export const JOURNAL_HAS_ROWS = `SELECT EXISTS (SELECT 1 FROM rollup_pending) AS has_rows`;
+
+/** Takes (deletes) the oldest journal rows and returns their ids and deltas as text. */
 export function takeJournalRows(limit: number): Statement {
   return {
     text: `DELETE FROM rollup_pending WHERE id IN (SELECT id FROM rollup_pending ORDER BY id LIMIT $1)
-      RETURNING deltas::text AS deltas`,
+      RETURNING id::text AS id, deltas::text AS deltas`,
     params: [limit],
+  };
+}
+
+/** Keeps journal rows that could not be decoded, with why, in the flush that took them. */
+export function quarantineJournalRows(rows: ReadonlyArray<{ id: string; deltas: string; error: string }>): Statement {
+  return {
+    text: `INSERT INTO rollup_quarantine (id, deltas, error)
+      SELECT id, deltas, error FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, deltas, error)
+      ON CONFLICT (id) DO NOTHING`,
+    params: [rows.map((r) => r.id), rows.map((r) => r.deltas), rows.map((r) => r.error)],
   };
 }

@@ -39,7 +39,7 @@ import {
   strictlyStorable,
 } from './commit-statements.js';
 import { encodeJournalRow } from './journal-codec.js';
-import { RollupJournal } from './rollup-journal.js';
+import { RollupJournal, type FlushOutcome } from './rollup-journal.js';
 import { combineWrites, type Statement } from './statement.js';
 import {
   countUsers,
@@ -162,11 +162,11 @@ export class SqlReadingStore implements ReadingStore {
   }
 
   /**
-   * Folds the rollup journal into minute_buckets, minute_metrics and minute_rejects; resolves to the
-   * number of journal rows folded. The application calls it on a timer; reads of the rollups call it
+   * Folds the rollup journal into minute_buckets, minute_metrics and minute_rejects (rows it cannot
+   * decode go to rollup_quarantine). The application calls it on a timer; reads of the rollups call it
    * themselves when this store committed since the last flush.
    */
-  flushRollups(): Promise<number> {
+  flushRollups(): Promise<FlushOutcome> {
     return this.guard('flushRollups', () => this.journal.flush());
   }
 
@@ -287,14 +287,20 @@ export class SqlReadingStore implements ReadingStore {
    */
   close(): Promise<void> {
     return this.guard('close', async () => {
+      // A timer's flush may be running with this store's rows: let it finish before the connections go.
+      await this.journal.idle();
       if (this.journal.hasOwnRowsWaiting) await this.journal.flush().catch(() => undefined);
       await this.executor.close();
     });
   }
 
-  /** Runs a read of the rollups after the journal holds nothing this store committed. */
+  /**
+   * Runs a read of the rollups after the journal holds nothing this store committed. If folding fails
+   * the read still runs, on rollups that may lag: a read must not fail because of the journal (the
+   * application's timer reports flush failures), and with the database down the read fails by itself.
+   */
   private async settled<T>(read: () => Promise<T>): Promise<T> {
-    await this.journal.settle();
+    await this.journal.settle().catch(() => undefined);
     return read();
   }
 

@@ -18,6 +18,9 @@ const NAMES = [
   'sealstream_live_clients',
   'sealstream_live_dropped_total',
   'sealstream_live_emits_total',
+  'sealstream_rollup_journal_rows',
+  'sealstream_rollup_flush_failures_total',
+  'sealstream_rollup_quarantined_total',
 ];
 
 function sample(text: string, series: string): number | undefined {

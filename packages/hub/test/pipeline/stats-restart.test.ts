@@ -93,3 +93,25 @@ it('stores the counts of refusals over the dead-letter budget, so they too survi
     await second.stop();
   }
 });
+
+it('stores the counts of refusals over the budget within about a second even when nothing else commits', async () => {
+  const hub = await startPipeline(1);
+  try {
+    const before = (await hub.store.rejectTotals())['bad_payload'] ?? 0;
+    for (let i = 0; i < 20; i += 1) {
+      hub.pipeline.refuse({
+        reason: 'bad_payload',
+        source: 'tcp',
+        peer: '127.0.0.1:3',
+        device: null,
+        detail: 'test',
+        raw: new Uint8Array([3]),
+      });
+    }
+    // Without a timer the 19 counts over the budget would wait for the next commit or for close().
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    expect(((await hub.store.rejectTotals())['bad_payload'] ?? 0) - before).toBe(20);
+  } finally {
+    await hub.stop();
+  }
+});

@@ -7,6 +7,10 @@ export interface CommitFigures {
   readonly avgBatchRows: number | null;
   readonly avgCommitMs: number | null;
   readonly commitSecondsTotal: number | null;
+  /** Mean time a frame waited from entering the commit queue until durable (queue wait plus commit). */
+  readonly avgSubmissionMs: number | null;
+  /** Shares of submissions slower than 10, 25 and 50 ms in the hub: where a latency tail starts. */
+  readonly submissionsOverMs: { readonly 10: number; readonly 25: number; readonly 50: number } | null;
 }
 
 export async function readCommitFigures(httpPort: number): Promise<CommitFigures> {
@@ -15,7 +19,14 @@ export async function readCommitFigures(httpPort: number): Promise<CommitFigures
     const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
     text = await response.text();
   } catch {
-    return { commits: null, avgBatchRows: null, avgCommitMs: null, commitSecondsTotal: null };
+    return {
+      commits: null,
+      avgBatchRows: null,
+      avgCommitMs: null,
+      commitSecondsTotal: null,
+      avgSubmissionMs: null,
+      submissionsOverMs: null,
+    };
   }
   const sample = (name: string): number | null => {
     // Sum over label sets, if any.
@@ -33,10 +44,19 @@ export async function readCommitFigures(httpPort: number): Promise<CommitFigures
   const commitSeconds = sample('sealstream_commit_seconds_sum');
   const batchSum = sample('sealstream_batch_readings_sum');
   const batchCount = sample('sealstream_batch_readings_count');
+  const submissions = sample('sealstream_submission_seconds_count');
+  const submissionSeconds = sample('sealstream_submission_seconds_sum');
+  const overShare = (le: string): number => {
+    const within = sample(`sealstream_submission_seconds_bucket{le="${le}"}`) ?? 0;
+    return submissions ? Math.round((1 - within / submissions) * 10_000) / 10_000 : 0;
+  };
   return {
     commits,
     avgBatchRows: batchSum !== null && batchCount ? Math.round(batchSum / batchCount) : null,
     avgCommitMs: commitSeconds !== null && commits ? Math.round((commitSeconds / commits) * 10_000) / 10 : null,
     commitSecondsTotal: commitSeconds === null ? null : Math.round(commitSeconds * 100) / 100,
+    avgSubmissionMs:
+      submissionSeconds !== null && submissions ? Math.round((submissionSeconds / submissions) * 10_000) / 10 : null,
+    submissionsOverMs: submissions ? { 10: overShare('0.01'), 25: overShare('0.025'), 50: overShare('0.05') } : null,
   };
 }

@@ -23,10 +23,12 @@ const HELP = `usage: node bench/dist/run.js [options]
   --batch N            readings per native frame (default 1000)
   --outbox N           per-connection outbox bound, readings (default 20000)
   --latency-devices N  devices the live subscriber follows (default 5)
+  --latency-rate N     readings per second in latency-20k (default 20000; lower rates show the floor)
   --live-tick-ms N     hub live tick (default: the hub's default)
   --copy-rows N        rows per COPY reference measurement (default 1000000)
   --cpu-prof DIR       run the hub under node --cpu-prof, profiles written to DIR
-  --hub-arg FLAG       extra flag for the hub's serve command (repeatable, e.g. --hub-arg=--commit-concurrency=4)`;
+  --hub-arg FLAG       extra flag for the hub's serve command (repeatable, e.g. --hub-arg=--commit-concurrency=4)
+  --hub-node-flag FLAG extra flag for the hub's node process (repeatable, e.g. --hub-node-flag=--max-semi-space-size=64)`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -40,10 +42,12 @@ async function main(): Promise<number> {
       batch: { type: 'string', default: '1000' },
       outbox: { type: 'string', default: '20000' },
       'latency-devices': { type: 'string', default: '5' },
+      'latency-rate': { type: 'string', default: '20000' },
       'live-tick-ms': { type: 'string' },
       'copy-rows': { type: 'string', default: '1000000' },
       'cpu-prof': { type: 'string' },
       'hub-arg': { type: 'string', multiple: true, default: [] },
+      'hub-node-flag': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', default: false },
     },
   });
@@ -127,9 +131,11 @@ async function main(): Promise<number> {
       readingsPerFrame: positive('batch', values.batch),
       outboxReadings: positive('outbox', values.outbox),
       latencyDevices: positive('latency-devices', values['latency-devices']),
+      latencyRate: positive('latency-rate', values['latency-rate']),
       ...(values['live-tick-ms'] === undefined ? {} : { liveTickMs: positive('live-tick-ms', values['live-tick-ms']) }),
       ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }),
       hubArgs: values['hub-arg'],
+      hubNodeFlags: values['hub-node-flag'],
       log,
     });
     const withFraction = {

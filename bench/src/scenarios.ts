@@ -28,12 +28,16 @@ export interface ScenarioSettings {
   readonly readingsPerFrame: number;
   readonly outboxReadings: number;
   readonly latencyDevices: number;
+  /** Readings per second of the latency scenario (the issue's figure is 20K). */
+  readonly latencyRate: number;
   /** Hub --live-tick-ms; undefined keeps the hub's default. */
   readonly liveTickMs?: number;
   /** Directory for the hub's --cpu-prof output; undefined = no profile. */
   readonly cpuProfDir?: string;
   /** Extra flags passed to `serve` as they are. */
   readonly hubArgs: readonly string[];
+  /** Extra flags for the hub's node process (e.g. --max-semi-space-size=64). */
+  readonly hubNodeFlags: readonly string[];
   readonly log: (line: string) => void;
 }
 
@@ -86,7 +90,6 @@ const LEGACY_AUTH_TOKEN = 'bench-legacy-auth-token';
 /** Pre-sealed legacy tokens per second of the requested run: enough to keep a 100K/s hub busy. */
 const LEGACY_TOKENS_PER_SECOND = 100_000;
 const MAX_LEGACY_TOKENS = 3_000_000;
-const FIXED_RATE = 20_000;
 
 export async function runScenario(name: ScenarioName, settings: ScenarioSettings): Promise<ScenarioResult> {
   const storeKind: StoreKind = name === 'pglite-native' ? 'pglite' : 'postgres';
@@ -106,7 +109,10 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         SEALSTREAM_JWT_SECRET: randomBytes(32).toString('hex'),
         SEALSTREAM_LIVE_TOKEN: liveToken,
       },
-      nodeFlags: settings.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', settings.cpuProfDir],
+      nodeFlags: [
+        ...settings.hubNodeFlags,
+        ...(settings.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', settings.cpuProfDir]),
+      ],
       args: [
         ...store.hubArgs,
         '--tcp-port',
@@ -176,7 +182,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
           readingsPerFrame: fixed ? Math.min(500, settings.readingsPerFrame) : settings.readingsPerFrame,
           seconds: settings.seconds,
           outboxReadings: settings.outboxReadings,
-          ...(fixed ? { rate: FIXED_RATE } : {}),
+          ...(fixed ? { rate: settings.latencyRate } : {}),
         });
         sent = load.sent;
         acked = load.acked;
@@ -231,7 +237,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         duplicates: audit.rows - audit.distinctKeys,
         rejected,
         resent,
-        targetRate: name === 'latency-20k' ? FIXED_RATE : null,
+        targetRate: name === 'latency-20k' ? settings.latencyRate : null,
         hubCpuPct: pct(cpu0.hub, cpu1.hub),
         hubMainThreadCpuPct: pct(cpu0.hubMain, cpu1.hubMain),
         postgresCpuPct: store.kind === 'postgres' ? pct(cpu0.pg, cpu1.pg) : null,

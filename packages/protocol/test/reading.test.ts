@@ -1,4 +1,5 @@
-import { numericMetrics, validateReading } from '@sealstream/protocol';
+import fc from 'fast-check';
+import { forEachNumericMetric, numericMetrics, validateReading } from '@sealstream/protocol';
 import { describe, expect, it } from 'vitest';
 
 const good = { device: 'sensor-1', seq: 0, ts: 1_700_000_000_000, data: { t: 21.5 } };
@@ -69,6 +70,31 @@ describe('numericMetrics', () => {
     const metrics = numericMetrics(data);
     expect(metrics).toHaveLength(64);
     expect(metrics[63]).toEqual(['m63', 63]);
+  });
+
+  it('forEachNumericMetric visits exactly what Object.keys order and the filters give, for any parsed JSON object', () => {
+    const expected = (data: Record<string, unknown>): Array<[string, number]> =>
+      Object.keys(data)
+        .filter((key) => typeof data[key] === 'number' && Number.isFinite(data[key]))
+        .slice(0, 64)
+        .map((key) => [key, data[key] as number]);
+    const key = fc.oneof(
+      fc.string({ maxLength: 6 }),
+      fc.constantFrom('__proto__', 'constructor', '0', '17', '-1', '1e3'),
+    );
+    const value = fc.oneof(fc.double(), fc.integer(), fc.string(), fc.boolean(), fc.constant(null), fc.constant([1]));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(key, value), { maxLength: 90 }), (entries) => {
+        // Through JSON text, as readings arrive: "__proto__" becomes an own key, integer-like keys sort first.
+        const text = `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v) ?? 'null'}`).join(',')}}`;
+        const data = JSON.parse(text) as Record<string, unknown>;
+        const visited: Array<[string, number]> = [];
+        forEachNumericMetric(data, (name, metric) => visited.push([name, metric]));
+        expect(visited).toEqual(expected(data));
+        expect(numericMetrics(data)).toEqual(expected(data));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

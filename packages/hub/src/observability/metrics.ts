@@ -73,6 +73,12 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     buckets: COMMIT_SECONDS_BUCKETS,
     registers,
   });
+  const submissionSeconds = new Histogram({
+    name: 'sealstream_submission_seconds',
+    help: 'Time from a frame, line or request entering the commit queue until it is durable (queue wait plus commit): what a device waits for its acknowledgement beyond decoding.',
+    buckets: COMMIT_SECONDS_BUCKETS,
+    registers,
+  });
   const deadLetters = new Counter({
     name: 'sealstream_dead_letters_total',
     help: 'Dead letters durably stored.',
@@ -155,6 +161,7 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
       commitSeconds.observe(seconds);
       if (letters > 0) deadLetters.inc(letters);
     },
+    submissionDurable: (seconds) => submissionSeconds.observe(seconds),
     commitFailed: () => commitFailures.inc(),
     queueDepth: (readings) => queueReadings.set(readings),
     pausedConnections: (count) => pausedConnections.set(count),

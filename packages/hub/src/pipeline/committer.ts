@@ -63,6 +63,8 @@ export interface CommitterOptions {
 interface Pending {
   readonly submission: Submission;
   readonly rows: number;
+  /** performance.now() when it was queued. */
+  readonly queuedAt: number;
   readonly resolve: (result: SubmitResult) => void;
 }
 
@@ -102,7 +104,7 @@ export class Committer extends EventEmitter<CommitterEvents> {
       );
     }
     return new Promise<SubmitResult>((resolve) => {
-      this.queue.push({ submission, rows, resolve });
+      this.queue.push({ submission, rows, resolve, queuedAt: performance.now() });
       this.queuedRows += rows;
       this.waitingRows += rows;
       this.options.metrics.queueDepth(this.queuedRows);
@@ -225,7 +227,9 @@ export class Committer extends EventEmitter<CommitterEvents> {
 
   private answer(batch: Pending[], inserted: readonly boolean[]): void {
     let index = 0;
+    const durableAt = performance.now();
     for (const pending of batch) {
+      this.options.metrics.submissionDurable((durableAt - pending.queuedAt) / 1000);
       let fresh = 0;
       for (let i = 0; i < pending.submission.readings.length; i += 1) {
         if (inserted[index] === true) fresh += 1;

@@ -127,6 +127,8 @@ export interface PipelineMetrics {
   readingRejected(source: SourceKind, reason: ReasonCode, count: number): void;
   /** One successful commit: its size in readings and how long the store took. */
   batchCommitted(readings: number, deadLetters: number, seconds: number): void;
+  /** One submission made durable: seconds from entering the commit queue to its commit (wait + commit). */
+  submissionDurable(seconds: number): void;
   commitFailed(): void;
   /** Readings waiting for commit right now (gauge). */
   queueDepth(readings: number): void;

@@ -8,7 +8,7 @@
  * Output order is unchanged (sorted by device, minute, metric), so concurrent upserts still lock rows in
  * the same order.
  */
-import { numericMetrics } from '@sealstream/protocol';
+import { forEachNumericMetric } from '@sealstream/protocol';
 import type { DeadLetter, RefusalCount, VerifiedReading } from '../pipeline/ports.js';
 import {
   minuteOf,
@@ -50,38 +50,33 @@ export function foldMinutes(
     return slot;
   };
 
-  let last: MinuteSlot | undefined;
+  // One visitor for the whole batch (no closure per reading); it adds to the slot of `current`.
+  let current: MinuteSlot | undefined;
+  const addMetric = (metric: string, value: number): void => {
+    const slot = current as MinuteSlot;
+    slot.metrics ??= new Map();
+    const existing = slot.metrics.get(metric);
+    if (existing === undefined) {
+      const { device, minuteMs } = slot.bucket;
+      const delta: MetricDelta = { device, minuteMs, metric, min: value, max: value, sum: value, count: 1 };
+      slot.metrics.set(metric, delta);
+      metrics.push(delta);
+    } else {
+      existing.min = Math.min(existing.min, value);
+      existing.max = Math.max(existing.max, value);
+      existing.sum += value;
+      existing.count += 1;
+    }
+  };
   for (let i = 0; i < readings.length; i += 1) {
     const reading = readings[i] as VerifiedReading;
     const minuteMs = minuteOf(reading.ts);
-    const slot =
-      last !== undefined && last.bucket.minuteMs === minuteMs && last.bucket.device === reading.device
-        ? last
+    current =
+      current !== undefined && current.bucket.minuteMs === minuteMs && current.bucket.device === reading.device
+        ? current
         : slotFor(reading.device, minuteMs);
-    last = slot;
-    slot.bucket.valid += 1;
-    for (const [metric, value] of numericMetrics(reading.data)) {
-      slot.metrics ??= new Map();
-      const existing = slot.metrics.get(metric);
-      if (existing === undefined) {
-        const delta: MetricDelta = {
-          device: reading.device,
-          minuteMs,
-          metric,
-          min: value,
-          max: value,
-          sum: value,
-          count: 1,
-        };
-        slot.metrics.set(metric, delta);
-        metrics.push(delta);
-      } else {
-        existing.min = Math.min(existing.min, value);
-        existing.max = Math.max(existing.max, value);
-        existing.sum += value;
-        existing.count += 1;
-      }
-    }
+    current.bucket.valid += 1;
+    forEachNumericMetric(reading.data, addMetric);
   }
   // Dead letters are few (budgeted per second), so string keys cost nothing that matters here.
   const rejectsByKey = new Map<string, RejectDelta>();

@@ -3,16 +3,22 @@
  * missing and every connection starts with search_path set to it, so the store's unqualified names land
  * there (tests and side-by-side deployments isolate themselves this way).
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import pg from 'pg';
-import type { SqlExecutor, SqlRow, SqlTransaction } from './sql-executor.js';
+import type { SqlExecutor, SqlRow, SqlTransaction, WriteOptions } from './sql-executor.js';
 import { sqlStateOf } from './store-errors.js';
 
 export const DEFAULT_POOL_SIZE = 4;
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Most statement texts kept prepared. Each connection holds one server-side prepared statement per
+ * name it has run, so the set must stay small; texts beyond it run unnamed (parsed every time).
+ */
+export const MAX_PREPARED_TEXTS = 32;
 /** Lower-case identifiers only, so the name needs no quoting anywhere (startup options included). */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -29,6 +35,8 @@ export interface PostgresExecutorOptions {
 export class PostgresExecutor implements SqlExecutor {
   readonly kind = 'postgres' as const;
   private closed = false;
+  /** Statement text → its prepared-statement name (a digest of the text, so one name never means two texts). */
+  private readonly preparedNames = new Map<string, string>();
 
   private constructor(private readonly pool: pg.Pool) {}
 
@@ -66,8 +74,13 @@ export class PostgresExecutor implements SqlExecutor {
     return result.rows;
   }
 
-  write(text: string, params: readonly unknown[] = []): Promise<SqlRow[]> {
-    return this.query(text, params);
+  async write(text: string, params: readonly unknown[] = [], options: WriteOptions = {}): Promise<SqlRow[]> {
+    const name = options.reuse === true ? this.preparedNameOf(text) : undefined;
+    if (name === undefined) return this.query(text, params);
+    this.assertOpen();
+    // pg parses a named statement once per connection and afterwards sends only Bind/Execute.
+    const result = await this.pool.query<SqlRow>({ name, text, values: [...params] });
+    return result.rows;
   }
 
   async transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
@@ -120,6 +133,14 @@ export class PostgresExecutor implements SqlExecutor {
       const state = sqlStateOf(error);
       if (state !== '42P06' && state !== '23505') throw error;
     }
+  }
+
+  private preparedNameOf(text: string): string | undefined {
+    const known = this.preparedNames.get(text);
+    if (known !== undefined || this.preparedNames.size >= MAX_PREPARED_TEXTS) return known;
+    const name = `sealstream_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
+    this.preparedNames.set(text, name);
+    return name;
   }
 
   private assertOpen(): void {

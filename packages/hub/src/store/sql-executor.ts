@@ -21,13 +21,23 @@ export interface SqlTransaction extends SqlQueryable {
   copyText(table: string, columns: readonly string[], text: string): Promise<void>;
 }
 
+/** How a statement may be run. */
+export interface WriteOptions {
+  /**
+   * The text is one of a small, fixed set that the store runs over and over (the small-commit
+   * statement): the driver may keep it prepared on each connection, so the server parses and plans
+   * it once per connection instead of on every commit.
+   */
+  readonly reuse?: boolean;
+}
+
 export interface SqlExecutor extends SqlQueryable {
   readonly kind: 'pglite' | 'postgres';
   /**
    * Runs one writing statement as its own (implicit) transaction: atomic and durable like a
    * BEGIN/COMMIT pair, in one round trip instead of three. For commits that fit one statement.
    */
-  write(text: string, params?: readonly unknown[]): Promise<SqlRow[]>;
+  write(text: string, params?: readonly unknown[], options?: WriteOptions): Promise<SqlRow[]>;
   /** Runs `work` inside BEGIN/COMMIT on one connection; rolls back and rethrows when it throws. */
   transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;

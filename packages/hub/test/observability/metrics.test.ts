@@ -10,6 +10,7 @@ const NAMES = [
   'sealstream_readings_rejected_total',
   'sealstream_batch_readings',
   'sealstream_commit_seconds',
+  'sealstream_submission_seconds',
   'sealstream_dead_letters_total',
   'sealstream_commit_failures_total',
   'sealstream_queue_readings',
@@ -62,6 +63,8 @@ describe('createMetrics', () => {
     pipeline.readingRejected('http', 'integrity_failed', 4);
     pipeline.batchCommitted(1203, 2, 0.004);
     pipeline.batchCommitted(0, 1, 0.0004);
+    pipeline.submissionDurable(0.003);
+    pipeline.submissionDurable(0.2);
     pipeline.commitFailed();
     pipeline.queueDepth(512);
     pipeline.pausedConnections(3);
@@ -84,6 +87,9 @@ describe('createMetrics', () => {
     expect(sample(text, 'sealstream_batch_readings_bucket{le="2000"}')).toBe(1);
     expect(sample(text, 'sealstream_commit_seconds_count')).toBe(2);
     expect(sample(text, 'sealstream_commit_seconds_bucket{le="0.0005"}')).toBe(1);
+    expect(sample(text, 'sealstream_submission_seconds_count')).toBe(2);
+    expect(sample(text, 'sealstream_submission_seconds_bucket{le="0.005"}')).toBe(1);
+    expect(sample(text, 'sealstream_submission_seconds_bucket{le="0.25"}')).toBe(2);
     expect(sample(text, 'sealstream_dead_letters_total')).toBe(3);
     expect(sample(text, 'sealstream_commit_failures_total')).toBe(1);
     expect(sample(text, 'sealstream_queue_readings')).toBe(512);

@@ -46,6 +46,7 @@ const noMetrics: PipelineMetrics = {
   readingsDuplicate: () => undefined,
   readingRejected: () => undefined,
   batchCommitted: () => undefined,
+  submissionDurable: () => undefined,
   commitFailed: () => undefined,
   queueDepth: () => undefined,
   pausedConnections: () => undefined,
@@ -111,6 +112,26 @@ describe('Committer', () => {
     await Promise.all([first, ...rest]);
     // 1 idle batch of 10, then 200 rows in batches of at most 100 rows.
     expect(store.batches.map((b) => b.readings.length)).toEqual([10, 100, 100]);
+  });
+
+  it('reports each durable submission once, timed from queueing (wait plus commit)', async () => {
+    const store = new RecordingStore();
+    const waits: number[] = [];
+    const { instance } = committer(store, { metrics: { ...noMetrics, submissionDurable: (s) => waits.push(s) } });
+    store.hold();
+    const first = instance.submit({ readings: readings('w', 0, 5), deadLetters: [] });
+    await new Promise((resolve) => setImmediate(resolve)); // the first commit has started, held
+    const second = instance.submit({ readings: readings('w', 5, 5), deadLetters: [] });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    store.release();
+    await Promise.all([first, second]);
+    expect(waits).toHaveLength(2);
+    // Both waited for the held commit; the second also queued behind it.
+    for (const wait of waits) expect(wait).toBeGreaterThanOrEqual(0.05);
+    // A submission the store never takes is answered store_unavailable and is not reported as durable.
+    store.failuresLeft = 1_000;
+    expect(await instance.submit({ readings: readings('w', 10, 1), deadLetters: [] })).toMatchObject({ ok: false });
+    expect(waits).toHaveLength(2);
   });
 
   it('starts a second concurrent commit only once parallelMinRows rows wait', async () => {

@@ -51,6 +51,13 @@ export const REASONS = {
     retryable: true,
     description: 'No complete frame or heartbeat within the idle timeout (slow or silent sender).',
   },
+  too_many_refusals: {
+    code: 7,
+    scope: 'stream',
+    retryable: false,
+    description:
+      'The connection sent more refused frames than allowed (16 before its first authentic frame, then 100 in any second); it is closed.',
+  },
   // frame: one sealed DATA frame is refused as a whole.
   unknown_suite: {
     code: 20,
@@ -153,6 +160,12 @@ export const REASONS = {
     retryable: false,
     description: 'A token with this IV was already seen from this source inside the replay window.',
   },
+  legacy_too_many_tokens: {
+    code: 68,
+    scope: 'legacy',
+    retryable: false,
+    description: 'DATA line carries more tokens than the per-line maximum; the line is refused whole, unopened.',
+  },
   // request: one HTTP ingest request is refused as a whole (authentication headers, device token, body).
   missing_auth: {
     code: 100,
@@ -197,7 +210,7 @@ export const REASONS = {
     retryable: false,
     description: 'The request body is not of the shape the route accepts (not JSON, wrong envelope, no frames).',
   },
-  // hub: the hub could not take the input now; the sender should retry.
+  // hub: the hub could not take the input now (the sender should retry), or failed on it (internal_error).
   overloaded: {
     code: 80,
     scope: 'hub',
@@ -215,6 +228,13 @@ export const REASONS = {
     scope: 'hub',
     retryable: true,
     description: 'The hub is closing; reconnect and resend what was not acknowledged.',
+  },
+  internal_error: {
+    code: 83,
+    scope: 'hub',
+    retryable: false,
+    description:
+      'The hub failed while handling this input (a defect, logged and kept as a dead letter); nothing of it was acknowledged, and resending it unchanged will fail the same way.',
   },
 } as const satisfies Record<string, ReasonInfo>;
 

@@ -178,6 +178,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           logger,
           authToken: config.legacy.authToken,
           maxLineBytes: limits.maxLineBytes,
+          maxTokensPerLine: limits.maxTokensPerLine,
           partialLineTimeoutMs: limits.partialFrameTimeoutMs,
           maxInFlightLines: limits.maxInFlightLinesPerConnection,
         });

@@ -33,6 +33,8 @@ export interface HubConfig {
     readonly maxFrameBytes: number;
     readonly maxReadingsPerFrame: number;
     readonly maxLineBytes: number;
+    /** Tokens one legacy DATA line may carry; a line with more is refused whole, unopened. */
+    readonly maxTokensPerLine: number;
     readonly maxBatchRows: number;
     readonly maxQueuedRows: number;
     readonly commitConcurrency: number;

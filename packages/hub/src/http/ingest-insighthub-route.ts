@@ -157,7 +157,7 @@ function toCandidate(item: Record<string, unknown>): Record<string, unknown> {
   const { device_id: device, value, time, seq, ...extra } = item;
   const candidate: Record<string, unknown> = {
     device,
-    seq: seq === undefined ? insighthubSeq(device as string, time, value) : seq,
+    seq: seq === undefined ? derivedSeq(device as string, time, value) : seq,
     ts: timeToMs(time),
     // A missing value makes data null, which the schema refuses ("data must be an object").
     data: value === undefined ? null : { value },
@@ -172,6 +172,19 @@ function timeToMs(time: unknown): unknown {
   if (!ISO_TIME.test(time)) return time;
   const ms = Date.parse(time);
   return Number.isNaN(ms) ? time : ms;
+}
+
+/**
+ * insighthubSeq, or null (refused by the reading schema) when time or value nests too deeply for
+ * JSON.stringify: such an item is refused anyway (time must be a number or a date, data at most 16
+ * levels deep), and throwing would turn the whole request into a 500.
+ */
+function derivedSeq(device: string, time: unknown, value: unknown): number | null {
+  try {
+    return insighthubSeq(device, time, value);
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -23,6 +23,12 @@ export interface LegacyIngestOptions {
   readonly logger: Logger;
   readonly authToken: string;
   readonly maxLineBytes: number;
+  /**
+   * Tokens one DATA line may carry (the seed sends 49–499). A line of a megabyte can hold a million
+   * empty or one-character tokens, each a refusal to count; past this bound the line is refused whole
+   * without being split or opened.
+   */
+  readonly maxTokensPerLine: number;
   /** A partial line not completed within this long closes the connection (slow sender). */
   readonly partialLineTimeoutMs: number;
   /** Lines submitted but not yet committed, per connection, before the socket is paused. */
@@ -57,6 +63,9 @@ export function createLegacyIngest(options: LegacyIngestOptions): LegacyIngest {
   };
 }
 
+/** Kept instead of a refused line that may hold the AUTH token. */
+const REDACTED_LINE = Buffer.from('<redacted: may hold the AUTH token>', 'latin1');
+
 /** Hashing both sides gives equal-length buffers, so the comparison is constant-time whatever the input. */
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
@@ -71,6 +80,7 @@ class LegacyConnection implements TrackedConnection {
   private finished = false;
   private closedWaiters: Array<() => void> = [];
   private closed = false;
+  private readonly authTimer: NodeJS.Timeout;
 
   constructor(
     readonly socket: Socket,
@@ -86,6 +96,10 @@ class LegacyConnection implements TrackedConnection {
       () => options.pipeline.saturated || this.inFlight >= options.maxInFlightLines,
     );
     registry.add(this);
+    // The seed emitter sends AUTH as soon as it connects. Without this deadline an unauthenticated peer
+    // (silent, or sending empty lines) would hold its socket forever: legacy has no idle timeout.
+    this.authTimer = setTimeout(() => this.onAuthDeadline(), options.partialLineTimeoutMs);
+    this.authTimer.unref();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
       for (const item of this.splitter.end()) this.onLine(item);
@@ -93,6 +107,7 @@ class LegacyConnection implements TrackedConnection {
     });
     socket.on('error', (error) => options.logger.debug({ peer: this.peer, err: error.message }, 'legacy socket error'));
     socket.on('close', () => {
+      clearTimeout(this.authTimer);
       this.closed = true;
       this.gate.closed();
       registry.remove(this);
@@ -117,6 +132,16 @@ class LegacyConnection implements TrackedConnection {
     this.finish();
   }
 
+  private onAuthDeadline(): void {
+    if (this.authenticated || this.finished) return;
+    this.refuse(
+      'idle_timeout',
+      `no successful AUTH within ${this.options.partialLineTimeoutMs} ms of connecting`,
+      Buffer.alloc(0),
+    );
+    this.finish();
+  }
+
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
@@ -135,10 +160,18 @@ class LegacyConnection implements TrackedConnection {
   private onLine(item: LineItem): void {
     if (this.finished) return;
     if (!item.ok) {
-      this.refuse(item.reason, item.detail, item.raw);
+      this.refuse(item.reason, item.detail, this.storable(item.raw));
       return;
     }
     if (item.line.length === 0) return;
+    if (this.authenticated && tokenCountExceeds(item.line, this.options.maxTokensPerLine)) {
+      this.refuse(
+        'legacy_too_many_tokens',
+        `DATA line carries more than ${this.options.maxTokensPerLine} tokens`,
+        this.storable(Buffer.from(item.line.slice(0, 256), 'latin1')),
+      );
+      return;
+    }
     const line = parseLegacyLine(item.line);
     switch (line.kind) {
       case 'auth':
@@ -157,13 +190,18 @@ class LegacyConnection implements TrackedConnection {
         this.submit(line.tokens);
         return;
       case 'unknown':
-        this.refuse('legacy_unknown_line', 'line is neither AUTH: nor DATA:', Buffer.from(line.text, 'latin1'));
+        this.refuse(
+          'legacy_unknown_line',
+          'line is neither AUTH: nor DATA:',
+          this.storable(Buffer.from(line.text, 'latin1')),
+        );
     }
   }
 
   private authenticate(token: string): void {
     if (timingSafeEqual(digest(token), this.expectedDigest)) {
       this.authenticated = true;
+      clearTimeout(this.authTimer);
       this.socket.write(LEGACY_AUTH_OK);
       return;
     }
@@ -175,19 +213,44 @@ class LegacyConnection implements TrackedConnection {
 
   private submit(tokens: string[]): void {
     this.inFlight += 1;
-    void this.options.pipeline.handleLegacyTokens(tokens, this.peer).then((result) => {
+    const settled = (): void => {
       this.inFlight -= 1;
-      if (!result.ok) {
-        // The seed protocol cannot tell the emitter; count and log so the loss is visible.
-        this.options.metrics.readingRejected('legacy', result.reason, tokens.length);
-        this.options.logger.warn(
-          { peer: this.peer, reason: result.reason, tokens: tokens.length },
-          'legacy line not committed',
-        );
-      }
       this.gate.releaseIfPossible(this.finished);
       if (this.finished) this.endWhenAnswered();
-    });
+    };
+    void this.options.pipeline.handleLegacyTokens(tokens, this.peer).then(
+      (result) => {
+        if (!result.ok) {
+          // The seed protocol cannot tell the emitter; count and log so the loss is visible.
+          this.options.metrics.readingRejected('legacy', result.reason, tokens.length);
+          this.options.logger.warn(
+            { peer: this.peer, reason: result.reason, tokens: tokens.length },
+            'legacy line not committed',
+          );
+        }
+        settled();
+      },
+      (error: unknown) => {
+        // A defect while handling one line: logged, kept as a dead letter, and the hub goes on.
+        this.options.logger.error({ err: error, peer: this.peer }, 'handling a legacy line failed');
+        this.refuse(
+          'internal_error',
+          `the hub failed while handling a line of ${tokens.length} tokens`,
+          Buffer.from(tokens.join('|').slice(0, 256), 'latin1'),
+        );
+        settled();
+      },
+    );
+  }
+
+  /**
+   * The bytes of a refused line to keep in its dead letter. A line that is not a well-formed AUTH line may
+   * still carry the AUTH token (`auth:<token>`, a BOM or NUL before `AUTH:`, an over-long AUTH line), so
+   * nothing is kept of lines before AUTH succeeded, nor of later lines that mention AUTH in any spelling.
+   */
+  private storable(raw: Uint8Array): Uint8Array {
+    if (!this.authenticated || /auth/i.test(Buffer.from(raw).toString('latin1'))) return REDACTED_LINE;
+    return raw;
   }
 
   private refuse(reason: Parameters<Pipeline['refuse']>[0]['reason'], detail: string, raw: Uint8Array): void {
@@ -205,4 +268,18 @@ class LegacyConnection implements TrackedConnection {
     if (!this.socket.writableEnded) this.socket.end();
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }
+}
+
+/**
+ * True when `line` is a DATA line with more than `max` tokens ('|'-separated), found without splitting
+ * it: the scan stops at the first separator past the bound.
+ */
+export function tokenCountExceeds(line: string, max: number): boolean {
+  if (!line.startsWith('DATA:')) return false;
+  let separators = 0;
+  for (let at = line.indexOf('|', 5); at !== -1; at = line.indexOf('|', at + 1)) {
+    separators += 1;
+    if (separators >= max) return true;
+  }
+  return false;
 }

@@ -2,7 +2,8 @@
  * Native sealed-frame ingest over TCP. Owns one connection's life: decode frames from the byte stream,
  * hand DATA frames to the pipeline, answer ACK only after commit (or a typed ERROR), answer PINGs,
  * stop reading while the committer is saturated or too many frames are in flight (backpressure), and
- * drop senders that stall mid-frame, go silent, or stop reading their acknowledgements.
+ * drop senders that stall mid-frame, go silent, stop reading their acknowledgements, or send more
+ * refused frames than their budget (refusal-budget.ts).
  *
  * Returns an unlistened net.Server; the app decides the port.
  */
@@ -19,11 +20,12 @@ import {
   type ReasonCode,
 } from '@sealstream/protocol';
 import type { Logger } from 'pino';
-import type { Pipeline } from '../pipeline/pipeline.js';
+import type { FrameAnswer, Pipeline } from '../pipeline/pipeline.js';
 import type { PipelineMetrics } from '../pipeline/ports.js';
 import { ConnectionRegistry, type TrackedConnection } from './connection-registry.js';
 import { describePeer } from './peer.js';
 import { ReadGate } from './read-gate.js';
+import { RefusalBudget } from './refusal-budget.js';
 
 export interface NativeIngestOptions {
   readonly pipeline: Pipeline;
@@ -76,6 +78,9 @@ class NativeConnection implements TrackedConnection {
   private closedWaiters: Array<() => void> = [];
   /** CLOSE code sent when ending: 0 normally, shutting_down when the hub closes the connection. */
   private closeCode = 0;
+  /** True while writes are corked until the end of this turn of the event loop (see write). */
+  private corked = false;
+  private readonly refusalBudget = new RefusalBudget();
 
   constructor(
     readonly socket: Socket,
@@ -148,6 +153,7 @@ class NativeConnection implements TrackedConnection {
           raw: item.raw,
         });
         this.write(encodeError(0, item.reason, item.detail));
+        this.spendRefusal();
       }
       return;
     }
@@ -155,23 +161,10 @@ class NativeConnection implements TrackedConnection {
     switch (frame.type) {
       case FrameType.Data: {
         this.inFlight += 1;
-        void this.options.pipeline.handleDataFrame(frame, 'tcp', this.peer).then((answer) => {
-          this.inFlight -= 1;
-          if (answer.kind === 'ack') {
-            this.write(
-              encodeAck({
-                frameId: frame.frameId,
-                accepted: answer.accepted,
-                duplicates: answer.duplicates,
-                rejected: answer.rejected,
-              }),
-            );
-          } else {
-            this.write(encodeError(frame.frameId, answer.reason, answer.detail));
-          }
-          this.gate.releaseIfPossible(this.readingDone);
-          if (this.readingDone) this.endWhenAnswered();
-        });
+        void this.options.pipeline.handleDataFrame(frame, 'tcp', this.peer).then(
+          (answer) => this.answered(frame.frameId, answer),
+          (error: unknown) => this.handlingFailed(frame.frameId, frame.raw, error),
+        );
         return;
       }
       case FrameType.Ping:
@@ -194,7 +187,58 @@ class NativeConnection implements TrackedConnection {
           raw: Buffer.alloc(0),
         });
         this.write(encodeError(0, 'unknown_frame_type', `frame type ${frame.type} is not accepted from devices`));
+        this.spendRefusal();
     }
+  }
+
+  private answered(frameId: number, answer: FrameAnswer): void {
+    this.inFlight -= 1;
+    if (answer.kind === 'ack') {
+      this.refusalBudget.noteAuthentic();
+      this.write(
+        encodeAck({
+          frameId,
+          accepted: answer.accepted,
+          duplicates: answer.duplicates,
+          rejected: answer.rejected,
+        }),
+      );
+    } else {
+      this.write(encodeError(frameId, answer.reason, answer.detail));
+      // The hub's own trouble (overload, store outage, shutdown) is not the sender's refusal.
+      if (REASONS[answer.reason].scope !== 'hub') this.spendRefusal();
+    }
+    this.afterAnswer();
+  }
+
+  /**
+   * A defect while handling one frame: it is answered internal_error and kept as a dead letter, the
+   * error is logged, and the connection and the hub go on. Unhandled, the rejection would end the process.
+   */
+  private handlingFailed(frameId: number, raw: Uint8Array, error: unknown): void {
+    this.inFlight -= 1;
+    this.options.logger.error({ err: error, peer: this.peer }, 'handling a frame failed; answered internal_error');
+    const detail = 'the hub failed while handling this frame';
+    this.options.pipeline.refuse({
+      reason: 'internal_error',
+      source: 'tcp',
+      peer: this.peer,
+      device: null,
+      detail,
+      raw,
+    });
+    this.write(encodeError(frameId, 'internal_error', detail));
+    this.afterAnswer();
+  }
+
+  private afterAnswer(): void {
+    this.gate.releaseIfPossible(this.readingDone);
+    if (this.readingDone) this.endWhenAnswered();
+  }
+
+  /** One more refused frame; past the connection's budget it is closed. */
+  private spendRefusal(): void {
+    if (!this.refusalBudget.spend()) this.fail('too_many_refusals', this.refusalBudget.describe(), Buffer.alloc(0));
   }
 
   private onEnd(): void {
@@ -236,6 +280,16 @@ class NativeConnection implements TrackedConnection {
 
   private write(bytes: Buffer): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
+    // The acknowledgements of every frame one commit answers are written in the same turn: corked
+    // until the turn ends, they leave as one write call instead of one system call per frame.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(bytes);
     if (this.socket.writableLength > this.options.maxPendingWriteBytes) {
       this.options.logger.warn({ peer: this.peer }, 'device is not reading acknowledgements; closing');

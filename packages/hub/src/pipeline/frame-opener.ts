@@ -155,6 +155,17 @@ function deviceOf(candidate: unknown): string | null {
   return null;
 }
 
+/**
+ * JSON.stringify recurses: a reading nested thousands of levels deep (JSON.parse accepts it) overflows
+ * the stack. Such a reading is refused by the schema (data depth) and its dead letter keeps a note
+ * instead of its bytes; throwing here would fail the whole frame or request (and on TCP the process).
+ */
 function rawOf(candidate: unknown): Uint8Array {
-  return Buffer.from(JSON.stringify(candidate) ?? 'undefined', 'utf8');
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(candidate);
+  } catch {
+    json = '<reading nests too deeply to re-encode>';
+  }
+  return Buffer.from(json ?? 'undefined', 'utf8');
 }

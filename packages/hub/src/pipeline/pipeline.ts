@@ -211,10 +211,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     mode: 'live' | 'redrive' = 'live',
   ): Promise<FrameAnswer> {
     const deadLetters: DeadLetter[] = [];
-    for (const refusal of mode === 'live' ? opened.refused : []) {
-      this.count(source, refusal.reason);
-      this.keep({ ...refusal, source, peer }, deadLetters);
-    }
+    if (mode === 'live') this.refuseAll(opened.refused, source, peer, deadLetters);
     if (opened.knownDuplicates > 0) {
       this.statsTracker.addDuplicate(opened.knownDuplicates);
       this.options.metrics.readingsDuplicate(source, opened.knownDuplicates);
@@ -285,10 +282,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     if (this.legacyOpener === undefined) throw new Error('legacy protocol is not configured');
     const outcome = this.legacyOpener.openLine(tokens);
     const deadLetters: DeadLetter[] = [];
-    for (const refusal of outcome.refused) {
-      this.count('legacy', refusal.reason);
-      this.keep({ ...refusal, source: 'legacy', peer, device: null }, deadLetters);
-    }
+    this.refuseAll(outcome.refused, 'legacy', peer, deadLetters);
     return this.submit(outcome.readings, deadLetters);
   }
 
@@ -316,15 +310,61 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private keep(refusal: Refusal, into: DeadLetter[]): boolean {
     const letter = this.deadLetterFactory.build(refusal);
     if (letter === null) {
-      this.refusalTally.add(refusal.device, refusal.reason, this.now());
-      this.tallyTimer ??= setTimeout(() => {
-        this.tallyTimer = undefined;
-        if (this.refusalTally.size > 0) void this.submit([], []);
-      }, TALLY_FLUSH_MS).unref();
+      this.tally(refusal.device, refusal.reason, 1);
       return false;
     }
     into.push(letter);
     return true;
+  }
+
+  /**
+   * The refusals of one frame, line or request: counted per reason rather than one by one, dead letters
+   * kept while the budget lasts, the rest tallied per device and reason. A legacy line of a million
+   * empty tokens then costs a pass over them, not a million metric updates and tally entries (it held
+   * the event loop for a minute before).
+   */
+  private refuseAll(
+    refusals: ReadonlyArray<{
+      readonly reason: ReasonCode;
+      readonly device?: string | null;
+      readonly detail: string;
+      readonly raw: Uint8Array;
+    }>,
+    source: SourceKind,
+    peer: string,
+    into: DeadLetter[],
+  ): void {
+    if (refusals.length === 0) return;
+    const perReason = new Map<ReasonCode, number>();
+    const overBudget = new Map<string, { device: string | null; reason: ReasonCode; count: number }>();
+    let budgetLeft = true;
+    for (const refusal of refusals) {
+      perReason.set(refusal.reason, (perReason.get(refusal.reason) ?? 0) + 1);
+      const device = refusal.device ?? null;
+      if (budgetLeft) {
+        const letter = this.deadLetterFactory.build({ ...refusal, device, source, peer });
+        if (letter !== null) {
+          into.push(letter);
+          continue;
+        }
+        budgetLeft = false; // the per-second budget does not come back within one batch
+      }
+      const key = device === null ? refusal.reason : `${device}\u0000${refusal.reason}`;
+      const entry = overBudget.get(key);
+      if (entry === undefined) overBudget.set(key, { device, reason: refusal.reason, count: 1 });
+      else entry.count += 1;
+    }
+    for (const [reason, count] of perReason) this.count(source, reason, count);
+    for (const entry of overBudget.values()) this.tally(entry.device, entry.reason, entry.count);
+  }
+
+  /** Refusals counted but not kept: their counts ride with the next commit, or a timer's within a second. */
+  private tally(device: string | null, reason: ReasonCode, count: number): void {
+    this.refusalTally.add(device, reason, this.now(), count);
+    this.tallyTimer ??= setTimeout(() => {
+      this.tallyTimer = undefined;
+      if (this.refusalTally.size > 0) void this.submit([], []);
+    }, TALLY_FLUSH_MS).unref();
   }
 
   /** Submits to the committer with the refusal counts waiting so far; they wait again if it refuses. */
@@ -340,9 +380,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     return result;
   }
 
-  private count(source: SourceKind, reason: ReasonCode): void {
-    this.statsTracker.addInvalid(reason);
-    this.options.metrics.readingRejected(source, reason, 1);
+  private count(source: SourceKind, reason: ReasonCode, count = 1): void {
+    this.statsTracker.addInvalid(reason, count);
+    this.options.metrics.readingRejected(source, reason, count);
   }
 
   private committed(batch: CommittedBatch): void {

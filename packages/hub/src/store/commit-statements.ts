@@ -13,7 +13,7 @@
  * microsecond) precision; the strict COPY writes the same instants as ISO text (see isoMillis).
  */
 import type { DeadLetter, VerifiedReading } from '../pipeline/ports.js';
-import { insertJournalRow } from './rollup-statements.js';
+import { insertJournalRows } from './rollup-statements.js';
 import { placeholders, type Statement } from './statement.js';
 import { bytesToHex, storableText } from './sql-values.js';
 
@@ -205,15 +205,16 @@ export function insertDeadLetters(deadLetters: readonly DeadLetter[], offset = 0
 /** What one commit writes besides the readings themselves. */
 export interface SecondaryWrites {
   /** The commit's minute deltas as a journal row (journal-codec.ts); null when there are none. */
-  readonly journalRow: string | null;
+  /** The commit's rollup-journal rows (none when it has no deltas). */
+  readonly journalRows: readonly string[];
   readonly deadLetters: readonly DeadLetter[];
 }
 
 /** The parts of a commit's secondary writes: its rollup-journal row, then its dead letters. */
 export function secondaryParts(writes: SecondaryWrites): Array<(offset: number) => Statement> {
   const parts: Array<(offset: number) => Statement> = [];
-  const { journalRow } = writes;
-  if (journalRow !== null) parts.push((offset) => insertJournalRow(journalRow, offset));
+  const { journalRows } = writes;
+  if (journalRows.length > 0) parts.push((offset) => insertJournalRows(journalRows, offset));
   if (writes.deadLetters.length > 0) parts.push((offset) => insertDeadLetters(writes.deadLetters, offset));
   return parts;
 }

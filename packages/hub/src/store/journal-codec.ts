@@ -33,6 +33,44 @@ export function encodeJournalRow(deltas: MinuteDeltas): string {
   });
 }
 
+/**
+ * Entries (bucket, metric and reject deltas together) one journal row holds at most. A commit of 10K
+ * readings that each fall in their own minute with 64 metrics folds to ~650K entries; as one row that
+ * was 25 MB of JSON which a flush had to take, parse and upsert in one transaction (tens of seconds,
+ * gigabytes of memory). Rows of at most this many entries keep each flush step small.
+ */
+export const MAX_JOURNAL_ROW_ENTRIES = 4096;
+
+/**
+ * The journal rows of one commit's deltas: one row normally, several when the deltas hold more than
+ * `maxEntries` entries. Rows are additive, so splitting changes nothing a fold computes.
+ */
+export function encodeJournalRows(deltas: MinuteDeltas, maxEntries = MAX_JOURNAL_ROW_ENTRIES): string[] {
+  const total = deltas.buckets.length + deltas.metrics.length + deltas.rejects.length;
+  if (total <= maxEntries) return [encodeJournalRow(deltas)];
+  const rows: string[] = [];
+  let part: { buckets: BucketDelta[]; metrics: MetricDelta[]; rejects: RejectDelta[] } = {
+    buckets: [],
+    metrics: [],
+    rejects: [],
+  };
+  let size = 0;
+  const add = (push: () => void): void => {
+    if (size === maxEntries) {
+      rows.push(encodeJournalRow(part));
+      part = { buckets: [], metrics: [], rejects: [] };
+      size = 0;
+    }
+    push();
+    size += 1;
+  };
+  for (const bucket of deltas.buckets) add(() => part.buckets.push(bucket));
+  for (const metric of deltas.metrics) add(() => part.metrics.push(metric));
+  for (const reject of deltas.rejects) add(() => part.rejects.push(reject));
+  if (size > 0) rows.push(encodeJournalRow(part));
+  return rows;
+}
+
 export class JournalFormatError extends Error {
   constructor(what: string) {
     super(`store: rollup journal row is malformed (${what})`);

@@ -4,9 +4,11 @@
  * (journal-codec.ts) and upsert the result. A journal row therefore counts exactly once whoever folds
  * it — this hub, another hub on the same database, or the next hub to start after a crash.
  *
- * Reads of the rollups call `settle()` first, so a reading acknowledged before a query began is always
- * in that query's totals and series (read-your-writes within a hub). Another hub's commits reach the
- * rollups within its flush interval.
+ * Reads of the rollups call `settle()` first, so a reading acknowledged before a query began is in that
+ * query's totals and series (read-your-writes within a hub) — unless the journal holds a backlog that
+ * takes longer to fold than the store lets a read wait (SETTLE_WAIT_MS in sql-store.ts). Another hub's
+ * commits reach the rollups within its flush interval. Every flush works in steps bounded by rows and
+ * by bytes of deltas, so no step holds the event loop or a transaction for long.
  *
  * A journal row that cannot be decoded (another version wrote it, or it was damaged) is moved to
  * `rollup_quarantine` by the flush that took it, so one bad row never blocks every later flush.
@@ -24,11 +26,23 @@ import type { SqlExecutor } from './sql-executor.js';
 import { toText } from './sql-values.js';
 
 /**
- * Journal rows per flush transaction: bounds one transaction's size, how long it holds row locks, and
- * how long merging them keeps the hub's event loop busy (~0.25 ms per row of a 20K readings/s stream
- * of small commits), so a backlog after an outage is folded in short steps, not one long pause.
+ * Journal rows per flush transaction, and deltas text per transaction (the first row is always
+ * taken; rows hold at most MAX_JOURNAL_ROW_ENTRIES entries). They bound one transaction's size, how
+ * long it holds row locks, and how long parsing and merging keep the hub's event loop busy (~0.25 ms
+ * per row of a 20K readings/s stream of small commits; ~1 MB of deltas is ~25K entries, tens of ms),
+ * so a backlog after an outage is folded in short steps, not one long pause.
  */
 export const JOURNAL_ROWS_PER_FLUSH = 100;
+export const JOURNAL_BYTES_PER_FLUSH = 1_048_576;
+
+/**
+ * The journal's bound, in bytes of deltas this store appended and no flush has taken yet. Past it,
+ * commits wait for a flush (RollupJournal.behind), so ingest slows to the speed rollups can be folded
+ * instead of the backlog growing without limit. Folding runs at roughly 40K rollup entries per second
+ * here; 8 MB (~200K entries) is a few seconds behind. Normal traffic stays far below it (20K readings/s
+ * of small commits appends ~1.5 MB/s, folded every 250 ms).
+ */
+export const JOURNAL_BACKLOG_BYTES = 8 * 1_048_576;
 
 /** What one flush did. */
 export interface FlushOutcome {
@@ -51,13 +65,26 @@ export class RollupJournal {
   /** The flush running now, and the one queued behind it (flushes of one store never overlap). */
   private running: Promise<FlushOutcome> | null = null;
   private queued: Promise<FlushOutcome> | null = null;
+  /** Set by stop(): a running flush ends after its current step instead of draining a backlog. */
+  private stopping = false;
+  /** Bytes of deltas appended by this store minus bytes any flush of this store took (an estimate). */
+  private backlogBytes = 0;
 
-  constructor(private readonly executor: SqlExecutor) {}
+  constructor(
+    private readonly executor: SqlExecutor,
+    private readonly backlogBound: number = JOURNAL_BACKLOG_BYTES,
+  ) {}
 
-  /** A commit holding a journal row was acknowledged by the database. */
-  noteCommitted(): void {
+  /** A commit was acknowledged by the database, with `bytes` of journal rows (0: it appended none). */
+  noteCommitted(bytes: number): void {
     this.dirty = true;
     this.ownRowsWaiting = true;
+    this.backlogBytes += bytes;
+  }
+
+  /** True when the journal is past its bound: commits should wait for a flush. */
+  get behind(): boolean {
+    return this.backlogBytes > this.backlogBound;
   }
 
   /** Whether a flush would find rows this store committed (for a last flush at close). */
@@ -74,6 +101,15 @@ export class RollupJournal {
     } else if (this.running !== null) {
       await this.running;
     }
+  }
+
+  /**
+   * Ends a running flush after its current step, and makes every later flush one step long (for a
+   * bounded last fold at close). Rows left stay in the journal, durable, and are folded by the next
+   * flush of any hub on the database.
+   */
+  stop(): void {
+    this.stopping = true;
   }
 
   /** Resolves when no flush runs or waits to run (whatever their outcome). */
@@ -104,11 +140,21 @@ export class RollupJournal {
     this.dirty = false;
     const hadOwnRows = this.ownRowsWaiting;
     this.ownRowsWaiting = false;
-    const running = this.drain().catch((error: unknown) => {
-      this.dirty = true;
-      this.ownRowsWaiting ||= hadOwnRows;
-      throw error;
-    });
+    const running = this.drain().then(
+      ({ complete, ...outcome }) => {
+        if (!complete) {
+          // Stopped early (closing): what was not taken may include this store's rows.
+          this.dirty = true;
+          this.ownRowsWaiting ||= hadOwnRows;
+        }
+        return outcome;
+      },
+      (error: unknown) => {
+        this.dirty = true;
+        this.ownRowsWaiting ||= hadOwnRows;
+        throw error;
+      },
+    );
     this.running = running;
     const clear = (): void => {
       if (this.running === running) this.running = null;
@@ -117,31 +163,35 @@ export class RollupJournal {
     return running;
   }
 
-  private async drain(): Promise<FlushOutcome> {
+  private async drain(): Promise<FlushOutcome & { readonly complete: boolean }> {
     // Checked outside a transaction: an idle hub's flushes then write nothing (PGlite checkpoints
     // only after writes).
     const [probe] = await this.executor.query(JOURNAL_HAS_ROWS);
-    if (probe?.['has_rows'] !== true) return NOTHING;
+    if (probe?.['has_rows'] !== true) return { ...NOTHING, complete: true };
     let folded = 0;
     let quarantined = 0;
     for (;;) {
       const step = await this.flushOnce();
       folded += step.folded;
       quarantined += step.quarantined;
-      if (step.folded + step.quarantined < JOURNAL_ROWS_PER_FLUSH) return { folded, quarantined };
+      if (!step.more) return { folded, quarantined, complete: true };
+      if (this.stopping) return { folded, quarantined, complete: false };
     }
   }
 
-  private flushOnce(): Promise<FlushOutcome> {
+  /** One step; `more` is true when it stopped at a bound, so more rows may wait. */
+  private flushOnce(): Promise<FlushOutcome & { readonly more: boolean }> {
     return this.executor.transaction(async (tx) => {
       await tx.query(LOCK_FLUSH);
-      const take = takeJournalRows(JOURNAL_ROWS_PER_FLUSH);
+      const take = takeJournalRows(JOURNAL_ROWS_PER_FLUSH, JOURNAL_BYTES_PER_FLUSH);
       const rows = await tx.query(take.text, take.params);
-      if (rows.length === 0) return NOTHING;
+      if (rows.length === 0) return { ...NOTHING, more: false };
       const decoded: DecodedJournalRow[] = [];
       const bad: Array<{ id: string; deltas: string; error: string }> = [];
+      let bytes = 0;
       for (const row of rows) {
         const text = toText(row['deltas'], 'deltas');
+        bytes += Buffer.byteLength(text);
         try {
           decoded.push(decodeJournalRow(text));
         } catch (error) {
@@ -155,7 +205,10 @@ export class RollupJournal {
         const quarantine = quarantineJournalRows(bad);
         await tx.query(quarantine.text, quarantine.params);
       }
-      return { folded: decoded.length, quarantined: bad.length };
+      this.backlogBytes = Math.max(0, this.backlogBytes - bytes);
+      // Cut by the row limit, or by the byte budget (then the bytes taken reach it): more may wait.
+      const more = rows.length === JOURNAL_ROWS_PER_FLUSH || bytes >= JOURNAL_BYTES_PER_FLUSH;
+      return { folded: decoded.length, quarantined: bad.length, more };
     });
   }
 }

@@ -90,11 +90,11 @@ export function rollupUpsertParts(deltas: MinuteDeltas): Array<(offset: number) 
   return parts;
 }
 
-/** Appends one commit's deltas (journal-codec.ts text) to the journal, inside that commit. */
-export function insertJournalRow(deltasJson: string, offset = 0): Statement {
-  const [deltas] = placeholders(offset, 1);
+/** Appends one commit's deltas (journal-codec.ts texts: one row, or several for a large commit), inside that commit. */
+export function insertJournalRows(rows: readonly string[], offset = 0): Statement {
   // json, not jsonb: stored as the text it is, so PostgreSQL only validates it instead of converting.
-  return { text: `INSERT INTO rollup_pending (deltas) VALUES (${deltas}::json)`, params: [deltasJson] };
+  const values = placeholders(offset, rows.length).map((placeholder) => `(${placeholder}::json)`);
+  return { text: `INSERT INTO rollup_pending (deltas) VALUES ${values.join(', ')}`, params: [...rows] };
 }
 
 /**
@@ -108,12 +108,20 @@ export const LOCK_FLUSH = `SELECT pg_advisory_xact_lock(hashtext(coalesce(curren
 /** Whether the journal holds anything: checked before opening a flush transaction, so an idle hub writes nothing. */
 export const JOURNAL_HAS_ROWS = `SELECT EXISTS (SELECT 1 FROM rollup_pending) AS has_rows`;
 
-/** Takes (deletes) the oldest journal rows and returns their ids and deltas as text. */
-export function takeJournalRows(limit: number): Statement {
+/**
+ * Takes (deletes) the oldest journal rows — at most `limit` rows, and no more rows once `maxBytes` of
+ * deltas text were taken (the first row always is) — and returns their ids and deltas as text.
+ */
+export function takeJournalRows(limit: number, maxBytes: number): Statement {
   return {
-    text: `DELETE FROM rollup_pending WHERE id IN (SELECT id FROM rollup_pending ORDER BY id LIMIT $1)
+    text: `DELETE FROM rollup_pending WHERE id IN (
+        SELECT id FROM (
+          SELECT id, sum(octet_length(deltas::text)) OVER (ORDER BY id) - octet_length(deltas::text) AS bytes_before
+          FROM (SELECT id, deltas FROM rollup_pending ORDER BY id LIMIT $1) AS oldest
+        ) AS sized
+        WHERE bytes_before < $2)
       RETURNING id::text AS id, deltas::text AS deltas`,
-    params: [limit],
+    params: [limit, maxBytes],
   };
 }
 

@@ -38,7 +38,7 @@ import {
   SMALL_BATCH_ROWS,
   strictlyStorable,
 } from './commit-statements.js';
-import { encodeJournalRow } from './journal-codec.js';
+import { encodeJournalRows } from './journal-codec.js';
 import { RollupJournal, type FlushOutcome } from './rollup-journal.js';
 import { combineWrites, type Statement } from './statement.js';
 import {
@@ -126,6 +126,11 @@ function assertStorable(batch: CommitBatch): void {
   }
 }
 
+/** Longest a read waits for the rollup journal to be folded before it reads rollups that may lag. */
+export const SETTLE_WAIT_MS = 5_000;
+/** Longest close() spends folding this store's own journal rows. */
+export const LAST_FOLD_MS = 10_000;
+
 export class SqlReadingStore implements ReadingStore {
   readonly kind: 'pglite' | 'postgres';
   private readonly partitions: PartitionManager;
@@ -133,10 +138,13 @@ export class SqlReadingStore implements ReadingStore {
   private readonly pathCounts: CommitPathCounts = { strict: 0, lenient: 0, conflicts: 0 };
   private readonly journal: RollupJournal;
 
-  constructor(private readonly executor: SqlExecutor) {
+  constructor(
+    private readonly executor: SqlExecutor,
+    options: { readonly journalBacklogBytes?: number } = {},
+  ) {
     this.kind = executor.kind;
     this.partitions = new PartitionManager(executor);
-    this.journal = new RollupJournal(executor);
+    this.journal = new RollupJournal(executor, options.journalBacklogBytes);
   }
 
   async migrate(): Promise<void> {
@@ -148,7 +156,9 @@ export class SqlReadingStore implements ReadingStore {
     if (batch.readings.length === 0 && batch.deadLetters.length === 0 && counts === 0) return { inserted: [] };
     assertStorable(batch);
     return this.guard('commit', async () => {
-      let result: CommitResult;
+      // The journal's bound: while folding is far behind, commits wait for it (backpressure to ingest).
+      if (this.journal.behind) await this.journal.flush().catch(() => undefined);
+      let result: JournaledResult;
       try {
         result = await this.commitOnce(batch);
       } catch (error) {
@@ -156,8 +166,8 @@ export class SqlReadingStore implements ReadingStore {
         this.partitions.forget();
         result = await this.commitOnce(batch);
       }
-      this.journal.noteCommitted();
-      return result;
+      this.journal.noteCommitted(result.journalBytes);
+      return { inserted: result.inserted };
     });
   }
 
@@ -282,14 +292,25 @@ export class SqlReadingStore implements ReadingStore {
   }
 
   /**
-   * Folds this store's last journal rows first. A failure there is not an error of close: the rows stay
-   * in the journal and the next flush by any hub on this database folds them.
+   * Folds this store's last journal rows first, for at most LAST_FOLD_MS. A failure or a longer backlog
+   * is not an error of close: the rows stay in the journal and the next flush by any hub on this
+   * database folds them.
    */
   close(): Promise<void> {
     return this.guard('close', async () => {
-      // A timer's flush may be running with this store's rows: let it finish before the connections go.
+      // A timer's flush may be running: it ends after its current step. Then this store's own rows are
+      // folded for at most LAST_FOLD_MS; a longer backlog stays in the journal (durable) for the next
+      // flush of any hub, instead of holding the shutdown for minutes.
+      this.journal.stop();
       await this.journal.idle();
-      if (this.journal.hasOwnRowsWaiting) await this.journal.flush().catch(() => undefined);
+      const deadline = Date.now() + LAST_FOLD_MS;
+      while (this.journal.hasOwnRowsWaiting && Date.now() < deadline) {
+        const folded = await this.journal.flush().then(
+          () => true,
+          () => false,
+        );
+        if (!folded) break;
+      }
       await this.executor.close();
     });
   }
@@ -300,11 +321,18 @@ export class SqlReadingStore implements ReadingStore {
    * application's timer reports flush failures), and with the database down the read fails by itself.
    */
   private async settled<T>(read: () => Promise<T>): Promise<T> {
-    await this.journal.settle().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.journal.settle().catch(() => undefined),
+      // A backlog (after an outage, or left by a crashed hub) is folded in steps that may take long:
+      // the read then runs on rollups that lag, rather than waiting for all of it.
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, SETTLE_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
     return read();
   }
 
-  private async commitOnce(batch: CommitBatch): Promise<CommitResult> {
+  private async commitOnce(batch: CommitBatch): Promise<JournaledResult> {
     await this.partitions.ensure(batch.readings.map((r) => dayStartOf(r.ts)));
     if (batch.readings.length > 0 && this.lenientCommitsLeft === 0 && strictlyStorable(batch.readings)) {
       try {
@@ -331,13 +359,15 @@ export class SqlReadingStore implements ReadingStore {
    * is not. Small batches are ONE statement in its own implicit transaction (readings, rollups and dead
    * letters together: one round trip); large ones are COPY + one statement inside a transaction.
    */
-  private async commitStrict(batch: CommitBatch): Promise<CommitResult> {
+  private async commitStrict(batch: CommitBatch): Promise<JournaledResult> {
     const { readings, deadLetters } = batch;
-    const journalRow = journalRowOf(readings, deadLetters, batch.refusalCounts);
-    const secondary = secondaryParts({ journalRow, deadLetters });
+    const journalRows = journalRowsOf(readings, deadLetters, batch.refusalCounts);
+    const secondary = secondaryParts({ journalRows, deadLetters });
     if (readings.length <= SMALL_BATCH_ROWS) {
       const statement = combineWrites([(offset) => insertReadingsStrict(readings, offset), ...secondary]);
-      if (statement !== null) await this.executor.write(statement.text, statement.params);
+      // The text depends only on which parts are present (readings travel as one JSON parameter), so it
+      // is one of a handful and worth keeping prepared.
+      if (statement !== null) await this.executor.write(statement.text, statement.params, { reuse: true });
     } else {
       const statement = combineWrites(secondary);
       // Built before BEGIN, so the transaction (and its locks) does not wait for the hub's CPU.
@@ -347,13 +377,14 @@ export class SqlReadingStore implements ReadingStore {
         if (statement !== null) await run(tx, statement);
       });
     }
-    return { inserted: new Array<boolean>(readings.length).fill(true) };
+    return { inserted: new Array<boolean>(readings.length).fill(true), journalBytes: textBytes(journalRows) };
   }
 
   /** Resends allowed: each key is inserted at most once and the answer says which rows were new. */
-  private async commitLenient(batch: CommitBatch): Promise<CommitResult> {
+  private async commitLenient(batch: CommitBatch): Promise<JournaledResult> {
     const { unique, firstIndex } = dedupeBatch(batch.readings);
     const inserted = new Array<boolean>(batch.readings.length).fill(false);
+    let journalBytes = 0;
     await this.executor.transaction(async (tx) => {
       const fresh = await this.insertNewReadings(tx, unique);
       const freshReadings: VerifiedReading[] = [];
@@ -364,11 +395,12 @@ export class SqlReadingStore implements ReadingStore {
         inserted[index] = true;
         freshReadings.push(reading);
       }
-      const journalRow = journalRowOf(freshReadings, batch.deadLetters, batch.refusalCounts);
-      const statement = combineWrites(secondaryParts({ journalRow, deadLetters: batch.deadLetters }));
+      const journalRows = journalRowsOf(freshReadings, batch.deadLetters, batch.refusalCounts);
+      journalBytes = textBytes(journalRows);
+      const statement = combineWrites(secondaryParts({ journalRows, deadLetters: batch.deadLetters }));
       if (statement !== null) await run(tx, statement);
     });
-    return { inserted };
+    return { inserted, journalBytes };
   }
 
   /** Zero-based positions in `unique` of the readings that were not stored before. */
@@ -394,14 +426,25 @@ export class SqlReadingStore implements ReadingStore {
   }
 }
 
-/** The minute deltas of a commit as one journal row, or null when it has none (e.g. all resends). */
-function journalRowOf(
+/** A commit's answer and the size of the journal rows it appended (the journal's backlog bound). */
+interface JournaledResult extends CommitResult {
+  readonly journalBytes: number;
+}
+
+function textBytes(texts: readonly string[]): number {
+  let bytes = 0;
+  for (const text of texts) bytes += text.length; // JSON of ASCII ids and names: UTF-16 units ≈ bytes
+  return bytes;
+}
+
+/** The minute deltas of a commit as journal rows (usually one), or none when it has none (e.g. all resends). */
+function journalRowsOf(
   readings: readonly VerifiedReading[],
   deadLetters: CommitBatch['deadLetters'],
   refusalCounts: CommitBatch['refusalCounts'] = [],
-): string | null {
-  if (readings.length === 0 && deadLetters.length === 0 && refusalCounts.length === 0) return null;
-  return encodeJournalRow(foldMinutes(readings, deadLetters, refusalCounts));
+): string[] {
+  if (readings.length === 0 && deadLetters.length === 0 && refusalCounts.length === 0) return [];
+  return encodeJournalRows(foldMinutes(readings, deadLetters, refusalCounts));
 }
 
 function run(tx: SqlQueryable, statement: Statement): ReturnType<SqlQueryable['query']> {

@@ -454,21 +454,26 @@ describe('dead-letter budget under a flood of refusals', () => {
     const good = new GoodTraffic(hub, 'flood-good', 1000, { maxReadingsPerFrame: 100 });
     try {
       const counter = await watchRejected(hub, 'tcp', 'integrity_failed');
-      const client = await FrameClient.open(hub.hub.ports.tcp ?? 0);
       const frame = sealReadings(readings('flood', 40), key, { suite: 1, keyId: TEST_KEY_ID, frameId: 1 });
       const forged = flipBit(frame, -1);
+      // 25 connections of 16 forged frames each: the most one connection may send before it is closed.
+      const perConnection = 16;
+      const clients = await Promise.all(Array.from({ length: 25 }, () => FrameClient.open(hub.hub.ports.tcp ?? 0)));
+      const floods = clients.length * perConnection;
       const started = Date.now();
-      const floods = 400;
-      client.write(Buffer.concat(Array.from({ length: floods }, () => forged)));
+      for (const client of clients) client.write(Buffer.concat(Array.from({ length: perConnection }, () => forged)));
       await waitUntil(
-        () => client.frames.filter(isError(REASONS.integrity_failed.code)).length >= floods,
+        () =>
+          clients.every(
+            (client) => client.frames.filter(isError(REASONS.integrity_failed.code)).length >= perConnection,
+          ),
         'an ERROR per forged frame',
       );
       const seconds = Math.ceil((Date.now() - started) / 1000) + 1;
       expect(await counter.added()).toBe(floods);
       await sleep(300);
-      const peer = `127.0.0.1:${client.socket.localPort ?? 0}`;
-      const kept = (await hub.hub.store.recentDeadLetters(5000)).filter((r) => r.peer === peer);
+      const peers = new Set(clients.map((client) => `127.0.0.1:${client.socket.localPort ?? 0}`));
+      const kept = (await hub.hub.store.recentDeadLetters(5000)).filter((r) => peers.has(r.peer));
       expect(kept.length).toBeGreaterThan(0);
       expect(kept.length).toBeLessThanOrEqual(20 * seconds);
       expect(kept.length).toBeLessThan(floods);
@@ -476,7 +481,44 @@ describe('dead-letter budget under a flood of refusals', () => {
         expect(row.raw.byteLength).toBe(64);
         expect(row.truncated).toBe(true);
       }
-      client.close();
+      for (const client of clients) client.close();
+      await good.finish();
+    } finally {
+      good.destroy();
+    }
+  });
+
+  it('closes a connection past its refusal budget; a device whose frames are authentic keeps a larger one', async () => {
+    const good = new GoodTraffic(hub, 'budget-good', 1000, { maxReadingsPerFrame: 100 });
+    try {
+      const closedFor = await watchRejected(hub, 'tcp', 'too_many_refusals');
+      const forgedFrame = (frameId: number): Buffer =>
+        flipBit(sealReadings(readings('budget', 5), key, { suite: 1, keyId: TEST_KEY_ID, frameId }), -1);
+
+      // Never authentic: 16 refusals are answered, the 17th closes the connection.
+      const stranger = await FrameClient.open(hub.hub.ports.tcp ?? 0);
+      stranger.write(Buffer.concat(Array.from({ length: 40 }, (_, i) => forgedFrame(i + 1))));
+      const closing = await stranger.waitFor(isError(REASONS.too_many_refusals.code));
+      expect(closing.frameId).toBe(0);
+      await waitUntil(() => stranger.closed, 'the connection closed');
+      // Frames already read when the budget ran out are still answered; nothing after is read.
+      expect(stranger.frames.filter(isError(REASONS.integrity_failed.code)).length).toBeGreaterThanOrEqual(17);
+      expect(await closedFor.added()).toBe(1);
+
+      // One authentic frame first: 50 forged frames in a second stay within the per-second allowance.
+      const device = await FrameClient.open(hub.hub.ports.tcp ?? 0);
+      device.write(sealReadings(readings('budget-device', 3), key, { suite: 1, keyId: TEST_KEY_ID, frameId: 100 }));
+      await device.waitFor(isAck(100));
+      device.write(Buffer.concat(Array.from({ length: 50 }, (_, i) => forgedFrame(200 + i))));
+      await waitUntil(
+        () => device.frames.filter(isError(REASONS.integrity_failed.code)).length >= 50,
+        'an ERROR per forged frame',
+      );
+      await sleep(200);
+      expect(device.closed).toBe(false);
+      expect(await closedFor.added()).toBe(1);
+      device.close();
+      stranger.close();
       await good.finish();
     } finally {
       good.destroy();

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DeadLetter, VerifiedReading } from '../../src/pipeline/ports.js';
-import { encodeJournalRow, mergeJournalRows } from '../../src/store/journal-codec.js';
+import { encodeJournalRow, encodeJournalRows, mergeJournalRows } from '../../src/store/journal-codec.js';
 import { foldMinutes } from '../../src/store/minute-fold.js';
 
 const BASE = Date.UTC(2026, 10, 23, 10, 0, 0);
@@ -54,6 +54,23 @@ describe('rollup journal rows', () => {
           commits.flatMap((c) => c.deadLetters),
         );
         expect(mergeJournalRows(rows)).toEqual(all);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('splits a large commit into rows of at most maxEntries entries that merge to the same deltas', () => {
+    fc.assert(
+      fc.property(commitArb, fc.integer({ min: 1, max: 12 }), (commit, maxEntries) => {
+        const deltas = foldMinutes(commit.readings, commit.deadLetters);
+        const entries = deltas.buckets.length + deltas.metrics.length + deltas.rejects.length;
+        const rows = encodeJournalRows(deltas, maxEntries);
+        expect(rows).toHaveLength(Math.max(1, Math.ceil(entries / maxEntries)));
+        for (const row of rows) {
+          const parsed = JSON.parse(row) as { b: unknown[]; m: unknown[]; r: unknown[] };
+          expect(parsed.b.length + parsed.m.length + parsed.r.length).toBeLessThanOrEqual(maxEntries);
+        }
+        expect(mergeJournalRows(rows)).toEqual(mergeJournalRows([encodeJournalRow(deltas)]));
       }),
       { numRuns: 300 },
     );

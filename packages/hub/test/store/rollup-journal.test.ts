@@ -6,6 +6,11 @@
  * make flushes fail; per-reason reject counts survive a reopen.
  */
 import { expect, it } from 'vitest';
+import type { SqlExecutor, SqlTransaction } from '../../src/store/sql-executor.js';
+import { SqlReadingStore } from '../../src/store/sql-store.js';
+import { MAX_JOURNAL_ROW_ENTRIES } from '../../src/store/journal-codec.js';
+import { JOURNAL_BYTES_PER_FLUSH } from '../../src/store/rollup-journal.js';
+import { takeJournalRows } from '../../src/store/rollup-statements.js';
 import { deadLetter, describeEachStore, freshDevice, reading } from './store-fixtures.js';
 
 const MINUTE = 60_000;
@@ -137,10 +142,81 @@ await describeEachStore('rollup journal', (ctx) => {
     expect((after['replayed_frame'] ?? 0) - (before['replayed_frame'] ?? 0)).toBe(2);
     expect((after['unknown_key'] ?? 0) - (before['unknown_key'] ?? 0)).toBe(1);
   });
+
+  it('splits a commit of many minutes and metrics into bounded journal rows and folds them exactly', async () => {
+    await ctx.store.flushRollups();
+    const device = freshDevice('wide');
+    const base = Date.UTC(2025, 4, 2, 0, 0, 0);
+    // Every reading in its own minute, 64 metrics each: 1 300 readings make 84 500 entries.
+    const count = 1_300;
+    const data = (seq: number): Record<string, number> =>
+      Object.fromEntries(Array.from({ length: 64 }, (_, m) => [`m${m}`, seq + m]));
+    await ctx.store.commit({
+      readings: Array.from({ length: count }, (_, seq) =>
+        reading({ device, seq, ts: base + seq * MINUTE, data: data(seq) }),
+      ),
+      deadLetters: [],
+    });
+    const rows = Math.ceil((count * 65) / MAX_JOURNAL_ROW_ENTRIES);
+    expect(await ctx.store.rollupBacklog()).toBe(rows);
+    expect((await ctx.store.flushRollups()).folded).toBe(rows);
+    expect(await ctx.store.rollupBacklog()).toBe(0);
+    const buckets = await ctx.store.minuteBuckets(device, base, base + count * MINUTE);
+    expect(buckets).toHaveLength(count);
+    expect(buckets.every((bucket) => bucket.valid === 1)).toBe(true);
+    expect(buckets[700]?.metrics['m63']).toEqual({ min: 763, max: 763, sum: 763, count: 1 });
+  });
+
+  it('holds commits for a flush once the journal is past its bound (backpressure, never an unbounded backlog)', async () => {
+    await ctx.store.flushRollups();
+    // A second store on the same connections, with a bound of ~50 KB of deltas.
+    const bounded = new SqlReadingStore(executorOf(ctx.store) as unknown as SqlExecutor, {
+      journalBacklogBytes: 50_000,
+    });
+    const device = freshDevice('bound');
+    const base = Date.UTC(2025, 4, 3, 0, 0, 0);
+    const wideCommit = (n: number) => ({
+      readings: Array.from({ length: 200 }, (_, i) =>
+        reading({ device, seq: n * 200 + i, ts: base + (n * 200 + i) * MINUTE, data: { a: 1, b: 2, c: 3 } }),
+      ),
+      deadLetters: [],
+    });
+    // 200 readings in 200 minutes, 3 metrics: 800 entries, ~30 KB per commit.
+    await bounded.commit(wideCommit(0));
+    await bounded.commit(wideCommit(1));
+    expect(await bounded.rollupBacklog()).toBe(2); // 60 KB: past the bound, nothing folded yet
+    await bounded.commit(wideCommit(2)); // waits for a flush of the two before it
+    expect(await bounded.rollupBacklog()).toBe(1);
+    await bounded.flushRollups();
+    const buckets = await bounded.minuteBuckets(device, base, base + 600 * MINUTE);
+    expect(buckets.reduce((sum, bucket) => sum + bucket.valid, 0)).toBe(600);
+  });
+
+  it('takes journal rows up to a byte budget per step, always at least one', async () => {
+    await ctx.store.flushRollups();
+    const sql = executorOf(ctx.store);
+    const row = (n: number): string => JSON.stringify({ b: [], m: [], r: [], pad: 'x'.repeat(n) });
+    const size = Math.floor(JOURNAL_BYTES_PER_FLUSH * 0.4);
+    await sql.query(
+      'INSERT INTO rollup_pending (deltas) VALUES ($1::json), ($2::json), ($3::json), ($4::json), ($5::json)',
+      [row(size), row(size), row(size), row(size), row(JOURNAL_BYTES_PER_FLUSH * 2)],
+    );
+    const takeStep = (): Promise<number> =>
+      sql.transaction(async (tx) => {
+        const take = takeJournalRows(100, JOURNAL_BYTES_PER_FLUSH);
+        return (await tx.query(take.text, take.params)).length;
+      });
+    // 0, 0.4 and 0.8 of the budget were taken before each of the first three: three rows, not the
+    // fourth (1.2 before it). Then the fourth and the oversized fifth (0.4 before it); then nothing.
+    expect(await takeStep()).toBe(3);
+    expect(await takeStep()).toBe(2);
+    expect(await takeStep()).toBe(0);
+  });
 });
 
 interface RawExecutor {
   query(text: string, params?: unknown[]): Promise<Array<Record<string, unknown>>>;
+  transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 

@@ -56,6 +56,8 @@ function findUnstorableText(value: unknown, depth: number): string | undefined {
   if (typeof value === 'string') {
     return UNSTORABLE_TEXT.test(value) ? 'data contains a NUL character or an unpaired surrogate' : undefined;
   }
+  // JSON.parse turns 1e400 into Infinity, which JSON (and jsonb) cannot hold: it would be stored as null.
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'data contains a number beyond a double';
   if (typeof value !== 'object' || value === null) return undefined;
   if (depth >= MAX_DATA_DEPTH) return `data nests deeper than ${MAX_DATA_DEPTH} levels`;
   if (Array.isArray(value)) {

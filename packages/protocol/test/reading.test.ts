@@ -99,6 +99,18 @@ describe('numericMetrics', () => {
 });
 
 describe('validateReading refuses text PostgreSQL jsonb cannot store', () => {
+  it('refuses numbers beyond a double (1e400 parses to Infinity and would be stored as null)', () => {
+    for (const data of [JSON.parse('{"x": 1e400}'), JSON.parse('{"x": [1, {"y": -1e400}]}')]) {
+      const checked = validateReading({ device: 'd', seq: 1, ts: 1, data });
+      expect(checked).toMatchObject({
+        ok: false,
+        reason: 'schema_invalid',
+        detail: 'data contains a number beyond a double',
+      });
+    }
+    expect(validateReading({ device: 'd', seq: 1, ts: 1, data: { x: 1.7976931348623157e308 } }).ok).toBe(true);
+  });
+
   it.each([
     ['NUL in a value', { s: 'a\u0000b' }],
     ['NUL in a key', { ['k\u0000']: 1 }],

@@ -89,8 +89,10 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
             replayWindowMs: 3_600_000,
           },
         }),
+    // A failed attempt is retried until the deadline (devices then get store_unavailable and resend):
+    // a warning; the store's outage itself shows in sealstream_commit_failures_total.
     onCommitError: (error, attempt) =>
-      logger.error({ err: (error as Error).message, attempt }, 'commit failed; retrying while the deadline allows'),
+      logger.warn({ err: (error as Error).message, attempt }, 'commit failed; retrying while the deadline allows'),
   });
   await pipeline.start();
   const rollupFlusher = startRollupFlusher(store, limits.rollupFlushMs, logger, metrics.rollups);

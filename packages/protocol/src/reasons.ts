@@ -210,6 +210,13 @@ export const REASONS = {
     retryable: false,
     description: 'The request body is not of the shape the route accepts (not JSON, wrong envelope, no frames).',
   },
+  request_timeout: {
+    code: 107,
+    scope: 'request',
+    retryable: true,
+    description:
+      'The request (headers and body) was not received within the request timeout (slow or stalled sender); answered 408 and closed.',
+  },
   // hub: the hub could not take the input now (the sender should retry), or failed on it (internal_error).
   overloaded: {
     code: 80,

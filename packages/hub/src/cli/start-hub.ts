@@ -116,6 +116,8 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       windowMs: 60_000,
     },
     corsOrigins: config.api.corsOrigins,
+    requestTimeoutMs: limits.httpRequestTimeoutMs,
+    onClientError: (kind) => metrics.http.clientError(kind),
     ingest: {
       pipeline,
       keys: registry.keys,
@@ -182,6 +184,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           maxLineBytes: limits.maxLineBytes,
           maxTokensPerLine: limits.maxTokensPerLine,
           partialLineTimeoutMs: limits.partialFrameTimeoutMs,
+          idleTimeoutMs: limits.legacyIdleTimeoutMs,
           maxInFlightLines: limits.maxInFlightLinesPerConnection,
         });
 

@@ -48,6 +48,13 @@ export interface HubConfig {
     readonly maxReadingFutureMs: number;
     readonly idleTimeoutMs: number;
     readonly partialFrameTimeoutMs: number;
+    /**
+     * A legacy connection with no bytes at all for this long is closed (the seed protocol has no heartbeat,
+     * so this is longer than the native idle timeout).
+     */
+    readonly legacyIdleTimeoutMs: number;
+    /** Longest a client may take to send one HTTP request, headers and body. */
+    readonly httpRequestTimeoutMs: number;
     readonly deadLetterRawBytes: number;
     readonly deadLettersPerSecond: number;
     readonly maxInFlightFramesPerConnection: number;

@@ -31,9 +31,16 @@ import { registerUserRoutes } from './user-routes.js';
 import type { ApiKeys } from '../registry/api-keys.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
 import { registerApiKeyRoutes } from './api-key-routes.js';
+import { bodyTimeoutRefusal } from './ingest-replies.js';
 import { registerIngestRoutes, type IngestRouteOptions } from './ingest-routes.js';
 import { registerRedriveRoutes, type RedriveDeps } from './redrive-routes.js';
 import { registerRegistryRoutes } from './registry-routes.js';
+import {
+  IngestSockets,
+  createClientErrorHandler,
+  requestDeadlineOptions,
+  type ClientErrorKind,
+} from './slow-requests.js';
 
 export interface HttpAppOptions {
   /** A pino logger; typed as Fastify's base logger so the app's generic stays the default. */
@@ -60,6 +67,13 @@ export interface HttpAppOptions {
   /** False until the hub has migrated and its listeners are up, and again while it shuts down. */
   readonly isReady: () => boolean;
   readonly bodyLimitBytes?: number;
+  /**
+   * Longest a client may take to send one request, headers and body (slow senders); default 30 000 ms.
+   * Answered 408 and closed; an ingest request cut short is also refused as `request_timeout`.
+   */
+  readonly requestTimeoutMs?: number;
+  /** Told about every request broken before a route saw it (timeouts, oversized headers, not HTTP). */
+  readonly onClientError?: (kind: ClientErrorKind) => void;
   /** Told about every route as it is registered (tests check each one is in the OpenAPI document). */
   readonly onRoute?: (route: RouteOptions) => void;
   readonly version?: string;
@@ -77,8 +91,22 @@ export interface HttpAppOptions {
   readonly exportTickets?: ExportTicketOptions;
 }
 
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
+  const ingestSockets = new IngestSockets();
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
+    ...requestDeadlineOptions(requestTimeoutMs),
+    clientErrorHandler: createClientErrorHandler({
+      ingestSockets,
+      onClientError: (kind, socket, duringIngest) => {
+        options.onClientError?.(kind);
+        if (duringIngest && kind === 'request_timeout') {
+          options.ingest?.pipeline.refuse(bodyTimeoutRefusal(socket, requestTimeoutMs));
+        }
+      },
+    }),
     // The request view in every log line redacts credentials that travel in URLs (export tickets).
     loggerInstance: options.logger.child({}, { serializers: { req: requestLogView } }),
     logController: new RequestLogController(),
@@ -200,7 +228,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     tickets: new ExportTickets(options.exportTickets),
   });
   registerUserRoutes(app, options.accounts, auth);
-  if (options.ingest !== undefined) registerIngestRoutes(app, options.ingest);
+  if (options.ingest !== undefined) registerIngestRoutes(app, options.ingest, ingestSockets);
   if (options.admin !== undefined) {
     const roles = { read: auth.require('viewer'), manage: auth.require('operator') };
     registerRegistryRoutes(app, options.admin.devices, roles);

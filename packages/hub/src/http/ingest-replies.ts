@@ -5,8 +5,10 @@
  * peer description, and the content-type / saturation gate that runs before a body is read.
  */
 import { REASONS, type ReasonCode } from '@sealstream/protocol';
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { describePeer } from '../ingest/peer.js';
+import type { Refusal } from '../pipeline/dead-letters.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { sendApiError, type ApiErrorCode } from './api-errors.js';
 
@@ -98,6 +100,22 @@ export function refuseRequest(
     raw: bodyBytes(request),
   });
   return sendRefusal(reply, refusal.reason, refusal.detail);
+}
+
+/**
+ * An ingest request whose headers arrived but whose body did not within the request timeout (a slow or
+ * stalled sender). Node answers it 408 and closes it before any route runs, so it is refused here: the
+ * body never completed, so nothing of it is kept and no device is named.
+ */
+export function bodyTimeoutRefusal(socket: Socket, timeoutMs: number): Refusal {
+  return {
+    reason: 'request_timeout',
+    source: 'http',
+    peer: describePeer(socket),
+    device: null,
+    detail: `request not received within ${timeoutMs} ms`,
+    raw: new Uint8Array(0),
+  };
 }
 
 /** True when the request's content type is `type` (parameters such as charset ignored). */

@@ -15,6 +15,7 @@ import { registerFramesRoute } from './ingest-frames-route.js';
 import { registerInsightHubRoutes } from './ingest-insighthub-route.js';
 import { IngestRateLimiter, type IngestRateLimitSettings } from './ingest-rate-limiter.js';
 import { registerSignedRoute } from './ingest-signed-route.js';
+import { IngestSockets } from './slow-requests.js';
 
 export interface IngestRouteOptions {
   readonly pipeline: Pipeline;
@@ -48,7 +49,11 @@ export const DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE = 20_000;
 export const DEFAULT_INGEST_BODY_LIMIT_BYTES = 1_048_576;
 export const DEFAULT_MAX_FRAMES_PER_REQUEST = 1024;
 
-export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteOptions): void {
+export function registerIngestRoutes(
+  app: FastifyInstance,
+  deps: IngestRouteOptions,
+  sockets: IngestSockets = new IngestSockets(),
+): void {
   const now = deps.now ?? Date.now;
   const signatureToleranceMs = deps.signatureToleranceMs ?? DEFAULT_SIGNATURE_TOLERANCE_MS;
   const bodyLimitBytes = deps.bodyLimitBytes ?? DEFAULT_INGEST_BODY_LIMIT_BYTES;
@@ -69,6 +74,10 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteOpti
     maxReadingsPerRequest: deps.maxReadingsPerRequest ?? DEFAULT_MAX_READINGS_PER_FRAME,
   };
   void app.register(async (scope) => {
+    // Which sockets are inside an ingest request: a body that times out there is refused as request_timeout.
+    scope.addHook('onRequest', async (request) => sockets.enter(request.raw.socket));
+    scope.addHook('onResponse', async (request) => sockets.leave(request.raw.socket));
+    scope.addHook('onRequestAbort', async (request) => sockets.leave(request.raw.socket));
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(
       ['application/json', 'application/octet-stream'],

@@ -31,6 +31,11 @@ export interface LegacyIngestOptions {
   readonly maxTokensPerLine: number;
   /** A partial line not completed within this long closes the connection (slow sender). */
   readonly partialLineTimeoutMs: number;
+  /**
+   * No bytes at all for this long closes the connection, after AUTH too: otherwise an authenticated but
+   * silent peer would hold its socket for ever (the seed protocol has no heartbeat).
+   */
+  readonly idleTimeoutMs: number;
   /** Lines submitted but not yet committed, per connection, before the socket is paused. */
   readonly maxInFlightLines: number;
 }
@@ -100,6 +105,8 @@ class LegacyConnection implements TrackedConnection {
     // (silent, or sending empty lines) would hold its socket forever: legacy has no idle timeout.
     this.authTimer = setTimeout(() => this.onAuthDeadline(), options.partialLineTimeoutMs);
     this.authTimer.unref();
+    socket.setTimeout(options.idleTimeoutMs);
+    socket.on('timeout', () => this.onIdle());
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
       for (const item of this.splitter.end()) this.onLine(item);
@@ -129,6 +136,13 @@ class LegacyConnection implements TrackedConnection {
       `partial line not completed within ${this.options.partialLineTimeoutMs} ms`,
       Buffer.alloc(0),
     );
+    this.finish();
+  }
+
+  private onIdle(): void {
+    // Paused by us for backpressure, or lines still committing: the silence is ours, not the peer's.
+    if (this.finished || this.gate.isHeld || this.inFlight > 0) return;
+    this.refuse('idle_timeout', `no data for ${this.options.idleTimeoutMs} ms`, Buffer.alloc(0));
     this.finish();
   }
 

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REASONS, type ReasonCode } from '@sealstream/protocol';
+import { CLIENT_ERROR_KINDS, type ClientErrorKind } from '../http/slow-requests.js';
 import type { LiveDropKind, LiveMetrics } from '../live/live-metrics.js';
 import type { PipelineMetrics, SourceKind } from '../pipeline/ports.js';
 
@@ -30,8 +31,14 @@ export interface RollupMetrics {
   quarantined(count: number): void;
 }
 
+/** What the HTTP server reports about requests broken before a route saw them. */
+export interface HttpMetrics {
+  clientError(kind: ClientErrorKind): void;
+}
+
 export interface HubMetrics {
   readonly registry: Registry;
+  readonly http: HttpMetrics;
   readonly pipeline: PipelineMetrics;
   readonly live: LiveMetrics;
   readonly rollups: RollupMetrics;
@@ -143,6 +150,14 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     registers,
   });
 
+  const httpClientErrors = new Counter({
+    name: 'sealstream_http_client_errors_total',
+    help: 'HTTP requests closed before a route saw them: too slow (request_timeout), headers too large, or not HTTP.',
+    labelNames: ['kind'] as const,
+    registers,
+  });
+  for (const kind of CLIENT_ERROR_KINDS) httpClientErrors.inc({ kind }, 0);
+
   const reasons = Object.keys(REASONS) as ReasonCode[];
   for (const source of SOURCES) {
     accepted.inc({ source }, 0);
@@ -182,5 +197,7 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     quarantined: (count) => rollupQuarantined.inc(count),
   };
 
-  return { registry, pipeline, live, rollups };
+  const http: HttpMetrics = { clientError: (kind) => httpClientErrors.inc({ kind }) };
+
+  return { registry, http, pipeline, live, rollups };
 }

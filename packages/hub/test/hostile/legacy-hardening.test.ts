@@ -1,9 +1,11 @@
 /**
  * Legacy port hardening.
  *
- * An unauthenticated peer cannot hold a socket: the legacy port has no idle timeout, so a peer that
- * never sends AUTH (silent, or sending only empty lines) used to keep its socket open forever, and a
- * few thousand of them exhaust the hub's file descriptors.
+ * An unauthenticated peer cannot hold a socket: a peer that never sends AUTH (silent, or sending only
+ * empty lines) used to keep its socket open forever, and a few thousand of them exhaust the hub's file
+ * descriptors. Nor can an authenticated one: a peer that goes silent after AUTH_OK is closed after
+ * `--legacy-idle-timeout-ms` (the seed protocol has no heartbeat, so the default is long), while one
+ * that keeps sending is not.
  *
  * The legacy AUTH token must never reach a dead letter, however the AUTH line is misspelled: a lowercase
  * or space-separated `auth`, a BOM or NUL before `AUTH:`, or an AUTH line over the line limit are
@@ -118,6 +120,59 @@ describe('legacy port hardening', () => {
       expect(socket.destroyed).toBe(false); // the connection goes on
     } finally {
       socket.destroy();
+    }
+  });
+});
+
+describe('legacy idle timeout after AUTH', () => {
+  const IDLE_MS = 1000;
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await startTestHub('pglite', ['--legacy-idle-timeout-ms', String(IDLE_MS)]);
+  });
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  async function authenticated() {
+    const socket = connect({ host: '127.0.0.1', port: hub.hub.ports.legacy ?? 0 });
+    socket.on('error', () => undefined);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`AUTH:${LEGACY_AUTH_TOKEN}\n`);
+    await waitUntil(() => Promise.resolve(received.includes('AUTH_OK')), 'AUTH_OK');
+    return { socket, closed };
+  }
+
+  it('closes an authenticated peer that goes silent, counted and dead-lettered as idle_timeout', async () => {
+    const since = Date.now() - 1000;
+    const idle = await watchRejected(hub, 'legacy', 'idle_timeout');
+    const silent = await authenticated();
+    const authenticatedAt = Date.now();
+    const closedAt = await Promise.race([
+      silent.closed,
+      new Promise<null>((resolve) => setTimeout(resolve, 5000, null)),
+    ]);
+    silent.socket.destroy();
+    expect(closedAt, 'the silent socket was closed').not.toBeNull();
+    expect((closedAt ?? 0) - authenticatedAt).toBeGreaterThanOrEqual(IDLE_MS - 100);
+    expect(await idle.added()).toBe(1);
+    const [letter] = await expectDeadLetters(hub, 'idle_timeout', since);
+    expect(letter).toMatchObject({ source: 'legacy', reason: 'idle_timeout' });
+  });
+
+  it('keeps an authenticated peer that sends more often than the timeout', async () => {
+    const busy = await authenticated();
+    const keepAlive = setInterval(() => busy.socket.write('\n'), IDLE_MS / 4);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS * 2.5));
+      expect(busy.socket.destroyed).toBe(false);
+    } finally {
+      clearInterval(keepAlive);
+      busy.socket.destroy();
     }
   });
 });

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { Server as SocketServer } from 'socket.io';
 import { legacyKey, type ClientToServerEvents, type ServerToClientEvents } from '@sealstream/protocol';
 import type { HubConfig } from '../config/hub-config.js';
+import { boundListener } from '../ingest/listener-bounds.js';
 import { buildHttpApp } from '../http/http-app.js';
 import { generatePassword, hashPassword } from '../http/password-hash.js';
 import { createLegacyIngest, type LegacyIngest } from '../ingest/legacy-tcp.js';
@@ -170,6 +171,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           maxFrameBytes: limits.maxFrameBytes,
           maxInFlightFrames: limits.maxInFlightFramesPerConnection,
           idleTimeoutMs: limits.idleTimeoutMs,
+          maxConnections: limits.maxConnectionsPerListener,
           partialFrameTimeoutMs: limits.partialFrameTimeoutMs,
           maxPendingWriteBytes: 1_048_576,
         });
@@ -185,9 +187,17 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           maxTokensPerLine: limits.maxTokensPerLine,
           partialLineTimeoutMs: limits.partialFrameTimeoutMs,
           idleTimeoutMs: limits.legacyIdleTimeoutMs,
+          maxConnections: limits.maxConnectionsPerListener,
           maxInFlightLines: limits.maxInFlightLinesPerConnection,
         });
 
+  // HTTP connections (API, ingest, dashboards' Socket.IO) are bounded like the TCP listeners'.
+  boundListener(http.server, {
+    source: 'http',
+    maxConnections: limits.maxConnectionsPerListener,
+    metrics: metrics.pipeline,
+    logger,
+  });
   await http.listen({ host: config.host, port: config.httpPort });
   const httpPort = (http.server.address() as AddressInfo).port;
   const tcpPort = native === null ? null : await listen(native.server, config.host, config.tcpPort ?? 0);

@@ -55,6 +55,8 @@ export interface HubConfig {
     readonly legacyIdleTimeoutMs: number;
     /** Longest a client may take to send one HTTP request, headers and body. */
     readonly httpRequestTimeoutMs: number;
+    /** Open connections per TCP listener (native, legacy, HTTP each); new ones beyond are closed at once. */
+    readonly maxConnectionsPerListener: number;
     readonly deadLetterRawBytes: number;
     readonly deadLettersPerSecond: number;
     readonly maxInFlightFramesPerConnection: number;

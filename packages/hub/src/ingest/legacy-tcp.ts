@@ -15,6 +15,7 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import type { PipelineMetrics } from '../pipeline/ports.js';
 import { ConnectionRegistry, type TrackedConnection } from './connection-registry.js';
 import { describePeer } from './peer.js';
+import { boundListener } from './listener-bounds.js';
 import { ReadGate } from './read-gate.js';
 
 export interface LegacyIngestOptions {
@@ -36,6 +37,8 @@ export interface LegacyIngestOptions {
    * silent peer would hold its socket for ever (the seed protocol has no heartbeat).
    */
   readonly idleTimeoutMs: number;
+  /** Open connections on this listener; a new one beyond it is closed at once and counted. */
+  readonly maxConnections: number;
   /** Lines submitted but not yet committed, per connection, before the socket is paused. */
   readonly maxInFlightLines: number;
 }
@@ -54,6 +57,12 @@ export function createLegacyIngest(options: LegacyIngestOptions): LegacyIngest {
   const expectedDigest = digest(options.authToken);
   const server = createServer((socket) => {
     new LegacyConnection(socket, options, connections, expectedDigest);
+  });
+  boundListener(server, {
+    source: 'legacy',
+    maxConnections: options.maxConnections,
+    metrics: options.metrics,
+    logger: options.logger,
   });
   return {
     server,

@@ -24,6 +24,7 @@ import type { FrameAnswer, Pipeline } from '../pipeline/pipeline.js';
 import type { PipelineMetrics } from '../pipeline/ports.js';
 import { ConnectionRegistry, type TrackedConnection } from './connection-registry.js';
 import { describePeer } from './peer.js';
+import { boundListener } from './listener-bounds.js';
 import { ReadGate } from './read-gate.js';
 import { RefusalBudget } from './refusal-budget.js';
 
@@ -36,6 +37,8 @@ export interface NativeIngestOptions {
   readonly maxInFlightFrames: number;
   /** No bytes at all for this long closes the connection (devices send heartbeats). */
   readonly idleTimeoutMs: number;
+  /** Open connections on this listener; a new one beyond it is closed at once and counted. */
+  readonly maxConnections: number;
   /** A partial frame not completed within this long closes the connection (slow sender). */
   readonly partialFrameTimeoutMs: number;
   /** Unread acknowledgements buffered above this many bytes close the connection. */
@@ -54,6 +57,12 @@ export function createNativeIngest(options: NativeIngestOptions): NativeIngest {
   options.pipeline.on('drain', onDrain);
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     new NativeConnection(socket, options, connections);
+  });
+  boundListener(server, {
+    source: 'tcp',
+    maxConnections: options.maxConnections,
+    metrics: options.metrics,
+    logger: options.logger,
   });
   return {
     server,

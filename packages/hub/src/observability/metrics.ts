@@ -112,6 +112,12 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     labelNames: ['source'] as const,
     registers,
   });
+  const droppedConnections = new Counter({
+    name: 'sealstream_connections_dropped_total',
+    help: 'New connections closed at once because their listener was at --max-connections.',
+    labelNames: ['source'] as const,
+    registers,
+  });
   const liveClients = new Gauge({
     name: 'sealstream_live_clients',
     help: 'Connected live (Socket.IO) clients.',
@@ -163,6 +169,7 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     accepted.inc({ source }, 0);
     duplicate.inc({ source }, 0);
     connections.set({ source }, 0);
+    droppedConnections.inc({ source }, 0);
     for (const reason of reasons) rejected.inc({ source, reason }, 0);
   }
   for (const kind of DROP_KINDS) liveDropped.inc({ kind }, 0);
@@ -182,6 +189,7 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     pausedConnections: (count) => pausedConnections.set(count),
     connectionOpened: (source) => connections.inc({ source }),
     connectionClosed: (source) => connections.dec({ source }),
+    connectionDropped: (source) => droppedConnections.inc({ source }),
   };
 
   const live: LiveMetrics = {

@@ -136,4 +136,6 @@ export interface PipelineMetrics {
   pausedConnections(count: number): void;
   connectionOpened(source: SourceKind): void;
   connectionClosed(source: SourceKind): void;
+  /** A new connection closed at once because its listener was at its connection bound. */
+  connectionDropped(source: SourceKind): void;
 }

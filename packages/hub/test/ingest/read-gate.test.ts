@@ -30,6 +30,7 @@ function registryWithGauge(): { registry: ConnectionRegistry; paused: () => numb
     pausedConnections: (n: number) => (paused = n),
     connectionOpened: () => undefined,
     connectionClosed: () => undefined,
+    connectionDropped: () => undefined,
   };
   const registry = new ConnectionRegistry('tcp', metrics as unknown as PipelineMetrics, 60_000);
   cleanups.push(() => void registry.closeAll());

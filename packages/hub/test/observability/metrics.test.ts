@@ -71,6 +71,7 @@ describe('createMetrics', () => {
     pipeline.connectionOpened('mqtt');
     pipeline.connectionOpened('mqtt');
     pipeline.connectionClosed('mqtt');
+    pipeline.connectionDropped('legacy');
     live.clients(7);
     live.dropped('legacy', 5);
     live.emitted(11);
@@ -80,6 +81,8 @@ describe('createMetrics', () => {
     expect(sample(text, 'sealstream_readings_accepted_total{source="tcp"}')).toBe(1203);
     expect(sample(text, 'sealstream_readings_accepted_total{source="legacy"}')).toBe(0);
     expect(sample(text, 'sealstream_readings_duplicate_total{source="legacy"}')).toBe(2);
+    expect(sample(text, 'sealstream_connections_dropped_total{source="legacy"}')).toBe(1);
+    expect(sample(text, 'sealstream_connections_dropped_total{source="tcp"}')).toBe(0);
     expect(sample(text, 'sealstream_readings_rejected_total{source="http",reason="integrity_failed"}')).toBe(4);
     // A commit of dead letters only is timed but not counted as a batch of readings.
     expect(sample(text, 'sealstream_batch_readings_count')).toBe(1);

@@ -52,6 +52,7 @@ const noMetrics: PipelineMetrics = {
   pausedConnections: () => undefined,
   connectionOpened: () => undefined,
   connectionClosed: () => undefined,
+  connectionDropped: () => undefined,
 };
 
 function readings(device: string, from: number, count: number): VerifiedReading[] {

@@ -194,12 +194,12 @@ export class SqlReadingStore implements ReadingStore {
   }
 
   totals(): Promise<StoreTotals> {
-    return this.guard('totals', () => this.settled(() => queryTotals(this.executor)));
+    return this.guard('totals', () => queryTotals(this.executor));
   }
 
   /** Refusals per reason since the store was created (dead letters kept before version 4: a lower bound). */
   rejectTotals(): Promise<Partial<Record<string, number>>> {
-    return this.guard('rejectTotals', () => this.settled(() => queryRejectTotals(this.executor)));
+    return this.guard('rejectTotals', () => queryRejectTotals(this.executor));
   }
 
   recentDeadLetters(limit: number): Promise<DeadLetterRow[]> {

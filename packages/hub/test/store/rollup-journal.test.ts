@@ -66,10 +66,15 @@ await describeEachStore('rollup journal', (ctx) => {
     await abandon(ctx.store);
     ctx.store = await ctx.driver.open();
     expect(await ctx.store.rollupBacklog()).toBe(1);
+    // Totals count the orphaned row before any fold (a restart behind a backlog seeds exact totals)...
     const after = await ctx.store.totals();
     expect(after.valid - before.valid).toBe(50);
     expect(after.invalid - before.invalid).toBe(1);
+    expect(await ctx.store.rollupBacklog()).toBe(1);
+    // ...and the same once it is folded.
+    await ctx.store.flushRollups();
     expect(await ctx.store.rollupBacklog()).toBe(0);
+    expect(await ctx.store.totals()).toEqual(after);
     const [bucket] = await ctx.store.minuteBuckets(device, base, base + MINUTE);
     expect(bucket).toMatchObject({ valid: 50, invalid: 1, metrics: { x: { sum: 100, count: 50 } } });
   });
@@ -141,6 +146,40 @@ await describeEachStore('rollup journal', (ctx) => {
     const after = await ctx.store.rejectTotals();
     expect((after['replayed_frame'] ?? 0) - (before['replayed_frame'] ?? 0)).toBe(2);
     expect((after['unknown_key'] ?? 0) - (before['unknown_key'] ?? 0)).toBe(1);
+  });
+
+  it('counts journal rows not yet folded in the totals and per-reason counts, and skips rows a fold would quarantine', async () => {
+    const device = freshDevice('unfolded');
+    const base = Date.UTC(2025, 4, 1, 16, 0, 0);
+    await ctx.store.flushRollups();
+    const [totalsBefore, rejectsBefore] = [await ctx.store.totals(), await ctx.store.rejectTotals()];
+    const sql = executorOf(ctx.store);
+    // Shapes another version might write: a fold quarantines them, so no total may count them.
+    await sql.query(`INSERT INTO rollup_pending (deltas) VALUES ($1::json), ($2::json)`, [
+      JSON.stringify({ b: [[device, base, 7, 1, 'extra']], m: [], r: [[device, base, 'unknown_key', 3, 'extra']] }),
+      JSON.stringify([1, 2, 3]),
+    ]);
+    await ctx.store.commit({
+      readings: Array.from({ length: 20 }, (_, i) => reading({ device, seq: i, ts: base + i, data: { v: i } })),
+      deadLetters: [
+        deadLetter({ receivedAt: base, device, reason: 'unknown_key' }),
+        deadLetter({ receivedAt: base + 1, device, reason: 'unknown_key' }),
+        deadLetter({ receivedAt: base + 2, reason: 'integrity_failed' }),
+      ],
+    });
+    expect(await ctx.store.rollupBacklog()).toBe(3);
+    const totals = await ctx.store.totals();
+    const rejects = await ctx.store.rejectTotals();
+    expect(totals.valid - totalsBefore.valid).toBe(20);
+    expect(totals.invalid - totalsBefore.invalid).toBe(3);
+    expect((rejects['unknown_key'] ?? 0) - (rejectsBefore['unknown_key'] ?? 0)).toBe(2);
+    expect((rejects['integrity_failed'] ?? 0) - (rejectsBefore['integrity_failed'] ?? 0)).toBe(1);
+    expect(await ctx.store.rollupBacklog()).toBe(3);
+    // Folded, the good row's counts move to the rollups and the others to quarantine: the same totals.
+    await ctx.store.flushRollups();
+    expect(await ctx.store.rollupBacklog()).toBe(0);
+    expect(await ctx.store.totals()).toEqual(totals);
+    expect(await ctx.store.rejectTotals()).toEqual(rejects);
   });
 
   it('splits a commit of many minutes and metrics into bounded journal rows and folds them exactly', async () => {

@@ -111,7 +111,7 @@ class LegacyConnection implements TrackedConnection {
     );
     registry.add(this);
     // The seed emitter sends AUTH as soon as it connects. Without this deadline an unauthenticated peer
-    // (silent, or sending empty lines) would hold its socket forever: legacy has no idle timeout.
+    // (silent, or sending empty lines, which reset the idle timeout) would hold its socket for ever.
     this.authTimer = setTimeout(() => this.onAuthDeadline(), options.partialLineTimeoutMs);
     this.authTimer.unref();
     socket.setTimeout(options.idleTimeoutMs);
@@ -149,8 +149,13 @@ class LegacyConnection implements TrackedConnection {
   }
 
   private onIdle(): void {
-    // Paused by us for backpressure, or lines still committing: the silence is ours, not the peer's.
-    if (this.finished || this.gate.isHeld || this.inFlight > 0) return;
+    if (this.finished) return;
+    if (this.gate.isHeld || this.inFlight > 0) {
+      // Paused by us for backpressure, or lines still committing: the silence is ours, not the peer's.
+      // Arm the timer again: a timeout that has fired waits for activity before it runs again.
+      this.socket.setTimeout(this.options.idleTimeoutMs);
+      return;
+    }
     this.refuse('idle_timeout', `no data for ${this.options.idleTimeoutMs} ms`, Buffer.alloc(0));
     this.finish();
   }

@@ -257,8 +257,12 @@ class NativeConnection implements TrackedConnection {
   }
 
   private onIdle(): void {
-    // Paused by us for backpressure: silence is our doing, not the device's.
-    if (this.gate.isHeld || this.inFlight > 0) return;
+    if (this.gate.isHeld || this.inFlight > 0) {
+      // Paused by us for backpressure: silence is our doing, not the device's. Arm the timer again: a
+      // timeout that has fired waits for activity before it runs again.
+      this.socket.setTimeout(this.options.idleTimeoutMs);
+      return;
+    }
     this.fail('idle_timeout', `no data for ${this.options.idleTimeoutMs} ms`, Buffer.alloc(0));
   }
 

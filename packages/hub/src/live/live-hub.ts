@@ -9,12 +9,11 @@
  * memory a client can pin is bounded by maxBufferedPackets plus one tick's packets.
  * When data is sent: ticks run every `tickMs` (stats, catch-ups, and a backstop), but committed data
  * does not wait for them. Data is sent on the leading edge — at once (after the current I/O callbacks,
- * so one loop turn's commits still coalesce) when the previous data send is at least a send gap old,
- * else when it becomes so. The send gap adapts to what a send costs: the measured cost of recent sends
- * divided by the share of the event loop the fan-out may take (LIVE_SEND_BUDGET), between
- * MIN_SEND_GAP_MS and `tickMs`. One subscriber costs ~0.1 ms a send, so readings follow commits within
- * ~1 ms; hundreds of clients make sends expensive and the gap grows towards `tickMs`, so coalescing
- * (and the CPU bound) is what it was with a fixed tick. Latency is then commit time + at most one gap.
+ * so one loop turn's commits still coalesce) while the fan-out is within its share of the event loop
+ * (LIVE_SEND_BUDGET, kept by send-budget.ts), else as soon as it is back within it, at most `tickMs`
+ * later. One subscriber's sends fit the share, so readings follow their commit at once; many clients make
+ * sends expensive and they space out towards `tickMs`, so coalescing and the CPU bound are what they were
+ * with a fixed tick.
  */
 import type { Server, Socket } from 'socket.io';
 import {
@@ -30,15 +29,18 @@ import { credentialMiddleware, tokenMiddleware, type CredentialVerdict } from '.
 import { LatestReadings } from './latest-readings.js';
 import { noopLiveMetrics, type LiveDropKind, type LiveMetrics } from './live-metrics.js';
 import { SubscriptionRegistry, parseDeviceRequest } from './subscriptions.js';
+import { SendBudget } from './send-budget.js';
 import { TickBuffer } from './tick-buffer.js';
 
 export type LiveServer = Server<ClientToServerEvents, ServerToClientEvents>;
 type LiveSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
-/** Share of the event loop the live sends may take; sets the send gap from their measured cost. */
+/** Share of the event loop the live data sends may take, measured by what each send cost. */
 export const LIVE_SEND_BUDGET = 0.1;
-/** Smallest spacing of two data sends. */
-export const MIN_SEND_GAP_MS = 1;
+/** Send time the fan-out may spend ahead of its share before sends wait (a burst allowance), ms. */
+export const SEND_BURST_MS = 2;
+/** A send's cost counts at most this many times the recent average (+1 ms): see send-budget.ts. */
+export const SEND_OUTLIER_FACTOR = 2;
 
 export interface LiveHubOptions {
   readonly io: LiveServer;
@@ -118,16 +120,17 @@ class LiveFanOut {
   private readonly onConnection = (socket: LiveSocket): void => this.attach(socket);
   private tickNumber = 0;
   private closed = false;
-  private readonly tickMs: number;
-  /** performance.now() at the end of the last send that carried data. */
-  private lastDataTickAt = Number.NEGATIVE_INFINITY;
-  /** Moving average of what a data send costs the event loop, ms. */
-  private sendCostMs = 0;
+  private readonly sendBudget: SendBudget;
   private sendScheduled = false;
 
   constructor(options: LiveHubOptions) {
     const tickMs = positiveInteger('tickMs', options.tickMs ?? 50);
-    this.tickMs = tickMs;
+    this.sendBudget = new SendBudget({
+      share: LIVE_SEND_BUDGET,
+      burstMs: SEND_BURST_MS,
+      maxWaitMs: tickMs,
+      outlierFactor: SEND_OUTLIER_FACTOR,
+    });
     this.maxReadingsPerTick = positiveInteger('maxReadingsPerTick', options.maxReadingsPerTick ?? 500);
     this.maxBufferedPackets = nonNegativeInteger('maxBufferedPackets', options.maxBufferedPackets ?? 100);
     this.statsIntervalMs = nonNegativeInteger('statsIntervalMs', options.statsIntervalMs ?? 250);
@@ -208,12 +211,7 @@ class LiveFanOut {
     this.leadingEdge();
   }
 
-  /** Current spacing of data sends: their measured cost over the budget, within [MIN_SEND_GAP_MS, tickMs]. */
-  private sendGapMs(): number {
-    return Math.min(this.tickMs, Math.max(MIN_SEND_GAP_MS, this.sendCostMs / LIVE_SEND_BUDGET));
-  }
-
-  /** Schedules the send of new data: at once when the last data send is a gap old, else when it will be. */
+  /** Schedules the send of new data: at once while the sends are within their budget, else when they will be. */
   private leadingEdge(): void {
     if (this.sendScheduled || this.closed) return;
     this.sendScheduled = true;
@@ -221,7 +219,7 @@ class LiveFanOut {
       this.sendScheduled = false;
       if (!this.closed) this.tick();
     };
-    const wait = this.lastDataTickAt + this.sendGapMs() - performance.now();
+    const wait = this.sendBudget.waitMs(performance.now());
     if (wait <= 0) setImmediate(send);
     else setTimeout(send, wait).unref();
   }
@@ -329,11 +327,7 @@ class LiveFanOut {
     } finally {
       this.buffer.reset();
     }
-    if (hasData) {
-      const ended = performance.now();
-      this.sendCostMs = this.sendCostMs === 0 ? ended - started : 0.8 * this.sendCostMs + 0.2 * (ended - started);
-      this.lastDataTickAt = ended;
-    }
+    if (hasData) this.sendBudget.spent(started, performance.now());
   }
 
   private fanOutV2(currentStats: () => LiveStats): void {

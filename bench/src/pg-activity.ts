@@ -2,7 +2,9 @@
  * Samples what the hub's PostgreSQL sessions are doing (pg_stat_activity, filtered by the
  * application_name the bench gives the hub process) every `intervalMs`, and tallies
  * state / wait event / statement kind. It tells "PostgreSQL is busy" apart from "PostgreSQL is waiting
- * on a lock, on WAL flush, or on the hub".
+ * on a lock, on WAL flush, or on the hub". Also the WAL the whole server wrote and the checkpoints it
+ * ran meanwhile: after each checkpoint the first change to every page logs the whole page, so frequent
+ * (WAL-triggered) checkpoints multiply WAL volume and PostgreSQL's CPU per reading.
  */
 import pg from 'pg';
 import { processCpuSeconds } from './hub-process.js';
@@ -15,6 +17,26 @@ export interface ActivityTally {
    * first sample count from then, later ones from their start). */
   readonly backendCpuSeconds: number;
   readonly backends: number;
+  /** WAL bytes the server wrote while sampled (every session, not only the hub's). */
+  readonly walBytes: number;
+  /** Checkpoints the server started while sampled, timed and requested (WAL-triggered). */
+  readonly checkpoints: { readonly timed: number; readonly requested: number };
+}
+
+interface WalMark {
+  readonly lsn: string;
+  readonly timed: number;
+  readonly requested: number;
+}
+
+async function walMark(client: pg.Client): Promise<WalMark> {
+  const result = await client.query<{ lsn: string; timed: string; requested: string }>(
+    `SELECT pg_current_wal_lsn()::text AS lsn, checkpoints_timed::text AS timed, checkpoints_req::text AS requested
+     FROM pg_stat_bgwriter`,
+  );
+  const row = result.rows[0];
+  if (row === undefined) throw new Error('pg_stat_bgwriter returned no row');
+  return { lsn: row.lsn, timed: Number(row.timed), requested: Number(row.requested) };
 }
 
 export interface ActivitySampler {
@@ -24,6 +46,7 @@ export interface ActivitySampler {
 export async function sampleActivity(url: string, applicationName: string, intervalMs = 100): Promise<ActivitySampler> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
+  const startMark = await walMark(client);
   const counts = new Map<string, number>();
   let sessionSamples = 0;
   let rounds = 0;
@@ -62,6 +85,11 @@ export async function sampleActivity(url: string, applicationName: string, inter
     async stop() {
       stopped = true;
       await loop.catch(() => undefined);
+      const endMark = await walMark(client);
+      const walDiff = await client.query<{ bytes: string }>(
+        'SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::text AS bytes',
+        [endMark.lsn, startMark.lsn],
+      );
       await client.end().catch(() => undefined);
       const top = [...counts.entries()]
         .sort((a, b) => b[1] - a[1])
@@ -77,6 +105,8 @@ export async function sampleActivity(url: string, applicationName: string, inter
         top,
         backendCpuSeconds: Math.round(backendCpuSeconds * 100) / 100,
         backends: backendCpu.size,
+        walBytes: Number(walDiff.rows[0]?.bytes ?? 0),
+        checkpoints: { timed: endMark.timed - startMark.timed, requested: endMark.requested - startMark.requested },
       };
     },
   };

@@ -27,6 +27,15 @@ const COLUMNS: ReadonlyArray<readonly [string, (row: Row) => string]> = [
         : `${r.cpuMicrosPerReading.hub}+${r.cpuMicrosPerReading.postgres ?? '(in hub)'}`,
   ],
   ['other CPU', (r) => (r.otherCpuPct === null ? '-' : `${r.otherCpuPct}%`)],
+  ['WAL B/reading', (r) => (r.walBytesPerReading === null ? '-' : String(r.walBytesPerReading))],
+  [
+    'checkpoints',
+    (r) =>
+      r.postgresActivity === null
+        ? '-'
+        : `${r.postgresActivity.checkpoints.requested + r.postgresActivity.checkpoints.timed}` +
+          (r.postgresActivity.checkpoints.requested > 0 ? ` (${r.postgresActivity.checkpoints.requested} by WAL)` : ''),
+  ],
   ['commits', (r) => (r.hub.commits === null ? '-' : String(r.hub.commits))],
   ['rows/commit', (r) => (r.hub.avgBatchRows === null ? '-' : String(r.hub.avgBatchRows))],
   ['ms/commit', (r) => (r.hub.avgCommitMs === null ? '-' : String(r.hub.avgCommitMs))],

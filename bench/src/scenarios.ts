@@ -78,6 +78,8 @@ export interface ScenarioResult {
   };
   /** CPU used by everything else on the machine meanwhile (other tests, builds): noise to report. */
   readonly otherCpuPct: number | null;
+  /** WAL the server wrote per committed reading (every session's WAL: other load inflates it). */
+  readonly walBytesPerReading: number | null;
   readonly postgresActivity: ActivityTally | null;
   readonly note: string;
 }
@@ -252,6 +254,8 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
           bench: perReading((cpu1.bench.user + cpu1.bench.system) / 1e6, audit.rows),
         },
         otherCpuPct: otherCpu(),
+        walBytesPerReading:
+          postgresActivity === null || audit.rows === 0 ? null : Math.round(postgresActivity.walBytes / audit.rows),
         postgresActivity,
         note,
       };

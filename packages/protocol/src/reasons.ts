@@ -89,7 +89,7 @@ export const REASONS = {
     code: 26,
     scope: 'frame',
     retryable: false,
-    description: 'Decrypted payload is not a JSON array of readings.',
+    description: 'Decrypted payload is not a JSON array of readings in valid UTF-8.',
   },
   too_many_readings: {
     code: 27,

@@ -2,6 +2,7 @@
  * Sealing a batch of readings into one DATA frame and opening it again. One cipher operation per frame:
  * the whole readings array is one JSON plaintext, authenticated together with the frame header.
  */
+import { isUtf8 } from 'node:buffer';
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   CipherSuite,
@@ -133,6 +134,9 @@ export function openDataFrame(
 ): OpenResult {
   const plaintext = decrypt(frame, key);
   if (!Buffer.isBuffer(plaintext)) return plaintext;
+  // JSON travels as UTF-8 (RFC 8259). Decoding would silently turn invalid bytes into U+FFFD and store
+  // text the device never sent, so an authentic payload that is not UTF-8 is refused instead.
+  if (!isUtf8(plaintext)) return reject('bad_payload', 'decrypted payload is not valid UTF-8');
   let parsed: unknown;
   try {
     parsed = JSON.parse(plaintext.toString('utf8'));

@@ -145,6 +145,26 @@ describe('DATA frames', () => {
     }
   });
 
+  it('returns bad_payload for an authentic payload that is not valid UTF-8, instead of storing U+FFFD', () => {
+    const valid = Buffer.from('[{"device":"d","seq":1,"ts":1,"data":{"name":"\u00e9"}}]', 'utf8');
+    for (const bytes of [
+      Buffer.from([0x5b, 0x22, 0xff, 0x22, 0x5d]), // ["\xff"]: a byte never valid in UTF-8
+      Buffer.from([0x5b, 0x22, 0xc3, 0x22, 0x5d]), // a truncated two-byte sequence
+      Buffer.from([0x5b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x5d]), // an encoded lone surrogate
+    ]) {
+      for (const suite of SUITES) {
+        const template = onlyDataFrame(sealReadings(sampleReadings(1), KEY, { suite, keyId: 'k', frameId: 3 }));
+        const result = openDataFrame(onlyDataFrame(resealWithPlaintext(template, bytes)), KEY);
+        expect(result).toMatchObject({ ok: false, reason: 'bad_payload' });
+        if (!result.ok) expect(result.detail).toMatch(/UTF-8/);
+      }
+    }
+    for (const suite of SUITES) {
+      const template = onlyDataFrame(sealReadings(sampleReadings(1), KEY, { suite, keyId: 'k', frameId: 3 }));
+      expect(openDataFrame(onlyDataFrame(resealWithPlaintext(template, valid)), KEY).ok).toBe(true);
+    }
+  });
+
   it('passes an unknown suite through the decoder and refuses it in openDataFrame', () => {
     const sealed = sealReadings(sampleReadings(1), KEY, { suite: 1, keyId: 'key-Z', frameId: 77 });
     sealed[6] = 9; // suite byte

@@ -3,6 +3,7 @@
  * signatures and dead letters, so Fastify's JSON parser is not used), and turning the pipeline's answer
  * into the HTTP answer: 2xx with counts after commit, 503 + Retry-After when the hub is busy.
  */
+import { isUtf8 } from 'node:buffer';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import type { FrameAnswer } from '../pipeline/pipeline.js';
@@ -18,7 +19,8 @@ export const IngestAnswer = Type.Object(
 );
 
 export function parseJson(body: Buffer): { ok: true; value: unknown } | { ok: false } {
-  if (body.length === 0) return { ok: false };
+  // Invalid UTF-8 would decode to U+FFFD: text the device never sent, stored as if it had.
+  if (body.length === 0 || !isUtf8(body)) return { ok: false };
   try {
     return { ok: true, value: JSON.parse(body.toString('utf8')) as unknown };
   } catch {

@@ -160,4 +160,24 @@ describe('POST /ingest (InsightHub)', () => {
       expect(answer.body.error?.details?.reason).toBe('malformed_body');
     }
   });
+
+  it('refuses a body that is not valid UTF-8 (400 malformed_body) instead of storing U+FFFD', async () => {
+    const token = deviceToken('ih-key', SECRET);
+    const text = JSON.stringify({ device_id: 'ih-1', value: 'XX', time: Date.now() });
+    const at = text.indexOf('XX');
+    const body = Buffer.from(text, 'utf8');
+    body[at] = 0xff; // never valid in UTF-8
+    const answer = await post(hub.base, '/ingest', body, {
+      'content-type': 'application/json',
+      authorization: `Bearer ${token}`,
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error?.details?.reason).toBe('malformed_body');
+    body[at] = 0x58; // the same body, valid again, is accepted
+    const fixed = await post(hub.base, '/ingest', body, {
+      'content-type': 'application/json',
+      authorization: `Bearer ${token}`,
+    });
+    expect(fixed.status).toBe(202);
+  });
 });

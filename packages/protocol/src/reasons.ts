@@ -217,6 +217,12 @@ export const REASONS = {
     description:
       'The request (headers and body) was not received within the request timeout (slow or stalled sender); answered 408 and closed.',
   },
+  body_too_large: {
+    code: 108,
+    scope: 'request',
+    retryable: false,
+    description: "The request body (or its Content-Length) exceeds the route's limit; answered 413, not read further.",
+  },
   // hub: the hub could not take the input now (the sender should retry), or failed on it (internal_error).
   overloaded: {
     code: 80,

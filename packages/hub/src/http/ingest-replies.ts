@@ -118,6 +118,24 @@ export function bodyTimeoutRefusal(socket: Socket, timeoutMs: number): Refusal {
   };
 }
 
+/**
+ * The refusal of a body Fastify would not read: over the route's limit (`body_too_large`), or not
+ * readable as declared (`malformed_body`: a bad Content-Length, a body cut short). Nothing of it is kept.
+ * Null for any other error (ours, already counted, or not about the body).
+ */
+export function bodyReadRefusal(
+  error: { readonly code?: unknown },
+  limitBytes: number,
+): Pick<Refusal, 'reason' | 'detail' | 'raw'> | null {
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return { reason: 'body_too_large', detail: `request body over ${limitBytes} bytes`, raw: new Uint8Array(0) };
+  }
+  if (error.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
+    return { reason: 'malformed_body', detail: 'request body cannot be read as declared', raw: new Uint8Array(0) };
+  }
+  return null;
+}
+
 /** True when the request's content type is `type` (parameters such as charset ignored). */
 export function hasContentType(request: FastifyRequest, type: string): boolean {
   const header = request.headers['content-type'];

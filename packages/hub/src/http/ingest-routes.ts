@@ -15,6 +15,7 @@ import { registerFramesRoute } from './ingest-frames-route.js';
 import { registerInsightHubRoutes } from './ingest-insighthub-route.js';
 import { IngestRateLimiter, type IngestRateLimitSettings } from './ingest-rate-limiter.js';
 import { registerSignedRoute } from './ingest-signed-route.js';
+import { bodyReadRefusal, peerOf } from './ingest-replies.js';
 import { IngestSockets } from './slow-requests.js';
 
 export interface IngestRouteOptions {
@@ -78,6 +79,12 @@ export function registerIngestRoutes(
     scope.addHook('onRequest', async (request) => sockets.enter(request.raw.socket));
     scope.addHook('onResponse', async (request) => sockets.leave(request.raw.socket));
     scope.addHook('onRequestAbort', async (request) => sockets.leave(request.raw.socket));
+    // Fastify refuses a body over the limit (or one it cannot read) before any handler runs, through the
+    // app's error handler (413 / 400); count and dead-letter it here like every other ingest refusal.
+    scope.addHook('onError', async (request, _reply, error) => {
+      const refusal = bodyReadRefusal(error, bodyLimitBytes);
+      if (refusal !== null) deps.pipeline.refuse({ ...refusal, source: 'http', peer: peerOf(request), device: null });
+    });
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(
       ['application/json', 'application/octet-stream'],

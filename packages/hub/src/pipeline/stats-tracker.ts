@@ -1,7 +1,9 @@
 /**
  * Running totals and rates for the live view and the stats API: received, valid, invalid, duplicate,
- * success rate, and per-second rates over a short sliding window. Seeded from the store at start so
- * totals survive restarts. Bounded: a fixed ring of one-second slots.
+ * success rate, and per-second rates over a short sliding window. Valid, invalid and per-reason totals
+ * are seeded from the store at start, so they survive restarts; duplicates are not stored, so their
+ * total (and received, which includes it) counts from this process's start. Bounded: a fixed ring of
+ * one-second slots.
  */
 import { isReasonCode, type LiveStats, type ReasonCode } from '@sealstream/protocol';
 

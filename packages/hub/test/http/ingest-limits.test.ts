@@ -228,6 +228,12 @@ describe('rate limits and body limits', () => {
     const answer = await sendSigned(hub, 'r-3', big);
     expect(answer.status).toBe(413);
     expect(answer.body.error?.code).toBe('payload_too_large');
+    // Refused before any handler ran, yet counted and dead-lettered like every other ingest refusal.
+    expect(await hub.metrics.registry.metrics()).toMatch(
+      /sealstream_readings_rejected_total\{source="http",reason="body_too_large"\} 1\n/,
+    );
+    const [letter] = await hub.deadLetters('body_too_large', 1);
+    expect(letter).toMatchObject({ source: 'http', reason: 'body_too_large', device: null });
     // Well past the API's 2 requests per address, ingest answers on its own terms.
     for (let i = 0; i < 3; i += 1) expect((await sendInsightHub(hub, `r-many-${i}`, i)).status).toBe(202);
   });

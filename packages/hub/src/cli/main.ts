@@ -70,6 +70,9 @@ async function serve(argv: string[]): Promise<number> {
       `  Metrics:         ${url}metrics`,
       `  Native TCP:      ${hub.ports.tcp === null ? 'off' : `${config.host}:${hub.ports.tcp}`}`,
       `  Legacy TCP:      ${hub.ports.legacy === null ? 'off' : `${config.host}:${hub.ports.legacy}`}`,
+      ...(hub.ports.monitor === null
+        ? []
+        : [`  Monitoring:      ${config.host}:${hub.ports.monitor} (/healthz, /metrics)`]),
       `  API docs:        ${url}docs`,
       adminNote,
       config.demo

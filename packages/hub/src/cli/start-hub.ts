@@ -12,6 +12,7 @@ import { Server as SocketServer } from 'socket.io';
 import { legacyKey, type ClientToServerEvents, type ServerToClientEvents } from '@sealstream/protocol';
 import type { HubConfig } from '../config/hub-config.js';
 import { boundListener } from '../ingest/listener-bounds.js';
+import { buildMonitorApp } from '../http/monitor-app.js';
 import { buildHttpApp } from '../http/http-app.js';
 import { generatePassword, hashPassword } from '../http/password-hash.js';
 import { createLegacyIngest, type LegacyIngest } from '../ingest/legacy-tcp.js';
@@ -30,7 +31,12 @@ export interface RunningHub {
   readonly store: ReadingStore;
   readonly pipeline: Pipeline;
   readonly http: FastifyInstance;
-  readonly ports: { readonly http: number; readonly tcp: number | null; readonly legacy: number | null };
+  readonly ports: {
+    readonly http: number;
+    readonly tcp: number | null;
+    readonly legacy: number | null;
+    readonly monitor: number | null;
+  };
   /** Demo mode, first start only: the admin account created with a random password, to print once. */
   readonly demoAdmin: { readonly username: string; readonly password: string } | null;
   close(): Promise<void>;
@@ -202,6 +208,18 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   const httpPort = (http.server.address() as AddressInfo).port;
   const tcpPort = native === null ? null : await listen(native.server, config.host, config.tcpPort ?? 0);
   const legacyPort = legacy === null ? null : await listen(legacy.server, config.host, config.legacyPort ?? 0);
+  const monitor =
+    config.monitorPort === null
+      ? null
+      : buildMonitorApp({
+          logger,
+          store,
+          metricsRegistry: metrics.registry,
+          isReady: () => ready,
+          requestTimeoutMs: limits.httpRequestTimeoutMs,
+        });
+  if (monitor !== null) await monitor.listen({ host: config.host, port: config.monitorPort ?? 0 });
+  const monitorPort = monitor === null ? null : (monitor.server.address() as AddressInfo).port;
   ready = true;
 
   let closing: Promise<void> | undefined;
@@ -210,7 +228,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     store,
     pipeline,
     http,
-    ports: { http: httpPort, tcp: tcpPort, legacy: legacyPort },
+    ports: { http: httpPort, tcp: tcpPort, legacy: legacyPort, monitor: monitorPort },
     demoAdmin,
     close() {
       closing ??= (async () => {
@@ -221,6 +239,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
         live.close();
         await new Promise<void>((resolve) => void io.close(() => resolve()));
         await http.close().catch(() => undefined);
+        await monitor?.close().catch(() => undefined);
         registry.stop();
         rollupFlusher.stop();
         await store.close();

@@ -14,6 +14,8 @@ export interface HubConfig {
   /** null disables the listener. */
   readonly tcpPort: number | null;
   readonly legacyPort: number | null;
+  /** A port serving only /healthz and /metrics (monitoring that a flood of the HTTP port cannot shut out); null: off. */
+  readonly monitorPort: number | null;
   readonly store:
     | { readonly kind: 'pglite'; readonly dataDir: string; readonly thread: 'worker' | 'main' }
     | {

@@ -33,6 +33,7 @@ import type { DeviceRegistry } from '../registry/device-registry.js';
 import { registerApiKeyRoutes } from './api-key-routes.js';
 import { bodyTimeoutRefusal } from './ingest-replies.js';
 import { registerIngestRoutes, type IngestRouteOptions } from './ingest-routes.js';
+import { metricsExposition, readiness } from './monitor-app.js';
 import { registerRedriveRoutes, type RedriveDeps } from './redrive-routes.js';
 import { registerRegistryRoutes } from './registry-routes.js';
 import {
@@ -186,24 +187,13 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
         },
       },
     },
-    async (_request, reply) => {
-      if (!options.isReady()) return reply.code(503).send({ status: 'starting' });
-      try {
-        await options.store.ping();
-      } catch {
-        return reply.code(503).send({ status: 'store_unavailable', store: options.store.kind });
-      }
-      return { status: 'ok', store: options.store.kind };
-    },
+    readiness(options),
   );
 
   app.get(
     '/metrics',
     { schema: { tags: ['ops'], summary: 'Prometheus metrics (text exposition format)' } },
-    async (_request, reply) => {
-      const text = await options.metricsRegistry.metrics();
-      return reply.type(options.metricsRegistry.contentType).send(text);
-    },
+    metricsExposition(options),
   );
 
   if (options.rateLimits !== null) {

@@ -2,7 +2,7 @@
  * A flood of connections cannot take the hub's file descriptors: each TCP listener holds at most
  * `--max-connections`; beyond it a new connection is closed at once and counted
  * (`sealstream_connections_dropped_total{source}`), while devices already connected go on, and a place
- * freed is taken again.
+ * freed is taken again. Monitoring on `--monitor-port` keeps answering while the HTTP port is full.
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,7 +44,7 @@ describe('connection floods', () => {
   const peers: Peer[] = [];
 
   beforeAll(async () => {
-    hub = await startTestHub('pglite', ['--max-connections', String(MAX_CONNECTIONS)]);
+    hub = await startTestHub('pglite', ['--max-connections', String(MAX_CONNECTIONS), '--monitor-port', '0']);
   });
   afterAll(async () => {
     for (const peer of peers) peer.socket.destroy();
@@ -96,5 +96,24 @@ describe('connection floods', () => {
     expect(extra.isClosed()).toBe(true);
     expect(held.every((peer) => !peer.isClosed())).toBe(true);
     expect((await dropped(hub, 'legacy')) - before).toBe(1);
+  });
+
+  it('keeps /healthz and /metrics answering on the monitor port while a flood fills the HTTP port', async () => {
+    const monitor = `http://127.0.0.1:${hub.hub.ports.monitor ?? 0}`;
+    const held: Peer[] = [];
+    for (let i = 0; i < MAX_CONNECTIONS + 4; i += 1) held.push(await openPeer(hub.hub.ports.http));
+    peers.push(...held);
+    // The HTTP port is full: a new connection there is closed at once...
+    const extra = await openPeer(hub.hub.ports.http);
+    await Promise.race([extra.closed, sleep(3000)]);
+    expect(extra.isClosed()).toBe(true);
+    // ...while monitoring answers on its own port, and sees the flood.
+    const health = await fetch(`${monitor}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', store: 'pglite' });
+    const text = await (await fetch(`${monitor}/metrics`)).text();
+    const drops = /sealstream_connections_dropped_total\{source="http"\} (\d+)/.exec(text);
+    expect(Number(drops?.[1] ?? 0)).toBeGreaterThanOrEqual(1);
+    for (const peer of held) peer.socket.destroy();
   });
 });

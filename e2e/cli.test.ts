@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -372,5 +372,42 @@ describe.skipIf(!built)('sealstream CLI', () => {
     await emitNative(second, 'reg', key.keyId, key.secret);
     const m = await metrics(second.ports.http);
     expect(sum(m, 'sealstream_readings_rejected_total{source="tcp",reason="revoked_key"')).toBeGreaterThan(0);
+  }, 90_000);
+
+  it("a second process on a running hub's data folder is refused before it writes; a killed hub restarts", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sealstream-cli-'));
+    dirs.push(dataDir);
+    const env = { SEALSTREAM_DEVICE_KEYS: `lock:${'5a'.repeat(32)}` };
+    const first = await serve([], env, { dataDir });
+    const pid = first.child.pid as number;
+    const lockFile = join(dataDir, 'sealstream.lock');
+    expect(JSON.parse(await readFile(lockFile, 'utf8')).pid).toBe(pid);
+
+    // Before the lock both of these opened the folder and wrote to it: a second hub on other ports ran,
+    // acknowledged readings and lost them all when the first wrote over its pages.
+    const secondHub = await run(
+      ['serve', '--http-port', '0', '--tcp-port', '0', '--legacy-port', 'off', '--data-dir', dataDir],
+      { SEALSTREAM_JWT_SECRET: JWT_SECRET, ...env },
+    );
+    expect(secondHub.code).toBe(1);
+    expect(secondHub.stdout).toContain(`is in use by process ${pid}`);
+    const usersAdd = await run(
+      ['users', 'add', '--username', 'late-admin', '--role', 'admin', '--data-dir', dataDir],
+      {},
+    );
+    expect(usersAdd.code).not.toBe(0);
+    expect(usersAdd.stdout).toContain(`is in use by process ${pid}`);
+    expect((await fetch(`http://127.0.0.1:${first.ports.http}/healthz`)).status).toBe(200);
+
+    // kill -9 leaves the lock file behind; its process is gone, so the next hub takes it over.
+    first.child.kill('SIGKILL');
+    await new Promise((resolve) => first.child.once('exit', resolve));
+    expect(existsSync(lockFile)).toBe(true);
+    const restarted = await serve([], env, { dataDir });
+    expect((await fetch(`http://127.0.0.1:${restarted.ports.http}/healthz`)).status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => restarted.child.once('exit', (code) => resolve(code)));
+    restarted.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(existsSync(lockFile)).toBe(false);
   }, 90_000);
 });

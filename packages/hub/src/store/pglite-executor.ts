@@ -11,6 +11,7 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import type { SqlExecutor, SqlRow, SqlTransaction } from './sql-executor.js';
+import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { PgliteWorkerExecutor } from './pglite-worker-executor.js';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
@@ -36,6 +37,7 @@ export class PgliteExecutor implements SqlExecutor {
 
   private constructor(
     private readonly db: PGlite,
+    private readonly lock: DataDirLock,
     checkpointIntervalMs: number,
     private readonly onBackgroundError: (error: unknown) => void,
   ) {
@@ -54,8 +56,16 @@ export class PgliteExecutor implements SqlExecutor {
       });
     }
     await mkdir(options.dataDir, { recursive: true });
-    const db = await PGlite.create(options.dataDir);
-    return new PgliteExecutor(db, interval, options.onBackgroundError ?? (() => undefined));
+    // Before PGlite touches the folder: a second process must not write a single page of it.
+    const lock = await acquireDataDirLock(options.dataDir);
+    let db: PGlite;
+    try {
+      db = await PGlite.create(options.dataDir);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+    return new PgliteExecutor(db, lock, interval, options.onBackgroundError ?? (() => undefined));
   }
 
   async query(text: string, params: readonly unknown[] = []): Promise<SqlRow[]> {
@@ -101,7 +111,11 @@ export class PgliteExecutor implements SqlExecutor {
       if (this.dirty) await this.checkpoint();
     } finally {
       this.closed = true;
-      await this.db.close();
+      try {
+        await this.db.close();
+      } finally {
+        await this.lock.release();
+      }
     }
   }
 

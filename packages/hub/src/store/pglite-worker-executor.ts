@@ -20,6 +20,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SqlExecutor, SqlRow, SqlTransaction } from './sql-executor.js';
+import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { PGLITE_WORKER_SOURCE } from './pglite-worker-source.js';
 
 export interface PgliteWorkerExecutorOptions {
@@ -88,6 +89,7 @@ export class PgliteWorkerExecutor implements SqlExecutor {
 
   private constructor(
     private readonly worker: Worker,
+    private readonly lock: DataDirLock,
     checkpointIntervalMs: number,
     private readonly onBackgroundError: (error: unknown) => void,
   ) {
@@ -103,11 +105,19 @@ export class PgliteWorkerExecutor implements SqlExecutor {
     const interval = options.checkpointIntervalMs;
     if (!Number.isFinite(interval) || interval <= 0) throw new Error('store: checkpointIntervalMs must be positive');
     await mkdir(options.dataDir, { recursive: true });
-    const worker = new Worker(PGLITE_WORKER_SOURCE, {
-      eval: true,
-      workerData: { dataDir: options.dataDir, pgliteUrl: pgliteModuleUrl() },
-    });
-    const executor = new PgliteWorkerExecutor(worker, interval, options.onBackgroundError ?? (() => undefined));
+    // Before PGlite touches the folder: a second process must not write a single page of it.
+    const lock = await acquireDataDirLock(options.dataDir);
+    let worker: Worker;
+    try {
+      worker = new Worker(PGLITE_WORKER_SOURCE, {
+        eval: true,
+        workerData: { dataDir: options.dataDir, pgliteUrl: pgliteModuleUrl() },
+      });
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+    const executor = new PgliteWorkerExecutor(worker, lock, interval, options.onBackgroundError ?? (() => undefined));
     try {
       // Surfaces a data folder PGlite cannot open now, not at the first commit.
       await executor.query('SELECT 1');
@@ -179,8 +189,13 @@ export class PgliteWorkerExecutor implements SqlExecutor {
 
   private async terminate(): Promise<void> {
     this.worker.removeAllListeners('exit');
-    await this.worker.terminate();
-    this.fail(new Error('store is closed'));
+    try {
+      await this.worker.terminate();
+    } finally {
+      this.fail(new Error('store is closed'));
+      // Only once the thread that wrote the folder is gone.
+      await this.lock.release();
+    }
   }
 
   /** Runs `work` after every call queued before it; the connection is the worker's single PGlite. */

@@ -20,6 +20,12 @@ export interface BenchStore {
   readonly kind: StoreKind;
   /** Hub CLI flags selecting this store. */
   readonly hubArgs: readonly string[];
+  /**
+   * Called before the hub starts: on the server, a CHECKPOINT, so a scenario does not pay for the dirty
+   * pages and the WAL-triggered checkpoint the previous scenario left behind. Resolves to a note when it
+   * could not (e.g. the role may not run CHECKPOINT), else null.
+   */
+  settle(): Promise<string | null>;
   /** Counts rows whose device id starts with `devicePrefix`. Call after the hub has exited for PGlite. */
   audit(devicePrefix: string): Promise<RowAudit>;
   dispose(): Promise<void>;
@@ -33,6 +39,7 @@ export async function createPgliteStore(): Promise<BenchStore> {
   return {
     kind: 'pglite',
     hubArgs: ['--data-dir', dataDir],
+    settle: () => Promise.resolve(null),
     async audit(devicePrefix) {
       const { PGlite } = await import('@electric-sql/pglite');
       const db = await PGlite.create(dataDir);
@@ -58,6 +65,14 @@ export async function createPostgresStore(url: string, label: string): Promise<B
   return {
     kind: 'postgres',
     hubArgs: ['--database-url', url, '--database-schema', schema],
+    async settle() {
+      try {
+        await client.query('CHECKPOINT');
+        return null;
+      } catch (error) {
+        return `no CHECKPOINT before the run (${(error as Error).message})`;
+      }
+    },
     async audit(devicePrefix) {
       await client.query(`SET search_path = ${schema}`);
       const result = await client.query<{ rows: string; keys: string }>(AUDIT_SQL, [`${devicePrefix}%`]);

@@ -1,61 +1,136 @@
 /**
- * A Socket.IO subscriber (a v2 dashboard client) that subscribes to a sample of devices and measures,
- * for each live reading of those devices, the time from its creation on the emitter (`ts`) to its
- * arrival here. The emitter runs in this same process, so both ends read the same clock. It also keeps
- * the hub's latest `stats` event, which is how the bench follows commits that have no acknowledgement
- * (legacy lines).
+ * The latency probe: a live subscriber (live-subscriber.ts) following a sample of devices, run either in
+ * its own process (the default: a dashboard is not inside the emitter, and on two cores the emitter's
+ * sealing and GC on the bench's event loop would otherwise delay arrivals) or inside the bench process.
+ * It also keeps the hub's latest `stats` event, which is how the bench follows commits that have no
+ * acknowledgement (legacy lines).
  */
-import { io, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, LiveStats, ServerToClientEvents } from '@sealstream/protocol';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { LiveStats } from '@sealstream/protocol';
+import { connectLiveSubscriber } from './live-subscriber.js';
+import { processCpuSeconds } from './hub-process.js';
 import { LatencySamples } from './percentiles.js';
 
-export interface LatencyProbe {
+export type ProbePlacement = 'process' | 'inline';
+
+export interface ProbeResult {
   readonly samples: LatencySamples;
   /** Readings the hub's per-client cap dropped for this subscriber (0 means the sample is complete). */
-  dropped(): number;
+  readonly dropped: number;
+}
+
+export interface LatencyProbe {
   latestStats(): LiveStats | undefined;
+  /** CPU seconds of the probe's own process so far; 0 when it runs inside the bench. */
+  cpuSeconds(): number;
+  /** Stops subscribing and returns what was measured. */
+  finish(): Promise<ProbeResult>;
+  /** Ends the probe without a result (a scenario that failed); harmless after finish(). */
   close(): void;
 }
+
+const CHILD = fileURLToPath(new URL('./latency-probe-child.js', import.meta.url));
 
 export async function startLatencyProbe(
   httpPort: number,
   devices: readonly string[],
   token: string,
+  placement: ProbePlacement,
 ): Promise<LatencyProbe> {
+  return placement === 'inline' ? startInline(httpPort, devices, token) : startChild(httpPort, devices, token);
+}
+
+async function startInline(httpPort: number, devices: readonly string[], token: string): Promise<LatencyProbe> {
   const samples = new LatencySamples();
-  const wanted = new Set(devices.map((device) => `device:${device}`));
   let dropped = 0;
   let stats: LiveStats | undefined;
-  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(`http://127.0.0.1:${httpPort}`, {
-    auth: { protocol: 2, token },
-    transports: ['websocket'],
-    reconnection: false,
+  const subscriber = await connectLiveSubscriber(httpPort, devices, token, {
+    onLatency: (ms) => samples.add(ms),
+    onDropped: (count) => {
+      dropped += count;
+    },
+    onStats: (latest) => {
+      stats = latest;
+    },
   });
-  socket.on('readings', (batch) => {
-    if (!wanted.has(batch.room)) return;
-    const now = Date.now();
-    dropped += batch.dropped;
-    for (const reading of batch.readings) samples.add(now - reading.ts);
+  return {
+    latestStats: () => stats,
+    cpuSeconds: () => 0,
+    finish: () => {
+      subscriber.close();
+      return Promise.resolve({ samples, dropped });
+    },
+    close: () => subscriber.close(),
+  };
+}
+
+type ChildMessage =
+  | { type: 'ready' }
+  | { type: 'stats'; stats: LiveStats }
+  | { type: 'samples'; values: number[]; seen: number; dropped: number }
+  | { type: 'error'; message: string };
+
+async function startChild(httpPort: number, devices: readonly string[], token: string): Promise<LatencyProbe> {
+  const child: ChildProcess = fork(CHILD, [String(httpPort), token, ...devices], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  socket.on('stats', (latest) => {
-    stats = latest;
+  let stats: LiveStats | undefined;
+  let result: ((message: Extract<ChildMessage, { type: 'samples' }>) => void) | undefined;
+  let failure: ((error: Error) => void) | undefined;
+  child.on('message', (message: ChildMessage) => {
+    if (message.type === 'stats') stats = message.stats;
+    else if (message.type === 'samples') result?.(message);
+    else if (message.type === 'error') failure?.(new Error(`latency probe: ${message.message}`));
   });
+  child.once('exit', (code) => failure?.(new Error(`latency probe exited (${String(code)}) before answering`)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('live subscriber could not connect')), 10_000);
-    socket.once('connect', () => {
+    failure = reject;
+    const timer = setTimeout(() => reject(new Error('latency probe did not subscribe in time')), 15_000);
+    child.on('message', (message: ChildMessage) => {
+      if (message.type !== 'ready') return;
       clearTimeout(timer);
       resolve();
     });
-    socket.once('connect_error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+  }).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
   });
-  if (devices.length > 0) socket.emit('subscribe', { devices });
+  const pid = child.pid ?? -1;
+  let lastCpu = 0;
+  const cpuSeconds = (): number => {
+    // Once the child has exited /proc no longer has it: keep the last reading.
+    lastCpu = processCpuSeconds(pid) ?? lastCpu;
+    return lastCpu;
+  };
   return {
-    samples,
-    dropped: () => dropped,
     latestStats: () => stats,
-    close: () => void socket.close(),
+    cpuSeconds,
+    finish: () =>
+      new Promise<ProbeResult>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error('latency probe did not answer in time'));
+        }, 15_000);
+        failure = (error) => {
+          clearTimeout(timer);
+          reject(error);
+        };
+        result = (message) => {
+          clearTimeout(timer);
+          failure = undefined;
+          resolve({ samples: LatencySamples.fromSnapshot(message), dropped: message.dropped });
+        };
+        cpuSeconds();
+        if (!child.connected) {
+          clearTimeout(timer);
+          reject(new Error(`latency probe exited (${String(child.exitCode)}) before answering`));
+          return;
+        }
+        child.send({ type: 'finish' });
+      }),
+    close: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
   };
 }

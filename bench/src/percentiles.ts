@@ -16,6 +16,19 @@ export class LatencySamples {
     if (slot < this.capacity) this.values[slot] = ms;
   }
 
+  /** The kept values and how many were seen, to carry a sample across processes. */
+  snapshot(): { values: number[]; seen: number } {
+    return { values: this.values.slice(), seen: this.seen };
+  }
+
+  static fromSnapshot(snapshot: { values: readonly number[]; seen: number }, capacity = 1_000_000): LatencySamples {
+    const samples = new LatencySamples(capacity);
+    const kept = Math.min(capacity, snapshot.values.length);
+    for (let i = 0; i < kept; i += 1) samples.values.push(snapshot.values[i] as number);
+    samples.seen = snapshot.seen;
+    return samples;
+  }
+
   get count(): number {
     return this.seen;
   }

@@ -28,7 +28,8 @@ const HELP = `usage: node bench/dist/run.js [options]
   --copy-rows N        rows per COPY reference measurement (default 1000000)
   --cpu-prof DIR       run the hub under node --cpu-prof, profiles written to DIR
   --hub-arg FLAG       extra flag for the hub's serve command (repeatable, e.g. --hub-arg=--commit-concurrency=4)
-  --hub-node-flag FLAG extra flag for the hub's node process (repeatable, e.g. --hub-node-flag=--max-semi-space-size=64)`;
+  --hub-node-flag FLAG extra flag for the hub's node process (repeatable, e.g. --hub-node-flag=--max-semi-space-size=64)
+  --probe WHERE        where the live subscriber runs: process (its own, default) or inline (the bench process)`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -48,6 +49,7 @@ async function main(): Promise<number> {
       'cpu-prof': { type: 'string' },
       'hub-arg': { type: 'string', multiple: true, default: [] },
       'hub-node-flag': { type: 'string', multiple: true, default: [] },
+      probe: { type: 'string', default: 'process' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -60,6 +62,8 @@ async function main(): Promise<number> {
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
     return value;
   };
+  const probe = values.probe;
+  if (probe !== 'process' && probe !== 'inline') throw new Error(`--probe must be process or inline\n\n${HELP}`);
   const all = ['copy-reference', ...SCENARIOS];
   const selected = values.scenario === undefined ? all : values.scenario.split(',').map((s) => s.trim());
   for (const name of selected) if (!all.includes(name)) throw new Error(`unknown scenario "${name}"\n\n${HELP}`);
@@ -136,6 +140,7 @@ async function main(): Promise<number> {
       ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }),
       hubArgs: values['hub-arg'],
       hubNodeFlags: values['hub-node-flag'],
+      probe,
       log,
     });
     const withFraction = {

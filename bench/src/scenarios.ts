@@ -14,7 +14,7 @@ import {
 import { machineCpuSeconds, startHubProcess } from './hub-process.js';
 import { sampleActivity, type ActivityTally } from './pg-activity.js';
 import { readCommitFigures, type CommitFigures } from './hub-metrics.js';
-import { startLatencyProbe } from './latency-probe.js';
+import { startLatencyProbe, type ProbePlacement } from './latency-probe.js';
 import { runNativeLoad } from './native-load.js';
 
 export const SCENARIOS = ['pglite-native', 'postgres-native', 'postgres-legacy', 'latency-20k'] as const;
@@ -38,6 +38,8 @@ export interface ScenarioSettings {
   readonly hubArgs: readonly string[];
   /** Extra flags for the hub's node process (e.g. --max-semi-space-size=64). */
   readonly hubNodeFlags: readonly string[];
+  /** Where the live subscriber runs: its own process (default) or the bench process. */
+  readonly probe: ProbePlacement;
   readonly log: (line: string) => void;
 }
 
@@ -104,6 +106,8 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
   try {
     const legacyLines = legacy ? prepareLegacy(settings) : [];
     const applicationName = `sealstream-bench-${process.pid}-${name}`;
+    const settleNote = await store.settle();
+    if (settleNote !== null) settings.log(`  ${settleNote}`);
     const hub = await startHubProcess({
       // Through the environment, not flags: a hub build that does not know a variable ignores it.
       env: {
@@ -138,12 +142,14 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       ],
     });
     let hubExitCode: number | null = null;
+    let closeProbe = (): void => undefined;
     try {
       // Sampled devices: the first few, each of which stays far below the live cap of 500 per tick.
       const sampled = legacy
         ? []
         : Array.from({ length: Math.min(settings.latencyDevices, settings.devices) }, (_, i) => `${DEVICE_PREFIX}${i}`);
-      const probe = await startLatencyProbe(hub.ports.http, sampled, liveToken);
+      const probe = await startLatencyProbe(hub.ports.http, sampled, liveToken, settings.probe);
+      closeProbe = () => probe.close();
       await new Promise((resolve) => setTimeout(resolve, 300));
       const activity =
         store.kind === 'postgres' ? await sampleActivity(settings.databaseUrl, applicationName) : undefined;
@@ -152,6 +158,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         hubMain: hub.mainThreadCpuSeconds(),
         pg: await postgresCpuSeconds(),
         bench: process.cpuUsage(),
+        probe: probe.cpuSeconds(),
         machine: machineCpuSeconds(),
       };
 
@@ -205,11 +212,14 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         hubMain: hub.mainThreadCpuSeconds(),
         pg: await postgresCpuSeconds(),
         bench: process.cpuUsage(cpu0.bench),
+        probe: probe.cpuSeconds(),
         machine: machineCpuSeconds(),
       };
+      // The emitter and the subscriber together: the bench's whole share of the machine.
+      const benchSeconds = (cpu1.bench.user + cpu1.bench.system) / 1e6 + (cpu1.probe - cpu0.probe);
       const postgresActivity = (await activity?.stop()) ?? null;
       const commitFigures = await readCommitFigures(hub.ports.http);
-      probe.close();
+      const measured = await probe.finish();
       hubExitCode = await hub.stop();
       const audit = await store.audit(legacy ? LEGACY_DEVICE : DEVICE_PREFIX);
       const otherCpu = (): number | null => {
@@ -217,7 +227,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         const busy = cpu1.machine.busy - cpu0.machine.busy;
         // PGlite runs inside the hub process, so only the server store has backends to add.
         const backends = postgresActivity?.backendCpuSeconds ?? 0;
-        const ours = cpu1.hub - cpu0.hub + backends + (cpu1.bench.user + cpu1.bench.system) / 1e6;
+        const ours = cpu1.hub - cpu0.hub + backends + benchSeconds;
         return Math.max(0, round(((busy - ours) / seconds) * 100, 0));
       };
       const pct = (a: number | null, b: number | null): number | null =>
@@ -228,11 +238,11 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         readings: audit.rows,
         seconds: round(seconds, 2),
         readingsPerSec: Math.round(audit.rows / seconds),
-        p50Ms: roundOrNull(probe.samples.percentile(50)),
-        p99Ms: roundOrNull(probe.samples.percentile(99)),
-        latencySamples: probe.samples.count,
+        p50Ms: roundOrNull(measured.samples.percentile(50)),
+        p99Ms: roundOrNull(measured.samples.percentile(99)),
+        latencySamples: measured.samples.count,
         latencyDevices: sampled.length,
-        liveDropped: probe.dropped(),
+        liveDropped: measured.dropped,
         sent,
         acked,
         lost: Math.max(0, sent - audit.distinctKeys),
@@ -245,21 +255,22 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         postgresCpuPct: store.kind === 'postgres' ? pct(cpu0.pg, cpu1.pg) : null,
         hubBackendsCpuPct:
           postgresActivity === null ? null : round((postgresActivity.backendCpuSeconds / seconds) * 100, 0),
-        benchCpuPct: round(((cpu1.bench.user + cpu1.bench.system) / 1e6 / seconds) * 100, 0),
+        benchCpuPct: round((benchSeconds / seconds) * 100, 0),
         hubExitCode,
         hub: commitFigures,
         cpuMicrosPerReading: {
           hub: cpu0.hub === null || cpu1.hub === null ? null : perReading(cpu1.hub - cpu0.hub, audit.rows),
           postgres: postgresActivity === null ? null : perReading(postgresActivity.backendCpuSeconds, audit.rows),
-          bench: perReading((cpu1.bench.user + cpu1.bench.system) / 1e6, audit.rows),
+          bench: perReading(benchSeconds, audit.rows),
         },
         otherCpuPct: otherCpu(),
         walBytesPerReading:
           postgresActivity === null || audit.rows === 0 ? null : Math.round(postgresActivity.walBytes / audit.rows),
         postgresActivity,
-        note,
+        note: [note, settleNote ?? ''].filter((part) => part !== '').join('; '),
       };
     } finally {
+      closeProbe();
       if (hubExitCode === null) await hub.stop(5000);
     }
   } finally {

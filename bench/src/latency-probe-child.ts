@@ -1,0 +1,47 @@
+/**
+ * Entry of the latency probe's own process (forked by latency-probe.ts). A dashboard runs on another
+ * machine, not inside the emitter: in its own process the subscriber's arrival times are not held up by
+ * the emitter's sealing and garbage collection on the bench's event loop. Both processes read the same
+ * wall clock, so `now - reading.ts` means the same thing as in-process.
+ *
+ * Protocol over the IPC channel: argv = [httpPort, token, ...devices]; it sends {type:'ready'} once
+ * subscribed, {type:'stats', stats} for each stats event, and on {type:'finish'} closes the socket and
+ * answers {type:'samples', values, seen, dropped}, then exits.
+ */
+import { LatencySamples } from './percentiles.js';
+import { connectLiveSubscriber } from './live-subscriber.js';
+
+const [portText, token, ...devices] = process.argv.slice(2);
+const send = (message: unknown): void => {
+  process.send?.(message);
+};
+
+async function main(): Promise<void> {
+  if (portText === undefined || token === undefined || process.send === undefined) {
+    throw new Error('latency-probe-child: run by latency-probe.ts with an IPC channel');
+  }
+  const samples = new LatencySamples();
+  let dropped = 0;
+  const subscriber = await connectLiveSubscriber(Number(portText), devices, token, {
+    onLatency: (ms) => samples.add(ms),
+    onDropped: (count) => {
+      dropped += count;
+    },
+    onStats: (stats) => send({ type: 'stats', stats }),
+  });
+  process.on('message', (message: { type?: string }) => {
+    if (message.type !== 'finish') return;
+    subscriber.close();
+    send({ type: 'samples', ...samples.snapshot(), dropped });
+    process.disconnect();
+  });
+  // The parent going away ends this process too (no orphan subscriber).
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready' });
+}
+
+main().catch((error: unknown) => {
+  send({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+  process.exitCode = 1;
+  process.disconnect?.();
+});

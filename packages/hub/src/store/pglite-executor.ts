@@ -5,6 +5,9 @@
  * inside a transaction. WAL is trimmed by a CHECKPOINT every `checkpointIntervalMs` when something was
  * written since the last one, and on close.
  *
+ * Durable against an OS crash or power loss, not only a killed process: PostgreSQL runs with fsync on and
+ * its syncs reach the disk (pglite-durability.ts).
+ *
  * `thread: 'worker'` runs PGlite in a worker thread instead (pglite-worker-executor.ts), so its WASM
  * uses the second core; `open` then returns that executor.
  */
@@ -13,6 +16,7 @@ import { PGlite } from '@electric-sql/pglite';
 import type { SqlExecutor, SqlRow, SqlTransaction } from './sql-executor.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { PgliteWorkerExecutor } from './pglite-worker-executor.js';
+import { DurableNodeFs, durableStartParams, syncDataFolderOnce } from './pglite-durability.js';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
 /** Where PGlite's WASM runs by default; see the bench figures in docs/benchmarks.md. */
@@ -38,6 +42,7 @@ export class PgliteExecutor implements SqlExecutor {
   private constructor(
     private readonly db: PGlite,
     private readonly lock: DataDirLock,
+    private readonly fs: DurableNodeFs,
     checkpointIntervalMs: number,
     private readonly onBackgroundError: (error: unknown) => void,
   ) {
@@ -58,14 +63,17 @@ export class PgliteExecutor implements SqlExecutor {
     await mkdir(options.dataDir, { recursive: true });
     // Before PGlite touches the folder: a second process must not write a single page of it.
     const lock = await acquireDataDirLock(options.dataDir);
-    let db: PGlite;
+    const fs = new DurableNodeFs(options.dataDir);
+    let db: PGlite | undefined;
     try {
-      db = await PGlite.create(options.dataDir);
+      db = await PGlite.create({ fs, startParams: durableStartParams() });
+      await syncDataFolderOnce(options.dataDir);
     } catch (error) {
+      await db?.close().catch(() => undefined);
       await lock.release();
       throw error;
     }
-    return new PgliteExecutor(db, lock, interval, options.onBackgroundError ?? (() => undefined));
+    return new PgliteExecutor(db, lock, fs, interval, options.onBackgroundError ?? (() => undefined));
   }
 
   async query(text: string, params: readonly unknown[] = []): Promise<SqlRow[]> {
@@ -102,6 +110,11 @@ export class PgliteExecutor implements SqlExecutor {
     this.assertOpen();
     this.dirty = false;
     await this.db.exec('CHECKPOINT');
+  }
+
+  /** How many fsyncs PostgreSQL made that reached the disk (grows with every commit); for tests. */
+  syncCalls(): Promise<number> {
+    return Promise.resolve(this.fs.syncCalls);
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,8 @@
  * the serialising chain, whose callers are bounded by the committer and the HTTP layer).
  * If the worker dies, every pending and later call fails with an error (the store reports it; the
  * committer retries and then answers `store_unavailable`).
+ * Durable like the main-thread mode: the worker opens PGlite with pglite-durability.ts's start
+ * parameters and its own copy of the fsync hook, and the data folder is synced once before first use.
  */
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -22,6 +24,7 @@ import { Worker } from 'node:worker_threads';
 import type { SqlExecutor, SqlRow, SqlTransaction } from './sql-executor.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { PGLITE_WORKER_SOURCE } from './pglite-worker-source.js';
+import { durableStartParams, syncDataFolderOnce } from './pglite-durability.js';
 
 export interface PgliteWorkerExecutorOptions {
   readonly dataDir: string;
@@ -33,6 +36,7 @@ type Request =
   | { readonly op: 'query'; readonly text: string; readonly params: readonly unknown[] }
   | { readonly op: 'copy'; readonly text: string; readonly data: string }
   | { readonly op: 'exec'; readonly text: string }
+  | { readonly op: 'syncCalls' }
   | { readonly op: 'close' };
 
 interface Answer {
@@ -43,22 +47,24 @@ interface Answer {
 }
 
 /**
- * file: URL of PGlite's ES module build. The worker imports it by this absolute URL (its own module
- * resolution would start from the working directory). The ES build, not the CommonJS one that
- * `require.resolve` names: the CommonJS build took twice as long to create a database (33 s against
- * 17 s on the loaded test machine).
+ * file: URL of an ES module entry of PGlite ('.' or './nodefs'). The worker imports it by this absolute
+ * URL (its own module resolution would start from the working directory). The ES build, not the
+ * CommonJS one that `require.resolve` names: the CommonJS build took twice as long to create a database
+ * (33 s against 17 s on the loaded test machine).
  */
-function pgliteModuleUrl(): string {
-  const cjsEntry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+function pgliteModuleUrl(entryName: '.' | './nodefs'): string {
+  const cjsEntry = createRequire(import.meta.url).resolve(
+    entryName === '.' ? '@electric-sql/pglite' : '@electric-sql/pglite/nodefs',
+  );
   for (let dir = dirname(cjsEntry); dir !== dirname(dir); dir = dirname(dir)) {
-    let manifest: { name?: unknown; exports?: { '.'?: { import?: { default?: unknown } } } };
+    let manifest: { name?: unknown; exports?: Record<string, { import?: { default?: unknown } } | undefined> };
     try {
       manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as typeof manifest;
     } catch {
       continue;
     }
     if (manifest.name !== '@electric-sql/pglite') continue;
-    const entry = manifest.exports?.['.']?.import?.default;
+    const entry = manifest.exports?.[entryName]?.import?.default;
     if (typeof entry === 'string') return pathToFileURL(join(dir, entry)).href;
     break;
   }
@@ -111,7 +117,12 @@ export class PgliteWorkerExecutor implements SqlExecutor {
     try {
       worker = new Worker(PGLITE_WORKER_SOURCE, {
         eval: true,
-        workerData: { dataDir: options.dataDir, pgliteUrl: pgliteModuleUrl() },
+        workerData: {
+          dataDir: options.dataDir,
+          pgliteUrl: pgliteModuleUrl('.'),
+          nodefsUrl: pgliteModuleUrl('./nodefs'),
+          startParams: durableStartParams(),
+        },
       });
     } catch (error) {
       await lock.release();
@@ -121,6 +132,8 @@ export class PgliteWorkerExecutor implements SqlExecutor {
     try {
       // Surfaces a data folder PGlite cannot open now, not at the first commit.
       await executor.query('SELECT 1');
+      // PGlite is idle until open() returns, so the folder can be synced from this thread.
+      await syncDataFolderOnce(options.dataDir);
     } catch (error) {
       await executor.terminate();
       throw error;
@@ -170,6 +183,14 @@ export class PgliteWorkerExecutor implements SqlExecutor {
     return this.exclusive(async () => {
       this.dirty = false;
       await this.call({ op: 'exec', text: 'CHECKPOINT' });
+    });
+  }
+
+  /** How many fsyncs PostgreSQL made that reached the disk (grows with every commit); for tests. */
+  syncCalls(): Promise<number> {
+    return this.exclusive(async () => {
+      const [row] = await this.call({ op: 'syncCalls' });
+      return Number(row?.['count']);
     });
   }
 

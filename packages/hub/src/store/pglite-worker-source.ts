@@ -9,15 +9,51 @@
  * error: {message, code, severity}} — only the fields the store's error reporting reads, never the
  * query parameters PGlite copies into its errors. Requests are handed to PGlite in arrival order
  * (PGlite runs them one at a time); the main thread keeps other callers out of a transaction.
+ *
+ * Durability: PGlite opens with the start parameters the main thread computed (fsync on) and a NodeFS
+ * whose preRun gives NODEFS the fsync it lacks: a twin of installFsyncHook in pglite-durability.ts (this
+ * thread cannot load TypeScript); keep the two alike. `syncCalls` answers how many syncs reached the disk.
  */
 export const PGLITE_WORKER_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
+const { fdatasyncSync, fsyncSync } = require('node:fs');
 
 let db;
-const ready = import(workerData.pgliteUrl)
-  .then(({ PGlite }) => PGlite.create(workerData.dataDir))
-  .then((opened) => { db = opened; });
+let syncCalls = 0;
+
+// Twin of installFsyncHook (pglite-durability.ts): fdatasync for files, fsync for directories.
+function installFsyncHook(mod) {
+  const FS = mod && mod.FS;
+  const NODEFS = mod && mod.NODEFS;
+  if (!NODEFS || typeof NODEFS.stream_ops !== 'object' || typeof NODEFS.tryFSOperation !== 'function' ||
+      !FS || typeof FS.isDir !== 'function') {
+    throw new Error('store: PGlite internals changed (NODEFS); cannot make the data folder durable');
+  }
+  NODEFS.stream_ops.fsync = (stream) => {
+    NODEFS.tryFSOperation(() => {
+      if (FS.isDir(stream.node.mode)) fsyncSync(stream.nfd);
+      else fdatasyncSync(stream.nfd);
+    });
+    syncCalls += 1;
+    return 0;
+  };
+}
+
+async function open() {
+  const [{ PGlite }, { NodeFS }] = await Promise.all([import(workerData.pgliteUrl), import(workerData.nodefsUrl)]);
+  class DurableNodeFs extends NodeFS {
+    async init(pg, opts) {
+      const { emscriptenOpts } = await super.init(pg, opts);
+      return {
+        emscriptenOpts: { ...emscriptenOpts, preRun: [...(emscriptenOpts.preRun || []), installFsyncHook] },
+      };
+    }
+  }
+  db = await PGlite.create({ fs: new DurableNodeFs(workerData.dataDir), startParams: workerData.startParams });
+}
+
+const ready = open();
 ready.catch(() => undefined);
 
 function describe(error) {
@@ -44,6 +80,8 @@ async function handle(msg) {
     case 'exec':
       await db.exec(msg.text);
       return [];
+    case 'syncCalls':
+      return [{ count: syncCalls }];
     case 'close':
       await db.close();
       return [];

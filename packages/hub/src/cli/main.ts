@@ -14,6 +14,12 @@ import { serveHelpText } from './help.js';
 import { startHub } from './start-hub.js';
 import { runUsersCommand } from './users-command.js';
 
+/**
+ * Longest an orderly shutdown may take (commit what is queued, fold this hub's journal rows for at most
+ * 10 s, close the store) before the process exits anyway with code 1.
+ */
+const SHUTDOWN_DEADLINE_MS = 60_000;
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -82,18 +88,33 @@ async function serve(argv: string[]): Promise<number> {
     ].join('\n'),
   );
 
-  let stopping = false;
+  let stoppingSince: number | null = null;
   const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
+    if (stoppingSince !== null) {
+      // Ctrl-C under `npm start` arrives twice at once (from the terminal and forwarded by npm): only a
+      // later signal means the operator does not want to wait for the orderly close.
+      if (Date.now() - stoppingSince < 1000) return;
+      logger.warn({ signal }, 'second signal: exiting now; devices resend what was not acknowledged');
+      process.exit(1);
+    }
+    stoppingSince = Date.now();
     logger.info({ signal }, 'shutting down: stopping intake, committing what is queued');
+    // A store that stopped answering (PGlite spinning after its disk filled) would hold close() for ever.
+    // Exiting is safe: what was acknowledged is durable and the rest is resent by its devices.
+    setTimeout(() => {
+      logger.error(
+        { deadlineMs: SHUTDOWN_DEADLINE_MS },
+        'shutdown did not finish in time (the store is not answering); exiting; devices resend what was not acknowledged',
+      );
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     await demo?.stop();
     await hub.close();
     logger.info('stopped');
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
   return new Promise<number>(() => undefined);
 }
 

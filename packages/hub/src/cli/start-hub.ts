@@ -53,14 +53,19 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   const { logger } = options;
   let ready = false;
   const metrics = createMetrics({ collectDefaultMetrics: options.collectDefaultMetrics ?? false });
+  // Failures no caller is waiting for: a background checkpoint, an idle pooled connection the server
+  // dropped, a PGlite call that never answered. Only the message: driver errors may carry parameters.
+  const onBackgroundError = (error: unknown): void =>
+    logger.error({ err: error instanceof Error ? error.message : String(error) }, 'store background error');
   const store = await openStore(
     config.store.kind === 'pglite'
-      ? { kind: 'pglite', dataDir: config.store.dataDir, thread: config.store.thread }
+      ? { kind: 'pglite', dataDir: config.store.dataDir, thread: config.store.thread, onBackgroundError }
       : {
           kind: 'postgres',
           url: config.store.url,
           poolSize: config.store.poolSize,
           ...(config.store.schema === undefined ? {} : { schema: config.store.schema }),
+          onBackgroundError,
         },
   );
   await store.migrate();

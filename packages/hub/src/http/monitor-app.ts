@@ -21,15 +21,39 @@ export interface MonitorSources {
   readonly isReady: () => boolean;
 }
 
+/**
+ * How long /healthz waits for the store before answering 503 `store_unresponsive`. A store that hangs
+ * (PGlite after its disk filled spins without answering; a server pool held by statements that wait on a
+ * lock) must read as unhealthy to the orchestrator, not as a probe that times out with no answer.
+ */
+export const HEALTH_PING_TIMEOUT_MS = 2000;
+
 /** /healthz: 200 when listening and the store answers, else 503 with why. */
-export function readiness(sources: MonitorSources) {
+export function readiness(sources: MonitorSources, pingTimeoutMs = HEALTH_PING_TIMEOUT_MS) {
+  // One ping in flight at most: while the store hangs, every probe waits on the same one instead of
+  // queueing another statement behind the stuck one.
+  let inFlight: Promise<'ok' | 'failed'> | null = null;
+  const ping = (): Promise<'ok' | 'failed'> => {
+    inFlight ??= sources.store.ping().then(
+      () => 'ok' as const,
+      () => 'failed' as const,
+    );
+    const current = inFlight;
+    void current.finally(() => {
+      if (inFlight === current) inFlight = null;
+    });
+    return current;
+  };
   return async (_request: unknown, reply: FastifyReply): Promise<unknown> => {
     if (!sources.isReady()) return reply.code(503).send({ status: 'starting' });
-    try {
-      await sources.store.ping();
-    } catch {
-      return reply.code(503).send({ status: 'store_unavailable', store: sources.store.kind });
-    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), pingTimeoutMs);
+    });
+    const outcome = await Promise.race([ping(), late]);
+    clearTimeout(timer);
+    if (outcome === 'late') return reply.code(503).send({ status: 'store_unresponsive', store: sources.store.kind });
+    if (outcome === 'failed') return reply.code(503).send({ status: 'store_unavailable', store: sources.store.kind });
     return { status: 'ok', store: sources.store.kind };
   };
 }

@@ -17,6 +17,8 @@ export type StoreOptions =
       readonly checkpointIntervalMs?: number;
       /** 'worker' (default): PGlite runs in its own thread; 'main': on the caller's thread. */
       readonly thread?: 'worker' | 'main';
+      /** Worker thread only: a call PGlite has not answered after this long stops the store; default 120 s. */
+      readonly callTimeoutMs?: number;
       readonly onBackgroundError?: (error: unknown) => void;
     }
   | {

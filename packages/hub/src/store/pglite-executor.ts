@@ -15,6 +15,7 @@ import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import type { SqlExecutor, SqlRow, SqlTransaction } from './sql-executor.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { describeOpenFailure } from './pglite-open-errors.js';
 import { PgliteWorkerExecutor } from './pglite-worker-executor.js';
 import { DurableNodeFs, durableStartParams, syncDataFolderOnce } from './pglite-durability.js';
 
@@ -29,6 +30,8 @@ export interface PgliteExecutorOptions {
   readonly checkpointIntervalMs?: number;
   /** 'worker' (default): PGlite in its own thread; 'main': on the caller's thread. */
   readonly thread?: PgliteThread;
+  /** Worker thread only (see PgliteWorkerExecutor): a call unanswered this long stops the store. */
+  readonly callTimeoutMs?: number;
   /** Told about a failed background checkpoint; the next store call will surface a broken database anyway. */
   readonly onBackgroundError?: (error: unknown) => void;
 }
@@ -57,6 +60,7 @@ export class PgliteExecutor implements SqlExecutor {
       return PgliteWorkerExecutor.open({
         dataDir: options.dataDir,
         checkpointIntervalMs: interval,
+        ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
         ...(options.onBackgroundError === undefined ? {} : { onBackgroundError: options.onBackgroundError }),
       });
     }
@@ -71,7 +75,7 @@ export class PgliteExecutor implements SqlExecutor {
     } catch (error) {
       await db?.close().catch(() => undefined);
       await lock.release();
-      throw error;
+      throw await describeOpenFailure(error, options.dataDir);
     }
     return new PgliteExecutor(db, lock, fs, interval, options.onBackgroundError ?? (() => undefined));
   }

@@ -11,7 +11,11 @@
  * and on close. Bound: at most one request is outstanding at the worker at any time (the rest wait in
  * the serialising chain, whose callers are bounded by the committer and the HTTP layer).
  * If the worker dies, every pending and later call fails with an error (the store reports it; the
- * committer retries and then answers `store_unavailable`).
+ * committer retries and then answers `store_unavailable`). A call PGlite leaves unanswered for
+ * `callTimeoutMs` stops the store the same way: PGlite whose disk filled up was seen spinning at 100 % of
+ * its thread without ever answering again, which held every commit (devices got neither ACK nor ERROR),
+ * /healthz and shutdown for good. Terminating the thread turns that into refusals and a failing health
+ * check; the data folder recovers at the next start like after a kill.
  * Durable like the main-thread mode: the worker opens PGlite with pglite-durability.ts's start
  * parameters and its own copy of the fsync hook, and the data folder is synced once before first use.
  */
@@ -23,11 +27,20 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SqlExecutor, SqlRow, SqlTransaction } from './sql-executor.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { describeOpenFailure } from './pglite-open-errors.js';
 import { PGLITE_WORKER_SOURCE } from './pglite-worker-source.js';
 import { durableStartParams, syncDataFolderOnce } from './pglite-durability.js';
 
+/**
+ * Default bound on one call. Far above any legitimate statement here (a commit of 10K rows ~0.3 s, a
+ * checkpoint or a migration of a large folder seconds), so only a PGlite that stopped answering hits it.
+ */
+export const DEFAULT_PGLITE_CALL_TIMEOUT_MS = 120_000;
+
 export interface PgliteWorkerExecutorOptions {
   readonly dataDir: string;
+  /** A call unanswered this long stops the store (see the header); default 120 s. */
+  readonly callTimeoutMs?: number;
   readonly checkpointIntervalMs: number;
   readonly onBackgroundError?: (error: unknown) => void;
 }
@@ -91,12 +104,15 @@ export class PgliteWorkerExecutor implements SqlExecutor {
   private dirty = false;
   private closed = false;
   private dead: Error | undefined;
+  /** Set once open() has seen PGlite answer; from then on every call is bounded by callTimeoutMs. */
+  private opened = false;
   private readonly timer: NodeJS.Timeout;
 
   private constructor(
     private readonly worker: Worker,
     private readonly lock: DataDirLock,
     checkpointIntervalMs: number,
+    private readonly callTimeoutMs: number,
     private readonly onBackgroundError: (error: unknown) => void,
   ) {
     worker.on('message', (answer: Answer) => this.settle(answer));
@@ -128,15 +144,23 @@ export class PgliteWorkerExecutor implements SqlExecutor {
       await lock.release();
       throw error;
     }
-    const executor = new PgliteWorkerExecutor(worker, lock, interval, options.onBackgroundError ?? (() => undefined));
+    const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_PGLITE_CALL_TIMEOUT_MS;
+    const executor = new PgliteWorkerExecutor(
+      worker,
+      lock,
+      interval,
+      callTimeoutMs,
+      options.onBackgroundError ?? (() => undefined),
+    );
     try {
       // Surfaces a data folder PGlite cannot open now, not at the first commit.
       await executor.query('SELECT 1');
       // PGlite is idle until open() returns, so the folder can be synced from this thread.
       await syncDataFolderOnce(options.dataDir);
+      executor.opened = true;
     } catch (error) {
       await executor.terminate();
-      throw error;
+      throw await describeOpenFailure(error, options.dataDir);
     }
     return executor;
   }
@@ -232,11 +256,37 @@ export class PgliteWorkerExecutor implements SqlExecutor {
     const id = this.nextId;
     this.nextId += 1;
     return new Promise<SqlRow[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      // Not while opening: the first call also waits for PGlite to start (initdb, recovery), which is
+      // slow on a large folder and does not spin (a failed start ends the thread with an error).
+      const timer = this.opened ? setTimeout(() => this.stuck(request.op), this.callTimeoutMs) : undefined;
+      timer?.unref();
+      this.pending.set(id, {
+        resolve: (rows) => {
+          clearTimeout(timer);
+          resolve(rows);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
       // Referenced only while a request is out, so an idle store never keeps the process alive.
       if (this.pending.size === 1) this.worker.ref();
       this.worker.postMessage({ id, ...request });
     });
+  }
+
+  /** A call went unanswered for callTimeoutMs: stop the thread so callers get errors instead of waiting for ever. */
+  private stuck(op: Request['op']): void {
+    if (this.dead !== undefined) return;
+    const error = new Error(
+      `store: PGlite did not answer a ${op} request within ${this.callTimeoutMs} ms ` +
+        '(a full disk can leave it spinning); the embedded store is stopped until the hub restarts',
+    );
+    this.fail(error);
+    this.onBackgroundError(error);
+    this.worker.removeAllListeners('exit');
+    void this.worker.terminate().catch(() => undefined);
   }
 
   private settle(answer: Answer): void {

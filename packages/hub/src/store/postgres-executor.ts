@@ -48,11 +48,10 @@ export class PostgresExecutor implements SqlExecutor {
     const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
     if (!Number.isSafeInteger(poolSize) || poolSize < 1) throw new Error('store: poolSize must be a positive integer');
     const pool = new pg.Pool({
-      connectionString: options.url,
+      connectionString: schema === undefined ? options.url : withSearchPath(options.url, schema),
       max: poolSize,
       statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
       connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
     });
     const onBackgroundError = options.onBackgroundError ?? (() => undefined);
     pool.on('error', (error) => onBackgroundError(error));
@@ -146,4 +145,27 @@ export class PostgresExecutor implements SqlExecutor {
   private assertOpen(): void {
     if (this.closed) throw new Error('store is closed');
   }
+}
+
+/**
+ * The URL with `-c search_path=<schema>` added to its `options` parameter. pg lets a URL's parameters
+ * override the pool's settings, so a URL carrying its own `options` (say `-c work_mem=64MB`) silently
+ * dropped a search_path passed beside it and the store migrated into `public` (found by an outside
+ * test). Appended last, so it wins over a search_path the URL sets itself.
+ */
+export function withSearchPath(url: string, schema: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Not a URL pg could parse either (e.g. a key=value string); leave it to pg to refuse.
+    throw new Error('store: the database URL is not a valid postgres:// URL');
+  }
+  const existing = parsed.searchParams.get('options');
+  const searchPath = `-c search_path=${schema}`;
+  parsed.searchParams.set(
+    'options',
+    existing === null || existing.trim() === '' ? searchPath : `${existing} ${searchPath}`,
+  );
+  return parsed.toString();
 }

@@ -1,8 +1,8 @@
 /**
- * Entry of the latency probe's own process (forked by latency-probe.ts). A dashboard runs on another
- * machine, not inside the emitter: in its own process the subscriber's arrival times are not held up by
- * the emitter's sealing and garbage collection on the bench's event loop. Both processes read the same
- * wall clock, so `now - reading.ts` means the same thing as in-process.
+ * Entry of the latency probe's own process (forked by latency-probe.ts, `--probe process`). A dashboard
+ * runs on another machine, not inside the emitter: in its own process the subscriber's arrival times do
+ * not wait behind the emitter's sealing and garbage collection on the bench's event loop. Both processes
+ * read the same wall clock, so `now - reading.ts` means the same thing as in-process.
  *
  * Protocol over the IPC channel: argv = [httpPort, token, ...devices]; it sends {type:'ready'} once
  * subscribed, {type:'stats', stats} for each stats event, and on {type:'finish'} closes the socket and
@@ -32,8 +32,8 @@ async function main(): Promise<void> {
   process.on('message', (message: { type?: string }) => {
     if (message.type !== 'finish') return;
     subscriber.close();
-    send({ type: 'samples', ...samples.snapshot(), dropped });
-    process.disconnect();
+    // A large sample is one big IPC message: disconnect only once it has been handed to the channel.
+    process.send?.({ type: 'samples', ...samples.snapshot(), dropped }, () => process.disconnect());
   });
   // The parent going away ends this process too (no orphan subscriber).
   process.on('disconnect', () => process.exit(0));

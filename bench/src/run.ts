@@ -29,7 +29,7 @@ const HELP = `usage: node bench/dist/run.js [options]
   --cpu-prof DIR       run the hub under node --cpu-prof, profiles written to DIR
   --hub-arg FLAG       extra flag for the hub's serve command (repeatable, e.g. --hub-arg=--commit-concurrency=4)
   --hub-node-flag FLAG extra flag for the hub's node process (repeatable, e.g. --hub-node-flag=--max-semi-space-size=64)
-  --probe WHERE        where the live subscriber runs: process (its own, default) or inline (the bench process)`;
+  --probe WHERE        where the live subscriber runs: inline (the bench process, default) or process (its own)`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -49,7 +49,7 @@ async function main(): Promise<number> {
       'cpu-prof': { type: 'string' },
       'hub-arg': { type: 'string', multiple: true, default: [] },
       'hub-node-flag': { type: 'string', multiple: true, default: [] },
-      probe: { type: 'string', default: 'process' },
+      probe: { type: 'string', default: 'inline' },
       help: { type: 'boolean', default: false },
     },
   });

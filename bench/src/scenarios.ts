@@ -38,7 +38,7 @@ export interface ScenarioSettings {
   readonly hubArgs: readonly string[];
   /** Extra flags for the hub's node process (e.g. --max-semi-space-size=64). */
   readonly hubNodeFlags: readonly string[];
-  /** Where the live subscriber runs: its own process (default) or the bench process. */
+  /** Where the live subscriber runs: the bench process (default) or its own. */
   readonly probe: ProbePlacement;
   readonly log: (line: string) => void;
 }

@@ -566,8 +566,15 @@ describe.skipIf(skipReason !== null)(
       await captureState(page, 'credentials');
       await dialog.getByRole('button', { name: /close/ }).click();
       await dialog.waitFor({ state: 'hidden' });
-      // Gone for good: the page keeps no copy of the secret.
-      expect(await page.content()).not.toContain(secret);
+      // Gone for good: the page keeps no copy of the secret. The native dialog hides at once; React drops
+      // the fields when it handles the dialog's close event, a render later, so wait for that (bounded).
+      const withoutSecret = await waitUntil(
+        'the secret gone from the page',
+        () => page.content(),
+        (html) => !html.includes(secret),
+        5_000,
+      );
+      expect(withoutSecret).not.toContain(secret);
 
       const keys = page.locator(byTestId('keys'));
       await waitUntil(

@@ -93,11 +93,11 @@ async function serve(argv: string[]): Promise<number> {
     if (stoppingSince !== null) {
       // Ctrl-C under `npm start` arrives twice at once (from the terminal and forwarded by npm): only a
       // later signal means the operator does not want to wait for the orderly close.
-      if (Date.now() - stoppingSince < 1000) return;
+      if (performance.now() - stoppingSince < 1000) return;
       logger.warn({ signal }, 'second signal: exiting now; devices resend what was not acknowledged');
       process.exit(1);
     }
-    stoppingSince = Date.now();
+    stoppingSince = performance.now();
     logger.info({ signal }, 'shutting down: stopping intake, committing what is queued');
     // A store that stopped answering (PGlite spinning after its disk filled) would hold close() for ever.
     // Exiting is safe: what was acknowledged is durable and the rest is resent by its devices.

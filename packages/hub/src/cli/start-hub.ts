@@ -59,7 +59,13 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     logger.error({ err: error instanceof Error ? error.message : String(error) }, 'store background error');
   const store = await openStore(
     config.store.kind === 'pglite'
-      ? { kind: 'pglite', dataDir: config.store.dataDir, thread: config.store.thread, onBackgroundError }
+      ? {
+          kind: 'pglite',
+          dataDir: config.store.dataDir,
+          thread: config.store.thread,
+          callTimeoutMs: config.store.callTimeoutMs,
+          onBackgroundError,
+        }
       : {
           kind: 'postgres',
           url: config.store.url,

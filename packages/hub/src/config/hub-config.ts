@@ -17,7 +17,13 @@ export interface HubConfig {
   /** A port serving only /healthz and /metrics (monitoring that a flood of the HTTP port cannot shut out); null: off. */
   readonly monitorPort: number | null;
   readonly store:
-    | { readonly kind: 'pglite'; readonly dataDir: string; readonly thread: 'worker' | 'main' }
+    | {
+        readonly kind: 'pglite';
+        readonly dataDir: string;
+        readonly thread: 'worker' | 'main';
+        /** Worker thread: a PGlite call unanswered this long stops the embedded store (see operations.md). */
+        readonly callTimeoutMs: number;
+      }
     | {
         readonly kind: 'postgres';
         readonly url: string;

@@ -7,6 +7,9 @@ import { parseArgs } from 'node:util';
 import { DEVICE_ID_PATTERN, KEY_ID_PATTERN, parseSecretHex, type LegacyHashVariant } from '@sealstream/protocol';
 import type { DeviceKeyConfig, HubConfig } from './hub-config.js';
 
+/** The embedded store's own default bound on one PGlite call (store/pglite-worker-executor.ts). */
+const DEFAULT_PGLITE_CALL_TIMEOUT_MS = 300_000;
+
 /** Same floor as the API's own check; HS256 keys shorter than the hash output are brute-forceable. */
 const MIN_JWT_SECRET_BYTES = 32;
 
@@ -39,6 +42,7 @@ export const SETTINGS = {
   'commit-parallel-min-rows': 'SEALSTREAM_COMMIT_PARALLEL_MIN_ROWS',
   'rollup-flush-ms': 'SEALSTREAM_ROLLUP_FLUSH_MS',
   'pglite-thread': 'SEALSTREAM_PGLITE_THREAD',
+  'pglite-call-timeout-ms': 'SEALSTREAM_PGLITE_CALL_TIMEOUT_MS',
   'commit-retry-deadline-ms': 'SEALSTREAM_COMMIT_RETRY_DEADLINE_MS',
   'max-clock-skew-ms': 'SEALSTREAM_MAX_CLOCK_SKEW_MS',
   'max-reading-age-ms': 'SEALSTREAM_MAX_READING_AGE_MS',
@@ -136,7 +140,12 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
           schema: raw('database-schema'),
           poolSize: int('database-pool-size', 8, 1, 64),
         }
-      : { kind: 'pglite', dataDir: raw('data-dir') ?? 'data', thread: pgliteThread(raw('pglite-thread'), errors) };
+      : {
+          kind: 'pglite',
+          dataDir: raw('data-dir') ?? 'data',
+          thread: pgliteThread(raw('pglite-thread'), errors),
+          callTimeoutMs: int('pglite-call-timeout-ms', DEFAULT_PGLITE_CALL_TIMEOUT_MS, 10_000, 86_400_000),
+        };
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     errors.push('--database-url / DATABASE_URL must start with postgres:// or postgresql://');
   }

@@ -4,62 +4,96 @@
  * `sealstream users add`) opening one folder both start, both acknowledge readings, and the last to
  * write wins — acknowledged readings of the other vanish and indexes can be left inconsistent (found by
  * an outside test: a second hub on the same folder lost every reading it acknowledged). The lock is the
- * file `sealstream.lock` in the folder, created exclusively, holding the owner's pid and the start time
- * of that process; PostgreSQL ignores foreign files in its data directory.
+ * file `sealstream.lock` in the folder; PostgreSQL ignores foreign files in its data directory.
  *
- * A lock whose process is gone (kill -9, power loss) is stale and taken over, so a crashed hub restarts
- * without help. "Gone" means: no process with that pid, or (on Linux) a process with that pid that started
- * at another time (the pid was reused). Takeover is remove-then-create; two processes taking over the same
- * stale lock at the same instant could both get past the exclusive create, so the winner reads the file back
- * after a short pause and gives up when it no longer holds its own token.
+ * - Created whole and atomically: written to a temporary file, then hard-linked to the lock's name, which
+ *   fails if the lock exists. A lock is never seen half-written.
+ * - It names its holder: pid, process start time, pid namespace, boot id, host.
+ * - A holder in this pid namespace and boot is checked directly: no process with that pid, or one that
+ *   started at another time (the pid was reused), means the lock is stale. A holder elsewhere (another
+ *   container on the same volume, another machine on a shared disk) cannot be checked that way, so every
+ *   holder also beats: it touches the lock every HEARTBEAT_MS. Such a lock is stale once it has not been
+ *   touched for STALE_MS; a starter watches it that long before taking it over. A crashed hub in a
+ *   container is therefore taken over after ~10 s, not at once.
+ * - Takeover moves the stale file aside and checks that what it moved is the stale lock it judged; if
+ *   another starter had meanwhile put a fresh lock there, that lock is put back.
+ * - The holder reads its lock back on every beat: if the file no longer carries its token (a race lost
+ *   despite all this, or someone deleted it by hand), `onLost` tells the store to stop writing.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { readFile, realpath, unlink, writeFile } from 'node:fs/promises';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { link, readFile, realpath, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 
 export const DATA_DIR_LOCK_FILE = 'sealstream.lock';
-/** Pause before reading the lock back after taking it (see the header: simultaneous takeovers). */
-const CONFIRM_AFTER_MS = 25;
+/** How often a holder touches its lock and checks it still holds it. */
+export const HEARTBEAT_MS = 2_000;
+/** A lock that cannot be checked by pid is stale once it has not been touched for this long. */
+export const STALE_MS = 10_000;
+const WATCH_STEP_MS = 500;
 
 /** The folder is open in another live process (or already in this one). */
 export class DataDirInUseError extends Error {
   readonly code = 'data_dir_in_use';
   constructor(
     readonly dataDir: string,
-    readonly holderPid: number | null,
+    readonly holder: { readonly pid: number; readonly host: string | null } | 'this process' | 'unknown',
   ) {
     super(
-      holderPid === null
+      holder === 'this process'
         ? `store: the data folder ${dataDir} is already open in this process`
-        : `store: the data folder ${dataDir} is in use by process ${holderPid}; stop that hub first ` +
+        : holder === 'unknown'
+          ? `store: the data folder ${dataDir} is in use by another process (its lock changed hands while this one started)`
+          : `store: the data folder ${dataDir} is in use by process ${holder.pid}` +
+            `${holder.host === null ? '' : ` on ${holder.host}`}; stop that hub first ` +
             `(if no Sealstream process has it open, delete ${join(dataDir, DATA_DIR_LOCK_FILE)})`,
     );
     this.name = 'DataDirInUseError';
   }
+
+  /** The holder's pid, when the lock named one. */
+  get holderPid(): number | null {
+    return typeof this.holder === 'object' ? this.holder.pid : null;
+  }
 }
 
 export interface DataDirLock {
-  /** Removes the lock file if this lock still owns it. Idempotent. */
+  /** Stops the heartbeat and removes the lock file if this lock still owns it. Idempotent. */
   release(): Promise<void>;
+}
+
+export interface DataDirLockOptions {
+  /** Called once if the lock file stops carrying this holder's token; the store must stop writing. */
+  readonly onLost?: (error: Error) => void;
 }
 
 interface LockContent {
   readonly pid: number;
   /** Process start time in clock ticks since boot (Linux), to tell a reused pid apart; null elsewhere. */
   readonly started: number | null;
+  readonly pidNamespace: string | null;
+  readonly bootId: string | null;
+  readonly host: string | null;
   readonly token: string;
 }
 
 /** Folders locked by this process (a second open in the same process is refused too). */
 const heldHere = new Set<string>();
 
-export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> {
+export async function acquireDataDirLock(dataDir: string, options: DataDirLockOptions = {}): Promise<DataDirLock> {
   const folder = await realpath(dataDir);
-  if (heldHere.has(folder)) throw new DataDirInUseError(folder, null);
+  if (heldHere.has(folder)) throw new DataDirInUseError(folder, 'this process');
   heldHere.add(folder);
   const path = join(folder, DATA_DIR_LOCK_FILE);
-  const mine: LockContent = { pid: process.pid, started: processStartTicks(process.pid), token: randomUUID() };
+  const mine: LockContent = {
+    pid: process.pid,
+    started: processStartTicks(process.pid),
+    pidNamespace: pidNamespace(),
+    bootId: bootId(),
+    host: hostname(),
+    token: randomUUID(),
+  };
   try {
     await takeLock(folder, path, mine);
   } catch (error) {
@@ -67,37 +101,129 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
     throw error;
   }
   let released = false;
+  let lost = false;
+  const beat = setInterval(() => {
+    void (async () => {
+      const now = new Date();
+      await utimes(path, now, now).catch(() => undefined);
+      const current = await readLock(path);
+      if (released || lost || current?.token === mine.token) return;
+      lost = true;
+      clearInterval(beat);
+      options.onLost?.(
+        new Error(`store: the lock of data folder ${folder} is no longer held by this process; writes stopped`),
+      );
+    })();
+  }, HEARTBEAT_MS);
+  beat.unref();
   return {
     async release() {
       if (released) return;
       released = true;
+      clearInterval(beat);
       heldHere.delete(folder);
-      // Only our own file: after a takeover race another process may own the path.
+      // Only our own file: after a lost race another process may own the path.
       if ((await readLock(path))?.token === mine.token) await unlink(path).catch(() => undefined);
     },
   };
 }
 
 async function takeLock(folder: string, path: string, mine: LockContent): Promise<void> {
-  for (let attempt = 0; attempt < 3; attempt += 1) {
-    try {
-      await writeFile(path, JSON.stringify(mine), { flag: 'wx' });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = await readLock(path);
-      if (holder !== undefined && isAlive(holder)) throw new DataDirInUseError(folder, holder.pid);
-      // Stale (its process is gone) or unreadable (a crash between create and write): take it over.
-      await unlink(path).catch((unlinkError: NodeJS.ErrnoException) => {
-        if (unlinkError.code !== 'ENOENT') throw unlinkError;
-      });
-      continue;
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    if (await createWhole(path, mine)) return;
+    const holder = await readLock(path);
+    const verdict = await judge(path, holder);
+    if (verdict === 'gone') continue;
+    if (verdict === 'live') {
+      throw new DataDirInUseError(folder, holder === undefined ? 'unknown' : { pid: holder.pid, host: holder.host });
     }
-    await new Promise((resolve) => setTimeout(resolve, CONFIRM_AFTER_MS));
-    const now = await readLock(path);
-    if (now?.token === mine.token) return;
-    throw new DataDirInUseError(folder, now?.pid ?? null);
+    await moveAsideIfStill(path, holder);
   }
-  throw new DataDirInUseError(folder, (await readLock(path))?.pid ?? null);
+  throw new DataDirInUseError(folder, 'unknown');
+}
+
+/** Writes the lock under a temporary name and links it into place: false when a lock already exists. */
+async function createWhole(path: string, mine: LockContent): Promise<boolean> {
+  const temporary = `${path}.${mine.token}.tmp`;
+  await writeFile(temporary, JSON.stringify(mine), { flag: 'wx' });
+  try {
+    await link(temporary, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return false;
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+}
+
+/**
+ * Moves a stale lock aside, then checks that the file moved is the one judged stale (same token, or
+ * both unreadable). If a fresh lock had taken its place meanwhile, that one is put back.
+ */
+async function moveAsideIfStill(path: string, judged: LockContent | undefined): Promise<void> {
+  const aside = `${path}.${randomUUID()}.stale`;
+  try {
+    await rename(path, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const moved = await readLock(aside);
+  if (moved?.token !== judged?.token) {
+    // Someone else's fresh lock: back in place unless yet another took the name (it then loses its beat).
+    await link(aside, path).catch(() => undefined);
+  }
+  await unlink(aside).catch(() => undefined);
+}
+
+type Verdict = 'live' | 'stale' | 'gone';
+
+/** Whether the lock at `path` (read as `holder`) still has a live holder. */
+async function judge(path: string, holder: LockContent | undefined): Promise<Verdict> {
+  if (holder !== undefined && sameMachineAndNamespace(holder)) {
+    // Our own pid here is a lock this process left (it is not in heldHere): stale.
+    if (holder.pid === process.pid) return 'stale';
+    return isAlive(holder) ? 'live' : 'stale';
+  }
+  if (holder !== undefined && holder.host !== null && holder.host === hostname() && isOtherBoot(holder)) {
+    return 'stale';
+  }
+  // Cannot check the holder by pid: watch its heartbeat.
+  const first = await mtimeOf(path);
+  if (first === null) return 'gone';
+  if (Date.now() - first > STALE_MS) return 'stale';
+  for (let waited = 0; waited <= STALE_MS; waited += WATCH_STEP_MS) {
+    await new Promise((resolve) => setTimeout(resolve, WATCH_STEP_MS));
+    const now = await mtimeOf(path);
+    if (now === null) return 'gone';
+    if (now !== first) return 'live';
+    if (Date.now() - now > STALE_MS) return 'stale';
+  }
+  return 'stale';
+}
+
+function sameMachineAndNamespace(holder: LockContent): boolean {
+  const ours = { bootId: bootId(), pidNamespace: pidNamespace() };
+  return (
+    ours.bootId !== null &&
+    ours.pidNamespace !== null &&
+    holder.bootId === ours.bootId &&
+    holder.pidNamespace === ours.pidNamespace
+  );
+}
+
+function isOtherBoot(holder: LockContent): boolean {
+  const ours = bootId();
+  return ours !== null && holder.bootId !== null && holder.bootId !== ours;
+}
+
+async function mtimeOf(path: string): Promise<number | null> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch {
+    return null;
+  }
 }
 
 async function readLock(path: string): Promise<LockContent | undefined> {
@@ -108,13 +234,17 @@ async function readLock(path: string): Promise<LockContent | undefined> {
     return undefined;
   }
   try {
-    const parsed = JSON.parse(text) as Partial<LockContent>;
+    const parsed = JSON.parse(text) as Partial<Record<keyof LockContent, unknown>>;
     if (typeof parsed.pid !== 'number' || !Number.isSafeInteger(parsed.pid) || typeof parsed.token !== 'string') {
       return undefined;
     }
+    const text_ = (value: unknown): string | null => (typeof value === 'string' ? value : null);
     return {
       pid: parsed.pid,
       started: typeof parsed.started === 'number' ? parsed.started : null,
+      pidNamespace: text_(parsed.pidNamespace),
+      bootId: text_(parsed.bootId),
+      host: text_(parsed.host),
       token: parsed.token,
     };
   } catch {
@@ -123,8 +253,7 @@ async function readLock(path: string): Promise<LockContent | undefined> {
 }
 
 function isAlive(holder: LockContent): boolean {
-  // Our own pid but not held here: left by an earlier process of a pid namespace (a restarted container).
-  if (holder.pid === process.pid || holder.pid <= 0) return false;
+  if (holder.pid <= 0) return false;
   try {
     process.kill(holder.pid, 0);
   } catch (error) {
@@ -138,11 +267,29 @@ function isAlive(holder: LockContent): boolean {
 /** Field 22 of /proc/<pid>/stat (start time since boot, in clock ticks); null where /proc is absent. */
 function processStartTicks(pid: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat_ = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may hold spaces or parentheses; fields are counted after its closing one.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = stat_.slice(stat_.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[19]);
     return Number.isSafeInteger(ticks) ? ticks : null;
+  } catch {
+    return null;
+  }
+}
+
+/** This process's pid namespace (e.g. `pid:[4026531836]`), so a pid is only compared within one. */
+function pidNamespace(): string | null {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return null;
+  }
+}
+
+/** This boot of the machine (Linux), so a lock from before a reboot is known stale at once. */
+function bootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   } catch {
     return null;
   }

@@ -17,7 +17,7 @@ export type StoreOptions =
       readonly checkpointIntervalMs?: number;
       /** 'worker' (default): PGlite runs in its own thread; 'main': on the caller's thread. */
       readonly thread?: 'worker' | 'main';
-      /** Worker thread only: a call PGlite has not answered after this long stops the store; default 120 s. */
+      /** Worker thread only: a call PGlite has not answered after this long stops the store; default 300 s. */
       readonly callTimeoutMs?: number;
       readonly onBackgroundError?: (error: unknown) => void;
     }

@@ -40,6 +40,7 @@ export class PgliteExecutor implements SqlExecutor {
   readonly kind = 'pglite' as const;
   private dirty = false;
   private closed = false;
+  private lost: Error | undefined;
   private readonly timer: NodeJS.Timeout;
 
   private constructor(
@@ -66,7 +67,8 @@ export class PgliteExecutor implements SqlExecutor {
     }
     await mkdir(options.dataDir, { recursive: true });
     // Before PGlite touches the folder: a second process must not write a single page of it.
-    const lock = await acquireDataDirLock(options.dataDir);
+    let lockLost: (error: Error) => void = () => undefined;
+    const lock = await acquireDataDirLock(options.dataDir, { onLost: (error) => lockLost(error) });
     const fs = new DurableNodeFs(options.dataDir);
     let db: PGlite | undefined;
     try {
@@ -77,7 +79,9 @@ export class PgliteExecutor implements SqlExecutor {
       await lock.release();
       throw await describeOpenFailure(error, options.dataDir);
     }
-    return new PgliteExecutor(db, lock, fs, interval, options.onBackgroundError ?? (() => undefined));
+    const executor = new PgliteExecutor(db, lock, fs, interval, options.onBackgroundError ?? (() => undefined));
+    lockLost = (error) => executor.lose(error);
+    return executor;
   }
 
   async query(text: string, params: readonly unknown[] = []): Promise<SqlRow[]> {
@@ -125,7 +129,7 @@ export class PgliteExecutor implements SqlExecutor {
     if (this.closed) return;
     clearInterval(this.timer);
     try {
-      if (this.dirty) await this.checkpoint();
+      if (this.dirty && this.lost === undefined) await this.checkpoint();
     } finally {
       this.closed = true;
       try {
@@ -146,7 +150,15 @@ export class PgliteExecutor implements SqlExecutor {
     }
   }
 
+  /** The folder's lock went to another process: refuse every later call (PGlite cannot be interrupted here). */
+  private lose(error: Error): void {
+    if (this.lost !== undefined) return;
+    this.lost = error;
+    this.onBackgroundError(error);
+  }
+
   private assertOpen(): void {
+    if (this.lost !== undefined) throw this.lost;
     if (this.closed) throw new Error('store is closed');
   }
 }

@@ -32,14 +32,16 @@ import { PGLITE_WORKER_SOURCE } from './pglite-worker-source.js';
 import { durableStartParams, syncDataFolderOnce } from './pglite-durability.js';
 
 /**
- * Default bound on one call. Far above any legitimate statement here (a commit of 10K rows ~0.3 s, a
- * checkpoint or a migration of a large folder seconds), so only a PGlite that stopped answering hits it.
+ * Default bound on one call (`--pglite-call-timeout-ms`). Far above the statements of normal running (a
+ * commit of 10K rows ~0.3 s, a checkpoint seconds), with room for a migration's one long statement over a
+ * large folder; raise it for folders whose migrations take longer. Only a PGlite that stopped answering
+ * should hit it.
  */
-export const DEFAULT_PGLITE_CALL_TIMEOUT_MS = 120_000;
+export const DEFAULT_PGLITE_CALL_TIMEOUT_MS = 300_000;
 
 export interface PgliteWorkerExecutorOptions {
   readonly dataDir: string;
-  /** A call unanswered this long stops the store (see the header); default 120 s. */
+  /** A call unanswered this long stops the store (see the header); default 300 s. */
   readonly callTimeoutMs?: number;
   readonly checkpointIntervalMs: number;
   readonly onBackgroundError?: (error: unknown) => void;
@@ -128,7 +130,8 @@ export class PgliteWorkerExecutor implements SqlExecutor {
     if (!Number.isFinite(interval) || interval <= 0) throw new Error('store: checkpointIntervalMs must be positive');
     await mkdir(options.dataDir, { recursive: true });
     // Before PGlite touches the folder: a second process must not write a single page of it.
-    const lock = await acquireDataDirLock(options.dataDir);
+    let lockLost: (error: Error) => void = () => undefined;
+    const lock = await acquireDataDirLock(options.dataDir, { onLost: (error) => lockLost(error) });
     let worker: Worker;
     try {
       worker = new Worker(PGLITE_WORKER_SOURCE, {
@@ -152,6 +155,7 @@ export class PgliteWorkerExecutor implements SqlExecutor {
       callTimeoutMs,
       options.onBackgroundError ?? (() => undefined),
     );
+    lockLost = (error) => executor.stop(error);
     try {
       // Surfaces a data folder PGlite cannot open now, not at the first commit.
       await executor.query('SELECT 1');
@@ -278,11 +282,17 @@ export class PgliteWorkerExecutor implements SqlExecutor {
 
   /** A call went unanswered for callTimeoutMs: stop the thread so callers get errors instead of waiting for ever. */
   private stuck(op: Request['op']): void {
-    if (this.dead !== undefined) return;
-    const error = new Error(
-      `store: PGlite did not answer a ${op} request within ${this.callTimeoutMs} ms ` +
-        '(a full disk can leave it spinning); the embedded store is stopped until the hub restarts',
+    this.stop(
+      new Error(
+        `store: PGlite did not answer a ${op} request within ${this.callTimeoutMs} ms ` +
+          '(a full disk can leave it spinning); the embedded store is stopped until the hub restarts',
+      ),
     );
+  }
+
+  /** Stops the store for good (a stuck call, a lost folder lock): callers get `error`, the thread ends. */
+  private stop(error: Error): void {
+    if (this.dead !== undefined) return;
     this.fail(error);
     this.onBackgroundError(error);
     this.worker.removeAllListeners('exit');
@@ -308,7 +318,8 @@ export class PgliteWorkerExecutor implements SqlExecutor {
   }
 
   private async checkpointIfDirty(): Promise<void> {
-    if (!this.dirty || this.closed) return;
+    // A stopped store has nothing to checkpoint; trying would log the same failure every interval.
+    if (!this.dirty || this.closed || this.dead !== undefined) return;
     try {
       await this.checkpoint();
     } catch (error) {

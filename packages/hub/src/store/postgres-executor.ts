@@ -47,11 +47,13 @@ export class PostgresExecutor implements SqlExecutor {
     }
     const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
     if (!Number.isSafeInteger(poolSize) || poolSize < 1) throw new Error('store: poolSize must be a positive integer');
+    const rewritten = schema === undefined ? null : withSearchPath(options.url, schema);
     const pool = new pg.Pool({
-      connectionString: schema === undefined ? options.url : withSearchPath(options.url, schema),
+      connectionString: rewritten ?? options.url,
       max: poolSize,
       statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
       connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      ...(schema !== undefined && rewritten === null ? { options: `-c search_path=${schema}` } : {}),
     });
     const onBackgroundError = options.onBackgroundError ?? (() => undefined);
     pool.on('error', (error) => onBackgroundError(error));
@@ -148,24 +150,29 @@ export class PostgresExecutor implements SqlExecutor {
 }
 
 /**
- * The URL with `-c search_path=<schema>` added to its `options` parameter. pg lets a URL's parameters
- * override the pool's settings, so a URL carrying its own `options` (say `-c work_mem=64MB`) silently
- * dropped a search_path passed beside it and the store migrated into `public` (found by an outside
- * test). Appended last, so it wins over a search_path the URL sets itself.
+ * The URL with `-c search_path=<schema>` added to its `options` parameter, or null when the URL is better
+ * left as it is. pg lets a URL's parameters override the pool's settings, so a URL carrying its own
+ * `options` (say `-c work_mem=64MB`) silently dropped a search_path passed beside it and the store migrated
+ * into `public` (found by an outside test). Appended last, so it wins over a search_path the URL sets
+ * itself. Null (the caller then passes the search_path beside the URL, as before) for what the WHATWG
+ * parser cannot rewrite the way pg reads it: a URL it rejects (e.g. credentials with an empty host for a
+ * Unix socket), or one with a bare `%` (pg re-encodes such URLs, which would mangle the added text).
  */
-export function withSearchPath(url: string, schema: string): string {
+export function withSearchPath(url: string, schema: string): string | null {
+  if (/%(?![0-9A-Fa-f]{2})/.test(url)) return null;
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    // Not a URL pg could parse either (e.g. a key=value string); leave it to pg to refuse.
-    throw new Error('store: the database URL is not a valid postgres:// URL');
+    return null;
   }
-  const existing = parsed.searchParams.get('options');
+  // pg reads the last `options` when there are several.
+  const existing = parsed.searchParams.getAll('options').at(-1);
   const searchPath = `-c search_path=${schema}`;
+  parsed.searchParams.delete('options');
   parsed.searchParams.set(
     'options',
-    existing === null || existing.trim() === '' ? searchPath : `${existing} ${searchPath}`,
+    existing === undefined || existing.trim() === '' ? searchPath : `${existing} ${searchPath}`,
   );
   return parsed.toString();
 }

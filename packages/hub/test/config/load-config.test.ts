@@ -9,7 +9,7 @@ describe('loadConfig', () => {
   it('demo mode needs nothing else and defaults to PGlite with the legacy listener on 4000', () => {
     const result = loadConfig(['--demo'], {}, DEMO_DEFAULTS);
     if (!result.ok) throw new Error(result.errors.join('; '));
-    expect(result.config.store).toEqual({ kind: 'pglite', dataDir: 'data', thread: 'worker' });
+    expect(result.config.store).toEqual({ kind: 'pglite', dataDir: 'data', thread: 'worker', callTimeoutMs: 300_000 });
     expect(result.config.legacyPort).toBe(4000);
     expect(result.config.deviceKeys.map((k) => k.keyId)).toEqual(['demo']);
     expect(Object.isFrozen(result.config.limits)).toBe(true);

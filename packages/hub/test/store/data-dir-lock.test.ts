@@ -4,13 +4,19 @@
  * child processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
-import { acquireDataDirLock, DATA_DIR_LOCK_FILE, DataDirInUseError } from '../../src/store/data-dir-lock.js';
+import {
+  acquireDataDirLock,
+  DATA_DIR_LOCK_FILE,
+  DataDirInUseError,
+  HEARTBEAT_MS,
+  STALE_MS,
+} from '../../src/store/data-dir-lock.js';
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -40,6 +46,18 @@ function startTicks(pid: number): number {
 
 const onLinux = existsSync('/proc/self/stat');
 
+/** What a holder in this pid namespace and boot writes (the fields the lock checks by pid). */
+function localHolder(pid: number, started: number | null, token: string): string {
+  return JSON.stringify({
+    pid,
+    started,
+    pidNamespace: onLinux ? readlinkSync('/proc/self/ns/pid') : null,
+    bootId: onLinux ? readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() : null,
+    host: hostname(),
+    token,
+  });
+}
+
 describe('PGlite data-folder lock', () => {
   it.each(['worker', 'main'] as const)('a second open of one folder is refused (%s thread)', async (thread) => {
     const dataDir = await folder();
@@ -62,10 +80,7 @@ describe('PGlite data-folder lock', () => {
     const dataDir = await folder();
     const other = await otherProcess();
     const pid = other.pid as number;
-    await writeFile(
-      join(dataDir, DATA_DIR_LOCK_FILE),
-      JSON.stringify({ pid, started: onLinux ? startTicks(pid) : null, token: 'other' }),
-    );
+    await writeFile(join(dataDir, DATA_DIR_LOCK_FILE), localHolder(pid, onLinux ? startTicks(pid) : null, 'other'));
     const refused = await acquireDataDirLock(dataDir).then(
       () => null,
       (error: unknown) => error,
@@ -89,25 +104,88 @@ describe('PGlite data-folder lock', () => {
     const dataDir = await folder();
     const other = await otherProcess();
     const pid = other.pid as number;
-    await writeFile(
-      join(dataDir, DATA_DIR_LOCK_FILE),
-      JSON.stringify({ pid, started: startTicks(pid) - 1, token: 'old' }),
-    );
+    await writeFile(join(dataDir, DATA_DIR_LOCK_FILE), localHolder(pid, startTicks(pid) - 1, 'old'));
     const lock = await acquireDataDirLock(dataDir);
     await lock.release();
   });
 
-  it('takes over an unreadable lock file (a crash between create and write)', async () => {
+  it('takes over an unreadable lock file nobody has touched for longer than the stale bound', async () => {
     const dataDir = await folder();
-    await writeFile(join(dataDir, DATA_DIR_LOCK_FILE), '');
+    const path = join(dataDir, DATA_DIR_LOCK_FILE);
+    await writeFile(path, '');
+    const old = new Date(Date.now() - STALE_MS - 5_000);
+    await utimes(path, old, old);
     const store = await openStore({ kind: 'pglite', dataDir });
     await store.close();
+  });
+
+  it('refuses a lock from another pid namespace (another container) while its holder keeps touching it', async () => {
+    const dataDir = await folder();
+    const path = join(dataDir, DATA_DIR_LOCK_FILE);
+    const foreign = JSON.stringify({
+      pid: 1,
+      started: 5,
+      pidNamespace: 'pid:[1]',
+      bootId: 'b',
+      host: 'c1',
+      token: 'x',
+    });
+    await writeFile(path, foreign);
+    const beat = setInterval(() => {
+      const now = new Date();
+      void utimes(path, now, now);
+    }, 200);
+    try {
+      const refused = await acquireDataDirLock(dataDir).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(DataDirInUseError);
+      expect((refused as Error).message).toContain('in use by process 1 on c1');
+    } finally {
+      clearInterval(beat);
+    }
+  });
+
+  it('takes over a lock from another pid namespace whose holder stopped touching it', async () => {
+    const dataDir = await folder();
+    const path = join(dataDir, DATA_DIR_LOCK_FILE);
+    await writeFile(path, JSON.stringify({ pid: 1, pidNamespace: 'pid:[1]', bootId: 'b', host: 'c1', token: 'x' }));
+    const old = new Date(Date.now() - STALE_MS - 1_000);
+    await utimes(path, old, old);
+    const lock = await acquireDataDirLock(dataDir);
+    expect(JSON.parse(readFileSync(path, 'utf8')).pid).toBe(process.pid);
+    await lock.release();
+  });
+
+  it('tells its holder when the lock file stops carrying its token', async () => {
+    const dataDir = await folder();
+    const lost: Error[] = [];
+    const lock = await acquireDataDirLock(dataDir, { onLost: (error) => lost.push(error) });
+    await writeFile(join(dataDir, DATA_DIR_LOCK_FILE), localHolder(1, null, 'theirs'));
+    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS * 2 + 500));
+    expect(lost).toHaveLength(1);
+    expect(lost[0]?.message).toMatch(/no longer held by this process/);
+    await lock.release();
+  });
+
+  it('a store whose folder lock was taken stops writing', async () => {
+    const dataDir = await folder();
+    const store = await openStore({ kind: 'pglite', dataDir });
+    try {
+      await store.migrate();
+      await writeFile(join(dataDir, DATA_DIR_LOCK_FILE), localHolder(1, null, 'theirs'));
+      await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS * 2 + 500));
+      await expect(store.totals()).rejects.toThrow(/no longer held by this process/);
+    } finally {
+      await store.close().catch(() => undefined);
+    }
   });
 
   it('release leaves alone a lock file that another process has since taken', async () => {
     const dataDir = await folder();
     const lock = await acquireDataDirLock(dataDir);
-    await writeFile(join(dataDir, DATA_DIR_LOCK_FILE), JSON.stringify({ pid: 1, started: null, token: 'theirs' }));
+    await writeFile(join(dataDir, DATA_DIR_LOCK_FILE), localHolder(1, null, 'theirs'));
     await lock.release();
     expect(JSON.parse(readFileSync(join(dataDir, DATA_DIR_LOCK_FILE), 'utf8')).token).toBe('theirs');
   });

@@ -16,15 +16,25 @@ import {
 
 describe('withSearchPath', () => {
   it('adds the schema to a URL without options, and after options the URL has', () => {
-    const plain = new URL(withSearchPath('postgres://u@h:5432/db', 's1'));
+    const plain = new URL(withSearchPath('postgres://u@h:5432/db', 's1') as string);
     expect(plain.searchParams.get('options')).toBe('-c search_path=s1');
-    const own = new URL(withSearchPath('postgres://u@h:5432/db?options=-c%20work_mem%3D8MB&sslmode=disable', 's1'));
+    const own = new URL(
+      withSearchPath('postgres://u@h:5432/db?options=-c%20work_mem%3D8MB&sslmode=disable', 's1') as string,
+    );
     expect(own.searchParams.get('options')).toBe('-c work_mem=8MB -c search_path=s1');
     expect(own.searchParams.get('sslmode')).toBe('disable');
   });
 
-  it('refuses what is not a URL, without echoing it', () => {
-    expect(() => withSearchPath('host=h password=secret', 's1')).toThrow(/not a valid postgres:\/\/ URL$/);
+  it('keeps the last of several options, as pg reads them', () => {
+    const url = new URL(withSearchPath('postgres://u@h/db?options=-c%20a%3D1&options=-c%20b%3D2', 's1') as string);
+    expect(url.searchParams.getAll('options')).toEqual(['-c b=2 -c search_path=s1']);
+  });
+
+  it('leaves alone what the URL parser cannot rewrite the way pg reads it', () => {
+    // Credentials with an empty host (a Unix socket in ?host=), a bare % in a password, not a URL at all.
+    expect(withSearchPath('postgres://u:pass@/db?host=/var/run/postgresql', 's1')).toBeNull();
+    expect(withSearchPath('postgres://u:50%off@h/db', 's1')).toBeNull();
+    expect(withSearchPath('host=h password=secret', 's1')).toBeNull();
   });
 });
 

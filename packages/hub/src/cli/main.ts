@@ -10,15 +10,10 @@ import { loadConfig } from '../config/load-config.js';
 import { createLogger } from '../observability/logger.js';
 import { DEMO_DEFAULTS } from './demo-defaults.js';
 import { startDemoDevices } from './demo-devices.js';
+import { descriptorBudget, startDescriptorWatch } from './descriptor-watch.js';
 import { serveHelpText } from './help.js';
 import { startHub } from './start-hub.js';
 import { runUsersCommand } from './users-command.js';
-
-/**
- * Longest an orderly shutdown may take (commit what is queued, fold this hub's journal rows for at most
- * 10 s, close the store) before the process exits anyway with code 1.
- */
-const SHUTDOWN_DEADLINE_MS = 60_000;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -61,6 +56,7 @@ async function serve(argv: string[]): Promise<number> {
     process.env.SEALSTREAM_DASHBOARD_DIR ?? fileURLToPath(new URL('../../../dashboard/dist', import.meta.url));
   const hub = await startHub(config, { logger, dashboardDir, collectDefaultMetrics: true });
   const demo = config.demo ? startDemoDevices(hub, logger) : undefined;
+  const descriptors = startDescriptorWatch({ logger, budget: descriptorBudget(config) });
   // Printed once, to stdout and never to the log: it is a credential.
   const adminNote =
     hub.demoAdmin === null
@@ -101,13 +97,16 @@ async function serve(argv: string[]): Promise<number> {
     logger.info({ signal }, 'shutting down: stopping intake, committing what is queued');
     // A store that stopped answering (PGlite spinning after its disk filled) would hold close() for ever.
     // Exiting is safe: what was acknowledged is durable and the rest is resent by its devices.
+    // The bound is --shutdown-timeout-ms (60 s by default): an orderly close commits what is queued,
+    // folds this hub's journal rows for at most 10 s and closes the store.
     setTimeout(() => {
       logger.error(
-        { deadlineMs: SHUTDOWN_DEADLINE_MS },
+        { deadlineMs: config.shutdownTimeoutMs },
         'shutdown did not finish in time (the store is not answering); exiting; devices resend what was not acknowledged',
       );
       process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS).unref();
+    }, config.shutdownTimeoutMs).unref();
+    descriptors.stop();
     await demo?.stop();
     await hub.close();
     logger.info('stopped');

@@ -108,5 +108,10 @@ export interface HubConfig {
     readonly signatureToleranceMs: number;
   };
   readonly logLevel: string;
+  /**
+   * Longest an orderly shutdown (commit what is queued, a bounded last fold, close the store) may take
+   * before the process exits anyway with code 1.
+   */
+  readonly shutdownTimeoutMs: number;
   readonly demoDevices: { readonly count: number; readonly rate: number; readonly legacyIntervalMs: number };
 }

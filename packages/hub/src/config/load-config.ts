@@ -51,6 +51,7 @@ export const SETTINGS = {
   'partial-frame-timeout-ms': 'SEALSTREAM_PARTIAL_FRAME_TIMEOUT_MS',
   'legacy-idle-timeout-ms': 'SEALSTREAM_LEGACY_IDLE_TIMEOUT_MS',
   'http-request-timeout-ms': 'SEALSTREAM_HTTP_REQUEST_TIMEOUT_MS',
+  'shutdown-timeout-ms': 'SEALSTREAM_SHUTDOWN_TIMEOUT_MS',
   'max-connections': 'SEALSTREAM_MAX_CONNECTIONS',
   'dead-letter-raw-bytes': 'SEALSTREAM_DEAD_LETTER_RAW_BYTES',
   'dead-letters-per-second': 'SEALSTREAM_DEAD_LETTERS_PER_SECOND',
@@ -212,6 +213,7 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       signatureToleranceMs: int('signature-tolerance-seconds', 300, 1, 3_600) * 1000,
     },
     logLevel,
+    shutdownTimeoutMs: int('shutdown-timeout-ms', 60_000, 1_000, 3_600_000),
     demoDevices: {
       count: int('demo-devices', 5, 0, 10_000),
       rate: int('demo-rate', 50, 1, 1_000_000),

@@ -204,8 +204,7 @@ export function insertDeadLetters(deadLetters: readonly DeadLetter[], offset = 0
 
 /** What one commit writes besides the readings themselves. */
 export interface SecondaryWrites {
-  /** The commit's minute deltas as a journal row (journal-codec.ts); null when there are none. */
-  /** The commit's rollup-journal rows (none when it has no deltas). */
+  /** The commit's rollup-journal rows (journal-codec.ts; none when it has no deltas). */
   readonly journalRows: readonly string[];
   readonly deadLetters: readonly DeadLetter[];
 }

@@ -18,7 +18,8 @@
  * - Takeover moves the stale file aside and checks that what it moved is the stale lock it judged; if
  *   another starter had meanwhile put a fresh lock there, that lock is put back.
  * - The holder reads its lock back on every beat: if the file no longer carries its token (a race lost
- *   despite all this, or someone deleted it by hand), `onLost` tells the store to stop writing.
+ *   despite all this, or someone deleted it by hand), `onLost` tells the store to stop writing. A read
+ *   that fails for a reason of this process (no descriptor left under a connection flood) is not a loss.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -106,8 +107,10 @@ export async function acquireDataDirLock(dataDir: string, options: DataDirLockOp
     void (async () => {
       const now = new Date();
       await utimes(path, now, now).catch(() => undefined);
-      const current = await readLock(path);
-      if (released || lost || current?.token === mine.token) return;
+      const current = await readLockForBeat(path);
+      // A read that failed for want of a descriptor or memory says nothing about who holds the lock
+      // (a connection flood filling the process's descriptors once stopped the store here): next beat.
+      if (current === 'unreadable' || released || lost || current?.token === mine.token) return;
       lost = true;
       clearInterval(beat);
       options.onLost?.(
@@ -226,6 +229,19 @@ async function mtimeOf(path: string): Promise<number | null> {
   }
 }
 
+/**
+ * The holder's own read of its lock on a beat: the content, undefined when the file is gone or not a
+ * lock this code wrote (both mean another process may own the name now), or 'unreadable' when the read
+ * failed for a reason of this process (no descriptor left, no memory, an I/O error) and proves nothing.
+ */
+async function readLockForBeat(path: string): Promise<LockContent | undefined | 'unreadable'> {
+  try {
+    return parseLock(await readFile(path, 'utf8'));
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : 'unreadable';
+  }
+}
+
 async function readLock(path: string): Promise<LockContent | undefined> {
   let text: string;
   try {
@@ -233,6 +249,10 @@ async function readLock(path: string): Promise<LockContent | undefined> {
   } catch {
     return undefined;
   }
+  return parseLock(text);
+}
+
+function parseLock(text: string): LockContent | undefined {
   try {
     const parsed = JSON.parse(text) as Partial<Record<keyof LockContent, unknown>>;
     if (typeof parsed.pid !== 'number' || !Number.isSafeInteger(parsed.pid) || typeof parsed.token !== 'string') {

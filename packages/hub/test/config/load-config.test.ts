@@ -11,6 +11,7 @@ describe('loadConfig', () => {
     if (!result.ok) throw new Error(result.errors.join('; '));
     expect(result.config.store).toEqual({ kind: 'pglite', dataDir: 'data', thread: 'worker', callTimeoutMs: 300_000 });
     expect(result.config.legacyPort).toBe(4000);
+    expect(result.config.shutdownTimeoutMs).toBe(60_000);
     expect(result.config.deviceKeys.map((k) => k.keyId)).toEqual(['demo']);
     expect(Object.isFrozen(result.config.limits)).toBe(true);
   });

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -166,6 +166,28 @@ describe('PGlite data-folder lock', () => {
     await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS * 2 + 500));
     expect(lost).toHaveLength(1);
     expect(lost[0]?.message).toMatch(/no longer held by this process/);
+    await lock.release();
+  });
+
+  it('keeps the lock through beats that cannot read the file (no descriptor left), and still sees a real loss', async () => {
+    const dataDir = await folder();
+    const path = join(dataDir, DATA_DIR_LOCK_FILE);
+    const lost: Error[] = [];
+    const lock = await acquireDataDirLock(dataDir, { onLost: (error) => lost.push(error) });
+    // A directory in the lock's place fails the read with EISDIR, standing in for EMFILE under a
+    // descriptor flood, which a test process cannot cause safely: a failed read proves nothing.
+    const own = readFileSync(path, 'utf8');
+    await rm(path);
+    await mkdir(path);
+    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS * 2 + 500));
+    expect(lost).toHaveLength(0);
+    await rmdir(path);
+    await writeFile(path, own);
+    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS + 500));
+    expect(lost).toHaveLength(0);
+    await writeFile(path, localHolder(1, null, 'theirs'));
+    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS * 2 + 500));
+    expect(lost).toHaveLength(1);
     await lock.release();
   });
 

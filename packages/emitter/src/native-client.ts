@@ -285,15 +285,40 @@ export class NativeClient extends EventEmitter<ClientEvents> {
   }
 
   private afterSettle(): void {
-    if (this.flushWaiters.length > 0) {
-      const lowest = this.outbox.lowestUnsettled();
-      this.flushWaiters = this.flushWaiters.filter((waiter) => {
-        if (lowest < waiter.upTo) return true;
-        waiter.resolve();
-        return false;
-      });
-    }
+    this.resolveFlushWaiters();
     this.pump(this.flushWaiters.length > 0);
+  }
+
+  private resolveFlushWaiters(): void {
+    if (this.flushWaiters.length === 0) return;
+    const lowest = this.outbox.lowestUnsettled();
+    this.flushWaiters = this.flushWaiters.filter((waiter) => {
+      if (lowest < waiter.upTo) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+
+  /**
+   * One reading that alone seals larger than the hub's frame limit can never be delivered: the hub
+   * refuses the frame as `frame_too_large` and closes the connection, and resending it after every
+   * reconnect once looped for ever, holding up every reading behind it. It is refused here instead,
+   * as the hub would, and never sent.
+   */
+  private refuseOversized(frameId: number, entries: Entry[], bodyBytes: number): void {
+    this.outbox.markInFlight(frameId, entries);
+    this.outbox.settle(frameId);
+    this.counters.rejected += entries.length;
+    this.options.onEvent?.({
+      type: 'refused',
+      reason: 'frame_too_large',
+      code: REASONS.frame_too_large.code,
+      readings: entries.length,
+      retrying: false,
+      message: `a reading seals to ${bodyBytes} bytes, over the frame limit of ${this.settings.maxFrameBytes}; not sent`,
+    });
+    // Called from pump()'s loop: wake flush() callers without pumping again from inside it.
+    this.resolveFlushWaiters();
   }
 
   private schedulePump(): void {
@@ -353,6 +378,10 @@ export class NativeClient extends EventEmitter<ClientEvents> {
       const half = Math.ceil(entries.length / 2);
       this.sendFrame(entries.slice(0, half));
       this.sendFrame(entries.slice(half));
+      return;
+    }
+    if (bytes.length - 4 > this.settings.maxFrameBytes) {
+      this.refuseOversized(frameId, entries, bytes.length - 4);
       return;
     }
     this.outbox.markInFlight(frameId, entries);

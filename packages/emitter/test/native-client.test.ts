@@ -50,6 +50,22 @@ describe('NativeClient', () => {
     expect(hub.stored.size).toBe(1000);
   });
 
+  it('refuses locally a reading too large for any frame, and delivers the readings around it', async () => {
+    const events: ClientEvent[] = [];
+    const c = await setup({ maxReadingsPerFrame: 100, maxFrameBytes: 4096, onEvent: (event) => events.push(event) });
+    for (let i = 0; i < 5; i += 1) await c.send(reading(i));
+    await c.send({ device: 'dev', seq: 5, ts: 1_700_000_000_005, data: { blob: 'x'.repeat(8000) } });
+    for (let i = 6; i < 11; i += 1) await c.send(reading(i));
+    await c.flush();
+    expect(c.stats()).toMatchObject({ acked: 10, rejected: 1, queued: 0, inFlight: 0, reconnects: 0 });
+    expect(hub.stored.size).toBe(10);
+    expect(hub.stored.has('dev/5')).toBe(false);
+    expect(hub.frames.every((frame) => frame.readings.every((r) => r.seq !== 5))).toBe(true);
+    expect(events.filter((event) => event.type === 'refused')).toEqual([
+      expect.objectContaining({ reason: 'frame_too_large', readings: 1, retrying: false }),
+    ]);
+  });
+
   it('keeps sending under load when the in-flight bound is the limit', async () => {
     const c = await setup({ maxReadingsPerFrame: 10, maxInFlightFrames: 2 });
     for (let i = 0; i < 5000; i += 1) await c.send(reading(i));

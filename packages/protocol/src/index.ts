@@ -28,7 +28,13 @@ export type { DataFrame, AckFrame, ErrorFrame, PingFrame, PongFrame, CloseFrame,
 export { encodeAck, encodeError, encodePing, encodePong, encodeClose } from './frame-encode.js';
 export { sealReadings, openDataFrame, type SealOptions, type OpenResult } from './seal.js';
 export { FrameDecoder, type FrameDecoderOptions, type DecodeItem } from './frame-decoder.js';
-export { validateReading, numericMetrics, forEachNumericMetric, type ReadingCheck } from './reading.js';
+export {
+  validateReading,
+  numericMetrics,
+  forEachNumericMetric,
+  MAX_METRIC_NAME_LENGTH,
+  type ReadingCheck,
+} from './reading.js';
 export {
   legacyKey,
   legacySecretKey,

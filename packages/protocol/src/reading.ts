@@ -10,6 +10,13 @@ export type ReadingCheck = { ok: true; reading: Reading } | Rejection;
 
 const MAX_METRICS_PER_READING = 64;
 
+/**
+ * Longest top-level key of `data` (a metric name), in UTF-16 code units: at most 768 bytes of UTF-8.
+ * Metric names are part of the per-minute rollup key, and PostgreSQL refuses an index entry over 2704
+ * bytes; one reading with a 3000-character metric name once made every later rollup fold fail.
+ */
+export const MAX_METRIC_NAME_LENGTH = 256;
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const prototype: unknown = Object.getPrototypeOf(value);
@@ -33,6 +40,11 @@ export function validateReading(value: unknown): ReadingCheck {
     return invalid('ts must be a safe integer of milliseconds >= 0');
   }
   if (!isPlainObject(data)) return invalid('data must be a JSON object (not null, not an array)');
+  for (const name in data) {
+    if (name.length > MAX_METRIC_NAME_LENGTH) {
+      return invalid(`data has a key (metric name) longer than ${MAX_METRIC_NAME_LENGTH} characters`);
+    }
+  }
   const unstorable = findUnstorableText(data, 0);
   if (unstorable !== undefined) return invalid(unstorable);
   for (const name in value) {

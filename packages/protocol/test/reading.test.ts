@@ -10,6 +10,10 @@ describe('validateReading', () => {
     expect(result).toEqual({ ok: true, reading: good });
     expect(validateReading({ ...good, device: 'A-z.0_9:'.repeat(16), data: {} }).ok).toBe(true);
     expect(validateReading({ ...good, seq: Number.MAX_SAFE_INTEGER, ts: 0 }).ok).toBe(true);
+    // The longest metric name, of 4-byte characters: still short enough for the rollup index.
+    expect(validateReading({ ...good, data: { ['😀'.repeat(128)]: 1, nested: { ['n'.repeat(5000)]: 1 } } }).ok).toBe(
+      true,
+    );
   });
 
   const cases: Array<[string, unknown, RegExp]> = [
@@ -35,6 +39,8 @@ describe('validateReading', () => {
     ['number data', { ...good, data: 3 }, /data must be a JSON object/],
     ['class instance data', { ...good, data: new Date(0) }, /data must be a JSON object/],
     ['extra field', { ...good, extra: 1 }, /unexpected field "extra"/],
+    ['metric name too long', { ...good, data: { ['m'.repeat(257)]: 1 } }, /key \(metric name\) longer than 256/],
+    ['text key too long', { ...good, data: { ok: 1, ['k'.repeat(3000)]: 'x' } }, /longer than 256/],
   ];
   for (const [name, value, detail] of cases) {
     it(`refuses ${name} with schema_invalid`, () => {

@@ -9,7 +9,7 @@ const BACKLOG_SAMPLE_MS = 1_000;
 /**
  * Folds the store's rollup journal on a timer. A failed flush loses nothing (the journal rows stay and
  * the next flush takes them); it is logged once per run of failures, not once per tick, and counted.
- * Journal rows that could not be decoded (quarantined by the store) are logged and counted every time.
+ * Journal rows that could not be decoded or folded (quarantined by the store) are logged and counted every time.
  */
 export function startRollupFlusher(
   store: Pick<SqlReadingStore, 'flushRollups' | 'rollupBacklog'>,
@@ -27,7 +27,7 @@ export function startRollupFlusher(
         metrics.quarantined(outcome.quarantined);
         logger.error(
           { quarantined: outcome.quarantined },
-          'rollup journal rows could not be decoded; moved to rollup_quarantine, their counts are missing from the rollups',
+          'rollup journal rows could not be decoded or folded; moved to rollup_quarantine, their counts are missing from the rollups',
         );
       }
       if (failing) logger.info('rollup flush recovered');

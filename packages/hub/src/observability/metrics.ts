@@ -152,7 +152,7 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
   });
   const rollupQuarantined = new Counter({
     name: 'sealstream_rollup_quarantined_total',
-    help: 'Rollup-journal rows that could not be decoded, moved to rollup_quarantine.',
+    help: 'Rollup-journal rows that could not be decoded or whose fold PostgreSQL refused, moved to rollup_quarantine.',
     registers,
   });
 

@@ -10,8 +10,9 @@
  * commits reach the rollups within its flush interval. Every flush works in steps bounded by rows and
  * by bytes of deltas, so no step holds the event loop or a transaction for long.
  *
- * A journal row that cannot be decoded (another version wrote it, or it was damaged) is moved to
- * `rollup_quarantine` by the flush that took it, so one bad row never blocks every later flush.
+ * A journal row that cannot be decoded (another version wrote it, or it was damaged), or whose deltas
+ * PostgreSQL refuses for good (see PERMANENT_SQLSTATE_CLASSES), is moved to `rollup_quarantine` by the
+ * flush that took it, so one bad row never blocks every later flush.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { decodeJournalRow, JournalFormatError, mergeDecodedRows, type DecodedJournalRow } from './journal-codec.js';
@@ -23,8 +24,9 @@ import {
   takeJournalRows,
 } from './rollup-statements.js';
 import { combineWrites } from './statement.js';
-import type { SqlExecutor } from './sql-executor.js';
+import type { SqlExecutor, SqlTransaction } from './sql-executor.js';
 import { toText } from './sql-values.js';
+import { failureReason, sqlStateOf } from './store-errors.js';
 
 /**
  * Journal rows per flush transaction, and deltas text per transaction (the first row is always
@@ -54,11 +56,32 @@ export const JOURNAL_ROWS_PER_TURN = 16;
  */
 export const JOURNAL_BACKLOG_BYTES = 8 * 1_048_576;
 
+/**
+ * SQLSTATE classes of upsert errors that the same journal rows would raise on every retry: data
+ * exceptions (22, a value out of range), integrity violations (23) and program limits (54: an index
+ * entry over 2704 bytes, which a 3000-character metric name once caused, freezing every later fold).
+ * Anything else (a lost connection, a deadlock, a timeout, a full disk) is transient: the step fails
+ * and the next flush retries it.
+ */
+const PERMANENT_SQLSTATE_CLASSES: ReadonlySet<string> = new Set(['22', '23', '54']);
+
+function isPermanentRefusal(error: unknown): boolean {
+  return PERMANENT_SQLSTATE_CLASSES.has(sqlStateOf(error)?.slice(0, 2) ?? '');
+}
+
+interface TakenRow {
+  readonly id: string;
+  readonly text: string;
+  readonly row: DecodedJournalRow;
+}
+
+type Quarantined = { id: string; deltas: string; error: string };
+
 /** What one flush did. */
 export interface FlushOutcome {
   /** Journal rows folded into the rollups. */
   readonly folded: number;
-  /** Journal rows that could not be decoded, moved to rollup_quarantine. */
+  /** Journal rows that could not be decoded or whose fold PostgreSQL refused, moved to rollup_quarantine. */
   readonly quarantined: number;
 }
 
@@ -196,23 +219,23 @@ export class RollupJournal {
       const take = takeJournalRows(JOURNAL_ROWS_PER_FLUSH, JOURNAL_BYTES_PER_FLUSH);
       const rows = await tx.query(take.text, take.params);
       if (rows.length === 0) return { ...NOTHING, more: false };
-      const decoded: DecodedJournalRow[] = [];
-      const bad: Array<{ id: string; deltas: string; error: string }> = [];
+      const decoded: TakenRow[] = [];
+      const bad: Quarantined[] = [];
       let bytes = 0;
       for (let i = 0; i < rows.length; i += 1) {
         if (i > 0 && i % JOURNAL_ROWS_PER_TURN === 0) await yieldToEventLoop();
         const row = rows[i] as (typeof rows)[number];
         const text = toText(row['deltas'], 'deltas');
         bytes += Buffer.byteLength(text);
+        const id = toText(row['id'], 'id');
         try {
-          decoded.push(decodeJournalRow(text));
+          decoded.push({ id, text, row: decodeJournalRow(text) });
         } catch (error) {
           if (!(error instanceof JournalFormatError)) throw error;
-          bad.push({ id: toText(row['id'], 'id'), deltas: text, error: error.message });
+          bad.push({ id, deltas: text, error: error.message });
         }
       }
-      const upserts = combineWrites(rollupUpsertParts(mergeDecodedRows(decoded)));
-      if (upserts !== null) await tx.query(upserts.text, upserts.params);
+      const folded = await foldIsolating(tx, decoded, bad);
       if (bad.length > 0) {
         const quarantine = quarantineJournalRows(bad);
         await tx.query(quarantine.text, quarantine.params);
@@ -220,7 +243,44 @@ export class RollupJournal {
       this.backlogBytes = Math.max(0, this.backlogBytes - bytes);
       // Cut by the row limit, or by the byte budget (then the bytes taken reach it): more may wait.
       const more = rows.length === JOURNAL_ROWS_PER_FLUSH || bytes >= JOURNAL_BYTES_PER_FLUSH;
-      return { folded: decoded.length, quarantined: bad.length, more };
+      return { folded, quarantined: bad.length, more };
     });
   }
+}
+
+/**
+ * Upserts the merged deltas of `rows` under a savepoint and returns how many rows were folded. When
+ * PostgreSQL refuses them for good, the rows are halved until each refused one stands alone: it goes to
+ * `quarantine` with the reason (its counts leave the rollups; the row keeps them for a diagnosis), the
+ * others are folded. One bad row among a step's 100 costs about 14 upserts, once.
+ */
+async function foldIsolating(
+  tx: SqlTransaction,
+  rows: readonly TakenRow[],
+  quarantine: Quarantined[],
+): Promise<number> {
+  if (rows.length === 0) return 0;
+  const upserts = combineWrites(rollupUpsertParts(mergeDecodedRows(rows.map((taken) => taken.row))));
+  if (upserts === null) return rows.length;
+  await tx.query('SAVEPOINT rollup_fold');
+  try {
+    await tx.query(upserts.text, upserts.params);
+  } catch (error) {
+    // Transient: the whole step fails and is retried by the next flush, rows and all.
+    if (!isPermanentRefusal(error)) throw error;
+    await tx.query('ROLLBACK TO SAVEPOINT rollup_fold');
+    await tx.query('RELEASE SAVEPOINT rollup_fold');
+    const [only] = rows;
+    if (rows.length === 1 && only !== undefined) {
+      quarantine.push({ id: only.id, deltas: only.text, error: `the rollups refused it: ${failureReason(error)}` });
+      return 0;
+    }
+    const half = Math.ceil(rows.length / 2);
+    return (
+      (await foldIsolating(tx, rows.slice(0, half), quarantine)) +
+      (await foldIsolating(tx, rows.slice(half), quarantine))
+    );
+  }
+  await tx.query('RELEASE SAVEPOINT rollup_fold');
+  return rows.length;
 }

@@ -125,7 +125,7 @@ export function takeJournalRows(limit: number, maxBytes: number): Statement {
   };
 }
 
-/** Keeps journal rows that could not be decoded, with why, in the flush that took them. */
+/** Keeps journal rows that could not be decoded or folded, with why, in the flush that took them. */
 export function quarantineJournalRows(rows: ReadonlyArray<{ id: string; deltas: string; error: string }>): Statement {
   return {
     text: `INSERT INTO rollup_quarantine (id, deltas, error)

@@ -5,6 +5,7 @@
  * (a crash, another hub) are folded by the next store that opens; sums that overflow a double do not
  * make flushes fail; per-reason reject counts survive a reopen.
  */
+import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
 import type { SqlExecutor, SqlTransaction } from '../../src/store/sql-executor.js';
 import { SqlReadingStore } from '../../src/store/sql-store.js';
@@ -128,6 +129,33 @@ await describeEachStore('rollup journal', (ctx) => {
     expect(kept).toHaveLength(1);
     expect(String(kept[0]?.['deltas'])).toContain('extra');
     expect(String(kept[0]?.['error'])).toMatch(/rollup journal row is malformed/);
+  });
+
+  it('moves a journal row whose fold PostgreSQL refuses for good to rollup_quarantine and folds the rest', async () => {
+    const device = freshDevice('refused');
+    const base = Date.UTC(2025, 4, 1, 17, 0, 0);
+    await ctx.store.flushRollups();
+    const sql = executorOf(ctx.store);
+    // A metric name over the index's 2704-byte entry limit (incompressible), as a build before the
+    // metric-name bound could journal: PostgreSQL refuses its upsert with SQLSTATE 54000 every time.
+    const longName = randomBytes(2700).toString('base64').slice(0, 3500);
+    await ctx.store.commit({ readings: [reading({ device, seq: 1, ts: base, data: { v: 1 } })], deadLetters: [] });
+    await sql.query(`INSERT INTO rollup_pending (deltas) VALUES ($1::json)`, [
+      JSON.stringify({ b: [[device, base, 1, 0]], m: [[device, base, longName, 5, 5, 5, 1]], r: [] }),
+    ]);
+    await ctx.store.commit({ readings: [reading({ device, seq: 2, ts: base + 1, data: { v: 2 } })], deadLetters: [] });
+    expect(await ctx.store.flushRollups()).toEqual({ folded: 2, quarantined: 1 });
+    expect(await ctx.store.rollupBacklog()).toBe(0);
+    const [bucket] = await ctx.store.minuteBuckets(device, base, base + MINUTE);
+    expect(bucket).toMatchObject({ valid: 2, metrics: { v: { min: 1, max: 2, sum: 3, count: 2 } } });
+    const kept = await sql.query('SELECT deltas, error FROM rollup_quarantine WHERE deltas::text LIKE $1', [
+      `%${device}%`,
+    ]);
+    expect(kept).toHaveLength(1);
+    expect(String(kept[0]?.['error'])).toMatch(/the rollups refused it: .*54000/);
+    // Later flushes are not blocked.
+    await ctx.store.commit({ readings: [reading({ device, seq: 3, ts: base + 2, data: { v: 3 } })], deadLetters: [] });
+    expect(await ctx.store.flushRollups()).toEqual({ folded: 1, quarantined: 0 });
   });
 
   it('counts refusals per reason, across a reopen', async () => {

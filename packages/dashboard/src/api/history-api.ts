@@ -11,9 +11,10 @@ export type BucketWidth = '1m' | '5m' | '1h' | '1d';
 export interface MetricAggregate {
   readonly min: number;
   readonly max: number;
-  readonly sum: number;
+  /** null when not a finite number (the sum overflowed a double); so is avg then. */
+  readonly sum: number | null;
   readonly count: number;
-  readonly avg: number;
+  readonly avg: number | null;
 }
 
 export interface SeriesPoint {
@@ -39,13 +40,17 @@ export interface TimeRange {
 
 function parseAggregate(value: unknown): MetricAggregate | null {
   if (!isObject(value)) return null;
-  const fields = ['min', 'max', 'sum', 'count', 'avg'] as const;
-  return fields.every((field) => isNumber(value[field])) ? (value as unknown as MetricAggregate) : null;
+  const numbers = ['min', 'max', 'count'] as const;
+  const nullable = ['sum', 'avg'] as const;
+  const ok =
+    numbers.every((field) => isNumber(value[field])) &&
+    nullable.every((field) => value[field] === null || isNumber(value[field]));
+  return ok ? (value as unknown as MetricAggregate) : null;
 }
 
 export function parseSeriesPoint(value: unknown): SeriesPoint | null {
   if (!isObject(value) || !isNumber(value['start']) || !isObject(value['metrics'])) return null;
-  const metrics: Record<string, MetricAggregate> = {};
+  const metrics = Object.create(null) as Record<string, MetricAggregate>;
   for (const [name, raw] of Object.entries(value['metrics'])) {
     const aggregate = parseAggregate(raw);
     if (aggregate !== null) metrics[name] = aggregate;

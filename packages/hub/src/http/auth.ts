@@ -154,7 +154,8 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   await app.register(fastifyJwt, {
     secret: options.jwtSecret,
     sign: { algorithm: JWT_ALGORITHM, expiresIn: ttl },
-    verify: { algorithms: [JWT_ALGORITHM] },
+    // Tokens this hub signs always carry exp; one without it (made with a leaked secret) would never expire.
+    verify: { algorithms: [JWT_ALGORITHM], requiredClaims: ['exp'] },
   });
   app.addSchema(UserView);
   // Login with an unknown name still pays for one hash, so timing does not reveal which names exist.

@@ -5,6 +5,7 @@
  * `{ device: device_id, seq, ts: time, data: { value } }`. Without a `seq` the hub derives one from the
  * content, so a client retrying the same reading is stored once (the rule is in insighthubSeq).
  */
+import { isoTimeToMs } from './iso-time.js';
 import { createHash } from 'node:crypto';
 import { deviceTokenMatches, parseDeviceToken } from '@sealstream/protocol';
 import { Type } from '@sinclair/typebox';
@@ -18,7 +19,6 @@ import { acceptAll, bodyBytes, ingestGate, peerOf, refuseRequest } from './inges
 
 export const INSIGHTHUB_ROUTES = ['/ingest', '/api/v1/ingest/readings'] as const;
 
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
 const InsightHubReading = Type.Object({
@@ -167,11 +167,10 @@ function toCandidate(item: Record<string, unknown>): Record<string, unknown> {
   return candidate;
 }
 
+/** An ISO time string becomes ms; anything else is left as sent, for the reading schema to refuse as ts. */
 function timeToMs(time: unknown): unknown {
   if (typeof time !== 'string') return time;
-  if (!ISO_TIME.test(time)) return time;
-  const ms = Date.parse(time);
-  return Number.isNaN(ms) ? time : ms;
+  return isoTimeToMs(time) ?? time;
 }
 
 /**

@@ -57,9 +57,11 @@ const Reading = Type.Object(
 const MetricAggregate = Type.Object({
   min: Type.Number(),
   max: Type.Number(),
-  sum: Type.Number(),
+  sum: Type.Union([Type.Number(), Type.Null()], {
+    description: 'null when not a finite number: the sum overflowed a double, or +∞ and −∞ sums met',
+  }),
   count: Type.Number(),
-  avg: Type.Number(),
+  avg: Type.Union([Type.Number(), Type.Null()], { description: 'sum / count; null when the sum is null' }),
 });
 
 const SeriesPoint = Type.Object(

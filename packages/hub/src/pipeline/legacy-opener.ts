@@ -43,9 +43,12 @@ export class LegacyOpener {
     this.now = options.now ?? Date.now;
   }
 
-  /** `redrive` skips the IV window: an operator re-driving a dead letter; the IV-derived seq keeps it idempotent. */
-  openLine(tokens: readonly string[], mode: 'live' | 'redrive' = 'live'): LegacyLineOutcome {
-    const receivedAt = this.now();
+  /**
+   * `redrive` skips the IV window: an operator re-driving a dead letter, at `receivedAt` = when the
+   * letter first arrived. The reading's key is (device, ts, seq) with ts the receive time, so the letter's
+   * own time (not now) and the IV-derived seq make a repeated re-drive a duplicate, not a new copy.
+   */
+  openLine(tokens: readonly string[], mode: 'live' | 'redrive' = 'live', receivedAt = this.now()): LegacyLineOutcome {
     const readings: VerifiedReading[] = [];
     const refused: TokenRefusal[] = [];
     if (this.ivWords.length < 4 * tokens.length) this.ivWords = new Uint32Array(4 * tokens.length);

@@ -260,7 +260,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       }
       case 'legacy-token': {
         if (this.legacyOpener === undefined) return { outcome: 'not_redrivable', detail: 'legacy ingest is off' };
-        const outcome = this.legacyOpener.openLine([plan.token], 'redrive');
+        const outcome = this.legacyOpener.openLine([plan.token], 'redrive', letter.receivedAt);
         const [refusal] = outcome.refused;
         if (refusal !== undefined) return refused(refusal.reason, refusal.detail);
         const result = await this.submit(outcome.readings, []);

@@ -3,7 +3,8 @@
  * with its own key; a legacy token is opened again; a reading refused for its timestamp (kept as its JSON)
  * is re-checked as a reading of its device. A reading refused before its key was shown to speak for its
  * device (`device_not_allowed`, `schema_invalid`) is never re-driven: the dead letter does not record the
- * sealing key, so nothing could prove the reading's authority. Anything else — cut-off bytes, broken
+ * sealing key, so nothing could prove the reading's authority. Nor is a replayed legacy token: its first
+ * copy was stored. Anything else — cut-off bytes, broken
  * streams, refused HTTP requests whose headers are gone — cannot be re-driven either, and says why. Pure.
  */
 import { FrameDecoder, FrameType, HARD_MAX_FRAME_BYTES, REASONS, type DataFrame } from '@sealstream/protocol';
@@ -30,6 +31,9 @@ export function planRedrive(letter: DeadLetterRow): RedrivePlan {
       : impossible(`a ${letter.reason} refusal was decided before the reading's key was shown to speak for its device`);
   }
   if (letter.source === 'legacy') {
+    // The first copy of a replayed token was stored when it arrived: storing the replay would duplicate it.
+    if (letter.reason === 'legacy_replayed_token')
+      return impossible('a replayed token was stored when it first arrived');
     return scope === 'legacy'
       ? { kind: 'legacy-token', token: Buffer.from(letter.raw).toString('latin1') }
       : impossible('this legacy input is not a single token');

@@ -206,7 +206,15 @@ export interface SeriesPoint {
   readonly start: number;
   readonly valid: number;
   readonly invalid: number;
-  readonly metrics: Record<string, { min: number; max: number; sum: number; count: number; avg: number }>;
+  /**
+   * Per metric. `sum` and `avg` are null when not a finite number: a sum can overflow a double (±∞), and
+   * +∞ and −∞ sums of one bucket meet as NaN; JSON can hold neither.
+   */
+  readonly metrics: Record<string, { min: number; max: number; sum: number | null; count: number; avg: number | null }>;
+}
+
+function finiteOrNull(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
 }
 
 /**
@@ -244,7 +252,8 @@ export async function querySeries(
       start,
       valid: toNumber(row['valid'], 'valid'),
       invalid: toNumber(row['invalid'], 'invalid'),
-      metrics: {},
+      // No prototype: a metric may be called `__proto__` or `constructor` (they are ordinary JSON keys).
+      metrics: Object.create(null) as SeriesPoint['metrics'],
     });
   }
   for (const row of metrics) {
@@ -255,9 +264,9 @@ export async function querySeries(
     point.metrics[toText(row['metric'], 'metric')] = {
       min: toNumber(row['min'], 'min'),
       max: toNumber(row['max'], 'max'),
-      sum,
+      sum: finiteOrNull(sum),
       count,
-      avg: count === 0 ? 0 : sum / count,
+      avg: count === 0 ? 0 : finiteOrNull(sum / count),
     };
   }
   return [...points.values()];

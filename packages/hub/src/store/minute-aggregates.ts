@@ -2,8 +2,8 @@
  * Folds a batch into per-minute deltas: valid/invalid counts per (device, minute), min/max/sum/count
  * per (device, minute, metric) and refusals per (device, minute, reason): dead letters, and the counts of
  * refusals over the dead-letter budget that were not kept. Readings count in the minute of their device time; dead letters in the
- * minute they were received (they may have no trustworthy device time). Dead letters without a device
- * count under device '' (UNKNOWN_DEVICE), so totals stay a sum over buckets. Deltas come out sorted by
+ * minute they were received (they may have no trustworthy device time). Dead letters without a proven
+ * device count under device '' (UNKNOWN_DEVICE, see rollupDeviceOf), so totals stay a sum over buckets. Deltas come out sorted by
  * key so concurrent upserts lock rows in the same order and cannot deadlock each other.
  */
 import { numericMetrics } from '@sealstream/protocol';
@@ -13,6 +13,22 @@ import { storableText } from './sql-values.js';
 export const MINUTE_MS = 60_000;
 /** Bucket device for dead letters whose device is unknown; real device ids are never empty. */
 export const UNKNOWN_DEVICE = '';
+
+/**
+ * Refusals decided after a key allowed to speak for the reading's device sealed it (FrameOpener checks
+ * schema, then the device, then the time): only these are counted under their device. Any other refusal
+ * names a device nobody proved (an unsigned HTTP request's x-device-id, a reading a key may not send),
+ * and counting it there would let anyone add devices to the listings or inflate a real device's error
+ * counts; it counts under UNKNOWN_DEVICE, while its dead letter keeps the claimed id for a diagnosis.
+ */
+const REASONS_OF_A_PROVEN_DEVICE: ReadonlySet<string> = new Set(['timestamp_out_of_range']);
+
+/** The device a refusal is counted under in the rollups. */
+export function rollupDeviceOf(refusal: { readonly device: string | null; readonly reason: string }): string {
+  return refusal.device !== null && REASONS_OF_A_PROVEN_DEVICE.has(refusal.reason)
+    ? storableText(refusal.device)
+    : UNKNOWN_DEVICE;
+}
 
 export interface BucketDelta {
   readonly device: string;
@@ -99,7 +115,7 @@ export function aggregateMinutes(
     ...refusalCounts.map((tally) => ({ ...tally })),
   ];
   for (const refusal of refusals) {
-    const device = refusal.device === null ? UNKNOWN_DEVICE : storableText(refusal.device);
+    const device = rollupDeviceOf(refusal);
     const minuteMs = minuteOf(refusal.receivedAt);
     bucketFor(device, minuteMs).invalid += refusal.count;
     const key = `${device}\u0000${minuteMs}\u0000${refusal.reason}`;

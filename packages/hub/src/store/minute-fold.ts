@@ -12,13 +12,12 @@ import { forEachNumericMetric } from '@sealstream/protocol';
 import type { DeadLetter, RefusalCount, VerifiedReading } from '../pipeline/ports.js';
 import {
   minuteOf,
-  UNKNOWN_DEVICE,
+  rollupDeviceOf,
   type BucketDelta,
   type MetricDelta,
   type MinuteDeltas,
   type RejectDelta,
 } from './minute-aggregates.js';
-import { storableText } from './sql-values.js';
 
 interface MinuteSlot {
   readonly bucket: BucketDelta;
@@ -81,7 +80,7 @@ export function foldMinutes(
   // Dead letters are few (budgeted per second), so string keys cost nothing that matters here.
   const rejectsByKey = new Map<string, RejectDelta>();
   const countRefusals = (refusal: { device: string | null; reason: string; receivedAt: number }, count: number) => {
-    const device = refusal.device === null ? UNKNOWN_DEVICE : storableText(refusal.device);
+    const device = rollupDeviceOf(refusal);
     const minuteMs = minuteOf(refusal.receivedAt);
     slotFor(device, minuteMs).bucket.invalid += count;
     const key = `${device}\u0000${minuteMs}\u0000${refusal.reason}`;

@@ -119,7 +119,8 @@ export async function queryMinuteBuckets(
         minute,
         valid: toNumber(row['valid'], 'valid'),
         invalid: toNumber(row['invalid'], 'invalid'),
-        metrics: {},
+        // No prototype: a metric may be called `__proto__` (an ordinary JSON key).
+        metrics: Object.create(null) as Metrics,
       };
       buckets.push(bucket);
     }

@@ -302,7 +302,7 @@ describe('tokens', () => {
     expect((await call(api.base, 'GET', '/api/v1/users', { token: hs('HS256', claims()) })).status).toBe(200);
   });
 
-  it('refuses a token signed with another secret, another algorithm, alg none, or expired', async () => {
+  it('refuses a token signed with another secret, another algorithm, alg none, expired, or without an expiry', async () => {
     const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(
       JSON.stringify(claims()),
     ).toString('base64url')}.`;
@@ -311,6 +311,8 @@ describe('tokens', () => {
       hs('HS512', claims()),
       none,
       hs('HS256', { ...claims(), exp: Math.floor(Date.now() / 1000) - 5 }),
+      // Signed with our secret but without an expiry: it would never expire.
+      hs('HS256', Object.fromEntries(Object.entries(claims()).filter(([name]) => name !== 'exp'))),
       'not-a-jwt',
     ];
     for (const token of tokens) {

@@ -14,7 +14,8 @@ beforeAll(async () => {
     ),
     deadLetters: [
       deadLetter({ receivedAt: T0 + 1000, reason: 'integrity_failed' }),
-      deadLetter({ receivedAt: T0 + 2000, reason: 'stale_frame', device: 'pump-1', source: 'legacy' }),
+      // Counted under pump-1: refused after a key allowed for pump-1 sealed it (see rollupDeviceOf).
+      deadLetter({ receivedAt: T0 + 2000, reason: 'timestamp_out_of_range', device: 'pump-1', source: 'legacy' }),
       deadLetter({ receivedAt: T0 + 3000, reason: 'stale_frame', raw: new Uint8Array(300).fill(0xab) }),
     ],
   });
@@ -115,7 +116,7 @@ describe('query routes', () => {
       expect.objectContaining({ device: 'pump-1', lastSeen: T0 + 4 * MINUTE, totalValid: 30, totalInvalid: 1 }),
     ]);
     const stale = await get('/api/v1/dead-letters?reason=stale_frame');
-    expect((stale.body as { items: unknown[] }).items).toHaveLength(2);
+    expect((stale.body as { items: unknown[] }).items).toHaveLength(1);
     const mine = await get('/api/v1/dead-letters?device=pump-1&source=legacy');
     expect((mine.body as { items: unknown[] }).items).toHaveLength(1);
     const timed = await get(`/api/v1/dead-letters?from=${T0 + 1500}&to=${T0 + 2500}`);
@@ -127,5 +128,35 @@ describe('query routes', () => {
     expect((second.body as { nextCursor: null }).nextCursor).toBeNull();
     const unknownReason = await get('/api/v1/dead-letters?reason=made_up');
     expect(unknownReason.status).toBe(400);
+  });
+  // Last: it adds a device the listing above does not expect.
+  it('answers null for a sum that is not a finite number, and keeps a metric called __proto__', async () => {
+    const t = T0 + 10 * MINUTE;
+    // Two commits (two journal rows): -∞ and +∞ sums of one minute meet as NaN in the fold.
+    await api.store.commit({
+      readings: [1, 2].map((seq) => reading({ device: 'edge-1', seq, ts: t + seq, data: { v: -1e308 } })),
+      deadLetters: [],
+    });
+    await api.store.commit({
+      readings: [3, 4].map((seq) => reading({ device: 'edge-1', seq, ts: t + seq, data: { v: 1e308 } })),
+      deadLetters: [],
+    });
+    await api.store.commit({
+      readings: [reading({ device: 'edge-1', seq: 5, ts: t + 5, data: JSON.parse('{"__proto__": 7, "w": 1}') })],
+      deadLetters: [],
+    });
+    const answer = await get(`/api/v1/devices/edge-1/series?width=1m&from=${t}&to=${t + MINUTE}`);
+    expect(answer.status).toBe(200);
+    const [point] = (answer.body as { items: Array<{ valid: number; metrics: Record<string, unknown> }> }).items;
+    expect(point?.valid).toBe(5);
+    expect(point?.metrics['v']).toEqual({ min: -1e308, max: 1e308, sum: null, count: 4, avg: null });
+    expect(Object.keys(point?.metrics ?? {}).sort()).toEqual(['__proto__', 'v', 'w']);
+    expect(Object.getOwnPropertyDescriptor(point?.metrics, '__proto__')?.value).toEqual({
+      min: 7,
+      max: 7,
+      sum: 7,
+      count: 1,
+      avg: 7,
+    });
   });
 });

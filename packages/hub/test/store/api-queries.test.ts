@@ -39,7 +39,10 @@ await describeEachStore('API queries', (ctx) => {
     const batch = Array.from({ length: 12 }, (_, i) =>
       reading({ device, seq: i, ts: T0 + i * MINUTE, data: { t: i, label: 'x' } }),
     );
-    await ctx.store.commit({ readings: batch, deadLetters: [deadLetter({ device, receivedAt: T0 + 30_000 })] });
+    await ctx.store.commit({
+      readings: batch,
+      deadLetters: [deadLetter({ device, receivedAt: T0 + 30_000, reason: 'timestamp_out_of_range' })],
+    });
     const five = await ctx.store.series({ device, fromMs: T0, toMs: T0 + 12 * MINUTE, width: '5m' });
     expect(five.map((p) => [p.start - T0, p.valid, p.invalid])).toEqual([
       [0, 5, 1],
@@ -59,7 +62,10 @@ await describeEachStore('API queries', (ctx) => {
   it('builds the per-minute documents with records and totals, paged by minute', async () => {
     const device = freshDevice('minutes');
     const batch = [0, 1, 2, 61, 62, 125].map((s, i) => reading({ device, seq: i, ts: T0 + s * 1000, data: { n: i } }));
-    await ctx.store.commit({ readings: batch, deadLetters: [deadLetter({ device, receivedAt: T0 + 5_000 })] });
+    await ctx.store.commit({
+      readings: batch,
+      deadLetters: [deadLetter({ device, receivedAt: T0 + 5_000, reason: 'timestamp_out_of_range' })],
+    });
     const first = await ctx.store.minuteDocuments({
       device,
       fromMs: T0,

@@ -88,3 +88,37 @@ describe('foldMinutes', () => {
     expect(Object.is(fold.metrics[0]?.min, aggregateMinutes(readings, []).metrics[0]?.min)).toBe(true);
   });
 });
+
+describe('refusals in the rollups', () => {
+  it('count under their device only when a key allowed for it sealed them; else under the unknown device', () => {
+    const at = Date.UTC(2026, 10, 23, 10, 0, 5);
+    const letter = (reason: DeadLetter['reason'], device: string | null): DeadLetter => ({
+      reason,
+      source: 'http',
+      peer: '127.0.0.1:1',
+      device,
+      detail: '',
+      raw: new Uint8Array(0),
+      truncated: false,
+      receivedAt: at,
+    });
+    // Forged requests naming a victim (an outside checker raised a real device's error count this way,
+    // and added devices to the listing with made-up ids) against a proven refusal of the victim.
+    const letters = [
+      letter('bad_signature', 'victim'),
+      letter('unknown_device', 'made-up-1'),
+      letter('device_not_allowed', 'victim'),
+      letter('schema_invalid', 'victim'),
+      letter('timestamp_out_of_range', 'victim'),
+    ];
+    for (const deltas of [foldMinutes([], letters), aggregateMinutes([], letters)]) {
+      expect(deltas.buckets.map((b) => [b.device, b.invalid])).toEqual([
+        ['', 4],
+        ['victim', 1],
+      ]);
+      expect(deltas.rejects.filter((r) => r.device === 'victim').map((r) => r.reason)).toEqual([
+        'timestamp_out_of_range',
+      ]);
+    }
+  });
+});

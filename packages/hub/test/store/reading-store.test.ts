@@ -154,7 +154,7 @@ await describeEachStore('ReadingStore', (ctx) => {
     await ctx.store.commit({
       readings: [reading({ device, seq: 1, ts: at - 500 })],
       deadLetters: [
-        deadLetter({ receivedAt: at, device, reason: 'schema_invalid', raw: allBytes, truncated: true }),
+        deadLetter({ receivedAt: at, device, reason: 'timestamp_out_of_range', raw: allBytes, truncated: true }),
         deadLetter({ receivedAt: at + 1, device: null, detail: 'nul \u0000 in detail', raw: new Uint8Array(0) }),
       ],
     });
@@ -174,7 +174,7 @@ await describeEachStore('ReadingStore', (ctx) => {
     });
     expect(newest?.raw).toEqual(new Uint8Array(0));
     expect(older).toMatchObject({
-      reason: 'schema_invalid',
+      reason: 'timestamp_out_of_range',
       source: 'tcp',
       peer: '127.0.0.1:50000',
       device,

@@ -59,7 +59,7 @@ await describeEachStore('rollup journal', (ctx) => {
     const before = await ctx.store.totals();
     await ctx.store.commit({
       readings: Array.from({ length: 50 }, (_, i) => reading({ device, seq: i, ts: base + i * 100, data: { x: 2 } })),
-      deadLetters: [deadLetter({ receivedAt: base, device, reason: 'integrity_failed' })],
+      deadLetters: [deadLetter({ receivedAt: base, device, reason: 'timestamp_out_of_range' })],
     });
     expect(await ctx.store.rollupBacklog()).toBe(1);
     // Abandon the store the way a killed process does: its journal row is committed, never folded.

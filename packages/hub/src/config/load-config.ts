@@ -289,14 +289,27 @@ function parseDeviceKeys(text: string | undefined, errors: string[]): DeviceKeyC
   if (text === undefined) return [];
   const keys: DeviceKeyConfig[] = [];
   for (const [index, entry] of text.split(',').entries()) {
-    const [keyId = '', secretHex = '', devices] = entry.trim().split(':');
+    // Device ids may contain ':' themselves: everything after the secret is the device list.
+    const [keyId = '', secretHex = '', ...rest] = entry.trim().split(':');
+    const devices = rest.length === 0 || rest.join(':') === '' ? 'any' : rest.join(':').split('|');
     const secret = parseSecretHex(secretHex);
     if (!KEY_ID_PATTERN.test(keyId) || secret === undefined) {
       // Say which entry and why, never echo the secret.
       errors.push(`SEALSTREAM_DEVICE_KEYS entry ${index + 1} must be keyId:<64 hex chars>[:dev1|dev2]`);
       continue;
     }
-    keys.push({ keyId, secret, devices: devices === undefined || devices === '' ? 'any' : devices.split('|') });
+    if (keys.some((key) => key.keyId === keyId)) {
+      errors.push(`SEALSTREAM_DEVICE_KEYS entry ${index + 1} repeats key id ${keyId}`);
+      continue;
+    }
+    const badDevice = devices === 'any' ? undefined : devices.find((device) => !DEVICE_ID_PATTERN.test(device));
+    if (badDevice !== undefined) {
+      errors.push(
+        `SEALSTREAM_DEVICE_KEYS entry ${index + 1} names a device that is not 1..128 characters of [A-Za-z0-9._:-]`,
+      );
+      continue;
+    }
+    keys.push({ keyId, secret, devices });
   }
   return keys;
 }

@@ -4,6 +4,7 @@
  * built dashboard as static files. Built, not listened: the app decides the port, and attaches
  * Socket.IO to `app.server`.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
@@ -42,6 +43,9 @@ import {
   requestDeadlineOptions,
   type ClientErrorKind,
 } from './slow-requests.js';
+
+/** The request ids a client may choose (x-request-id); anything else gets an id of the hub's. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface HttpAppOptions {
   /** A pino logger; typed as Fastify's base logger so the app's generic stays the default. */
@@ -112,7 +116,13 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     loggerInstance: options.logger.child({}, { serializers: { req: requestLogView } }),
     logController: new RequestLogController(),
     bodyLimit: options.bodyLimitBytes ?? 1_048_576,
-    requestIdHeader: 'x-request-id',
+    // A client's x-request-id is kept for tracing only when it looks like an id: it lands in every log line
+    // of the request and in error answers, and a sender must not choose arbitrary text there.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const sent = request.headers['x-request-id'];
+      return typeof sent === 'string' && CLIENT_REQUEST_ID.test(sent) ? sent : randomUUID();
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
   if (options.onRoute !== undefined) app.addHook('onRoute', options.onRoute);

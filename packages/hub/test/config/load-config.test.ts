@@ -53,6 +53,19 @@ describe('loadConfig', () => {
     expect(result.errors.join('\n')).not.toContain('only-half');
   });
 
+  it('refuses repeated key ids and invalid device ids in the device keys; device ids may contain colons', () => {
+    const env = (keys: string) => ({ SEALSTREAM_DEVICE_KEYS: keys, SEALSTREAM_JWT_SECRET: 'j'.repeat(32) });
+    const twice = loadConfig([], env(`k1:${secretHex},k1:${'cd'.repeat(32)}`), DEMO_DEFAULTS);
+    expect(twice.ok ? [] : twice.errors).toEqual([expect.stringContaining('repeats key id k1')]);
+    const badDevice = loadConfig([], env(`k1:${secretHex}:good|bad device`), DEMO_DEFAULTS);
+    expect(badDevice.ok ? [] : badDevice.errors).toEqual(
+      expect.arrayContaining([expect.stringContaining('names a device')]),
+    );
+    const colons = loadConfig([], env(`k1:${secretHex}:site:a|site:b`), DEMO_DEFAULTS);
+    if (!colons.ok) throw new Error(colons.errors.join('; '));
+    expect(colons.config.deviceKeys[0]?.devices).toEqual(['site:a', 'site:b']);
+  });
+
   it('refuses to run without device keys outside demo mode', () => {
     const result = loadConfig([], {}, DEMO_DEFAULTS);
     expect(result.ok).toBe(false);

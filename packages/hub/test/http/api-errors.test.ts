@@ -68,6 +68,13 @@ describe('one error shape across the API', () => {
   it('every answer carries the request id', async () => {
     const response = await fetch(`${api.base}/api/v1/nope`, { headers: { 'x-request-id': 'trace-me-42' } });
     expect(response.headers.get('x-request-id')).toBe('trace-me-42');
+    // Text that is not an id (spaces, quotes, over 128 characters) is replaced by an id of the hub's.
+    for (const sent of ['admin logged in "ok"', 'x'.repeat(129)]) {
+      const forged = await fetch(`${api.base}/api/v1/nope`, { headers: { 'x-request-id': sent } });
+      const id = forged.headers.get('x-request-id');
+      expect(id).not.toBe(sent);
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    }
   });
 });
 

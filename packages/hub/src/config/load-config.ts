@@ -7,6 +7,9 @@ import { parseArgs } from 'node:util';
 import { DEVICE_ID_PATTERN, KEY_ID_PATTERN, parseSecretHex, type LegacyHashVariant } from '@sealstream/protocol';
 import type { DeviceKeyConfig, HubConfig } from './hub-config.js';
 
+/** Shortest static live token accepted (`--live-token`): 16 random characters are beyond guessing. */
+const MIN_LIVE_TOKEN_CHARS = 16;
+
 /** The embedded store's own default bound on one PGlite call (store/pglite-worker-executor.ts). */
 const DEFAULT_PGLITE_CALL_TIMEOUT_MS = 300_000;
 
@@ -159,6 +162,11 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     errors.push(`--log-level / SEALSTREAM_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
   }
+  // Live handshakes are not rate limited per address: a static token must be too long to guess.
+  const liveToken = raw('live-token');
+  if (liveToken !== undefined && liveToken.length < MIN_LIVE_TOKEN_CHARS) {
+    errors.push(`--live-token / SEALSTREAM_LIVE_TOKEN must be at least ${MIN_LIVE_TOKEN_CHARS} characters`);
+  }
   const maxFrameBytes = int('max-frame-bytes', 1_048_576, 64, 16 * 1_048_576);
   const maxQueuedRows = int('max-queued-rows', 200_000, 1_000, 10_000_000);
   const maxReadingsPerFrame = int('max-readings-per-frame', 10_000, 1, 100_000);
@@ -203,7 +211,7 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
     },
     live: {
       tickMs: int('live-tick-ms', 50, 10, 5_000),
-      token: raw('live-token'),
+      token: liveToken,
       public: flag('live-public', demo),
     },
     api: apiSettings(raw, int, demo, errors),

@@ -66,6 +66,13 @@ describe('loadConfig', () => {
     expect(colons.config.deviceKeys[0]?.devices).toEqual(['site:a', 'site:b']);
   });
 
+  it('refuses a static live token short enough to guess', () => {
+    const env = { SEALSTREAM_DEVICE_KEYS: `k1:${secretHex}`, SEALSTREAM_JWT_SECRET: 'j'.repeat(32) };
+    const short = loadConfig(['--live-token', 'fifteen-chars-x'], env, DEMO_DEFAULTS);
+    expect(short.ok ? [] : short.errors).toEqual([expect.stringContaining('at least 16 characters')]);
+    expect(loadConfig(['--live-token', 'sixteen-chars-xx'], env, DEMO_DEFAULTS).ok).toBe(true);
+  });
+
   it('refuses to run without device keys outside demo mode', () => {
     const result = loadConfig([], {}, DEMO_DEFAULTS);
     expect(result.ok).toBe(false);

@@ -169,6 +169,11 @@ class NativeConnection implements TrackedConnection {
     const frame = item.frame;
     switch (frame.type) {
       case FrameType.Data: {
+        // frameId 0 names the connection in an ERROR: an answer about this frame could not be told apart.
+        if (frame.frameId === 0) {
+          this.refuseFrameIdZero(frame.raw);
+          return;
+        }
         this.inFlight += 1;
         void this.options.pipeline.handleDataFrame(frame, 'tcp', this.peer).then(
           (answer) => this.answered(frame.frameId, answer),
@@ -198,6 +203,20 @@ class NativeConnection implements TrackedConnection {
         this.write(encodeError(0, 'unknown_frame_type', `frame type ${frame.type} is not accepted from devices`));
         this.spendRefusal();
     }
+  }
+
+  private refuseFrameIdZero(raw: Uint8Array): void {
+    const detail = 'frameId 0 is reserved for answers about the connection; number DATA frames from 1';
+    this.options.pipeline.refuse({
+      reason: 'malformed_frame',
+      source: 'tcp',
+      peer: this.peer,
+      device: null,
+      detail,
+      raw,
+    });
+    this.write(encodeError(0, 'malformed_frame', detail));
+    this.spendRefusal();
   }
 
   private answered(frameId: number, answer: FrameAnswer): void {

@@ -315,7 +315,7 @@ for (const { kind, skip } of stores) {
       });
     });
 
-    it('a malformed body or a device-sent ACK is refused alone and the stream continues', async () => {
+    it('a malformed body, a DATA frame numbered 0 or a device-sent ACK is refused alone and the stream continues', async () => {
       await duringGoodTraffic(async () => {
         const malformed = await watchRejected(hub, 'tcp', 'malformed_frame');
         const unknownType = await watchRejected(hub, 'tcp', 'unknown_frame_type');
@@ -328,22 +328,26 @@ for (const { kind, skip } of stores) {
         const shortData = Buffer.from([0, 0, 0, 4, 1, 1, 1, 0]);
         const badKeyByte = sealReadings(readings('x', 1), key, { suite: 1, keyId: TEST_KEY_ID, frameId: 60 });
         badKeyByte[4 + 16] = 0x20;
+        // An authentic DATA frame numbered 0, the number ERROR uses for the connection itself.
+        const zeroId = sealReadings(readings(`zero-id-${kind}`, 2), key, { suite: 1, keyId: TEST_KEY_ID, frameId: 0 });
         client.write(
           Buffer.concat([
             noKeyId,
             shortData,
             badKeyByte,
+            zeroId,
             encodeAck({ frameId: 1, accepted: 1, duplicates: 0, rejected: 0 }),
           ]),
         );
         const device = `after-malformed-${kind}`;
         client.write(sealReadings(readings(device, 4), key, { suite: 1, keyId: TEST_KEY_ID, frameId: 61 }));
         expect(await client.waitFor(isAck(61))).toMatchObject({ accepted: 4 });
-        expect(client.frames.filter(isError(REASONS.malformed_frame.code))).toHaveLength(3);
+        expect(client.frames.filter(isError(REASONS.malformed_frame.code))).toHaveLength(4);
         expect(client.frames.filter(isError(REASONS.unknown_frame_type.code))).toHaveLength(1);
-        expect(await malformed.added()).toBe(3);
+        expect(client.frames.some(isAck(0))).toBe(false);
+        expect(await malformed.added()).toBe(4);
         expect(await unknownType.added()).toBe(1);
-        await lettersOf(client, 'malformed_frame', 3);
+        await lettersOf(client, 'malformed_frame', 4);
         expect(client.closed).toBe(false);
       });
     });

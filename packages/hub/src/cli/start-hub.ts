@@ -23,6 +23,7 @@ import { createMetrics } from '../observability/metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { openStore } from '../store/index.js';
+import { DEAD_LETTER_PRUNE_MS, startDeadLetterPruner } from './dead-letter-pruner.js';
 import { openRegistry } from './registry-wiring.js';
 import { startRollupFlusher } from './rollup-flusher.js';
 
@@ -114,6 +115,13 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   });
   await pipeline.start();
   const rollupFlusher = startRollupFlusher(store, limits.rollupFlushMs, logger, metrics.rollups);
+  const deadLetterPruner = startDeadLetterPruner(
+    store,
+    { maxRows: limits.deadLetterMaxRows, maxAgeMs: limits.deadLetterMaxAgeMs },
+    DEAD_LETTER_PRUNE_MS,
+    logger,
+    metrics.deadLetters,
+  );
 
   const jwtSecret = config.api.jwtSecret ?? randomBytes(32).toString('hex');
   const http = await buildHttpApp({
@@ -253,6 +261,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
         await monitor?.close().catch(() => undefined);
         registry.stop();
         rollupFlusher.stop();
+        await deadLetterPruner.stop();
         await store.close();
       })();
       return closing;

@@ -67,6 +67,10 @@ export interface HubConfig {
     readonly maxConnectionsPerListener: number;
     readonly deadLetterRawBytes: number;
     readonly deadLettersPerSecond: number;
+    /** Dead letters the store keeps at most (all hubs on a database together); the oldest go first. */
+    readonly deadLetterMaxRows: number;
+    /** Dead letters received longer ago than this are deleted; null: no age bound (the row bound still holds). */
+    readonly deadLetterMaxAgeMs: number | null;
     readonly maxInFlightFramesPerConnection: number;
     /** Legacy DATA lines per connection opened but not yet committed before the socket is paused. */
     readonly maxInFlightLinesPerConnection: number;

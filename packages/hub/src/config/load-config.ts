@@ -58,6 +58,8 @@ export const SETTINGS = {
   'max-connections': 'SEALSTREAM_MAX_CONNECTIONS',
   'dead-letter-raw-bytes': 'SEALSTREAM_DEAD_LETTER_RAW_BYTES',
   'dead-letters-per-second': 'SEALSTREAM_DEAD_LETTERS_PER_SECOND',
+  'dead-letter-max-rows': 'SEALSTREAM_DEAD_LETTER_MAX_ROWS',
+  'dead-letter-max-age-hours': 'SEALSTREAM_DEAD_LETTER_MAX_AGE_HOURS',
   'max-in-flight-frames': 'SEALSTREAM_MAX_IN_FLIGHT_FRAMES',
   'max-in-flight-lines': 'SEALSTREAM_MAX_IN_FLIGHT_LINES',
   'live-tick-ms': 'SEALSTREAM_LIVE_TICK_MS',
@@ -206,6 +208,8 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       maxConnectionsPerListener: int('max-connections', 5_000, 1, 1_000_000),
       deadLetterRawBytes: int('dead-letter-raw-bytes', 4096, 0, 1_048_576),
       deadLettersPerSecond: int('dead-letters-per-second', 1000, 1, 1_000_000),
+      deadLetterMaxRows: int('dead-letter-max-rows', 1_000_000, 1_000, 1_000_000_000),
+      deadLetterMaxAgeMs: hoursOrNone(int('dead-letter-max-age-hours', 720, 0, 87_600)),
       maxInFlightFramesPerConnection: int('max-in-flight-frames', 256, 1, 65_536),
       maxInFlightLinesPerConnection: int('max-in-flight-lines', 32, 1, 1_024),
     },
@@ -348,6 +352,11 @@ function legacySettings(
   const device = raw('legacy-device') ?? 'legacy';
   if (!DEVICE_ID_PATTERN.test(device)) errors.push('--legacy-device must match [A-Za-z0-9._:-]{1,128}');
   return { encryptionKey, authToken, device, acceptVariants: acceptVariants ?? ['sorted'] };
+}
+
+/** 0 hours: no age bound. */
+function hoursOrNone(hours: number): number | null {
+  return hours === 0 ? null : hours * 3_600_000;
 }
 
 function pgliteThread(text: string | undefined, errors: string[]): 'worker' | 'main' {

@@ -31,6 +31,15 @@ export interface RollupMetrics {
   quarantined(count: number): void;
 }
 
+/** Which bound of the dead-letter store a pruned letter was beyond (store/dead-letter-retention.ts). */
+export type DeadLetterBound = 'age' | 'rows';
+const DEAD_LETTER_BOUNDS: readonly DeadLetterBound[] = ['age', 'rows'];
+
+/** What the hub's dead-letter prune timer reports (cli/dead-letter-pruner.ts). */
+export interface DeadLetterMetrics {
+  pruned(bound: DeadLetterBound, count: number): void;
+}
+
 /** What the HTTP server reports about requests broken before a route saw them. */
 export interface HttpMetrics {
   clientError(kind: ClientErrorKind): void;
@@ -42,6 +51,7 @@ export interface HubMetrics {
   readonly pipeline: PipelineMetrics;
   readonly live: LiveMetrics;
   readonly rollups: RollupMetrics;
+  readonly deadLetters: DeadLetterMetrics;
 }
 
 export function createMetrics(options: Registry | CreateMetricsOptions = {}): HubMetrics {
@@ -156,6 +166,14 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     registers,
   });
 
+  const deadLettersPruned = new Counter({
+    name: 'sealstream_dead_letters_pruned_total',
+    help: 'Dead letters deleted by the periodic prune: older than --dead-letter-max-age-hours (bound="age") or beyond the newest --dead-letter-max-rows (bound="rows").',
+    labelNames: ['bound'] as const,
+    registers,
+  });
+  for (const bound of DEAD_LETTER_BOUNDS) deadLettersPruned.inc({ bound }, 0);
+
   const httpClientErrors = new Counter({
     name: 'sealstream_http_client_errors_total',
     help: 'HTTP requests closed before a route saw them: too slow (request_timeout), headers too large, or not HTTP.',
@@ -206,6 +224,9 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
   };
 
   const http: HttpMetrics = { clientError: (kind) => httpClientErrors.inc({ kind }) };
+  const deadLetterMetrics: DeadLetterMetrics = {
+    pruned: (bound, count) => deadLettersPruned.inc({ bound }, count),
+  };
 
-  return { registry, http, pipeline, live, rollups };
+  return { registry, http, pipeline, live, rollups, deadLetters: deadLetterMetrics };
 }

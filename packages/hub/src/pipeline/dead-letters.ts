@@ -1,15 +1,18 @@
 /**
  * Builds dead letters from refused input: cuts raw bytes to the configured bound and applies a
- * per-second budget so a flood of garbage cannot fill the store. Over budget, the refusal is still
- * counted (metrics, stats) but its bytes are not kept; the number not kept is reported.
+ * per-second budget, shared fairly between peers (dead-letter-budget.ts), so a flood of garbage cannot
+ * fill the store nor push out another client's evidence. Over budget, the refusal is still counted
+ * (metrics, stats) but its bytes are not kept; the number not kept is reported. The store's size is
+ * bounded separately, by the application's periodic prune (store/dead-letter-retention.ts).
  */
 import type { ReasonCode } from '@sealstream/protocol';
+import { FairDeadLetterBudget } from './dead-letter-budget.js';
 import type { DeadLetter, SourceKind } from './ports.js';
 
 export interface DeadLetterPolicy {
   /** Raw bytes kept per dead letter. */
   readonly maxRawBytes: number;
-  /** Dead letters kept per second across the hub; the rest are counted only. */
+  /** Dead letters kept per second across the hub (one peer: at most a quarter of what is left); the rest are counted only. */
   readonly maxPerSecond: number;
 }
 
@@ -23,27 +26,23 @@ export interface Refusal {
 }
 
 export class DeadLetterFactory {
-  private windowStart = 0;
-  private keptInWindow = 0;
+  private readonly budget: FairDeadLetterBudget;
   private notKeptCount = 0;
 
   constructor(
     private readonly policy: DeadLetterPolicy,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.budget = new FairDeadLetterBudget(policy.maxPerSecond);
+  }
 
-  /** Returns the dead letter to store, or null when over the per-second budget. */
+  /** Returns the dead letter to store, or null when over the budget (hub-wide, or the peer's share of it). */
   build(refusal: Refusal): DeadLetter | null {
     const at = this.now();
-    if (at - this.windowStart >= 1000) {
-      this.windowStart = at;
-      this.keptInWindow = 0;
-    }
-    if (this.keptInWindow >= this.policy.maxPerSecond) {
+    if (!this.budget.take(refusal.peer, at)) {
       this.notKeptCount += 1;
       return null;
     }
-    this.keptInWindow += 1;
     const truncated = refusal.raw.byteLength > this.policy.maxRawBytes;
     // Copy: the raw bytes are often a view into a socket buffer that will be reused.
     const raw = Uint8Array.prototype.slice.call(refusal.raw, 0, this.policy.maxRawBytes);

@@ -347,7 +347,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
           into.push(letter);
           continue;
         }
-        budgetLeft = false; // the per-second budget does not come back within one batch
+        budgetLeft = false; // one batch is one peer: its share of the second does not come back within it
       }
       const key = device === null ? refusal.reason : `${device}\u0000${refusal.reason}`;
       const entry = overBudget.get(key);

@@ -55,6 +55,7 @@ export function registryStoreFor(store: SqlReadingStore): SqlRegistryStore {
 
 export { SqlReadingStore } from './sql-store.js';
 export type { FlushOutcome } from './rollup-journal.js';
+export type { DeadLetterBounds, PruneOutcome } from './dead-letter-retention.js';
 export { SqlRegistryStore } from './registry-store.js';
 export { UNKNOWN_DEVICE } from './minute-aggregates.js';
 export { DEFAULT_CHECKPOINT_INTERVAL_MS } from './pglite-executor.js';

@@ -38,6 +38,12 @@ import {
   SMALL_BATCH_ROWS,
   strictlyStorable,
 } from './commit-statements.js';
+import {
+  pruneDeadLetters,
+  type DeadLetterBounds,
+  type PruneOptions,
+  type PruneOutcome,
+} from './dead-letter-retention.js';
 import { encodeJournalRows } from './journal-codec.js';
 import { RollupJournal, type FlushOutcome } from './rollup-journal.js';
 import { combineWrites, type Statement } from './statement.js';
@@ -200,6 +206,14 @@ export class SqlReadingStore implements ReadingStore {
   /** Refusals per reason since the store was created (dead letters kept before version 4: a lower bound). */
   rejectTotals(): Promise<Partial<Record<string, number>>> {
     return this.guard('rejectTotals', () => queryRejectTotals(this.executor));
+  }
+
+  /**
+   * Deletes, oldest first and in short steps, the dead letters beyond `bounds` (dead-letter-retention.ts).
+   * The application calls it on a timer; any number of hubs on one database may.
+   */
+  pruneDeadLetters(bounds: DeadLetterBounds, options?: PruneOptions): Promise<PruneOutcome> {
+    return this.guard('pruneDeadLetters', () => pruneDeadLetters(this.executor, bounds, options));
   }
 
   recentDeadLetters(limit: number): Promise<DeadLetterRow[]> {

@@ -73,6 +73,31 @@ describe('loadConfig', () => {
     expect(loadConfig(['--live-token', 'sixteen-chars-xx'], env, DEMO_DEFAULTS).ok).toBe(true);
   });
 
+  it('bounds the dead-letter store: 1 000 000 letters and 30 days by default, 0 hours for no age bound', () => {
+    const defaults = loadConfig(['--demo'], {}, DEMO_DEFAULTS);
+    if (!defaults.ok) throw new Error(defaults.errors.join('; '));
+    expect(defaults.config.limits.deadLetterMaxRows).toBe(1_000_000);
+    expect(defaults.config.limits.deadLetterMaxAgeMs).toBe(720 * 3_600_000);
+
+    const set = loadConfig(
+      ['--demo', '--dead-letter-max-rows', '5000'],
+      { SEALSTREAM_DEAD_LETTER_MAX_AGE_HOURS: '0' },
+      DEMO_DEFAULTS,
+    );
+    if (!set.ok) throw new Error(set.errors.join('; '));
+    expect(set.config.limits.deadLetterMaxRows).toBe(5000);
+    expect(set.config.limits.deadLetterMaxAgeMs).toBeNull();
+
+    const wrong = loadConfig(
+      ['--demo', '--dead-letter-max-rows', '999'],
+      { SEALSTREAM_DEAD_LETTER_MAX_AGE_HOURS: '1.5' },
+      DEMO_DEFAULTS,
+    );
+    expect(wrong.ok).toBe(false);
+    if (wrong.ok) return;
+    expect(wrong.errors).toHaveLength(2);
+  });
+
   it('refuses to run without device keys outside demo mode', () => {
     const result = loadConfig([], {}, DEMO_DEFAULTS);
     expect(result.ok).toBe(false);

@@ -72,7 +72,8 @@ it('stores the counts of refusals over the dead-letter budget, so they too survi
     first.pipeline.refuse({
       reason: 'replayed_frame',
       source: 'tcp',
-      peer: '127.0.0.1:2',
+      // Two clients: one alone may keep only its share of the budget (pipeline/dead-letter-budget.ts).
+      peer: `127.0.0.${1 + (i % 2)}:2`,
       device: i % 2 === 0 ? 'dev-a' : null,
       detail: 'test',
       raw: new Uint8Array([2]),

@@ -146,11 +146,11 @@ export class SqlReadingStore implements ReadingStore {
 
   constructor(
     private readonly executor: SqlExecutor,
-    options: { readonly journalBacklogBytes?: number } = {},
+    options: { readonly journalBacklogBytes?: number; readonly journalVacuumIntervalMs?: number } = {},
   ) {
     this.kind = executor.kind;
     this.partitions = new PartitionManager(executor);
-    this.journal = new RollupJournal(executor, options.journalBacklogBytes);
+    this.journal = new RollupJournal(executor, options.journalBacklogBytes, options.journalVacuumIntervalMs);
   }
 
   async migrate(): Promise<void> {

@@ -13,6 +13,8 @@ import {
   encodePing,
   FrameDecoder,
   FrameType,
+  HARD_MAX_FRAME_BYTES,
+  ProtocolError,
   REASONS,
   sealReadings,
   type CipherSuiteNumber,
@@ -135,10 +137,12 @@ export class NativeClient extends EventEmitter<ClientEvents> {
   flush(): Promise<void> {
     const upTo = this.outbox.acceptedUpTo;
     if (this.outbox.lowestUnsettled() >= upTo) return Promise.resolve();
+    // Waiting before pumping: the pump may settle everything at once (a reading refused locally).
+    const flushed = new Promise<void>((resolve) => this.flushWaiters.push({ upTo, resolve }));
     clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
     this.pump(true);
-    return new Promise((resolve) => this.flushWaiters.push({ upTo, resolve }));
+    return flushed;
   }
 
   /** Waits up to `timeoutMs` for acknowledgements, sends CLOSE and ends the connection. */
@@ -315,7 +319,7 @@ export class NativeClient extends EventEmitter<ClientEvents> {
       code: REASONS.frame_too_large.code,
       readings: entries.length,
       retrying: false,
-      message: `a reading seals to ${bodyBytes} bytes, over the frame limit of ${this.settings.maxFrameBytes}; not sent`,
+      message: `a reading seals to ${bodyBytes > HARD_MAX_FRAME_BYTES ? 'more than 16 MiB' : `${bodyBytes} bytes`}, over the frame limit of ${this.settings.maxFrameBytes}; not sent`,
     });
     // Called from pump()'s loop: wake flush() callers without pumping again from inside it.
     this.resolveFlushWaiters();
@@ -369,11 +373,25 @@ export class NativeClient extends EventEmitter<ClientEvents> {
     }
     const frameId = this.nextFrameId;
     this.nextFrameId = this.nextFrameId >= 0xffffffff ? 1 : this.nextFrameId + 1;
-    const bytes = sealReadings(
-      entries.map((entry) => entry.reading),
-      this.key,
-      { suite: this.settings.suite, keyId: this.settings.keyId, frameId },
-    );
+    let bytes: Buffer;
+    try {
+      bytes = sealReadings(
+        entries.map((entry) => entry.reading),
+        this.key,
+        { suite: this.settings.suite, keyId: this.settings.keyId, frameId },
+      );
+    } catch (error) {
+      // Over the protocol's hard ceiling (16 MiB) sealing refuses outright: split, or refuse one reading.
+      if (!(error instanceof ProtocolError) || error.reason !== 'frame_too_large') throw error;
+      if (entries.length > 1) {
+        const half = Math.ceil(entries.length / 2);
+        this.sendFrame(entries.slice(0, half));
+        this.sendFrame(entries.slice(half));
+      } else {
+        this.refuseOversized(frameId, entries, HARD_MAX_FRAME_BYTES + 1);
+      }
+      return;
+    }
     if (bytes.length - 4 > this.settings.maxFrameBytes && entries.length > 1) {
       const half = Math.ceil(entries.length / 2);
       this.sendFrame(entries.slice(0, half));

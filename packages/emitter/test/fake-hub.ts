@@ -11,6 +11,7 @@ import {
   encodePong,
   FrameDecoder,
   FrameType,
+  HARD_MAX_FRAME_BYTES,
   openDataFrame,
   type DataFrame,
   type Reading,
@@ -50,7 +51,8 @@ export class FakeHub {
       if (this.paused) socket.pause();
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => undefined);
-      const decoder = new FrameDecoder();
+      // The protocol's ceiling: the client's own maxFrameBytes is what tests exercise.
+      const decoder = new FrameDecoder({ maxFrameBytes: HARD_MAX_FRAME_BYTES });
       socket.on('data', (chunk: Buffer) => {
         for (const item of decoder.push(Buffer.from(chunk))) {
           if (!item.ok) throw new Error(`emitter sent a bad frame: ${item.reason}`);

@@ -66,6 +66,22 @@ describe('NativeClient', () => {
     ]);
   });
 
+  it('flush() resolves when the only reading waiting is refused locally, and batches over 16 MiB are split', async () => {
+    const events: ClientEvent[] = [];
+    const c = await setup({ maxReadingsPerFrame: 3, maxFrameBytes: 16 * 1_048_576, onEvent: (e) => events.push(e) });
+    await eventually(() => c.stats().connected);
+    await c.send({ device: 'dev', seq: 1, ts: 1_700_000_000_001, data: { blob: 'x'.repeat(17 * 1_048_576) } });
+    await c.flush(); // once hung: the refusal settled everything before flush() was waiting
+    expect(c.stats()).toMatchObject({ rejected: 1, queued: 0, inFlight: 0 });
+    // Three 6 MB readings seal beyond the protocol's 16 MiB ceiling together: split, not thrown.
+    for (let seq = 2; seq < 5; seq += 1) {
+      await c.send({ device: 'dev', seq, ts: 1_700_000_000_000 + seq, data: { blob: 'y'.repeat(6_000_000) } });
+    }
+    await c.flush();
+    expect(c.stats()).toMatchObject({ acked: 3, rejected: 1, queued: 0, inFlight: 0 });
+    expect(events.filter((event) => event.type === 'refused')).toHaveLength(1);
+  }, 30_000);
+
   it('keeps sending under load when the in-flight bound is the limit', async () => {
     const c = await setup({ maxReadingsPerFrame: 10, maxInFlightFrames: 2 });
     for (let i = 0; i < 5000; i += 1) await c.send(reading(i));

@@ -19,7 +19,8 @@
  *   another starter had meanwhile put a fresh lock there, that lock is put back.
  * - The holder reads its lock back on every beat: if the file no longer carries its token (a race lost
  *   despite all this, or someone deleted it by hand), `onLost` tells the store to stop writing. A read
- *   that fails for a reason of this process (no descriptor left under a connection flood) is not a loss.
+ *   that fails for a reason of this process (no descriptor left under a connection flood) is not a loss
+ *   while the holder's touches of the file still succeed.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -67,6 +68,8 @@ export interface DataDirLock {
 export interface DataDirLockOptions {
   /** Called once if the lock file stops carrying this holder's token; the store must stop writing. */
   readonly onLost?: (error: Error) => void;
+  /** How the heartbeat reads the lock file (tests inject failures such as EMFILE); default readFile. */
+  readonly readLockFile?: (path: string) => Promise<string>;
 }
 
 interface LockContent {
@@ -103,14 +106,25 @@ export async function acquireDataDirLock(dataDir: string, options: DataDirLockOp
   }
   let released = false;
   let lost = false;
+  let touchedAt = Date.now();
+  const read = options.readLockFile ?? ((file: string) => readFile(file, 'utf8'));
   const beat = setInterval(() => {
     void (async () => {
       const now = new Date();
-      await utimes(path, now, now).catch(() => undefined);
-      const current = await readLockForBeat(path);
-      // A read that failed for want of a descriptor or memory says nothing about who holds the lock
-      // (a connection flood filling the process's descriptors once stopped the store here): next beat.
-      if (current === 'unreadable' || released || lost || current?.token === mine.token) return;
+      if (
+        await utimes(path, now, now).then(
+          () => true,
+          () => false,
+        )
+      )
+        touchedAt = Date.now();
+      const current = await readLockForBeat(path, read);
+      if (released || lost || (current !== 'unreadable' && current?.token === mine.token)) return;
+      // A read that failed for want of a descriptor or memory says nothing about who holds the lock (a
+      // connection flood filling the process's descriptors once stopped the store here). Touching needs
+      // no descriptor, so while the touches go on nobody can judge the lock stale: keep it. Without them
+      // for half the stale bound, another host may soon take it over: stop first.
+      if (current === 'unreadable' && Date.now() - touchedAt < STALE_MS / 2) return;
       lost = true;
       clearInterval(beat);
       options.onLost?.(
@@ -234,13 +248,23 @@ async function mtimeOf(path: string): Promise<number | null> {
  * lock this code wrote (both mean another process may own the name now), or 'unreadable' when the read
  * failed for a reason of this process (no descriptor left, no memory, an I/O error) and proves nothing.
  */
-async function readLockForBeat(path: string): Promise<LockContent | undefined | 'unreadable'> {
+async function readLockForBeat(
+  path: string,
+  read: (path: string) => Promise<string>,
+): Promise<LockContent | undefined | 'unreadable'> {
   try {
-    return parseLock(await readFile(path, 'utf8'));
+    return parseLock(await read(path));
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : 'unreadable';
+    return TRANSIENT_READ_ERRORS.has(String((error as NodeJS.ErrnoException).code)) ? 'unreadable' : undefined;
   }
 }
+
+/**
+ * Read failures that come from this process's state, not from the file: out of descriptors or memory, an
+ * interrupted or failing I/O. Anything else (ENOENT, EISDIR, EACCES, ENOTDIR) means the file was removed
+ * or replaced: a loss.
+ */
+const TRANSIENT_READ_ERRORS: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EIO', 'EAGAIN', 'EINTR']);
 
 async function readLock(path: string): Promise<LockContent | undefined> {
   let text: string;

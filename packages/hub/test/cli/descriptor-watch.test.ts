@@ -25,10 +25,13 @@ function capture(): { logger: pino.Logger; lines: () => Array<{ level: number; m
   return { logger: pino({ level: 'info' }, stream), lines: () => lines };
 }
 
-/** A reader that returns the given readings in turn, then the last one again. */
-function scripted(readings: DescriptorReading[]): () => Promise<DescriptorReading> {
+/** A reader that returns the given readings in turn, then the last one again; `calls` counts reads. */
+function scripted(readings: DescriptorReading[]): { read: () => Promise<DescriptorReading>; calls: () => number } {
   let next = 0;
-  return () => Promise.resolve(readings[Math.min(next++, readings.length - 1)] ?? null);
+  return {
+    read: () => Promise.resolve(readings[Math.min(next++, readings.length - 1)] ?? null),
+    calls: () => next,
+  };
 }
 
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -36,7 +39,7 @@ const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('descriptor watch', () => {
   it('warns at start when the connection bounds do not fit under the limit', async () => {
     const { logger, lines } = capture();
-    const watch = startDescriptorWatch({ logger, budget: 15_256, read: scripted([{ open: 40, limit: 1024 }]) });
+    const watch = startDescriptorWatch({ logger, budget: 15_256, read: scripted([{ open: 40, limit: 1024 }]).read });
     await watch.ready;
     watch.stop();
     await tick(20);
@@ -57,9 +60,11 @@ describe('descriptor watch', () => {
       { open: 700, limit: 1000 }, // clear
       'exhausted', // warn again
     ];
-    const watch = startDescriptorWatch({ logger, budget: 500, read: scripted(readings), intervalMs: 5 });
+    const reader = scripted(readings);
+    const watch = startDescriptorWatch({ logger, budget: 500, read: reader.read, intervalMs: 5 });
     await watch.ready;
-    await tick(150);
+    // Every scripted reading used, however slow the machine (bounded).
+    for (let waited = 0; reader.calls() <= readings.length && waited < 5000; waited += 10) await tick(10);
     watch.stop();
     const messages = lines().map((line) => line.msg);
     expect(messages).toHaveLength(3);

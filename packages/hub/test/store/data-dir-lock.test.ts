@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, rmdir, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -173,22 +173,35 @@ describe('PGlite data-folder lock', () => {
     const dataDir = await folder();
     const path = join(dataDir, DATA_DIR_LOCK_FILE);
     const lost: Error[] = [];
-    const lock = await acquireDataDirLock(dataDir, { onLost: (error) => lost.push(error) });
-    // A directory in the lock's place fails the read with EISDIR, standing in for EMFILE under a
-    // descriptor flood, which a test process cannot cause safely: a failed read proves nothing.
-    const own = readFileSync(path, 'utf8');
-    await rm(path);
-    await mkdir(path);
+    let failReads = true;
+    const emfile = Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+    const lock = await acquireDataDirLock(dataDir, {
+      onLost: (error) => lost.push(error),
+      // Stands in for a descriptor flood, which a test process cannot cause safely.
+      readLockFile: (file) => (failReads ? Promise.reject(emfile) : readFile(file, 'utf8')),
+    });
     await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS * 2 + 500));
     expect(lost).toHaveLength(0);
-    await rmdir(path);
-    await writeFile(path, own);
-    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS + 500));
-    expect(lost).toHaveLength(0);
+    failReads = false;
     await writeFile(path, localHolder(1, null, 'theirs'));
-    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS * 2 + 500));
+    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS + 500));
     expect(lost).toHaveLength(1);
     await lock.release();
+  });
+
+  it('takes a lock file replaced by something unreadable (a directory) for a loss', async () => {
+    const dataDir = await folder();
+    const path = join(dataDir, DATA_DIR_LOCK_FILE);
+    const lost: Error[] = [];
+    const lock = await acquireDataDirLock(dataDir, { onLost: (error) => lost.push(error) });
+    const aside = `${path}.aside`;
+    await mkdir(aside);
+    await rename(path, `${path}.old`);
+    await rename(aside, path);
+    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS + 500));
+    expect(lost).toHaveLength(1);
+    await lock.release();
+    await rmdir(path);
   });
 
   it('a store whose folder lock was taken stops writing', async () => {

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveDeviceKey, deviceToken, FrameDecoder, type DataFrame } from '@sealstream/protocol';
-import { signRequestHex } from '../../src/http/hmac-signature.js';
+import { signRequestHex } from '../../src/ingest/http/hmac-signature.js';
 import { post, startIngestHarness, type IngestHarness } from '../support/ingest-harness.js';
 import { sealPlaintext } from './hostile-harness.js';
 

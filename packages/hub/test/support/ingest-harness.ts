@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { buildHttpApp } from '../../src/http/http-app.js';
-import { registerIngestRoutes, type IngestRouteOptions } from '../../src/http/ingest-routes.js';
+import { registerIngestRoutes, type IngestRouteOptions } from '../../src/ingest/http/ingest-routes.js';
 import { createMetrics, type HubMetrics } from '../../src/observability/metrics.js';
 import { StaticKeyring, type KeySpec } from '../../src/pipeline/keyring.js';
 import { Pipeline, type PipelineLimits } from '../../src/pipeline/pipeline.js';

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedHeaders, signXRayIotRequest } from '@sealstream/emitter';
-import { expectedSignature, readSignatureHeaders, signRequestHex } from '../../src/http/hmac-signature.js';
-import { post, startIngestHarness, type IngestHarness } from '../support/ingest-harness.js';
+import { expectedSignature, readSignatureHeaders, signRequestHex } from '../../../src/ingest/http/hmac-signature.js';
+import { post, startIngestHarness, type IngestHarness } from '../../support/ingest-harness.js';
 
 const ROUTE = '/api/v1/ingest/signed';
 const SECRET = randomBytes(32);

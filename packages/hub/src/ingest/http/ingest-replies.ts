@@ -7,10 +7,10 @@
 import { REASONS, type ReasonCode } from '@sealstream/protocol';
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { describePeer } from '../ingest/peer.js';
-import type { Refusal } from '../pipeline/dead-letters.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
-import { sendApiError, type ApiErrorCode } from './api-errors.js';
+import { describePeer } from '../peer.js';
+import type { Refusal } from '../../pipeline/dead-letters.js';
+import type { Pipeline } from '../../pipeline/pipeline.js';
+import { sendApiError, type ApiErrorCode } from '../../http/api-errors.js';
 
 /** Pipeline reasons that mean "the hub cannot take this now": answered 503 with Retry-After. */
 export const HUB_BUSY_REASONS: ReadonlySet<ReasonCode> = new Set(['overloaded', 'store_unavailable', 'shutting_down']);

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePing, type Reading } from '@sealstream/protocol';
 import { HttpFramesClient } from '@sealstream/emitter';
-import { post, startIngestHarness, type IngestHarness } from '../support/ingest-harness.js';
+import { post, startIngestHarness, type IngestHarness } from '../../support/ingest-harness.js';
 
 const SECRET = randomBytes(32);
 const OCTETS = { 'content-type': 'application/octet-stream' };

@@ -2,9 +2,9 @@
  * The resolved settings and shared state the HTTP ingest routes are built with (one per app): the
  * pipeline, the key resolver, the clock, the signed-request nonce window and the per-sender limiter.
  */
-import type { KeyResolver } from '../pipeline/keyring.js';
-import type { NonceWindow } from '../pipeline/nonce-window.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
+import type { KeyResolver } from '../../pipeline/keyring.js';
+import type { NonceWindow } from '../../pipeline/nonce-window.js';
+import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { IngestRateLimiter } from './ingest-rate-limiter.js';
 
 export interface IngestContext {

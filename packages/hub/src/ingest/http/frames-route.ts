@@ -8,7 +8,7 @@
 import { FrameDecoder, FrameType, REASONS, type DecodeItem, type ReasonCode } from '@sealstream/protocol';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { withErrorResponses } from './api-schemas.js';
+import { withErrorResponses } from '../../http/api-schemas.js';
 import type { IngestContext } from './ingest-context.js';
 import { sendRateLimited, setLimitHeaders } from './ingest-rate-limiter.js';
 import {

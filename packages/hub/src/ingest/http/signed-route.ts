@@ -9,9 +9,9 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { KeyEntry } from '../pipeline/keyring.js';
-import type { NonceVerdict } from '../pipeline/nonce-window.js';
-import { withErrorResponses } from './api-schemas.js';
+import type { KeyEntry } from '../../pipeline/keyring.js';
+import type { NonceVerdict } from '../../pipeline/nonce-window.js';
+import { withErrorResponses } from '../../http/api-schemas.js';
 import {
   expectedSignature,
   readSignatureHeaders,

@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceToken, deviceTokenMatches, parseDeviceToken } from '@sealstream/protocol';
 import { HttpJsonClient } from '@sealstream/emitter';
-import { insighthubSeq } from '../../src/http/ingest-insighthub-route.js';
-import { post, startIngestHarness, type IngestHarness } from '../support/ingest-harness.js';
+import { insighthubSeq } from '../../../src/ingest/http/insighthub-route.js';
+import { post, startIngestHarness, type IngestHarness } from '../../support/ingest-harness.js';
 
 const SECRET = randomBytes(32);
 const REVOKED = randomBytes(32);

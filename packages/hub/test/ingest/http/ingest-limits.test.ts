@@ -10,7 +10,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceToken, type Reading } from '@sealstream/protocol';
 import { HttpFramesClient, signedHeaders } from '@sealstream/emitter';
-import { post, startIngestHarness, type IngestHarness } from '../support/ingest-harness.js';
+import { post, startIngestHarness, type IngestHarness } from '../../support/ingest-harness.js';
 
 const SECRET = randomBytes(32);
 const KEYS = [{ keyId: 'l-key', secret: SECRET, devices: 'any' as const }];

@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
-import type { FrameAnswer } from '../pipeline/pipeline.js';
+import type { FrameAnswer } from '../../pipeline/pipeline.js';
 import { sendRefusal } from './ingest-replies.js';
 
 export const IngestAnswer = Type.Object(

@@ -10,7 +10,7 @@
  * are authenticated ids, so the set is bounded by the keyring in practice.
  */
 import type { FastifyReply } from 'fastify';
-import { sendApiError } from './api-errors.js';
+import { sendApiError } from '../../http/api-errors.js';
 
 export interface IngestRateLimitSettings {
   /** Requests per device id (JSON routes) or key id (frames route) and window. */

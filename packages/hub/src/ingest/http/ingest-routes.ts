@@ -7,16 +7,16 @@
  */
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_READINGS_PER_FRAME } from '@sealstream/protocol';
 import type { FastifyInstance } from 'fastify';
-import type { KeyResolver } from '../pipeline/keyring.js';
-import { NonceWindow } from '../pipeline/nonce-window.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
+import type { KeyResolver } from '../../pipeline/keyring.js';
+import { NonceWindow } from '../../pipeline/nonce-window.js';
+import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { IngestContext } from './ingest-context.js';
-import { registerFramesRoute } from './ingest-frames-route.js';
-import { registerInsightHubRoutes } from './ingest-insighthub-route.js';
+import { registerFramesRoute } from './frames-route.js';
+import { registerInsightHubRoutes } from './insighthub-route.js';
 import { IngestRateLimiter, type IngestRateLimitSettings } from './ingest-rate-limiter.js';
-import { registerSignedRoute } from './ingest-signed-route.js';
+import { registerSignedRoute } from './signed-route.js';
 import { bodyReadRefusal, peerOf } from './ingest-replies.js';
-import { IngestSockets } from './slow-requests.js';
+import { IngestSockets } from '../../http/slow-requests.js';
 
 export interface IngestRouteOptions {
   readonly pipeline: Pipeline;

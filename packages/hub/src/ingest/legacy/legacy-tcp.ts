@@ -11,12 +11,12 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { LEGACY_AUTH_FAIL, LEGACY_AUTH_OK, LineSplitter, parseLegacyLine, type LineItem } from '@sealstream/protocol';
 import type { Logger } from 'pino';
-import type { Pipeline } from '../pipeline/pipeline.js';
-import type { PipelineMetrics } from '../pipeline/ports.js';
-import { ConnectionRegistry, type TrackedConnection } from './connection-registry.js';
-import { describePeer } from './peer.js';
-import { boundListener } from './listener-bounds.js';
-import { ReadGate } from './read-gate.js';
+import type { Pipeline } from '../../pipeline/pipeline.js';
+import type { PipelineMetrics } from '../../pipeline/ports.js';
+import { ConnectionRegistry, type TrackedConnection } from '../connection-registry.js';
+import { describePeer } from '../peer.js';
+import { boundListener } from '../listener-bounds.js';
+import { ReadGate } from '../read-gate.js';
 
 export interface LegacyIngestOptions {
   readonly pipeline: Pipeline;

@@ -3,8 +3,8 @@
  * all, fails closed at either bound.
  */
 import { describe, expect, it } from 'vitest';
-import { NonceWindow } from '../../src/pipeline/nonce-window.js';
-import { timestampToMs } from '../../src/http/hmac-signature.js';
+import { NonceWindow } from '../../../src/pipeline/nonce-window.js';
+import { timestampToMs } from '../../../src/ingest/http/hmac-signature.js';
 
 describe('NonceWindow', () => {
   it('remembers a nonce until its request can no longer pass the timestamp check', () => {

@@ -20,13 +20,13 @@ import {
   type ReasonCode,
 } from '@sealstream/protocol';
 import type { Logger } from 'pino';
-import type { FrameAnswer, Pipeline } from '../pipeline/pipeline.js';
-import type { PipelineMetrics } from '../pipeline/ports.js';
-import { ConnectionRegistry, type TrackedConnection } from './connection-registry.js';
-import { describePeer } from './peer.js';
-import { boundListener } from './listener-bounds.js';
-import { ReadGate } from './read-gate.js';
-import { RefusalBudget } from './refusal-budget.js';
+import type { FrameAnswer, Pipeline } from '../../pipeline/pipeline.js';
+import type { PipelineMetrics } from '../../pipeline/ports.js';
+import { ConnectionRegistry, type TrackedConnection } from '../connection-registry.js';
+import { describePeer } from '../peer.js';
+import { boundListener } from '../listener-bounds.js';
+import { ReadGate } from '../read-gate.js';
+import { RefusalBudget } from '../refusal-budget.js';
 
 export interface NativeIngestOptions {
   readonly pipeline: Pipeline;

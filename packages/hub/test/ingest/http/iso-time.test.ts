@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isoTimeToMs } from '../../src/http/iso-time.js';
+import { isoTimeToMs } from '../../../src/ingest/http/iso-time.js';
 
 describe('isoTimeToMs', () => {
   it('reads ISO times with and without seconds, fraction and offset', () => {

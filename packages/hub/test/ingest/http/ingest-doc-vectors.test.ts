@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { deviceToken } from '@sealstream/protocol';
 import { signXRayIotRequest } from '@sealstream/emitter';
-import { payloadDigestHex, signRequestHex } from '../../src/http/hmac-signature.js';
-import { insighthubSeq } from '../../src/http/ingest-insighthub-route.js';
+import { payloadDigestHex, signRequestHex } from '../../../src/ingest/http/hmac-signature.js';
+import { insighthubSeq } from '../../../src/ingest/http/insighthub-route.js';
 
 const SECRET = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
 const BODY = Buffer.from('{"readings":[{"seq":1,"ts":1763884800000,"data":{"t":21.5}}]}');

@@ -31,13 +31,20 @@ module.exports = {
       comment: 'store, live, ingest, http, cli implement or drive the pipeline; the pipeline never imports them.',
       severity: 'error',
       from: { path: '^packages/hub/src/pipeline' },
-      to: { path: '^packages/hub/src/(store|live|ingest|http|cli|config|observability)/' },
+      to: { path: '^packages/hub/src/(store|live|ingest|http|cli|config|observability|bus)/' },
     },
     {
       name: 'store-and-live-implement-ports-only',
       severity: 'error',
       from: { path: '^packages/hub/src/(store|live)/' },
       to: { path: '^packages/hub/src/(ingest|http|cli)/' },
+    },
+    {
+      name: 'bus-implements-ports-only',
+      comment: 'The RabbitMQ bus carries the pipeline\'s batches; it knows the ports, never the doors, the API or the store.',
+      severity: 'error',
+      from: { path: '^packages/hub/src/bus/' },
+      to: { path: '^packages/hub/src/(ingest|http|cli|store|live|config)/' },
     },
     {
       name: 'registry-depends-on-ports-not-implementations',

@@ -1,0 +1,171 @@
+/**
+ * The bytes of a batch on the bus: what a gateway publishes for a writer to commit, and the commit
+ * notice a writer sends back. JSON (readings as tuples, raw dead-letter bytes in base64) because the
+ * payload is mostly JSON reading bodies already; a decoder that refuses anything it did not write,
+ * since a queue is shared infrastructure and a message may have been written by another version.
+ */
+import type { ReasonCode } from '@sealstream/protocol';
+import { isReasonCode } from '@sealstream/protocol';
+import type { CommitBatch, DeadLetter, RefusalCount, SourceKind, VerifiedReading } from '../pipeline/ports.js';
+
+const BATCH_VERSION = 1;
+const SOURCE_KINDS = ['tcp', 'legacy', 'http', 'mqtt'] as const satisfies readonly SourceKind[];
+const SOURCES: ReadonlySet<string> = new Set<string>(SOURCE_KINDS);
+
+/** A message on the bus that is not a batch of this version. */
+export class BusCodecError extends Error {
+  readonly code = 'bus_message_malformed';
+  constructor(detail: string) {
+    super(`bus message malformed: ${detail}`);
+    this.name = 'BusCodecError';
+  }
+}
+
+type ReadingTuple = [device: string, seq: number, ts: number, receivedAt: number, source: string, data: unknown];
+
+interface WireLetter {
+  reason: string;
+  source: string;
+  peer: string;
+  device: string | null;
+  detail: string;
+  raw: string;
+  truncated: boolean;
+  receivedAt: number;
+}
+
+interface WireBatch {
+  v: number;
+  r: ReadingTuple[];
+  d?: WireLetter[];
+  c?: Array<[device: string | null, reason: string, receivedAt: number, count: number]>;
+}
+
+export function encodeBusBatch(batch: CommitBatch): Buffer {
+  const wire: WireBatch = {
+    v: BATCH_VERSION,
+    r: batch.readings.map((r) => [r.device, r.seq, r.ts, r.receivedAt, r.source, r.data]),
+  };
+  if (batch.deadLetters.length > 0) {
+    wire.d = batch.deadLetters.map((l) => ({
+      reason: l.reason,
+      source: l.source,
+      peer: l.peer,
+      device: l.device,
+      detail: l.detail,
+      raw: Buffer.from(l.raw.buffer, l.raw.byteOffset, l.raw.byteLength).toString('base64'),
+      truncated: l.truncated,
+      receivedAt: l.receivedAt,
+    }));
+  }
+  if (batch.refusalCounts !== undefined && batch.refusalCounts.length > 0) {
+    wire.c = batch.refusalCounts.map((c) => [c.device, c.reason, c.receivedAt, c.count]);
+  }
+  return Buffer.from(JSON.stringify(wire));
+}
+
+export function decodeBusBatch(bytes: Uint8Array): CommitBatch {
+  let wire: unknown;
+  try {
+    wire = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    throw new BusCodecError('not JSON');
+  }
+  if (!isObject(wire) || wire['v'] !== BATCH_VERSION) throw new BusCodecError('unknown version');
+  const tuples = wire['r'];
+  if (!Array.isArray(tuples)) throw new BusCodecError('readings missing');
+  const readings = tuples.map(decodeReading);
+  const letters = wire['d'] === undefined ? [] : arrayOf(wire['d'], 'dead letters').map(decodeLetter);
+  const counts = wire['c'] === undefined ? [] : arrayOf(wire['c'], 'refusal counts').map(decodeCount);
+  return counts.length === 0
+    ? { readings, deadLetters: letters }
+    : { readings, deadLetters: letters, refusalCounts: counts };
+}
+
+/** The writer's answer for one batch: which readings were new (true) and which were already stored. */
+export function encodeCommitNotice(inserted: readonly boolean[]): Buffer {
+  let bits = '';
+  for (const flag of inserted) bits += flag ? '1' : '0';
+  return Buffer.from(JSON.stringify({ v: BATCH_VERSION, i: bits }));
+}
+
+export function decodeCommitNotice(bytes: Uint8Array, expectedReadings: number): boolean[] {
+  let wire: unknown;
+  try {
+    wire = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    throw new BusCodecError('notice is not JSON');
+  }
+  if (!isObject(wire) || wire['v'] !== BATCH_VERSION || typeof wire['i'] !== 'string') {
+    throw new BusCodecError('notice of unknown version');
+  }
+  const bits = wire['i'];
+  if (bits.length !== expectedReadings || !/^[01]*$/.test(bits))
+    throw new BusCodecError('notice does not match its batch');
+  const inserted = new Array<boolean>(bits.length);
+  for (let i = 0; i < bits.length; i += 1) inserted[i] = bits.charCodeAt(i) === 49;
+  return inserted;
+}
+
+function decodeReading(value: unknown): VerifiedReading {
+  if (!Array.isArray(value) || value.length !== 6) throw new BusCodecError('reading is not a 6-tuple');
+  const [device, seq, ts, receivedAt, source, data] = value as unknown[];
+  if (typeof device !== 'string' || device.length === 0) throw new BusCodecError('reading device');
+  if (!Number.isSafeInteger(seq) || !Number.isFinite(ts) || !Number.isFinite(receivedAt)) {
+    throw new BusCodecError('reading numbers');
+  }
+  if (typeof source !== 'string' || !SOURCES.has(source)) throw new BusCodecError('reading source');
+  if (!isObject(data)) throw new BusCodecError('reading data');
+  return {
+    device,
+    seq: seq as number,
+    ts: ts as number,
+    receivedAt: receivedAt as number,
+    source: source as SourceKind,
+    data,
+  };
+}
+
+function decodeLetter(value: unknown): DeadLetter {
+  if (!isObject(value)) throw new BusCodecError('dead letter');
+  const { reason, source, peer, device, detail, raw, truncated, receivedAt } = value;
+  if (typeof reason !== 'string' || !isReasonCode(reason)) throw new BusCodecError('dead letter reason');
+  if (typeof source !== 'string' || !SOURCES.has(source)) throw new BusCodecError('dead letter source');
+  if (typeof peer !== 'string' || typeof detail !== 'string' || typeof raw !== 'string') {
+    throw new BusCodecError('dead letter fields');
+  }
+  if (!(device === null || typeof device === 'string') || typeof truncated !== 'boolean') {
+    throw new BusCodecError('dead letter fields');
+  }
+  if (typeof receivedAt !== 'number' || !Number.isFinite(receivedAt)) throw new BusCodecError('dead letter time');
+  return {
+    reason: reason as ReasonCode,
+    source: source as SourceKind,
+    peer,
+    device,
+    detail,
+    raw: new Uint8Array(Buffer.from(raw, 'base64')),
+    truncated,
+    receivedAt,
+  };
+}
+
+function decodeCount(value: unknown): RefusalCount {
+  if (!Array.isArray(value) || value.length !== 4) throw new BusCodecError('refusal count');
+  const [device, reason, receivedAt, count] = value as unknown[];
+  if (!(device === null || typeof device === 'string')) throw new BusCodecError('refusal count device');
+  if (typeof reason !== 'string' || !isReasonCode(reason)) throw new BusCodecError('refusal count reason');
+  if (!Number.isFinite(receivedAt) || !Number.isSafeInteger(count) || (count as number) < 1) {
+    throw new BusCodecError('refusal count numbers');
+  }
+  return { device, reason: reason as ReasonCode, receivedAt: receivedAt as number, count: count as number };
+}
+
+function arrayOf(value: unknown, what: string): unknown[] {
+  if (!Array.isArray(value)) throw new BusCodecError(`${what} is not a list`);
+  return value;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

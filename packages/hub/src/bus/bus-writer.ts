@@ -1,0 +1,259 @@
+/**
+ * The writer's side of the bus: consumes the partition queues (one active consumer per partition across
+ * all writers, so a device's readings are committed in order by one writer), group-commits what has
+ * arrived while the previous commit ran, and only then answers: a commit notice to the gateway that
+ * published each batch, the committed readings to the live feed, and the broker ack. A writer killed
+ * before its ack leaves the batches in their queue; the next writer commits them again and the
+ * (device, seq) identity turns them into duplicates.
+ *
+ * A batch whose commit fails is rejected into the retry exchange and comes back after the retry delay;
+ * after `maxAttempts` it is moved to the dead queue with its reason in a header. A message that is not
+ * a batch at all goes to the dead queue at once. Bound: `prefetch` unacknowledged batches per partition.
+ */
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { CommitBatch, CommitResult, DeadLetter, RefusalCount, VerifiedReading } from '../pipeline/ports.js';
+import { BusCodecError, decodeBusBatch, encodeBusBatch, encodeCommitNotice } from './bus-batch-codec.js';
+import { BusConnection } from './bus-connection.js';
+import { declareBusTopology, type BusNames, type BusTopologyOptions } from './bus-topology.js';
+
+/** The one thing a writer needs from the store. */
+export interface BatchCommitter {
+  commit(batch: CommitBatch): Promise<CommitResult>;
+}
+
+export interface BusWriterOptions extends BusTopologyOptions {
+  readonly url: string;
+  readonly instance: string;
+  readonly store: BatchCommitter;
+  /** Unacknowledged batches per partition consumer. */
+  readonly prefetch: number;
+  /** Rows one commit takes at most (several batches are merged up to it). */
+  readonly maxBatchRows: number;
+  /** Commit attempts per batch before it is moved to the dead queue. */
+  readonly maxAttempts: number;
+  /** After each commit, with the readings that were new; must not throw. */
+  readonly onCommitted?: (readings: readonly VerifiedReading[], committedAt: number) => void;
+  readonly onGiveUp?: (partition: number, detail: string) => void;
+  readonly onError?: (error: Error) => void;
+}
+
+interface Delivery {
+  readonly message: ConsumeMessage;
+  readonly channel: ConfirmChannel;
+  readonly partition: number;
+  readonly batch: CommitBatch;
+}
+
+export class BusWriter {
+  private channel: ConfirmChannel | undefined;
+  private names: BusNames | undefined;
+  private waiting: Delivery[] = [];
+  private committing = false;
+  private connection: BusConnection | undefined;
+  private closed = false;
+  private idleWaiters: Array<() => void> = [];
+
+  private constructor(private readonly options: BusWriterOptions) {}
+
+  static async open(options: BusWriterOptions): Promise<BusWriter> {
+    const writer = new BusWriter(options);
+    writer.connection = await BusConnection.open({
+      url: options.url,
+      name: `sealstream writer ${options.instance}`,
+      setup: (model) => writer.setup(model),
+      onDown: () => writer.down(),
+      ...(options.onError === undefined ? {} : { onError: options.onError }),
+    });
+    return writer;
+  }
+
+  get connected(): boolean {
+    return this.channel !== undefined && (this.connection?.connected ?? false);
+  }
+
+  /** Stops consuming, finishes the commit in flight, and closes. Unacknowledged batches go back to their queues. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.committing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.connection?.close();
+  }
+
+  private async setup(model: ChannelModel): Promise<void> {
+    const channel = await model.createConfirmChannel();
+    channel.on('error', (error: Error) => this.options.onError?.(error));
+    channel.on('close', () => {
+      if (this.channel === channel) this.down();
+    });
+    const names = await declareBusTopology(channel, this.options);
+    await channel.prefetch(this.options.prefetch, false);
+    // Before consuming: a delivery is answered only on the channel that is current when its commit ends.
+    this.names = names;
+    this.channel = channel;
+    for (let partition = 0; partition < this.options.partitions; partition += 1) {
+      await channel.consume(names.partitionQueue(partition), (message) => this.deliver(channel, partition, message), {
+        noAck: false,
+      });
+    }
+  }
+
+  private deliver(channel: ConfirmChannel, partition: number, message: ConsumeMessage | null): void {
+    if (message === null || this.closed) return; // cancelled by the broker (queue deleted); setup runs again on reconnect
+    let batch: CommitBatch;
+    try {
+      batch = decodeBusBatch(message.content);
+    } catch (error) {
+      const detail = error instanceof BusCodecError ? error.message : 'undecodable';
+      void this.giveUp(channel, partition, message, 'bus_message_malformed', detail);
+      return;
+    }
+    this.waiting.push({ message, channel, partition, batch });
+    if (!this.committing) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    while (this.waiting.length > 0) {
+      this.committing = true;
+      const taken = this.take();
+      const merged = merge(taken);
+      let result: CommitResult | undefined;
+      try {
+        result = await this.options.store.commit(merged);
+      } catch (error) {
+        await this.failed(taken, error);
+      }
+      if (result !== undefined) this.answer(taken, merged, result);
+    }
+    this.committing = false;
+    for (const waiter of this.idleWaiters.splice(0)) waiter();
+  }
+
+  private take(): Delivery[] {
+    const taken: Delivery[] = [];
+    let rows = 0;
+    while (this.waiting.length > 0) {
+      const next = this.waiting[0];
+      if (next === undefined) break;
+      const size = next.batch.readings.length + next.batch.deadLetters.length;
+      if (taken.length > 0 && rows + size > this.options.maxBatchRows) break;
+      this.waiting.shift();
+      taken.push(next);
+      rows += size;
+    }
+    return taken;
+  }
+
+  private answer(taken: readonly Delivery[], merged: CommitBatch, result: CommitResult): void {
+    const committedAt = Date.now();
+    const fresh: VerifiedReading[] = [];
+    merged.readings.forEach((reading, i) => {
+      if (result.inserted[i] === true) fresh.push(reading);
+    });
+    let offset = 0;
+    for (const delivery of taken) {
+      const count = delivery.batch.readings.length;
+      const inserted = result.inserted.slice(offset, offset + count);
+      offset += count;
+      if (delivery.channel !== this.channel) continue; // its channel is gone: the batch is redelivered (harmless)
+      const replyTo = delivery.message.properties.replyTo as unknown;
+      if (typeof replyTo === 'string' && replyTo !== '') {
+        delivery.channel.sendToQueue(replyTo, encodeCommitNotice(inserted), {
+          correlationId: delivery.message.properties.correlationId as string,
+        });
+      }
+    }
+    const channel = this.channel;
+    if (channel !== undefined && this.names !== undefined && (fresh.length > 0 || merged.deadLetters.length > 0)) {
+      channel.publish(this.names.committed, '', encodeBusBatch({ readings: fresh, deadLetters: merged.deadLetters }), {
+        contentType: 'application/json',
+        timestamp: Math.floor(committedAt / 1000),
+      });
+    }
+    for (const delivery of taken) if (delivery.channel === this.channel) delivery.channel.ack(delivery.message);
+    try {
+      this.options.onCommitted?.(fresh, committedAt);
+    } catch {
+      // a hook must never stop commits
+    }
+  }
+
+  private async failed(taken: readonly Delivery[], error: unknown): Promise<void> {
+    const detail = error instanceof Error ? error.message.slice(0, 200) : 'commit failed';
+    for (const delivery of taken) {
+      if (delivery.channel !== this.channel) continue;
+      const attempts = rejections(delivery.message, this.names?.partitionQueue(delivery.partition) ?? '') + 1;
+      if (attempts >= this.options.maxAttempts) {
+        await this.giveUp(delivery.channel, delivery.partition, delivery.message, 'store_unavailable', detail);
+      } else {
+        delivery.channel.nack(delivery.message, false, false); // into the retry exchange, back after the delay
+      }
+    }
+  }
+
+  private async giveUp(
+    channel: ConfirmChannel,
+    partition: number,
+    message: ConsumeMessage,
+    reason: string,
+    detail: string,
+  ): Promise<void> {
+    const names = this.names;
+    if (names === undefined) return;
+    this.options.onGiveUp?.(partition, `${reason}: ${detail}`);
+    try {
+      await publishConfirmed(channel, names.dead, message, {
+        'x-sealstream-reason': reason,
+        'x-sealstream-detail': detail,
+      });
+      channel.ack(message);
+    } catch {
+      // the dead queue refused or the channel died: leave it unacknowledged, it is delivered again
+    }
+  }
+
+  private down(): void {
+    this.channel = undefined;
+    this.waiting = this.waiting.filter((delivery) => delivery.channel === this.channel);
+  }
+}
+
+/** How often the broker has dead-lettered this message out of `queue` because a writer rejected it. */
+function rejections(message: ConsumeMessage, queue: string): number {
+  const deaths = message.properties.headers?.['x-death'] as unknown;
+  if (!Array.isArray(deaths)) return 0;
+  let count = 0;
+  for (const death of deaths as Array<Record<string, unknown>>) {
+    if (death['queue'] === queue && death['reason'] === 'rejected' && typeof death['count'] === 'number') {
+      count += death['count'];
+    }
+  }
+  return count;
+}
+
+function publishConfirmed(
+  channel: Channel & ConfirmChannel,
+  exchange: string,
+  message: ConsumeMessage,
+  headers: Record<string, string>,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    channel.publish(
+      exchange,
+      '',
+      message.content,
+      { persistent: true, headers: { ...(message.properties.headers ?? {}), ...headers } },
+      (error: unknown) => (error === null || error === undefined ? resolve() : reject(new Error('refused'))),
+    );
+  });
+}
+
+function merge(taken: readonly Delivery[]): CommitBatch {
+  const readings: VerifiedReading[] = [];
+  const deadLetters: DeadLetter[] = [];
+  const refusalCounts: RefusalCount[] = [];
+  for (const { batch } of taken) {
+    for (const reading of batch.readings) readings.push(reading);
+    for (const letter of batch.deadLetters) deadLetters.push(letter);
+    for (const count of batch.refusalCounts ?? []) refusalCounts.push(count);
+  }
+  return refusalCounts.length === 0 ? { readings, deadLetters } : { readings, deadLetters, refusalCounts };
+}

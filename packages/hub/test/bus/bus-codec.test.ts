@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BusCodecError,
+  decodeBusBatch,
+  decodeCommitNotice,
+  encodeBusBatch,
+  encodeCommitNotice,
+} from '../../src/bus/bus-batch-codec.js';
+import { partitionOf, splitByPartition } from '../../src/bus/partitioner.js';
+import type { CommitBatch, VerifiedReading } from '../../src/pipeline/ports.js';
+
+function reading(device: string, seq: number): VerifiedReading {
+  return {
+    device,
+    seq,
+    ts: 1_700_000_000_000 + seq,
+    data: { t: seq / 3, label: 'é\u2028' },
+    source: 'tcp',
+    receivedAt: 1_700_000_000_500,
+  };
+}
+
+describe('bus batch codec', () => {
+  it('round-trips readings, dead letters with raw bytes, and refusal counts', () => {
+    const batch: CommitBatch = {
+      readings: [reading('pump-1', 1), reading('pump-2', 7)],
+      deadLetters: [
+        {
+          reason: 'integrity_failed',
+          source: 'tcp',
+          peer: '127.0.0.1:5000',
+          device: null,
+          detail: 'tag mismatch',
+          raw: new Uint8Array([0, 255, 10, 13]),
+          truncated: false,
+          receivedAt: 1_700_000_000_900,
+        },
+      ],
+      refusalCounts: [{ device: 'pump-1', reason: 'schema_invalid', receivedAt: 1_700_000_000_000, count: 3 }],
+    };
+    expect(decodeBusBatch(encodeBusBatch(batch))).toEqual(batch);
+  });
+
+  it('refuses what it did not write', () => {
+    const bad = [
+      'not json',
+      '{"v":2,"r":[]}',
+      '{"v":1}',
+      '{"v":1,"r":[["d",1.5,0,0,"tcp",{}]]}',
+      '{"v":1,"r":[["d",1,0,0,"smtp",{}]]}',
+      '{"v":1,"r":[],"d":[{"reason":"nope"}]}',
+      '{"v":1,"r":[],"c":[[null,"schema_invalid",0,0]]}',
+    ];
+    for (const text of bad) expect(() => decodeBusBatch(Buffer.from(text)), text).toThrow(BusCodecError);
+  });
+
+  it('a commit notice must match its batch', () => {
+    const notice = encodeCommitNotice([true, false, true]);
+    expect(decodeCommitNotice(notice, 3)).toEqual([true, false, true]);
+    expect(() => decodeCommitNotice(notice, 2)).toThrow(BusCodecError);
+    expect(() => decodeCommitNotice(Buffer.from('{"v":1,"i":"10x"}'), 3)).toThrow(BusCodecError);
+  });
+});
+
+describe('partitioner', () => {
+  it('is stable and spreads devices', () => {
+    expect(partitionOf('pump-1', 8)).toBe(partitionOf('pump-1', 8));
+    const used = new Set(Array.from({ length: 200 }, (_, i) => partitionOf(`dev-${i}`, 8)));
+    expect(used.size).toBe(8);
+  });
+
+  it('splits a batch so every reading lands once and can be put back in place', () => {
+    const readings = Array.from({ length: 50 }, (_, i) => reading(`dev-${i % 7}`, i));
+    const parts = splitByPartition({ readings, deadLetters: [] }, 4);
+    const seen = new Array<number>(readings.length).fill(0);
+    for (const part of parts) {
+      expect(part.batch.readings.length).toBe(part.indexes.length);
+      part.indexes.forEach((index, k) => {
+        seen[index] = (seen[index] ?? 0) + 1;
+        expect(part.batch.readings[k]).toBe(readings[index]);
+        expect(partitionOf(readings[index]?.device ?? '', 4)).toBe(part.partition);
+      });
+    }
+    expect(seen.every((count) => count === 1)).toBe(true);
+  });
+});

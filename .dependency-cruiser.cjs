@@ -31,7 +31,7 @@ module.exports = {
       comment: 'store, live, ingest, http, cli implement or drive the pipeline; the pipeline never imports them.',
       severity: 'error',
       from: { path: '^packages/hub/src/pipeline' },
-      to: { path: '^packages/hub/src/(store|live|ingest|http|cli|config|observability|bus)/' },
+      to: { path: '^packages/hub/src/(store|live|ingest|http|cli|config|observability|bus|shared-state)/' },
     },
     {
       name: 'store-and-live-implement-ports-only',
@@ -40,10 +40,11 @@ module.exports = {
       to: { path: '^packages/hub/src/(ingest|http|cli)/' },
     },
     {
-      name: 'bus-implements-ports-only',
-      comment: 'The RabbitMQ bus carries the pipeline\'s batches; it knows the ports, never the doors, the API or the store.',
+      name: 'bus-and-shared-state-implement-ports-only',
+      comment:
+        "The RabbitMQ bus carries the pipeline's batches and Redis holds shared windows; they know the ports, never the doors, the API or the store.",
       severity: 'error',
-      from: { path: '^packages/hub/src/bus/' },
+      from: { path: '^packages/hub/src/(bus|shared-state)/' },
       to: { path: '^packages/hub/src/(ingest|http|cli|store|live|config)/' },
     },
     {

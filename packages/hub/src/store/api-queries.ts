@@ -8,7 +8,8 @@ import type { ReasonCode } from '@sealstream/protocol';
 import type { DeadLetterRow, SourceKind, StoredReading } from '../pipeline/ports.js';
 import { UNKNOWN_DEVICE } from './minute-aggregates.js';
 import type { SqlQueryable } from './sql-executor.js';
-import { hexToBytes, msOf, toBoolean, toJsonObject, toNullableText, toNumber, toText } from './sql-values.js';
+import { msOf, toBoolean, toJsonObject, toNullableText, toNumber, toText } from './sql-values.js';
+import { DEAD_LETTER_COLUMNS, toDeadLetterRow } from './dead-letter-rows.js';
 
 /** Year 1 to the end of JavaScript time: inside PostgreSQL's timestamptz range. */
 const EARLIEST_MS = -62_135_596_800_000;
@@ -109,25 +110,12 @@ export async function queryDeadLetterPage(
   }
   const limitParam = add(query.limit + 1);
   const rows = await db.query(
-    `SELECT id::text AS id, reason, source, peer, device_id, detail, encode(raw, 'hex') AS raw_hex, truncated,
-       ${msOf('received_at')} AS received_ms, ${msOf('redriven_at')} AS redriven_ms, redrive_outcome
+    `SELECT ${DEAD_LETTER_COLUMNS}
      FROM dead_letters ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
      ORDER BY received_at DESC, id DESC LIMIT ${limitParam}`,
     params,
   );
-  const items: DeadLetterRow[] = rows.slice(0, query.limit).map((row) => ({
-    id: toText(row['id'], 'id'),
-    reason: toText(row['reason'], 'reason') as ReasonCode,
-    source: toText(row['source'], 'source') as SourceKind,
-    peer: toText(row['peer'], 'peer'),
-    device: toNullableText(row['device_id'], 'device_id'),
-    detail: toText(row['detail'], 'detail'),
-    raw: hexToBytes(row['raw_hex'], 'raw'),
-    truncated: toBoolean(row['truncated'], 'truncated'),
-    receivedAt: toNumber(row['received_ms'], 'received_at'),
-    redrivenAt: row['redriven_ms'] === null ? null : toNumber(row['redriven_ms'], 'redriven_at'),
-    redriveOutcome: toNullableText(row['redrive_outcome'], 'redrive_outcome'),
-  }));
+  const items: DeadLetterRow[] = rows.slice(0, query.limit).map(toDeadLetterRow);
   const last = items.at(-1);
   return {
     items,

@@ -2,10 +2,10 @@
  * Read-side queries: totals, recent dead letters, minute buckets with their metrics, raw readings.
  * Time ranges are half-open, [fromMs, toMs). Each is one statement, so one snapshot.
  */
-import type { ReasonCode } from '@sealstream/protocol';
 import type { DeadLetterRow, MinuteBucketRow, SourceKind, StoreTotals, StoredReading } from '../pipeline/ports.js';
 import type { SqlQueryable } from './sql-executor.js';
-import { hexToBytes, msOf, toBoolean, toJsonObject, toNullableText, toNumber, toText } from './sql-values.js';
+import { msOf, toJsonObject, toNumber, toText } from './sql-values.js';
+import { DEAD_LETTER_COLUMNS, toDeadLetterRow } from './dead-letter-rows.js';
 
 type Metrics = Record<string, { min: number; max: number; sum: number; count: number }>;
 
@@ -77,22 +77,11 @@ export async function queryRejectTotals(db: SqlQueryable): Promise<Partial<Recor
 export async function queryRecentDeadLetters(db: SqlQueryable, limit: number): Promise<DeadLetterRow[]> {
   assertLimit(limit);
   const rows = await db.query(
-    `SELECT id::text AS id, reason, source, peer, device_id, detail, encode(raw, 'hex') AS raw_hex, truncated,
-       ${msOf('received_at')} AS received_ms
+    `SELECT ${DEAD_LETTER_COLUMNS}
      FROM dead_letters ORDER BY received_at DESC, id DESC LIMIT $1`,
     [limit],
   );
-  return rows.map((row) => ({
-    id: toText(row['id'], 'id'),
-    reason: toText(row['reason'], 'reason') as ReasonCode,
-    source: toText(row['source'], 'source') as SourceKind,
-    peer: toText(row['peer'], 'peer'),
-    device: toNullableText(row['device_id'], 'device_id'),
-    detail: toText(row['detail'], 'detail'),
-    raw: hexToBytes(row['raw_hex'], 'raw'),
-    truncated: toBoolean(row['truncated'], 'truncated'),
-    receivedAt: toNumber(row['received_ms'], 'received_at'),
-  }));
+  return rows.map(toDeadLetterRow);
 }
 
 export async function queryMinuteBuckets(

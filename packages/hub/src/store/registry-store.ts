@@ -3,8 +3,7 @@
  * for marking dead letters re-driven. Every registry write runs in one transaction with the counter
  * bump, so a hub that sees the new counter value also sees the write.
  */
-import type { DeadLetterRow, SourceKind } from '../pipeline/ports.js';
-import type { ReasonCode } from '@sealstream/protocol';
+import type { DeadLetterRow } from '../pipeline/ports.js';
 import { API_KEY_SCOPES } from '../registry/registry-ports.js';
 import type {
   ApiKeyRow,
@@ -19,7 +18,8 @@ import type {
 } from '../registry/registry-ports.js';
 import type { SqlExecutor, SqlQueryable, SqlRow } from './sql-executor.js';
 import { sqlStateOf, storeFailure } from './store-errors.js';
-import { bytesToHex, hexToBytes, msOf, toBoolean, toNullableText, toNumber, toText } from './sql-values.js';
+import { bytesToHex, hexToBytes, msOf, toNullableText, toNumber, toText } from './sql-values.js';
+import { DEAD_LETTER_COLUMNS, toDeadLetterRow } from './dead-letter-rows.js';
 
 const UNIQUE_VIOLATION = '23505';
 const DEVICE_COLUMNS = `id, name, ${msOf('created_at')} AS created_ms, ${msOf('revoked_at')} AS revoked_ms`;
@@ -196,12 +196,11 @@ export class SqlRegistryStore implements RegistryStore {
     return this.guard('findDeadLetter', async () => {
       if (!/^[0-9]{1,18}$/.test(id)) return undefined;
       const [row] = await this.executor.query(
-        `SELECT id::text AS id, reason, source, peer, device_id, detail, encode(raw, 'hex') AS raw_hex, truncated,
-           ${msOf('received_at')} AS received_ms, ${msOf('redriven_at')} AS redriven_ms, redrive_outcome
+        `SELECT ${DEAD_LETTER_COLUMNS}
          FROM dead_letters WHERE id = $1::bigint`,
         [id],
       );
-      return row === undefined ? undefined : toDeadLetter(row);
+      return row === undefined ? undefined : toDeadLetterRow(row);
     });
   }
 
@@ -274,20 +273,4 @@ function toApiKey(row: SqlRow): ApiKeyWithHash {
 function withoutHash(key: ApiKeyWithHash): ApiKeyRow {
   const { secretHash: _hash, ...row } = key;
   return row;
-}
-
-function toDeadLetter(row: SqlRow): DeadLetterRow {
-  return {
-    id: toText(row['id'], 'id'),
-    reason: toText(row['reason'], 'reason') as ReasonCode,
-    source: toText(row['source'], 'source') as SourceKind,
-    peer: toText(row['peer'], 'peer'),
-    device: toNullableText(row['device_id'], 'device_id'),
-    detail: toText(row['detail'], 'detail'),
-    raw: hexToBytes(row['raw_hex'], 'raw'),
-    truncated: toBoolean(row['truncated'], 'truncated'),
-    receivedAt: toNumber(row['received_ms'], 'received_at'),
-    redrivenAt: nullableMs(row['redriven_ms'], 'redriven_at'),
-    redriveOutcome: toNullableText(row['redrive_outcome'], 'redrive_outcome'),
-  };
 }

@@ -21,6 +21,13 @@ module.exports = {
       to: { pathNot: ['^packages/protocol/src', '^node:', 'crypto$', 'buffer$'], dependencyTypesNot: ['core'] },
     },
     {
+      name: 'testkit-spawns-the-built-cli-only',
+      comment: 'The test kit starts the hub as a process; it imports none of our packages, so it tests what users run.',
+      severity: 'error',
+      from: { path: '^packages/testkit/src' },
+      to: { path: '^packages/(hub|emitter|dashboard|protocol)/' },
+    },
+    {
       name: 'emitter-uses-protocol-only',
       severity: 'error',
       from: { path: '^packages/emitter/src' },

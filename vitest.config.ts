@@ -9,6 +9,7 @@ export default defineConfig({
     alias: {
       '@sealstream/protocol': src('protocol'),
       '@sealstream/emitter': src('emitter'),
+      '@sealstream/testkit': src('testkit'),
     },
   },
   test: {

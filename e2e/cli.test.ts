@@ -3,24 +3,24 @@
  * Needs `npm run build` first (npm test runs it); skipped with the reason when the build is missing,
  * failed on CI.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { HUB_CLI, hubBuilt, runCli, scrapeMetrics, startHub, sumMetric, type HubProcess } from '@sealstream/testkit';
 
-const cli = fileURLToPath(new URL('../packages/hub/dist/cli/main.js', import.meta.url));
-const built = existsSync(cli);
+const cli = HUB_CLI;
+const built = hubBuilt();
 if (!built && process.env.CI === 'true') throw new Error(`${cli} is missing: run npm run build before the CLI tests`);
 if (!built) console.warn('skipping CLI tests: the build is missing (run npm run build)');
 
-const children: ChildProcess[] = [];
+const started: HubProcess[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const hub of started.splice(0)) await hub.kill9();
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
@@ -51,43 +51,17 @@ async function serve(
     if (password !== undefined) viewer = { username, password };
     else if (!/already exists|taken/.test(made.stdout)) throw new Error(`users add failed:\n${made.stdout}`);
   }
-  const child = spawn(
-    process.execPath,
-    [
-      cli,
-      'serve',
-      '--http-port',
-      '0',
-      '--tcp-port',
-      '0',
-      '--legacy-port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--log-level',
-      'warn',
-      ...args,
-    ],
-    {
-      env: { PATH: process.env.PATH ?? '', SEALSTREAM_JWT_SECRET: JWT_SECRET, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 30_000;
-  while (!/Legacy TCP:\s+\S+/.test(output)) {
-    if (child.exitCode !== null) throw new Error(`hub exited early:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`hub did not start:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  const port = (label: string): number => Number(new RegExp(`${label}:\\s+\\S*?:(\\d+)`).exec(output)?.[1] ?? 'NaN');
+  const hub = await startHub({
+    args: ['--http-port', '0', '--tcp-port', '0', '--legacy-port', '0', '--data-dir', dataDir, ...args],
+    env: { SEALSTREAM_JWT_SECRET: JWT_SECRET, ...env },
+    startTimeoutMs: 30_000,
+  });
+  started.push(hub);
+  const port = (value: number | null): number => value ?? Number.NaN;
   return {
-    child,
-    output: () => output,
-    ports: { http: port('Dashboard'), tcp: port('Native TCP'), legacy: port('Legacy TCP') },
+    child: hub.child,
+    output: () => hub.output(),
+    ports: { http: port(hub.ports.http), tcp: port(hub.ports.tcp), legacy: port(hub.ports.legacy) },
     viewer,
   };
 }
@@ -173,33 +147,13 @@ async function apiGet(hub: Started, path: string): Promise<unknown> {
   return (await fetch(`http://127.0.0.1:${hub.ports.http}${path}`, { headers })).json();
 }
 
-function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
-    children.push(child);
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout }));
-  });
+async function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
+  const result = await runCli(args, { env });
+  return { code: result.code, stdout: result.output };
 }
 
-async function metrics(port: number): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const values = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line === '') continue;
-    const at = line.lastIndexOf(' ');
-    values.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return values;
-}
-
-function sum(values: Map<string, number>, prefix: string): number {
-  let total = 0;
-  for (const [name, value] of values) if (name.startsWith(prefix)) total += value;
-  return total;
-}
+const metrics = scrapeMetrics;
+const sum = sumMetric;
 
 async function eventually(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,18 +1,16 @@
 /**
- * Runs the BUILT `sealstream serve` as a separate process for end-to-end tests: start it, read the
- * ports it printed, scrape its /metrics, kill it. Also the delivery tests' access to the hub's
+ * The end-to-end tests' hub: the BUILT `sealstream serve` started through the test kit (native TCP and
+ * HTTP, legacy off), its /metrics, kill -9 or stop. Also the delivery tests' access to the hub's
  * PostgreSQL schema (counting rows, cutting the hub's connections) and a stream of numbered readings.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import type { NativeClient } from '@sealstream/emitter';
+import { HUB_CLI, hubBuilt, killRunningHubs, scrapeMetrics, sleep, startHub, sumMetric } from '@sealstream/testkit';
 
-/** SEALSTREAM_E2E_CLI runs another build of the CLI (e.g. a patched copy) against the same tests. */
-export const CLI_PATH =
-  process.env['SEALSTREAM_E2E_CLI'] ?? fileURLToPath(new URL('../../packages/hub/dist/cli/main.js', import.meta.url));
-export const cliBuilt = existsSync(CLI_PATH);
+export { scrapeMetrics, sleep, sumMetric };
+export const CLI_PATH = HUB_CLI;
+export const cliBuilt = hubBuilt();
 
 export interface HubPorts {
   readonly http: number;
@@ -29,26 +27,21 @@ export interface HubProcess {
   stop(): Promise<number | null>;
 }
 
-const running = new Set<ChildProcess>();
-const outputs: Array<() => string> = [];
-
 /** Kills every hub still running and returns what all hubs started since the last call printed. */
 export function killAllHubs(): string[] {
-  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  running.clear();
+  killRunningHubs();
   return outputs.splice(0).map((output) => output());
 }
+
+const outputs: Array<() => string> = [];
 
 /**
  * Starts `sealstream serve` with ephemeral ports unless `ports` pins them (a restart on the same ports).
  * Resolves once the hub printed its listening addresses.
  */
 export async function spawnHub(args: readonly string[], env: Record<string, string>, ports?: HubPorts) {
-  const child = spawn(
-    process.execPath,
-    [
-      CLI_PATH,
-      'serve',
+  const hub = await startHub({
+    args: [
       '--http-port',
       String(ports?.http ?? 0),
       '--tcp-port',
@@ -59,57 +52,18 @@ export async function spawnHub(args: readonly string[], env: Record<string, stri
       'warn',
       ...args,
     ],
-    { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  running.add(child);
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  outputs.push(() => output);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
-  while (!/Native TCP:\s+\S+:\d+/.test(output)) {
-    if (child.exitCode !== null) throw new Error(`hub exited early:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`hub did not start:\n${output}`);
-    await sleep(50);
-  }
-  const port = (label: string): number => Number(new RegExp(`${label}:\\s+\\S*?:(\\d+)`).exec(output)?.[1] ?? 'NaN');
-  const hub: HubProcess = {
-    child,
-    ports: { http: port('Dashboard'), tcp: port('Native TCP') },
-    output: () => output,
-    async kill9() {
-      child.kill('SIGKILL');
-      await exited;
-      running.delete(child);
-    },
-    async stop() {
-      child.kill('SIGTERM');
-      const code = await exited;
-      running.delete(child);
-      return code;
-    },
+    env,
+    startTimeoutMs: 30_000,
+  });
+  outputs.push(() => hub.output());
+  const started: HubProcess = {
+    child: hub.child,
+    ports: { http: hub.ports.http ?? Number.NaN, tcp: hub.ports.tcp ?? Number.NaN },
+    output: () => hub.output(),
+    kill9: () => hub.kill9(),
+    stop: () => hub.stop(),
   };
-  return hub;
-}
-
-/** Every sample of /metrics as `name{labels}` -> value. */
-export async function scrapeMetrics(httpPort: number): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const values = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line === '') continue;
-    const at = line.lastIndexOf(' ');
-    values.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return values;
-}
-
-/** Sum of every sample whose name (with labels) starts with `prefix`. */
-export function sumMetric(values: Map<string, number>, prefix: string): number {
-  let total = 0;
-  for (const [name, value] of values) if (name.startsWith(prefix)) total += value;
-  return total;
+  return started;
 }
 
 /** The URL the hub gets: the test server plus an application_name that singles out its connections. */
@@ -239,10 +193,6 @@ export class ReadingStream {
       await sleep(tickMs);
     }
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {

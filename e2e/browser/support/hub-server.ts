@@ -7,16 +7,16 @@
  * before the first start. Only the child processes started here are ever signalled, through their own
  * handles.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HUB_CLI, hubBuilt as cliBuilt, runCli, startHub, type HubProcess } from '@sealstream/testkit';
 
-export const CLI_PATH = fileURLToPath(new URL('../../../packages/hub/dist/cli/main.js', import.meta.url));
+export const CLI_PATH = HUB_CLI;
 export const DASHBOARD_INDEX = fileURLToPath(new URL('../../../packages/dashboard/dist/index.html', import.meta.url));
-export const hubBuilt = existsSync(CLI_PATH) && existsSync(DASHBOARD_INDEX);
+export const hubBuilt = cliBuilt() && existsSync(DASHBOARD_INDEX);
 
 /** A fresh PGlite directory creates its database first, which is slow on a busy machine. */
 const START_TIMEOUT_MS = 45_000;
@@ -41,8 +41,7 @@ export interface HubServerOptions {
 }
 
 export class HubServer {
-  private child: ChildProcess | null = null;
-  private output = '';
+  private hub: HubProcess | null = null;
   private dataDir: string | null = null;
   private pinned: HubPorts | null = null;
 
@@ -58,12 +57,13 @@ export class HubServer {
   }
 
   get running(): boolean {
-    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+    const child = this.hub?.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
   }
 
   /** What the current (or last) process printed, for failure messages. */
   log(): string {
-    return this.output;
+    return this.hub?.output() ?? '';
   }
 
   /**
@@ -73,19 +73,11 @@ export class HubServer {
   async addUser(username: string, role: 'viewer' | 'operator' | 'admin', password: string): Promise<void> {
     if (this.running) throw new Error('stop the hub before adding users to its PGlite store');
     const dataDir = await this.ensureDataDir();
-    const child = spawn(
-      process.execPath,
-      [CLI_PATH, 'users', 'add', '--username', username, '--role', role, '--password-stdin', '--data-dir', dataDir],
-      { env: { PATH: process.env.PATH ?? '', ...this.options.env }, stdio: ['pipe', 'pipe', 'pipe'] },
+    const made = await runCli(
+      ['users', 'add', '--username', username, '--role', role, '--password-stdin', '--data-dir', dataDir],
+      { env: this.options.env, stdin: `${password}\n`, timeoutMs: COMMAND_TIMEOUT_MS },
     );
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stdin?.end(`${password}\n`);
-    const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_TIMEOUT_MS);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
-    clearTimeout(timer);
-    if (code !== 0) throw new Error(`sealstream users add failed (code ${code}):\n${output}`);
+    if (made.code !== 0) throw new Error(`sealstream users add failed (code ${made.code}):\n${made.output}`);
   }
 
   /** First start: ephemeral ports, new data directory. Later starts: the same ports and data. */
@@ -93,13 +85,8 @@ export class HubServer {
     if (this.running) throw new Error('the hub is already running');
     const dataDir = await this.ensureDataDir();
     const port = (name: keyof HubPorts): string => String(this.pinned?.[name] ?? 0);
-    const child = spawn(
-      process.execPath,
-      [
-        CLI_PATH,
-        'serve',
-        '--host',
-        '127.0.0.1',
+    this.hub = await startHub({
+      args: [
         '--http-port',
         port('http'),
         '--tcp-port',
@@ -108,45 +95,20 @@ export class HubServer {
         port('legacy'),
         '--data-dir',
         dataDir,
-        '--log-level',
-        'warn',
       ],
-      { env: { PATH: process.env.PATH ?? '', ...this.options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.child = child;
-    this.output = '';
-    child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (!/Legacy TCP:\s+\S+:\d+/.test(this.output)) {
-      if (child.exitCode !== null) throw new Error(`hub exited early (code ${child.exitCode}):\n${this.output}`);
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`hub did not start within ${START_TIMEOUT_MS} ms:\n${this.output}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const printed = (label: string): number => {
-      const value = Number(new RegExp(`${label}:\\s+\\S*?:(\\d+)`).exec(this.output)?.[1]);
-      if (!Number.isInteger(value) || value <= 0) throw new Error(`no ${label} port in:\n${this.output}`);
-      return value;
-    };
-    this.pinned = { http: printed('Dashboard'), tcp: printed('Native TCP'), legacy: printed('Legacy TCP') };
+      env: this.options.env,
+      startTimeoutMs: START_TIMEOUT_MS,
+    });
+    const { http, tcp, legacy } = this.hub.ports;
+    if (http === null || tcp === null || legacy === null) throw new Error(`a listener is missing:\n${this.log()}`);
+    this.pinned = { http, tcp, legacy };
     return this.pinned;
   }
 
   /** SIGTERM (a normal shutdown), SIGKILL if it does not exit in time; resolves with the exit code. */
   async stop(): Promise<number | null> {
-    const child = this.child;
-    if (child === null || !this.running) return child?.exitCode ?? null;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    try {
-      return await exited;
-    } finally {
-      clearTimeout(timer);
-    }
+    if (this.hub === null) return null;
+    return this.hub.stop(STOP_TIMEOUT_MS);
   }
 
   private async ensureDataDir(): Promise<string> {
@@ -156,13 +118,8 @@ export class HubServer {
 
   /** Kills the process if still running and deletes the data directory. For afterAll. */
   async dispose(): Promise<void> {
-    const child = this.child;
-    if (child !== null && this.running) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    }
-    this.child = null;
+    await this.hub?.kill9();
+    this.hub = null;
     if (this.dataDir !== null) await rm(this.dataDir, { recursive: true, force: true });
     this.dataDir = null;
   }

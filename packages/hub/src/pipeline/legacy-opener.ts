@@ -6,7 +6,7 @@
  * random IV (unique per message with overwhelming probability), and its timestamp is the receive time.
  * A repeated IV is a replay of a captured token and is refused.
  */
-import { openLegacyTokens, type LegacyHashVariant, type ReasonCode } from '@sealstream/protocol';
+import { isStorableText, openLegacyTokens, type LegacyHashVariant, type ReasonCode } from '@sealstream/protocol';
 import type { VerifiedReading } from './ports.js';
 
 /** What the opener needs from a replay window (Iv16ReplayWindow in the pipeline). */
@@ -63,6 +63,17 @@ export class LegacyOpener {
         refused.push({ reason: opened.reason, detail: opened.detail, raw: Buffer.from(token, 'latin1') });
         continue;
       }
+      // The seed's fields are free text and JSON escapes reach them (\u0000, \ud800): PostgreSQL cannot store
+      // those, and one such reading failed its whole batch's commit. Refused alone, like a native reading.
+      const { name, origin, destination } = opened.message;
+      if (!isStorableText(name) || !isStorableText(origin) || !isStorableText(destination)) {
+        refused.push({
+          reason: 'unstorable_text',
+          detail: 'name, origin or destination contains a NUL character or an unpaired surrogate',
+          raw: Buffer.from(token, 'latin1'),
+        });
+        continue;
+      }
       // Checked after integrity so a forged token cannot occupy a slot in the window.
       const w0 = ivWords[4 * i] as number;
       const w1 = ivWords[4 * i + 1] as number;
@@ -76,7 +87,6 @@ export class LegacyOpener {
         });
         continue;
       }
-      const { name, origin, destination } = opened.message;
       readings.push({
         device: this.options.device,
         seq: seqFromIvWords(w0, w1),

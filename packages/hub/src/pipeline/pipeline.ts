@@ -5,7 +5,7 @@
  * broadcast live and remembered in the duplicate window.
  */
 import { EventEmitter } from 'node:events';
-import type { DataFrame, LegacyHashVariant, LiveStats, ReasonCode } from '@sealstream/protocol';
+import { storableText, type DataFrame, type LegacyHashVariant, type LiveStats, type ReasonCode } from '@sealstream/protocol';
 import { Committer, type CommittedBatch, type SubmitResult } from './committer.js';
 import { DeadLetterFactory, type DeadLetterPolicy, type Refusal } from './dead-letters.js';
 import { FrameOpener, type FrameOpenOutcome } from './frame-opener.js';
@@ -360,7 +360,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   /** Refusals counted but not kept: their counts ride with the next commit, or a timer's within a second. */
   private tally(device: string | null, reason: ReasonCode, count: number): void {
-    this.refusalTally.add(device, reason, this.now(), count);
+    // The device id may be hostile text; it becomes a rollup key (a text column).
+    this.refusalTally.add(device === null ? null : storableText(device), reason, this.now(), count);
     this.tallyTimer ??= setTimeout(() => {
       this.tallyTimer = undefined;
       if (this.refusalTally.size > 0) void this.submit([], []);

@@ -31,7 +31,8 @@ export const UNSTORABLE_TEXT_DETAIL = 'contains a NUL character or an unpaired s
 export function findUnstorableJson(value: unknown, what: string, maxDepth: number, depth = 0): string | undefined {
   if (typeof value === 'string') return isStorableText(value) ? undefined : `${what} ${UNSTORABLE_TEXT_DETAIL}`;
   // JSON.parse turns 1e400 into Infinity, which JSON (and jsonb) cannot hold: it would be stored as null.
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${what} contains a number beyond a double`;
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? undefined : `${what} contains a number beyond a double`;
   if (typeof value !== 'object' || value === null) return undefined;
   if (depth >= maxDepth) return `${what} nests deeper than ${maxDepth} levels`;
   if (Array.isArray(value)) {

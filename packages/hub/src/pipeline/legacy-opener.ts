@@ -31,6 +31,8 @@ export interface TokenRefusal {
 
 export interface LegacyLineOutcome {
   readonly readings: VerifiedReading[];
+  /** Parallel to `readings`: the position of each one's token in the line (its raw bytes, if the store refuses it). */
+  readonly tokenOf: number[];
   readonly refused: TokenRefusal[];
 }
 
@@ -50,6 +52,7 @@ export class LegacyOpener {
    */
   openLine(tokens: readonly string[], mode: 'live' | 'redrive' = 'live', receivedAt = this.now()): LegacyLineOutcome {
     const readings: VerifiedReading[] = [];
+    const tokenOf: number[] = [];
     const refused: TokenRefusal[] = [];
     if (this.ivWords.length < 4 * tokens.length) this.ivWords = new Uint32Array(4 * tokens.length);
     const ivWords = this.ivWords;
@@ -95,8 +98,9 @@ export class LegacyOpener {
         source: 'legacy',
         receivedAt,
       });
+      tokenOf.push(i);
     }
-    return { readings, refused };
+    return { readings, tokenOf, refused };
   }
 }
 

@@ -10,7 +10,8 @@
  * at once.
  *
  * Cost: one refused row among n costs about 2·log2(n) commits, once. The number of failed commits per
- * batch is bounded (`maxFailedCommits`); beyond it the readings not yet isolated are refused too, so a
+ * batch is bounded (`maxFailedCommits`, plus one per halving level already under way); beyond it the
+ * readings not yet isolated are refused too, so a
  * batch made of nothing but poison cannot hold the committer for n commits. A failure that is not about
  * data (the store went away mid-split) stops the split: what committed stays committed, the rest is
  * reported unresolved and its submitters get `store_unavailable`.

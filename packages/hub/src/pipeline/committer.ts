@@ -270,7 +270,28 @@ export class Committer extends EventEmitter<CommitterEvents> {
    * committed is a harmless duplicate when resent.
    */
   private async split(batch: Pending[], commitBatch: CommitBatch, error: unknown): Promise<void> {
-    const outcome = await splitRefusedBatch(commitBatch, error, {
+    let outcome: Awaited<ReturnType<typeof splitRefusedBatch>>;
+    try {
+      outcome = await this.splitParts(commitBatch, error);
+    } catch {
+      // A defect in a callback: no submitter may be left waiting for ever.
+      this.release(batch);
+      for (const pending of batch) pending.resolve(refused('store_unavailable', 'the store could not commit; resend'));
+      return;
+    }
+    this.release(batch);
+    let index = 0;
+    const durableAt = performance.now();
+    for (const pending of batch) {
+      const count = pending.submission.readings.length;
+      const fates = outcome.fates.slice(index, index + count);
+      index += count;
+      pending.resolve(this.answerFates(fates, durableAt - pending.queuedAt));
+    }
+  }
+
+  private splitParts(commitBatch: CommitBatch, error: unknown): ReturnType<typeof splitRefusedBatch> {
+    return splitRefusedBatch(commitBatch, error, {
       commit: (part) => this.options.store.commit(part),
       onPartCommitted: (part: CommitBatch, result: CommitResult) => {
         this.options.metrics.batchCommitted(part.readings.length, part.deadLetters.length, 0);
@@ -286,15 +307,6 @@ export class Committer extends EventEmitter<CommitterEvents> {
         this.options.onCommitError?.(partError, 0);
       },
     });
-    this.release(batch);
-    let index = 0;
-    const durableAt = performance.now();
-    for (const pending of batch) {
-      const count = pending.submission.readings.length;
-      const fates = outcome.fates.slice(index, index + count);
-      index += count;
-      pending.resolve(this.answerFates(fates, durableAt - pending.queuedAt));
-    }
   }
 
   private answerFates(fates: readonly ReadingFate[], waitedMs: number): SubmitResult {

@@ -7,7 +7,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { KEY_ID_PATTERN } from './constants.js';
-import { ProtocolError } from './reasons.js';
+import { ProtocolError } from './errors.js';
 
 export const DEVICE_TOKEN_PREFIX = 'sst_';
 /** The fixed message the token MAC is computed over; versioned so a future format cannot collide. */

@@ -14,7 +14,8 @@ import {
 } from './constants.js';
 import { isKnownFrameType, parseFrame } from './frame-parse.js';
 import type { Frame } from './frame-types.js';
-import { ProtocolError, reject, type ReasonCode, type Rejection } from './reasons.js';
+import { ProtocolError } from './errors.js';
+import { reject, type ReasonCode, type Rejection } from './reasons.js';
 
 export interface FrameDecoderOptions {
   /** Largest accepted body (bytes after the length prefix); default 1 MiB, at most 16 MiB. */

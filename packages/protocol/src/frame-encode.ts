@@ -1,7 +1,8 @@
 /** Encoders for the control frames (ACK, ERROR, PING, PONG, CLOSE); DATA frames are built by seal.ts. */
 import { FrameType, LENGTH_PREFIX_BYTES, MAX_ERROR_MESSAGE_BYTES, PROTOCOL_VERSION } from './constants.js';
 import type { AckFrame } from './frame-types.js';
-import { ProtocolError, REASONS, isReasonCode, type ReasonCode } from './reasons.js';
+import { ProtocolError } from './errors.js';
+import { REASONS, isReasonCode, type ReasonCode } from './reasons.js';
 import { assertU16, assertU32, assertU64 } from './wire-checks.js';
 
 const PAYLOAD_OFFSET = LENGTH_PREFIX_BYTES + 2;

@@ -4,7 +4,6 @@ export {
   reject,
   reasonFromNumber,
   isReasonCode,
-  ProtocolError,
   type ReasonCode,
   type ReasonInfo,
   type Rejection,
@@ -62,3 +61,5 @@ export {
   DEVICE_TOKEN_PREFIX,
   DEVICE_TOKEN_CONTEXT,
 } from './device-token.js';
+export { SealstreamError, isSealstreamError, ProtocolError } from './errors.js';
+export { isStorableText, storableText, findUnstorableJson } from './storable-text.js';

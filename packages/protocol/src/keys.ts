@@ -3,7 +3,7 @@
  * HKDF-SHA256, so the two suites never use the same key for two purposes.
  */
 import { hkdfSync } from 'node:crypto';
-import { ProtocolError } from './reasons.js';
+import { ProtocolError } from './errors.js';
 
 export interface DeviceKey {
   readonly encKey: Buffer;

@@ -8,7 +8,8 @@ import { createCipheriv, createHash, hash, randomBytes } from 'node:crypto';
 import { AES_BLOCK_BYTES, ctrBatch, ctrBlocks, type CtrBatch } from './aes-ctr-batch.js';
 import { readCanonicalPlaintext, readPlaintext, type LegacyPlaintext } from './legacy-plaintext.js';
 import type { LegacyMessage } from './reading.types.js';
-import { ProtocolError, reject, type Rejection } from './reasons.js';
+import { ProtocolError } from './errors.js';
+import { reject, type Rejection } from './reasons.js';
 
 export type LegacyHashVariant = 'sorted' | 'insertion';
 

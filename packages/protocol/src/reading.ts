@@ -5,6 +5,7 @@
 import { DEVICE_ID_PATTERN } from './constants.js';
 import type { Reading } from './reading.types.js';
 import { reject, type Rejection } from './reasons.js';
+import { findUnstorableJson } from './storable-text.js';
 
 export type ReadingCheck = { ok: true; reading: Reading } | Rejection;
 
@@ -45,7 +46,8 @@ export function validateReading(value: unknown): ReadingCheck {
       return invalid(`data has a key (metric name) longer than ${MAX_METRIC_NAME_LENGTH} characters`);
     }
   }
-  const unstorable = findUnstorableText(data, 0);
+  // jsonb refuses NUL and unpaired surrogates: one such reading would fail its whole batch's commit.
+  const unstorable = findUnstorableJson(data, 'data', MAX_DATA_DEPTH);
   if (unstorable !== undefined) return invalid(unstorable);
   for (const name in value) {
     if (name !== 'device' && name !== 'seq' && name !== 'ts' && name !== 'data') {
@@ -55,37 +57,8 @@ export function validateReading(value: unknown): ReadingCheck {
   return { ok: true, reading: value as unknown as Reading };
 }
 
-/**
- * PostgreSQL jsonb (and every sane consumer) refuses NUL characters and unpaired UTF-16 surrogates, and
- * JSON.parse happily produces both from escapes. One such reading would fail its whole batch's commit,
- * so it is refused here instead. Also bounds nesting depth.
- */
-// eslint-disable-next-line no-control-regex -- matching NUL is the point of this pattern
-const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** data nesting bound: deep enough for any real reading, shallow enough for every recursive consumer. */
 const MAX_DATA_DEPTH = 16;
-
-function findUnstorableText(value: unknown, depth: number): string | undefined {
-  if (typeof value === 'string') {
-    return UNSTORABLE_TEXT.test(value) ? 'data contains a NUL character or an unpaired surrogate' : undefined;
-  }
-  // JSON.parse turns 1e400 into Infinity, which JSON (and jsonb) cannot hold: it would be stored as null.
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'data contains a number beyond a double';
-  if (typeof value !== 'object' || value === null) return undefined;
-  if (depth >= MAX_DATA_DEPTH) return `data nests deeper than ${MAX_DATA_DEPTH} levels`;
-  if (Array.isArray(value)) {
-    for (const item of value) {
-      const found = findUnstorableText(item, depth + 1);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  for (const key in value) {
-    if (UNSTORABLE_TEXT.test(key)) return 'data contains a NUL character or an unpaired surrogate';
-    const found = findUnstorableText((value as Record<string, unknown>)[key], depth + 1);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
 
 /** Top-level finite number fields of data, in property order, at most 64. */
 export function numericMetrics(data: Readonly<Record<string, unknown>>): Array<[string, number]> {

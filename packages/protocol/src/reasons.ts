@@ -116,6 +116,20 @@ export const REASONS = {
     retryable: false,
     description: 'Reading timestamp is too far in the past or the future.',
   },
+  unstorable_text: {
+    code: 43,
+    scope: 'reading',
+    retryable: false,
+    description:
+      'A text field or key holds what PostgreSQL cannot store (a NUL character or an unpaired UTF-16 surrogate); the reading is refused alone.',
+  },
+  store_refused: {
+    code: 44,
+    scope: 'reading',
+    retryable: false,
+    description:
+      'The store refused this one reading for its data (a data error, SQLSTATE class 22, 23 or 54); it alone is refused and kept as a dead letter, the rest of its batch is committed.',
+  },
   // legacy: the seed line protocol (AUTH:/DATA: lines of ivhex:cthex tokens).
   legacy_auth_failed: {
     code: 60,
@@ -274,15 +288,4 @@ export interface Rejection {
 
 export function reject(reason: ReasonCode, detail: string = REASONS[reason].description): Rejection {
   return { ok: false, reason, detail };
-}
-
-/** Thrown only at API edges where a value cannot be returned (e.g. encoding invalid input we built ourselves). */
-export class ProtocolError extends Error {
-  constructor(
-    readonly reason: ReasonCode,
-    detail: string,
-  ) {
-    super(`${reason}: ${detail}`);
-    this.name = 'ProtocolError';
-  }
 }

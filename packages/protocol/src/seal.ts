@@ -18,7 +18,8 @@ import {
 import type { DataFrame } from './frame-types.js';
 import type { DeviceKey } from './keys.js';
 import type { Reading } from './reading.types.js';
-import { ProtocolError, reject, type Rejection } from './reasons.js';
+import { ProtocolError } from './errors.js';
+import { reject, type Rejection } from './reasons.js';
 import { assertU32 } from './wire-checks.js';
 
 export interface SealOptions {

@@ -2,7 +2,7 @@
  * Range checks for values we are about to encode. A value out of range is a bug in the caller,
  * so these throw ProtocolError rather than returning a rejection.
  */
-import { ProtocolError } from './reasons.js';
+import { ProtocolError } from './errors.js';
 
 const U64_MAX = (1n << 64n) - 1n;
 

@@ -22,6 +22,7 @@ import type { CredentialVerdict } from '../live/handshake-auth.js';
 import { createMetrics } from '../observability/metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import type { ReadingStore } from '../pipeline/ports.js';
+import { storeErrorCodeOf } from '../pipeline/store-error.js';
 import { openStore } from '../store/index.js';
 import { DEAD_LETTER_PRUNE_MS, startDeadLetterPruner } from './dead-letter-pruner.js';
 import { openRegistry } from './registry-wiring.js';
@@ -108,10 +109,9 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
             replayWindowMs: 3_600_000,
           },
         }),
-    // A failed attempt is retried until the deadline (devices then get store_unavailable and resend):
-    // a warning; the store's outage itself shows in sealstream_commit_failures_total.
-    onCommitError: (error, attempt) =>
-      logger.warn({ err: (error as Error).message, attempt }, 'commit failed; retrying while the deadline allows'),
+    // What the committer does next follows the store error's code (pipeline/committer.ts); every failed
+    // attempt also shows in sealstream_commit_failures_total.
+    onCommitError: (error, attempt) => logCommitFailure(logger, error, attempt),
   });
   await pipeline.start();
   const rollupFlusher = startRollupFlusher(store, limits.rollupFlushMs, logger, metrics.rollups);
@@ -313,4 +313,15 @@ function listen(server: NetServer, host: string, port: number): Promise<number> 
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** An outage retried until the deadline is a warning; a store that cannot commit until fixed is an error. */
+function logCommitFailure(logger: Logger, error: unknown, attempt: number): void {
+  const err = error instanceof Error ? error.message : String(error);
+  const code = storeErrorCodeOf(error);
+  if (code === 'store_unavailable')
+    logger.warn({ err, code, attempt }, 'commit failed; retrying while the deadline allows');
+  else if (code === 'store_refused_data')
+    logger.warn({ err, code, attempt }, 'commit refused for its data; isolating the refused rows');
+  else logger.error({ err, code, attempt }, 'commit failed and retrying cannot help; fix the store');
 }

@@ -2,9 +2,12 @@
  * The API's one error shape, `{ error: { code, message, details? } }`, its catalogue of codes (kept in
  * step with docs/errors.md by a test), and the Fastify error / not-found handlers that turn every
  * failure into it. Messages are fixed per code or written by our own routes: never an echo of a stack,
- * a driver error or a secret.
+ * a driver error or a secret. Errors are told apart by class and code (SealstreamError), never by their
+ * message: a route's ApiError carries its answer, a StoreError is answered by its code (STORE_ANSWERS).
  */
+import { SealstreamError } from '@sealstream/protocol';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { StoreError, type StoreErrorCode } from '../pipeline/store-error.js';
 
 export const API_ERRORS = {
   validation_failed: {
@@ -50,13 +53,16 @@ export interface ApiErrorBody {
 }
 
 /** Thrown by routes and hooks; the error handler renders it with its code's status. */
-export class ApiError extends Error {
+export class ApiError extends SealstreamError {
+  declare readonly code: ApiErrorCode;
+
   constructor(
-    readonly code: ApiErrorCode,
+    code: ApiErrorCode,
     message: string,
     readonly details?: unknown,
   ) {
-    super(message);
+    // Retrying helps only when the hub is busy or a limit resets; a 4xx for the request itself does not.
+    super(code, message, API_ERRORS[code].status === 503 || API_ERRORS[code].status === 429);
     this.name = 'ApiError';
   }
 
@@ -88,6 +94,22 @@ const FRAMEWORK_CODES: Readonly<Record<number, { code: ApiErrorCode; message: st
   413: { code: 'payload_too_large', message: 'the request body is too large' },
   415: { code: 'unsupported_media_type', message: 'unsupported content type' },
   429: { code: 'rate_limited', message: 'a rate limit was exceeded' },
+};
+
+/**
+ * How each store error is answered, the one place that decides it: an outage is 503 (retry later), data
+ * the database refused is the request's fault (400), a defect is ours (500, logged).
+ */
+export const STORE_ANSWERS: Readonly<Record<StoreErrorCode, ApiErrorCode>> = {
+  store_unavailable: 'store_unavailable',
+  store_refused_data: 'bad_request',
+  store_defect: 'internal_error',
+};
+
+const STORE_MESSAGES: Readonly<Record<StoreErrorCode, string>> = {
+  store_unavailable: 'the store could not answer; retry later',
+  store_refused_data: 'the store refused a value of the request',
+  store_defect: 'internal error',
 };
 
 interface ValidationIssue {
@@ -123,11 +145,16 @@ export function installErrorHandlers(app: FastifyInstance): void {
     const known = FRAMEWORK_CODES[status];
     if (known !== undefined) return sendApiError(reply, known.code, known.message);
     if (status >= 400 && status < 500) return sendApiError(reply, 'bad_request', 'the request cannot be served');
+    if (error instanceof StoreError) {
+      const code = STORE_ANSWERS[error.code];
+      // Refused data is the request's fault and needs no operator; an outage or a defect does.
+      if (code !== 'bad_request')
+        request.log.error({ err: { message: error.message, code: error.code } }, 'request failed');
+      const message = code === 'internal_error' ? `internal error (request ${request.id})` : STORE_MESSAGES[error.code];
+      return sendApiError(reply, code, message);
+    }
     // Everything else is ours to fix: log it (the logger is configured not to carry secrets), answer generically.
     request.log.error({ err: { message: error.message, code: error.code } }, 'request failed');
-    if (error.name === 'StoreError' || /^store[: ]/.test(error.message)) {
-      return sendApiError(reply, 'store_unavailable', 'the store could not answer; retry later');
-    }
     return sendApiError(reply, 'internal_error', `internal error (request ${request.id})`);
   });
   app.setNotFoundHandler((_request, reply) => sendApiError(reply, 'not_found', 'no such route'));

@@ -17,6 +17,7 @@ import type { Registry } from 'prom-client';
 import type { LiveStats } from '@sealstream/protocol';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { installErrorHandlers } from './api-errors.js';
+import { refuseUnstorableInput } from './storable-input.js';
 import type { AccountStore, QueryStore } from './api-ports.js';
 import { ErrorBody } from './api-schemas.js';
 import { bearerSubject, registerAuth } from './auth.js';
@@ -127,6 +128,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   });
   if (options.onRoute !== undefined) app.addHook('onRoute', options.onRoute);
   installErrorHandlers(app);
+  // Before any route's schema: text PostgreSQL cannot store is the request's fault (400), not an outage.
+  app.addHook('preValidation', refuseUnstorableInput);
   // Echo the request id so a client can quote it, and an internal_error can be found in the log.
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

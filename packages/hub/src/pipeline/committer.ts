@@ -12,12 +12,29 @@
  *
  * Bound and overflow policy: above `highWaterRows` the committer reports `saturated` and ingest stops
  * reading sockets (backpressure); a submission that would exceed `maxQueuedRows` is refused at once as
- * `overloaded` (the sender retries). A failing store is retried with backoff until `retryDeadlineMs`;
- * then the affected submissions are answered `store_unavailable` and nothing of them is acknowledged.
+ * `overloaded` (the sender retries).
+ *
+ * A failed commit is handled by what the store's error code says retrying can do (store-error.ts):
+ * - `store_unavailable`: retried with backoff until `retryDeadlineMs`; then the affected submissions are
+ *   answered `store_unavailable` and nothing of them is acknowledged;
+ * - `store_refused_data`: one row's data is refused, and would be on every retry: the batch is split
+ *   (commit-splitter.ts) so that row alone is refused (`store_refused`, reported per submission, which the
+ *   pipeline dead-letters) and the rest commit — a submission's readings are then answered one by one;
+ * - `store_defect`: nothing can commit until someone fixes the store: answered `store_unavailable` at once.
  */
 import { EventEmitter } from 'node:events';
 import type { ReasonCode } from '@sealstream/protocol';
-import type { CommitBatch, DeadLetter, PipelineMetrics, ReadingStore, RefusalCount, VerifiedReading } from './ports.js';
+import { splitRefusedBatch, type ReadingFate } from './commit-splitter.js';
+import type {
+  CommitBatch,
+  CommitResult,
+  DeadLetter,
+  PipelineMetrics,
+  ReadingStore,
+  RefusalCount,
+  VerifiedReading,
+} from './ports.js';
+import { storeErrorCodeOf } from './store-error.js';
 
 export interface Submission {
   readonly readings: readonly VerifiedReading[];
@@ -26,8 +43,20 @@ export interface Submission {
   readonly refusalCounts?: readonly RefusalCount[];
 }
 
+/** A reading of a submission that the store refused for its data; `index` is its position in the submission. */
+export interface StoreRefusal {
+  readonly index: number;
+  readonly detail: string;
+}
+
 export type SubmitResult =
-  | { readonly ok: true; readonly inserted: number; readonly duplicates: number }
+  | {
+      readonly ok: true;
+      readonly inserted: number;
+      readonly duplicates: number;
+      /** Readings the store refused for their data (after a split); absent when none was. */
+      readonly refused?: readonly StoreRefusal[];
+    }
   | {
       readonly ok: false;
       readonly reason: Extract<ReasonCode, 'overloaded' | 'store_unavailable' | 'shutting_down'>;
@@ -211,6 +240,20 @@ export class Committer extends EventEmitter<CommitterEvents> {
       } catch (error) {
         this.options.metrics.commitFailed();
         this.options.onCommitError?.(error, attempt);
+        const code = storeErrorCodeOf(error);
+        if (code === 'store_refused_data') {
+          await this.split(batch, commitBatch, error);
+          return;
+        }
+        if (code === 'store_defect') {
+          this.release(batch);
+          for (const pending of batch) {
+            pending.resolve(
+              refused('store_unavailable', 'the store cannot commit until its operator fixes it; resend later'),
+            );
+          }
+          return;
+        }
         if (this.now() + delay > deadline) break;
         await sleep(delay);
         delay = Math.min(delay * 2, this.options.retryMaxMs ?? 2000);
@@ -218,6 +261,69 @@ export class Committer extends EventEmitter<CommitterEvents> {
     }
     this.release(batch);
     for (const pending of batch) pending.resolve(refused('store_unavailable', 'the store could not commit; resend'));
+  }
+
+  /**
+   * The batch's commit was refused for one row's data: commit it in parts around the refused rows, then
+   * answer each submission from its readings' fates. A submission with a reading the split could not
+   * resolve (the store failed otherwise meanwhile) is answered store_unavailable as a whole: what of it
+   * committed is a harmless duplicate when resent.
+   */
+  private async split(batch: Pending[], commitBatch: CommitBatch, error: unknown): Promise<void> {
+    let outcome: Awaited<ReturnType<typeof splitRefusedBatch>>;
+    try {
+      outcome = await this.splitParts(commitBatch, error);
+    } catch {
+      // A defect in a callback: no submitter may be left waiting for ever.
+      this.release(batch);
+      for (const pending of batch) pending.resolve(refused('store_unavailable', 'the store could not commit; resend'));
+      return;
+    }
+    this.release(batch);
+    let index = 0;
+    const durableAt = performance.now();
+    for (const pending of batch) {
+      const count = pending.submission.readings.length;
+      const fates = outcome.fates.slice(index, index + count);
+      index += count;
+      pending.resolve(this.answerFates(fates, durableAt - pending.queuedAt));
+    }
+  }
+
+  private splitParts(commitBatch: CommitBatch, error: unknown): ReturnType<typeof splitRefusedBatch> {
+    return splitRefusedBatch(commitBatch, error, {
+      commit: (part) => this.options.store.commit(part),
+      onPartCommitted: (part: CommitBatch, result: CommitResult) => {
+        this.options.metrics.batchCommitted(part.readings.length, part.deadLetters.length, 0);
+        this.options.onCommitted({
+          readings: part.readings,
+          inserted: result.inserted,
+          deadLetters: part.deadLetters,
+          committedAt: this.now(),
+        });
+      },
+      onPartFailed: (partError) => {
+        this.options.metrics.commitFailed();
+        this.options.onCommitError?.(partError, 0);
+      },
+    });
+  }
+
+  private answerFates(fates: readonly ReadingFate[], waitedMs: number): SubmitResult {
+    let inserted = 0;
+    let duplicates = 0;
+    const refusals: StoreRefusal[] = [];
+    for (let i = 0; i < fates.length; i += 1) {
+      const fate = fates[i] as ReadingFate;
+      if (fate.kind === 'unresolved') return refused('store_unavailable', 'the store could not commit; resend');
+      if (fate.kind === 'inserted') inserted += 1;
+      else if (fate.kind === 'duplicate') duplicates += 1;
+      else refusals.push({ index: i, detail: fate.detail });
+    }
+    this.options.metrics.submissionDurable(waitedMs / 1000);
+    return refusals.length === 0
+      ? { ok: true, inserted, duplicates }
+      : { ok: true, inserted, duplicates, refused: refusals };
   }
 
   private release(batch: Pending[]): void {

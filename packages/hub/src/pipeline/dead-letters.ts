@@ -5,7 +5,7 @@
  * (metrics, stats) but its bytes are not kept; the number not kept is reported. The store's size is
  * bounded separately, by the application's periodic prune (store/dead-letter-retention.ts).
  */
-import type { ReasonCode } from '@sealstream/protocol';
+import { storableText, type ReasonCode } from '@sealstream/protocol';
 import { FairDeadLetterBudget } from './dead-letter-budget.js';
 import type { DeadLetter, SourceKind } from './ports.js';
 
@@ -49,9 +49,11 @@ export class DeadLetterFactory {
     return {
       reason: refusal.reason,
       source: refusal.source,
-      peer: refusal.peer,
-      device: refusal.device,
-      detail: refusal.detail,
+      // These echo hostile input (a device id, a field name) into text columns: a NUL or an unpaired
+      // surrogate there would make the dead letter itself refuse to commit, and its batch with it.
+      peer: storableText(refusal.peer),
+      device: refusal.device === null ? null : storableText(refusal.device),
+      detail: storableText(refusal.detail),
       raw,
       truncated,
       receivedAt: at,

@@ -6,7 +6,7 @@
  * random IV (unique per message with overwhelming probability), and its timestamp is the receive time.
  * A repeated IV is a replay of a captured token and is refused.
  */
-import { openLegacyTokens, type LegacyHashVariant, type ReasonCode } from '@sealstream/protocol';
+import { isStorableText, openLegacyTokens, type LegacyHashVariant, type ReasonCode } from '@sealstream/protocol';
 import type { VerifiedReading } from './ports.js';
 
 /** What the opener needs from a replay window (Iv16ReplayWindow in the pipeline). */
@@ -31,6 +31,8 @@ export interface TokenRefusal {
 
 export interface LegacyLineOutcome {
   readonly readings: VerifiedReading[];
+  /** Parallel to `readings`: the position of each one's token in the line (its raw bytes, if the store refuses it). */
+  readonly tokenOf: number[];
   readonly refused: TokenRefusal[];
 }
 
@@ -50,6 +52,7 @@ export class LegacyOpener {
    */
   openLine(tokens: readonly string[], mode: 'live' | 'redrive' = 'live', receivedAt = this.now()): LegacyLineOutcome {
     const readings: VerifiedReading[] = [];
+    const tokenOf: number[] = [];
     const refused: TokenRefusal[] = [];
     if (this.ivWords.length < 4 * tokens.length) this.ivWords = new Uint32Array(4 * tokens.length);
     const ivWords = this.ivWords;
@@ -61,6 +64,17 @@ export class LegacyOpener {
       if (opened === undefined || token === undefined) continue;
       if (!opened.ok) {
         refused.push({ reason: opened.reason, detail: opened.detail, raw: Buffer.from(token, 'latin1') });
+        continue;
+      }
+      // The seed's fields are free text and JSON escapes reach them (\u0000, \ud800): PostgreSQL cannot store
+      // those, and one such reading failed its whole batch's commit. Refused alone, like a native reading.
+      const { name, origin, destination } = opened.message;
+      if (!isStorableText(name) || !isStorableText(origin) || !isStorableText(destination)) {
+        refused.push({
+          reason: 'unstorable_text',
+          detail: 'name, origin or destination contains a NUL character or an unpaired surrogate',
+          raw: Buffer.from(token, 'latin1'),
+        });
         continue;
       }
       // Checked after integrity so a forged token cannot occupy a slot in the window.
@@ -76,7 +90,6 @@ export class LegacyOpener {
         });
         continue;
       }
-      const { name, origin, destination } = opened.message;
       readings.push({
         device: this.options.device,
         seq: seqFromIvWords(w0, w1),
@@ -85,8 +98,9 @@ export class LegacyOpener {
         source: 'legacy',
         receivedAt,
       });
+      tokenOf.push(i);
     }
-    return { readings, refused };
+    return { readings, tokenOf, refused };
   }
 }
 

@@ -5,7 +5,13 @@
  * broadcast live and remembered in the duplicate window.
  */
 import { EventEmitter } from 'node:events';
-import type { DataFrame, LegacyHashVariant, LiveStats, ReasonCode } from '@sealstream/protocol';
+import {
+  storableText,
+  type DataFrame,
+  type LegacyHashVariant,
+  type LiveStats,
+  type ReasonCode,
+} from '@sealstream/protocol';
 import { Committer, type CommittedBatch, type SubmitResult } from './committer.js';
 import { DeadLetterFactory, type DeadLetterPolicy, type Refusal } from './dead-letters.js';
 import { FrameOpener, type FrameOpenOutcome } from './frame-opener.js';
@@ -218,12 +224,46 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     }
     const result = await this.submit(opened.readings, deadLetters);
     if (!result.ok) return { kind: 'error', reason: result.reason, detail: result.detail };
+    const storeRefused = result.refused ?? [];
+    if (storeRefused.length > 0) {
+      this.refuseAfterCommit(
+        storeRefused.map(({ index, detail }) => {
+          const reading = opened.readings[index] as VerifiedReading;
+          return { device: reading.device, detail, raw: readingBytes(reading) };
+        }),
+        source,
+        peer,
+        mode,
+      );
+    }
     return {
       kind: 'ack',
       accepted: result.inserted,
       duplicates: result.duplicates + opened.knownDuplicates,
-      rejected: opened.refused.length,
+      rejected: opened.refused.length + storeRefused.length,
     };
+  }
+
+  /**
+   * Readings the store refused for their data (the committer split their batch around them): counted,
+   * and kept as dead letters in a commit of their own — unless this is a re-drive, whose letter is
+   * already the record.
+   */
+  private refuseAfterCommit(
+    refusals: ReadonlyArray<{ readonly device: string | null; readonly detail: string; readonly raw: Uint8Array }>,
+    source: SourceKind,
+    peer: string,
+    mode: 'live' | 'redrive',
+  ): void {
+    if (mode === 'redrive') return;
+    const letters: DeadLetter[] = [];
+    this.refuseAll(
+      refusals.map((refusal) => ({ ...refusal, reason: 'store_refused' as const })),
+      source,
+      peer,
+      letters,
+    );
+    if (letters.length > 0 || this.refusalTally.size > 0) void this.submit([], letters);
   }
 
   /**
@@ -264,6 +304,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
         const [refusal] = outcome.refused;
         if (refusal !== undefined) return refused(refusal.reason, refusal.detail);
         const result = await this.submit(outcome.readings, []);
+        const [storeRefusal] = result.ok ? (result.refused ?? []) : [];
+        if (storeRefusal !== undefined) return refused('store_refused', storeRefusal.detail);
         answer = result.ok
           ? { kind: 'ack', accepted: result.inserted, duplicates: result.duplicates, rejected: 0 }
           : { kind: 'error', reason: result.reason, detail: result.detail };
@@ -283,7 +325,20 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const outcome = this.legacyOpener.openLine(tokens);
     const deadLetters: DeadLetter[] = [];
     this.refuseAll(outcome.refused, 'legacy', peer, deadLetters);
-    return this.submit(outcome.readings, deadLetters);
+    const result = await this.submit(outcome.readings, deadLetters);
+    if (result.ok && result.refused !== undefined) {
+      this.refuseAfterCommit(
+        result.refused.map(({ index, detail }) => ({
+          device: this.options.legacy?.device ?? null,
+          detail,
+          raw: Buffer.from(tokens[outcome.tokenOf[index] as number] ?? '', 'latin1'),
+        })),
+        'legacy',
+        peer,
+        'live',
+      );
+    }
+    return result;
   }
 
   /**
@@ -360,7 +415,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   /** Refusals counted but not kept: their counts ride with the next commit, or a timer's within a second. */
   private tally(device: string | null, reason: ReasonCode, count: number): void {
-    this.refusalTally.add(device, reason, this.now(), count);
+    // The device id may be hostile text; it becomes a rollup key (a text column).
+    this.refusalTally.add(device === null ? null : storableText(device), reason, this.now(), count);
     this.tallyTimer ??= setTimeout(() => {
       this.tallyTimer = undefined;
       if (this.refusalTally.size > 0) void this.submit([], []);
@@ -410,4 +466,10 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       }
     }
   }
+}
+
+/** A reading as its sender wrote it (device, seq, ts, data), for the dead letter of a reading the store refused. */
+function readingBytes(reading: VerifiedReading): Uint8Array {
+  const { device, seq, ts, data } = reading;
+  return Buffer.from(JSON.stringify({ device, seq, ts, data }), 'utf8');
 }

@@ -7,7 +7,7 @@
  * periodic refresh retries.
  */
 import { randomBytes } from 'node:crypto';
-import { DEVICE_ID_PATTERN } from '@sealstream/protocol';
+import { DEVICE_ID_PATTERN, SealstreamError } from '@sealstream/protocol';
 import type { DeviceKeyRow, DeviceRow, RegistryStore } from './registry-ports.js';
 import type { RegistryKeyring } from './registry-keyring.js';
 import type { SecretSealer } from './secret-sealer.js';
@@ -45,12 +45,12 @@ export interface IssuedKey extends KeyRecord {
 export type RegistryErrorCode = 'invalid' | 'not_found' | 'conflict' | 'registry_unavailable';
 
 /** A refusal the API turns into its error shape; messages never contain a secret. */
-export class RegistryError extends Error {
-  constructor(
-    readonly code: RegistryErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class RegistryError extends SealstreamError {
+  declare readonly code: RegistryErrorCode;
+
+  constructor(code: RegistryErrorCode, message: string) {
+    // Each is about the request or the configuration: the same call fails the same way until that changes.
+    super(code, message, false);
     this.name = 'RegistryError';
   }
 }

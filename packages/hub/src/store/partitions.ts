@@ -7,6 +7,7 @@
  */
 import { MIGRATION_LOCK_CLASS } from './migrate.js';
 import type { SqlExecutor, SqlQueryable } from './sql-executor.js';
+import { StoreError } from '../pipeline/store-error.js';
 import { sqlStateOf } from './store-errors.js';
 import { toText } from './sql-values.js';
 
@@ -39,7 +40,11 @@ export function dayOfPartitionName(name: string): number | null {
 
 function assertPartitionableDay(dayStartMs: number): void {
   if (!Number.isFinite(dayStartMs) || dayStartMs < MIN_DAY_MS || dayStartMs > MAX_DAY_MS) {
-    throw new Error('store: reading timestamp outside the storable range (years 1000..9999)');
+    // One reading's data, not an outage: the committer isolates it instead of retrying the batch.
+    throw new StoreError(
+      'store_refused_data',
+      'store: reading timestamp outside the storable range (years 1000..9999)',
+    );
   }
 }
 

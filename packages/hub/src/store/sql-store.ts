@@ -87,6 +87,7 @@ import {
 } from './queries.js';
 import type { SqlExecutor, SqlQueryable, SqlTransaction } from './sql-executor.js';
 import { toNumber } from './sql-values.js';
+import { StoreError } from '../pipeline/store-error.js';
 import { sqlStateOf, storeFailure } from './store-errors.js';
 
 /** check_violation: "no partition of relation found for row" when another process dropped a cached day. */
@@ -121,14 +122,17 @@ function dedupeBatch(readings: readonly VerifiedReading[]): { unique: VerifiedRe
   return { unique, firstIndex };
 }
 
+/** Refused as data (the committer then isolates the row), not as an outage retried for its deadline. */
 function assertStorable(batch: CommitBatch): void {
   for (const reading of batch.readings) {
     if (!Number.isFinite(reading.ts) || !Number.isFinite(reading.receivedAt)) {
-      throw new Error('store: reading time is not a finite ms timestamp');
+      throw new StoreError('store_refused_data', 'store commit failed: reading time is not a finite ms timestamp');
     }
   }
   for (const letter of batch.deadLetters) {
-    if (!Number.isFinite(letter.receivedAt)) throw new Error('store: dead letter time is not a finite ms timestamp');
+    if (!Number.isFinite(letter.receivedAt)) {
+      throw new StoreError('store_refused_data', 'store commit failed: dead letter time is not a finite ms timestamp');
+    }
   }
 }
 

@@ -52,7 +52,9 @@ export function msOf(column: string): string {
   return `(extract(epoch from ${column}) * 1000)::float8`;
 }
 
-/** text refuses U+0000; dead-letter fields may echo hostile input, and one NUL must not fail a commit. */
-export function storableText(value: string): string {
-  return value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
-}
+/**
+ * text refuses U+0000 (and a driver turns an unpaired surrogate into U+FFFD, or the JSON carrying it is
+ * refused); dead-letter fields may echo hostile input, and one such character must not fail a commit.
+ * The pipeline cleans them already; this is the store's own guarantee.
+ */
+export { storableText } from '@sealstream/protocol';

@@ -75,7 +75,7 @@ export async function startApiHarness(kind: 'pglite' | 'postgres', options: Harn
   const registry = await openRegistryFixture(store);
   const routes: Array<{ method: string; url: string }> = [];
   const app = await buildHttpApp({
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     store,
     accounts: store,
     queries: store,

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { Server as SocketServer } from 'socket.io';
 import { legacyKey, type ClientToServerEvents, type ServerToClientEvents } from '@sealstream/protocol';
 import type { HubConfig } from '../config/hub-config.js';
-import { boundListener } from '../ingest/listener-bounds.js';
+import { boundListener, guardHttpActivity } from '../ingest/listener-bounds.js';
 import { buildMonitorApp } from '../http/monitor-app.js';
 import { buildHttpApp } from '../http/http-app.js';
 import { generatePassword, hashPassword } from '../http/password-hash.js';
@@ -197,6 +197,8 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           maxInFlightFrames: limits.maxInFlightFramesPerConnection,
           idleTimeoutMs: limits.idleTimeoutMs,
           maxConnections: limits.maxConnectionsPerListener,
+          maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+          guardMetrics: metrics.connectionGuard,
           partialFrameTimeoutMs: limits.partialFrameTimeoutMs,
           maxPendingWriteBytes: 1_048_576,
         });
@@ -213,16 +215,21 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           partialLineTimeoutMs: limits.partialFrameTimeoutMs,
           idleTimeoutMs: limits.legacyIdleTimeoutMs,
           maxConnections: limits.maxConnectionsPerListener,
+          maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+          guardMetrics: metrics.connectionGuard,
           maxInFlightLines: limits.maxInFlightLinesPerConnection,
         });
 
   // HTTP connections (API, ingest, dashboards' Socket.IO) are bounded like the TCP listeners'.
-  boundListener(http.server, {
+  const httpGuard = boundListener(http.server, {
     source: 'http',
     maxConnections: limits.maxConnectionsPerListener,
+    maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
     metrics: metrics.pipeline,
+    guardMetrics: metrics.connectionGuard,
     logger,
   });
+  guardHttpActivity(http.server, httpGuard);
   await http.listen({ host: config.host, port: config.httpPort });
   const httpPort = (http.server.address() as AddressInfo).port;
   const tcpPort = native === null ? null : await listen(native.server, config.host, config.tcpPort ?? 0);

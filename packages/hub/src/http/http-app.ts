@@ -237,7 +237,13 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   }
 
   if (options.dashboardDir !== undefined && existsSync(options.dashboardDir)) {
-    await app.register(fastifyStatic, { root: options.dashboardDir, prefix: '/' });
+    await app.register(fastifyStatic, {
+      root: options.dashboardDir,
+      prefix: '/',
+      // Source maps give away the dashboard's whole source (megabytes): never served, even when a
+      // development build left them in the folder (the Vite dev server serves its own).
+      allowedPath: (pathName) => !/\.map$/i.test(pathName),
+    });
   } else {
     app.get(
       '/',

@@ -137,6 +137,13 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
     return text === undefined ? fallback : value;
   };
 
+  // The HTTP port carries the API, the dashboard, live streams, HTTP ingest and (without --monitor-port)
+  // health and metrics: a hub without it could be neither used nor watched, so `off` is refused, not ignored.
+  if (raw('http-port') === 'off') {
+    errors.push(
+      '--http-port / SEALSTREAM_HTTP_PORT cannot be off: it serves the API, the dashboard, live streams and HTTP ingest (give a port, or 0 for any free one)',
+    );
+  }
   const demo = values.demo === true || env.SEALSTREAM_DEMO === '1' || env.SEALSTREAM_DEMO === 'true';
   const databaseUrl = raw('database-url');
   const store: HubConfig['store'] =

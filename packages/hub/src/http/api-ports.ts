@@ -66,3 +66,11 @@ export interface QueryStore {
     maxRecords: number;
   }): Promise<Page<MinuteDocument, number>>;
 }
+
+/**
+ * Ends the open live connections (Socket.IO, WebSocket) admitted for an account. The account routes call
+ * it when an account is disabled, so its live streams stop at once rather than when the token expires.
+ */
+export interface LiveSessionControl {
+  endForAccount(accountId: string): unknown;
+}

@@ -17,7 +17,7 @@ import type { Registry } from 'prom-client';
 import type { LiveStats } from '@sealstream/protocol';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { installErrorHandlers } from './api-errors.js';
-import type { AccountStore, QueryStore } from './api-ports.js';
+import type { AccountStore, LiveSessionControl, QueryStore } from './api-ports.js';
 import { ErrorBody } from './api-schemas.js';
 import { bearerSubject, registerAuth } from './auth.js';
 import { registerDeadLetterRoutes } from './dead-letter-routes.js';
@@ -94,6 +94,8 @@ export interface HttpAppOptions {
   readonly corsOrigins?: readonly string[];
   /** Bounds and lifetime of export download tickets (defaults in export-tickets.ts). */
   readonly exportTickets?: ExportTicketOptions;
+  /** Ends an account's live connections when it is disabled; absent: no live layer to tell. */
+  readonly liveSessions?: LiveSessionControl;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -227,7 +229,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     auth,
     tickets: new ExportTickets(options.exportTickets),
   });
-  registerUserRoutes(app, options.accounts, auth);
+  registerUserRoutes(app, options.accounts, auth, options.liveSessions);
   if (options.ingest !== undefined) registerIngestRoutes(app, options.ingest, ingestSockets);
   if (options.admin !== undefined) {
     const roles = { read: auth.require('viewer'), manage: auth.require('operator') };

@@ -1,8 +1,8 @@
 /**
  * Account administration for admins: list, create (a generated password is returned once when none is
- * given) and change role, password or disabled state. An admin cannot demote or disable themselves, so
- * a hub is never left without the account that could repair it. Disabling an account also ends its open
- * live connections at once (through the LiveSessionControl port).
+ * given), change role, password or disabled state, and delete. An admin cannot demote or disable themselves, so
+ * a hub is never left without the account that could repair it. Disabling or deleting an account also ends its
+ * open live connections at once (through the LiveSessionControl port).
  */
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -117,6 +117,28 @@ export function registerUserRoutes(
       // Its API requests are refused from now on (the account is re-read on each); its live streams end too.
       if (updated.disabled) liveSessions?.endForAccount(updated.id);
       return updated;
+    },
+  );
+
+  typed.delete(
+    '/api/v1/users/:id',
+    {
+      ...adminOnly,
+      schema: {
+        tags: ['users'],
+        summary: 'Delete an account (admin); its live connections end at once',
+        security: BEARER_SECURITY,
+        params: UserIdParams,
+        response: withErrorResponses({ 204: Type.Null() }),
+      },
+    },
+    async (request, reply) => {
+      if (auth.callerOf(request)?.id === request.params.id) {
+        throw new ApiError('conflict', 'an admin cannot delete their own account');
+      }
+      if (!(await accounts.deleteUser(request.params.id))) throw new ApiError('not_found', 'no such user');
+      liveSessions?.endForAccount(request.params.id);
+      return reply.code(204).send(null);
     },
   );
 }

@@ -1,7 +1,7 @@
 /**
- * A disabled account's live stream ends at once: its open Socket.IO connections are closed when an
- * admin disables it, not when its token expires (up to the token's lifetime), while other accounts'
- * streams go on; and it cannot open a new one.
+ * A disabled or deleted account's live stream ends at once: its open Socket.IO connections are closed
+ * when an admin disables or deletes it, not when its token expires (up to the token's lifetime), while
+ * other accounts' streams go on; and it cannot open a new one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client';
@@ -72,5 +72,29 @@ describe('live streams of a disabled account', () => {
       again.once('connect_error', (error) => resolve(error.message)),
     );
     expect(refusal).toBe('unauthorized');
+  });
+
+  it('closes the live connections of a deleted account', async () => {
+    const admin = await account('live-admin-2', 'admin');
+    const doomed = await account('live-doomed', 'viewer');
+    const stream = live(doomed.token, 'websocket');
+    await waitUntil(() => stream.connected, 'live client connected');
+    const disconnected = new Promise<string>((resolve) => stream.once('disconnect', (reason) => resolve(reason)));
+    const answer = await fetch(`http://127.0.0.1:${hub.hub.ports.http}/api/v1/users/${doomed.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${admin.token}` },
+    });
+    expect(answer.status).toBe(204);
+    expect(await Promise.race([disconnected, sleep(3000).then(() => null)])).toBe('io server disconnect');
+    const gone = await fetch(`http://127.0.0.1:${hub.hub.ports.http}/api/v1/users/${doomed.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${admin.token}` },
+    });
+    expect(gone.status).toBe(404);
+    const self = await fetch(`http://127.0.0.1:${hub.hub.ports.http}/api/v1/users/${admin.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${admin.token}` },
+    });
+    expect(self.status).toBe(409);
   });
 });

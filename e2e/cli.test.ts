@@ -8,6 +8,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HUB_CLI, hubBuilt, runCli, scrapeMetrics, startHub, sumMetric, type HubProcess } from '@sealstream/testkit';
@@ -327,6 +328,29 @@ describe.skipIf(!built)('sealstream CLI', () => {
     const m = await metrics(second.ports.http);
     expect(sum(m, 'sealstream_readings_rejected_total{source="tcp",reason="revoked_key"')).toBeGreaterThan(0);
   }, 90_000);
+
+  it('refuses --http-port off, and reports an unreachable PostgreSQL server in words without its password', async () => {
+    const env = { SEALSTREAM_JWT_SECRET: JWT_SECRET, SEALSTREAM_DEVICE_KEYS: `cfg:${'5b'.repeat(32)}` };
+    const off = await run(['serve', '--http-port', 'off', '--tcp-port', '0', '--legacy-port', 'off'], env);
+    expect(off.code).toBe(2);
+    expect(off.stdout).toContain('--http-port / SEALSTREAM_HTTP_PORT cannot be off');
+
+    // A port nothing listens on: bound once, then released.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const down = await run(['serve', '--http-port', '0', '--tcp-port', '0', '--legacy-port', 'off'], {
+      ...env,
+      DATABASE_URL: `postgres://hub:pw-never-printed@127.0.0.1:${port}/test`,
+    });
+    expect(down.code).toBe(1);
+    expect(down.stdout).toContain(
+      `cannot connect to PostgreSQL at 127.0.0.1:${port} (database test, user hub): connection refused`,
+    );
+    expect(down.stdout).toContain('(ECONNREFUSED)');
+    expect(down.stdout).not.toContain('pw-never-printed');
+  }, 60_000);
 
   it("a second process on a running hub's data folder is refused before it writes; a killed hub restarts", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'sealstream-cli-'));

@@ -54,7 +54,8 @@ describe.skipIf(skipReason !== null)(
         CLI_PATH,
         'serve',
         ...['--data-dir', dataDir, '--http-port', '0', '--tcp-port', '0', '--legacy-port', 'off'],
-        ...['--max-connections', '1000', '--log-level', 'info'],
+        // One address (the test's) may hold every place: this floods descriptors, not one address's share.
+        ...['--max-connections', '1000', '--max-connections-per-address', '1000', '--log-level', 'info'],
       ];
       // `exec` keeps the pid: the hub itself runs under the lowered limit.
       const quoted = [process.execPath, ...args].map((arg) => `'${arg.replaceAll("'", "'\\''")}'`).join(' ');

@@ -9,13 +9,14 @@ import { defineConfig } from 'vite';
 
 const hub = 'http://127.0.0.1:8080';
 
-export default defineConfig({
+export default defineConfig(({ mode }) => ({
   base: '/',
   plugins: [react()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,
-    sourcemap: true,
+    // No source maps in the production build the hub serves; `vite build --mode development` keeps them.
+    sourcemap: mode === 'development',
   },
   server: {
     proxy: {
@@ -25,4 +26,4 @@ export default defineConfig({
       '/healthz': hub,
     },
   },
-});
+}));

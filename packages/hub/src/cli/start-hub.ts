@@ -11,22 +11,23 @@ import type { Logger } from 'pino';
 import { Server as SocketServer } from 'socket.io';
 import { legacyKey, type ClientToServerEvents, type ServerToClientEvents } from '@sealstream/protocol';
 import type { HubConfig } from '../config/hub-config.js';
-import { boundListener } from '../ingest/listener-bounds.js';
+import { boundListener, guardHttpActivity } from '../ingest/listener-bounds.js';
 import { buildMonitorApp } from '../http/monitor-app.js';
 import { buildHttpApp } from '../http/http-app.js';
 import { generatePassword, hashPassword } from '../http/password-hash.js';
 import { createLegacyIngest, type LegacyIngest } from '../ingest/legacy/legacy-tcp.js';
 import { createNativeIngest, type NativeIngest } from '../ingest/tcp/native-tcp.js';
-import { createLiveHub } from '../live/index.js';
+import { createLiveHub, LiveSessions } from '../live/index.js';
 import type { CredentialVerdict } from '../live/handshake-auth.js';
 import { createMetrics } from '../observability/metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { storeErrorCodeOf } from '../pipeline/store-error.js';
-import { openStore } from '../store/index.js';
+import type { openStore } from '../store/index.js';
 import { DEAD_LETTER_PRUNE_MS, startDeadLetterPruner } from './dead-letter-pruner.js';
 import { openRegistry } from './registry-wiring.js';
 import { startRollupFlusher } from './rollup-flusher.js';
+import { openAndMigrate } from './store-start-errors.js';
 
 export interface RunningHub {
   readonly config: HubConfig;
@@ -59,7 +60,8 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   // dropped, a PGlite call that never answered. Only the message: driver errors may carry parameters.
   const onBackgroundError = (error: unknown): void =>
     logger.error({ err: error instanceof Error ? error.message : String(error) }, 'store background error');
-  const store = await openStore(
+  const store = await openAndMigrate(
+    config.store,
     config.store.kind === 'pglite'
       ? {
           kind: 'pglite',
@@ -76,7 +78,6 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           onBackgroundError,
         },
   );
-  await store.migrate();
   const demoAdmin = config.demo ? await createDemoAdmin(store) : null;
   const registry = await openRegistry(config, store, logger);
 
@@ -124,6 +125,8 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   );
 
   const jwtSecret = config.api.jwtSecret ?? randomBytes(32).toString('hex');
+  // Live connections by account: disabling an account ends them at once (Socket.IO here; any live transport).
+  const liveSessions = new LiveSessions();
   const http = await buildHttpApp({
     logger,
     store,
@@ -166,6 +169,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     openDashboardReads: config.demo,
     dashboardDir: options.dashboardDir,
     isReady: () => ready,
+    liveSessions,
   });
   const io = new SocketServer<ClientToServerEvents, ServerToClientEvents>(http.server, {
     serveClient: false,
@@ -176,12 +180,13 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     tickMs: config.live.tickMs,
     getStats: () => pipeline.stats(),
     metrics: metrics.live,
+    sessions: liveSessions,
     ...liveAuthorization(config, async (token) => {
       // The same checks as the API: a valid token of an account that still exists and is enabled.
       const claims = http.jwt.verify<{ sub?: unknown; exp?: unknown }>(token);
       const user = typeof claims.sub === 'string' ? await store.findUserById(claims.sub) : undefined;
       if (user === undefined || user.disabled) return false;
-      return { expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : null };
+      return { expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : null, account: user.id };
     }),
   });
   pipeline.addLiveSink(live.sink);
@@ -197,6 +202,8 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           maxInFlightFrames: limits.maxInFlightFramesPerConnection,
           idleTimeoutMs: limits.idleTimeoutMs,
           maxConnections: limits.maxConnectionsPerListener,
+          maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+          guardMetrics: metrics.connectionGuard,
           partialFrameTimeoutMs: limits.partialFrameTimeoutMs,
           maxPendingWriteBytes: 1_048_576,
         });
@@ -213,16 +220,21 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           partialLineTimeoutMs: limits.partialFrameTimeoutMs,
           idleTimeoutMs: limits.legacyIdleTimeoutMs,
           maxConnections: limits.maxConnectionsPerListener,
+          maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+          guardMetrics: metrics.connectionGuard,
           maxInFlightLines: limits.maxInFlightLinesPerConnection,
         });
 
   // HTTP connections (API, ingest, dashboards' Socket.IO) are bounded like the TCP listeners'.
-  boundListener(http.server, {
+  const httpGuard = boundListener(http.server, {
     source: 'http',
     maxConnections: limits.maxConnectionsPerListener,
+    maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
     metrics: metrics.pipeline,
+    guardMetrics: metrics.connectionGuard,
     logger,
   });
+  guardHttpActivity(http.server, httpGuard);
   await http.listen({ host: config.host, port: config.httpPort });
   const httpPort = (http.server.address() as AddressInfo).port;
   const tcpPort = native === null ? null : await listen(native.server, config.host, config.tcpPort ?? 0);

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import type { Env } from '../config/load-config.js';
 import { generatePassword, hashPassword, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS } from '../http/password-hash.js';
 import { ROLES, type Role } from '../store/accounts.js';
-import { openStore } from '../store/index.js';
+import { openAndMigrate } from './store-start-errors.js';
 
 export interface UsersCommandIo {
   /** The whole of standard input (only read with --password-stdin). */
@@ -85,13 +85,12 @@ export async function runUsersCommand(argv: readonly string[], env: Env, io: Use
 
   const databaseUrl = values['database-url'] ?? nonEmpty(env['DATABASE_URL']);
   const schema = values['database-schema'] ?? nonEmpty(env['SEALSTREAM_DATABASE_SCHEMA']);
-  const store = await openStore(
+  const options =
     databaseUrl !== undefined
-      ? { kind: 'postgres', url: databaseUrl, poolSize: 1, ...(schema === undefined ? {} : { schema }) }
-      : { kind: 'pglite', dataDir: values['data-dir'] ?? nonEmpty(env['SEALSTREAM_DATA_DIR']) ?? 'data' },
-  );
+      ? { kind: 'postgres' as const, url: databaseUrl, poolSize: 1, ...(schema === undefined ? {} : { schema }) }
+      : { kind: 'pglite' as const, dataDir: values['data-dir'] ?? nonEmpty(env['SEALSTREAM_DATA_DIR']) ?? 'data' };
+  const store = await openAndMigrate(options, options);
   try {
-    await store.migrate();
     const created = await store.createUser({
       username,
       role: role as Role,

@@ -65,6 +65,8 @@ export interface HubConfig {
     readonly httpRequestTimeoutMs: number;
     /** Open connections per TCP listener (native, legacy, HTTP each); new ones beyond are closed at once. */
     readonly maxConnectionsPerListener: number;
+    /** Open connections one client address (IPv6: one /64) may hold on each listener. */
+    readonly maxConnectionsPerAddress: number;
     readonly deadLetterRawBytes: number;
     readonly deadLettersPerSecond: number;
     /** Dead letters the store keeps at most (all hubs on a database together); the oldest go first. */

@@ -56,6 +56,7 @@ export const SETTINGS = {
   'http-request-timeout-ms': 'SEALSTREAM_HTTP_REQUEST_TIMEOUT_MS',
   'shutdown-timeout-ms': 'SEALSTREAM_SHUTDOWN_TIMEOUT_MS',
   'max-connections': 'SEALSTREAM_MAX_CONNECTIONS',
+  'max-connections-per-address': 'SEALSTREAM_MAX_CONNECTIONS_PER_ADDRESS',
   'dead-letter-raw-bytes': 'SEALSTREAM_DEAD_LETTER_RAW_BYTES',
   'dead-letters-per-second': 'SEALSTREAM_DEAD_LETTERS_PER_SECOND',
   'dead-letter-max-rows': 'SEALSTREAM_DEAD_LETTER_MAX_ROWS',
@@ -136,6 +137,13 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
     return text === undefined ? fallback : value;
   };
 
+  // The HTTP port carries the API, the dashboard, live streams, HTTP ingest and (without --monitor-port)
+  // health and metrics: a hub without it could be neither used nor watched, so `off` is refused, not ignored.
+  if (raw('http-port') === 'off') {
+    errors.push(
+      '--http-port / SEALSTREAM_HTTP_PORT cannot be off: it serves the API, the dashboard, live streams and HTTP ingest (give a port, or 0 for any free one)',
+    );
+  }
   const demo = values.demo === true || env.SEALSTREAM_DEMO === '1' || env.SEALSTREAM_DEMO === 'true';
   const databaseUrl = raw('database-url');
   const store: HubConfig['store'] =
@@ -172,6 +180,14 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
   const maxFrameBytes = int('max-frame-bytes', 1_048_576, 64, 16 * 1_048_576);
   const maxQueuedRows = int('max-queued-rows', 200_000, 1_000, 10_000_000);
   const maxReadingsPerFrame = int('max-readings-per-frame', 10_000, 1, 100_000);
+  const maxConnections = int('max-connections', 5_000, 1, 1_000_000);
+  // Default a quarter of the bound, as one address's share of the dead-letter budget.
+  const maxConnectionsPerAddress = int(
+    'max-connections-per-address',
+    Math.max(1, Math.floor(maxConnections / 4)),
+    1,
+    1_000_000,
+  );
   if (maxReadingsPerFrame > maxQueuedRows / 2)
     errors.push('max-readings-per-frame must be at most half of max-queued-rows');
 
@@ -205,7 +221,8 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       partialFrameTimeoutMs: int('partial-frame-timeout-ms', 15_000, 100, 600_000),
       legacyIdleTimeoutMs: int('legacy-idle-timeout-ms', 300_000, 1_000, 86_400_000),
       httpRequestTimeoutMs: int('http-request-timeout-ms', 30_000, 200, 600_000),
-      maxConnectionsPerListener: int('max-connections', 5_000, 1, 1_000_000),
+      maxConnectionsPerListener: maxConnections,
+      maxConnectionsPerAddress,
       deadLetterRawBytes: int('dead-letter-raw-bytes', 4096, 0, 1_048_576),
       deadLettersPerSecond: int('dead-letters-per-second', 1000, 1, 1_000_000),
       deadLetterMaxRows: int('dead-letter-max-rows', 1_000_000, 1_000, 1_000_000_000),

@@ -34,6 +34,8 @@ export interface AccountStore {
   listUsers(): Promise<UserRow[]>;
   countUsers(): Promise<number>;
   updateUser(id: string, patch: UserPatch): Promise<UserRow | undefined>;
+  /** False when there was no such account. */
+  deleteUser(id: string): Promise<boolean>;
 }
 
 export interface QueryStore {
@@ -65,4 +67,12 @@ export interface QueryStore {
     afterMinute: number | null;
     maxRecords: number;
   }): Promise<Page<MinuteDocument, number>>;
+}
+
+/**
+ * Ends the open live connections (Socket.IO, WebSocket) admitted for an account. The account routes call
+ * it when an account is disabled or deleted, so its live streams stop at once rather than when the token expires.
+ */
+export interface LiveSessionControl {
+  endForAccount(accountId: string): unknown;
 }

@@ -18,7 +18,7 @@ import type { LiveStats } from '@sealstream/protocol';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { installErrorHandlers } from './api-errors.js';
 import { refuseUnstorableInput } from './storable-input.js';
-import type { AccountStore, QueryStore } from './api-ports.js';
+import type { AccountStore, LiveSessionControl, QueryStore } from './api-ports.js';
 import { ErrorBody } from './api-schemas.js';
 import { bearerSubject, registerAuth } from './auth.js';
 import { registerDeadLetterRoutes } from './dead-letter-routes.js';
@@ -95,6 +95,8 @@ export interface HttpAppOptions {
   readonly corsOrigins?: readonly string[];
   /** Bounds and lifetime of export download tickets (defaults in export-tickets.ts). */
   readonly exportTickets?: ExportTicketOptions;
+  /** Ends an account's live connections when it is disabled; absent: no live layer to tell. */
+  readonly liveSessions?: LiveSessionControl;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -230,7 +232,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     auth,
     tickets: new ExportTickets(options.exportTickets),
   });
-  registerUserRoutes(app, options.accounts, auth);
+  registerUserRoutes(app, options.accounts, auth, options.liveSessions);
   if (options.ingest !== undefined) registerIngestRoutes(app, options.ingest, ingestSockets);
   if (options.admin !== undefined) {
     const roles = { read: auth.require('viewer'), manage: auth.require('operator') };
@@ -240,7 +242,13 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   }
 
   if (options.dashboardDir !== undefined && existsSync(options.dashboardDir)) {
-    await app.register(fastifyStatic, { root: options.dashboardDir, prefix: '/' });
+    await app.register(fastifyStatic, {
+      root: options.dashboardDir,
+      prefix: '/',
+      // Source maps give away the dashboard's whole source (megabytes): never served, even when a
+      // development build left them in the folder (the Vite dev server serves its own).
+      allowedPath: (pathName) => !/\.map$/i.test(pathName),
+    });
   } else {
     app.get(
       '/',

@@ -10,6 +10,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import type { Registry } from 'prom-client';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { createClientErrorHandler, IngestSockets, requestDeadlineOptions } from './slow-requests.js';
+import { requestLogView } from './request-log.js';
 
 /** Connections the monitor port holds at once; more are closed on accept (monitoring needs a few). */
 export const MONITOR_MAX_CONNECTIONS = 64;
@@ -73,7 +74,8 @@ export interface MonitorAppOptions extends MonitorSources {
 
 export function buildMonitorApp(options: MonitorAppOptions): FastifyInstance {
   const app = Fastify({
-    loggerInstance: options.logger.child({ component: 'monitor' }),
+    // Errors are logged with their request: its URL redacted as on the API port.
+    loggerInstance: options.logger.child({ component: 'monitor' }, { serializers: { req: requestLogView } }),
     // Scrapes and probes every few seconds would drown the log.
     disableRequestLogging: true,
     ...requestDeadlineOptions(options.requestTimeoutMs),

@@ -1,13 +1,14 @@
 /**
  * Account administration for admins: list, create (a generated password is returned once when none is
- * given) and change role, password or disabled state. An admin cannot demote or disable themselves, so
- * a hub is never left without the account that could repair it.
+ * given), change role, password or disabled state, and delete. An admin cannot demote or disable themselves, so
+ * a hub is never left without the account that could repair it. Disabling or deleting an account also ends its
+ * open live connections at once (through the LiveSessionControl port).
  */
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from './api-errors.js';
-import type { AccountStore, Role } from './api-ports.js';
+import type { AccountStore, LiveSessionControl, Role } from './api-ports.js';
 import { BEARER_SECURITY, RoleSchema, withErrorResponses } from './api-schemas.js';
 import type { Authorizer } from './auth.js';
 import { generatePassword, hashPassword, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS } from './password-hash.js';
@@ -31,7 +32,12 @@ const PatchUserBody = Type.Object(
 
 const UserIdParams = Type.Object({ id: Type.String({ pattern: '^[0-9]{1,18}$' }) });
 
-export function registerUserRoutes(app: FastifyInstance, accounts: AccountStore, auth: Authorizer): void {
+export function registerUserRoutes(
+  app: FastifyInstance,
+  accounts: AccountStore,
+  auth: Authorizer,
+  liveSessions?: LiveSessionControl,
+): void {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   const adminOnly = { onRequest: auth.require('admin') };
 
@@ -108,7 +114,31 @@ export function registerUserRoutes(app: FastifyInstance, accounts: AccountStore,
         ...(password === undefined ? {} : { passwordHash: await hashPassword(password) }),
       });
       if (updated === undefined) throw new ApiError('not_found', 'no such user');
+      // Its API requests are refused from now on (the account is re-read on each); its live streams end too.
+      if (updated.disabled) liveSessions?.endForAccount(updated.id);
       return updated;
+    },
+  );
+
+  typed.delete(
+    '/api/v1/users/:id',
+    {
+      ...adminOnly,
+      schema: {
+        tags: ['users'],
+        summary: 'Delete an account (admin); its live connections end at once',
+        security: BEARER_SECURITY,
+        params: UserIdParams,
+        response: withErrorResponses({ 204: Type.Null() }),
+      },
+    },
+    async (request, reply) => {
+      if (auth.callerOf(request)?.id === request.params.id) {
+        throw new ApiError('conflict', 'an admin cannot delete their own account');
+      }
+      if (!(await accounts.deleteUser(request.params.id))) throw new ApiError('not_found', 'no such user');
+      liveSessions?.endForAccount(request.params.id);
+      return reply.code(204).send(null);
     },
   );
 }

@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ExtendedError } from 'socket.io';
+import type { LiveSessions } from './live-sessions.js';
 
 export const UNAUTHORIZED = 'unauthorized';
 
@@ -30,8 +31,12 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
-/** What a credential check decides: refused, or admitted until `expiresAt` (ms) when the credential expires. */
-export type CredentialVerdict = false | { readonly expiresAt: number | null };
+/**
+ * What a credential check decides: refused, or admitted until `expiresAt` (ms) when the credential
+ * expires; `account` names the account the credential belongs to (absent for the static live token),
+ * so its connections can be ended when the account is disabled or deleted.
+ */
+export type CredentialVerdict = false | { readonly expiresAt: number | null; readonly account?: string };
 
 /** The socket a credential check admits: it is disconnected when its credential expires. */
 interface AdmittedSocket extends Handshaking {
@@ -42,11 +47,13 @@ interface AdmittedSocket extends Handshaking {
 /**
  * Admits a connection whose handshake `auth.token` passes `check` (which may ask the store, e.g. whether
  * the account still exists and is enabled), and disconnects it when the credential expires, so a
- * connection never outlives its token. A throwing or rejecting check refuses.
+ * connection never outlives its token; with `sessions`, it is registered under its account so that
+ * disabling or deleting the account ends it at once. A throwing or rejecting check refuses.
  */
 export function credentialMiddleware(
   check: (token: string) => CredentialVerdict | Promise<CredentialVerdict>,
   now: () => number = Date.now,
+  sessions?: LiveSessions,
 ): (socket: AdmittedSocket, next: (error?: ExtendedError) => void) => void {
   return (socket, next) => {
     const auth: unknown = socket.handshake.auth;
@@ -68,6 +75,11 @@ export function credentialMiddleware(
             const timer = setTimeout(() => socket.disconnect(true), Math.max(0, verdict.expiresAt - now()));
             timer.unref();
             socket.once('disconnect', () => clearTimeout(timer));
+          }
+          if (sessions !== undefined && verdict.account !== undefined) {
+            // Ended at once when the account is disabled or deleted, not when the token expires.
+            const forget = sessions.open(verdict.account, () => socket.disconnect(true));
+            socket.once('disconnect', forget);
           }
           next();
         },

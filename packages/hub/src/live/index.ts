@@ -3,3 +3,4 @@ export { createLiveHub, type LiveHub, type LiveHubOptions, type LiveServer } fro
 export { noopLiveMetrics, type LiveDropKind, type LiveMetrics } from './live-metrics.js';
 export { UNAUTHORIZED } from './handshake-auth.js';
 export { MAX_DEVICES_PER_REQUEST, MAX_SUBSCRIPTIONS_PER_CLIENT } from './subscriptions.js';
+export { LiveSessions } from './live-sessions.js';

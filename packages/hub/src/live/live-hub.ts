@@ -27,6 +27,7 @@ import {
 import type { DeadLetter, LiveSink, VerifiedReading } from '../pipeline/ports.js';
 import { credentialMiddleware, tokenMiddleware, type CredentialVerdict } from './handshake-auth.js';
 import { LatestReadings } from './latest-readings.js';
+import type { LiveSessions } from './live-sessions.js';
 import { noopLiveMetrics, type LiveDropKind, type LiveMetrics } from './live-metrics.js';
 import { SubscriptionRegistry, parseDeviceRequest } from './subscriptions.js';
 import { SendBudget } from './send-budget.js';
@@ -66,6 +67,8 @@ export interface LiveHubOptions {
    * account); the connection is closed when the verdict's expiry passes. Wins over authToken.
    */
   readonly authorize?: (token: string) => CredentialVerdict | Promise<CredentialVerdict>;
+  /** Where connections admitted by `authorize` for an account are registered, to be ended with it. */
+  readonly sessions?: LiveSessions;
   readonly metrics?: LiveMetrics;
   readonly now?: () => number;
   /** Told about unexpected failures inside the fan-out (which never propagate). */
@@ -150,8 +153,9 @@ class LiveFanOut {
       rejected: (deadLetters) => this.rejected(deadLetters),
     };
 
-    if (options.authorize !== undefined) this.io.use(credentialMiddleware(options.authorize));
-    else if (options.authToken !== undefined) this.io.use(tokenMiddleware(options.authToken));
+    if (options.authorize !== undefined) {
+      this.io.use(credentialMiddleware(options.authorize, Date.now, options.sessions));
+    } else if (options.authToken !== undefined) this.io.use(tokenMiddleware(options.authToken));
     this.io.on('connection', this.onConnection);
     this.timer = setInterval(() => this.tick(), tickMs);
     this.timer.unref();

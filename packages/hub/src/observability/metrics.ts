@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REASONS, type ReasonCode } from '@sealstream/protocol';
 import { CLIENT_ERROR_KINDS, type ClientErrorKind } from '../http/slow-requests.js';
+import type { ConnectionGuardMetrics } from '../ingest/connection-guard.js';
 import type { LiveDropKind, LiveMetrics } from '../live/live-metrics.js';
 import type { PipelineMetrics, SourceKind } from '../pipeline/ports.js';
 
@@ -52,6 +53,7 @@ export interface HubMetrics {
   readonly live: LiveMetrics;
   readonly rollups: RollupMetrics;
   readonly deadLetters: DeadLetterMetrics;
+  readonly connectionGuard: ConnectionGuardMetrics;
 }
 
 export function createMetrics(options: Registry | CreateMetricsOptions = {}): HubMetrics {
@@ -128,6 +130,18 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     labelNames: ['source'] as const,
     registers,
   });
+  const refusedPerAddress = new Counter({
+    name: 'sealstream_connections_refused_per_address_total',
+    help: 'New connections closed at once because their client address (IPv6: its /64) already held --max-connections-per-address on that listener.',
+    labelNames: ['source'] as const,
+    registers,
+  });
+  const reapedConnections = new Counter({
+    name: 'sealstream_connections_reaped_total',
+    help: 'Unauthenticated or idle connections closed to make room because their listener neared --max-connections.',
+    labelNames: ['source'] as const,
+    registers,
+  });
   const liveClients = new Gauge({
     name: 'sealstream_live_clients',
     help: 'Connected live (Socket.IO) clients.',
@@ -188,6 +202,8 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     duplicate.inc({ source }, 0);
     connections.set({ source }, 0);
     droppedConnections.inc({ source }, 0);
+    refusedPerAddress.inc({ source }, 0);
+    reapedConnections.inc({ source }, 0);
     for (const reason of reasons) rejected.inc({ source, reason }, 0);
   }
   for (const kind of DROP_KINDS) liveDropped.inc({ kind }, 0);
@@ -228,5 +244,10 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     pruned: (bound, count) => deadLettersPruned.inc({ bound }, count),
   };
 
-  return { registry, http, pipeline, live, rollups, deadLetters: deadLetterMetrics };
+  const connectionGuard: ConnectionGuardMetrics = {
+    refusedPerAddress: (source) => refusedPerAddress.inc({ source }),
+    reaped: (source) => reapedConnections.inc({ source }),
+  };
+
+  return { registry, http, pipeline, live, rollups, deadLetters: deadLetterMetrics, connectionGuard };
 }

@@ -112,3 +112,10 @@ export async function updateUser(db: SqlQueryable, id: string, patch: UserPatch)
   );
   return row === undefined ? undefined : withoutHash(toUser(row));
 }
+
+/** Deletes the account; false when it did not exist. */
+export async function deleteUser(db: SqlQueryable, id: string): Promise<boolean> {
+  if (!/^[0-9]{1,18}$/.test(id)) return false;
+  const rows = await db.query('DELETE FROM users WHERE id = $1::bigint RETURNING id', [id]);
+  return rows.length > 0;
+}

@@ -54,6 +54,7 @@ import {
   selectUserByName,
   selectUsers,
   updateUser,
+  deleteUser,
   type CreateUserResult,
   type Role,
   type UserPatch,
@@ -290,6 +291,10 @@ export class SqlReadingStore implements ReadingStore {
 
   updateUser(id: string, patch: UserPatch): Promise<UserRow | undefined> {
     return this.guard('updateUser', () => updateUser(this.executor, id, patch));
+  }
+
+  deleteUser(id: string): Promise<boolean> {
+    return this.guard('deleteUser', () => deleteUser(this.executor, id));
   }
 
   /**

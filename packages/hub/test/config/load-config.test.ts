@@ -53,6 +53,28 @@ describe('loadConfig', () => {
     expect(result.errors.join('\n')).not.toContain('only-half');
   });
 
+  it('refuses --http-port off (it was silently ignored and bound 8080), from the flag or the environment', () => {
+    for (const [argv, env] of [
+      [['--demo', '--http-port', 'off'], {}],
+      [['--demo'], { SEALSTREAM_HTTP_PORT: 'off' }],
+    ] as const) {
+      const result = loadConfig([...argv], env, DEMO_DEFAULTS);
+      expect(result.ok).toBe(false);
+      expect(result.ok ? [] : result.errors).toEqual([
+        expect.stringContaining('--http-port / SEALSTREAM_HTTP_PORT cannot be off'),
+      ]);
+    }
+  });
+
+  it('caps connections per address at a quarter of --max-connections unless set', () => {
+    const byDefault = loadConfig(['--demo', '--max-connections', '1000'], {}, DEMO_DEFAULTS);
+    expect(byDefault.ok && byDefault.config.limits.maxConnectionsPerAddress).toBe(250);
+    const set = loadConfig(['--demo', '--max-connections-per-address', '40'], {}, DEMO_DEFAULTS);
+    expect(set.ok && set.config.limits.maxConnectionsPerAddress).toBe(40);
+    const bad = loadConfig(['--demo', '--max-connections-per-address', '0'], {}, DEMO_DEFAULTS);
+    expect(bad.ok).toBe(false);
+  });
+
   it('refuses repeated key ids and invalid device ids in the device keys; device ids may contain colons', () => {
     const env = (keys: string) => ({ SEALSTREAM_DEVICE_KEYS: keys, SEALSTREAM_JWT_SECRET: 'j'.repeat(32) });
     const twice = loadConfig([], env(`k1:${secretHex},k1:${'cd'.repeat(32)}`), DEMO_DEFAULTS);

@@ -96,6 +96,36 @@ describe('legacy port hardening', () => {
     }
   });
 
+  it('keeps nothing a peer sent before AUTH: DATA:AUTH:<token> is dead-lettered without its bytes', async () => {
+    const lines = [
+      `DATA:AUTH:${LEGACY_AUTH_TOKEN}\n`,
+      `DATA:${LEGACY_AUTH_TOKEN}\n`,
+      `DATA:x|AUTH:${LEGACY_AUTH_TOKEN}|y\n`,
+      `DATA:unauthenticated-bytes-${LEGACY_AUTH_TOKEN.length}\n`,
+    ];
+    const since = Date.now() - 1000;
+    for (const line of lines) {
+      const socket = connect({ host: '127.0.0.1', port: hub.hub.ports.legacy ?? 0 });
+      socket.on('error', () => undefined);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.end(line);
+      await new Promise((resolve) => socket.once('close', resolve));
+    }
+    let letters: Awaited<ReturnType<typeof hub.hub.store.recentDeadLetters>> = [];
+    await waitUntil(async () => {
+      letters = (await hub.hub.store.recentDeadLetters(1000)).filter(
+        (row) => row.reason === 'legacy_not_authenticated' && row.receivedAt >= since,
+      );
+      return letters.length >= lines.length;
+    }, `${lines.length} legacy_not_authenticated dead letters`);
+    for (const row of letters) {
+      const raw = Buffer.from(row.raw).toString('latin1');
+      expect(raw).not.toContain(LEGACY_AUTH_TOKEN);
+      expect(raw).not.toContain('unauthenticated-bytes');
+      expect(row.detail).not.toContain(LEGACY_AUTH_TOKEN);
+    }
+  });
+
   it('refuses a DATA line of more tokens than the bound whole and unopened; one at the bound is opened', async () => {
     const tooMany = await watchRejected(hub, 'legacy', 'legacy_too_many_tokens');
     const badTokens = await watchRejected(hub, 'legacy', 'legacy_bad_token');

@@ -16,6 +16,23 @@ describe('redactUrl', () => {
     expect(redactUrl(url)).toBe(logged);
   });
 
+  const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl';
+  it.each([
+    [`/api/v1/stats?access_token=${JWT}`, '/api/v1/stats?access_token=[redacted]'],
+    ['/api/v1/stats?limit=5&token=abc&from=1', '/api/v1/stats?limit=5&token=[redacted]&from=1'],
+    ['/x?%74oken=abc', '/x?%74oken=[redacted]'],
+    ['/x?access+token=abc', '/x?access+token=[redacted]'],
+    ['/x?X-Amz-Signature=abc&apiKey=def', '/x?X-Amz-Signature=[redacted]&apiKey=[redacted]'],
+    ['/x?client_secret=a&password=b&auth=c', '/x?client_secret=[redacted]&password=[redacted]&auth=[redacted]'],
+    ['/x?token', '/x?token=[redacted]'],
+    [`/x?${JWT}`, '/x?[redacted]'],
+    [`/x/${JWT}/y`, '/x/[redacted]/y'],
+    ['/x?k=ssk_abcdef123', '/x?k=[redacted]'],
+    ['/x?token=a#frag', '/x?token=[redacted]#frag'],
+  ])('redacts credentials in the query: %s', (url, logged) => {
+    expect(redactUrl(url)).toBe(logged);
+  });
+
   it('leaves other paths alone', () => {
     expect(redactUrl('/api/v1/devices/sensor-1/readings?limit=10')).toBe('/api/v1/devices/sensor-1/readings?limit=10');
   });

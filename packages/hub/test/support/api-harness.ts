@@ -58,6 +58,8 @@ export interface HarnessOptions {
   readonly exportTickets?: { ttlMs?: number; maxOutstanding?: number; maxPerOwner?: number; now?: () => number };
   /** Default: a silent pino logger. */
   readonly logger?: FastifyBaseLogger;
+  /** A folder to serve as the built dashboard; default none. */
+  readonly dashboardDir?: string;
 }
 
 export async function startApiHarness(kind: 'pglite' | 'postgres', options: HarnessOptions = {}): Promise<ApiHarness> {

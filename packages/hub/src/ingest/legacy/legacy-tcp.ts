@@ -15,6 +15,7 @@ import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { PipelineMetrics } from '../../pipeline/ports.js';
 import { ConnectionRegistry, type TrackedConnection } from '../connection-registry.js';
 import { describePeer } from '../peer.js';
+import type { ConnectionGuard, ConnectionGuardMetrics } from '../connection-guard.js';
 import { boundListener } from '../listener-bounds.js';
 import { ReadGate } from '../read-gate.js';
 
@@ -39,6 +40,9 @@ export interface LegacyIngestOptions {
   readonly idleTimeoutMs: number;
   /** Open connections on this listener; a new one beyond it is closed at once and counted. */
   readonly maxConnections: number;
+  /** Connections one client address (IPv6: one /64) may hold; default a quarter of maxConnections. */
+  readonly maxConnectionsPerAddress?: number;
+  readonly guardMetrics?: ConnectionGuardMetrics;
   /** Lines submitted but not yet committed, per connection, before the socket is paused. */
   readonly maxInFlightLines: number;
 }
@@ -56,12 +60,18 @@ export function createLegacyIngest(options: LegacyIngestOptions): LegacyIngest {
   options.pipeline.on('drain', onDrain);
   const expectedDigest = digest(options.authToken);
   const server = createServer((socket) => {
-    new LegacyConnection(socket, options, connections, expectedDigest);
+    // Refused by the guard (its address is over its share): already destroyed.
+    if (socket.destroyed) return;
+    new LegacyConnection(socket, options, connections, expectedDigest, guard);
   });
-  boundListener(server, {
+  const guard = boundListener(server, {
     source: 'legacy',
     maxConnections: options.maxConnections,
+    ...(options.maxConnectionsPerAddress === undefined
+      ? {}
+      : { maxConnectionsPerAddress: options.maxConnectionsPerAddress }),
     metrics: options.metrics,
+    ...(options.guardMetrics === undefined ? {} : { guardMetrics: options.guardMetrics }),
     logger: options.logger,
   });
   return {
@@ -101,6 +111,7 @@ class LegacyConnection implements TrackedConnection {
     private readonly options: LegacyIngestOptions,
     private readonly registry: ConnectionRegistry,
     private readonly expectedDigest: Buffer,
+    private readonly guard: ConnectionGuard,
   ) {
     this.splitter = new LineSplitter({ maxLineBytes: options.maxLineBytes });
     this.peer = describePeer(socket);
@@ -207,11 +218,8 @@ class LegacyConnection implements TrackedConnection {
         return;
       case 'data':
         if (!this.authenticated) {
-          this.refuse(
-            'legacy_not_authenticated',
-            'DATA line before AUTH',
-            Buffer.from(item.line.slice(0, 256), 'latin1'),
-          );
+          // Nothing a peer sends before AUTH is kept: `DATA:AUTH:<token>` would store the fleet's token.
+          this.refuse('legacy_not_authenticated', 'DATA line before AUTH', REDACTED_LINE);
           this.finish();
           return;
         }
@@ -230,6 +238,8 @@ class LegacyConnection implements TrackedConnection {
     if (timingSafeEqual(digest(token), this.expectedDigest)) {
       this.authenticated = true;
       clearTimeout(this.authTimer);
+      // Authenticated: this connection is never reaped to make room.
+      this.guard.pin(this.socket);
       this.socket.write(LEGACY_AUTH_OK);
       return;
     }

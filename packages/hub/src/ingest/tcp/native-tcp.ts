@@ -24,6 +24,7 @@ import type { FrameAnswer, Pipeline } from '../../pipeline/pipeline.js';
 import type { PipelineMetrics } from '../../pipeline/ports.js';
 import { ConnectionRegistry, type TrackedConnection } from '../connection-registry.js';
 import { describePeer } from '../peer.js';
+import type { ConnectionGuard, ConnectionGuardMetrics } from '../connection-guard.js';
 import { boundListener } from '../listener-bounds.js';
 import { ReadGate } from '../read-gate.js';
 import { RefusalBudget } from '../refusal-budget.js';
@@ -39,6 +40,9 @@ export interface NativeIngestOptions {
   readonly idleTimeoutMs: number;
   /** Open connections on this listener; a new one beyond it is closed at once and counted. */
   readonly maxConnections: number;
+  /** Connections one client address (IPv6: one /64) may hold; default a quarter of maxConnections. */
+  readonly maxConnectionsPerAddress?: number;
+  readonly guardMetrics?: ConnectionGuardMetrics;
   /** A partial frame not completed within this long closes the connection (slow sender). */
   readonly partialFrameTimeoutMs: number;
   /** Unread acknowledgements buffered above this many bytes close the connection. */
@@ -56,12 +60,18 @@ export function createNativeIngest(options: NativeIngestOptions): NativeIngest {
   const onDrain = (): void => connections.drain();
   options.pipeline.on('drain', onDrain);
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    new NativeConnection(socket, options, connections);
+    // Refused by the guard (its address is over its share): already destroyed.
+    if (socket.destroyed) return;
+    new NativeConnection(socket, options, connections, guard);
   });
-  boundListener(server, {
+  const guard = boundListener(server, {
     source: 'tcp',
     maxConnections: options.maxConnections,
+    ...(options.maxConnectionsPerAddress === undefined
+      ? {}
+      : { maxConnectionsPerAddress: options.maxConnectionsPerAddress }),
     metrics: options.metrics,
+    ...(options.guardMetrics === undefined ? {} : { guardMetrics: options.guardMetrics }),
     logger: options.logger,
   });
   return {
@@ -95,6 +105,7 @@ class NativeConnection implements TrackedConnection {
     readonly socket: Socket,
     private readonly options: NativeIngestOptions,
     private readonly registry: ConnectionRegistry,
+    private readonly guard: ConnectionGuard,
   ) {
     this.decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
     this.peer = describePeer(socket);
@@ -223,6 +234,8 @@ class NativeConnection implements TrackedConnection {
     this.inFlight -= 1;
     if (answer.kind === 'ack') {
       this.refusalBudget.noteAuthentic();
+      // An authentic frame: this connection is a device's, never reaped to make room.
+      this.guard.pin(this.socket);
       this.write(
         encodeAck({
           frameId,

@@ -5,7 +5,7 @@
  * place that reads process.env and argv, prints, and exits.
  */
 import { fileURLToPath } from 'node:url';
-import { emitHelpText, parseEmitArgs, runEmit } from '@sealstream/emitter';
+import { describeEmitSummary, emitExitCode, emitHelpText, parseEmitArgs, runEmit } from '@sealstream/emitter';
 import { loadConfig } from '../config/load-config.js';
 import { createLogger } from '../observability/logger.js';
 import { DEMO_DEFAULTS } from './demo-defaults.js';
@@ -132,8 +132,9 @@ async function emit(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => void run.stop());
   const summary = await run.done;
   console.log(JSON.stringify(summary));
-  // A refused AUTH token means nothing was delivered: say so to scripts, not just in the summary.
-  return summary.mode === 'legacy' && summary.authFailed ? 1 : 0;
+  // Refused readings (or a refused AUTH token) are a failure to scripts too, and said in words to a person.
+  console.error(describeEmitSummary(summary));
+  return emitExitCode(summary);
 }
 
 async function readStdin(): Promise<string> {

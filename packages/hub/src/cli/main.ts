@@ -4,6 +4,7 @@
  * runs the device simulator or the seed-compatible legacy emitter. This is the app layer: the only
  * place that reads process.env and argv, prints, and exits.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describeEmitSummary, emitExitCode, emitHelpText, parseEmitArgs, runEmit } from '@sealstream/emitter';
 import { loadConfig } from '../config/load-config.js';
@@ -28,6 +29,11 @@ async function main(argv: string[]): Promise<number> {
         print: (line) => console.log(line),
         printError: (line) => console.error(line),
       });
+    case 'version':
+    case '--version':
+    case '-v':
+      console.log(`sealstream ${productVersion()}`);
+      return 0;
     case undefined:
     case 'help':
     case '--help':
@@ -135,6 +141,14 @@ async function emit(argv: string[]): Promise<number> {
   // Refused readings (or a refused AUTH token) are a failure to scripts too, and said in words to a person.
   console.error(describeEmitSummary(summary));
   return emitExitCode(summary);
+}
+
+/** The hub package's version (src/cli and dist/cli are both two folders below its package.json). */
+function productVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
+  return manifest.version ?? 'unknown';
 }
 
 async function readStdin(): Promise<string> {

@@ -14,7 +14,11 @@ if (!cliBuilt && process.env.CI === 'true') throw new Error('the CLI is not buil
 if (!cliBuilt) console.warn('skipping the docs command tests: the build is missing (run npm run build)');
 
 function runCli(args: readonly string[]): { status: number | null; out: string } {
-  const result = spawnSync(process.execPath, [LAUNCHER, ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [LAUNCHER, ...args], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { status: result.status, out: `${result.stdout}${result.stderr}` };
 }
 
@@ -35,7 +39,8 @@ describe.skipIf(!cliBuilt)('documented sealstream commands', () => {
       let help = helps.get(sub);
       if (help === undefined) {
         const result = sub.startsWith('--') ? runCli([sub]) : runCli([sub, '--help']);
-        if (result.status !== 0) problems.push(`${command.where}: "sealstream ${sub}" does not exist (${command.text})`);
+        if (result.status !== 0)
+          problems.push(`${command.where}: "sealstream ${sub}" does not exist (${command.text})`);
         help = result.out;
         helps.set(sub, help);
       }

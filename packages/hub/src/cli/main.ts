@@ -14,6 +14,7 @@ import { startDemoDevices } from './demo-devices.js';
 import { descriptorBudget, startDescriptorWatch } from './descriptor-watch.js';
 import { serveHelpText } from './help.js';
 import { startHub } from './start-hub.js';
+import { startupBanner } from './startup-banner.js';
 import { runUsersCommand } from './users-command.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -63,32 +64,8 @@ async function serve(argv: string[]): Promise<number> {
   const hub = await startHub(config, { logger, dashboardDir, collectDefaultMetrics: true });
   const demo = config.demo ? startDemoDevices(hub, logger) : undefined;
   const descriptors = startDescriptorWatch({ logger, budget: descriptorBudget(config) });
-  // Printed once, to stdout and never to the log: it is a credential.
-  const adminNote =
-    hub.demoAdmin === null
-      ? ''
-      : `  API admin:       ${hub.demoAdmin.username} / ${hub.demoAdmin.password}  (demo; shown only at first start)`;
-
-  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${hub.ports.http}/`;
-  console.log(
-    [
-      '',
-      `  Sealstream hub is running (${config.store.kind === 'pglite' ? `PGlite in ${config.store.dataDir}` : 'PostgreSQL server'})`,
-      `  Dashboard:       ${url}`,
-      `  Metrics:         ${url}metrics`,
-      `  Native TCP:      ${hub.ports.tcp === null ? 'off' : `${config.host}:${hub.ports.tcp}`}`,
-      `  Legacy TCP:      ${hub.ports.legacy === null ? 'off' : `${config.host}:${hub.ports.legacy}`}`,
-      ...(hub.ports.monitor === null
-        ? []
-        : [`  Monitoring:      ${config.host}:${hub.ports.monitor} (/healthz, /metrics)`]),
-      `  API docs:        ${url}docs`,
-      adminNote,
-      config.demo
-        ? `  Demo devices:    ${config.demoDevices.count} native at ${config.demoDevices.rate} readings/s total, plus a legacy burst emitter`
-        : '',
-      '',
-    ].join('\n'),
-  );
+  // Printed last, to stdout and never to the log (the demo admin's password is a credential).
+  console.log(startupBanner(config, { ports: hub.ports, demoAdmin: hub.demoAdmin }));
 
   let stoppingSince: number | null = null;
   const stop = async (signal: string): Promise<void> => {

@@ -123,6 +123,24 @@ await describeEachStore('API queries', (ctx) => {
     expect(all.find((d) => d.device === b)).toMatchObject({ validLastHour: 0 });
   });
 
+  it('gives a device its real last reading time and its rate over the time it has been sending', async () => {
+    const device = freshDevice('zz-fresh');
+    const now = T0 + 5 * MINUTE;
+    // Began 4 minutes before `now`, one reading every 10 s; the last one 37 s into its minute.
+    const readings = Array.from({ length: 24 }, (_, i) =>
+      reading({ device, seq: i, ts: T0 + MINUTE + 10_000 * i + (i === 23 ? 7_000 : 0) }),
+    );
+    await ctx.store.commit({ readings, deadLetters: [] });
+    const page = await ctx.store.devicePage({ limit: 1000, afterDevice: null, nowMs: now });
+    const summary = page.items.find((d) => d.device === device);
+    const last = readings.at(-1)?.ts ?? 0;
+    expect(summary?.lastSeen).toBe(T0 + 4 * MINUTE);
+    expect(summary?.lastReadingAt).toBe(last);
+    expect(summary?.validLastHour).toBe(24);
+    // 24 readings since its first minute (T0 + 1 min), 4 minutes before now: 6 a minute, not 24 / 60.
+    expect(summary?.perMinuteLastHour).toBe(6);
+  });
+
   it('filters and pages dead letters newest first', async () => {
     const device = freshDevice('dl');
     const letters = Array.from({ length: 7 }, (_, i) =>

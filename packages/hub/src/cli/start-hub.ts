@@ -130,6 +130,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     logger,
     store,
     stats: () => pipeline.stats(),
+    rateHistory: () => pipeline.rateHistory(),
     metricsRegistry: metrics.registry,
     accounts: store,
     queries: store,

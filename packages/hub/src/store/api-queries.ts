@@ -287,12 +287,21 @@ export async function querySeries(
     point.metrics[toText(row['metric'], 'metric')] = {
       min: toNumber(row['min'], 'min'),
       max: toNumber(row['max'], 'max'),
-      sum: finiteOrNull(sum),
+      sum: finiteOrNull(withoutFloatNoise(sum)),
       count,
-      avg: count === 0 ? 0 : finiteOrNull(sum / count),
+      avg: count === 0 ? 0 : finiteOrNull(withoutFloatNoise(sum / count)),
     };
   }
   return [...points.values()];
+}
+
+/**
+ * Sums of decimal readings carry binary rounding noise in their last digits (0.1 + 0.2 =
+ * 0.30000000000000004, 6612.299999999999): 12 significant digits keep every digit a reading can have
+ * meant and drop the noise.
+ */
+function withoutFloatNoise(value: number): number {
+  return Number.isFinite(value) ? Number(value.toPrecision(12)) : value;
 }
 
 export interface MinuteDocument {

@@ -59,6 +59,18 @@ await describeEachStore('API queries', (ctx) => {
     expect(day[0]?.start).toBe(Date.UTC(2026, 10, 20));
   });
 
+  it('answers sums and averages of decimal readings without binary float noise', async () => {
+    const device = freshDevice('noise');
+    const values = [0.1, 0.2, 0.4];
+    await ctx.store.commit({
+      readings: values.map((t, i) => reading({ device, seq: i, ts: T0 + i * 1000, data: { t } })),
+      deadLetters: [],
+    });
+    expect(values.reduce((a, b) => a + b, 0)).toBe(0.7000000000000001);
+    const [point] = await ctx.store.series({ device, fromMs: T0, toMs: T0 + MINUTE, width: '1m' });
+    expect(point?.metrics['t']).toEqual({ min: 0.1, max: 0.4, sum: 0.7, count: 3, avg: 0.233333333333 });
+  });
+
   it('builds the per-minute documents with records and totals, paged by minute', async () => {
     const device = freshDevice('minutes');
     const batch = [0, 1, 2, 61, 62, 125].map((s, i) => reading({ device, seq: i, ts: T0 + s * 1000, data: { n: i } }));

@@ -25,6 +25,9 @@ const hub = new HubServer({
   env: {
     SEALSTREAM_DEVICE_KEYS: `rates-key:${SECRET.toString('hex')}`,
     SEALSTREAM_JWT_SECRET: randomBytes(32).toString('hex'),
+    // HubServer waits for the legacy listener too.
+    ENCRYPTION_KEY: 'rates-test-encryption-key',
+    AUTH_TOKEN: 'rates-test-auth-token',
   },
 });
 let browser: LaunchedBrowser | undefined;

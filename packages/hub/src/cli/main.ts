@@ -114,9 +114,9 @@ async function emit(argv: string[]): Promise<number> {
   process.once('SIGINT', () => void run.stop());
   process.once('SIGTERM', () => void run.stop());
   const summary = await run.done;
-  console.log(JSON.stringify(summary));
-  // Refused readings (or a refused AUTH token) are a failure to scripts too, and said in words to a person.
-  console.error(describeEmitSummary(summary));
+  // In words for a person, then the JSON for scripts, as the last line (one write, so `2>&1` or a
+  // merged pipe keeps that order). Refused readings (or a refused AUTH token) also make the exit code 1.
+  console.log(`${describeEmitSummary(summary)}\n${JSON.stringify(summary)}`);
   return emitExitCode(summary);
 }
 

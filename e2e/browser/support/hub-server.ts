@@ -19,7 +19,7 @@ export const DASHBOARD_INDEX = fileURLToPath(new URL('../../../packages/dashboar
 export const hubBuilt = cliBuilt() && existsSync(DASHBOARD_INDEX);
 
 /** A fresh PGlite directory creates its database first, which is slow on a busy machine. */
-const START_TIMEOUT_MS = 45_000;
+const START_TIMEOUT_MS = 120_000;
 /**
  * A clean stop commits what is queued and then may fold the hub's own rollup-journal rows for up to
  * 10 s (LAST_FOLD_MS in store/sql-store.ts), so 10 s was too tight a budget: one loaded CI run killed
@@ -27,7 +27,7 @@ const START_TIMEOUT_MS = 45_000;
  * ~0.15 s). A hub that hangs still fails the test; the budget stays below the test's own timeout.
  */
 const STOP_TIMEOUT_MS = 25_000;
-const COMMAND_TIMEOUT_MS = 45_000;
+const COMMAND_TIMEOUT_MS = 120_000;
 
 export interface HubPorts {
   readonly http: number;

@@ -19,6 +19,11 @@ export interface DeviceRowView {
   readonly lastSeenAt: number;
   /** Numeric fields of the latest reading, in the order the device sent them. */
   readonly metrics: ReadonlyArray<readonly [name: string, value: number]>;
+  /**
+   * Text fields of the latest reading (the seed's name / origin / destination), shown when it has no
+   * numeric ones, so a legacy device's row says what it sent rather than "no numeric fields".
+   */
+  readonly texts: ReadonlyArray<readonly [name: string, value: string]>;
   /** The metric the trend follows: the first numeric field of the first reading seen. */
   readonly trendMetric: string | null;
   /** Trend values, oldest first. */
@@ -46,6 +51,7 @@ interface DeviceEntry {
   ts: number;
   lastSeenAt: number;
   metrics: Array<readonly [string, number]>;
+  texts: Array<readonly [string, string]>;
   trendMetric: string | null;
   readonly trend: RingBuffer<TrendPoint>;
   /** Cached view; null when the entry changed since the last `rows()`. */
@@ -60,6 +66,16 @@ export function numericMetrics(data: Readonly<Record<string, unknown>>): Array<r
     if (typeof value === 'number' && Number.isFinite(value)) metrics.push([name, value]);
   }
   return metrics;
+}
+
+/** String fields of a reading, at most `max`, in the order the device sent them. */
+export function textFields(data: Readonly<Record<string, unknown>>, max = 3): Array<readonly [string, string]> {
+  const texts: Array<readonly [string, string]> = [];
+  for (const [name, value] of Object.entries(data)) {
+    if (texts.length >= max) break;
+    if (typeof value === 'string') texts.push([name, value]);
+  }
+  return texts;
 }
 
 export class DeviceRegistry {
@@ -99,6 +115,7 @@ export class DeviceRegistry {
         ts: reading.ts,
         lastSeenAt: seenAt,
         metrics: [],
+        texts: [],
         trendMetric: null,
         trend: new RingBuffer<TrendPoint>(this.trendPoints),
         view: null,
@@ -118,6 +135,7 @@ export class DeviceRegistry {
     entry.ts = reading.ts;
     entry.lastSeenAt = seenAt;
     entry.metrics = numericMetrics(reading.data);
+    entry.texts = entry.metrics.length === 0 ? textFields(reading.data) : [];
     if (entry.trendMetric === null) entry.trendMetric = entry.metrics[0]?.[0] ?? null;
     const trendValue = entry.metrics.find(([name]) => name === entry.trendMetric)?.[1];
     const newest = entry.trend.newest();
@@ -146,6 +164,7 @@ export class DeviceRegistry {
       entry.seq = latest.seq;
       entry.ts = latest.ts;
       entry.metrics = numericMetrics(latest.data);
+      entry.texts = entry.metrics.length === 0 ? textFields(latest.data) : [];
     }
     entry.trendMetric ??= numericMetrics(readings[0]?.data ?? {})[0]?.[0] ?? null;
     const metric = entry.trendMetric;
@@ -198,6 +217,7 @@ export class DeviceRegistry {
         ts: entry.ts,
         lastSeenAt: entry.lastSeenAt,
         metrics: entry.metrics,
+        texts: entry.texts,
         trendMetric: entry.trendMetric,
         trend: entry.trend.toArray().map((point) => point.value),
       };

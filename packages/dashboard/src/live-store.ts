@@ -90,6 +90,13 @@ export const STATS_HISTORY_POINTS = 600;
 export const STATS_HISTORY_WINDOW_MS = 5 * 60_000;
 export const FOLLOWED_READINGS = 200;
 
+/** One past rate sample, as GET /api/v1/stats/rates answers it. */
+export interface RateSample {
+  readonly at: number;
+  readonly readingsPerSec: number;
+  readonly rejectsPerSec: number;
+}
+
 interface RatePoint {
   readonly at: number;
   readonly readingsPerSec: number | null;
@@ -150,6 +157,33 @@ export class LiveStore {
     this.rateHistory.push({ at: stats.at, readingsPerSec: stats.readingsPerSec, rejectsPerSec: stats.rejectsPerSec });
     this.rateHistory.dropOldestWhile((point) => point.at < stats.at - STATS_HISTORY_WINDOW_MS);
     this.ratesDirty = true;
+  }
+
+  /**
+   * Past rates from GET /api/v1/stats/rates (one point a second), so the chart is not empty on load and
+   * an outage the hub itself stayed up through is filled in. Live points win where both exist; gaps
+   * longer than STATS_GAP_MS stay gaps. Returns how many points were added.
+   */
+  backfillRates(points: readonly RateSample[]): number {
+    const held = this.rateHistory.toArray().filter((point) => point.readingsPerSec !== null);
+    const taken = (at: number): boolean => held.some((point) => Math.abs(point.at - at) < 1000);
+    const added = points.filter((point) => !taken(point.at));
+    if (added.length === 0) return 0;
+    const merged = [...held, ...added].sort((a, b) => a.at - b.at);
+    const newest = merged.at(-1)?.at ?? 0;
+    this.rateHistory.clear();
+    let previous: RatePoint | undefined;
+    for (const point of merged) {
+      if (point.at < newest - STATS_HISTORY_WINDOW_MS) continue;
+      if (previous !== undefined && point.at - previous.at > STATS_GAP_MS) {
+        this.rateHistory.push({ at: previous.at + 1, readingsPerSec: null, rejectsPerSec: null });
+      }
+      this.rateHistory.push(point);
+      previous = point;
+    }
+    this.ratesDirty = true;
+    this.changed = true;
+    return added.length;
   }
 
   applyReadings(batch: LiveReadingBatch, receivedAt: number): void {

@@ -5,6 +5,7 @@
  */
 import type { ApiClient, Fetched } from './api/api-client.js';
 import type { DeadLetterItem, LiveStats } from './contract.js';
+import type { RateSample } from './live-store.js';
 
 export type { Fetched } from './api/api-client.js';
 
@@ -67,6 +68,22 @@ export function parseDeadLetterPage(body: unknown): DeadLetterItem[] | null {
 
 export function fetchStats(api: ApiClient, signal: AbortSignal): Promise<Fetched<LiveStats>> {
   return api.getJson('/api/v1/stats', parseStats, { signal });
+}
+
+/** GET /api/v1/stats/rates: the stats' rates once a second over the last five minutes; bad points are skipped. */
+export function parseRates(body: unknown): RateSample[] | null {
+  if (!isObject(body) || !Array.isArray(body['items'])) return null;
+  const points: RateSample[] = [];
+  for (const item of body['items'] as unknown[]) {
+    if (isObject(item) && isNumber(item['at']) && isNumber(item['readingsPerSec']) && isNumber(item['rejectsPerSec'])) {
+      points.push({ at: item['at'], readingsPerSec: item['readingsPerSec'], rejectsPerSec: item['rejectsPerSec'] });
+    }
+  }
+  return points;
+}
+
+export function fetchRates(api: ApiClient, signal: AbortSignal): Promise<Fetched<RateSample[]>> {
+  return api.getJson('/api/v1/stats/rates', parseRates, { signal });
 }
 
 export interface DeadLetterQuery {

@@ -2,7 +2,7 @@
  * The one React hook that wires the live view: a LiveStore fed by the Socket.IO link and the REST
  * endpoints, and a render pump that publishes the store's snapshot at most RENDER_HZ times per
  * second, so a burst of thousands of events costs a handful of renders. REST data is (re)loaded on
- * mount and after every reconnect; after a reconnect the gap is back-filled from the API (rejects,
+ * mount and after every reconnect (stats, the throughput chart's last five minutes, dead letters); after a reconnect the gap is back-filled from the API (rejects,
  * the followed device's readings, the devices' sparklines) and the outage is recorded for the page to
  * show. A renewed session token is handed to the open connection (which moves to it without a gap)
  * instead of tearing the connection down.
@@ -13,7 +13,7 @@ import { backfill } from './backfill.js';
 import { LiveConnection } from './live-connection.js';
 import type { LiveView } from './live-store.js';
 import { LiveStore } from './live-store.js';
-import { fetchDeadLetters, fetchStats } from './rest-api.js';
+import { fetchDeadLetters, fetchRates, fetchStats } from './rest-api.js';
 
 const RENDER_HZ = 4;
 
@@ -51,6 +51,11 @@ export function useLiveDashboard(api: ApiClient, token: string | null, onUnautho
         if (controller.signal.aborted) return;
         if (result.ok) store.applyStats(result.value, Date.now(), false);
         store.setLoadError('stats', result.ok ? null : result.error);
+      });
+      // The throughput chart's past (it would start empty on every load); an older hub without the
+      // route answers 404 and the chart simply starts from the live feed, as before.
+      void fetchRates(api, controller.signal).then((result) => {
+        if (!controller.signal.aborted && result.ok) store.backfillRates(result.value);
       });
       void fetchDeadLetters(api, controller.signal).then((result) => {
         if (controller.signal.aborted) return;

@@ -45,6 +45,7 @@ describe('fleetRows', () => {
     const summary = (id: string, valid: number, invalid: number, name: string | null = null) => ({
       device: id,
       lastSeen: 1,
+      lastReadingAt: null,
       totalValid: valid,
       totalInvalid: invalid,
       validLastHour: 0,
@@ -60,5 +61,23 @@ describe('fleetRows', () => {
     expect(fleetRows([summary('dev-10', 1, 0), summary('dev-2', 1, 0, 'Boiler')], 'boil').map((r) => r.id)).toEqual([
       'dev-2',
     ]);
+  });
+
+  it("shows the newest reading's time as last seen, not the start of its minute", () => {
+    const minute = Date.UTC(2026, 11, 7, 3, 0);
+    const parsed = parseDeviceSummary({
+      device: 'pump-7',
+      lastSeen: minute,
+      lastReadingAt: minute + 37_000,
+      totalValid: 5,
+      totalInvalid: 0,
+      validLastHour: 5,
+      perMinuteLastHour: 5,
+    });
+    if (parsed === null) throw new Error('summary did not parse');
+    expect(fleetRows([parsed], '')[0]?.lastSeen).toBe(minute + 37_000);
+    // A hub that does not say it yet: the minute, as before.
+    const older = parseDeviceSummary({ ...parsed, lastReadingAt: undefined });
+    expect(older === null ? null : fleetRows([older], '')[0]?.lastSeen).toBe(minute);
   });
 });

@@ -36,6 +36,24 @@ describe('DeviceRegistry', () => {
     expect(rows[0]?.trend).toEqual([1, 21.5]);
   });
 
+  it("keeps a legacy device's text fields (name, origin, destination) to show instead of numbers", () => {
+    const registry = new DeviceRegistry();
+    registry.record(reading('legacy', 1, { name: 'Jack Reacher', origin: 'Bengaluru', destination: 'Mumbai' }), 1);
+    registry.record(reading('dev-1', 1, { temp: 21.5, label: 'x' }), 1);
+    const [legacy, numeric] = [
+      registry.rows().find((r) => r.id === 'legacy'),
+      registry.rows().find((r) => r.id === 'dev-1'),
+    ];
+    expect(legacy?.metrics).toEqual([]);
+    expect(legacy?.texts).toEqual([
+      ['name', 'Jack Reacher'],
+      ['origin', 'Bengaluru'],
+      ['destination', 'Mumbai'],
+    ]);
+    // A device with numbers shows its numbers.
+    expect(numeric?.texts).toEqual([]);
+  });
+
   it('evicts the least recently seen device beyond its bound', () => {
     const registry = new DeviceRegistry({ maxDevices: 3 });
     registry.record(reading('a', 1), 1);

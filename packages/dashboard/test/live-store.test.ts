@@ -49,6 +49,46 @@ describe('LiveStore', () => {
     expect(store.view().stats?.totalReceived).toBe(20);
   });
 
+  it('draws the last minutes from the API on load, and live points after them', () => {
+    const store = new LiveStore(0);
+    const now = 1_000_000_000_000;
+    const past = Array.from({ length: 120 }, (_, i) => ({
+      at: now - (120 - i) * 1000,
+      readingsPerSec: 50,
+      rejectsPerSec: 1,
+    }));
+    expect(store.backfillRates(past)).toBe(120);
+    let rates = store.view().rates;
+    expect(rates.times).toHaveLength(120);
+    expect(rates.times[0]).toBe((now - 120_000) / 1000);
+    expect(rates.readingsPerSec.every((value) => value === 50)).toBe(true);
+    store.applyStats(stats(now + 250, { readingsPerSec: 60 }), now + 250, true);
+    rates = store.view().rates;
+    expect(rates.times).toHaveLength(121);
+    expect(rates.readingsPerSec.at(-1)).toBe(60);
+    // Loaded again (a reconnect): nothing is drawn twice, live points win.
+    expect(store.backfillRates([...past, { at: now, readingsPerSec: 1, rejectsPerSec: 0 }])).toBe(0);
+    expect(store.view().rates.times).toHaveLength(121);
+  });
+
+  it('fills an outage the hub stayed up through from the API, and keeps a gap it has no points for', () => {
+    const store = new LiveStore(0);
+    const t = 1_000_000_000_000;
+    store.applyStats(stats(t), t, true);
+    store.applyStats(stats(t + 60_000), t + 60_000, true);
+    expect(store.view().rates.readingsPerSec).toEqual([5, null, 5]);
+    const during = Array.from({ length: 29 }, (_, i) => ({
+      at: t + (i + 1) * 1000,
+      readingsPerSec: 7,
+      rejectsPerSec: 0,
+    }));
+    store.backfillRates(during);
+    const values = store.view().rates.readingsPerSec;
+    // t, 29 points a second apart, then a gap (t+29 s .. t+60 s), then the live point.
+    expect(values.slice(0, 30)).toEqual([5, ...Array.from({ length: 29 }, () => 7)]);
+    expect(values.slice(30)).toEqual([null, 5]);
+  });
+
   it('charts only live stats, within five minutes and at most 600 points', () => {
     const store = new LiveStore(0);
     store.applyStats(stats(500), 500, false);

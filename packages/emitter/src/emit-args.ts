@@ -3,7 +3,13 @@
  * (legacy mode honours the seed's variable names), so the library never reads process.env itself.
  */
 import { parseArgs } from 'node:util';
-import { CipherSuite, parseSecretHex, type CipherSuiteNumber, type LegacyHashVariant } from '@sealstream/protocol';
+import {
+  CipherSuite,
+  DEVICE_ID_PATTERN,
+  parseSecretHex,
+  type CipherSuiteNumber,
+  type LegacyHashVariant,
+} from '@sealstream/protocol';
 
 export type EmitCommand =
   | {
@@ -12,6 +18,8 @@ export type EmitCommand =
       readonly port: number;
       readonly devices: number;
       readonly devicePrefix: string;
+      /** Exact device ids (--device-ids); when set, devices and devicePrefix are not used. */
+      readonly deviceIds?: readonly string[];
       readonly rate: number;
       readonly durationSec: number | undefined;
       readonly frameSize: number;
@@ -42,6 +50,7 @@ const FLAGS = {
   port: { type: 'string' },
   devices: { type: 'string' },
   'device-prefix': { type: 'string' },
+  'device-ids': { type: 'string' },
   rate: { type: 'string' },
   duration: { type: 'string' },
   'frame-size': { type: 'string' },
@@ -68,6 +77,7 @@ export function emitHelpText(): string {
     '  --port P             hub native port (default 7700)',
     '  --devices N          simulated devices (default 10)',
     '  --device-prefix S    device ids are S-1..S-N (default sim)',
+    '  --device-ids A,B     send as exactly these device ids (e.g. a registered device), instead of S-1..S-N',
     '  --rate R             readings per second, all devices together (default 1000)',
     '  --duration S         seconds to run (default: until Ctrl-C)',
     '  --frame-size N       readings per frame at most (default 500)',
@@ -159,6 +169,9 @@ export function parseEmitArgs(
   const secret = secretText === undefined ? undefined : parseSecretHex(secretText);
   // Never echo the secret back, even when it is malformed.
   if (secret === undefined) errors.push('native mode needs --secret or SEALSTREAM_DEVICE_SECRET: 64 hex characters');
+  const deviceIds = values['device-ids']?.split(',').map((id) => id.trim());
+  if (deviceIds !== undefined && (deviceIds.length === 0 || deviceIds.some((id) => !DEVICE_ID_PATTERN.test(id))))
+    errors.push('--device-ids must be a comma-separated list of device ids ([A-Za-z0-9._:-], 1 to 128 characters)');
   const suiteName = values.suite ?? 'gcm';
   if (suiteName !== 'gcm' && suiteName !== 'ctr') errors.push('--suite must be gcm or ctr');
   const command: EmitCommand = {
@@ -167,6 +180,7 @@ export function parseEmitArgs(
     port: number(values.port, '--port', 7700, 1, 65_535),
     devices: number(values.devices, '--devices', 10, 1, 1_000_000),
     devicePrefix: values['device-prefix'] ?? 'sim',
+    ...(deviceIds === undefined ? {} : { deviceIds }),
     rate: number(values.rate, '--rate', 1000, 0.001, 10_000_000, false),
     durationSec:
       values.duration === undefined ? undefined : number(values.duration, '--duration', 10, 0.1, 31_536_000, false),

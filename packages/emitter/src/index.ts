@@ -4,6 +4,7 @@ export { Simulator, type SimulatorOptions, type SimulatorSummary, type DeviceKey
 export { LegacyEmitter, type LegacyEmitterOptions, type LegacyEmitterStats } from './legacy-emitter.js';
 export { parseEmitArgs, emitHelpText, type EmitCommand, type EmitArgsResult } from './emit-args.js';
 export { runEmit, type EmitSummary, type RunningEmit } from './run-emit.js';
+export { describeEmitSummary, emitExitCode } from './emit-summary.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export { HttpFramesClient, FRAMES_PATH, type HttpFramesClientOptions } from './http-frames-client.js';
 export {

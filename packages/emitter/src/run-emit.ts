@@ -26,6 +26,7 @@ export function runEmit(command: EmitCommand, hooks: { onProgress?: (line: strin
       port: command.port,
       devices: command.devices,
       devicePrefix: command.devicePrefix,
+      ...(command.deviceIds === undefined ? {} : { deviceIds: command.deviceIds }),
       rate: command.rate,
       durationSec: command.durationSec,
       keyId: command.keyId,
@@ -37,7 +38,8 @@ export function runEmit(command: EmitCommand, hooks: { onProgress?: (line: strin
         if (event.type !== 'connected') report(`${event.type}: ${JSON.stringify(event)}`);
       },
     });
-    report(`native: ${command.devices} devices, ${command.rate} readings/s to ${command.host}:${command.port}`);
+    const fleet = command.deviceIds === undefined ? `${command.devices} devices` : command.deviceIds.join(', ');
+    report(`native: ${fleet}, ${command.rate} readings/s to ${command.host}:${command.port}`);
     const done = simulator.run().then((summary) => ({ mode: 'native' as const, ...summary }));
     return { done, stop: async () => void (await simulator.stop()) };
   }

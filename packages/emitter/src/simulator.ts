@@ -20,6 +20,8 @@ export interface SimulatorOptions {
   readonly devices: number;
   /** Device ids are `${devicePrefix}-1` .. `${devicePrefix}-N`. Default `sim`. */
   readonly devicePrefix?: string;
+  /** Exact device ids (a registered device's); when given, `devices` and `devicePrefix` are not used. */
+  readonly deviceIds?: readonly string[];
   /** Readings per second, all devices together. */
   readonly rate: number;
   /** Seconds to run; undefined runs until stop(). */
@@ -49,6 +51,12 @@ export interface SimulatorSummary {
   readonly acked: number;
   readonly duplicates: number;
   readonly rejected: number;
+  /**
+   * Readings refused for good, by reason. ERROR frames name their reason; readings refused one by one
+   * inside an ACK (device_not_allowed, timestamp_out_of_range, schema_invalid...) are only counted by the
+   * protocol, under `in_ack` (each reason is in the hub's dead letters).
+   */
+  readonly refusedByReason: Readonly<Record<string, number>>;
   readonly resent: number;
   readonly reconnects: number;
   /** Readings the pacing schedule wanted but the fleet could not produce because the hub held it back. */
@@ -71,6 +79,7 @@ export class Simulator {
   private readonly clients: NativeClient[] = [];
   private readonly devices: DeviceState[];
   private produced = 0;
+  private readonly refusedByReason: Record<string, number> = {};
   private skipped = 0;
   private stopped = false;
   private startedAt = 0;
@@ -81,11 +90,13 @@ export class Simulator {
   });
 
   constructor(private readonly options: SimulatorOptions) {
-    if (!Number.isInteger(options.devices) || options.devices < 1) throw new Error('devices must be an integer >= 1');
+    if (options.deviceIds !== undefined && options.deviceIds.length === 0) throw new Error('deviceIds is empty');
+    if (options.deviceIds === undefined && (!Number.isInteger(options.devices) || options.devices < 1))
+      throw new Error('devices must be an integer >= 1');
     if (!(options.rate > 0)) throw new Error('rate must be positive');
     const prefix = options.devicePrefix ?? 'sim';
     const seqStart = options.seqStart ?? Date.now();
-    const ids = Array.from({ length: options.devices }, (_, i) => `${prefix}-${i + 1}`);
+    const ids = options.deviceIds ?? Array.from({ length: options.devices }, (_, i) => `${prefix}-${i + 1}`);
     const keyOf = keyLookup(options.keys);
 
     const sharedIds = ids.filter((id) => keyOf(id) === undefined);
@@ -151,7 +162,16 @@ export class Simulator {
       ...(o.lingerMs === undefined ? {} : { lingerMs: o.lingerMs }),
       ...(o.maxOutboxReadings === undefined ? {} : { maxOutboxReadings: o.maxOutboxReadings }),
       ...(o.reconnect === undefined ? {} : { reconnect: o.reconnect }),
-      ...(o.onEvent === undefined ? {} : { onEvent: o.onEvent }),
+      onEvent: (event) => {
+        if (event.type === 'refused' && !event.retrying && event.readings > 0) {
+          const reason = event.reason ?? `code_${event.code}`;
+          this.refusedByReason[reason] = (this.refusedByReason[reason] ?? 0) + event.readings;
+        }
+        o.onEvent?.(event);
+      },
+    });
+    client.on('ack', (ack) => {
+      if (ack.rejected > 0) this.refusedByReason.in_ack = (this.refusedByReason.in_ack ?? 0) + ack.rejected;
     });
     this.clients.push(client);
     return client;
@@ -229,6 +249,7 @@ export class Simulator {
       acked: sum((s) => s.acked),
       duplicates: sum((s) => s.duplicates),
       rejected: sum((s) => s.rejected),
+      refusedByReason: { ...this.refusedByReason },
       resent: sum((s) => s.resent),
       reconnects: sum((s) => s.reconnects),
       skipped: this.skipped,

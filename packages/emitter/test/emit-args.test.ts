@@ -60,6 +60,8 @@ describe('parseEmitArgs', () => {
       [['--suite', 'rot13', '--key-id', 'k', '--secret', secret], {}, '--suite'],
       [['--frame-size', '1.5', '--key-id', 'k', '--secret', secret], {}, '--frame-size'],
       [['--mode', 'ftp'], {}, '--mode'],
+      [['--device-ids', 'pump-7,bad id', '--key-id', 'k', '--secret', secret], {}, '--device-ids'],
+      [['--device-ids', '', '--key-id', 'k', '--secret', secret], {}, '--device-ids'],
       [['--mode', 'legacy'], { ENCRYPTION_KEY: 'k', AUTH_TOKEN: 't', LISTENER_PORT: 'abc' }, 'LISTENER_PORT'],
       [['--mode', 'legacy'], { ENCRYPTION_KEY: 'k', AUTH_TOKEN: 't', EMIT_INTERVAL_MS: '-5' }, 'EMIT_INTERVAL_MS'],
       [['--mode', 'legacy', '--tamper', '2'], { ENCRYPTION_KEY: 'k', AUTH_TOKEN: 't' }, '--tamper'],
@@ -78,6 +80,11 @@ describe('parseEmitArgs', () => {
     }
   });
 
+  it('takes exact device ids from --device-ids', () => {
+    const result = parseEmitArgs(['--device-ids', 'pump-7, pump-8', '--key-id', 'k', '--secret', secret], {});
+    expect(result.ok && result.command.mode === 'native' && result.command.deviceIds).toEqual(['pump-7', 'pump-8']);
+  });
+
   it('documents every flag in --help', () => {
     const help = emitHelpText();
     for (const flag of [
@@ -86,6 +93,7 @@ describe('parseEmitArgs', () => {
       '--port',
       '--devices',
       '--device-prefix',
+      '--device-ids',
       '--rate',
       '--duration',
       '--frame-size',

@@ -34,6 +34,8 @@ export class FakeHub {
   /** When false the hub ignores PINGs, like a hub that hangs without closing its sockets. */
   answerPings = true;
   answer: (frame: ReceivedFrame, index: number) => Answer = () => ({ kind: 'ack' });
+  /** When set, readings of other devices are refused one by one in the ACK, as the hub does (device_not_allowed). */
+  allowedDevices: ReadonlySet<string> | undefined;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private paused = false;
@@ -79,7 +81,12 @@ export class FakeHub {
             continue;
           }
           let accepted = 0;
+          let rejected = 0;
           for (const reading of received.readings) {
+            if (this.allowedDevices !== undefined && !this.allowedDevices.has(reading.device)) {
+              rejected += 1;
+              continue;
+            }
             const id = `${reading.device}/${reading.seq}`;
             if (!this.stored.has(id)) accepted += 1;
             this.stored.set(id, reading);
@@ -88,8 +95,8 @@ export class FakeHub {
             encodeAck({
               frameId: frame.frameId,
               accepted,
-              duplicates: received.readings.length - accepted,
-              rejected: 0,
+              duplicates: received.readings.length - accepted - rejected,
+              rejected,
             }),
           );
         }

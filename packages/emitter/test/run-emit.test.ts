@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { legacyKey, openLegacyToken, parseLegacyLine } from '@sealstream/protocol';
-import { parseEmitArgs, runEmit } from '@sealstream/emitter';
+import { describeEmitSummary, emitExitCode, parseEmitArgs, runEmit } from '@sealstream/emitter';
 import { FakeHub } from './fake-hub.js';
 
 const secretHex = 'ab'.repeat(32);
@@ -33,6 +33,75 @@ describe('runEmit', () => {
     expect(summary.acked).toBe(summary.sent);
     expect(hub.stored.size).toBe(summary.sent);
     expect(progress.join('\n')).toContain('3 devices');
+  });
+
+  it('sends as the exact device ids given with --device-ids', async () => {
+    hub = new FakeHub(Buffer.from(secretHex, 'hex'));
+    hub.allowedDevices = new Set(['pump-7', 'pump-8']);
+    const port = await hub.listen();
+    const parsed = parseEmitArgs(
+      ['--port', String(port), '--device-ids', 'pump-7,pump-8', '--rate', '200', '--duration', '0.3', '--key-id', 'k1'],
+      { SEALSTREAM_DEVICE_SECRET: secretHex },
+    );
+    if (!parsed.ok) throw new Error(parsed.error);
+    const summary = await runEmit(parsed.command).done;
+    if (summary.mode !== 'native') throw new Error('expected native');
+    expect(summary.sent).toBeGreaterThan(0);
+    expect(summary.rejected).toBe(0);
+    expect(new Set([...hub.stored.values()].map((reading) => reading.device))).toEqual(new Set(['pump-7', 'pump-8']));
+    expect(emitExitCode(summary)).toBe(0);
+    expect(describeEmitSummary(summary)).toMatch(
+      new RegExp(`^emit: ${summary.sent} accepted, 0 duplicates, 0 refused`),
+    );
+  });
+
+  it('fails (exit code 1) and says why when the hub refused readings', async () => {
+    hub = new FakeHub(Buffer.from(secretHex, 'hex'));
+    hub.allowedDevices = new Set(['pump-7']);
+    const port = await hub.listen();
+    const parsed = parseEmitArgs(
+      [
+        '--port',
+        String(port),
+        '--devices',
+        '1',
+        '--device-prefix',
+        'pump',
+        '--rate',
+        '100',
+        '--duration',
+        '0.2',
+        '--key-id',
+        'k1',
+      ],
+      { SEALSTREAM_DEVICE_SECRET: secretHex },
+    );
+    if (!parsed.ok) throw new Error(parsed.error);
+    const summary = await runEmit(parsed.command).done;
+    if (summary.mode !== 'native') throw new Error('expected native');
+    expect(summary.sent).toBeGreaterThan(0);
+    expect(summary.rejected).toBe(summary.sent);
+    expect(summary.refusedByReason).toEqual({ in_ack: summary.sent });
+    expect(emitExitCode(summary)).toBe(1);
+    const line = describeEmitSummary(summary);
+    expect(line).toContain(`0 accepted, 0 duplicates, ${summary.sent} refused`);
+    expect(line).toContain('device_not_allowed');
+  });
+
+  it('counts readings an ERROR frame refused by their reason', async () => {
+    hub = new FakeHub(Buffer.from(secretHex, 'hex'));
+    hub.answer = () => ({ kind: 'error', reason: 'schema_invalid' });
+    const port = await hub.listen();
+    const parsed = parseEmitArgs(
+      ['--port', String(port), '--devices', '1', '--rate', '50', '--duration', '0.2', '--key-id', 'k1'],
+      { SEALSTREAM_DEVICE_SECRET: secretHex },
+    );
+    if (!parsed.ok) throw new Error(parsed.error);
+    const summary = await runEmit(parsed.command).done;
+    if (summary.mode !== 'native') throw new Error('expected native');
+    expect(summary.refusedByReason).toEqual({ schema_invalid: summary.sent });
+    expect(emitExitCode(summary)).toBe(1);
+    expect(describeEmitSummary(summary)).toContain(`${summary.sent} schema_invalid`);
   });
 
   it('runs the legacy emitter for exactly the requested number of bursts', async () => {

@@ -12,6 +12,8 @@ export interface DeviceSummary {
   readonly device: string;
   /** Start of the newest minute with data; null for a registered device that never sent. */
   readonly lastSeen: number | null;
+  /** Device time of its newest stored reading; null when unknown (older hubs, rejects only). */
+  readonly lastReadingAt: number | null;
   readonly totalValid: number;
   readonly totalInvalid: number;
   readonly validLastHour: number;
@@ -71,12 +73,17 @@ const KEY_STATUSES: readonly string[] = ['active', 'expiring', 'expired', 'revok
 export function parseDeviceSummary(value: unknown): DeviceSummary | null {
   if (!isObject(value) || !isString(value['device'])) return null;
   const counts = ['totalValid', 'totalInvalid', 'validLastHour', 'perMinuteLastHour'] as const;
-  if (!isNullableNumber(value['lastSeen'] ?? null) || !counts.every((field) => isNumber(value[field] ?? 0)))
+  if (
+    !isNullableNumber(value['lastSeen'] ?? null) ||
+    !isNullableNumber(value['lastReadingAt'] ?? null) ||
+    !counts.every((field) => isNumber(value[field] ?? 0))
+  )
     return null;
   const status = value['status'];
   return {
     device: value['device'],
     lastSeen: (value['lastSeen'] as number | null | undefined) ?? null,
+    lastReadingAt: (value['lastReadingAt'] as number | null | undefined) ?? null,
     totalValid: (value['totalValid'] as number | undefined) ?? 0,
     totalInvalid: (value['totalInvalid'] as number | undefined) ?? 0,
     validLastHour: (value['validLastHour'] as number | undefined) ?? 0,

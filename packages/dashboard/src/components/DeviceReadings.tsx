@@ -5,7 +5,7 @@
  * a second every row moves on each update, and painting 200 of them was the page's main cost.
  */
 import type { LiveReading } from '../contract.js';
-import { formatAge, formatClock, formatCount, formatUnknown } from '../format.js';
+import { formatAge, formatCount, formatDateTime, formatUnknown } from '../format.js';
 import type { FollowedDeviceView } from '../live-store.js';
 import { useRowWindow, windowRange } from '../use-row-window.js';
 import { FollowedChart } from './FollowedChart.js';
@@ -88,7 +88,7 @@ export function DeviceReadings({ followed, onStop }: DeviceReadingsProps) {
               return (
                 <tr key={`${reading.seq}:${reading.ts}`} style={{ height: READING_ROW_HEIGHT }}>
                   <td className="num">{reading.seq}</td>
-                  <td className="mono">{formatClock(reading.ts)}</td>
+                  <td className="mono nowrap">{formatDateTime(reading.ts)}</td>
                   <td className="num">{formatLatency(reading.committedAt - reading.ts)}</td>
                   <td className="mono data-cell" title={text}>
                     {text}

@@ -6,7 +6,7 @@
 import { memo } from 'react';
 import type { KeyboardEvent } from 'react';
 import type { DeviceRowView } from '../device-registry.js';
-import { formatAge, formatMetric } from '../format.js';
+import { formatAge, formatDateTime, formatMetric, formatUnknown } from '../format.js';
 import { Sparkline } from './Sparkline.js';
 
 const METRICS_SHOWN = 4;
@@ -31,7 +31,10 @@ function DeviceRowComponent({ index, device, now, followed, onFollow }: DeviceRo
   };
   const shown = device.metrics.slice(0, METRICS_SHOWN);
   const hidden = device.metrics.length - shown.length;
-  const allMetrics = device.metrics.map(([name, value]) => `${name} ${formatMetric(value)}`).join(', ');
+  const allMetrics = [
+    ...device.metrics.map(([name, value]) => `${name} ${formatMetric(value)}`),
+    ...device.texts.map(([name, value]) => `${name} ${value}`),
+  ].join(', ');
   return (
     <tr
       className={followed ? 'device-row is-followed' : 'device-row'}
@@ -51,12 +54,18 @@ function DeviceRowComponent({ index, device, now, followed, onFollow }: DeviceRo
       <td className="num" title={`seq ${device.seq}`}>
         {device.seq}
       </td>
-      <td className="num" title={new Date(device.ts).toISOString()}>
+      <td className="num" title={formatDateTime(device.ts)}>
         {formatAge(now - device.ts)}
       </td>
       <td className="metrics" title={allMetrics}>
-        {shown.length === 0 ? (
-          <span className="muted">no numeric fields</span>
+        {shown.length === 0 && device.texts.length > 0 ? (
+          device.texts.map(([name, value]) => (
+            <span className="metric" key={name}>
+              <span className="metric-name">{name}</span> <span>{formatUnknown(value, 24)}</span>
+            </span>
+          ))
+        ) : shown.length === 0 ? (
+          <span className="muted">no fields to show</span>
         ) : (
           shown.map(([name, value]) => (
             <span className="metric" key={name}>

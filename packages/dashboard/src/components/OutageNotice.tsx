@@ -2,7 +2,7 @@
  * Says plainly that live updates are paused while the link is down (and that the gap will be
  * back-filled), and after a reconnect how long the outage was and what was recovered from the API.
  */
-import { formatAge, formatClock, formatCount } from '../format.js';
+import { formatAge, formatCount, formatDateTime } from '../format.js';
 import type { ConnectionInfo, OutageView } from '../live-store.js';
 
 interface OutageNoticeProps {
@@ -25,14 +25,14 @@ export function OutageNotice({ connection, outage, now }: OutageNoticeProps) {
       >
         {waiting
           ? 'Connecting to the live feed…'
-          : `Live updates paused since ${formatClock(connection.since)}: the link to the hub is down. ` +
+          : `Live updates paused since ${formatDateTime(connection.since)}: the link to the hub is down. ` +
             'Numbers below are the last known. When the link returns, the gap is back-filled from the API.'}
       </p>
     );
   }
   if (outage === null || now - outage.to > SHOW_RECOVERED_MS) return null;
   const fill = outage.backfill;
-  let text = `Live link was down ${formatClock(outage.from)}–${formatClock(outage.to)} (${formatAge(outage.to - outage.from)}). `;
+  let text = `Live link was down ${formatDateTime(outage.from)}–${formatDateTime(outage.to)} (${formatAge(outage.to - outage.from)}). `;
   if (fill === null) text += 'Back-filling the gap from the API…';
   else {
     text += `Back-filled from the API: ${formatCount(fill.rejects)} rejects`;

@@ -107,10 +107,13 @@ export function RatesChart({ rates }: RatesChartProps) {
   }, [rates]);
 
   const last = rates.times.length - 1;
+  let peak = 0;
+  for (const value of rates.readingsPerSec) if (value !== null && value > peak) peak = value;
   const summary =
     last < 0
       ? 'No rate samples yet.'
-      : `Latest: ${formatRate(rates.readingsPerSec[last] ?? 0)} readings/s, ${formatRate(rates.rejectsPerSec[last] ?? 0)} rejects/s.`;
+      : `Latest: ${formatRate(rates.readingsPerSec[last] ?? 0)} readings/s, ${formatRate(rates.rejectsPerSec[last] ?? 0)} rejects/s; ` +
+        `peak ${formatRate(peak)} readings/s.`;
 
   return (
     <section className="panel" aria-labelledby="rates-heading">
@@ -122,7 +125,9 @@ export function RatesChart({ rates }: RatesChartProps) {
           role="img"
           aria-label={`Readings and rejects per second. ${summary}`}
         />
-        <figcaption className="muted">{summary}</figcaption>
+        <figcaption className="muted" data-testid="rates-summary" data-points={rates.times.length} data-peak={peak}>
+          {summary}
+        </figcaption>
       </figure>
     </section>
   );

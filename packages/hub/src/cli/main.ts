@@ -4,8 +4,9 @@
  * runs the device simulator or the seed-compatible legacy emitter. This is the app layer: the only
  * place that reads process.env and argv, prints, and exits.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { emitHelpText, parseEmitArgs, runEmit } from '@sealstream/emitter';
+import { describeEmitSummary, emitExitCode, emitHelpText, parseEmitArgs, runEmit } from '@sealstream/emitter';
 import { loadConfig } from '../config/load-config.js';
 import { createLogger } from '../observability/logger.js';
 import { DEMO_DEFAULTS } from './demo-defaults.js';
@@ -13,6 +14,7 @@ import { startDemoDevices } from './demo-devices.js';
 import { descriptorBudget, startDescriptorWatch } from './descriptor-watch.js';
 import { serveHelpText } from './help.js';
 import { startHub } from './start-hub.js';
+import { startupBanner } from './startup-banner.js';
 import { runUsersCommand } from './users-command.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -28,6 +30,11 @@ async function main(argv: string[]): Promise<number> {
         print: (line) => console.log(line),
         printError: (line) => console.error(line),
       });
+    case 'version':
+    case '--version':
+    case '-v':
+      console.log(`sealstream ${productVersion()}`);
+      return 0;
     case undefined:
     case 'help':
     case '--help':
@@ -57,32 +64,8 @@ async function serve(argv: string[]): Promise<number> {
   const hub = await startHub(config, { logger, dashboardDir, collectDefaultMetrics: true });
   const demo = config.demo ? startDemoDevices(hub, logger) : undefined;
   const descriptors = startDescriptorWatch({ logger, budget: descriptorBudget(config) });
-  // Printed once, to stdout and never to the log: it is a credential.
-  const adminNote =
-    hub.demoAdmin === null
-      ? ''
-      : `  API admin:       ${hub.demoAdmin.username} / ${hub.demoAdmin.password}  (demo; shown only at first start)`;
-
-  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${hub.ports.http}/`;
-  console.log(
-    [
-      '',
-      `  Sealstream hub is running (${config.store.kind === 'pglite' ? `PGlite in ${config.store.dataDir}` : 'PostgreSQL server'})`,
-      `  Dashboard:       ${url}`,
-      `  Metrics:         ${url}metrics`,
-      `  Native TCP:      ${hub.ports.tcp === null ? 'off' : `${config.host}:${hub.ports.tcp}`}`,
-      `  Legacy TCP:      ${hub.ports.legacy === null ? 'off' : `${config.host}:${hub.ports.legacy}`}`,
-      ...(hub.ports.monitor === null
-        ? []
-        : [`  Monitoring:      ${config.host}:${hub.ports.monitor} (/healthz, /metrics)`]),
-      `  API docs:        ${url}docs`,
-      adminNote,
-      config.demo
-        ? `  Demo devices:    ${config.demoDevices.count} native at ${config.demoDevices.rate} readings/s total, plus a legacy burst emitter`
-        : '',
-      '',
-    ].join('\n'),
-  );
+  // Printed last, to stdout and never to the log (the demo admin's password is a credential).
+  console.log(startupBanner(config, { ports: hub.ports, demoAdmin: hub.demoAdmin }));
 
   let stoppingSince: number | null = null;
   const stop = async (signal: string): Promise<void> => {
@@ -131,9 +114,18 @@ async function emit(argv: string[]): Promise<number> {
   process.once('SIGINT', () => void run.stop());
   process.once('SIGTERM', () => void run.stop());
   const summary = await run.done;
-  console.log(JSON.stringify(summary));
-  // A refused AUTH token means nothing was delivered: say so to scripts, not just in the summary.
-  return summary.mode === 'legacy' && summary.authFailed ? 1 : 0;
+  // In words for a person, then the JSON for scripts, as the last line (one write, so `2>&1` or a
+  // merged pipe keeps that order). Refused readings (or a refused AUTH token) also make the exit code 1.
+  console.log(`${describeEmitSummary(summary)}\n${JSON.stringify(summary)}`);
+  return emitExitCode(summary);
+}
+
+/** The hub package's version (src/cli and dist/cli are both two folders below its package.json). */
+function productVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
+  return manifest.version ?? 'unknown';
 }
 
 async function readStdin(): Promise<string> {

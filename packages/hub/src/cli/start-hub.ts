@@ -40,7 +40,10 @@ export interface RunningHub {
     readonly legacy: number | null;
     readonly monitor: number | null;
   };
-  /** Demo mode, first start only: the admin account created with a random password, to print once. */
+  /**
+   * Demo mode, first successful start only: the admin account created with a random password, to print
+   * once. It is created after every listener is up, so a start that fails never creates it unseen.
+   */
   readonly demoAdmin: { readonly username: string; readonly password: string } | null;
   close(): Promise<void>;
 }
@@ -78,7 +81,6 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           onBackgroundError,
         },
   );
-  const demoAdmin = config.demo ? await createDemoAdmin(store) : null;
   const registry = await openRegistry(config, store, logger);
 
   const { limits } = config;
@@ -131,6 +133,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     logger,
     store,
     stats: () => pipeline.stats(),
+    rateHistory: () => pipeline.rateHistory(),
     metricsRegistry: metrics.registry,
     accounts: store,
     queries: store,
@@ -251,6 +254,9 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
         });
   if (monitor !== null) await monitor.listen({ host: config.host, port: config.monitorPort ?? 0 });
   const monitorPort = monitor === null ? null : (monitor.server.address() as AddressInfo).port;
+  // Only now that every listener is up: a start that fails earlier (a port in use) must not create the
+  // account whose password only a successful start prints.
+  const demoAdmin = config.demo ? await createDemoAdmin(store) : null;
   ready = true;
 
   let closing: Promise<void> | undefined;

@@ -34,7 +34,8 @@ export function usersHelpText(): string {
 
 export async function runUsersCommand(argv: readonly string[], env: Env, io: UsersCommandIo): Promise<number> {
   const [action, ...rest] = argv;
-  if (action === undefined || action === '--help' || action === '-h' || action === 'help') {
+  const wantsHelp = rest.includes('--help') || rest.includes('-h');
+  if (action === undefined || action === '--help' || action === '-h' || action === 'help' || wantsHelp) {
     io.print(usersHelpText());
     return 0;
   }

@@ -28,6 +28,7 @@ import { ExportTickets, type ExportTicketOptions } from './export-tickets.js';
 import { registerQueryRoutes } from './query-routes.js';
 import { registerRateLimits, type RateLimitSettings } from './rate-limits.js';
 import { RequestLogController, requestLogView } from './request-log.js';
+import type { RatePoint } from '../pipeline/stats-tracker.js';
 import { registerStatsRoutes } from './stats-routes.js';
 import { registerUserRoutes } from './user-routes.js';
 import type { ApiKeys } from '../registry/api-keys.js';
@@ -55,6 +56,8 @@ export interface HttpAppOptions {
   readonly accounts: AccountStore;
   readonly queries: QueryStore;
   readonly stats: () => LiveStats;
+  /** The stats' rates once a second over the last five minutes (GET /api/v1/stats/rates). */
+  readonly rateHistory?: () => readonly RatePoint[];
   readonly metricsRegistry: Registry;
   /** HS256 signing secret for API tokens, at least 32 bytes. */
   readonly jwtSecret: string;
@@ -222,7 +225,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     ...(options.maxSessionSeconds === undefined ? {} : { maxSessionSeconds: options.maxSessionSeconds }),
   });
   const dashboardRead = auth.require('viewer', { open: options.openDashboardReads === true });
-  registerStatsRoutes(app, options.stats, dashboardRead);
+  registerStatsRoutes(app, options.stats, dashboardRead, options.rateHistory);
   registerDeadLetterRoutes(app, options.queries, dashboardRead);
   registerQueryRoutes(app, options.queries, auth.require('viewer'));
   registerExportRoutes(app, options.queries, auth.require('viewer'));

@@ -30,11 +30,17 @@ const DeviceSummary = Type.Object(
     lastSeen: Type.Union([Type.Number(), Type.Null()], {
       description: 'start of the newest minute with data from this device, ms; null when never seen',
     }),
+    lastReadingAt: Type.Union([Type.Number(), Type.Null()], {
+      description: 'device time of its newest stored reading, ms; null when none is stored in the lastSeen minute',
+    }),
     totalValid: Type.Number(),
     totalInvalid: Type.Number(),
     validLastHour: Type.Number(),
     invalidLastHour: Type.Number(),
-    perMinuteLastHour: Type.Number(),
+    perMinuteLastHour: Type.Number({
+      description:
+        "validLastHour per minute since the device's first minute with data in that hour (at least 1 minute)",
+    }),
     registered: Type.Boolean({ description: 'true when the hub issued keys for this device' }),
     name: Type.Union([Type.String(), Type.Null()]),
     status: stringEnum(['active', 'revoked', 'unregistered'] as const),

@@ -55,7 +55,7 @@ export interface LiveHubOptions {
   readonly maxLegacyMessagesPerTick?: number;
   /** A client with this many unsent packets or more is skipped for the tick. Default 100; 0 skips everyone. */
   readonly maxBufferedPackets?: number;
-  /** Minimum spacing of `stats` to one v2 client. Default 250 ms. */
+  /** Minimum spacing of `stats` (v2) and `stats:update` (legacy) to one client. Default 250 ms. */
   readonly statsIntervalMs?: number;
   /** Devices whose latest reading is kept for clients that catch up. Default 10 000. */
   readonly maxTrackedDevices?: number;
@@ -412,6 +412,7 @@ class LiveFanOut {
   }
 
   private fanOutLegacy(currentStats: () => LiveStats): void {
+    const now = this.now();
     const messages = this.buffer.legacyMessages;
     const capDropped = this.buffer.legacyDropped;
     const { totalReceived, totalValid, totalInvalid, successRate } = currentStats();
@@ -428,10 +429,13 @@ class LiveFanOut {
       }
       if (messages.length > 0) messageIds.push(client.socket.id);
       dropped += capDropped;
-      // Per client, so a client skipped while the totals moved still gets the newest ones later.
-      if (client.lastLegacyStats !== statsKey) {
+      // Per client, so a client skipped while the totals moved still gets the newest ones later; spaced
+      // like v2 stats (statsIntervalMs): commits arrive many times a second and each moved the totals,
+      // which sent the seed's dashboard ~50 stats:update a second. A later tick sends the newest totals.
+      if (client.lastLegacyStats !== statsKey && now - client.lastStatsAt >= this.statsIntervalMs) {
         statsIds.push(client.socket.id);
         client.lastLegacyStats = statsKey;
+        client.lastStatsAt = now;
       }
     }
     for (const message of messages) this.emitTo(messageIds, 'message:new', message);

@@ -34,7 +34,7 @@ import type {
 } from './ports.js';
 import { planRedrive } from './redrive-plan.js';
 import { SeqWindow } from './seq-window.js';
-import { StatsTracker } from './stats-tracker.js';
+import { StatsTracker, type RatePoint } from './stats-tracker.js';
 
 export interface PipelineLimits {
   readonly maxClockSkewMs: number;
@@ -180,6 +180,11 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   stats(): LiveStats {
     return this.statsTracker.snapshot();
+  }
+
+  /** Per-second rates of the last five minutes, for a dashboard that opens now (GET /api/v1/stats/rates). */
+  rateHistory(): RatePoint[] {
+    return this.statsTracker.rateHistory();
   }
 
   async handleDataFrame(frame: DataFrame, source: SourceKind, peer: string): Promise<FrameAnswer> {

@@ -129,9 +129,18 @@ export interface DeviceSummary {
   readonly lastSeen: number | null;
   readonly totalValid: number;
   readonly totalInvalid: number;
-  /** Valid readings in the hour before `nowMs` (by device time), and that as a per-minute rate. */
+  /**
+   * Device time of its newest stored reading, ms (within the minute of `lastSeen`); null when it has
+   * none there (a minute of rejects only, or readings past retention).
+   */
+  readonly lastReadingAt: number | null;
+  /** Valid readings in the hour before `nowMs` (by device time). */
   readonly validLastHour: number;
   readonly invalidLastHour: number;
+  /**
+   * validLastHour per minute over the time it was sent in: from the device's first minute with data in
+   * that hour until `nowMs` (at least one minute), so a device that began minutes ago shows its real rate.
+   */
   readonly perMinuteLastHour: number;
   /** True when the device is in the registry (has or had keys issued by the hub). */
   readonly registered: boolean;
@@ -150,7 +159,8 @@ export async function queryDevicePage(
     `WITH seen AS (
        SELECT device_id, max(minute) AS last_minute, sum(valid) AS valid, sum(invalid) AS invalid,
          coalesce(sum(valid) FILTER (WHERE ${lastHour}), 0) AS valid_hour,
-         coalesce(sum(invalid) FILTER (WHERE ${lastHour}), 0) AS invalid_hour
+         coalesce(sum(invalid) FILTER (WHERE ${lastHour}), 0) AS invalid_hour,
+         min(minute) FILTER (WHERE ${lastHour} AND valid > 0) AS first_hour_minute
        FROM minute_buckets
        WHERE device_id <> $1 AND ($2::text IS NULL OR device_id > $2::text)
        GROUP BY device_id
@@ -160,6 +170,11 @@ export async function queryDevicePage(
      SELECT coalesce(s.device_id, r.id) AS device_id, ${msOf('s.last_minute')} AS last_ms,
        coalesce(s.valid, 0)::float8 AS valid, coalesce(s.invalid, 0)::float8 AS invalid,
        coalesce(s.valid_hour, 0)::float8 AS hour, coalesce(s.invalid_hour, 0)::float8 AS invalid_hour,
+       ${msOf('s.first_hour_minute')} AS first_hour_ms,
+       -- One primary-key probe per listed device: its newest reading inside its newest minute.
+       (SELECT ${msOf('max(rd.ts)')} FROM readings rd
+         WHERE rd.device_id = s.device_id AND rd.ts >= s.last_minute AND rd.ts < s.last_minute + interval '1 minute')
+         AS last_reading_ms,
        r.id IS NOT NULL AS registered, r.name, r.revoked_at IS NOT NULL AS revoked
      FROM seen s FULL OUTER JOIN registered r ON r.id = s.device_id
      ORDER BY 1 LIMIT $4`,
@@ -169,14 +184,22 @@ export async function queryDevicePage(
     const hour = toNumber(row['hour'], 'hour');
     const registered = toBoolean(row['registered'], 'registered');
     const lastMs: unknown = row['last_ms'];
+    const lastReadingMs: unknown = row['last_reading_ms'];
+    const firstHourMs: unknown = row['first_hour_ms'];
+    const windowMinutes =
+      firstHourMs === null || firstHourMs === undefined
+        ? 60
+        : Math.min(60, Math.max(1, (query.nowMs - toNumber(firstHourMs, 'first_hour_ms')) / 60_000));
     return {
       device: toText(row['device_id'], 'device_id'),
       lastSeen: lastMs === null || lastMs === undefined ? null : toNumber(lastMs, 'last_seen'),
       totalValid: toNumber(row['valid'], 'valid'),
       totalInvalid: toNumber(row['invalid'], 'invalid'),
+      lastReadingAt:
+        lastReadingMs === null || lastReadingMs === undefined ? null : toNumber(lastReadingMs, 'last_reading_ms'),
       validLastHour: hour,
       invalidLastHour: toNumber(row['invalid_hour'], 'invalid_hour'),
-      perMinuteLastHour: Math.round((hour / 60) * 100) / 100,
+      perMinuteLastHour: Math.round((hour / windowMinutes) * 100) / 100,
       registered,
       name: toNullableText(row['name'], 'name'),
       status: !registered ? 'unregistered' : toBoolean(row['revoked'], 'revoked') ? 'revoked' : 'active',
@@ -252,12 +275,21 @@ export async function querySeries(
     point.metrics[toText(row['metric'], 'metric')] = {
       min: toNumber(row['min'], 'min'),
       max: toNumber(row['max'], 'max'),
-      sum: finiteOrNull(sum),
+      sum: finiteOrNull(withoutFloatNoise(sum)),
       count,
-      avg: count === 0 ? 0 : finiteOrNull(sum / count),
+      avg: count === 0 ? 0 : finiteOrNull(withoutFloatNoise(sum / count)),
     };
   }
   return [...points.values()];
+}
+
+/**
+ * Sums of decimal readings carry binary rounding noise in their last digits (0.1 + 0.2 =
+ * 0.30000000000000004, 6612.299999999999): 12 significant digits keep every digit a reading can have
+ * meant and drop the noise.
+ */
+function withoutFloatNoise(value: number): number {
+  return Number.isFinite(value) ? Number(value.toPrecision(12)) : value;
 }
 
 export interface MinuteDocument {

@@ -66,6 +66,13 @@ const PROTECTED: readonly ProtectedRoute[] = [
   },
   {
     method: 'GET',
+    route: '/api/v1/stats/rates',
+    minRole: 'viewer',
+    request: () => ({ path: '/api/v1/stats/rates' }),
+    okStatus: 200,
+  },
+  {
+    method: 'GET',
     route: '/api/v1/dead-letters',
     minRole: 'viewer',
     request: () => ({ path: '/api/v1/dead-letters?limit=5' }),

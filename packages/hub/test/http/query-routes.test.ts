@@ -113,7 +113,13 @@ describe('query routes', () => {
   it('lists devices with last-seen, and filters dead letters by reason, device, source and time', async () => {
     const devices = await get('/api/v1/devices');
     expect((devices.body as { items: Array<{ device: string; lastSeen: number }> }).items).toEqual([
-      expect.objectContaining({ device: 'pump-1', lastSeen: T0 + 4 * MINUTE, totalValid: 30, totalInvalid: 1 }),
+      expect.objectContaining({
+        device: 'pump-1',
+        lastSeen: T0 + 4 * MINUTE,
+        lastReadingAt: T0 + 290_000,
+        totalValid: 30,
+        totalInvalid: 1,
+      }),
     ]);
     const stale = await get('/api/v1/dead-letters?reason=stale_frame');
     expect((stale.body as { items: unknown[] }).items).toHaveLength(1);

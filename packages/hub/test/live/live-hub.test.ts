@@ -205,12 +205,36 @@ describe('legacy clients (no protocol in the handshake)', () => {
     expect(readings).toHaveLength(0);
   });
 
+  it('get stats:update at most once per stats interval however often commits move the totals', async () => {
+    const h = await start({ statsIntervalMs: 200 });
+    const socket = await h.client();
+    const statsUpdates = collect(socket, 'stats:update');
+    h.stats.current = { ...h.stats.current, totalInvalid: 1 };
+    await waitFor(() => statsUpdates.at(-1)?.totalInvalid === 1, 'a stats:update');
+    statsUpdates.length = 0;
+    const started = Date.now();
+    let seq = 0;
+    while (Date.now() - started < 600) {
+      seq += 1;
+      h.stats.current = { ...h.stats.current, totalReceived: seq, totalValid: seq };
+      h.hub.sink.committed([reading('legacy-1', seq, 'legacy', { name: 'n', origin: 'o', destination: 'd' })], 9_000);
+      await sleep(5);
+    }
+    await waitFor(() => statsUpdates.at(-1)?.totalValid === seq, 'the newest totals');
+    // About 100 commits in 600 ms, each moving the totals: at most one update per 200 ms (+1 for timing).
+    expect(seq).toBeGreaterThan(30);
+    expect(statsUpdates.length).toBeLessThanOrEqual(5);
+  });
+
   it('caps message:new per tick and counts the rest', async () => {
     const h = await start({ maxLegacyMessagesPerTick: 5 });
     const socket = await h.client();
     const messages = collect(socket, 'message:new');
     const statsUpdates = collect(socket, 'stats:update');
-    await waitFor(() => statsUpdates.length === 1, 'initial stats:update');
+    // The first stats:update may arrive with the CONNECT packet, before the collector is attached: new
+    // totals make the hub send one more, which proves the client is attached.
+    h.stats.current = { ...h.stats.current, totalReceived: 1 };
+    await waitFor(() => statsUpdates.at(-1)?.totalReceived === 1, 'a stats:update');
     const burst = Array.from({ length: 8 }, (_, i) =>
       reading('legacy-1', i, 'legacy', { name: `n${i}`, origin: 'o', destination: 'd' }),
     );

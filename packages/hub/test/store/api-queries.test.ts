@@ -59,6 +59,18 @@ await describeEachStore('API queries', (ctx) => {
     expect(day[0]?.start).toBe(Date.UTC(2026, 10, 20));
   });
 
+  it('answers sums and averages of decimal readings without binary float noise', async () => {
+    const device = freshDevice('noise');
+    const values = [0.1, 0.2, 0.4];
+    await ctx.store.commit({
+      readings: values.map((t, i) => reading({ device, seq: i, ts: T0 + i * 1000, data: { t } })),
+      deadLetters: [],
+    });
+    expect(values.reduce((a, b) => a + b, 0)).toBe(0.7000000000000001);
+    const [point] = await ctx.store.series({ device, fromMs: T0, toMs: T0 + MINUTE, width: '1m' });
+    expect(point?.metrics['t']).toEqual({ min: 0.1, max: 0.4, sum: 0.7, count: 3, avg: 0.233333333333 });
+  });
+
   it('builds the per-minute documents with records and totals, paged by minute', async () => {
     const device = freshDevice('minutes');
     const batch = [0, 1, 2, 61, 62, 125].map((s, i) => reading({ device, seq: i, ts: T0 + s * 1000, data: { n: i } }));
@@ -121,6 +133,24 @@ await describeEachStore('API queries', (ctx) => {
     expect(ids).not.toContain('');
     expect(all.find((d) => d.device === a)).toMatchObject({ lastSeen: T0 + 20 * MINUTE, validLastHour: 2 });
     expect(all.find((d) => d.device === b)).toMatchObject({ validLastHour: 0 });
+  });
+
+  it('gives a device its real last reading time and its rate over the time it has been sending', async () => {
+    const device = freshDevice('zz-fresh');
+    const now = T0 + 5 * MINUTE;
+    // Began 4 minutes before `now`, one reading every 10 s; the last one 37 s into its minute.
+    const readings = Array.from({ length: 24 }, (_, i) =>
+      reading({ device, seq: i, ts: T0 + MINUTE + 10_000 * i + (i === 23 ? 7_000 : 0) }),
+    );
+    await ctx.store.commit({ readings, deadLetters: [] });
+    const page = await ctx.store.devicePage({ limit: 1000, afterDevice: null, nowMs: now });
+    const summary = page.items.find((d) => d.device === device);
+    const last = readings.at(-1)?.ts ?? 0;
+    expect(summary?.lastSeen).toBe(T0 + 4 * MINUTE);
+    expect(summary?.lastReadingAt).toBe(last);
+    expect(summary?.validLastHour).toBe(24);
+    // 24 readings since its first minute (T0 + 1 min), 4 minutes before now: 6 a minute, not 24 / 60.
+    expect(summary?.perMinuteLastHour).toBe(6);
   });
 
   it('filters and pages dead letters newest first', async () => {

@@ -13,6 +13,11 @@ export interface KeyEntry {
    * device bearer tokens are computed from it. Held in memory only; never logged.
    */
   readonly secret: Uint8Array;
+  /**
+   * Set for a string credential (XRayIOT's HMAC secret): the UTF-8 bytes of the string, the HMAC key of
+   * signed JSON. Its `secret` is then SHA-256 of those bytes, so the same credential can seal frames.
+   */
+  readonly hmacSecret?: Uint8Array;
   /** 'any' for a shared (demo or gateway) key; otherwise the device ids this key may speak for. */
   readonly devices: 'any' | ReadonlySet<string>;
   readonly revoked: boolean;
@@ -29,6 +34,8 @@ export interface KeyResolver {
 export interface KeySpec {
   readonly keyId: string;
   readonly secret: Uint8Array;
+  /** See KeyEntry.hmacSecret. */
+  readonly hmacSecret?: Uint8Array;
   readonly devices: 'any' | readonly string[];
   readonly revoked?: boolean;
 }
@@ -42,6 +49,7 @@ export class StaticKeyring implements KeyResolver {
         keyId: spec.keyId,
         key: deriveDeviceKey(spec.secret),
         secret: Uint8Array.from(spec.secret),
+        ...(spec.hmacSecret === undefined ? {} : { hmacSecret: Uint8Array.from(spec.hmacSecret) }),
         devices: spec.devices === 'any' ? 'any' : new Set(spec.devices),
         revoked: spec.revoked ?? false,
       });

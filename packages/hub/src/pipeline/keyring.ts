@@ -3,7 +3,27 @@
  * may speak for, and whether it was revoked. The static keyring serves config-provided keys; a
  * database-backed resolver can implement the same interface.
  */
+import { createHash } from 'node:crypto';
 import { deriveDeviceKey, type DeviceKey } from '@sealstream/protocol';
+
+/**
+ * XRayIOT's shipped default HMAC secret. Anyone who read its source knows it, so a credential holding
+ * it proves nothing: refused outside --demo (configuration, registration and verification all check).
+ */
+export const XRAYIOT_DEFAULT_SECRET = 'default-secret-key-change-in-production';
+
+/** Fewest UTF-8 bytes a string HMAC credential may have: shorter strings are guessable. */
+export const MIN_STRING_SECRET_BYTES = 16;
+export const MAX_STRING_SECRET_BYTES = 1024;
+
+/**
+ * The secrets of a string credential (XRayIOT's HMAC secret): the UTF-8 bytes are the HMAC key of
+ * signed JSON; SHA-256 of them is the 32-byte secret sealed frames derive from.
+ */
+export function stringCredential(text: string | Uint8Array): { secret: Buffer; hmacSecret: Buffer } {
+  const hmacSecret = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text);
+  return { secret: createHash('sha256').update(hmacSecret).digest(), hmacSecret };
+}
 
 export interface KeyEntry {
   readonly keyId: string;

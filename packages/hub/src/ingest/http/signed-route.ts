@@ -18,15 +18,7 @@ import { submitSignal } from '../xray/xray-ingest.js';
 import type { IngestContext } from './ingest-context.js';
 import { IngestAnswer, parseJson, sendReadingsAnswer } from './ingest-json.js';
 import { sendRateLimited, setLimitHeaders } from './ingest-rate-limiter.js';
-import {
-  acceptAll,
-  bodyBytes,
-  ingestGate,
-  peerOf,
-  refuseRequest,
-  sendHubBusy,
-  sendRefusal,
-} from './ingest-replies.js';
+import { acceptAll, bodyBytes, ingestGate, peerOf, refuseRequest, sendHubBusy, sendRefusal } from './ingest-replies.js';
 
 export const SIGNED_ROUTE = '/api/v1/ingest/signed';
 
@@ -242,7 +234,9 @@ async function handleSignal(
   );
   switch (answer.kind) {
     case 'stored':
-      return reply.code(200).send({ accepted: answer.accepted, duplicates: answer.duplicates, rejected: answer.rejected });
+      return reply
+        .code(200)
+        .send({ accepted: answer.accepted, duplicates: answer.duplicates, rejected: answer.rejected });
     case 'refused':
       return sendRefusal(reply, answer.reason, answer.detail);
     case 'busy':

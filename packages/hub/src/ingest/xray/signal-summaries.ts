@@ -20,7 +20,8 @@ export interface SignalSummaryStore {
   insertSignalSummaries(rows: readonly SignalSummaryRecord[]): Promise<void>;
 }
 
-export type SummaryWrite = { readonly ok: true } | { readonly ok: false; readonly reason: 'overloaded' | 'store_unavailable' };
+export type SummaryWrite =
+  { readonly ok: true } | { readonly ok: false; readonly reason: 'overloaded' | 'store_unavailable' };
 
 interface Waiting {
   readonly row: SignalSummaryRecord;
@@ -34,7 +35,11 @@ export class SignalSummaryWriter {
 
   constructor(
     private readonly store: SignalSummaryStore,
-    private readonly options: { readonly maxQueued: number; readonly maxBatch: number; readonly concurrency: number } = {
+    private readonly options: {
+      readonly maxQueued: number;
+      readonly maxBatch: number;
+      readonly concurrency: number;
+    } = {
       maxQueued: 50_000,
       maxBatch: 2_000,
       concurrency: 2,

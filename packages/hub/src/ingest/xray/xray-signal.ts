@@ -46,7 +46,8 @@ export interface SignalMetadata {
   readonly signalStrength?: number;
 }
 
-export type SignalCheck = { readonly ok: true; readonly signal: XRayRawSignal } | { readonly ok: false; readonly detail: string };
+export type SignalCheck =
+  { readonly ok: true; readonly signal: XRayRawSignal } | { readonly ok: false; readonly detail: string };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -14,7 +14,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DEVICE_ID_PATTERN } from '@sealstream/protocol';
-import type { KeyEntry, KeyResolver } from '../../pipeline/keyring.js';
+import { XRAYIOT_DEFAULT_SECRET, type KeyEntry, type KeyResolver } from '../../pipeline/keyring.js';
 import { isoTimeToMs } from '../http/iso-time.js';
 
 export const SIGNATURE_HEADERS = {
@@ -27,11 +27,7 @@ export const SIGNATURE_HEADERS = {
 
 export type SignatureAlgorithm = 'sha256' | 'sha512';
 
-/**
- * XRayIOT's shipped default secret. Anyone who read its source knows it, so a credential holding it
- * verifies nothing: refused outside --demo (configuration, registration and verification all check).
- */
-export const XRAYIOT_DEFAULT_SECRET = 'default-secret-key-change-in-production';
+export { XRAYIOT_DEFAULT_SECRET };
 const DEFAULT_SECRET_BYTES = Buffer.from(XRAYIOT_DEFAULT_SECRET, 'utf8');
 
 /** Below this an integer x-timestamp is read as seconds, at or above it as milliseconds (1e11 s is the year 5138). */

@@ -38,7 +38,9 @@ export const SignalSummaryItem = Type.Object(
   {
     id: Type.String(),
     deviceId: Type.String(),
-    time: { ...EpochMs, description: "the sample data's `time`, or capturedAt for any other payload" },
+    time: Type.Number({
+      description: "ms since the epoch: the sample data's `time`, or capturedAt for any other payload",
+    }),
     capturedAt: EpochMs,
     receivedAt: EpochMs,
     dataLength: Type.Integer({ description: 'data points of the signal (readings stored from it)' }),

@@ -16,8 +16,9 @@ import { sampleActivity, type ActivityTally } from './pg-activity.js';
 import { readCommitFigures, type CommitFigures } from './hub-metrics.js';
 import { startLatencyProbe, type ProbePlacement } from './latency-probe.js';
 import { runNativeLoad } from './native-load.js';
+import { createBenchVhost, publishXrayMessages, type AmqpVhost } from './amqp-load.js';
 
-export const SCENARIOS = ['pglite-native', 'postgres-native', 'postgres-legacy', 'latency-20k'] as const;
+export const SCENARIOS = ['pglite-native', 'postgres-native', 'postgres-legacy', 'latency-20k', 'amqp-xray'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface ScenarioSettings {
@@ -94,10 +95,17 @@ const LEGACY_AUTH_TOKEN = 'bench-legacy-auth-token';
 /** Pre-sealed legacy tokens per second of the requested run: enough to keep a 100K/s hub busy. */
 const LEGACY_TOKENS_PER_SECOND = 100_000;
 const MAX_LEGACY_TOKENS = 3_000_000;
+/** XRayIOT messages per second of the requested run (published as fast as the broker takes them). */
+const XRAY_MESSAGES_PER_SECOND = 25_000;
+const MAX_XRAY_MESSAGES = 2_000_000;
+const XRAY_SECRET = 'bench-xray-hmac-secret-0123456789';
+const AMQP_HOST = process.env['SEALSTREAM_BENCH_AMQP_HOST'] ?? '127.0.0.1:5672';
 
 export async function runScenario(name: ScenarioName, settings: ScenarioSettings): Promise<ScenarioResult> {
   const storeKind: StoreKind = name === 'pglite-native' ? 'pglite' : 'postgres';
   const legacy = name === 'postgres-legacy';
+  const xray = name === 'amqp-xray';
+  const vhost: AmqpVhost | null = xray ? await createBenchVhost(AMQP_HOST) : null;
   const secret = randomBytes(32);
   // The live channel requires a token unless the hub runs in demo mode; the subscriber presents it.
   const liveToken = randomBytes(16).toString('hex');
@@ -124,7 +132,8 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         '--tcp-port',
         '0',
         '--device-keys',
-        `${KEY_ID}:${secret.toString('hex')}`,
+        xray ? `${KEY_ID}:utf8=${XRAY_SECRET}` : `${KEY_ID}:${secret.toString('hex')}`,
+        ...(vhost === null ? [] : ['--amqp-url', vhost.url]),
         ...(legacy
           ? [
               '--legacy-port',
@@ -145,9 +154,13 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
     let closeProbe = (): void => undefined;
     try {
       // Sampled devices: the first few, each of which stays far below the live cap of 500 per tick.
-      const sampled = legacy
-        ? []
-        : Array.from({ length: Math.min(settings.latencyDevices, settings.devices) }, (_, i) => `${DEVICE_PREFIX}${i}`);
+      const sampled =
+        legacy || xray
+          ? []
+          : Array.from(
+              { length: Math.min(settings.latencyDevices, settings.devices) },
+              (_, i) => `${DEVICE_PREFIX}${i}`,
+            );
       const probe = await startLatencyProbe(hub.ports.http, sampled, liveToken, settings.probe);
       closeProbe = () => probe.close();
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -168,7 +181,21 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       let resent: number | null = null;
       let seconds: number;
       let note = '';
-      if (legacy) {
+      if (xray && vhost !== null) {
+        sent = Math.min(settings.seconds * XRAY_MESSAGES_PER_SECOND, MAX_XRAY_MESSAGES);
+        const startedAt = Date.now();
+        await publishXrayMessages(vhost.url, {
+          secret: XRAY_SECRET,
+          devicePrefix: DEVICE_PREFIX,
+          devices: settings.devices,
+          total: sent,
+        });
+        const settled = await waitForSettled(() => probe.latestStats(), sent, 30_000);
+        seconds = (settled.at - startedAt) / 1000;
+        rejected = settled.invalid;
+        note =
+          'XRayIOT messages (one sample point each: one reading + one signal summary) signed as published to RabbitMQ; timed from the first publish until the hub reported every message committed; latency not measured';
+      } else if (legacy) {
         if (hub.ports.legacy === null) throw new Error('the hub did not open its legacy port');
         sent = legacyTotal(settings);
         const startedAt = Date.now();
@@ -275,6 +302,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
     }
   } finally {
     await store.dispose();
+    await vhost?.dispose();
   }
 
   function legacyTotal(s: ScenarioSettings): number {

@@ -47,6 +47,7 @@ export async function openRegistry(config: HubConfig, store: SqlReadingStore, lo
     keyIdTakenElsewhere: (keyId) => configKeys.resolve(keyId) !== undefined,
     deviceToken,
     defaultOverlapMs: config.registry.rotationOverlapMs,
+    allowDefaultSecret: config.demo,
     onReloadError: (error) =>
       logger.error(
         { err: (error as Error).message },

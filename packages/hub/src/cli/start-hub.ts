@@ -23,7 +23,10 @@ import { createMetrics } from '../observability/metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { storeErrorCodeOf } from '../pipeline/store-error.js';
-import type { openStore } from '../store/index.js';
+import { signalStoreFor, type openStore } from '../store/index.js';
+import { NonceWindow } from '../pipeline/nonce-window.js';
+import { XrayAmqpConsumer } from '../ingest/amqp/xray-consumer.js';
+import { SignalSummaryWriter } from '../ingest/xray/signal-summaries.js';
 import { DEAD_LETTER_PRUNE_MS, startDeadLetterPruner } from './dead-letter-pruner.js';
 import { openRegistry } from './registry-wiring.js';
 import { startRollupFlusher } from './rollup-flusher.js';
@@ -126,6 +129,33 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     metrics.deadLetters,
   );
 
+  // XRayIOT signals (signed HTTP and AMQP): summaries batched into xray_signals after their readings commit.
+  const signalStore = signalStoreFor(store);
+  const signalSummaries = new SignalSummaryWriter(signalStore, undefined, (error) =>
+    logger.warn({ err: (error as Error).message }, 'signal summaries could not be stored'),
+  );
+  const amqpConfig = config.amqp ?? null;
+  const amqp =
+    amqpConfig === null
+      ? null
+      : new XrayAmqpConsumer({
+          url: amqpConfig.url,
+          prefetch: amqpConfig.prefetch,
+          retryDelayMs: amqpConfig.retryDelayMs,
+          logger,
+          deps: {
+            pipeline,
+            keys: registry.keys,
+            // Its own window: the AMQP and HTTP doors never see each other's nonces in XRayIOT either.
+            nonces: new NonceWindow(config.ingest.signatureToleranceMs, 1_000_000, 200_000),
+            toleranceMs: config.ingest.signatureToleranceMs,
+            allowDefaultSecret: config.demo,
+            summaries: signalSummaries,
+            maxReadingsPerSubmission: limits.maxReadingsPerFrame,
+            now: Date.now,
+          },
+        });
+
   const jwtSecret = config.api.jwtSecret ?? randomBytes(32).toString('hex');
   // Live connections by account: disabling an account ends them at once (Socket.IO here; any live transport).
   const liveSessions = new LiveSessions();
@@ -159,6 +189,8 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       // A request may carry as many readings as one frame; the body limit is a frame plus its envelope.
       maxReadingsPerRequest: limits.maxReadingsPerFrame,
       bodyLimitBytes: limits.maxFrameBytes + 65_536,
+      allowDefaultSecret: config.demo,
+      signalSummaries,
     },
     admin: {
       devices: registry.devices,
@@ -173,6 +205,8 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     dashboardDir: options.dashboardDir,
     isReady: () => ready,
     liveSessions,
+    signals: signalStore,
+    ...(amqp === null ? {} : { brokers: () => ({ amqp: amqp.state }) }),
   });
   const io = new SocketServer<ClientToServerEvents, ServerToClientEvents>(http.server, {
     serveClient: false,
@@ -251,8 +285,10 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           metricsRegistry: metrics.registry,
           isReady: () => ready,
           requestTimeoutMs: limits.httpRequestTimeoutMs,
+          ...(amqp === null ? {} : { brokers: () => ({ amqp: amqp.state }) }),
         });
   if (monitor !== null) await monitor.listen({ host: config.host, port: config.monitorPort ?? 0 });
+  amqp?.start();
   const monitorPort = monitor === null ? null : (monitor.server.address() as AddressInfo).port;
   // Only now that every listener is up: a start that fails earlier (a port in use) must not create the
   // account whose password only a successful start prints.
@@ -271,7 +307,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       closing ??= (async () => {
         ready = false;
         // Stop intake first, so everything accepted before this point is committed and answered.
-        await Promise.all([native?.close(), legacy?.close()]);
+        await Promise.all([native?.close(), legacy?.close(), amqp?.close()]);
         await pipeline.close();
         live.close();
         await new Promise<void>((resolve) => void io.close(() => resolve()));

@@ -4,6 +4,8 @@ import type { LegacyHashVariant } from '@sealstream/protocol';
 export interface DeviceKeyConfig {
   readonly keyId: string;
   readonly secret: Buffer;
+  /** A string credential's UTF-8 bytes (its HMAC key); `secret` is then their SHA-256. */
+  readonly hmacSecret?: Buffer;
   readonly devices: 'any' | readonly string[];
 }
 
@@ -113,6 +115,15 @@ export interface HubConfig {
     /** Accepted clock difference of signed HTTP requests. */
     readonly signatureToleranceMs: number;
   };
+  /** XRayIOT's producer over RabbitMQ (ingest/amqp); null or absent: off. */
+  readonly amqp?: {
+    /** Holds the broker password: never logged. */
+    readonly url: string;
+    /** Unacknowledged messages the broker may hand the hub at once. */
+    readonly prefetch: number;
+    /** How long a message the hub could not take now waits in the retry queue. */
+    readonly retryDelayMs: number;
+  } | null;
   readonly logLevel: string;
   /**
    * Longest an orderly shutdown (commit what is queued, a bounded last fold, close the store) may take

@@ -5,6 +5,12 @@
  */
 import { parseArgs } from 'node:util';
 import { DEVICE_ID_PATTERN, KEY_ID_PATTERN, parseSecretHex, type LegacyHashVariant } from '@sealstream/protocol';
+import {
+  MAX_STRING_SECRET_BYTES,
+  MIN_STRING_SECRET_BYTES,
+  XRAYIOT_DEFAULT_SECRET,
+  stringCredential,
+} from '../pipeline/keyring.js';
 import type { DeviceKeyConfig, HubConfig } from './hub-config.js';
 
 /** Shortest static live token accepted (`--live-token`): 16 random characters are beyond guessing. */
@@ -82,6 +88,9 @@ export const SETTINGS = {
   'demo-devices': 'SEALSTREAM_DEMO_DEVICES',
   'demo-rate': 'SEALSTREAM_DEMO_RATE',
   'demo-legacy-interval-ms': 'SEALSTREAM_DEMO_LEGACY_INTERVAL_MS',
+  'amqp-url': 'SEALSTREAM_AMQP_URL',
+  'amqp-prefetch': 'SEALSTREAM_AMQP_PREFETCH',
+  'amqp-retry-delay-ms': 'SEALSTREAM_AMQP_RETRY_DELAY_MS',
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -164,7 +173,7 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
     errors.push('--database-url / DATABASE_URL must start with postgres:// or postgresql://');
   }
 
-  const deviceKeys = parseDeviceKeys(raw('device-keys'), errors);
+  const deviceKeys = parseDeviceKeys(raw('device-keys'), demo, errors);
   if (demo) deviceKeys.push({ keyId: demoDefaults.keyId, secret: demoDefaults.secret, devices: 'any' });
 
   const legacy = legacySettings(raw, demo, demoDefaults, errors);
@@ -241,6 +250,7 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       requestsPerDevicePerMinute: int('ingest-rate-limit', 60_000, 1, 100_000_000),
       signatureToleranceMs: int('signature-tolerance-seconds', 300, 1, 3_600) * 1000,
     },
+    amqp: amqpSettings(raw, int, errors),
     logLevel,
     shutdownTimeoutMs: int('shutdown-timeout-ms', 60_000, 1_000, 3_600_000),
     demoDevices: {
@@ -313,18 +323,27 @@ function registrySettings(
   };
 }
 
-/** `keyId:64-hex-secret[:device|device...]`, comma-separated; no device list = the key may speak for any device. */
-function parseDeviceKeys(text: string | undefined, errors: string[]): DeviceKeyConfig[] {
+/**
+ * `keyId:64-hex-secret[:device|device...]` or `keyId:utf8=<string>[:device|device...]` (a string HMAC
+ * credential, XRayIOT's HMAC_SECRET; percent-encode `,` `:` `%` in it), comma-separated; no device list =
+ * the key may speak for any device.
+ */
+function parseDeviceKeys(text: string | undefined, demo: boolean, errors: string[]): DeviceKeyConfig[] {
   if (text === undefined) return [];
   const keys: DeviceKeyConfig[] = [];
   for (const [index, entry] of text.split(',').entries()) {
     // Device ids may contain ':' themselves: everything after the secret is the device list.
-    const [keyId = '', secretHex = '', ...rest] = entry.trim().split(':');
+    const [keyId = '', secretText = '', ...rest] = entry.trim().split(':');
     const devices = rest.length === 0 || rest.join(':') === '' ? 'any' : rest.join(':').split('|');
-    const secret = parseSecretHex(secretHex);
-    if (!KEY_ID_PATTERN.test(keyId) || secret === undefined) {
+    const secrets = secretText.startsWith('utf8=')
+      ? stringSecret(secretText.slice('utf8='.length), index, demo, errors)
+      : hexSecret(secretText);
+    if (secrets === null) continue;
+    if (!KEY_ID_PATTERN.test(keyId) || secrets === undefined) {
       // Say which entry and why, never echo the secret.
-      errors.push(`SEALSTREAM_DEVICE_KEYS entry ${index + 1} must be keyId:<64 hex chars>[:dev1|dev2]`);
+      errors.push(
+        `SEALSTREAM_DEVICE_KEYS entry ${index + 1} must be keyId:<64 hex chars>[:dev1|dev2] or keyId:utf8=<string>[:dev1|dev2]`,
+      );
       continue;
     }
     if (keys.some((key) => key.keyId === keyId)) {
@@ -338,9 +357,59 @@ function parseDeviceKeys(text: string | undefined, errors: string[]): DeviceKeyC
       );
       continue;
     }
-    keys.push({ keyId, secret, devices });
+    keys.push({ keyId, ...secrets, devices });
   }
   return keys;
+}
+
+function hexSecret(text: string): { secret: Buffer } | undefined {
+  const secret = parseSecretHex(text);
+  return secret === undefined ? undefined : { secret };
+}
+
+/** null: refused with its own message (already pushed); undefined: malformed. */
+function stringSecret(
+  encoded: string,
+  index: number,
+  demo: boolean,
+  errors: string[],
+): { secret: Buffer; hmacSecret: Buffer } | null | undefined {
+  let text: string;
+  try {
+    text = decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes < MIN_STRING_SECRET_BYTES || bytes > MAX_STRING_SECRET_BYTES) {
+    errors.push(
+      `SEALSTREAM_DEVICE_KEYS entry ${index + 1}: a utf8= secret must be ${MIN_STRING_SECRET_BYTES}..${MAX_STRING_SECRET_BYTES} bytes`,
+    );
+    return null;
+  }
+  if (text === XRAYIOT_DEFAULT_SECRET && !demo) {
+    errors.push(
+      `SEALSTREAM_DEVICE_KEYS entry ${index + 1} holds XRayIOT's published default secret; set your own (only --demo accepts it)`,
+    );
+    return null;
+  }
+  return stringCredential(text);
+}
+
+/** XRayIOT's AMQP door: on when --amqp-url is set. */
+function amqpSettings(
+  raw: (name: SettingName) => string | undefined,
+  int: (name: SettingName, fallback: number, min: number, max: number) => number,
+  errors: string[],
+): HubConfig['amqp'] {
+  const url = raw('amqp-url');
+  if (url === undefined) return null;
+  if (!/^amqps?:\/\//.test(url)) errors.push('--amqp-url / SEALSTREAM_AMQP_URL must start with amqp:// or amqps://');
+  return {
+    url,
+    prefetch: int('amqp-prefetch', 1000, 1, 65_535),
+    retryDelayMs: int('amqp-retry-delay-ms', 5000, 100, 3_600_000),
+  };
 }
 
 function legacySettings(

@@ -25,7 +25,7 @@ export const DeadLetterItem = Type.Object(
   {
     id: Type.String(),
     reason: Type.String({ description: 'reason code, see docs/errors.md' }),
-    source: Type.String({ description: 'tcp, legacy, http or mqtt' }),
+    source: Type.String({ description: 'tcp, legacy, http, mqtt or amqp' }),
     peer: Type.String(),
     device: Type.Union([Type.String(), Type.Null()]),
     detail: Type.String(),
@@ -88,7 +88,7 @@ export function registerDeadLetterRoutes(
           {
             limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
             reason: Type.Optional(stringEnum(Object.keys(REASONS) as ReasonCode[])),
-            source: Type.Optional(stringEnum(['tcp', 'legacy', 'http', 'mqtt'] as const)),
+            source: Type.Optional(stringEnum(['tcp', 'legacy', 'http', 'mqtt', 'amqp'] as const)),
             device: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
             from: Type.Optional(TimeParam),
             to: Type.Optional(TimeParam),

@@ -37,6 +37,7 @@ import { registerApiKeyRoutes } from './api-key-routes.js';
 import { bodyTimeoutRefusal } from '../ingest/http/ingest-replies.js';
 import { registerIngestRoutes, type IngestRouteOptions } from '../ingest/http/ingest-routes.js';
 import { metricsExposition, readiness } from './monitor-app.js';
+import { registerXraySignalRoutes, type SignalQueryStore } from './xray-signal-routes.js';
 import { registerRedriveRoutes, type RedriveDeps } from './redrive-routes.js';
 import { registerRegistryRoutes } from './registry-routes.js';
 import {
@@ -75,6 +76,10 @@ export interface HttpAppOptions {
   readonly dashboardDir: string | undefined;
   /** False until the hub has migrated and its listeners are up, and again while it shuts down. */
   readonly isReady: () => boolean;
+  /** See MonitorSources.brokers: /healthz says `degraded` while one is down. */
+  readonly brokers?: () => Readonly<Record<string, 'connected' | 'down'>>;
+  /** XRayIOT signal summaries for GET /api/v1/xray/signals; absent: no such route. */
+  readonly signals?: SignalQueryStore;
   readonly bodyLimitBytes?: number;
   /**
    * Longest a client may take to send one request, headers and body (slow senders); default 30 000 ms.
@@ -200,7 +205,11 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
         tags: ['ops'],
         summary: 'Readiness: 200 when listening and the store answers, else 503',
         response: {
-          200: Type.Object({ status: Type.String(), store: Type.String() }),
+          200: Type.Object({
+            status: Type.String({ description: 'ok, or degraded when a broker the hub consumes from is down' }),
+            store: Type.String(),
+            brokers: Type.Optional(Type.Record(Type.String(), Type.String())),
+          }),
           503: Type.Object({ status: Type.String(), store: Type.Optional(Type.String()) }),
         },
       },
@@ -236,6 +245,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     tickets: new ExportTickets(options.exportTickets),
   });
   registerUserRoutes(app, options.accounts, auth, options.liveSessions);
+  if (options.signals !== undefined) registerXraySignalRoutes(app, options.signals, auth.require('viewer'));
   if (options.ingest !== undefined) registerIngestRoutes(app, options.ingest, ingestSockets);
   if (options.admin !== undefined) {
     const roles = { read: auth.require('viewer'), manage: auth.require('operator') };

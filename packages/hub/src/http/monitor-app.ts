@@ -20,6 +20,11 @@ export interface MonitorSources {
   readonly metricsRegistry: Registry;
   /** False until the hub has migrated and its listeners are up, and again while it shuts down. */
   readonly isReady: () => boolean;
+  /**
+   * Brokers the hub consumes from (AMQP, MQTT) and whether each is connected now. One that is down makes
+   * /healthz answer 200 `degraded` (the hub still serves every other door) and name it.
+   */
+  readonly brokers?: () => Readonly<Record<string, 'connected' | 'down'>>;
 }
 
 /**
@@ -55,7 +60,10 @@ export function readiness(sources: MonitorSources, pingTimeoutMs = HEALTH_PING_T
     clearTimeout(timer);
     if (outcome === 'late') return reply.code(503).send({ status: 'store_unresponsive', store: sources.store.kind });
     if (outcome === 'failed') return reply.code(503).send({ status: 'store_unavailable', store: sources.store.kind });
-    return { status: 'ok', store: sources.store.kind };
+    const brokers = sources.brokers?.();
+    if (brokers === undefined || Object.keys(brokers).length === 0) return { status: 'ok', store: sources.store.kind };
+    const degraded = Object.values(brokers).some((state) => state !== 'connected');
+    return { status: degraded ? 'degraded' : 'ok', store: sources.store.kind, brokers };
   };
 }
 

@@ -31,12 +31,25 @@ const KeyRecordFields = {
   expiresAt: Type.Union([EpochMs, Type.Null()], { description: 'end of the overlap window after a rotation' }),
   revokedAt: Type.Union([EpochMs, Type.Null()]),
   status: stringEnum(['active', 'expiring', 'expired', 'revoked'] as const),
+  kind: stringEnum(['raw', 'utf8'] as const, {
+    description: "raw: a random 32-byte secret; utf8: a string HMAC credential (XRayIOT's HMAC_SECRET)",
+  }),
 };
+const HmacSecret = Type.String({
+  minLength: 1,
+  maxLength: 1024,
+  description:
+    "register a string HMAC credential (XRayIOT's HMAC_SECRET, 16..1024 UTF-8 bytes) instead of a random secret; " +
+    'signed JSON (HTTP, AMQP) is verified with the string as the HMAC key; never echoed',
+});
 const KeyRecord = Type.Object(KeyRecordFields, { $id: 'KeyRecord' });
 const IssuedKey = Type.Object(
   {
     ...KeyRecordFields,
-    secret: Type.String({ description: 'the device secret, 64 hex characters; shown only in this answer' }),
+    secret: Type.String({
+      description:
+        'the device secret, 64 hex characters (for a utf8 key: SHA-256 of the string); shown only in this answer',
+    }),
     deviceToken: Type.String({ description: 'bearer token for POST /ingest; shown only in this answer' }),
   },
   { $id: 'IssuedKey' },
@@ -73,6 +86,7 @@ export function registerRegistryRoutes(
           {
             id: Type.String({ pattern: DEVICE_ID }),
             name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            hmacSecret: Type.Optional(HmacSecret),
           },
           { additionalProperties: false },
         ),
@@ -82,7 +96,10 @@ export function registerRegistryRoutes(
       },
     },
     async (request, reply) => {
-      const issued = await translate(() => registry.register({ id: request.body.id, name: request.body.name ?? null }));
+      const { id, name, hmacSecret } = request.body;
+      const issued = await translate(() =>
+        registry.register({ id, name: name ?? null, ...(hmacSecret === undefined ? {} : { hmacSecret }) }),
+      );
       return reply.code(201).header('cache-control', 'no-store').send(issued);
     },
   );
@@ -122,6 +139,7 @@ export function registerRegistryRoutes(
             overlapSeconds: Type.Optional(
               Type.Integer({ minimum: 0, maximum: MAX_OVERLAP_SECONDS, description: 'default 86400' }),
             ),
+            hmacSecret: Type.Optional(HmacSecret),
           },
           { additionalProperties: false },
         ),
@@ -133,7 +151,11 @@ export function registerRegistryRoutes(
     async (request, reply) => {
       const overlapSeconds = request.body.overlapSeconds;
       const rotated = await translate(() =>
-        registry.rotate(request.params.device, overlapSeconds === undefined ? undefined : overlapSeconds * 1000),
+        registry.rotate(
+          request.params.device,
+          overlapSeconds === undefined ? undefined : overlapSeconds * 1000,
+          request.body.hmacSecret,
+        ),
       );
       return reply.code(201).header('cache-control', 'no-store').send(rotated);
     },

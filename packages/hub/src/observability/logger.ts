@@ -16,6 +16,7 @@ const SECRET_FIELDS = [
   'encryptionKey',
   'deviceKeys',
   'key',
+  'hmacSecret',
   'apiKey',
   'databaseUrl',
   'connectionString',
@@ -29,6 +30,8 @@ export const REDACTED_PATHS: readonly string[] = [
   'req.headers["x-hmac-signature"]',
   'headers.authorization',
   'headers.cookie',
+  'amqpUrl',
+  '*.amqpUrl',
 ];
 
 export interface LoggerOptions {

@@ -10,7 +10,7 @@ import type { ConnectionGuardMetrics } from '../ingest/connection-guard.js';
 import type { LiveDropKind, LiveMetrics } from '../live/live-metrics.js';
 import type { PipelineMetrics, SourceKind } from '../pipeline/ports.js';
 
-export const SOURCES: readonly SourceKind[] = ['tcp', 'legacy', 'http', 'mqtt'];
+export const SOURCES: readonly SourceKind[] = ['tcp', 'legacy', 'http', 'mqtt', 'amqp'];
 const DROP_KINDS: readonly LiveDropKind[] = ['readings', 'rejects', 'legacy'];
 
 const BATCH_SIZE_BUCKETS = [1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10_000, 20_000];

@@ -3,7 +3,27 @@
  * may speak for, and whether it was revoked. The static keyring serves config-provided keys; a
  * database-backed resolver can implement the same interface.
  */
+import { createHash } from 'node:crypto';
 import { deriveDeviceKey, type DeviceKey } from '@sealstream/protocol';
+
+/**
+ * XRayIOT's shipped default HMAC secret. Anyone who read its source knows it, so a credential holding
+ * it proves nothing: refused outside --demo (configuration, registration and verification all check).
+ */
+export const XRAYIOT_DEFAULT_SECRET = 'default-secret-key-change-in-production';
+
+/** Fewest UTF-8 bytes a string HMAC credential may have: shorter strings are guessable. */
+export const MIN_STRING_SECRET_BYTES = 16;
+export const MAX_STRING_SECRET_BYTES = 1024;
+
+/**
+ * The secrets of a string credential (XRayIOT's HMAC secret): the UTF-8 bytes are the HMAC key of
+ * signed JSON; SHA-256 of them is the 32-byte secret sealed frames derive from.
+ */
+export function stringCredential(text: string | Uint8Array): { secret: Buffer; hmacSecret: Buffer } {
+  const hmacSecret = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text);
+  return { secret: createHash('sha256').update(hmacSecret).digest(), hmacSecret };
+}
 
 export interface KeyEntry {
   readonly keyId: string;
@@ -13,6 +33,11 @@ export interface KeyEntry {
    * device bearer tokens are computed from it. Held in memory only; never logged.
    */
   readonly secret: Uint8Array;
+  /**
+   * Set for a string credential (XRayIOT's HMAC secret): the UTF-8 bytes of the string, the HMAC key of
+   * signed JSON. Its `secret` is then SHA-256 of those bytes, so the same credential can seal frames.
+   */
+  readonly hmacSecret?: Uint8Array;
   /** 'any' for a shared (demo or gateway) key; otherwise the device ids this key may speak for. */
   readonly devices: 'any' | ReadonlySet<string>;
   readonly revoked: boolean;
@@ -29,6 +54,8 @@ export interface KeyResolver {
 export interface KeySpec {
   readonly keyId: string;
   readonly secret: Uint8Array;
+  /** See KeyEntry.hmacSecret. */
+  readonly hmacSecret?: Uint8Array;
   readonly devices: 'any' | readonly string[];
   readonly revoked?: boolean;
 }
@@ -42,6 +69,7 @@ export class StaticKeyring implements KeyResolver {
         keyId: spec.keyId,
         key: deriveDeviceKey(spec.secret),
         secret: Uint8Array.from(spec.secret),
+        ...(spec.hmacSecret === undefined ? {} : { hmacSecret: Uint8Array.from(spec.hmacSecret) }),
         devices: spec.devices === 'any' ? 'any' : new Set(spec.devices),
         revoked: spec.revoked ?? false,
       });

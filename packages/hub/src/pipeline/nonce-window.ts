@@ -94,6 +94,15 @@ export class NonceWindow {
   }
 
   /**
+   * Forgets a recorded nonce whose message did nothing because the hub was busy (nothing committed,
+   * nothing acknowledged): its broker redelivery is the same message, not a replay.
+   */
+  forget(owner: string, nonce: string): void {
+    const nonces = this.owners.get(owner);
+    if (nonces !== undefined && nonces.expiries.has(nonce)) this.remove(owner, nonces, nonce);
+  }
+
+  /**
    * When the owner's earliest remembered nonce expires (so one more can be recorded if it is at its
    * bound); never later than the truth, so a client told to wait until then does not wait too long.
    * `now` when the owner has no nonce.

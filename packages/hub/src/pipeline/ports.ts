@@ -5,7 +5,7 @@
 import type { ReasonCode } from '@sealstream/protocol';
 
 /** Which ingest path a reading or reject came through. */
-export type SourceKind = 'tcp' | 'legacy' | 'http' | 'mqtt';
+export type SourceKind = 'tcp' | 'legacy' | 'http' | 'mqtt' | 'amqp';
 
 /** A verified reading ready to commit. */
 export interface VerifiedReading {

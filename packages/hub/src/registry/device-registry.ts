@@ -7,8 +7,14 @@
  * periodic refresh retries.
  */
 import { randomBytes } from 'node:crypto';
+import {
+  MAX_STRING_SECRET_BYTES,
+  MIN_STRING_SECRET_BYTES,
+  XRAYIOT_DEFAULT_SECRET,
+  stringCredential,
+} from '../pipeline/keyring.js';
 import { DEVICE_ID_PATTERN, SealstreamError } from '@sealstream/protocol';
-import type { DeviceKeyRow, DeviceRow, RegistryStore } from './registry-ports.js';
+import type { DeviceKeyRow, DeviceRow, RegistryStore, SecretKind } from './registry-ports.js';
 import type { RegistryKeyring } from './registry-keyring.js';
 import type { SecretSealer } from './secret-sealer.js';
 
@@ -32,11 +38,16 @@ export interface KeyRecord {
   readonly expiresAt: number | null;
   readonly revokedAt: number | null;
   readonly status: KeyStatus;
+  /** 'utf8': a string HMAC credential (XRayIOT's HMAC_SECRET); 'raw': a random 32-byte secret. */
+  readonly kind: SecretKind;
 }
 
 /** A new key as its owner sees it exactly once. */
 export interface IssuedKey extends KeyRecord {
-  /** 64 hex characters: the device secret every seal derives from. */
+  /**
+   * 64 hex characters: the device secret every seal derives from. For a string credential, SHA-256 of
+   * the string (the string itself, the HMAC key of signed JSON, is never echoed).
+   */
   readonly secret: string;
   /** Bearer token for the InsightHub-style `POST /ingest`, derived from the secret. */
   readonly deviceToken: string;
@@ -64,6 +75,8 @@ export interface DeviceRegistryOptions {
   readonly keyIdTakenElsewhere: (keyId: string) => boolean;
   readonly deviceToken: (keyId: string, secret: Uint8Array) => string;
   readonly defaultOverlapMs?: number;
+  /** Accept XRayIOT's published default secret as a string credential (only --demo). */
+  readonly allowDefaultSecret?: boolean;
   readonly now?: () => number;
   /**
    * Told when the keyring could not be reloaded after a write. The write stands (and is answered); the
@@ -83,36 +96,48 @@ export class DeviceRegistry {
     return this.options.sealer !== null;
   }
 
-  async register(request: { id: string; name: string | null }): Promise<{ device: DeviceRecord; key: IssuedKey }> {
+  /**
+   * `hmacSecret`: register a string HMAC credential (XRayIOT's HMAC_SECRET) instead of a random secret;
+   * 16..1024 UTF-8 bytes, never XRayIOT's published default outside demo.
+   */
+  async register(request: {
+    id: string;
+    name: string | null;
+    hmacSecret?: string;
+  }): Promise<{ device: DeviceRecord; key: IssuedKey }> {
     if (!DEVICE_ID_PATTERN.test(request.id)) {
       throw new RegistryError('invalid', 'device id must be 1..128 characters of [A-Za-z0-9._:-]');
     }
-    const { sealer, secret, keyId, createdAt } = this.prepareKey();
+    const { sealer, secret, stored, kind, keyId, createdAt } = this.prepareKey(request.hmacSecret);
     const result = await this.options.store.insertDeviceWithKey(
       { id: request.id, name: request.name },
-      { keyId, sealedSecret: sealer.seal(keyId, secret), createdAt },
+      { keyId, sealedSecret: sealer.seal(keyId, stored), createdAt, kind },
     );
     if (!result.ok) throw new RegistryError('conflict', `device ${request.id} is already registered`);
     await this.reloadAfterWrite();
-    return { device: toDeviceRecord(result.row), key: this.issued(keyId, request.id, secret, createdAt) };
+    return { device: toDeviceRecord(result.row), key: this.issued(keyId, request.id, secret, createdAt, kind) };
   }
 
   /**
    * A new key for the device; its other live keys keep working until now + overlap (never later than
    * an expiry they already had), then are refused as revoked.
    */
-  async rotate(device: string, overlapMs?: number): Promise<{ key: IssuedKey; previous: KeyRecord[] }> {
+  async rotate(
+    device: string,
+    overlapMs?: number,
+    hmacSecret?: string,
+  ): Promise<{ key: IssuedKey; previous: KeyRecord[] }> {
     const current = await this.requireActiveDevice(device);
-    const { sealer, secret, keyId, createdAt } = this.prepareKey();
+    const { sealer, secret, stored, kind, keyId, createdAt } = this.prepareKey(hmacSecret);
     const overlap = overlapMs ?? this.options.defaultOverlapMs ?? DEFAULT_ROTATION_OVERLAP_MS;
     const previous = await this.options.store.rotateDeviceKey(
       current.id,
-      { keyId, sealedSecret: sealer.seal(keyId, secret), createdAt },
+      { keyId, sealedSecret: sealer.seal(keyId, stored), createdAt, kind },
       createdAt + overlap,
     );
     await this.reloadAfterWrite();
     return {
-      key: this.issued(keyId, current.id, secret, createdAt),
+      key: this.issued(keyId, current.id, secret, createdAt, kind),
       previous: previous.map((row) => toKeyRecord(row, this.now())),
     };
   }
@@ -152,8 +177,17 @@ export class DeviceRegistry {
     }
   }
 
-  private prepareKey(): { sealer: SecretSealer; secret: Buffer; keyId: string; createdAt: number } {
+  /** `secret`: the 32-byte frame secret; `stored`: what is sealed (the string's bytes for a string credential). */
+  private prepareKey(hmacSecret?: string): {
+    sealer: SecretSealer;
+    secret: Buffer;
+    stored: Buffer;
+    kind: SecretKind;
+    keyId: string;
+    createdAt: number;
+  } {
     const { sealer } = this.options;
+    if (hmacSecret !== undefined) this.checkStringSecret(hmacSecret);
     if (sealer === null) {
       throw new RegistryError(
         'registry_unavailable',
@@ -163,11 +197,31 @@ export class DeviceRegistry {
     let keyId = newKeyId();
     // 64 random bits make a collision astronomically unlikely; the loop makes it impossible.
     while (this.options.keyring.has(keyId) || this.options.keyIdTakenElsewhere(keyId)) keyId = newKeyId();
-    return { sealer, secret: randomBytes(DEVICE_SECRET_BYTES), keyId, createdAt: this.now() };
+    const createdAt = this.now();
+    if (hmacSecret === undefined) {
+      const secret = randomBytes(DEVICE_SECRET_BYTES);
+      return { sealer, secret, stored: secret, kind: 'raw', keyId, createdAt };
+    }
+    const credential = stringCredential(hmacSecret);
+    return { sealer, secret: credential.secret, stored: credential.hmacSecret, kind: 'utf8', keyId, createdAt };
   }
 
-  private issued(keyId: string, device: string, secret: Buffer, createdAt: number): IssuedKey {
+  private checkStringSecret(text: string): void {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes < MIN_STRING_SECRET_BYTES || bytes > MAX_STRING_SECRET_BYTES) {
+      throw new RegistryError(
+        'invalid',
+        `hmacSecret must be ${MIN_STRING_SECRET_BYTES}..${MAX_STRING_SECRET_BYTES} bytes of UTF-8`,
+      );
+    }
+    if (text === XRAYIOT_DEFAULT_SECRET && this.options.allowDefaultSecret !== true) {
+      throw new RegistryError('invalid', "hmacSecret is XRayIOT's published default secret; choose your own");
+    }
+  }
+
+  private issued(keyId: string, device: string, secret: Buffer, createdAt: number, kind: SecretKind): IssuedKey {
     return {
+      kind,
       keyId,
       device,
       createdAt,
@@ -208,6 +262,7 @@ export function toKeyRecord(row: DeviceKeyRow, now: number): KeyRecord {
     expiresAt: row.expiresAt,
     revokedAt: row.revokedAt,
     status: keyStatus(row, now),
+    kind: row.kind ?? 'raw',
   };
 }
 

@@ -9,7 +9,7 @@
  * still applies.
  */
 import { deriveDeviceKey } from '@sealstream/protocol';
-import type { KeyEntry, KeyResolver } from '../pipeline/keyring.js';
+import { stringCredential, type KeyEntry, type KeyResolver } from '../pipeline/keyring.js';
 import type { DeviceKeyRow, RegistryStore } from './registry-ports.js';
 import type { SecretSealer } from './secret-sealer.js';
 
@@ -134,12 +134,16 @@ export class RegistryKeyring implements KeyResolver {
   }
 }
 
-function toRegisteredKey(row: DeviceKeyRow, secret: Buffer, revokedDevices: ReadonlySet<string>): RegisteredKey {
+function toRegisteredKey(row: DeviceKeyRow, opened: Buffer, revokedDevices: ReadonlySet<string>): RegisteredKey {
+  // A string credential holds the string's bytes: they are the HMAC key, their SHA-256 the frame secret.
+  const { secret, hmacSecret } =
+    row.kind === 'utf8' ? stringCredential(opened) : { secret: opened, hmacSecret: undefined };
   return {
     entry: {
       keyId: row.keyId,
       key: deriveDeviceKey(secret),
       secret,
+      ...(hmacSecret === undefined ? {} : { hmacSecret }),
       devices: new Set([row.device]),
       revoked: row.revokedAt !== null || revokedDevices.has(row.device),
     },

@@ -20,7 +20,12 @@ export interface DeviceKeyRow {
   /** Set when a rotation superseded the key: it keeps working until then (the overlap window). */
   readonly expiresAt: number | null;
   readonly revokedAt: number | null;
+  /** 'utf8': sealedSecret holds a string HMAC credential's UTF-8 bytes (absent = 'raw', 32 bytes). */
+  readonly kind?: SecretKind;
 }
+
+/** How a device key's secret is held: 32 raw bytes, or a string HMAC credential (XRayIOT). */
+export type SecretKind = 'raw' | 'utf8';
 
 /** `read` acts as a viewer, `manage` as an operator; devices authenticate with their own keys, not API keys. */
 export type ApiKeyScope = 'read' | 'manage';
@@ -67,6 +72,7 @@ export interface NewDeviceKey {
   readonly keyId: string;
   readonly sealedSecret: Uint8Array;
   readonly createdAt: number;
+  readonly kind?: SecretKind;
 }
 
 export interface NewApiKey {

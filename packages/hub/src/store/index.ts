@@ -8,6 +8,7 @@ import { PostgresExecutor } from './postgres-executor.js';
 import { SqlReadingStore } from './sql-store.js';
 import type { SqlExecutor } from './sql-executor.js';
 import { SqlRegistryStore } from './registry-store.js';
+import { SqlSignalStore } from './xray-signals.js';
 
 export type StoreOptions =
   | {
@@ -53,7 +54,15 @@ export function registryStoreFor(store: SqlReadingStore): SqlRegistryStore {
   return new SqlRegistryStore(executor);
 }
 
+/** The XRayIOT signal summaries over the same database (and connections) as `store`. */
+export function signalStoreFor(store: SqlReadingStore): SqlSignalStore {
+  const executor = executors.get(store);
+  if (executor === undefined) throw new Error('store: signalStoreFor needs a store made by openStore');
+  return new SqlSignalStore(executor);
+}
+
 export { SqlReadingStore } from './sql-store.js';
+export { SqlSignalStore, type SignalSummaryRow, type StoredSignalSummary } from './xray-signals.js';
 export type { FlushOutcome } from './rollup-journal.js';
 export type { DeadLetterBounds, PruneOutcome } from './dead-letter-retention.js';
 export { SqlRegistryStore } from './registry-store.js';

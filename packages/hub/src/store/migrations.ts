@@ -155,4 +155,30 @@ export const MIGRATIONS: readonly Migration[] = [
         FROM dead_letters GROUP BY 1, 2, 3`,
     ],
   },
+  {
+    version: 5,
+    name: 'XRayIOT signal summaries, string device credentials',
+    statements: [
+      // One row per XRayIOT signal stored (ingest/xray/xray-signal.ts): a resend of the same payload for
+      // the same device and time is the same signal (ON CONFLICT DO NOTHING).
+      `CREATE TABLE xray_signals (
+        id bigserial PRIMARY KEY,
+        device_id text NOT NULL,
+        signal_time timestamptz NOT NULL,
+        payload_sha256 bytea NOT NULL,
+        captured_at timestamptz NOT NULL,
+        received_at timestamptz NOT NULL,
+        data_length integer NOT NULL,
+        data_volume integer NOT NULL,
+        format text NOT NULL,
+        source text NOT NULL,
+        correlation_id text,
+        UNIQUE (device_id, signal_time, payload_sha256)
+      )`,
+      `CREATE INDEX xray_signals_device_id_idx ON xray_signals (device_id, id)`,
+      // 'raw': secret_sealed holds the 32-byte device secret; 'utf8': the UTF-8 bytes of a string HMAC
+      // secret (XRayIOT's HMAC_SECRET), whose frame secret is their SHA-256.
+      `ALTER TABLE device_keys ADD COLUMN secret_kind text NOT NULL DEFAULT 'raw'`,
+    ],
+  },
 ];

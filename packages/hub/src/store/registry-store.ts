@@ -24,7 +24,7 @@ import { DEAD_LETTER_COLUMNS, toDeadLetterRow } from './dead-letter-rows.js';
 const UNIQUE_VIOLATION = '23505';
 const DEVICE_COLUMNS = `id, name, ${msOf('created_at')} AS created_ms, ${msOf('revoked_at')} AS revoked_ms`;
 const KEY_COLUMNS = `key_id, device_id, encode(secret_sealed, 'hex') AS sealed_hex, ${msOf('created_at')} AS created_ms,
-  ${msOf('expires_at')} AS expires_ms, ${msOf('revoked_at')} AS revoked_ms`;
+  ${msOf('expires_at')} AS expires_ms, ${msOf('revoked_at')} AS revoked_ms, secret_kind`;
 const API_KEY_COLUMNS = `id, name, array_to_string(scopes, ',') AS scopes,
   encode(secret_sha256, 'hex') AS hash_hex, ${msOf('created_at')} AS created_ms, ${msOf('revoked_at')} AS revoked_ms,
   ${msOf('last_used_at')} AS last_used_ms`;
@@ -224,9 +224,9 @@ export class SqlRegistryStore implements RegistryStore {
 
 async function insertKey(tx: SqlQueryable, device: string, key: NewDeviceKey): Promise<void> {
   await tx.query(
-    `INSERT INTO device_keys (key_id, device_id, secret_sealed, created_at)
-     VALUES ($1, $2, decode($3, 'hex'), to_timestamp($4 / 1000.0))`,
-    [key.keyId, device, bytesToHex(key.sealedSecret), key.createdAt],
+    `INSERT INTO device_keys (key_id, device_id, secret_sealed, created_at, secret_kind)
+     VALUES ($1, $2, decode($3, 'hex'), to_timestamp($4 / 1000.0), $5)`,
+    [key.keyId, device, bytesToHex(key.sealedSecret), key.createdAt, key.kind ?? 'raw'],
   );
 }
 
@@ -251,6 +251,7 @@ function toDeviceKey(row: SqlRow): DeviceKeyRow {
     createdAt: toNumber(row['created_ms'], 'created_at'),
     expiresAt: nullableMs(row['expires_ms'], 'expires_at'),
     revokedAt: nullableMs(row['revoked_ms'], 'revoked_at'),
+    kind: row['secret_kind'] === 'utf8' ? 'utf8' : 'raw',
   };
 }
 

@@ -33,7 +33,7 @@ describe('createMetrics', () => {
   it('registers every metric under its exact name, with 0 for every source before any traffic', async () => {
     const text = await createMetrics().registry.metrics();
     for (const name of NAMES) expect(text).toContain(`# TYPE ${name} `);
-    expect(SOURCES).toEqual(['tcp', 'legacy', 'http', 'mqtt']);
+    expect(SOURCES).toEqual(['tcp', 'legacy', 'http', 'mqtt', 'amqp']);
     for (const source of SOURCES) {
       expect(sample(text, `sealstream_readings_accepted_total{source="${source}"}`)).toBe(0);
       expect(sample(text, `sealstream_readings_duplicate_total{source="${source}"}`)).toBe(0);

@@ -13,7 +13,8 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { LiveStats } from '@sealstream/protocol';
 import { buildHttpApp } from '../../src/http/http-app.js';
 import { hashPassword } from '../../src/http/password-hash.js';
-import { openStore, type SqlReadingStore } from '../../src/store/index.js';
+import { signalStoreFor, openStore, type SqlReadingStore } from '../../src/store/index.js';
+import { SignalSummaryWriter } from '../../src/ingest/xray/signal-summaries.js';
 import type { Role } from '../../src/store/accounts.js';
 import { dropTestSchema, pgTestUrl, uniqueTestSchema } from './postgres.js';
 import { openRegistryFixture, type RegistryFixture } from './registry-fixture.js';
@@ -87,7 +88,12 @@ export async function startApiHarness(kind: 'pglite' | 'postgres', options: Harn
     jwtSecret: HARNESS_JWT_SECRET,
     dashboardDir: undefined,
     isReady: () => true,
-    ingest: { pipeline: registry.pipeline, keys: registry.keys },
+    ingest: {
+      pipeline: registry.pipeline,
+      keys: registry.keys,
+      signalSummaries: new SignalSummaryWriter(signalStoreFor(store)),
+    },
+    signals: signalStoreFor(store),
     admin: {
       devices: registry.devices,
       apiKeys: registry.apiKeys,

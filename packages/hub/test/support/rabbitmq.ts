@@ -46,9 +46,12 @@ export function failIfRabbitRequired(availability: RabbitAvailability): void {
   }
 }
 
-/** A fresh vhost that guest may use fully; remove it with `deleteVhost`. */
-export async function createVhost(prefix = 'ss-test'): Promise<string> {
-  const vhost = `${prefix}-${randomBytes(5).toString('hex')}`;
+export function uniqueVhostName(prefix = 'ss-test'): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+/** Creates `vhost` (a fresh name by default) that guest may use fully; remove it with `deleteVhost`. */
+export async function createVhost(vhost = uniqueVhostName()): Promise<string> {
   await run('rabbitmqctl', ['-q', 'add_vhost', vhost], { timeout: 30_000 });
   await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*'], { timeout: 30_000 });
   return vhost;

@@ -5,6 +5,7 @@
 import type { KeyResolver } from '../../pipeline/keyring.js';
 import type { NonceWindow } from '../../pipeline/nonce-window.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
+import type { SignalSummaryWriter } from '../xray/signal-summaries.js';
 import type { IngestRateLimiter } from './ingest-rate-limiter.js';
 
 export interface IngestContext {
@@ -15,6 +16,10 @@ export interface IngestContext {
   readonly signatureToleranceMs: number;
   /** Signed-request nonces, owned by device id (each device capped, see nonce-window.ts). */
   readonly nonces: NonceWindow;
+  /** Whether a credential holding XRayIOT's published default secret may sign (--demo only). */
+  readonly allowDefaultSecret: boolean;
+  /** Where XRayIOT signal summaries go; null: not stored. */
+  readonly signalSummaries: SignalSummaryWriter | null;
   /** null: no per-sender limit. */
   readonly limiter: IngestRateLimiter | null;
   readonly bodyLimitBytes: number;

@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { KeyResolver } from '../../pipeline/keyring.js';
 import { NonceWindow } from '../../pipeline/nonce-window.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
+import type { SignalSummaryWriter } from '../xray/signal-summaries.js';
 import type { IngestContext } from './ingest-context.js';
 import { registerFramesRoute } from './frames-route.js';
 import { registerInsightHubRoutes } from './insighthub-route.js';
@@ -42,6 +43,10 @@ export interface IngestRouteOptions {
   readonly maxFramesPerRequest?: number;
   /** Readings per JSON request; default 10 000 (as per sealed frame). */
   readonly maxReadingsPerRequest?: number;
+  /** Accept credentials holding XRayIOT's published default secret; only --demo sets it. Default false. */
+  readonly allowDefaultSecret?: boolean;
+  /** Where XRayIOT signal summaries are written; absent: not stored. */
+  readonly signalSummaries?: SignalSummaryWriter | null;
 }
 
 export const DEFAULT_SIGNATURE_TOLERANCE_MS = 300_000;
@@ -68,6 +73,8 @@ export function registerIngestRoutes(
       deps.nonceWindowMaxEntries ?? DEFAULT_NONCE_WINDOW_MAX_ENTRIES,
       deps.nonceWindowMaxPerDevice ?? DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE,
     ),
+    allowDefaultSecret: deps.allowDefaultSecret ?? false,
+    signalSummaries: deps.signalSummaries ?? null,
     limiter: deps.rateLimit == null ? null : new IngestRateLimiter(deps.rateLimit, now),
     bodyLimitBytes,
     maxFrameBytes: deps.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,

@@ -12,16 +12,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyEntry } from '../../pipeline/keyring.js';
 import type { NonceVerdict } from '../../pipeline/nonce-window.js';
 import { withErrorResponses } from '../../http/api-schemas.js';
-import {
-  expectedSignature,
-  readSignatureHeaders,
-  signatureMatches,
-  type SignedRequestHeaders,
-} from './hmac-signature.js';
+import { readSignatureHeaders, verifySignature } from '../xray/xray-signature.js';
+import { MAX_PAYLOAD_CHARS, looksLikeSignal } from '../xray/xray-signal.js';
+import { submitSignal } from '../xray/xray-ingest.js';
 import type { IngestContext } from './ingest-context.js';
 import { IngestAnswer, parseJson, sendReadingsAnswer } from './ingest-json.js';
 import { sendRateLimited, setLimitHeaders } from './ingest-rate-limiter.js';
-import { acceptAll, bodyBytes, ingestGate, peerOf, refuseRequest } from './ingest-replies.js';
+import { acceptAll, bodyBytes, ingestGate, peerOf, refuseRequest, sendHubBusy, sendRefusal } from './ingest-replies.js';
 
 export const SIGNED_ROUTE = '/api/v1/ingest/signed';
 
@@ -32,17 +29,56 @@ const SignedReading = Type.Object({
   data: Type.Record(Type.String(), Type.Unknown(), { description: 'JSON object; numeric fields become metrics' }),
 });
 
-const SignedBody = Type.Union([Type.Object({ readings: Type.Array(SignedReading, { minItems: 1 }) }), SignedReading]);
+/** XRayIOT's message body (design §4.6); its payload becomes readings, see docs/api-ingest.md. */
+const XRayRawSignal = Type.Object(
+  {
+    deviceId: Type.String({ pattern: '^[a-zA-Z0-9_-]+$', minLength: 1, maxLength: 100 }),
+    capturedAt: Type.String({ format: 'date-time' }),
+    payload: Type.String({ minLength: 1, maxLength: MAX_PAYLOAD_CHARS, description: 'JSON text or base64' }),
+    schemaVersion: Type.Union([Type.Literal('v1'), Type.Literal('v2')]),
+    metadata: Type.Optional(
+      Type.Object({
+        location: Type.Optional(
+          Type.Object({
+            latitude: Type.Number({ minimum: -90, maximum: 90 }),
+            longitude: Type.Number({ minimum: -180, maximum: 180 }),
+            altitude: Type.Optional(Type.Number()),
+          }),
+        ),
+        battery: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+        signalStrength: Type.Optional(Type.Number({ minimum: -120, maximum: 0 })),
+      }),
+    ),
+    correlationId: Type.Optional(Type.String({ format: 'uuid' })),
+  },
+  { additionalProperties: false, title: 'XRayRawSignal' },
+);
+
+const SignedBody = Type.Union([
+  Type.Object({ readings: Type.Array(SignedReading, { minItems: 1 }) }),
+  SignedReading,
+  XRayRawSignal,
+]);
+
+/**
+ * A signal's payload may hold 1 MiB of characters (up to 6 bytes each once JSON-escaped) in a JSON
+ * envelope: the route reads at least this much whatever the general ingest body limit is.
+ */
+export const SIGNAL_BODY_LIMIT_BYTES = 2 * MAX_PAYLOAD_CHARS + 65_536;
 
 const SignedHeaders = Type.Object({
   'x-device-id': Type.String({ description: 'the device id' }),
   'x-timestamp': Type.String({
-    description: 'integer seconds or milliseconds since the epoch (below 1e11 read as seconds)',
+    description:
+      'signing time: ISO 8601 with a zone (XRayIOT), or integer seconds or milliseconds since the epoch (below 1e11 read as seconds)',
   }),
+  'x-algorithm': Type.Optional(
+    Type.Union([Type.Literal('sha256'), Type.Literal('sha512')], { description: 'HMAC hash; absent = sha256' }),
+  ),
   'x-nonce': Type.String({ description: '32 hex characters, fresh per request' }),
   'x-hmac-signature': Type.String({
     description:
-      'hex HMAC-SHA256(secret, "algorithm=sha256&deviceId=<id>&nonce=<n>&payload=<hex HMAC-SHA256(secret, body)>&timestamp=<ts>")',
+      'hex HMAC-<alg>(K, "algorithm=<alg>&deviceId=<id>&nonce=<n>&payload=<hex HMAC-<alg>(K, body)>&timestamp=<x-timestamp>")',
   }),
 });
 
@@ -50,13 +86,13 @@ export function registerSignedRoute(app: FastifyInstance, context: IngestContext
   app.post(
     SIGNED_ROUTE,
     {
-      bodyLimit: context.bodyLimitBytes,
+      bodyLimit: Math.max(context.bodyLimitBytes, SIGNAL_BODY_LIMIT_BYTES),
       config: { rateLimit: false },
       onRequest: ingestGate(context.pipeline, 'application/json'),
       validatorCompiler: acceptAll,
       schema: {
         tags: ['ingest'],
-        summary: 'Readings as JSON, signed with the device secret in x-hmac-signature (XRayIOT style)',
+        summary: 'Readings or an XRayRawSignal as JSON, HMAC-signed in headers (XRayIOT signer)',
         description:
           '200 after commit with counts. 401 missing_auth / stale_request / unknown_device / bad_signature / ' +
           'revoked_key, 409 replayed_nonce, 403 device_not_allowed, 400 malformed_body / too_many_readings, ' +
@@ -92,7 +128,7 @@ async function handleSigned(context: IngestContext, request: FastifyRequest, rep
     });
   }
   const body = bodyBytes(request);
-  const verdict = verify(context, headers, body);
+  const verdict = verifySignature(context.keys, headers, body, context.allowDefaultSecret);
   if (verdict.kind !== 'ok') {
     return refuseRequest(pipeline, request, reply, { ...verdict, device });
   }
@@ -115,7 +151,11 @@ async function handleSigned(context: IngestContext, request: FastifyRequest, rep
   const recorded = context.nonces.check(device, nonce, headers.timestampMs, now);
   if (recorded !== 'fresh') return refuseNonce(context, request, reply, device, recorded, now);
 
-  const readings = readingsOf(parseJson(body), context.maxReadingsPerRequest);
+  const parsed = parseJson(body);
+  if (parsed.ok && looksLikeSignal(parsed.value)) {
+    return handleSignal(context, request, reply, parsed.value, device, entry, nonce);
+  }
+  const readings = readingsOf(parsed, context.maxReadingsPerRequest);
   if (!readings.ok) return refuseRequest(pipeline, request, reply, { ...readings, device });
   const candidates: unknown[] = [];
   for (const reading of readings.value) {
@@ -168,36 +208,44 @@ function refuseNonce(
   }
 }
 
-type Verdict =
-  | { readonly kind: 'ok'; readonly entry: KeyEntry }
-  | {
-      readonly kind: 'refused';
-      readonly reason: 'unknown_device' | 'bad_signature' | 'revoked_key';
-      readonly detail: string;
-    };
-
-/** Tries the device's live keys newest first (two during a rotation); revoked keys only name the refusal. */
-function verify(context: IngestContext, headers: SignedRequestHeaders, body: Buffer): Verdict {
-  const entries = context.keys.keysForDevice(headers.deviceId);
-  if (entries.length === 0) {
-    return { kind: 'refused', reason: 'unknown_device', detail: 'no key of the hub may speak for this device' };
+/** An XRayRawSignal body: readings from its payload, then its summary; 200 with counts after commit. */
+async function handleSignal(
+  context: IngestContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  value: unknown,
+  device: string,
+  entry: KeyEntry,
+  nonce: string,
+): Promise<FastifyReply> {
+  const answer = await submitSignal(
+    {
+      pipeline: context.pipeline,
+      summaries: context.signalSummaries,
+      maxReadingsPerSubmission: context.maxReadingsPerRequest,
+      now: context.now,
+    },
+    value,
+    device,
+    entry,
+    'http',
+    peerOf(request),
+    bodyBytes(request),
+  );
+  switch (answer.kind) {
+    case 'stored':
+      return reply
+        .code(200)
+        .send({ accepted: answer.accepted, duplicates: answer.duplicates, rejected: answer.rejected });
+    case 'refused':
+      return sendRefusal(reply, answer.reason, answer.detail);
+    case 'busy':
+      // Nothing acknowledged: the client's retry of this very request must not meet its own nonce.
+      context.nonces.forget(device, nonce);
+      return sendHubBusy(reply, answer.reason, answer.detail);
+    case 'seen':
+      return sendRefusal(reply, 'replayed_nonce', 'this nonce was already used by the device');
   }
-  for (const entry of entries) {
-    if (entry.revoked) continue;
-    if (signatureMatches(expectedSignature(entry.secret, headers, body), headers.signature))
-      return { kind: 'ok', entry };
-  }
-  for (const entry of entries) {
-    if (!entry.revoked) continue;
-    if (signatureMatches(expectedSignature(entry.secret, headers, body), headers.signature)) {
-      return { kind: 'refused', reason: 'revoked_key', detail: 'the request is signed with a revoked key' };
-    }
-  }
-  return {
-    kind: 'refused',
-    reason: 'bad_signature',
-    detail: 'the signature does not verify with any key of the device',
-  };
 }
 
 type ReadingsCheck =

@@ -1,0 +1,234 @@
+/**
+ * The AMQP door for XRayIOT's producer, run unchanged: connects to RabbitMQ, asserts its topology,
+ * consumes `xray.raw.q` with a bounded prefetch, and hands each message (headers as set, body bytes as
+ * received) to the shared XRayIOT handling (ingest/xray). What happens to a message:
+ *
+ * - stored (readings and summary committed), or a broker redelivery of one already taken: ack;
+ * - refused (bad signature, stale, replayed, not an XRayRawSignal...): counted and kept in the dead-letter
+ *   store by the pipeline, published to `iot.dlx` / `xray.raw.fail` with the reason in the
+ *   x-reject-reason header, and acked only once the broker confirmed that copy;
+ * - busy (store down, commit queue full, nonce window full): a copy goes to the retry queue (back on
+ *   `xray.raw.q` after the retry delay), acked once confirmed; if even that fails, nack with requeue.
+ *   Nothing uncommitted is ever acked without a confirmed copy somewhere in the broker.
+ *
+ * A lost connection (broker down at start or mid-stream) is retried with exponential backoff (0.5 s
+ * doubling to 30 s); meanwhile `state` is 'down' (/healthz reads `degraded`). Messages in flight when it
+ * dropped come back redelivered; their readings dedupe. Bound: at most `prefetch` messages in the hub.
+ */
+import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import type { Logger } from 'pino';
+import { handleSignedMessage, type SignalAnswer, type SignedMessageDeps } from '../xray/xray-ingest.js';
+import { REJECT_DETAIL_HEADER, REJECT_REASON_HEADER, XRAY_TOPOLOGY, assertXrayTopology } from './xray-topology.js';
+
+/** The signing time on AMQP: x-timestamp is the publish time there. */
+export const AMQP_TIMESTAMP_HEADER = 'x-timestamp-auth';
+const BACKOFF_START_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+const MAX_DETAIL_CHARS = 512;
+
+export interface XrayConsumerOptions {
+  readonly url: string;
+  readonly prefetch: number;
+  readonly retryDelayMs: number;
+  readonly deps: SignedMessageDeps;
+  readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Told each settled message, for tests and metrics. */
+  readonly onSettled?: (outcome: SignalAnswer['kind'] | 'retry_failed') => void;
+}
+
+export type BrokerState = 'connected' | 'down';
+
+export class XrayAmqpConsumer {
+  private connection: ChannelModel | null = null;
+  private channel: ConfirmChannel | null = null;
+  private stopped = false;
+  private backoffMs = BACKOFF_START_MS;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private connecting: Promise<void> | null = null;
+  private consumerTag: string | null = null;
+
+  constructor(private readonly options: XrayConsumerOptions) {}
+
+  get state(): BrokerState {
+    return this.channel === null ? 'down' : 'connected';
+  }
+
+  /** Starts connecting; resolves at once (a broker down at start is retried in the background). */
+  start(): void {
+    this.connecting = this.connect();
+  }
+
+  /** Resolves when the first connection attempt (successful or not) is over. */
+  async ready(): Promise<void> {
+    await this.connecting;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    let connection: ChannelModel | null = null;
+    try {
+      connection = await amqp.connect(this.options.url);
+      connection.on('error', () => undefined); // 'close' follows and carries the reconnect
+      connection.on('close', () => this.lost(connection));
+      const channel = await connection.createConfirmChannel();
+      channel.on('error', () => undefined);
+      channel.on('close', () => this.lost(connection));
+      await assertXrayTopology(channel);
+      await channel.prefetch(this.options.prefetch);
+      if (this.stopped) {
+        await connection.close().catch(() => undefined);
+        return;
+      }
+      this.connection = connection;
+      this.channel = channel;
+      const consumer = await channel.consume(XRAY_TOPOLOGY.queue, (message) => {
+        if (message === null) {
+          // The broker cancelled us (queue deleted): start over, which declares it again.
+          this.lost(connection);
+          return;
+        }
+        this.track(this.handle(channel, message));
+      });
+      this.consumerTag = consumer.consumerTag;
+      this.backoffMs = BACKOFF_START_MS;
+      this.options.logger.info({ queue: XRAY_TOPOLOGY.queue, prefetch: this.options.prefetch }, 'amqp: consuming');
+    } catch (error) {
+      // Never the URL: it holds the broker password.
+      this.options.logger.warn({ err: (error as Error).message, retryInMs: this.backoffMs }, 'amqp: connect failed');
+      if (connection !== null) await connection.close().catch(() => undefined);
+      this.scheduleReconnect();
+    }
+  }
+
+  private lost(connection: ChannelModel | null): void {
+    if (connection === null || this.connection !== connection) return;
+    this.connection = null;
+    this.channel = null;
+    void connection.close().catch(() => undefined);
+    if (this.stopped) return;
+    this.options.logger.warn({ retryInMs: this.backoffMs }, 'amqp: connection lost; reconnecting');
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.timer !== undefined) return;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.connecting = this.connect();
+    }, delay);
+    this.timer.unref();
+  }
+
+  private track(work: Promise<void>): void {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  private async handle(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
+    let answer: SignalAnswer;
+    try {
+      answer = await handleSignedMessage(
+        this.options.deps,
+        message.properties.headers ?? {},
+        message.content,
+        AMQP_TIMESTAMP_HEADER,
+        'amqp',
+        `amqp:${XRAY_TOPOLOGY.queue}`,
+        message.fields.redelivered,
+      );
+    } catch (error) {
+      // Our bug, not the message's: keep it in the broker.
+      this.options.logger.error({ err: (error as Error).message }, 'amqp: message handling failed');
+      answer = { kind: 'busy', reason: 'internal_error', detail: 'the hub failed while handling the message' };
+    }
+    try {
+      switch (answer.kind) {
+        case 'stored':
+        case 'seen':
+          channel.ack(message);
+          break;
+        case 'refused':
+          await this.publishConfirmed(
+            channel,
+            XRAY_TOPOLOGY.deadLetterExchange,
+            XRAY_TOPOLOGY.deadLetterRoutingKey,
+            message,
+            {
+              [REJECT_REASON_HEADER]: answer.reason,
+              [REJECT_DETAIL_HEADER]: answer.detail.slice(0, MAX_DETAIL_CHARS),
+            },
+          );
+          channel.ack(message);
+          break;
+        case 'busy':
+          await this.publishConfirmed(
+            channel,
+            '',
+            XRAY_TOPOLOGY.retryQueue,
+            message,
+            {
+              'x-retry-reason': answer.reason,
+            },
+            String(this.options.retryDelayMs),
+          );
+          channel.ack(message);
+          break;
+      }
+      this.options.onSettled?.(answer.kind);
+    } catch {
+      // The channel went away or the broker refused the copy: the message stays unacked, so the broker
+      // hands it out again (on a closed channel, to the next connection).
+      try {
+        channel.nack(message, false, true);
+      } catch {
+        // channel closed: the broker requeues unacked messages itself
+      }
+      this.options.onSettled?.('retry_failed');
+    }
+  }
+
+  /** Publishes a copy (same body, original headers plus `extra`) and waits for the broker's confirm. */
+  private publishConfirmed(
+    channel: ConfirmChannel,
+    exchange: string,
+    routingKey: string,
+    message: ConsumeMessage,
+    extra: Record<string, string>,
+    expiration?: string,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      channel.publish(
+        exchange,
+        routingKey,
+        message.content,
+        {
+          headers: { ...(message.properties.headers ?? {}), ...extra },
+          persistent: true,
+          ...(expiration === undefined ? {} : { expiration }),
+        },
+        (error) => (error === null || error === undefined ? resolve() : reject(error as Error)),
+      );
+    });
+  }
+
+  /** Stops consuming, lets the messages in hand finish (commit and settle), then closes. */
+  async close(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.connecting?.catch(() => undefined);
+    const channel = this.channel;
+    if (channel !== null && this.consumerTag !== null) {
+      // Cancel first so no new delivery starts; the ones in hand still ack on this channel.
+      await channel.cancel(this.consumerTag).catch(() => undefined);
+    }
+    await Promise.allSettled([...this.inFlight]);
+    const connection = this.connection;
+    this.connection = null;
+    this.channel = null;
+    await connection?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * XRayIOT's producer against the hub's AMQP door over the local RabbitMQ (a vhost of its own per run)
+ * and a PGlite store: a publisher written from design §4.6 (its exchange only, headers and body byte for
+ * byte, no other AMQP properties), the sample data stored as readings with its summary, refusals
+ * dead-lettered to iot.dlx with x-reject-reason and into the dead-letter store, a store outage sent
+ * through the retry queue and stored once it is back, a broker down at start and dropped mid-stream.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import amqp, { type Channel, type ChannelModel } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { XrayAmqpConsumer } from '../../../src/ingest/amqp/xray-consumer.js';
+import { SignalSummaryWriter } from '../../../src/ingest/xray/signal-summaries.js';
+import { createMetrics } from '../../../src/observability/metrics.js';
+import { StaticKeyring, stringCredential } from '../../../src/pipeline/keyring.js';
+import { NonceWindow } from '../../../src/pipeline/nonce-window.js';
+import { Pipeline } from '../../../src/pipeline/pipeline.js';
+import type { ReadingStore } from '../../../src/pipeline/ports.js';
+import { openStore, signalStoreFor, type SqlReadingStore } from '../../../src/store/index.js';
+import { DEFAULT_TEST_LIMITS } from '../../support/ingest-harness.js';
+import {
+  rabbitAvailability,
+  createVhost,
+  deleteVhost,
+  closeVhostConnections,
+  failIfRabbitRequired,
+  uniqueVhostName,
+  amqpUrl,
+} from '../../support/rabbitmq.js';
+import { amqpHeaders, nonce, sampleData, signal } from './xray-fixtures.js';
+
+const SECRET = 'amqp-test-hmac-secret-0123456789';
+const availability = await rabbitAvailability();
+if (!availability.available) console.warn(`skipping XRayIOT AMQP tests: ${availability.reason}`);
+
+describe.skipIf(!availability.available && process.env['CI'] !== 'true')('XRayIOT AMQP ingest', () => {
+  const vhost = uniqueVhostName();
+  let dataDir: string;
+  let store: SqlReadingStore;
+  let pipeline: Pipeline;
+  let consumer: XrayAmqpConsumer;
+  let publisher: ChannelModel;
+  let channel: Channel;
+  let storeDown = false;
+  const settled: string[] = [];
+
+  beforeAll(async () => {
+    failIfRabbitRequired(availability);
+    dataDir = await mkdtemp(join(tmpdir(), 'sealstream-amqp-'));
+    store = await openStore({ kind: 'pglite', dataDir });
+    await store.migrate();
+    // The real store, with an outage switch: while down, every commit fails as a lost server would.
+    const outageStore: ReadingStore = Object.assign(Object.create(store) as ReadingStore, {
+      commit: (batch: Parameters<ReadingStore['commit']>[0]) =>
+        storeDown ? Promise.reject(new Error('connection refused')) : store.commit(batch),
+    });
+    pipeline = new Pipeline({
+      store: outageStore,
+      metrics: createMetrics().pipeline,
+      keys: new StaticKeyring([{ keyId: 'xray', devices: 'any', ...stringCredential(SECRET) }]),
+      limits: { ...DEFAULT_TEST_LIMITS, commitRetryDeadlineMs: 200 },
+    });
+    await pipeline.start();
+    consumer = new XrayAmqpConsumer({
+      url: amqpUrl(vhost),
+      prefetch: 50,
+      retryDelayMs: 300,
+      logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      onSettled: (outcome) => settled.push(outcome),
+      deps: {
+        pipeline,
+        keys: new StaticKeyring([{ keyId: 'xray', devices: 'any', ...stringCredential(SECRET) }]),
+        nonces: new NonceWindow(300_000, 100_000, 100_000),
+        toleranceMs: 300_000,
+        allowDefaultSecret: false,
+        summaries: new SignalSummaryWriter(signalStoreFor(store)),
+        maxReadingsPerSubmission: 10_000,
+        now: Date.now,
+      },
+    });
+    // Broker "down" at start: the vhost does not exist yet, so the first connection is refused.
+    consumer.start();
+    await consumer.ready();
+    expect(consumer.state).toBe('down');
+    await createVhost(vhost);
+    await waitFor(() => consumer.state === 'connected', 60_000);
+
+    publisher = await amqp.connect(amqpUrl(vhost));
+    channel = await publisher.createChannel();
+    // All XRayIOT's producer declares.
+    await channel.assertExchange('iot.xray', 'topic', { durable: true });
+  }, 180_000);
+
+  afterAll(async () => {
+    await publisher?.close().catch(() => undefined);
+    await consumer?.close();
+    await pipeline?.close();
+    await store?.close();
+    await deleteVhost(vhost);
+    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  /** As its producer publishes: JSON.stringify of the signal, its headers, nothing else. */
+  function publish(
+    value: Record<string, unknown>,
+    headers?: Record<string, string>,
+    body = JSON.stringify(value),
+  ): void {
+    const signed = headers ?? amqpHeaders(SECRET, 'sha256', value as { deviceId: string; capturedAt: string }, body);
+    channel.publish('iot.xray', 'xray.raw.v1', Buffer.from(body), { headers: signed });
+  }
+
+  async function deadLettered(count: number): Promise<Array<{ reason: unknown; body: string }>> {
+    const got: Array<{ reason: unknown; body: string }> = [];
+    await waitFor(async () => {
+      const message = await channel.get('xray.raw.dlq', { noAck: true });
+      if (message !== false) {
+        got.push({ reason: message.properties.headers?.['x-reject-reason'], body: message.content.toString() });
+      }
+      return got.length >= count;
+    }, 15_000);
+    return got;
+  }
+
+  it('stores the sample data as x/y/speed readings and its summary, then acks', async () => {
+    const time = Date.now() - 30_000;
+    const value = signal('amqp-dev-1', sampleData('66bb584d4ae73e488c30a072', time, 4));
+    publish(value);
+    await waitFor(async () => (await store.readings('amqp-dev-1', 0, Date.now() + 1e7, 100)).length === 4, 15_000);
+    const rows = await store.readings('amqp-dev-1', 0, Date.now() + 1e7, 100);
+    expect(rows.map((row) => row.ts).sort()).toEqual([time + 762, time + 1762, time + 2762, time + 3762]);
+    expect(rows[0]?.source).toBe('amqp');
+    await waitFor(async () => {
+      const summaries = await signalStoreFor(store).signalSummaries({
+        device: 'amqp-dev-1',
+        fromMs: null,
+        toMs: null,
+        limit: 10,
+        beforeId: null,
+      });
+      return summaries.length === 1 && summaries[0]?.dataLength === 4 && summaries[0].source === 'amqp';
+    }, 10_000);
+    await waitFor(async () => (await channel.checkQueue('xray.raw.q')).messageCount === 0, 10_000);
+  });
+
+  it('dead-letters refusals to iot.dlx with the reason header and into the dead-letter store', async () => {
+    const good = signal('amqp-dev-2', sampleData('k', Date.now(), 1));
+    const goodBody = JSON.stringify(good);
+    const headers = amqpHeaders(SECRET, 'sha512', good as { deviceId: string; capturedAt: string }, goodBody);
+    publish(good, headers);
+    publish(good, headers); // the same message again: its nonce is spent
+    const old = signal('amqp-dev-2', 'x', { capturedAt: new Date(Date.now() - 400_000).toISOString() });
+    publish(old); // a capture older than the window: stale, not a bad signature
+    const forged = signal('amqp-dev-2', 'x');
+    publish(forged, amqpHeaders('a-different-secret-0123456789', 'sha256', forged as never, JSON.stringify(forged)));
+    publish(signal('amqp-dev-2', 'x', { unexpected: true }));
+    const noHeaders = signal('amqp-dev-2', 'x');
+    channel.publish('iot.xray', 'xray.raw.v1', Buffer.from(JSON.stringify(noHeaders)));
+    const letters = await deadLettered(5);
+    expect(letters.map((letter) => letter.reason).sort()).toEqual(
+      ['bad_signature', 'missing_auth', 'replayed_nonce', 'schema_invalid', 'stale_request'].sort(),
+    );
+    const stored = await waitForValue(async () => {
+      const rows = (await store.recentDeadLetters(100)).filter((row) => row.source === 'amqp');
+      return rows.length >= 5 ? rows : undefined;
+    }, 10_000);
+    expect(stored.map((row) => row.reason)).toContain('stale_request');
+    expect(stored.every((row) => row.raw.byteLength > 0)).toBe(true);
+    expect((await store.readings('amqp-dev-2', 0, Date.now() + 1e7, 100)).length).toBe(1);
+  });
+
+  it('sends messages through the retry queue while the store is down, and stores them once it is back', async () => {
+    storeDown = true;
+    const value = signal('amqp-dev-3', sampleData('k', Date.now() - 10_000, 2));
+    publish(value);
+    await waitFor(() => settled.includes('busy'), 15_000);
+    expect((await store.readings('amqp-dev-3', 0, Date.now() + 1e7, 100)).length).toBe(0);
+    storeDown = false;
+    await waitFor(async () => (await store.readings('amqp-dev-3', 0, Date.now() + 1e7, 100)).length === 2, 20_000);
+    expect((await channel.checkQueue('xray.raw.dlq')).messageCount).toBe(0);
+  });
+
+  it('reconnects after the broker drops the connection mid-stream, and goes on consuming', async () => {
+    expect(await closeVhostConnections(vhost)).toBeGreaterThan(0);
+    // Our publisher went too; the consumer must come back by itself.
+    await waitFor(() => consumer.state === 'down', 10_000).catch(() => undefined);
+    await waitFor(() => consumer.state === 'connected', 60_000);
+    publisher = await amqp.connect(amqpUrl(vhost));
+    channel = await publisher.createChannel();
+    const value = signal('amqp-dev-4', sampleData('k', Date.now() - 5_000, 1), {});
+    const body = JSON.stringify(value);
+    channel.publish('iot.xray', 'xray.raw.v1', Buffer.from(body), {
+      headers: amqpHeaders(SECRET, 'sha256', value as never, body, nonce()),
+    });
+    await waitFor(async () => (await store.readings('amqp-dev-4', 0, Date.now() + 1e7, 100)).length === 1, 20_000);
+  }, 120_000);
+});
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('condition not met in time');
+}
+
+async function waitForValue<T>(read: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  let value: T | undefined;
+  await waitFor(async () => (value = await read()) !== undefined, timeoutMs);
+  return value as T;
+}

@@ -1,0 +1,189 @@
+/**
+ * XRayIOT's signer against POST /api/v1/ingest/signed over the real app, registry and PGlite store:
+ * a string HMAC credential registered through the API, the §4.7 requests (sha256 and sha512, ISO and
+ * integer timestamps) with XRayRawSignal bodies, the sample data expanded into x/y/speed readings with
+ * a summary listed by GET /api/v1/xray/signals, and each refusal with its reason.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, startApiHarness, type ApiHarness } from '../../support/api-harness.js';
+import { httpHeaders, nonce, sampleData, signal, xraySign } from './xray-fixtures.js';
+
+const ROUTE = '/api/v1/ingest/signed';
+const SECRET = 'xray-hmac-secret-for-tests-0123456789';
+const DEVICE = 'xray-dev-1';
+
+let hub: ApiHarness;
+beforeAll(async () => {
+  hub = await startApiHarness('pglite');
+  const registered = await call(hub.base, 'POST', '/api/v1/devices', {
+    token: hub.tokens.operator,
+    body: { id: DEVICE, hmacSecret: SECRET },
+  });
+  expect(registered.status).toBe(201);
+  expect((registered.body as { key: { kind: string } }).key.kind).toBe('utf8');
+  expect(JSON.stringify(registered.body)).not.toContain(SECRET);
+});
+afterAll(async () => {
+  await hub?.stop();
+});
+
+async function post(body: string, headers: Record<string, string>) {
+  const response = await fetch(`${hub.base}${ROUTE}`, { method: 'POST', headers, body });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+function reasonOf(answer: { body: Record<string, unknown> }): unknown {
+  return (answer.body['error'] as { details?: { reason?: string } } | undefined)?.details?.reason;
+}
+
+async function readings(device: string) {
+  return hub.store.readings(device, 0, Date.now() + 86_400_000, 100_000);
+}
+
+describe('XRayIOT signer on the signed HTTP route', () => {
+  it('expands the sample data (sha256, ISO timestamp) into x/y/speed readings and lists the summary', async () => {
+    const time = Date.now() - 60_000;
+    const payload = sampleData('66bb584d4ae73e488c30a072', time, 3);
+    const body = JSON.stringify(signal(DEVICE, payload));
+    const answer = await post(body, httpHeaders(SECRET, 'sha256', DEVICE, body));
+    expect(answer).toEqual({ status: 200, body: { accepted: 3, duplicates: 0, rejected: 0 } });
+    const rows = (await readings(DEVICE)).filter((row) => row.ts >= time && row.ts < time + 10_000);
+    expect(rows.map((row) => row.ts).sort()).toEqual([time + 762, time + 1762, time + 2762]);
+    expect(rows.find((row) => row.ts === time + 762)?.data).toEqual({
+      x: 51.339764,
+      y: 12.339223833333334,
+      speed: 1.2,
+    });
+
+    // Resent with a new nonce (what a retrying producer does): the same readings, stored once.
+    const again = await post(body, httpHeaders(SECRET, 'sha256', DEVICE, body));
+    expect(again).toEqual({ status: 200, body: { accepted: 0, duplicates: 3, rejected: 0 } });
+
+    const listed = await call(hub.base, 'GET', `/api/v1/xray/signals?device=${DEVICE}`, { token: hub.tokens.viewer });
+    expect(listed.status).toBe(200);
+    const items = (listed.body as { items: Array<Record<string, unknown>> }).items.filter(
+      (item) => item['time'] === time,
+    );
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({
+      deviceId: DEVICE,
+      time,
+      dataLength: 3,
+      dataVolume: Buffer.byteLength(payload),
+      format: 'xray-sample',
+      source: 'http',
+    });
+    expect((await call(hub.base, 'GET', '/api/v1/xray/signals')).status).toBe(401);
+  });
+
+  it('accepts sha512 with an ISO timestamp, and integer timestamps (seconds and ms); base64 payloads too', async () => {
+    const time = Date.now() - 120_000;
+    const b64 = Buffer.from(sampleData('k', time, 2)).toString('base64');
+    const body512 = JSON.stringify(signal(DEVICE, b64));
+    const headers512 = httpHeaders(SECRET, 'sha512', DEVICE, body512);
+    expect(headers512['x-hmac-signature']).toHaveLength(128);
+    expect(await post(body512, headers512)).toEqual({ status: 200, body: { accepted: 2, duplicates: 0, rejected: 0 } });
+
+    const seconds = String(Math.floor(Date.now() / 1000));
+    const bodyS = JSON.stringify(signal(DEVICE, sampleData('k', time + 10_000, 1)));
+    expect((await post(bodyS, httpHeaders(SECRET, 'sha256', DEVICE, bodyS, seconds))).status).toBe(200);
+    const ms = String(Date.now());
+    const bodyMs = JSON.stringify(signal(DEVICE, sampleData('k', time + 20_000, 1)));
+    expect((await post(bodyMs, httpHeaders(SECRET, 'sha512', DEVICE, bodyMs, ms))).status).toBe(200);
+  });
+
+  it('stores a payload in no known format as one reading with its metadata', async () => {
+    const capturedAt = new Date(Date.now() - 5_000).toISOString();
+    const body = JSON.stringify(
+      signal(DEVICE, 'aGVsbG8gd29ybGQ=', {
+        capturedAt,
+        schemaVersion: 'v2',
+        metadata: { location: { latitude: 52.5, longitude: 13.4, altitude: 34 }, battery: 88, signalStrength: -70 },
+        correlationId: '0b8a1f8e-3c5d-4a8f-9e2b-7c6d5e4f3a21',
+      }),
+    );
+    expect(await post(body, httpHeaders(SECRET, 'sha256', DEVICE, body))).toEqual({
+      status: 200,
+      body: { accepted: 1, duplicates: 0, rejected: 0 },
+    });
+    const row = (await readings(DEVICE)).find((candidate) => candidate.ts === Date.parse(capturedAt));
+    expect(row?.data).toEqual({
+      payload: 'aGVsbG8gd29ybGQ=',
+      encoding: 'base64',
+      schemaVersion: 'v2',
+      latitude: 52.5,
+      longitude: 13.4,
+      altitude: 34,
+      battery: 88,
+      signalStrength: -70,
+      correlationId: '0b8a1f8e-3c5d-4a8f-9e2b-7c6d5e4f3a21',
+    });
+  });
+
+  it('refuses each failure with its reason: stale, replayed nonce, bad signature, bad algorithm, schema', async () => {
+    const body = JSON.stringify(signal(DEVICE, sampleData('k', Date.now(), 1)));
+    const stale = new Date(Date.now() - 301_000).toISOString();
+    const staleAnswer = await post(body, httpHeaders(SECRET, 'sha256', DEVICE, body, stale));
+    expect([staleAnswer.status, reasonOf(staleAnswer)]).toEqual([401, 'stale_request']);
+
+    const n = nonce();
+    const ts = new Date().toISOString();
+    expect((await post(body, httpHeaders(SECRET, 'sha256', DEVICE, body, ts, n))).status).toBe(200);
+    const replay = await post(body, httpHeaders(SECRET, 'sha256', DEVICE, body, ts, n));
+    expect([replay.status, reasonOf(replay)]).toEqual([409, 'replayed_nonce']);
+
+    const wrongKey = await post(body, httpHeaders('another-secret-of-enough-length', 'sha256', DEVICE, body));
+    expect([wrongKey.status, reasonOf(wrongKey)]).toEqual([401, 'bad_signature']);
+    // Signed as sha512 but announced as sha256 (and the reverse): the length alone refuses it.
+    const mixed = { ...httpHeaders(SECRET, 'sha512', DEVICE, body), 'x-algorithm': 'sha256' };
+    expect(reasonOf(await post(body, mixed))).toBe('missing_auth');
+    const md5 = { ...httpHeaders(SECRET, 'sha256', DEVICE, body), 'x-algorithm': 'md5' };
+    expect(reasonOf(await post(body, md5))).toBe('missing_auth');
+    // The body as received is what is signed: a re-serialised (reordered) body does not verify.
+    const reordered = JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(body) as object).reverse()));
+    const tampered = await post(reordered, httpHeaders(SECRET, 'sha256', DEVICE, body));
+    expect(reasonOf(tampered)).toBe('bad_signature');
+
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [signal(DEVICE, 'x', { extra: 1 }), 'unexpected property'],
+      [signal(DEVICE, ''), 'payload'],
+      [signal(DEVICE, 'x', { schemaVersion: 'v3' }), 'schemaVersion'],
+      [signal(DEVICE, 'x', { capturedAt: '2026-02-30T00:00:00Z' }), 'capturedAt'],
+      [signal(DEVICE, 'x', { metadata: { battery: 101 } }), 'battery'],
+      [signal(DEVICE, 'x', { metadata: { location: { latitude: 91, longitude: 0 } } }), 'latitude'],
+      [signal(DEVICE, 'x', { metadata: { signalStrength: 1 } }), 'signalStrength'],
+      [signal(DEVICE, 'x', { correlationId: 'not-a-uuid' }), 'correlationId'],
+      [{ deviceId: DEVICE, capturedAt: new Date().toISOString(), payload: 'x' }, 'schemaVersion'],
+    ];
+    for (const [value, field] of cases) {
+      const text = JSON.stringify(value);
+      const answer = await post(text, httpHeaders(SECRET, 'sha256', DEVICE, text));
+      expect([answer.status, reasonOf(answer)], field).toEqual([400, 'schema_invalid']);
+      expect(String((answer.body['error'] as { message: string }).message)).toContain(field);
+    }
+    // deviceId must be the signed x-device-id.
+    const other = JSON.stringify(signal('someone-else', 'x'));
+    expect(reasonOf(await post(other, httpHeaders(SECRET, 'sha256', DEVICE, other)))).toBe('device_not_allowed');
+    // Refusals are dead-lettered with the raw body.
+    const letters = await hub.store.recentDeadLetters(1000);
+    expect(letters.some((letter) => letter.reason === 'stale_request' && letter.device === DEVICE)).toBe(true);
+    expect(letters.some((letter) => letter.reason === 'schema_invalid' && letter.raw.byteLength > 0)).toBe(true);
+  });
+
+  it('keeps the route own readings format working with an ISO timestamp and sha512', async () => {
+    const body = JSON.stringify({ readings: [{ seq: 7, ts: Date.now(), data: { t: 1 } }] });
+    const answer = await post(body, httpHeaders(SECRET, 'sha512', DEVICE, body));
+    expect(answer).toEqual({ status: 200, body: { accepted: 1, duplicates: 0, rejected: 0 } });
+  });
+
+  it('refuses XRayIOT default secret at registration (outside demo) and short string secrets', async () => {
+    for (const hmacSecret of ['default-secret-key-change-in-production', 'short']) {
+      const answer = await call(hub.base, 'POST', '/api/v1/devices', {
+        token: hub.tokens.operator,
+        body: { id: `dflt-${hmacSecret.length}`, hmacSecret },
+      });
+      expect(answer.status).toBe(400);
+    }
+    expect(xraySign('k', 'sha256', 'd', 'b', 't', 'n')).toMatch(/^[0-9a-f]{64}$/);
+  });
+});

@@ -116,6 +116,13 @@ export const REASONS = {
     retryable: false,
     description: 'Reading timestamp is too far in the past or the future.',
   },
+  too_many_metrics: {
+    code: 48,
+    scope: 'reading',
+    retryable: false,
+    description:
+      'Reading would add a metric (numeric field) to a device that already has the most metrics allowed (`--max-metrics-per-device`).',
+  },
   // legacy: the seed line protocol (AUTH:/DATA: lines of ivhex:cthex tokens).
   legacy_auth_failed: {
     code: 60,

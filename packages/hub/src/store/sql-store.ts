@@ -85,6 +85,14 @@ import {
   queryRejectTotals,
   queryTotals,
 } from './queries.js';
+import {
+  DEFAULT_READ_CONCURRENCY,
+  DEFAULT_READ_QUEUE,
+  DEFAULT_READ_WAIT_MS,
+  ReadBudget,
+  ReadsBusyError,
+  type ReadBudgetOptions,
+} from './read-budget.js';
 import type { SqlExecutor, SqlQueryable, SqlTransaction } from './sql-executor.js';
 import { toNumber } from './sql-values.js';
 import { sqlStateOf, storeFailure } from './store-errors.js';
@@ -143,14 +151,35 @@ export class SqlReadingStore implements ReadingStore {
   private lenientCommitsLeft = 0;
   private readonly pathCounts: CommitPathCounts = { strict: 0, lenient: 0, conflicts: 0 };
   private readonly journal: RollupJournal;
+  /** Bounds the API's reads in number, waiting and time (read-budget.ts); commits never pass it. */
+  private readonly readBudget: ReadBudget;
+  /** The API's statements go to the executor's read side (read pool, or behind writes on PGlite). */
+  private readonly reader: SqlQueryable;
 
   constructor(
     private readonly executor: SqlExecutor,
-    options: { readonly journalBacklogBytes?: number; readonly journalVacuumIntervalMs?: number } = {},
+    options: {
+      readonly journalBacklogBytes?: number;
+      readonly journalVacuumIntervalMs?: number;
+      readonly reads?: ReadBudgetOptions;
+    } = {},
   ) {
     this.kind = executor.kind;
     this.partitions = new PartitionManager(executor);
     this.journal = new RollupJournal(executor, options.journalBacklogBytes, options.journalVacuumIntervalMs);
+    this.readBudget = new ReadBudget(
+      options.reads ?? {
+        concurrency: executor.kind === 'pglite' ? 1 : DEFAULT_READ_CONCURRENCY,
+        maxWaiting: DEFAULT_READ_QUEUE,
+        maxWaitMs: DEFAULT_READ_WAIT_MS,
+      },
+    );
+    this.reader = { query: (text, params) => executor.read(text, params) };
+  }
+
+  /** API reads running and waiting for a slot now. */
+  readLoad(): { running: number; waiting: number } {
+    return this.readBudget.load;
   }
 
   async migrate(): Promise<void> {
@@ -233,7 +262,7 @@ export class SqlReadingStore implements ReadingStore {
   // --- API reads (see api-queries.ts) ---
 
   readingPage(query: Parameters<typeof queryReadingPage>[1]): Promise<Page<StoredReading, ReadingCursor>> {
-    return this.guard('readingPage', () => queryReadingPage(this.executor, query));
+    return this.guardRead('readingPage', () => queryReadingPage(this.reader, query));
   }
 
   deadLetterPage(query: {
@@ -241,11 +270,11 @@ export class SqlReadingStore implements ReadingStore {
     limit: number;
     before: DeadLetterCursor | null;
   }): Promise<Page<DeadLetterRow, DeadLetterCursor>> {
-    return this.guard('deadLetterPage', () => queryDeadLetterPage(this.executor, query));
+    return this.guardRead('deadLetterPage', () => queryDeadLetterPage(this.reader, query));
   }
 
   devicePage(query: Parameters<typeof queryDevicePage>[1]): Promise<Page<DeviceSummary, string>> {
-    return this.guard('devicePage', () => this.settled(() => queryDevicePage(this.executor, query)));
+    return this.guardRead('devicePage', () => queryDevicePage(this.reader, query), { settled: true });
   }
 
   series(query: {
@@ -255,11 +284,11 @@ export class SqlReadingStore implements ReadingStore {
     width: SeriesWidth;
     metric?: string;
   }): Promise<SeriesPoint[]> {
-    return this.guard('series', () => this.settled(() => querySeries(this.executor, query)));
+    return this.guardRead('series', () => querySeries(this.reader, query), { settled: true });
   }
 
   minuteDocuments(query: Parameters<typeof queryMinuteDocuments>[1]): Promise<Page<MinuteDocument, number>> {
-    return this.guard('minuteDocuments', () => this.settled(() => queryMinuteDocuments(this.executor, query)));
+    return this.guardRead('minuteDocuments', () => queryMinuteDocuments(this.reader, query), { settled: true });
   }
 
   // --- API accounts (see accounts.ts) ---
@@ -435,8 +464,19 @@ export class SqlReadingStore implements ReadingStore {
     try {
       return await work();
     } catch (error) {
+      // A read the budget turned away is an answer (503 reads_busy), not a store failure.
+      if (error instanceof ReadsBusyError) throw error;
       throw storeFailure(operation, error);
     }
+  }
+
+  /**
+   * An API read: after the journal settled (for reads of the rollups; that wait holds no read slot),
+   * within the read budget, on the executor's read side.
+   */
+  private guardRead<T>(operation: string, read: () => Promise<T>, options: { settled?: boolean } = {}): Promise<T> {
+    const budgeted = (): Promise<T> => this.readBudget.run(read);
+    return this.guard(operation, () => (options.settled === true ? this.settled(budgeted) : budgeted()));
   }
 }
 

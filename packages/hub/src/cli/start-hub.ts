@@ -65,6 +65,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           dataDir: config.store.dataDir,
           thread: config.store.thread,
           callTimeoutMs: config.store.callTimeoutMs,
+          reads: { maxWaiting: config.reads.maxWaiting, maxWaitMs: config.reads.maxWaitMs },
           onBackgroundError,
         }
       : {
@@ -72,6 +73,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           url: config.store.url,
           poolSize: config.store.poolSize,
           ...(config.store.schema === undefined ? {} : { schema: config.store.schema }),
+          reads: config.reads,
           onBackgroundError,
         },
   );
@@ -108,6 +110,10 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
             replayWindowMs: 3_600_000,
           },
         }),
+    metricBound: {
+      maxPerDevice: config.maxMetricsPerDevice,
+      load: (device, limit) => store.deviceMetricNames(device, limit),
+    },
     // A failed attempt is retried until the deadline (devices then get store_unavailable and resend):
     // a warning; the store's outage itself shows in sealstream_commit_failures_total.
     onCommitError: (error, attempt) =>

@@ -81,6 +81,11 @@ export const SETTINGS = {
   'demo-devices': 'SEALSTREAM_DEMO_DEVICES',
   'demo-rate': 'SEALSTREAM_DEMO_RATE',
   'demo-legacy-interval-ms': 'SEALSTREAM_DEMO_LEGACY_INTERVAL_MS',
+  'database-read-pool-size': 'SEALSTREAM_DATABASE_READ_POOL_SIZE',
+  'read-queue': 'SEALSTREAM_READ_QUEUE',
+  'read-wait-ms': 'SEALSTREAM_READ_WAIT_MS',
+  'read-timeout-ms': 'SEALSTREAM_READ_TIMEOUT_MS',
+  'max-metrics-per-device': 'SEALSTREAM_MAX_METRICS_PER_DEVICE',
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -224,6 +229,13 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       requestsPerDevicePerMinute: int('ingest-rate-limit', 60_000, 1, 100_000_000),
       signatureToleranceMs: int('signature-tolerance-seconds', 300, 1, 3_600) * 1000,
     },
+    reads: {
+      poolSize: int('database-read-pool-size', 2, 1, 64),
+      maxWaiting: int('read-queue', 32, 0, 10_000),
+      maxWaitMs: int('read-wait-ms', 5_000, 10, 600_000),
+      timeoutMs: int('read-timeout-ms', 10_000, 100, 3_600_000),
+    },
+    maxMetricsPerDevice: int('max-metrics-per-device', 256, 1, 100_000),
     logLevel,
     shutdownTimeoutMs: int('shutdown-timeout-ms', 60_000, 1_000, 3_600_000),
     demoDevices: {

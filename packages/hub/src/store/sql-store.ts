@@ -94,7 +94,7 @@ import {
   type ReadBudgetOptions,
 } from './read-budget.js';
 import type { SqlExecutor, SqlQueryable, SqlTransaction } from './sql-executor.js';
-import { toNumber } from './sql-values.js';
+import { toNumber, toText } from './sql-values.js';
 import { sqlStateOf, storeFailure } from './store-errors.js';
 
 /** check_violation: "no partition of relation found for row" when another process dropped a cached day. */
@@ -243,6 +243,21 @@ export class SqlReadingStore implements ReadingStore {
    */
   pruneDeadLetters(bounds: DeadLetterBounds, options?: PruneOptions): Promise<PruneOutcome> {
     return this.guard('pruneDeadLetters', () => pruneDeadLetters(this.executor, bounds, options));
+  }
+
+  /**
+   * Up to `limit` of the device's metric names (device_metrics, fed by the rollup folds), for the
+   * pipeline's bound on metrics per device. On the write side, never refused by the read budget: ingest
+   * waits for it once per device after start. Names still in unfolded journal rows are not in it yet.
+   */
+  deviceMetricNames(device: string, limit: number): Promise<string[]> {
+    return this.guard('deviceMetricNames', async () => {
+      const rows = await this.executor.query(
+        'SELECT metric FROM device_metrics WHERE device_id = $1 ORDER BY metric LIMIT $2',
+        [device, limit],
+      );
+      return rows.map((row) => toText(row['metric'], 'metric'));
+    });
   }
 
   recentDeadLetters(limit: number): Promise<DeadLetterRow[]> {

@@ -65,6 +65,7 @@ import {
   queryDevicePage,
   queryMinuteDocuments,
   queryReadingPage,
+  queryMetricNames,
   querySeries,
   type DeadLetterCursor,
   type DeadLetterFilter,
@@ -72,7 +73,8 @@ import {
   type MinuteDocument,
   type Page,
   type ReadingCursor,
-  type SeriesPoint,
+  type Series,
+  type SeriesMetrics,
   type SeriesWidth,
 } from './api-queries.js';
 import { runMigrations } from './migrate.js';
@@ -297,9 +299,13 @@ export class SqlReadingStore implements ReadingStore {
     fromMs: number;
     toMs: number;
     width: SeriesWidth;
-    metric?: string;
-  }): Promise<SeriesPoint[]> {
+    metrics: SeriesMetrics;
+  }): Promise<Series> {
     return this.guardRead('series', () => querySeries(this.reader, query), { settled: true });
+  }
+
+  metricNames(query: { device: string; limit: number; after: string | null }): Promise<Page<string, string>> {
+    return this.guardRead('metricNames', () => queryMetricNames(this.reader, query), { settled: true });
   }
 
   minuteDocuments(query: Parameters<typeof queryMinuteDocuments>[1]): Promise<Page<MinuteDocument, number>> {

@@ -9,9 +9,12 @@
  * holds the connection from BEGIN to COMMIT/ROLLBACK and no other caller's statement can land inside
  * it). The queue in front of the connection has two levels: writes (commits, folds, checkpoints) always
  * go before reads (`read`, the API's queries), so a commit waits at most for the one read running —
- * 8 heavy series reads queued ahead of commits once held native ACKs for 23 s. File-backed data
- * folder; CHECKPOINT every `checkpointIntervalMs` when something was written, and on close. Bound: at most one request is outstanding at the worker at any time (the rest wait in
- * the two-level queue, whose callers are bounded by the committer and the HTTP layer).
+ * 8 heavy series reads queued ahead of commits once held native ACKs for 23 s. A read of several
+ * statements (a series, minute documents, an export's pages) yields to waiting writes between them, and
+ * each statement is bounded by the API's limits (PGlite has no working statement_timeout). File-backed
+ * data folder; CHECKPOINT every `checkpointIntervalMs` when something was written, and on close.
+ * Bound: at most one request is outstanding at the worker at any time (the rest wait in the two-level
+ * queue, whose callers are bounded by the committer and the API's read budget).
  * If the worker dies, every pending and later call fails with an error (the store reports it; the
  * committer retries and then answers `store_unavailable`). A call PGlite leaves unanswered for
  * `callTimeoutMs` stops the store the same way: PGlite whose disk filled up was seen spinning at 100 % of

@@ -17,8 +17,18 @@ import { readCommitFigures, type CommitFigures } from './hub-metrics.js';
 import { startLatencyProbe, type ProbePlacement } from './latency-probe.js';
 import { runNativeLoad } from './native-load.js';
 import { createBenchVhost, publishXrayMessages, type AmqpVhost } from './amqp-load.js';
+import { createReader, startReadLoad, type ReadLoadFigures } from './read-load.js';
 
-export const SCENARIOS = ['pglite-native', 'postgres-native', 'postgres-legacy', 'latency-20k', 'amqp-xray'] as const;
+export const SCENARIOS = [
+  'pglite-native',
+  'postgres-native',
+  'postgres-legacy',
+  'latency-20k',
+  'latency-20k-reads',
+  'amqp-xray',
+] as const;
+/** Concurrent API read loops of `latency-20k-reads` (series and raw pages, see read-load.ts). */
+const READ_WORKERS = 8;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface ScenarioSettings {
@@ -84,6 +94,8 @@ export interface ScenarioResult {
   /** WAL the server wrote per committed reading (every session's WAL: other load inflates it). */
   readonly walBytesPerReading: number | null;
   readonly postgresActivity: ActivityTally | null;
+  /** latency-20k-reads: the answers of the read load that ran beside ingest. */
+  readonly readLoad?: ReadLoadFigures | null;
   readonly note: string;
 }
 
@@ -106,6 +118,8 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
   const legacy = name === 'postgres-legacy';
   const xray = name === 'amqp-xray';
   const vhost: AmqpVhost | null = xray ? await createBenchVhost(AMQP_HOST) : null;
+  // latency-20k with a fixed API read load beside it (read-load.ts).
+  const reads = name === 'latency-20k-reads';
   const secret = randomBytes(32);
   // The live channel requires a token unless the hub runs in demo mode; the subscriber presents it.
   const liveToken = randomBytes(16).toString('hex');
@@ -116,6 +130,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
     const applicationName = `sealstream-bench-${process.pid}-${name}`;
     const settleNote = await store.settle();
     if (settleNote !== null) settings.log(`  ${settleNote}`);
+    const readerPassword = reads ? await createReader(store.hubArgs) : undefined;
     const hub = await startHubProcess({
       // Through the environment, not flags: a hub build that does not know a variable ignores it.
       env: {
@@ -147,6 +162,8 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
             ]
           : ['--legacy-port', 'off']),
         ...(settings.liveTickMs === undefined ? [] : ['--live-tick-ms', String(settings.liveTickMs)]),
+        // The read load is bounded by its workers, not by the per-account API rate limit.
+        ...(reads ? ['--api-rate-limit', '1000000'] : []),
         ...settings.hubArgs,
       ],
     });
@@ -175,6 +192,19 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         machine: machineCpuSeconds(),
       };
 
+      const readLoad =
+        readerPassword === undefined
+          ? undefined
+          : await startReadLoad({
+              httpPort: hub.ports.http,
+              password: readerPassword,
+              devices: Array.from(
+                { length: Math.min(READ_WORKERS, settings.devices) },
+                (_, i) => `${DEVICE_PREFIX}${i}`,
+              ),
+              workers: READ_WORKERS,
+            });
+      let readFigures: ReadLoadFigures | null = null;
       let sent: number;
       let acked: number | null = null;
       let rejected = 0;
@@ -207,7 +237,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
           'pre-sealed tokens, no acks: timed until the hub reported every message committed; latency not measured (legacy messages carry no creation time)';
       } else {
         if (hub.ports.tcp === null) throw new Error('the hub did not open its native port');
-        const fixed = name === 'latency-20k';
+        const fixed = name === 'latency-20k' || reads;
         const load = await runNativeLoad({
           port: hub.ports.tcp,
           keyId: KEY_ID,
@@ -231,6 +261,12 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
             .join(', ');
           note = `${load.refusals} refusals, ${load.reconnects} reconnects (${detail}); resent ${load.resent}`;
         }
+      }
+      if (readLoad !== undefined) {
+        readFigures = await readLoad.stop();
+        const { ok, busy, failed, bytes, workers } = readFigures;
+        const load = `read load: ${workers} loops, ${ok} answered, ${busy} refused 503, ${failed} failed, ${Math.round(bytes / 1e6)} MB`;
+        note = [note, load].filter((part) => part !== '').join('; ');
       }
       // One more live tick so the last committed readings reach the subscriber.
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -276,7 +312,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         duplicates: audit.rows - audit.distinctKeys,
         rejected,
         resent,
-        targetRate: name === 'latency-20k' ? settings.latencyRate : null,
+        targetRate: name === 'latency-20k' || reads ? settings.latencyRate : null,
         hubCpuPct: pct(cpu0.hub, cpu1.hub),
         hubMainThreadCpuPct: pct(cpu0.hubMain, cpu1.hubMain),
         postgresCpuPct: store.kind === 'postgres' ? pct(cpu0.pg, cpu1.pg) : null,
@@ -294,6 +330,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         walBytesPerReading:
           postgresActivity === null || audit.rows === 0 ? null : Math.round(postgresActivity.walBytes / audit.rows),
         postgresActivity,
+        readLoad: readFigures,
         note: [note, settleNote ?? ''].filter((part) => part !== '').join('; '),
       };
     } finally {

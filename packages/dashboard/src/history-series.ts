@@ -46,6 +46,14 @@ export function metricNames(series: Iterable<readonly SeriesPoint[]>): string[] 
   return [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([name]) => name);
 }
 
+/** The metric names of several devices in one list: those more devices have first, then by name. */
+export function mergeMetricNames(lists: Iterable<readonly string[]>): string[] {
+  const counts = new Map<string, number>();
+  for (const list of lists) for (const name of new Set(list)) counts.set(name, (counts.get(name) ?? 0) + 1);
+  // Array.prototype.sort is stable: equal counts keep first-seen order (each list comes sorted by name).
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([name]) => name);
+}
+
 export type Statistic = 'avg' | 'min' | 'max' | 'count' | 'valid' | 'invalid';
 
 export interface AlignedSeries {

@@ -1,7 +1,14 @@
 // Tests for the history chart helpers: bucket width fitting, metric discovery, alignment with gaps.
 import { describe, expect, it } from 'vitest';
 import type { SeriesPoint } from '../src/api/history-api.js';
-import { alignSeries, chooseBucketWidth, defaultMetric, MAX_BUCKETS, metricNames } from '../src/history-series.js';
+import {
+  alignSeries,
+  chooseBucketWidth,
+  defaultMetric,
+  MAX_BUCKETS,
+  mergeMetricNames,
+  metricNames,
+} from '../src/history-series.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -73,5 +80,18 @@ describe('defaultMetric', () => {
     expect(defaultMetric(series)).toBe('temp');
     expect(defaultMetric([[point(0, { a: 1 })]])).toBe('a');
     expect(defaultMetric([])).toBeNull();
+  });
+});
+
+describe('mergeMetricNames', () => {
+  it('lists names more devices have first, then in the order given, each once', () => {
+    expect(
+      mergeMetricNames([
+        ['a', 'temp'],
+        ['temp', 'z'],
+        ['b', 'temp', 'z'],
+      ]),
+    ).toEqual(['temp', 'z', 'a', 'b']);
+    expect(mergeMetricNames([])).toEqual([]);
   });
 });

@@ -130,6 +130,13 @@ export const REASONS = {
     description:
       'The store refused this one reading for its data (a data error, SQLSTATE class 22, 23 or 54); it alone is refused and kept as a dead letter, the rest of its batch is committed.',
   },
+  too_many_metrics: {
+    code: 48,
+    scope: 'reading',
+    retryable: false,
+    description:
+      'Reading would add a metric (numeric field) to a device that already has the most metrics allowed (`--max-metrics-per-device`).',
+  },
   // legacy: the seed line protocol (AUTH:/DATA: lines of ivhex:cthex tokens).
   legacy_auth_failed: {
     code: 60,

@@ -92,16 +92,44 @@ const devicePath = (id: string): string => `/api/v1/devices/${encodeURIComponent
 const rangeParams = (range: TimeRange): URLSearchParams =>
   new URLSearchParams({ from: String(Math.floor(range.from)), to: String(Math.ceil(range.to)) });
 
+/** Metrics one series request names at most (the API refuses more than 64). */
+export const MAX_SERIES_METRICS = 64;
+
+/**
+ * The series of one device for the named metrics only (the chart draws one; the API bounds how many an
+ * answer carries, and a device may have hundreds). A single name travels as `metric`, so a name with a
+ * comma works too.
+ */
 export function fetchSeries(
   api: ApiClient,
   device: string,
   range: TimeRange,
   width: BucketWidth,
+  metrics: readonly string[],
   signal: AbortSignal,
 ): Promise<Fetched<SeriesPoint[]>> {
   const params = rangeParams(range);
   params.set('width', width);
+  const names = metrics.slice(0, MAX_SERIES_METRICS);
+  if (names.length === 1) params.set('metric', names[0] ?? '');
+  else if (names.length > 1) params.set('metrics', names.join(','));
+  // No names (a device without metrics): the counts, with at most one metric, never every metric.
+  else params.set('metricLimit', '1');
   return api.getJson(`${devicePath(device)}/series?${params.toString()}`, parseSeries, { signal });
+}
+
+/** Metric names a device has sent, first page by name (enough for a picker; the API pages the rest). */
+export function fetchMetricNames(
+  api: ApiClient,
+  device: string,
+  signal: AbortSignal,
+  limit = 200,
+): Promise<Fetched<string[]>> {
+  return api.getJson(
+    `${devicePath(device)}/metrics?limit=${limit}`,
+    (body) => parsePage(body, (item) => (isString(item) ? item : null))?.items ?? null,
+    { signal },
+  );
 }
 
 export interface ReadingPage {

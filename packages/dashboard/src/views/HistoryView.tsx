@@ -8,13 +8,13 @@ import type { FormEvent } from 'react';
 import type { ApiClient } from '../api/api-client.js';
 import { fetchDevices } from '../api/device-api.js';
 import type { BucketWidth, SeriesPoint, TimeRange } from '../api/history-api.js';
-import { fetchSeries } from '../api/history-api.js';
+import { fetchMetricNames, fetchSeries } from '../api/history-api.js';
 import { DevicePicker } from '../components/DevicePicker.js';
 import { HistoryChart } from '../components/HistoryChart.js';
 import { RawReadings } from '../components/RawReadings.js';
 import { formatDateTime } from '../format.js';
 import type { Statistic } from '../history-series.js';
-import { alignSeries, chooseBucketWidth, defaultMetric, metricNames } from '../history-series.js';
+import { alignSeries, chooseBucketWidth, defaultMetric, mergeMetricNames } from '../history-series.js';
 import type { RangeChoice, RangePreset } from '../time-range.js';
 import { PRESETS, resolveRange, toLocalInput } from '../time-range.js';
 import { useFetched, valueOf } from '../use-fetched.js';
@@ -28,8 +28,15 @@ interface QueryResult {
   readonly width: BucketWidth;
   readonly chartWidth: number;
   readonly series: ReadonlyMap<string, readonly SeriesPoint[]>;
+  /** Every metric the devices have (the picker), and the ones `series` carries. */
+  readonly names: readonly string[];
+  readonly fetched: readonly string[];
+  readonly devices: readonly string[];
   readonly errors: readonly string[];
 }
+
+/** Metrics asked for before one is chosen: the default is picked among these (one that varies). */
+const DEFAULT_CANDIDATES = 8;
 
 const STATISTICS: ReadonlyArray<readonly [Statistic, string]> = [
   ['avg', 'average'],
@@ -64,6 +71,51 @@ function HistoryViewComponent({ api }: HistoryViewProps) {
   const statisticId = useId();
   const rawId = useId();
 
+  /**
+   * The series of `query.devices` for the metric drawn only (`wanted`, or before one is chosen a few
+   * candidates to pick the default from): a device may have hundreds of metrics, and asking for all of
+   * them once made one answer 85 MB.
+   */
+  const load = async (
+    query: { range: TimeRange; width: BucketWidth; chartWidth: number; devices: readonly string[] },
+    wanted: string | null,
+  ): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    const controller = new AbortController();
+    const { devices: devicesNow } = query;
+    const errors: string[] = [];
+    const nameLists = await Promise.all(devicesNow.map((device) => fetchMetricNames(api, device, controller.signal)));
+    const lists: string[][] = [];
+    nameLists.forEach((answer, index) => {
+      if (answer.ok) lists.push(answer.value);
+      else errors.push(`${devicesNow[index] ?? ''}: ${answer.error}`);
+    });
+    const names = mergeMetricNames(lists);
+    const fetched = wanted !== null && names.includes(wanted) ? [wanted] : names.slice(0, DEFAULT_CANDIDATES);
+    const answers = await Promise.all(
+      devicesNow.map((device) => fetchSeries(api, device, query.range, query.width, fetched, controller.signal)),
+    );
+    setBusy(false);
+    const series = new Map<string, readonly SeriesPoint[]>();
+    answers.forEach((answer, index) => {
+      const device = devicesNow[index] ?? '';
+      if (answer.ok) series.set(device, answer.value);
+      else errors.push(`${device}: ${answer.error}`);
+    });
+    setMetric(wanted !== null && names.includes(wanted) ? wanted : defaultMetric(series.values()));
+    setRawDevice((current) => (current !== null && devicesNow.includes(current) ? current : (devicesNow[0] ?? null)));
+    setResult({ ...query, series, names, fetched, errors });
+  };
+
+  /** A metric the last answer does not carry is fetched for the same devices and range. */
+  const chooseMetric = (name: string | null): void => {
+    setMetric(name);
+    if (result !== null && name !== null && !result.fetched.includes(name)) {
+      void load(result, name);
+    }
+  };
+
   const run = (event: FormEvent<HTMLFormElement>): void => {
     event.preventDefault();
     if (selected.length === 0) {
@@ -78,33 +130,10 @@ function HistoryViewComponent({ api }: HistoryViewProps) {
     // The chart's width once drawn; before that, the form's (the chart spans the same panel width).
     const chartWidth = chartWidthRef.current > 0 ? chartWidthRef.current : (formRef.current?.clientWidth ?? 1000);
     const width = chooseBucketWidth(range.to - range.from, chartWidth);
-    setBusy(true);
-    setError(null);
-    const controller = new AbortController();
-    const devicesNow = [...selected];
-    void Promise.all(devicesNow.map((device) => fetchSeries(api, device, range, width, controller.signal))).then(
-      (answers) => {
-        setBusy(false);
-        const series = new Map<string, readonly SeriesPoint[]>();
-        const errors: string[] = [];
-        answers.forEach((answer, index) => {
-          const device = devicesNow[index] ?? '';
-          if (answer.ok) series.set(device, answer.value);
-          else errors.push(`${device}: ${answer.error}`);
-        });
-        const names = metricNames(series.values());
-        setMetric((current) =>
-          current !== null && names.includes(current) ? current : defaultMetric(series.values()),
-        );
-        setRawDevice((current) =>
-          current !== null && devicesNow.includes(current) ? current : (devicesNow[0] ?? null),
-        );
-        setResult({ range, width, chartWidth, series, errors });
-      },
-    );
+    void load({ range, width, chartWidth, devices: [...selected] }, metric);
   };
 
-  const metrics = useMemo(() => (result === null ? [] : metricNames(result.series.values())), [result]);
+  const metrics = result?.names ?? [];
   const aligned = useMemo(
     () => (result === null ? null : alignSeries(result.series, metric, statistic)),
     [result, metric, statistic],
@@ -187,7 +216,7 @@ function HistoryViewComponent({ api }: HistoryViewProps) {
           <div className="inline-form">
             <div className="field">
               <label htmlFor={metricId}>Metric</label>
-              <select id={metricId} value={metric ?? ''} onChange={(event) => setMetric(event.target.value || null)}>
+              <select id={metricId} value={metric ?? ''} onChange={(event) => chooseMetric(event.target.value || null)}>
                 {metrics.length === 0 && <option value="">(none)</option>}
                 {metrics.map((name) => (
                   <option key={name} value={name}>

@@ -74,6 +74,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           dataDir: config.store.dataDir,
           thread: config.store.thread,
           callTimeoutMs: config.store.callTimeoutMs,
+          reads: { maxWaiting: config.reads.maxWaiting, maxWaitMs: config.reads.maxWaitMs },
           onBackgroundError,
         }
       : {
@@ -81,6 +82,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           url: config.store.url,
           poolSize: config.store.poolSize,
           ...(config.store.schema === undefined ? {} : { schema: config.store.schema }),
+          reads: config.reads,
           onBackgroundError,
         },
   );
@@ -115,6 +117,10 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
             replayWindowMs: 3_600_000,
           },
         }),
+    metricBound: {
+      maxPerDevice: config.maxMetricsPerDevice,
+      load: (device, limit) => store.deviceMetricNames(device, limit),
+    },
     // What the committer does next follows the store error's code (pipeline/committer.ts); every failed
     // attempt also shows in sealstream_commit_failures_total.
     onCommitError: (error, attempt) => logCommitFailure(logger, error, attempt),

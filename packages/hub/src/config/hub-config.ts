@@ -124,6 +124,19 @@ export interface HubConfig {
     /** How long a message the hub could not take now waits in the retry queue. */
     readonly retryDelayMs: number;
   } | null;
+  /** The API's read budget (store/read-budget.ts); on a PostgreSQL server also the read pool. */
+  readonly reads: {
+    /** PostgreSQL: connections of the read pool, beside `store.poolSize` for writes; reads running at once. */
+    readonly poolSize: number;
+    /** Reads waiting for a slot at most; beyond, 503 reads_busy. */
+    readonly maxWaiting: number;
+    /** Longest a read waits for a slot before 503 reads_busy. */
+    readonly maxWaitMs: number;
+    /** PostgreSQL: statement_timeout of the read pool. */
+    readonly timeoutMs: number;
+  };
+  /** Distinct metric names one device may have; a reading adding one beyond is refused `too_many_metrics`. */
+  readonly maxMetricsPerDevice: number;
   readonly logLevel: string;
   /**
    * Longest an orderly shutdown (commit what is queued, a bounded last fold, close the store) may take

@@ -91,6 +91,11 @@ export const SETTINGS = {
   'amqp-url': 'SEALSTREAM_AMQP_URL',
   'amqp-prefetch': 'SEALSTREAM_AMQP_PREFETCH',
   'amqp-retry-delay-ms': 'SEALSTREAM_AMQP_RETRY_DELAY_MS',
+  'database-read-pool-size': 'SEALSTREAM_DATABASE_READ_POOL_SIZE',
+  'read-queue': 'SEALSTREAM_READ_QUEUE',
+  'read-wait-ms': 'SEALSTREAM_READ_WAIT_MS',
+  'read-timeout-ms': 'SEALSTREAM_READ_TIMEOUT_MS',
+  'max-metrics-per-device': 'SEALSTREAM_MAX_METRICS_PER_DEVICE',
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -251,6 +256,13 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       signatureToleranceMs: int('signature-tolerance-seconds', 300, 1, 3_600) * 1000,
     },
     amqp: amqpSettings(raw, int, errors),
+    reads: {
+      poolSize: int('database-read-pool-size', 2, 1, 64),
+      maxWaiting: int('read-queue', 32, 0, 10_000),
+      maxWaitMs: int('read-wait-ms', 5_000, 10, 600_000),
+      timeoutMs: int('read-timeout-ms', 10_000, 100, 3_600_000),
+    },
+    maxMetricsPerDevice: int('max-metrics-per-device', 256, 1, 100_000),
     logLevel,
     shutdownTimeoutMs: int('shutdown-timeout-ms', 60_000, 1_000, 3_600_000),
     demoDevices: {

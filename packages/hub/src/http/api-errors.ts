@@ -8,6 +8,7 @@
 import { SealstreamError } from '@sealstream/protocol';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { StoreError, type StoreErrorCode } from '../pipeline/store-error.js';
+import { ReadsBusyError } from '../store/read-budget.js';
 
 export const API_ERRORS = {
   validation_failed: {
@@ -39,6 +40,16 @@ export const API_ERRORS = {
   overloaded: {
     status: 503,
     description: 'The hub is shedding load (its commit queue is full); retry after the `Retry-After` seconds.',
+  },
+  reads_busy: {
+    status: 503,
+    description:
+      'Too many reads are running and waiting, a read waited too long for its turn, or it ran past its time bound (`details.why`: `queue_full`, `wait_timeout`, `read_timeout`); retry after the `Retry-After` seconds.',
+  },
+  series_too_large: {
+    status: 400,
+    description:
+      'The series asked for holds more than the bounds allow (metrics per request, or buckets × metrics); `details` gives the bounds. Ask for fewer metrics, a wider bucket or a shorter range.',
   },
   not_configured: {
     status: 503,
@@ -133,6 +144,10 @@ function validationDetails(error: FastifyError): Array<{ in: string; path: strin
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof ApiError) return sendApiError(reply, error.code, error.message, error.details);
+    if (error instanceof ReadsBusyError) {
+      void reply.header('retry-after', String(error.retryAfterSeconds));
+      return sendApiError(reply, 'reads_busy', 'the hub is busy with other reads; retry later', { why: error.why });
+    }
     if (error.validation !== undefined) {
       return sendApiError(
         reply,

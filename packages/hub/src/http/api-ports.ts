@@ -11,6 +11,8 @@ import type {
   MinuteDocument,
   Page,
   ReadingCursor,
+  Series,
+  SeriesMetrics,
   SeriesPoint,
   SeriesWidth,
 } from '../store/api-queries.js';
@@ -23,6 +25,8 @@ export type {
   MinuteDocument,
   Page,
   ReadingCursor,
+  Series,
+  SeriesMetrics,
   SeriesPoint,
   SeriesWidth,
 };
@@ -57,8 +61,9 @@ export interface QueryStore {
     fromMs: number;
     toMs: number;
     width: SeriesWidth;
-    metric?: string;
-  }): Promise<SeriesPoint[]>;
+    metrics: SeriesMetrics;
+  }): Promise<Series>;
+  metricNames(query: { device: string; limit: number; after: string | null }): Promise<Page<string, string>>;
   minuteDocuments(query: {
     device: string;
     fromMs: number;

@@ -20,6 +20,15 @@ const WIDTH_MS: Readonly<Record<SeriesWidth, number>> = {
 };
 /** A series answer is at most this many buckets; ask for a wider bucket or a shorter range. */
 export const MAX_SERIES_POINTS = 10_000;
+/** Metrics one series answer carries at most (named in `metrics`, or one page of the device's names). */
+export const MAX_SERIES_METRICS = 64;
+/** Metrics per page when the request names none. */
+export const DEFAULT_SERIES_METRICS = 16;
+/**
+ * Buckets × metrics one answer carries at most: about 100 bytes of JSON each, so an answer stays under
+ * ~5 MB. A device with 1.3 million metric rows once made one unfiltered answer 85 MB and 1 GB of heap.
+ */
+export const MAX_SERIES_CELLS = 50_000;
 
 const DeviceParams = Type.Object({ device: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' }) });
 const NextCursor = Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' });
@@ -93,6 +102,23 @@ const MinuteDocument = Type.Object(
 );
 
 const isString = (value: unknown): value is string => typeof value === 'string';
+
+/** The names of `metric` and `metrics` (comma-separated) together; undefined when neither is given. */
+function namedMetrics(metric: string | undefined, metrics: string | undefined): string[] | undefined {
+  if (metric === undefined && metrics === undefined) return undefined;
+  const names = new Set<string>();
+  if (metric !== undefined) names.add(metric);
+  for (const name of metrics?.split(',') ?? []) {
+    const trimmed = name.trim();
+    if (trimmed === '' || trimmed.length > 128) {
+      throw new ApiError('validation_failed', 'the request does not match the schema', [
+        { in: 'querystring', path: '/metrics', message: 'each metric name must be 1 to 128 characters' },
+      ]);
+    }
+    names.add(trimmed);
+  }
+  return [...names];
+}
 const isNumber = (value: unknown): value is number => Number.isSafeInteger(value);
 
 export function registerQueryRoutes(
@@ -183,18 +209,44 @@ export function registerQueryRoutes(
             to: Type.Optional(TimeParam),
             width: stringEnum(['1m', '5m', '1h', '1d'] as const, { description: 'bucket width' }),
             metric: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'only this metric' })),
+            metrics: Type.Optional(
+              Type.String({
+                minLength: 1,
+                maxLength: 8192,
+                description: `only these metrics, comma-separated (at most ${MAX_SERIES_METRICS})`,
+              }),
+            ),
+            metricLimit: Type.Optional(
+              Type.Integer({
+                minimum: 1,
+                maximum: MAX_SERIES_METRICS,
+                description: `without metric/metrics: metrics per page of the device's names (default ${DEFAULT_SERIES_METRICS}; fewer when buckets × metrics would pass ${MAX_SERIES_CELLS})`,
+              }),
+            ),
+            metricCursor: Type.Optional(
+              Type.String({ minLength: 1, maxLength: 1024, description: 'nextMetricCursor of the previous page' }),
+            ),
           },
           { additionalProperties: false },
         ),
         response: withErrorResponses({
-          200: Type.Object({ width: Type.String(), items: Type.Array(Type.Ref('SeriesPoint')) }),
+          200: Type.Object({
+            width: Type.String(),
+            metrics: Type.Array(Type.String(), { description: 'the metrics this answer carries, by name' }),
+            nextMetricCursor: Type.Union([Type.String(), Type.Null()], {
+              description: 'more metric names follow: pass it as metricCursor; null when none (or metrics were named)',
+            }),
+            items: Type.Array(Type.Ref('SeriesPoint')),
+          }),
         }),
       },
     },
     async (request) => {
-      const width = request.query.width as SeriesWidth;
-      const { fromMs, toMs } = parseRange(request.query, now(), 24 * HOUR_MS);
-      if ((toMs - fromMs) / WIDTH_MS[width] > MAX_SERIES_POINTS) {
+      const { query } = request;
+      const width = query.width as SeriesWidth;
+      const { fromMs, toMs } = parseRange(query, now(), 24 * HOUR_MS);
+      const buckets = Math.max(1, Math.ceil((toMs - fromMs) / WIDTH_MS[width]));
+      if (buckets > MAX_SERIES_POINTS) {
         throw new ApiError('validation_failed', 'the request does not match the schema', [
           {
             in: 'querystring',
@@ -203,14 +255,64 @@ export function registerQueryRoutes(
           },
         ]);
       }
-      const items = await store.series({
+      const named = namedMetrics(query.metric, query.metrics);
+      if (named !== undefined && (named.length > MAX_SERIES_METRICS || named.length * buckets > MAX_SERIES_CELLS)) {
+        throw new ApiError('series_too_large', 'the series asked for exceeds the bounds of one answer', {
+          metrics: named.length,
+          buckets,
+          maxMetrics: MAX_SERIES_METRICS,
+          maxCells: MAX_SERIES_CELLS,
+        });
+      }
+      // Without names: one page of the device's names, as many as fit the cell bound (at least one).
+      const pageSize = Math.max(
+        1,
+        Math.min(query.metricLimit ?? DEFAULT_SERIES_METRICS, Math.floor(MAX_SERIES_CELLS / buckets)),
+      );
+      const series = await store.series({
         device: request.params.device,
         fromMs,
         toMs,
         width,
-        ...(request.query.metric === undefined ? {} : { metric: request.query.metric }),
+        metrics:
+          named !== undefined
+            ? { names: named }
+            : { after: decodeCursor(query.metricCursor, isString), limit: pageSize },
       });
-      return { width, items };
+      return {
+        width,
+        metrics: series.metrics,
+        nextMetricCursor: series.nextMetric === null ? null : encodeCursor(series.nextMetric),
+        items: series.points,
+      };
+    },
+  );
+
+  typed.get(
+    '/api/v1/devices/:device/metrics',
+    {
+      onRequest: authorize,
+      schema: {
+        tags: ['query'],
+        summary: 'The metric names one device has sent, by name, cursor-paged',
+        security: BEARER_SECURITY,
+        params: DeviceParams,
+        querystring: Type.Object(
+          { limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }), cursor: Type.Optional(CursorParam) },
+          { additionalProperties: false },
+        ),
+        response: withErrorResponses({
+          200: Type.Object({ items: Type.Array(Type.String()), nextCursor: NextCursor }),
+        }),
+      },
+    },
+    async (request) => {
+      const page = await store.metricNames({
+        device: request.params.device,
+        limit: request.query.limit,
+        after: decodeCursor(request.query.cursor, isString),
+      });
+      return { items: page.items, nextCursor: page.next === null ? null : encodeCursor(page.next) };
     },
   );
 

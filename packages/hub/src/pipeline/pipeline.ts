@@ -19,6 +19,7 @@ import { IvReplayWindow } from './iv-replay-window.js';
 import { Iv16ReplayWindow } from './iv16-replay-window.js';
 import type { KeyEntry, KeyResolver } from './keyring.js';
 import { LegacyOpener } from './legacy-opener.js';
+import { MetricBound, type MetricBoundOptions } from './metric-bound.js';
 import { RefusalTally } from './refusal-tally.js';
 
 /** Longest a tally of refusals over the dead-letter budget waits for a commit to carry it. */
@@ -66,6 +67,8 @@ export interface PipelineOptions {
   readonly keys: KeyResolver;
   readonly limits: PipelineLimits;
   readonly legacy?: LegacySettings;
+  /** Metrics per device (metric-bound.ts); absent: unbounded. */
+  readonly metricBound?: MetricBoundOptions;
   readonly now?: () => number;
   readonly onCommitError?: (error: unknown, attempt: number) => void;
 }
@@ -110,6 +113,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private readonly now: () => number;
   private readonly statsTracker: StatsTracker;
   private readonly liveSinks: LiveSink[] = [];
+  private readonly metricBound: MetricBound | undefined;
 
   constructor(private readonly options: PipelineOptions) {
     super();
@@ -117,6 +121,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.now = now;
     const { limits } = options;
     this.statsTracker = new StatsTracker(now);
+    this.metricBound = options.metricBound === undefined ? undefined : new MetricBound(options.metricBound);
     this.deadLetterFactory = new DeadLetterFactory(limits.deadLetters, now);
     this.frameOpener = new FrameOpener({
       keys: options.keys,
@@ -221,6 +226,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     peer: string,
     mode: 'live' | 'redrive' = 'live',
   ): Promise<FrameAnswer> {
+    opened = await this.boundMetrics(opened);
     const deadLetters: DeadLetter[] = [];
     if (mode === 'live') this.refuseAll(opened.refused, source, peer, deadLetters);
     if (opened.knownDuplicates > 0) {
@@ -247,6 +253,14 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       duplicates: result.duplicates + opened.knownDuplicates,
       rejected: opened.refused.length + storeRefused.length,
     };
+  }
+
+  /** The readings that would take their device past the metric bound move to the refusals. */
+  private async boundMetrics(opened: OpenedReadings): Promise<OpenedReadings> {
+    if (this.metricBound === undefined || opened.readings.length === 0) return opened;
+    const checked = await this.metricBound.check(opened.readings);
+    if (checked.refused.length === 0) return opened;
+    return { ...opened, readings: checked.admitted, refused: [...opened.refused, ...checked.refused] };
   }
 
   /**

@@ -228,34 +228,63 @@ function finiteOrNull(value: number): number | null {
   return Number.isFinite(value) ? value : null;
 }
 
+/** Which metrics a series carries: the names given, or a page of the device's names (device_metrics). */
+export type SeriesMetrics =
+  { readonly names: readonly string[] } | { readonly after: string | null; readonly limit: number };
+
+export interface Series {
+  readonly points: SeriesPoint[];
+  /** The metric names whose aggregates the points carry (when they have data in a bucket), in order. */
+  readonly metrics: string[];
+  /** With a page of names: the last name of this page when the device has more, else null. */
+  readonly nextMetric: string | null;
+}
+
 /**
- * Minute buckets of one device folded into buckets of `width`, with per-metric min/max/sum/count/avg.
- * Only buckets with data appear. `fromMs` is rounded down to the width, so every point is whole.
+ * Minute buckets of one device folded into buckets of `width`, with per-metric min/max/sum/count/avg
+ * for the metrics chosen by `metrics` only (a device may have hundreds; the caller bounds how many).
+ * Only buckets with data appear. `fromMs` is rounded down to the width, so every point is whole. The
+ * statements run one after another: one read holds one connection.
  */
 export async function querySeries(
   db: SqlQueryable,
-  query: { device: string; fromMs: number; toMs: number; width: SeriesWidth; metric?: string },
-): Promise<SeriesPoint[]> {
+  query: { device: string; fromMs: number; toMs: number; width: SeriesWidth; metrics: SeriesMetrics },
+): Promise<Series> {
   const widthMs = SERIES_WIDTHS_MS[query.width];
   const from = Math.floor(bound(query.fromMs) / widthMs) * widthMs;
   const bucketOf = (column: string): string => `(floor(${msOf(column)} / $4::float8) * $4::float8)`;
-  const [counts, metrics] = await Promise.all([
-    db.query(
-      `SELECT ${bucketOf('minute')} AS start_ms, sum(valid)::float8 AS valid, sum(invalid)::float8 AS invalid
-       FROM minute_buckets
-       WHERE device_id = $1 AND minute >= ${AT('$2')} AND minute < ${AT('$3')}
-       GROUP BY 1 ORDER BY 1`,
-      [query.device, from, bound(query.toMs), widthMs],
-    ),
-    db.query(
-      `SELECT ${bucketOf('minute')} AS start_ms, metric, min(min) AS min, max(max) AS max, sum(sum) AS sum,
-         sum(count)::float8 AS count
-       FROM minute_metrics
-       WHERE device_id = $1 AND minute >= ${AT('$2')} AND minute < ${AT('$3')} AND ($5::text IS NULL OR metric = $5::text)
-       GROUP BY 1, 2 ORDER BY 1, 2`,
-      [query.device, from, bound(query.toMs), widthMs, query.metric ?? null],
-    ),
-  ]);
+  let names: string[];
+  let nextMetric: string | null = null;
+  if ('names' in query.metrics) {
+    names = [...new Set(query.metrics.names)];
+  } else {
+    assertPageSize(query.metrics.limit);
+    const rows = await db.query(
+      `SELECT metric FROM device_metrics WHERE device_id = $1 AND ($2::text IS NULL OR metric > $2::text)
+       ORDER BY metric LIMIT $3`,
+      [query.device, query.metrics.after, query.metrics.limit + 1],
+    );
+    names = rows.slice(0, query.metrics.limit).map((row) => toText(row['metric'], 'metric'));
+    if (rows.length > query.metrics.limit) nextMetric = names.at(-1) ?? null;
+  }
+  const counts = await db.query(
+    `SELECT ${bucketOf('minute')} AS start_ms, sum(valid)::float8 AS valid, sum(invalid)::float8 AS invalid
+     FROM minute_buckets
+     WHERE device_id = $1 AND minute >= ${AT('$2')} AND minute < ${AT('$3')}
+     GROUP BY 1 ORDER BY 1`,
+    [query.device, from, bound(query.toMs), widthMs],
+  );
+  const metrics =
+    names.length === 0
+      ? []
+      : await db.query(
+          `SELECT ${bucketOf('minute')} AS start_ms, metric, min(min) AS min, max(max) AS max, sum(sum) AS sum,
+             sum(count)::float8 AS count
+           FROM minute_metrics
+           WHERE device_id = $1 AND minute >= ${AT('$2')} AND minute < ${AT('$3')} AND metric = ANY($5::text[])
+           GROUP BY 1, 2 ORDER BY 1, 2`,
+          [query.device, from, bound(query.toMs), widthMs, names],
+        );
   const points = new Map<number, SeriesPoint>();
   for (const row of counts) {
     const start = toNumber(row['start_ms'], 'start');
@@ -280,7 +309,22 @@ export async function querySeries(
       avg: count === 0 ? 0 : finiteOrNull(withoutFloatNoise(sum / count)),
     };
   }
-  return [...points.values()];
+  return { points: [...points.values()], metrics: names, nextMetric };
+}
+
+/** A page of the metric names one device has ever sent (device_metrics), by name. */
+export async function queryMetricNames(
+  db: SqlQueryable,
+  query: { device: string; limit: number; after: string | null },
+): Promise<Page<string, string>> {
+  assertPageSize(query.limit);
+  const rows = await db.query(
+    `SELECT metric FROM device_metrics WHERE device_id = $1 AND ($2::text IS NULL OR metric > $2::text)
+     ORDER BY metric LIMIT $3`,
+    [query.device, query.after, query.limit + 1],
+  );
+  const items = rows.slice(0, query.limit).map((row) => toText(row['metric'], 'metric'));
+  return { items, next: rows.length > query.limit ? (items.at(-1) ?? null) : null };
 }
 
 /**

@@ -4,7 +4,8 @@
  * the application calls `migrate()` once it is ready.
  */
 import { PgliteExecutor } from './pglite-executor.js';
-import { PostgresExecutor } from './postgres-executor.js';
+import { DEFAULT_READ_POOL_SIZE, PostgresExecutor } from './postgres-executor.js';
+import { DEFAULT_READ_QUEUE, DEFAULT_READ_WAIT_MS } from './read-budget.js';
 import { SqlReadingStore } from './sql-store.js';
 import type { SqlExecutor } from './sql-executor.js';
 import { SqlRegistryStore } from './registry-store.js';
@@ -20,6 +21,8 @@ export type StoreOptions =
       readonly thread?: 'worker' | 'main';
       /** Worker thread only: a call PGlite has not answered after this long stops the store; default 300 s. */
       readonly callTimeoutMs?: number;
+      /** API reads waiting at most (one runs at a time, behind every commit); default 32 / 5 s. */
+      readonly reads?: StoreReadOptions;
       readonly onBackgroundError?: (error: unknown) => void;
     }
   | {
@@ -33,16 +36,43 @@ export type StoreOptions =
       readonly statementTimeoutMs?: number;
       /** Default 10 s; a down server fails a commit within this instead of hanging it. */
       readonly connectTimeoutMs?: number;
+      /** The read pool (API reads): connections, waiting bound and server-side statement_timeout. */
+      readonly reads?: StoreReadOptions & { readonly poolSize?: number; readonly timeoutMs?: number };
       readonly onBackgroundError?: (error: unknown) => void;
     };
+
+/** How many API reads may wait for a slot, and how long (read-budget.ts). */
+export interface StoreReadOptions {
+  readonly maxWaiting?: number;
+  readonly maxWaitMs?: number;
+}
 
 /** The executor behind each opened store, so registry SQL can share its connections. */
 const executors = new WeakMap<SqlReadingStore, SqlExecutor>();
 
 export async function openStore(options: StoreOptions): Promise<SqlReadingStore> {
-  const executor =
-    options.kind === 'pglite' ? await PgliteExecutor.open(options) : await PostgresExecutor.open(options);
-  const store = new SqlReadingStore(executor);
+  const reads = options.reads ?? {};
+  let concurrency = 1;
+  let executor: SqlExecutor;
+  if (options.kind === 'pglite') {
+    // One connection: a second read would only wait there, behind commits, unbounded in time.
+    executor = await PgliteExecutor.open(options);
+  } else {
+    const { poolSize, timeoutMs } = options.reads ?? {};
+    concurrency = poolSize ?? DEFAULT_READ_POOL_SIZE;
+    executor = await PostgresExecutor.open({
+      ...options,
+      ...(poolSize === undefined ? {} : { readPoolSize: poolSize }),
+      ...(timeoutMs === undefined ? {} : { readTimeoutMs: timeoutMs }),
+    });
+  }
+  const store = new SqlReadingStore(executor, {
+    reads: {
+      concurrency,
+      maxWaiting: reads.maxWaiting ?? DEFAULT_READ_QUEUE,
+      maxWaitMs: reads.maxWaitMs ?? DEFAULT_READ_WAIT_MS,
+    },
+  });
   executors.set(store, executor);
   return store;
 }
@@ -68,4 +98,10 @@ export type { DeadLetterBounds, PruneOutcome } from './dead-letter-retention.js'
 export { SqlRegistryStore } from './registry-store.js';
 export { UNKNOWN_DEVICE } from './minute-aggregates.js';
 export { DEFAULT_CHECKPOINT_INTERVAL_MS } from './pglite-executor.js';
-export { DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS } from './postgres-executor.js';
+export {
+  DEFAULT_POOL_SIZE,
+  DEFAULT_READ_POOL_SIZE,
+  DEFAULT_READ_TIMEOUT_MS,
+  DEFAULT_STATEMENT_TIMEOUT_MS,
+} from './postgres-executor.js';
+export { DEFAULT_READ_QUEUE, DEFAULT_READ_WAIT_MS, ReadsBusyError } from './read-budget.js';

@@ -181,4 +181,18 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE device_keys ADD COLUMN secret_kind text NOT NULL DEFAULT 'raw'`,
     ],
   },
+  {
+    version: 6,
+    name: 'metric names per device',
+    statements: [
+      // Every metric name each device has, so the bound on metrics per device (pipeline/metric-bound.ts)
+      // and the series' metric pages know them without scanning minute_metrics. Fed by every rollup fold.
+      `CREATE TABLE device_metrics (
+        device_id text NOT NULL,
+        metric text NOT NULL,
+        PRIMARY KEY (device_id, metric)
+      )`,
+      `INSERT INTO device_metrics (device_id, metric) SELECT DISTINCT device_id, metric FROM minute_metrics`,
+    ],
+  },
 ];

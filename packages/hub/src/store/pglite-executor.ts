@@ -84,6 +84,14 @@ export class PgliteExecutor implements SqlExecutor {
     return executor;
   }
 
+  /**
+   * On the main thread PGlite's own mutex takes calls in arrival order: no priority for commits (the
+   * worker mode, the default, has it). The read budget still bounds how many reads are queued.
+   */
+  read(text: string, params: readonly unknown[] = []): Promise<SqlRow[]> {
+    return this.query(text, params);
+  }
+
   async query(text: string, params: readonly unknown[] = []): Promise<SqlRow[]> {
     this.assertOpen();
     // Standalone statements are the store's reads; writes always go through transaction().

@@ -7,9 +7,14 @@
  *
  * Same contract as PgliteExecutor: one connection, so every call is serialised here (a transaction
  * holds the connection from BEGIN to COMMIT/ROLLBACK and no other caller's statement can land inside
- * it); file-backed data folder; CHECKPOINT every `checkpointIntervalMs` when something was written,
- * and on close. Bound: at most one request is outstanding at the worker at any time (the rest wait in
- * the serialising chain, whose callers are bounded by the committer and the HTTP layer).
+ * it). The queue in front of the connection has two levels: writes (commits, folds, checkpoints) always
+ * go before reads (`read`, the API's queries), so a commit waits at most for the one read running —
+ * 8 heavy series reads queued ahead of commits once held native ACKs for 23 s. A read of several
+ * statements (a series, minute documents, an export's pages) yields to waiting writes between them, and
+ * each statement is bounded by the API's limits (PGlite has no working statement_timeout). File-backed
+ * data folder; CHECKPOINT every `checkpointIntervalMs` when something was written, and on close.
+ * Bound: at most one request is outstanding at the worker at any time (the rest wait in the two-level
+ * queue, whose callers are bounded by the committer and the API's read budget).
  * If the worker dies, every pending and later call fails with an error (the store reports it; the
  * committer retries and then answers `store_unavailable`). A call PGlite leaves unanswered for
  * `callTimeoutMs` stops the store the same way: PGlite whose disk filled up was seen spinning at 100 % of
@@ -102,7 +107,12 @@ export class PgliteWorkerExecutor implements SqlExecutor {
   readonly kind = 'pglite' as const;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (rows: SqlRow[]) => void; reject: (e: Error) => void }>();
-  private chain: Promise<unknown> = Promise.resolve();
+  /** Work waiting for the connection: writes first, then reads; `busy` while one holds it. */
+  private readonly writesWaiting: Array<() => void> = [];
+  private readonly readsWaiting: Array<() => void> = [];
+  private busy = false;
+  /** Settles when nothing holds or waits for the connection (close waits for it). */
+  private idleWaiters: Array<() => void> = [];
   private dirty = false;
   private closed = false;
   private dead: Error | undefined;
@@ -173,6 +183,11 @@ export class PgliteWorkerExecutor implements SqlExecutor {
     return this.exclusive(() => this.call({ op: 'query', text, params: [...params] }));
   }
 
+  /** An API read: it queues behind every write waiting, so commits never wait for more than one read. */
+  read(text: string, params: readonly unknown[] = []): Promise<SqlRow[]> {
+    return this.exclusive(() => this.call({ op: 'query', text, params: [...params] }), 'read');
+  }
+
   write(text: string, params: readonly unknown[] = []): Promise<SqlRow[]> {
     return this.exclusive(async () => {
       const rows = await this.call({ op: 'query', text, params: [...params] });
@@ -230,7 +245,7 @@ export class PgliteWorkerExecutor implements SqlExecutor {
     } finally {
       this.closed = true;
       // Everything queued before close() still runs; then PGlite closes and the thread ends.
-      await this.chain.catch(() => undefined);
+      await this.idle();
       if (this.dead === undefined) await this.call({ op: 'close' }).catch(() => undefined);
       await this.terminate();
     }
@@ -247,12 +262,44 @@ export class PgliteWorkerExecutor implements SqlExecutor {
     }
   }
 
-  /** Runs `work` after every call queued before it; the connection is the worker's single PGlite. */
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` when the connection is free and no earlier work of its level (or any write, for a read)
+   * waits; the connection is the worker's single PGlite.
+   */
+  private exclusive<T>(work: () => Promise<T>, level: 'write' | 'read' = 'write'): Promise<T> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
-    const run = this.chain.then(work, work);
-    this.chain = run.catch(() => undefined);
-    return run;
+    return new Promise<T>((resolve, reject) => {
+      const start = (): void => {
+        this.busy = true;
+        let run: Promise<T>;
+        try {
+          run = work();
+        } catch (error) {
+          run = Promise.reject(error as Error);
+        }
+        run.then(resolve, reject).finally(() => this.next());
+      };
+      if (!this.busy) start();
+      else (level === 'write' ? this.writesWaiting : this.readsWaiting).push(start);
+    });
+  }
+
+  /** Hands the connection to the next waiting write, else the next read. */
+  private next(): void {
+    this.busy = false;
+    const start = this.writesWaiting.shift() ?? this.readsWaiting.shift();
+    if (start !== undefined) {
+      start();
+      return;
+    }
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private idle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private call(request: Request): Promise<SqlRow[]> {

@@ -1,5 +1,8 @@
 /**
- * SqlExecutor over a PostgreSQL server through a pg Pool. With `schema`, the schema is created when
+ * SqlExecutor over a PostgreSQL server through two pg Pools: the write pool (`poolSize`) for commits,
+ * folds, migrations and the registry, and the read pool (`readPoolSize`, its own `readTimeoutMs`
+ * statement_timeout) for the API's reads. Heavy reads once took every connection commits needed and
+ * held native ACKs for seconds; now they can only take the read pool's. With `schema`, the schema is created when
  * missing and every connection starts with search_path set to it, so the store's unqualified names land
  * there (tests and side-by-side deployments isolate themselves this way).
  */
@@ -9,10 +12,18 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import pg from 'pg';
 import type { SqlExecutor, SqlRow, SqlTransaction, WriteOptions } from './sql-executor.js';
+import { ReadsBusyError } from './read-budget.js';
 import { sqlStateOf } from './store-errors.js';
+
+/** query_canceled: statement_timeout (or a cancel request) ended the statement. */
+const QUERY_CANCELED = '57014';
 
 export const DEFAULT_POOL_SIZE = 4;
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
+/** Connections for API reads, beside the write pool. */
+export const DEFAULT_READ_POOL_SIZE = 2;
+/** statement_timeout of the read pool: a read running longer is cancelled by the server. */
+export const DEFAULT_READ_TIMEOUT_MS = 10_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /**
  * Most statement texts kept prepared. Each connection holds one server-side prepared statement per
@@ -27,6 +38,10 @@ export interface PostgresExecutorOptions {
   readonly schema?: string;
   readonly poolSize?: number;
   readonly statementTimeoutMs?: number;
+  /** Connections of the read pool (API reads); default 2. */
+  readonly readPoolSize?: number;
+  /** Server-side statement_timeout of the read pool; default 10 s. */
+  readonly readTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
   /** Told about errors on idle pooled connections (the pool discards such a connection itself). */
   readonly onBackgroundError?: (error: unknown) => void;
@@ -38,7 +53,11 @@ export class PostgresExecutor implements SqlExecutor {
   /** Statement text → its prepared-statement name (a digest of the text, so one name never means two texts). */
   private readonly preparedNames = new Map<string, string>();
 
-  private constructor(private readonly pool: pg.Pool) {}
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly readPool: pg.Pool,
+    private readonly readTimeoutMs: number,
+  ) {}
 
   static async open(options: PostgresExecutorOptions): Promise<PostgresExecutor> {
     const { schema } = options;
@@ -47,22 +66,31 @@ export class PostgresExecutor implements SqlExecutor {
     }
     const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
     if (!Number.isSafeInteger(poolSize) || poolSize < 1) throw new Error('store: poolSize must be a positive integer');
+    const readPoolSize = options.readPoolSize ?? DEFAULT_READ_POOL_SIZE;
+    if (!Number.isSafeInteger(readPoolSize) || readPoolSize < 1) {
+      throw new Error('store: readPoolSize must be a positive integer');
+    }
+    const readTimeoutMs = options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
     const rewritten = schema === undefined ? null : withSearchPath(options.url, schema);
-    const pool = new pg.Pool({
-      connectionString: rewritten ?? options.url,
-      max: poolSize,
-      statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      ...(schema !== undefined && rewritten === null ? { options: `-c search_path=${schema}` } : {}),
-    });
+    const poolOf = (max: number, statementTimeoutMs: number): pg.Pool =>
+      new pg.Pool({
+        connectionString: rewritten ?? options.url,
+        max,
+        statement_timeout: statementTimeoutMs,
+        connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        ...(schema !== undefined && rewritten === null ? { options: `-c search_path=${schema}` } : {}),
+      });
+    const pool = poolOf(poolSize, options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS);
+    const readPool = poolOf(readPoolSize, readTimeoutMs);
     const onBackgroundError = options.onBackgroundError ?? (() => undefined);
     pool.on('error', (error) => onBackgroundError(error));
-    const executor = new PostgresExecutor(pool);
+    readPool.on('error', (error) => onBackgroundError(error));
+    const executor = new PostgresExecutor(pool, readPool, readTimeoutMs);
     if (schema !== undefined) {
       try {
         await executor.createSchema(schema);
       } catch (error) {
-        await pool.end();
+        await Promise.all([pool.end(), readPool.end()]);
         throw error;
       }
     }
@@ -73,6 +101,19 @@ export class PostgresExecutor implements SqlExecutor {
     this.assertOpen();
     const result = await this.pool.query<SqlRow>(text, [...params]);
     return result.rows;
+  }
+
+  /** An API read on the read pool; one cancelled by the read pool's statement_timeout is ReadsBusyError. */
+  async read(text: string, params: readonly unknown[] = []): Promise<SqlRow[]> {
+    this.assertOpen();
+    try {
+      return (await this.readPool.query<SqlRow>(text, [...params])).rows;
+    } catch (error) {
+      if (sqlStateOf(error) === QUERY_CANCELED) {
+        throw new ReadsBusyError('read_timeout', Math.max(1, Math.ceil(this.readTimeoutMs / 1000)));
+      }
+      throw error;
+    }
   }
 
   async write(text: string, params: readonly unknown[] = [], options: WriteOptions = {}): Promise<SqlRow[]> {
@@ -123,7 +164,7 @@ export class PostgresExecutor implements SqlExecutor {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.readPool.end()]);
   }
 
   /** Two processes opening the same new schema race on the catalog; the loser's error means "exists". */

@@ -64,6 +64,18 @@ export function upsertMetrics(metrics: readonly MetricDelta[], offset = 0): Stat
   };
 }
 
+/** The device's metric names the fold saw, into device_metrics (the names bound, and series pages). */
+export function insertDeviceMetrics(metrics: readonly MetricDelta[], offset = 0): Statement {
+  const [devices, names] = placeholders(offset, 2);
+  return {
+    text: `INSERT INTO device_metrics (device_id, metric)
+      SELECT DISTINCT device_id, metric FROM unnest(${devices}::text[], ${names}::text[]) AS u(device_id, metric)
+      ORDER BY 1, 2
+      ON CONFLICT (device_id, metric) DO NOTHING`,
+    params: [metrics.map((m) => m.device), metrics.map((m) => m.metric)],
+  };
+}
+
 export function upsertRejects(rejects: readonly RejectDelta[], offset = 0): Statement {
   const [devices, minutes, reasons, counts] = placeholders(offset, 4);
   return {
@@ -85,7 +97,10 @@ export function upsertRejects(rejects: readonly RejectDelta[], offset = 0): Stat
 export function rollupUpsertParts(deltas: MinuteDeltas): Array<(offset: number) => Statement> {
   const parts: Array<(offset: number) => Statement> = [];
   if (deltas.buckets.length > 0) parts.push((offset) => upsertBuckets(deltas.buckets, offset));
-  if (deltas.metrics.length > 0) parts.push((offset) => upsertMetrics(deltas.metrics, offset));
+  if (deltas.metrics.length > 0) {
+    parts.push((offset) => upsertMetrics(deltas.metrics, offset));
+    parts.push((offset) => insertDeviceMetrics(deltas.metrics, offset));
+  }
   if (deltas.rejects.length > 0) parts.push((offset) => upsertRejects(deltas.rejects, offset));
   return parts;
 }

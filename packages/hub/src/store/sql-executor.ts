@@ -34,6 +34,12 @@ export interface WriteOptions {
 export interface SqlExecutor extends SqlQueryable {
   readonly kind: 'pglite' | 'postgres';
   /**
+   * Runs one read-only statement for the API, on the read side of the budget: on a PostgreSQL server the
+   * read pool (its own connections and statement_timeout), on PGlite behind every waiting write. `query`
+   * stays for the store's own statements (commits' helpers, folds, migrations).
+   */
+  read(text: string, params?: readonly unknown[]): Promise<SqlRow[]>;
+  /**
    * Runs one writing statement as its own (implicit) transaction: atomic and durable like a
    * BEGIN/COMMIT pair, in one round trip instead of three. For commits that fit one statement.
    */

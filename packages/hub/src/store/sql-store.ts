@@ -66,6 +66,7 @@ import {
   queryDevicePage,
   queryMinuteDocuments,
   queryReadingPage,
+  queryMetricNames,
   querySeries,
   type DeadLetterCursor,
   type DeadLetterFilter,
@@ -73,7 +74,8 @@ import {
   type MinuteDocument,
   type Page,
   type ReadingCursor,
-  type SeriesPoint,
+  type Series,
+  type SeriesMetrics,
   type SeriesWidth,
 } from './api-queries.js';
 import { runMigrations } from './migrate.js';
@@ -86,8 +88,16 @@ import {
   queryRejectTotals,
   queryTotals,
 } from './queries.js';
+import {
+  DEFAULT_READ_CONCURRENCY,
+  DEFAULT_READ_QUEUE,
+  DEFAULT_READ_WAIT_MS,
+  ReadBudget,
+  ReadsBusyError,
+  type ReadBudgetOptions,
+} from './read-budget.js';
 import type { SqlExecutor, SqlQueryable, SqlTransaction } from './sql-executor.js';
-import { toNumber } from './sql-values.js';
+import { toNumber, toText } from './sql-values.js';
 import { StoreError } from '../pipeline/store-error.js';
 import { sqlStateOf, storeFailure } from './store-errors.js';
 
@@ -148,14 +158,35 @@ export class SqlReadingStore implements ReadingStore {
   private lenientCommitsLeft = 0;
   private readonly pathCounts: CommitPathCounts = { strict: 0, lenient: 0, conflicts: 0 };
   private readonly journal: RollupJournal;
+  /** Bounds the API's reads in number, waiting and time (read-budget.ts); commits never pass it. */
+  private readonly readBudget: ReadBudget;
+  /** The API's statements go to the executor's read side (read pool, or behind writes on PGlite). */
+  private readonly reader: SqlQueryable;
 
   constructor(
     private readonly executor: SqlExecutor,
-    options: { readonly journalBacklogBytes?: number; readonly journalVacuumIntervalMs?: number } = {},
+    options: {
+      readonly journalBacklogBytes?: number;
+      readonly journalVacuumIntervalMs?: number;
+      readonly reads?: ReadBudgetOptions;
+    } = {},
   ) {
     this.kind = executor.kind;
     this.partitions = new PartitionManager(executor);
     this.journal = new RollupJournal(executor, options.journalBacklogBytes, options.journalVacuumIntervalMs);
+    this.readBudget = new ReadBudget(
+      options.reads ?? {
+        concurrency: executor.kind === 'pglite' ? 1 : DEFAULT_READ_CONCURRENCY,
+        maxWaiting: DEFAULT_READ_QUEUE,
+        maxWaitMs: DEFAULT_READ_WAIT_MS,
+      },
+    );
+    this.reader = { query: (text, params) => executor.read(text, params) };
+  }
+
+  /** API reads running and waiting for a slot now. */
+  readLoad(): { running: number; waiting: number } {
+    return this.readBudget.load;
   }
 
   async migrate(): Promise<void> {
@@ -221,6 +252,21 @@ export class SqlReadingStore implements ReadingStore {
     return this.guard('pruneDeadLetters', () => pruneDeadLetters(this.executor, bounds, options));
   }
 
+  /**
+   * Up to `limit` of the device's metric names (device_metrics, fed by the rollup folds), for the
+   * pipeline's bound on metrics per device. On the write side, never refused by the read budget: ingest
+   * waits for it once per device after start. Names still in unfolded journal rows are not in it yet.
+   */
+  deviceMetricNames(device: string, limit: number): Promise<string[]> {
+    return this.guard('deviceMetricNames', async () => {
+      const rows = await this.executor.query(
+        'SELECT metric FROM device_metrics WHERE device_id = $1 ORDER BY metric LIMIT $2',
+        [device, limit],
+      );
+      return rows.map((row) => toText(row['metric'], 'metric'));
+    });
+  }
+
   recentDeadLetters(limit: number): Promise<DeadLetterRow[]> {
     return this.guard('recentDeadLetters', () => queryRecentDeadLetters(this.executor, limit));
   }
@@ -238,7 +284,7 @@ export class SqlReadingStore implements ReadingStore {
   // --- API reads (see api-queries.ts) ---
 
   readingPage(query: Parameters<typeof queryReadingPage>[1]): Promise<Page<StoredReading, ReadingCursor>> {
-    return this.guard('readingPage', () => queryReadingPage(this.executor, query));
+    return this.guardRead('readingPage', () => queryReadingPage(this.reader, query));
   }
 
   deadLetterPage(query: {
@@ -246,11 +292,11 @@ export class SqlReadingStore implements ReadingStore {
     limit: number;
     before: DeadLetterCursor | null;
   }): Promise<Page<DeadLetterRow, DeadLetterCursor>> {
-    return this.guard('deadLetterPage', () => queryDeadLetterPage(this.executor, query));
+    return this.guardRead('deadLetterPage', () => queryDeadLetterPage(this.reader, query));
   }
 
   devicePage(query: Parameters<typeof queryDevicePage>[1]): Promise<Page<DeviceSummary, string>> {
-    return this.guard('devicePage', () => this.settled(() => queryDevicePage(this.executor, query)));
+    return this.guardRead('devicePage', () => queryDevicePage(this.reader, query), { settled: true });
   }
 
   series(query: {
@@ -258,13 +304,17 @@ export class SqlReadingStore implements ReadingStore {
     fromMs: number;
     toMs: number;
     width: SeriesWidth;
-    metric?: string;
-  }): Promise<SeriesPoint[]> {
-    return this.guard('series', () => this.settled(() => querySeries(this.executor, query)));
+    metrics: SeriesMetrics;
+  }): Promise<Series> {
+    return this.guardRead('series', () => querySeries(this.reader, query), { settled: true });
+  }
+
+  metricNames(query: { device: string; limit: number; after: string | null }): Promise<Page<string, string>> {
+    return this.guardRead('metricNames', () => queryMetricNames(this.reader, query), { settled: true });
   }
 
   minuteDocuments(query: Parameters<typeof queryMinuteDocuments>[1]): Promise<Page<MinuteDocument, number>> {
-    return this.guard('minuteDocuments', () => this.settled(() => queryMinuteDocuments(this.executor, query)));
+    return this.guardRead('minuteDocuments', () => queryMinuteDocuments(this.reader, query), { settled: true });
   }
 
   // --- API accounts (see accounts.ts) ---
@@ -444,8 +494,19 @@ export class SqlReadingStore implements ReadingStore {
     try {
       return await work();
     } catch (error) {
+      // A read the budget turned away is an answer (503 reads_busy), not a store failure.
+      if (error instanceof ReadsBusyError) throw error;
       throw storeFailure(operation, error);
     }
+  }
+
+  /**
+   * An API read: after the journal settled (for reads of the rollups; that wait holds no read slot),
+   * within the read budget, on the executor's read side.
+   */
+  private guardRead<T>(operation: string, read: () => Promise<T>, options: { settled?: boolean } = {}): Promise<T> {
+    const budgeted = (): Promise<T> => this.readBudget.run(read);
+    return this.guard(operation, () => (options.settled === true ? this.settled(budgeted) : budgeted()));
   }
 }
 

@@ -101,6 +101,13 @@ const PROTECTED: readonly ProtectedRoute[] = [
   },
   {
     method: 'GET',
+    route: '/api/v1/devices/:device/metrics',
+    minRole: 'viewer',
+    request: () => ({ path: '/api/v1/devices/d1/metrics' }),
+    okStatus: 200,
+  },
+  {
+    method: 'GET',
     route: '/api/v1/devices/:device/minutes',
     minRole: 'viewer',
     request: () => ({ path: '/api/v1/devices/d1/minutes' }),

@@ -43,17 +43,30 @@ await describeEachStore('API queries', (ctx) => {
       readings: batch,
       deadLetters: [deadLetter({ device, receivedAt: T0 + 30_000, reason: 'timestamp_out_of_range' })],
     });
-    const five = await ctx.store.series({ device, fromMs: T0, toMs: T0 + 12 * MINUTE, width: '5m' });
+    const fiveSeries = await ctx.store.series({
+      device,
+      fromMs: T0,
+      toMs: T0 + 12 * MINUTE,
+      width: '5m',
+      metrics: { after: null, limit: 10 },
+    });
+    expect(fiveSeries.metrics).toEqual(['t']);
+    expect(fiveSeries.nextMetric).toBeNull();
+    const five = fiveSeries.points;
     expect(five.map((p) => [p.start - T0, p.valid, p.invalid])).toEqual([
       [0, 5, 1],
       [5 * MINUTE, 5, 0],
       [10 * MINUTE, 2, 0],
     ]);
     expect(five[0]?.metrics['t']).toEqual({ min: 0, max: 4, sum: 10, count: 5, avg: 2 });
-    const hour = await ctx.store.series({ device, fromMs: T0, toMs: T0 + 3_600_000, width: '1h', metric: 't' });
+    const hour = (
+      await ctx.store.series({ device, fromMs: T0, toMs: T0 + 3_600_000, width: '1h', metrics: { names: ['t'] } })
+    ).points;
     expect(hour).toHaveLength(1);
     expect(hour[0]?.metrics['t']).toMatchObject({ min: 0, max: 11, count: 12 });
-    const day = await ctx.store.series({ device, fromMs: T0, toMs: T0 + 86_400_000, width: '1d', metric: 'nope' });
+    const day = (
+      await ctx.store.series({ device, fromMs: T0, toMs: T0 + 86_400_000, width: '1d', metrics: { names: ['nope'] } })
+    ).points;
     expect(day[0]?.valid).toBe(12);
     expect(day[0]?.metrics).toEqual({});
     expect(day[0]?.start).toBe(Date.UTC(2026, 10, 20));
@@ -67,7 +80,9 @@ await describeEachStore('API queries', (ctx) => {
       deadLetters: [],
     });
     expect(values.reduce((a, b) => a + b, 0)).toBe(0.7000000000000001);
-    const [point] = await ctx.store.series({ device, fromMs: T0, toMs: T0 + MINUTE, width: '1m' });
+    const {
+      points: [point],
+    } = await ctx.store.series({ device, fromMs: T0, toMs: T0 + MINUTE, width: '1m', metrics: { names: ['t'] } });
     expect(point?.metrics['t']).toEqual({ min: 0.1, max: 0.4, sum: 0.7, count: 3, avg: 0.233333333333 });
   });
 

@@ -61,18 +61,29 @@ export interface HarnessOptions {
   readonly logger?: FastifyBaseLogger;
   /** A folder to serve as the built dashboard; default none. */
   readonly dashboardDir?: string;
+  /** The store's read budget (postgres: also the read pool); default the store's own. */
+  readonly storeReads?: { poolSize?: number; maxWaiting?: number; maxWaitMs?: number; timeoutMs?: number };
 }
 
-export async function startApiHarness(kind: 'pglite' | 'postgres', options: HarnessOptions = {}): Promise<ApiHarness> {
+export async function startApiHarness(
+  kind: 'pglite' | 'postgres',
+  { storeReads, ...options }: HarnessOptions = {},
+): Promise<ApiHarness> {
   let dataDir: string | undefined;
   let schema: string | undefined;
   let store: SqlReadingStore;
   if (kind === 'pglite') {
     dataDir = await mkdtemp(join(tmpdir(), 'sealstream-api-'));
-    store = await openStore({ kind: 'pglite', dataDir });
+    store = await openStore({ kind: 'pglite', dataDir, ...(storeReads === undefined ? {} : { reads: storeReads }) });
   } else {
     schema = uniqueTestSchema();
-    store = await openStore({ kind: 'postgres', url: pgTestUrl(), schema, poolSize: 2 });
+    store = await openStore({
+      kind: 'postgres',
+      url: pgTestUrl(),
+      schema,
+      poolSize: 2,
+      ...(storeReads === undefined ? {} : { reads: storeReads }),
+    });
   }
   await store.migrate();
   const registry = await openRegistryFixture(store);

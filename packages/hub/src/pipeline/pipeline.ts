@@ -12,7 +12,7 @@ import { FrameOpener, type FrameOpenOutcome } from './frame-opener.js';
 import { IvReplayWindow } from './iv-replay-window.js';
 import { Iv16ReplayWindow } from './iv16-replay-window.js';
 import type { KeyEntry, KeyResolver } from './keyring.js';
-import { LegacyOpener } from './legacy-opener.js';
+import { LegacyOpener, type LegacyLinePool } from './legacy-opener.js';
 import { RefusalTally } from './refusal-tally.js';
 
 /** Longest a tally of refusals over the dead-letter budget waits for a commit to carry it. */
@@ -60,6 +60,11 @@ export interface PipelineOptions {
   readonly keys: KeyResolver;
   readonly limits: PipelineLimits;
   readonly legacy?: LegacySettings;
+  /**
+   * Worker threads that open legacy lines (LegacyOpenPool), owned by the caller, who also closes it.
+   * Absent: lines open on the event loop.
+   */
+  readonly legacyPool?: LegacyLinePool;
   readonly now?: () => number;
   readonly onCommitError?: (error: unknown, attempt: number) => void;
 }
@@ -280,7 +285,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   /** Opens and submits the tokens of one legacy DATA line. Legacy senders get no acknowledgement. */
   async handleLegacyTokens(tokens: readonly string[], peer: string): Promise<SubmitResult> {
     if (this.legacyOpener === undefined) throw new Error('legacy protocol is not configured');
-    const outcome = this.legacyOpener.openLine(tokens);
+    const pool = this.options.legacyPool;
+    const outcome =
+      pool === undefined ? this.legacyOpener.openLine(tokens) : await this.legacyOpener.openLineWith(pool, tokens);
     const deadLetters: DeadLetter[] = [];
     this.refuseAll(outcome.refused, 'legacy', peer, deadLetters);
     return this.submit(outcome.readings, deadLetters);

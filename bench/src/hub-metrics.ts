@@ -71,10 +71,10 @@ export async function readCommitFigures(httpPort: number): Promise<CommitFigures
     avgSubmissionMs:
       submissionSeconds !== null && submissions ? Math.round((submissionSeconds / submissions) * 10_000) / 10 : null,
     submissionsOverMs: submissions ? { 10: overShare('0.01'), 25: overShare('0.025'), 50: overShare('0.05') } : null,
-    eventLoopDelayP99Ms: millis(sample('nodejs_eventloop_lag_p99_seconds')),
-    eventLoopDelayMaxMs: millis(sample('nodejs_eventloop_lag_max_seconds')),
-    gcPauseSeconds: sample('nodejs_gc_duration_seconds_sum'),
-    gcPauses: sample('nodejs_gc_duration_seconds_count'),
+    eventLoopDelayP99Ms: millis(sample('sealstream_nodejs_eventloop_lag_p99_seconds')),
+    eventLoopDelayMaxMs: millis(sample('sealstream_nodejs_eventloop_lag_max_seconds')),
+    gcPauseSeconds: sample('sealstream_nodejs_gc_duration_seconds_sum'),
+    gcPauses: sample('sealstream_nodejs_gc_duration_seconds_count'),
   };
 }
 

@@ -19,7 +19,13 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { runLegacyOpenJob, type LegacyOpenJob, type OpenedLegacyTokens } from './legacy-open-job.js';
+import {
+  fromWireAnswer,
+  runLegacyOpenJob,
+  type LegacyOpenJob,
+  type OpenedLegacyTokens,
+  type WireAnswer,
+} from './legacy-open-job.js';
 
 export interface LegacyOpenPoolOptions {
   /** Worker threads (at least 1). */
@@ -65,7 +71,7 @@ interface Slot {
 
 interface Answer {
   readonly id: number;
-  readonly opened: OpenedLegacyTokens;
+  readonly answer: WireAnswer;
 }
 
 const DEFAULT_QUEUE_PER_WORKER = 64;
@@ -145,7 +151,8 @@ export class LegacyOpenPool {
     worker.on('message', (answer: Answer) => this.answered(slot, answer));
     worker.on('error', (error) => this.workerLost(slot, error));
     worker.on('exit', (code) => this.workerLost(slot, new Error(`legacy open worker exited (code ${code})`)));
-    // An idle pool must not keep the process alive; close() is still how the app ends it.
+    // An idle pool must not keep the process alive (close() is still how the app ends it); a worker
+    // holding lines does, so their answers arrive (dispatch refs it, answered unrefs it when idle).
     worker.unref();
     return slot;
   }
@@ -160,6 +167,7 @@ export class LegacyOpenPool {
       }
       if (target === undefined) return;
       const entry = this.waiting.shift() as Entry;
+      if (target.holding.size === 0) target.worker.ref();
       target.holding.add(entry.id);
       target.worker.postMessage({ id: entry.id, job: entry.job });
     }
@@ -167,11 +175,12 @@ export class LegacyOpenPool {
 
   private answered(slot: Slot, answer: Answer): void {
     slot.holding.delete(answer.id);
+    if (slot.holding.size === 0) slot.worker.unref();
     const entry = this.byId.get(answer.id);
     // Unknown: already answered inline after this worker was given up for lost.
     if (entry !== undefined && entry.outcome === undefined) {
       this.byId.delete(entry.id);
-      entry.outcome = { ok: true, opened: answer.opened };
+      entry.outcome = { ok: true, opened: fromWireAnswer(answer.answer) };
     }
     this.dispatch();
     this.deliver();

@@ -4,17 +4,21 @@
  * where a lost one stopped.
  */
 import { parentPort } from 'node:worker_threads';
-import { runLegacyOpenJob, type LegacyOpenJob } from './legacy-open-job.js';
+import { runWireJob, type WireJob } from './legacy-open-job.js';
 
 interface Request {
   readonly id: number;
-  readonly job: LegacyOpenJob;
+  readonly job: WireJob;
 }
 
 const port = parentPort;
 if (port === null) throw new Error('legacy-open-worker runs only as a worker thread');
 port.on('message', (request: Request) => {
-  const opened = runLegacyOpenJob(request.job);
-  // The IV words move, not copy; the results (short strings) are cloned.
-  port.postMessage({ id: request.id, opened }, [opened.ivWords.buffer as ArrayBuffer]);
+  const answer = runWireJob(request.job);
+  // The typed arrays move, not copy; one string of fields and the few refusals are cloned.
+  port.postMessage({ id: request.id, answer }, [
+    answer.ivWords.buffer as ArrayBuffer,
+    answer.ends.buffer as ArrayBuffer,
+    answer.opened.buffer as ArrayBuffer,
+  ]);
 });

@@ -8,7 +8,7 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { legacyKey, sealLegacyToken } from '@sealstream/protocol';
 import { Iv16ReplayWindow } from '../../src/pipeline/iv16-replay-window.js';
-import { runLegacyOpenJob, type LegacyOpenJob } from '../../src/pipeline/legacy-open-job.js';
+import { runLegacyOpenJob, type LegacyOpenJob, type OpenedLegacyTokens } from '../../src/pipeline/legacy-open-job.js';
 import { LegacyOpenPool, type LegacyOpenPoolOptions } from '../../src/pipeline/legacy-open-pool.js';
 import { LegacyOpener } from '../../src/pipeline/legacy-opener.js';
 import { bundledWorker, legacyOpenWorkerUrl } from '../support/legacy-worker-bundle.js';
@@ -39,6 +39,13 @@ function sealedText(text: string): string {
   const iv = randomBytes(16);
   const cipher = createCipheriv('aes-256-ctr', key, iv);
   return `${iv.toString('hex')}:${Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]).toString('hex')}`;
+}
+
+/** What a caller reads of a token's result: the message, or the reason and detail. */
+function view(opened: OpenedLegacyTokens): unknown[] {
+  return opened.results.map((r) =>
+    r.ok ? { ok: true, message: { ...r.message } } : { ok: false, reason: r.reason, detail: r.detail },
+  );
 }
 
 let realWorker: URL;
@@ -75,10 +82,11 @@ afterEach(async () => {
 
 describe('LegacyOpenPool', () => {
   it('opens a line exactly as inline opening does', async () => {
-    const tokens = [...line(20), forged(), 'zz', sealedText('[1,2]'), `${'0'.repeat(32)}:abc`];
+    const wide = sealLegacyToken({ name: 'Zoë 😀 \u00e9', origin: '', destination: 'a|b\\"c' }, key);
+    const tokens = [...line(20), forged(), 'zz', wide, sealedText('[1,2]'), `${'0'.repeat(32)}:abc`, ''];
     const opened = await pool({}).open(job(tokens));
     const inline = runLegacyOpenJob(job(tokens));
-    expect(opened.results).toEqual(inline.results);
+    expect(view(opened)).toEqual(view(inline));
     expect([...opened.ivWords]).toEqual([...inline.ivWords]);
   });
 
@@ -105,7 +113,7 @@ describe('LegacyOpenPool', () => {
     expect(p.stats().openedInline).toBe(2);
     const opened = await Promise.all(answers);
     expect(order).toEqual([0, 1, 2, 3, 4]);
-    opened.forEach((o, i) => expect(o.results).toEqual(runLegacyOpenJob(job(lines[i] as string[])).results));
+    opened.forEach((o, i) => expect(view(o)).toEqual(view(runLegacyOpenJob(job(lines[i] as string[])))));
     expect(p.stats()).toMatchObject({ pending: 0, openedInline: 2 });
   });
 
@@ -117,7 +125,7 @@ describe('LegacyOpenPool', () => {
       const settled: number[] = [];
       const opened = await Promise.all(lines.map((t, i) => p.open(job(t)).then((r) => (settled.push(i), r))));
       expect(settled).toEqual([0, 1, 2, 3]);
-      opened.forEach((o, i) => expect(o.results).toEqual(runLegacyOpenJob(job(lines[i] as string[])).results));
+      opened.forEach((o, i) => expect(view(o)).toEqual(view(runLegacyOpenJob(job(lines[i] as string[])))));
       expect(lost).toHaveLength(1);
       expect(p.stats()).toMatchObject({ workers: 1, workersLost: 1, pending: 0 });
       // The replacement works: a later line opens in it, not inline.

@@ -5,9 +5,17 @@
  * forged tokens kept out of the replay window).
  */
 import { createCipheriv, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { legacyKey, sealLegacyToken } from '@sealstream/protocol';
+import { createMetrics } from '../../src/observability/metrics.js';
 import { Iv16ReplayWindow } from '../../src/pipeline/iv16-replay-window.js';
+import { StaticKeyring } from '../../src/pipeline/keyring.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
+import { openStore } from '../../src/store/index.js';
+import { DEFAULT_TEST_LIMITS } from '../support/ingest-harness.js';
 import { runLegacyOpenJob, type LegacyOpenJob, type OpenedLegacyTokens } from '../../src/pipeline/legacy-open-job.js';
 import { LegacyOpenPool, type LegacyOpenPoolOptions } from '../../src/pipeline/legacy-open-pool.js';
 import { LegacyOpener } from '../../src/pipeline/legacy-opener.js';
@@ -226,4 +234,31 @@ describe('LegacyOpener with a pool', () => {
     expect(again.refused.every((r) => r.reason === 'legacy_replayed_token')).toBe(true);
     expect(again.refused).toHaveLength(9);
   });
+});
+
+describe('Pipeline with a legacy pool', () => {
+  it('close() commits lines that were still being opened in a worker', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sealstream-legacy-pool-'));
+    const store = await openStore({ kind: 'pglite', dataDir });
+    try {
+      await store.migrate();
+      const pipeline = new Pipeline({
+        store,
+        metrics: createMetrics().pipeline,
+        keys: new StaticKeyring([]),
+        limits: DEFAULT_TEST_LIMITS,
+        legacy: { key, device: 'legacy-1', acceptVariants: accept, replayWindowMs: 3_600_000 },
+        legacyPool: pool({ size: 1, maxInFlightPerWorker: 1, scripted: true }),
+      });
+      await pipeline.start();
+      // Still in the (slow) worker when close() is called: it must be committed, not dropped.
+      const handled = pipeline.handleLegacyTokens(['SLOW:300', ...line(5, 200)], '127.0.0.1:1');
+      await pipeline.close();
+      expect(await handled).toMatchObject({ ok: true, inserted: 5 });
+      expect((await store.totals()).valid).toBe(5);
+    } finally {
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

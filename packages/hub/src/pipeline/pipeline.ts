@@ -109,6 +109,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private readonly now: () => number;
   private readonly statsTracker: StatsTracker;
   private readonly liveSinks: LiveSink[] = [];
+  /** Legacy lines handed to the legacy pool and not yet judged. */
+  private readonly linesOpening = new Set<Promise<unknown>>();
 
   constructor(private readonly options: PipelineOptions) {
     super();
@@ -286,8 +288,19 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   async handleLegacyTokens(tokens: readonly string[], peer: string): Promise<SubmitResult> {
     if (this.legacyOpener === undefined) throw new Error('legacy protocol is not configured');
     const pool = this.options.legacyPool;
-    const outcome =
-      pool === undefined ? this.legacyOpener.openLine(tokens) : await this.legacyOpener.openLineWith(pool, tokens);
+    let outcome;
+    if (pool === undefined) {
+      outcome = this.legacyOpener.openLine(tokens);
+    } else {
+      // Tracked so close() commits lines that were read and are still being opened, not only queued ones.
+      const opening = this.legacyOpener.openLineWith(pool, tokens);
+      this.linesOpening.add(opening);
+      try {
+        outcome = await opening;
+      } finally {
+        this.linesOpening.delete(opening);
+      }
+    }
     const deadLetters: DeadLetter[] = [];
     this.refuseAll(outcome.refused, 'legacy', peer, deadLetters);
     return this.submit(outcome.readings, deadLetters);
@@ -307,6 +320,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   /** Stops accepting input and commits what is queued, with the last refusal counts. */
   async close(): Promise<void> {
+    // Lines still in the legacy workers reach the committer before it closes.
+    while (this.linesOpening.size > 0) await Promise.allSettled([...this.linesOpening]);
     clearTimeout(this.tallyTimer);
     this.tallyTimer = undefined;
     if (this.refusalTally.size > 0) void this.submit([], []);

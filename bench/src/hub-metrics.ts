@@ -11,6 +11,15 @@ export interface CommitFigures {
   readonly avgSubmissionMs: number | null;
   /** Shares of submissions slower than 10, 25 and 50 ms in the hub: where a latency tail starts. */
   readonly submissionsOverMs: { readonly 10: number; readonly 25: number; readonly 50: number } | null;
+  /**
+   * The hub's event-loop delay since the previous scrape (prom-client resets its histogram on each one,
+   * so a scrape at the start of the timed phase makes these the phase's own): what a tail owes to pauses.
+   */
+  readonly eventLoopDelayP99Ms: number | null;
+  readonly eventLoopDelayMaxMs: number | null;
+  /** Garbage-collection pauses over the hub's life so far (subtract a start reading for a phase). */
+  readonly gcPauseSeconds: number | null;
+  readonly gcPauses: number | null;
 }
 
 export async function readCommitFigures(httpPort: number): Promise<CommitFigures> {
@@ -26,6 +35,10 @@ export async function readCommitFigures(httpPort: number): Promise<CommitFigures
       commitSecondsTotal: null,
       avgSubmissionMs: null,
       submissionsOverMs: null,
+      eventLoopDelayP99Ms: null,
+      eventLoopDelayMaxMs: null,
+      gcPauseSeconds: null,
+      gcPauses: null,
     };
   }
   const sample = (name: string): number | null => {
@@ -58,5 +71,13 @@ export async function readCommitFigures(httpPort: number): Promise<CommitFigures
     avgSubmissionMs:
       submissionSeconds !== null && submissions ? Math.round((submissionSeconds / submissions) * 10_000) / 10 : null,
     submissionsOverMs: submissions ? { 10: overShare('0.01'), 25: overShare('0.025'), 50: overShare('0.05') } : null,
+    eventLoopDelayP99Ms: millis(sample('sealstream_nodejs_eventloop_lag_p99_seconds')),
+    eventLoopDelayMaxMs: millis(sample('sealstream_nodejs_eventloop_lag_max_seconds')),
+    gcPauseSeconds: sample('sealstream_nodejs_gc_duration_seconds_sum'),
+    gcPauses: sample('sealstream_nodejs_gc_duration_seconds_count'),
   };
+}
+
+function millis(seconds: number | null): number | null {
+  return seconds === null ? null : Math.round(seconds * 10_000) / 10;
 }

@@ -12,6 +12,17 @@ const COLUMNS: ReadonlyArray<readonly [string, (row: Row) => string]> = [
   ['of COPY', (r) => (r.copyFraction === null ? '-' : `${(r.copyFraction * 100).toFixed(1)}%`)],
   ['p50 ms', (r) => (r.p50Ms === null ? 'n/m' : r.p50Ms.toFixed(1))],
   ['p99 ms', (r) => (r.p99Ms === null ? 'n/m' : r.p99Ms.toFixed(1))],
+  [
+    'store commit p50/p99',
+    (r) => (r.storeCommit === null ? '-' : `${r.storeCommit.p50Ms ?? '-'}/${r.storeCommit.p99Ms ?? '-'}`),
+  ],
+  ['p99 ≤ store p99+10', (r) => (r.p99WithinStoreP99Plus10 === null ? '-' : r.p99WithinStoreP99Plus10 ? 'yes' : 'NO')],
+  [
+    'hub loop delay p99/max ms',
+    (r) => `${r.hubPauses.eventLoopDelayP99Ms ?? '-'}/${r.hubPauses.eventLoopDelayMaxMs ?? '-'}`,
+  ],
+  ['hub GC ms', (r) => (r.hubPauses.gcPauseMs === null ? '-' : String(r.hubPauses.gcPauseMs))],
+  ['legacy workers', (r) => (r.legacyWorkers === null ? '-' : String(r.legacyWorkers))],
   ['lat. sample', (r) => (r.latencyDevices === 0 ? '-' : `${r.latencySamples}/${r.latencyDevices}dev`)],
   ['lost', (r) => String(r.lost)],
   ['dup', (r) => String(r.duplicates)],

@@ -29,7 +29,9 @@ const HELP = `usage: node bench/dist/run.js [options]
   --cpu-prof DIR       run the hub under node --cpu-prof, profiles written to DIR
   --hub-arg FLAG       extra flag for the hub's serve command (repeatable, e.g. --hub-arg=--commit-concurrency=4)
   --hub-node-flag FLAG extra flag for the hub's node process (repeatable, e.g. --hub-node-flag=--max-semi-space-size=64)
-  --probe WHERE        where the live subscriber runs: inline (the bench process, default) or process (its own)`;
+  --probe WHERE        where the live subscriber runs: inline (the bench process, default) or process (its own)
+  --legacy-workers LIST  hub --legacy-workers for postgres-legacy, comma-separated: the scenario runs once per
+                       value in this run (an A/B, e.g. 0,1); default: the hub's default`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -50,6 +52,7 @@ async function main(): Promise<number> {
       'hub-arg': { type: 'string', multiple: true, default: [] },
       'hub-node-flag': { type: 'string', multiple: true, default: [] },
       probe: { type: 'string', default: 'inline' },
+      'legacy-workers': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -119,14 +122,29 @@ async function main(): Promise<number> {
   }
 
   const results: Array<ScenarioResult & { copyFraction: number | null }> = [];
-  for (const name of selected) {
+  const legacyWorkers: Array<number | undefined> =
+    values['legacy-workers'] === undefined
+      ? [undefined]
+      : values['legacy-workers'].split(',').map((text) => {
+          const value = Number(text.trim());
+          if (!Number.isInteger(value) || value < 0) throw new Error('--legacy-workers takes integers >= 0');
+          return value;
+        });
+  const runs = selected.flatMap((name) =>
+    name === 'postgres-legacy'
+      ? legacyWorkers.map((workers) => ({ name, workers }))
+      : [{ name, workers: undefined as number | undefined }],
+  );
+  for (const { name, workers } of runs) {
     if (name === 'copy-reference') continue;
     const scenario = name as ScenarioName;
     if (scenario !== 'pglite-native' && !pgUp) {
       log(`${scenario}: skipped, PostgreSQL is not reachable at the database URL`);
       continue;
     }
-    log(`${scenario}: running for ${values.seconds} s...`);
+    log(
+      `${scenario}${workers === undefined ? '' : ` (--legacy-workers ${workers})`}: running for ${values.seconds} s...`,
+    );
     const result = await runScenario(scenario, {
       seconds: positive('seconds', values.seconds),
       databaseUrl,
@@ -141,6 +159,7 @@ async function main(): Promise<number> {
       hubArgs: values['hub-arg'],
       hubNodeFlags: values['hub-node-flag'],
       probe,
+      ...(workers === undefined ? {} : { legacyWorkers: workers }),
       log,
     });
     const withFraction = {

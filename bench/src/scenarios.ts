@@ -15,6 +15,7 @@ import { machineCpuSeconds, startHubProcess } from './hub-process.js';
 import { sampleActivity, type ActivityTally } from './pg-activity.js';
 import { readCommitFigures, type CommitFigures } from './hub-metrics.js';
 import { startLatencyProbe, type ProbePlacement } from './latency-probe.js';
+import { startCommitProbe, type CommitProbe, type CommitProbeResult } from './commit-probe.js';
 import { runNativeLoad } from './native-load.js';
 import { createBenchVhost, publishXrayMessages, type AmqpVhost } from './amqp-load.js';
 import { createReader, startReadLoad, type ReadLoadFigures } from './read-load.js';
@@ -51,6 +52,8 @@ export interface ScenarioSettings {
   readonly hubNodeFlags: readonly string[];
   /** Where the live subscriber runs: the bench process (default) or its own. */
   readonly probe: ProbePlacement;
+  /** Hub --legacy-workers for postgres-legacy; undefined keeps the hub's default. */
+  readonly legacyWorkers?: number;
   readonly log: (line: string) => void;
 }
 
@@ -96,6 +99,19 @@ export interface ScenarioResult {
   readonly postgresActivity: ActivityTally | null;
   /** latency-20k-reads: the answers of the read load that ran beside ingest. */
   readonly readLoad?: ReadLoadFigures | null;
+  /** --legacy-workers the hub ran with (null: its default). */
+  readonly legacyWorkers: number | null;
+  /** latency-20k on PostgreSQL: a one-row commit probe on its own connection during the load. */
+  readonly storeCommit: CommitProbeResult | null;
+  /** The target: the hub's p99 within the store's own commit p99 + 10 ms, measured in the same run. */
+  readonly p99WithinStoreP99Plus10: boolean | null;
+  /** The hub's pauses during the timed phase: event-loop delay (p99, max) and GC. */
+  readonly hubPauses: {
+    readonly eventLoopDelayP99Ms: number | null;
+    readonly eventLoopDelayMaxMs: number | null;
+    readonly gcPauseMs: number | null;
+    readonly gcPauses: number | null;
+  };
   readonly note: string;
 }
 
@@ -164,6 +180,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         ...(settings.liveTickMs === undefined ? [] : ['--live-tick-ms', String(settings.liveTickMs)]),
         // The read load is bounded by its workers, not by the per-account API rate limit.
         ...(reads ? ['--api-rate-limit', '1000000'] : []),
+        ...(legacy && settings.legacyWorkers !== undefined ? ['--legacy-workers', String(settings.legacyWorkers)] : []),
         ...settings.hubArgs,
       ],
     });
@@ -183,6 +200,12 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       await new Promise((resolve) => setTimeout(resolve, 300));
       const activity =
         store.kind === 'postgres' ? await sampleActivity(settings.databaseUrl, applicationName) : undefined;
+      // Also resets the hub's event-loop delay histogram, so the figures read at the end are this phase's.
+      const hubAtStart = await readCommitFigures(hub.ports.http);
+      let commitProbe: CommitProbe | undefined;
+      if (name === 'latency-20k' && store.kind === 'postgres') {
+        commitProbe = await startCommitProbe(settings.databaseUrl);
+      }
       const cpu0 = {
         hub: hub.cpuSeconds(),
         hubMain: hub.mainThreadCpuSeconds(),
@@ -282,6 +305,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       const benchSeconds = (cpu1.bench.user + cpu1.bench.system) / 1e6 + (cpu1.probe - cpu0.probe);
       const postgresActivity = (await activity?.stop()) ?? null;
       const commitFigures = await readCommitFigures(hub.ports.http);
+      const storeCommit = (await commitProbe?.finish()) ?? null;
       const measured = await probe.finish();
       hubExitCode = await hub.stop();
       const audit = await store.audit(legacy ? LEGACY_DEVICE : DEVICE_PREFIX);
@@ -293,6 +317,9 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         const ours = cpu1.hub - cpu0.hub + backends + benchSeconds;
         return Math.max(0, round(((busy - ours) / seconds) * 100, 0));
       };
+      const p99Ms = roundOrNull(measured.samples.percentile(99));
+      const delta = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : b - a);
+      const gcSeconds = delta(hubAtStart.gcPauseSeconds, commitFigures.gcPauseSeconds);
       const pct = (a: number | null, b: number | null): number | null =>
         a === null || b === null ? null : round(((b - a) / seconds) * 100, 0);
       return {
@@ -302,7 +329,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         seconds: round(seconds, 2),
         readingsPerSec: Math.round(audit.rows / seconds),
         p50Ms: roundOrNull(measured.samples.percentile(50)),
-        p99Ms: roundOrNull(measured.samples.percentile(99)),
+        p99Ms,
         latencySamples: measured.samples.count,
         latencyDevices: sampled.length,
         liveDropped: measured.dropped,
@@ -331,6 +358,15 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
           postgresActivity === null || audit.rows === 0 ? null : Math.round(postgresActivity.walBytes / audit.rows),
         postgresActivity,
         readLoad: readFigures,
+        legacyWorkers: legacy ? (settings.legacyWorkers ?? null) : null,
+        storeCommit,
+        p99WithinStoreP99Plus10: p99Ms === null || storeCommit?.p99Ms == null ? null : p99Ms <= storeCommit.p99Ms + 10,
+        hubPauses: {
+          eventLoopDelayP99Ms: commitFigures.eventLoopDelayP99Ms,
+          eventLoopDelayMaxMs: commitFigures.eventLoopDelayMaxMs,
+          gcPauseMs: gcSeconds === null ? null : round(gcSeconds * 1000, 1),
+          gcPauses: delta(hubAtStart.gcPauses, commitFigures.gcPauses),
+        },
         note: [note, settleNote ?? ''].filter((part) => part !== '').join('; '),
       };
     } finally {

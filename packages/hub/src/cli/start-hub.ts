@@ -20,6 +20,7 @@ import { createNativeIngest, type NativeIngest } from '../ingest/tcp/native-tcp.
 import { createLiveHub, LiveSessions } from '../live/index.js';
 import type { CredentialVerdict } from '../live/handshake-auth.js';
 import { createMetrics } from '../observability/metrics.js';
+import { LegacyOpenPool } from '../pipeline/legacy-open-pool.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { storeErrorCodeOf } from '../pipeline/store-error.js';
@@ -56,6 +57,8 @@ export interface StartHubOptions {
   readonly dashboardDir: string | undefined;
   /** Defaults to a fresh registry; tests pass their own to read metrics. */
   readonly collectDefaultMetrics?: boolean;
+  /** The legacy open worker's script; defaults to the built one (tests running from sources bundle it). */
+  readonly legacyWorkerUrl?: URL;
 }
 
 export async function startHub(config: HubConfig, options: StartHubOptions): Promise<RunningHub> {
@@ -89,6 +92,15 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   const registry = await openRegistry(config, store, logger);
 
   const { limits } = config;
+  // The app owns the threads: legacy lines open in workers (--legacy-workers), closed after the pipeline.
+  const legacyPool =
+    config.legacy === null || config.legacyPort === null || limits.legacyWorkers === 0
+      ? undefined
+      : new LegacyOpenPool({
+          size: limits.legacyWorkers,
+          ...(options.legacyWorkerUrl === undefined ? {} : { workerUrl: options.legacyWorkerUrl }),
+          onWorkerLost: (error) => logger.error({ err: error.message }, 'a legacy open worker was lost; replaced'),
+        });
   const pipeline = new Pipeline({
     store,
     metrics: metrics.pipeline,
@@ -117,6 +129,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
             replayWindowMs: 3_600_000,
           },
         }),
+    ...(legacyPool === undefined ? {} : { legacyPool }),
     metricBound: {
       maxPerDevice: config.maxMetricsPerDevice,
       load: (device, limit) => store.deviceMetricNames(device, limit),
@@ -315,6 +328,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
         // Stop intake first, so everything accepted before this point is committed and answered.
         await Promise.all([native?.close(), legacy?.close(), amqp?.close()]);
         await pipeline.close();
+        await legacyPool?.close();
         live.close();
         await new Promise<void>((resolve) => void io.close(() => resolve()));
         await http.close().catch(() => undefined);

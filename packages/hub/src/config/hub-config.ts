@@ -63,6 +63,8 @@ export interface HubConfig {
      * so this is longer than the native idle timeout).
      */
     readonly legacyIdleTimeoutMs: number;
+    /** Worker threads opening legacy lines; 0 opens them on the event loop. */
+    readonly legacyWorkers: number;
     /** Longest a client may take to send one HTTP request, headers and body. */
     readonly httpRequestTimeoutMs: number;
     /** Open connections per TCP listener (native, legacy, HTTP each); new ones beyond are closed at once. */

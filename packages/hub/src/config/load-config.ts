@@ -3,6 +3,7 @@
  * validates everything, reports ALL problems together, and returns a frozen HubConfig.
  * Only the CLI calls this; libraries receive the resulting values.
  */
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEVICE_ID_PATTERN, KEY_ID_PATTERN, parseSecretHex, type LegacyHashVariant } from '@sealstream/protocol';
 import {
@@ -59,6 +60,7 @@ export const SETTINGS = {
   'idle-timeout-ms': 'SEALSTREAM_IDLE_TIMEOUT_MS',
   'partial-frame-timeout-ms': 'SEALSTREAM_PARTIAL_FRAME_TIMEOUT_MS',
   'legacy-idle-timeout-ms': 'SEALSTREAM_LEGACY_IDLE_TIMEOUT_MS',
+  'legacy-workers': 'SEALSTREAM_LEGACY_WORKERS',
   'http-request-timeout-ms': 'SEALSTREAM_HTTP_REQUEST_TIMEOUT_MS',
   'shutdown-timeout-ms': 'SEALSTREAM_SHUTDOWN_TIMEOUT_MS',
   'max-connections': 'SEALSTREAM_MAX_CONNECTIONS',
@@ -234,6 +236,8 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       idleTimeoutMs: int('idle-timeout-ms', 60_000, 1_000, 3_600_000),
       partialFrameTimeoutMs: int('partial-frame-timeout-ms', 15_000, 100, 600_000),
       legacyIdleTimeoutMs: int('legacy-idle-timeout-ms', 300_000, 1_000, 86_400_000),
+      // One core is the event loop's; the others (up to 4) may open legacy lines.
+      legacyWorkers: int('legacy-workers', Math.min(4, availableParallelism() - 1), 0, 64),
       httpRequestTimeoutMs: int('http-request-timeout-ms', 30_000, 200, 600_000),
       maxConnectionsPerListener: maxConnections,
       maxConnectionsPerAddress,

@@ -7,7 +7,13 @@
  * A repeated IV is a replay of a captured token and is refused.
  */
 import { isStorableText, openLegacyTokens, type LegacyHashVariant, type ReasonCode } from '@sealstream/protocol';
+import type { LegacyOpenJob, OpenedLegacyTokens } from './legacy-open-job.js';
 import type { VerifiedReading } from './ports.js';
+
+/** What opens lines off this thread (LegacyOpenPool); answers must come back in call order. */
+export interface LegacyLinePool {
+  open(job: LegacyOpenJob): Promise<OpenedLegacyTokens>;
+}
 
 /** What the opener needs from a replay window (Iv16ReplayWindow in the pipeline). */
 export interface LegacyReplayWindow {
@@ -51,13 +57,36 @@ export class LegacyOpener {
    * own time (not now) and the IV-derived seq make a repeated re-drive a duplicate, not a new copy.
    */
   openLine(tokens: readonly string[], mode: 'live' | 'redrive' = 'live', receivedAt = this.now()): LegacyLineOutcome {
+    if (this.ivWords.length < 4 * tokens.length) this.ivWords = new Uint32Array(4 * tokens.length);
+    // The whole line at once: one AES call for every token's keystream (see openLegacyTokens).
+    const results = openLegacyTokens(tokens, this.options.key, this.options.acceptVariants, this.ivWords);
+    return this.judgeLine(tokens, { results, ivWords: this.ivWords }, mode, receivedAt);
+  }
+
+  /**
+   * A live line opened by `pool` (worker threads) instead of on this thread. The pool answers in call
+   * order, so lines are judged against the replay window, and stamped, in the order they arrived.
+   */
+  async openLineWith(pool: LegacyLinePool, tokens: readonly string[]): Promise<LegacyLineOutcome> {
+    const receivedAt = this.now();
+    const line = await pool.open({ tokens, key: this.options.key, accept: this.options.acceptVariants });
+    return this.judgeLine(tokens, line, 'live', receivedAt);
+  }
+
+  /**
+   * Turns each opened token into a reading or a refusal: the per-token rules, in one place whichever
+   * thread opened the line.
+   */
+  private judgeLine(
+    tokens: readonly string[],
+    line: OpenedLegacyTokens,
+    mode: 'live' | 'redrive',
+    receivedAt: number,
+  ): LegacyLineOutcome {
+    const { results, ivWords } = line;
     const readings: VerifiedReading[] = [];
     const tokenOf: number[] = [];
     const refused: TokenRefusal[] = [];
-    if (this.ivWords.length < 4 * tokens.length) this.ivWords = new Uint32Array(4 * tokens.length);
-    const ivWords = this.ivWords;
-    // The whole line at once: one AES call for every token's keystream (see openLegacyTokens).
-    const results = openLegacyTokens(tokens, this.options.key, this.options.acceptVariants, ivWords);
     for (let i = 0; i < results.length; i += 1) {
       const opened = results[i];
       const token = tokens[i];

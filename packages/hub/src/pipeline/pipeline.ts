@@ -18,7 +18,7 @@ import { FrameOpener, type FrameOpenOutcome } from './frame-opener.js';
 import { IvReplayWindow } from './iv-replay-window.js';
 import { Iv16ReplayWindow } from './iv16-replay-window.js';
 import type { KeyEntry, KeyResolver } from './keyring.js';
-import { LegacyOpener } from './legacy-opener.js';
+import { LegacyOpener, type LegacyLinePool } from './legacy-opener.js';
 import { MetricBound, type MetricBoundOptions } from './metric-bound.js';
 import { RefusalTally } from './refusal-tally.js';
 
@@ -69,6 +69,11 @@ export interface PipelineOptions {
   readonly legacy?: LegacySettings;
   /** Metrics per device (metric-bound.ts); absent: unbounded. */
   readonly metricBound?: MetricBoundOptions;
+  /**
+   * Worker threads that open legacy lines (LegacyOpenPool), owned by the caller, who also closes it.
+   * Absent: lines open on the event loop.
+   */
+  readonly legacyPool?: LegacyLinePool;
   readonly now?: () => number;
   readonly onCommitError?: (error: unknown, attempt: number) => void;
 }
@@ -114,6 +119,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private readonly statsTracker: StatsTracker;
   private readonly liveSinks: LiveSink[] = [];
   private readonly metricBound: MetricBound | undefined;
+  /** Legacy lines handed to the legacy pool and not yet judged. */
+  private readonly linesOpening = new Set<Promise<unknown>>();
 
   constructor(private readonly options: PipelineOptions) {
     super();
@@ -341,7 +348,20 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   /** Opens and submits the tokens of one legacy DATA line. Legacy senders get no acknowledgement. */
   async handleLegacyTokens(tokens: readonly string[], peer: string): Promise<SubmitResult> {
     if (this.legacyOpener === undefined) throw new Error('legacy protocol is not configured');
-    const outcome = this.legacyOpener.openLine(tokens);
+    const pool = this.options.legacyPool;
+    let outcome;
+    if (pool === undefined) {
+      outcome = this.legacyOpener.openLine(tokens);
+    } else {
+      // Tracked so close() commits lines that were read and are still being opened, not only queued ones.
+      const opening = this.legacyOpener.openLineWith(pool, tokens);
+      this.linesOpening.add(opening);
+      try {
+        outcome = await opening;
+      } finally {
+        this.linesOpening.delete(opening);
+      }
+    }
     const deadLetters: DeadLetter[] = [];
     this.refuseAll(outcome.refused, 'legacy', peer, deadLetters);
     const result = await this.submit(outcome.readings, deadLetters);
@@ -374,6 +394,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   /** Stops accepting input and commits what is queued, with the last refusal counts. */
   async close(): Promise<void> {
+    // Lines still in the legacy workers reach the committer before it closes.
+    while (this.linesOpening.size > 0) await Promise.allSettled([...this.linesOpening]);
     clearTimeout(this.tallyTimer);
     this.tallyTimer = undefined;
     if (this.refusalTally.size > 0) void this.submit([], []);

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
 import { DEMO_DEFAULTS } from '../../src/cli/demo-defaults.js';
 import { startHub, type RunningHub } from '../../src/cli/start-hub.js';
+import { legacyOpenWorkerUrl } from './legacy-worker-bundle.js';
 import { pgTestUrl } from './postgres.js';
 
 export const TEST_KEY_ID = 'test-key';
@@ -47,7 +48,11 @@ export async function startTestHub(kind: StoreKind, extraArgs: string[] = []): P
     DEMO_DEFAULTS,
   );
   if (!loaded.ok) throw new Error(loaded.errors.join('; '));
-  const hub = await startHub(loaded.config, { logger: pino({ level: 'silent' }), dashboardDir: undefined });
+  const hub = await startHub(loaded.config, {
+    logger: pino({ level: 'silent' }),
+    dashboardDir: undefined,
+    legacyWorkerUrl: await legacyOpenWorkerUrl(),
+  });
   return {
     hub,
     async stop() {

@@ -153,6 +153,9 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       // A request may carry as many readings as one frame; the body limit is a frame plus its envelope.
       maxReadingsPerRequest: limits.maxReadingsPerFrame,
       bodyLimitBytes: limits.maxFrameBytes + 65_536,
+      ...(config.ingest.jwtSecret === undefined ? {} : { ingestJwtSecret: config.ingest.jwtSecret }),
+      // Demo: the demo key speaks for any device, so InsightHub clients may name any device id.
+      ingestJwtAllowsSharedKeys: config.demo,
     },
     admin: {
       devices: registry.devices,

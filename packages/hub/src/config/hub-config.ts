@@ -110,6 +110,8 @@ export interface HubConfig {
     readonly requestsPerDevicePerMinute: number;
     /** Accepted clock difference of signed HTTP requests. */
     readonly signatureToleranceMs: number;
+    /** HS256 secret of the InsightHub clients' JWT bearers on POST /ingest; undefined: JWT bearers refused. */
+    readonly jwtSecret: string | undefined;
   };
   readonly logLevel: string;
   /**

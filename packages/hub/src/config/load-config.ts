@@ -16,6 +16,12 @@ const DEFAULT_PGLITE_CALL_TIMEOUT_MS = 300_000;
 /** Same floor as the API's own check; HS256 keys shorter than the hash output are brute-forceable. */
 const MIN_JWT_SECRET_BYTES = 32;
 
+/**
+ * The InsightHub clients' JWT_SECRET: lower than the API's floor so their existing secret can be kept,
+ * but a secret this short or shorter falls to an offline search from one captured token.
+ */
+const MIN_INGEST_JWT_SECRET_BYTES = 16;
+
 export type Env = Readonly<Record<string, string | undefined>>;
 export type ConfigResult = { ok: true; config: HubConfig } | { ok: false; errors: string[] };
 
@@ -81,6 +87,7 @@ export const SETTINGS = {
   'demo-devices': 'SEALSTREAM_DEMO_DEVICES',
   'demo-rate': 'SEALSTREAM_DEMO_RATE',
   'demo-legacy-interval-ms': 'SEALSTREAM_DEMO_LEGACY_INTERVAL_MS',
+  'ingest-jwt-secret': 'SEALSTREAM_INGEST_JWT_SECRET',
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -223,6 +230,7 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
     ingest: {
       requestsPerDevicePerMinute: int('ingest-rate-limit', 60_000, 1, 100_000_000),
       signatureToleranceMs: int('signature-tolerance-seconds', 300, 1, 3_600) * 1000,
+      jwtSecret: ingestJwtSecret(raw('ingest-jwt-secret'), errors),
     },
     logLevel,
     shutdownTimeoutMs: int('shutdown-timeout-ms', 60_000, 1_000, 3_600_000),
@@ -352,6 +360,17 @@ function legacySettings(
   const device = raw('legacy-device') ?? 'legacy';
   if (!DEVICE_ID_PATTERN.test(device)) errors.push('--legacy-device must match [A-Za-z0-9._:-]{1,128}');
   return { encryptionKey, authToken, device, acceptVariants: acceptVariants ?? ['sorted'] };
+}
+
+/** The HS256 secret of InsightHub-style JWT bearers on POST /ingest; undefined: JWT bearers are refused. */
+function ingestJwtSecret(secret: string | undefined, errors: string[]): string | undefined {
+  if (secret !== undefined && Buffer.byteLength(secret) < MIN_INGEST_JWT_SECRET_BYTES) {
+    // Say how long it must be, never what it was.
+    errors.push(
+      `--ingest-jwt-secret / SEALSTREAM_INGEST_JWT_SECRET must be at least ${MIN_INGEST_JWT_SECRET_BYTES} bytes`,
+    );
+  }
+  return secret;
 }
 
 /** 0 hours: no age bound. */

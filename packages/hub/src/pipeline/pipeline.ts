@@ -65,7 +65,14 @@ export interface PipelineOptions {
 }
 
 export type FrameAnswer =
-  | { readonly kind: 'ack'; readonly accepted: number; readonly duplicates: number; readonly rejected: number }
+  | {
+      readonly kind: 'ack';
+      readonly accepted: number;
+      readonly duplicates: number;
+      readonly rejected: number;
+      /** The first reading refused, when any was: what a request whose readings were all refused answers. */
+      readonly firstRefusal?: { readonly reason: ReasonCode; readonly detail: string };
+    }
   | { readonly kind: 'error'; readonly reason: ReasonCode; readonly detail: string };
 
 type OpenedReadings = Extract<FrameOpenOutcome, { ok: true }>;
@@ -218,11 +225,13 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     }
     const result = await this.submit(opened.readings, deadLetters);
     if (!result.ok) return { kind: 'error', reason: result.reason, detail: result.detail };
+    const first = opened.refused[0];
     return {
       kind: 'ack',
       accepted: result.inserted,
       duplicates: result.duplicates + opened.knownDuplicates,
       rejected: opened.refused.length,
+      ...(first === undefined ? {} : { firstRefusal: { reason: first.reason, detail: first.detail } }),
     };
   }
 

@@ -13,6 +13,7 @@ import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { IngestContext } from './ingest-context.js';
 import { registerFramesRoute } from './frames-route.js';
 import { registerInsightHubRoutes } from './insighthub-route.js';
+import { createIngestJwtVerifier } from './ingest-jwt.js';
 import { IngestRateLimiter, type IngestRateLimitSettings } from './ingest-rate-limiter.js';
 import { registerSignedRoute } from './signed-route.js';
 import { bodyReadRefusal, peerOf } from './ingest-replies.js';
@@ -42,6 +43,10 @@ export interface IngestRouteOptions {
   readonly maxFramesPerRequest?: number;
   /** Readings per JSON request; default 10 000 (as per sealed frame). */
   readonly maxReadingsPerRequest?: number;
+  /** Secret of the HS256 JWT bearers InsightHub's clients send to POST /ingest; absent: JWTs are refused. */
+  readonly ingestJwtSecret?: string;
+  /** JWT bearers may name any device a shared ('any') key speaks for (demo mode); default false. */
+  readonly ingestJwtAllowsSharedKeys?: boolean;
 }
 
 export const DEFAULT_SIGNATURE_TOLERANCE_MS = 300_000;
@@ -73,6 +78,13 @@ export function registerIngestRoutes(
     maxFrameBytes: deps.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     maxFramesPerRequest: deps.maxFramesPerRequest ?? DEFAULT_MAX_FRAMES_PER_REQUEST,
     maxReadingsPerRequest: deps.maxReadingsPerRequest ?? DEFAULT_MAX_READINGS_PER_FRAME,
+    jwt:
+      deps.ingestJwtSecret === undefined
+        ? null
+        : {
+            verify: createIngestJwtVerifier(deps.ingestJwtSecret),
+            allowSharedKeys: deps.ingestJwtAllowsSharedKeys ?? false,
+          },
   };
   void app.register(async (scope) => {
     // Which sockets are inside an ingest request: a body that times out there is refused as request_timeout.

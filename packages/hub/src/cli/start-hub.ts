@@ -17,7 +17,7 @@ import { buildHttpApp } from '../http/http-app.js';
 import { generatePassword, hashPassword } from '../http/password-hash.js';
 import { createLegacyIngest, type LegacyIngest } from '../ingest/legacy/legacy-tcp.js';
 import { createNativeIngest, type NativeIngest } from '../ingest/tcp/native-tcp.js';
-import { createLiveHub } from '../live/index.js';
+import { createLiveHub, createWsLive, originCheck, type WsLive } from '../live/index.js';
 import type { CredentialVerdict } from '../live/handshake-auth.js';
 import { createMetrics } from '../observability/metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
@@ -40,6 +40,8 @@ export interface RunningHub {
   };
   /** Demo mode, first start only: the admin account created with a random password, to print once. */
   readonly demoAdmin: { readonly username: string; readonly password: string } | null;
+  /** The plain-WebSocket live server (`endForAccount` ends an account's connections). */
+  readonly wsLive: WsLive;
   close(): Promise<void>;
 }
 
@@ -170,24 +172,43 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     dashboardDir: options.dashboardDir,
     isReady: () => ready,
   });
+  // Browsers from the --cors-origins (a dashboard served from its own origin) may open the live
+  // channels; with the list set, other foreign origins are refused at the handshake (origin-check.ts).
+  const allowOrigin = originCheck(config.api.corsOrigins);
   const io = new SocketServer<ClientToServerEvents, ServerToClientEvents>(http.server, {
     serveClient: false,
     maxHttpBufferSize: 64 * 1024,
+    ...(config.api.corsOrigins.length === 0 ? {} : { cors: { origin: [...config.api.corsOrigins] } }),
+    allowRequest: (request, callback) => callback(null, allowOrigin(request)),
+    // Upgrades on other paths (the plain WebSocket's) may wait for a credential check longer than 1 s.
+    destroyUpgradeTimeout: 10_000,
   });
+  const verifyApiToken = async (token: string): Promise<CredentialVerdict & { accountId?: string }> => {
+    // The same checks as the API: a valid token of an account that still exists and is enabled.
+    const claims = http.jwt.verify<{ sub?: unknown; exp?: unknown }>(token);
+    const user = typeof claims.sub === 'string' ? await store.findUserById(claims.sub) : undefined;
+    if (user === undefined || user.disabled) return false;
+    return { expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : null, accountId: user.id };
+  };
   const live = createLiveHub({
     io,
     tickMs: config.live.tickMs,
     getStats: () => pipeline.stats(),
     metrics: metrics.live,
-    ...liveAuthorization(config, async (token) => {
-      // The same checks as the API: a valid token of an account that still exists and is enabled.
-      const claims = http.jwt.verify<{ sub?: unknown; exp?: unknown }>(token);
-      const user = typeof claims.sub === 'string' ? await store.findUserById(claims.sub) : undefined;
-      if (user === undefined || user.disabled) return false;
-      return { expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : null };
-    }),
+    ...liveAuthorization(config, verifyApiToken),
   });
   pipeline.addLiveSink(live.sink);
+  // The same readings, authentication and caps for clients that speak plain WebSocket (/live/ws).
+  const wsLive: WsLive = createWsLive({
+    server: http.server,
+    tickMs: config.live.tickMs,
+    maxConnections: limits.maxConnectionsPerListener,
+    allowOrigin,
+    metrics: metrics.wsLive,
+    onError: (error) => logger.warn({ err: (error as Error).message }, 'websocket live fan-out failed'),
+    ...liveAuthorization(config, verifyApiToken),
+  });
+  pipeline.addLiveSink(wsLive.sink);
 
   const native: NativeIngest | null =
     config.tcpPort === null
@@ -211,6 +232,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           metrics: metrics.pipeline,
           logger,
           authToken: config.legacy.authToken,
+          extraAuthTokens: config.legacy.extraAuthTokens,
           maxLineBytes: limits.maxLineBytes,
           maxTokensPerLine: limits.maxTokensPerLine,
           partialLineTimeoutMs: limits.partialFrameTimeoutMs,
@@ -252,6 +274,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     http,
     ports: { http: httpPort, tcp: tcpPort, legacy: legacyPort, monitor: monitorPort },
     demoAdmin,
+    wsLive,
     close() {
       closing ??= (async () => {
         ready = false;
@@ -259,6 +282,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
         await Promise.all([native?.close(), legacy?.close()]);
         await pipeline.close();
         live.close();
+        await wsLive.close();
         await new Promise<void>((resolve) => void io.close(() => resolve()));
         await http.close().catch(() => undefined);
         await monitor?.close().catch(() => undefined);
@@ -277,10 +301,10 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
  * seed's dashboard, which cannot authenticate); otherwise a valid API token (what the dashboard sends
  * after login) or the configured live token.
  */
-function liveAuthorization(
+function liveAuthorization<V extends CredentialVerdict>(
   config: HubConfig,
-  verifyApiToken: (token: string) => Promise<CredentialVerdict>,
-): { authorize?: (token: string) => Promise<CredentialVerdict> } {
+  verifyApiToken: (token: string) => Promise<V>,
+): { authorize?: (token: string) => Promise<V | { expiresAt: null }> } {
   const liveToken = config.live.token;
   if (config.live.public && liveToken === undefined) return {};
   const expected = liveToken === undefined ? undefined : createHash('sha256').update(liveToken).digest();

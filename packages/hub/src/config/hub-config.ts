@@ -34,6 +34,8 @@ export interface HubConfig {
   readonly legacy: {
     readonly encryptionKey: string;
     readonly authToken: string;
+    /** Accepted beside authToken; demo mode only (the seed's example token and the old demo token). */
+    readonly extraAuthTokens: readonly string[];
     readonly device: string;
     readonly acceptVariants: readonly LegacyHashVariant[];
   } | null;

@@ -98,6 +98,8 @@ export interface DemoDefaults {
   readonly secret: Buffer;
   readonly encryptionKey: string;
   readonly authToken: string;
+  /** AUTH tokens the demo's legacy listener accepts beside authToken (when AUTH_TOKEN is not set). */
+  readonly extraAuthTokens?: readonly string[];
 }
 
 export function loadConfig(argv: readonly string[], env: Env, demoDefaults: DemoDefaults): ConfigResult {
@@ -342,6 +344,8 @@ function legacySettings(
 ): HubConfig['legacy'] {
   const encryptionKey = raw('encryption-key') ?? (demo ? demoDefaults.encryptionKey : undefined);
   const authToken = raw('auth-token') ?? (demo ? demoDefaults.authToken : undefined);
+  // Only the demo's own defaults bring extra tokens; an AUTH_TOKEN the operator set is the only one.
+  const extraAuthTokens = raw('auth-token') === undefined && demo ? [...(demoDefaults.extraAuthTokens ?? [])] : [];
   if (raw('legacy-port') === 'off') return null;
   if (encryptionKey === undefined && authToken === undefined) return null;
   if (encryptionKey === undefined || authToken === undefined) {
@@ -359,7 +363,7 @@ function legacySettings(
     errors.push('--legacy-hash / SEALSTREAM_LEGACY_HASH must be sorted, insertion or either');
   const device = raw('legacy-device') ?? 'legacy';
   if (!DEVICE_ID_PATTERN.test(device)) errors.push('--legacy-device must match [A-Za-z0-9._:-]{1,128}');
-  return { encryptionKey, authToken, device, acceptVariants: acceptVariants ?? ['sorted'] };
+  return { encryptionKey, authToken, extraAuthTokens, device, acceptVariants: acceptVariants ?? ['sorted'] };
 }
 
 /** The HS256 secret of InsightHub-style JWT bearers on POST /ingest; undefined: JWT bearers are refused. */

@@ -8,6 +8,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -173,6 +174,26 @@ async function apiGet(hub: Started, path: string): Promise<unknown> {
   return (await fetch(`http://127.0.0.1:${hub.ports.http}${path}`, { headers })).json();
 }
 
+/** Opens a legacy connection, sends `AUTH:<token>\n` and resolves with the first line answered. */
+function legacyAuth(port: number, token: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(`AUTH:${token}\n`));
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (text.includes('\n')) {
+        socket.destroy();
+        resolve(text);
+      }
+    });
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => {
+      socket.destroy();
+      reject(new Error('no AUTH answer'));
+    });
+  });
+}
+
 function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
@@ -268,6 +289,29 @@ describe.skipIf(!built)('sealstream CLI', () => {
       totalValid: number;
     };
     expect(stats.totalValid).toBe(expectedValid);
+  });
+
+  it('--demo accepts the seed emitter configured as its README says (its .env.example credentials), and the old demo token', async () => {
+    const hub = await serve(['--demo', '--demo-devices', '0', '--demo-legacy-interval-ms', '3600000']);
+    // The seed's handshake, byte for byte: AUTH:<token>\n answered AUTH_OK\n (or AUTH_FAIL\n).
+    expect(await legacyAuth(hub.ports.legacy, 'emitter-auth-token-secure-67890')).toBe('AUTH_OK\n');
+    expect(await legacyAuth(hub.ports.legacy, 'demo-auth-token')).toBe('AUTH_OK\n');
+    expect(await legacyAuth(hub.ports.legacy, 'not-the-token')).toBe('AUTH_FAIL\n');
+    // The seed emitter's variables (README: ENCRYPTION_KEY, AUTH_TOKEN, LISTENER_HOST, LISTENER_PORT).
+    const emitted = await run(['emit', '--mode', 'legacy', '--bursts', '2', '--interval', '100'], {
+      ENCRYPTION_KEY: 'encrypted-timeseries-secret-key-12345',
+      AUTH_TOKEN: 'emitter-auth-token-secure-67890',
+      LISTENER_HOST: '127.0.0.1',
+      LISTENER_PORT: String(hub.ports.legacy),
+    });
+    expect(emitted.code).toBe(0);
+    const summary = JSON.parse(emitted.stdout.trim().split('\n').at(-1) ?? '{}') as { messages: number };
+    expect(summary.messages).toBeGreaterThanOrEqual(2 * 49);
+    await eventually(
+      async () =>
+        ((await metrics(hub.ports.http)).get('sealstream_readings_accepted_total{source="legacy"}') ?? 0) >=
+        summary.messages,
+    );
   });
 
   it('emit --mode native delivers every reading it sends, acknowledged after commit', async () => {

@@ -312,7 +312,7 @@ describe.skipIf(!built)('sealstream CLI', () => {
         ((await metrics(hub.ports.http)).get('sealstream_readings_accepted_total{source="legacy"}') ?? 0) >=
         summary.messages,
     );
-  });
+  }, 120_000);
 
   it('emit --mode native delivers every reading it sends, acknowledged after commit', async () => {
     const secret = '22'.repeat(32);

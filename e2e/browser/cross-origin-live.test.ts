@@ -96,11 +96,13 @@ describe.skipIf(!ready)('seed dashboard from its own origin (Socket.IO CORS)', (
         SEALSTREAM_LIVE_PUBLIC: 'true',
         SEALSTREAM_CORS_ORIGINS: allowed,
       },
+      // A fresh PGlite folder on a busy machine can take longer than the default.
+      startTimeoutMs: 150_000,
     });
     await hub.start();
     hubUrl = `http://127.0.0.1:${hub.ports.http}`;
     browser = await launchChromium();
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await emitter?.stop();

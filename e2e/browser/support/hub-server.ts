@@ -38,6 +38,8 @@ export interface HubPorts {
 export interface HubServerOptions {
   /** Environment for the hub (device keys, legacy credentials); PATH is added. */
   readonly env: Record<string, string>;
+  /** How long a start may take before it fails; default 45 s. */
+  readonly startTimeoutMs?: number;
 }
 
 export class HubServer {
@@ -117,12 +119,13 @@ export class HubServer {
     this.output = '';
     child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    const deadline = Date.now() + START_TIMEOUT_MS;
+    const startTimeoutMs = this.options.startTimeoutMs ?? START_TIMEOUT_MS;
+    const deadline = Date.now() + startTimeoutMs;
     while (!/Legacy TCP:\s+\S+:\d+/.test(this.output)) {
       if (child.exitCode !== null) throw new Error(`hub exited early (code ${child.exitCode}):\n${this.output}`);
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`hub did not start within ${START_TIMEOUT_MS} ms:\n${this.output}`);
+        throw new Error(`hub did not start within ${startTimeoutMs} ms:\n${this.output}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

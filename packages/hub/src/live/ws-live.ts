@@ -191,7 +191,12 @@ class WsLiveServer implements WsLive {
   // ---- admission ----
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const url = new URL(request.url ?? '/', 'http://hub.invalid');
+    let url: URL;
+    try {
+      url = new URL(request.url ?? '/', 'http://hub.invalid');
+    } catch {
+      return; // Not a URL this server could own; left to the others (engine.io ends what nobody takes).
+    }
     if (url.pathname !== this.path) return;
     if (this.closed) return refuseUpgrade(socket, 503, 'Service Unavailable');
     if (this.clients.size + this.admitting >= this.maxConnections) {

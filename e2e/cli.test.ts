@@ -39,7 +39,7 @@ const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef-0123456789';
 async function serve(
   args: string[],
   env: Record<string, string> = {},
-  options: { dataDir?: string; role?: 'viewer' | 'operator' } = {},
+  options: { dataDir?: string; role?: 'viewer' | 'operator'; startTimeoutMs?: number } = {},
 ): Promise<Started> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'sealstream-cli-')));
   if (options.dataDir === undefined) dirs.push(dataDir);
@@ -78,7 +78,7 @@ async function serve(
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
   while (!/Legacy TCP:\s+\S+/.test(output)) {
     if (child.exitCode !== null) throw new Error(`hub exited early:\n${output}`);
     if (Date.now() > deadline) throw new Error(`hub did not start:\n${output}`);
@@ -292,7 +292,13 @@ describe.skipIf(!built)('sealstream CLI', () => {
   });
 
   it('--demo accepts the seed emitter configured as its README says (its .env.example credentials), and the old demo token', async () => {
-    const hub = await serve(['--demo', '--demo-devices', '0', '--demo-legacy-interval-ms', '3600000']);
+    const hub = await serve(
+      ['--demo', '--demo-devices', '0', '--demo-legacy-interval-ms', '3600000'],
+      {},
+      {
+        startTimeoutMs: 100_000,
+      },
+    );
     // The seed's handshake, byte for byte: AUTH:<token>\n answered AUTH_OK\n (or AUTH_FAIL\n).
     expect(await legacyAuth(hub.ports.legacy, 'emitter-auth-token-secure-67890')).toBe('AUTH_OK\n');
     expect(await legacyAuth(hub.ports.legacy, 'demo-auth-token')).toBe('AUTH_OK\n');
@@ -312,7 +318,7 @@ describe.skipIf(!built)('sealstream CLI', () => {
         ((await metrics(hub.ports.http)).get('sealstream_readings_accepted_total{source="legacy"}') ?? 0) >=
         summary.messages,
     );
-  }, 120_000);
+  }, 180_000);
 
   it('emit --mode native delivers every reading it sends, acknowledged after commit', async () => {
     const secret = '22'.repeat(32);

@@ -120,7 +120,7 @@ await describeEachStore('device registry', (ctx) => {
       const hex = gatewaySecret.toString('hex');
       expect(await send(withGateway.pipeline, 'gateway', hex, readingsOf(device, 1, 2))).toMatchObject({ accepted: 2 });
       await withGateway.devices.revokeDevice(device);
-      expect(await send(withGateway.pipeline, 'gateway', hex, readingsOf(device, 3, 2))).toEqual({
+      expect(await send(withGateway.pipeline, 'gateway', hex, readingsOf(device, 3, 2))).toMatchObject({
         kind: 'ack',
         accepted: 0,
         duplicates: 0,

@@ -8,7 +8,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HUB_CLI, hubBuilt, runCli, scrapeMetrics, startHub, sumMetric, type HubProcess } from '@sealstream/testkit';
@@ -39,7 +39,7 @@ const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef-0123456789';
 async function serve(
   args: string[],
   env: Record<string, string> = {},
-  options: { dataDir?: string; role?: 'viewer' | 'operator' } = {},
+  options: { dataDir?: string; role?: 'viewer' | 'operator'; startTimeoutMs?: number } = {},
 ): Promise<Started> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'sealstream-cli-')));
   if (options.dataDir === undefined) dirs.push(dataDir);
@@ -55,7 +55,7 @@ async function serve(
   const hub = await startHub({
     args: ['--http-port', '0', '--tcp-port', '0', '--legacy-port', '0', '--data-dir', dataDir, ...args],
     env: { SEALSTREAM_JWT_SECRET: JWT_SECRET, ...env },
-    startTimeoutMs: 30_000,
+    startTimeoutMs: options.startTimeoutMs ?? 30_000,
   });
   started.push(hub);
   const port = (value: number | null): number => value ?? Number.NaN;
@@ -148,6 +148,26 @@ async function apiGet(hub: Started, path: string): Promise<unknown> {
   return (await fetch(`http://127.0.0.1:${hub.ports.http}${path}`, { headers })).json();
 }
 
+/** Opens a legacy connection, sends `AUTH:<token>\n` and resolves with the first line answered. */
+function legacyAuth(port: number, token: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(`AUTH:${token}\n`));
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (text.includes('\n')) {
+        socket.destroy();
+        resolve(text);
+      }
+    });
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => {
+      socket.destroy();
+      reject(new Error('no AUTH answer'));
+    });
+  });
+}
+
 async function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
   const result = await runCli(args, { env });
   return { code: result.code, stdout: result.output };
@@ -224,6 +244,35 @@ describe.skipIf(!built)('sealstream CLI', () => {
     };
     expect(stats.totalValid).toBe(expectedValid);
   });
+
+  it('--demo accepts the seed emitter configured as its README says (its .env.example credentials), and the old demo token', async () => {
+    const hub = await serve(
+      ['--demo', '--demo-devices', '0', '--demo-legacy-interval-ms', '3600000'],
+      {},
+      {
+        startTimeoutMs: 100_000,
+      },
+    );
+    // The seed's handshake, byte for byte: AUTH:<token>\n answered AUTH_OK\n (or AUTH_FAIL\n).
+    expect(await legacyAuth(hub.ports.legacy, 'emitter-auth-token-secure-67890')).toBe('AUTH_OK\n');
+    expect(await legacyAuth(hub.ports.legacy, 'demo-auth-token')).toBe('AUTH_OK\n');
+    expect(await legacyAuth(hub.ports.legacy, 'not-the-token')).toBe('AUTH_FAIL\n');
+    // The seed emitter's variables (README: ENCRYPTION_KEY, AUTH_TOKEN, LISTENER_HOST, LISTENER_PORT).
+    const emitted = await run(['emit', '--mode', 'legacy', '--bursts', '2', '--interval', '100'], {
+      ENCRYPTION_KEY: 'encrypted-timeseries-secret-key-12345',
+      AUTH_TOKEN: 'emitter-auth-token-secure-67890',
+      LISTENER_HOST: '127.0.0.1',
+      LISTENER_PORT: String(hub.ports.legacy),
+    });
+    expect(emitted.code).toBe(0);
+    const summary = JSON.parse(emitted.stdout.trim().split('\n').at(-1) ?? '{}') as { messages: number };
+    expect(summary.messages).toBeGreaterThanOrEqual(2 * 49);
+    await eventually(
+      async () =>
+        ((await metrics(hub.ports.http)).get('sealstream_readings_accepted_total{source="legacy"}') ?? 0) >=
+        summary.messages,
+    );
+  }, 180_000);
 
   it('emit --mode native delivers every reading it sends, acknowledged after commit', async () => {
     const secret = '22'.repeat(32);

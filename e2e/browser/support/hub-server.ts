@@ -38,6 +38,8 @@ export interface HubPorts {
 export interface HubServerOptions {
   /** Environment for the hub (device keys, legacy credentials); PATH is added. */
   readonly env: Record<string, string>;
+  /** How long a start may take before it fails; default 45 s. */
+  readonly startTimeoutMs?: number;
 }
 
 export class HubServer {
@@ -97,7 +99,7 @@ export class HubServer {
         dataDir,
       ],
       env: this.options.env,
-      startTimeoutMs: START_TIMEOUT_MS,
+      startTimeoutMs: this.options.startTimeoutMs ?? START_TIMEOUT_MS,
     });
     const { http, tcp, legacy } = this.hub.ports;
     if (http === null || tcp === null || legacy === null) throw new Error(`a listener is missing:\n${this.log()}`);

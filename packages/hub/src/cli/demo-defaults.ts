@@ -10,5 +10,8 @@ export const DEMO_DEFAULTS: DemoDefaults = {
   secret: createHash('sha256').update('sealstream demo device secret (public, demo only)').digest(),
   // The seed project's documented example key, so its emitter works against a demo hub unchanged.
   encryptionKey: 'encrypted-timeseries-secret-key-12345',
-  authToken: 'demo-auth-token',
+  // The seed's documented example AUTH_TOKEN, so its emitter configured as its README says authenticates.
+  authToken: 'emitter-auth-token-secure-67890',
+  // The token earlier demos documented; still accepted.
+  extraAuthTokens: ['demo-auth-token'],
 };

@@ -17,7 +17,7 @@ import { buildHttpApp } from '../http/http-app.js';
 import { generatePassword, hashPassword } from '../http/password-hash.js';
 import { createLegacyIngest, type LegacyIngest } from '../ingest/legacy/legacy-tcp.js';
 import { createNativeIngest, type NativeIngest } from '../ingest/tcp/native-tcp.js';
-import { createLiveHub, LiveSessions } from '../live/index.js';
+import { createLiveHub, createWsLive, LiveSessions, originCheck, type WsLive } from '../live/index.js';
 import type { CredentialVerdict } from '../live/handshake-auth.js';
 import { createMetrics } from '../observability/metrics.js';
 import { LegacyOpenPool } from '../pipeline/legacy-open-pool.js';
@@ -49,6 +49,8 @@ export interface RunningHub {
    * once. It is created after every listener is up, so a start that fails never creates it unseen.
    */
   readonly demoAdmin: { readonly username: string; readonly password: string } | null;
+  /** The plain-WebSocket live server (`endForAccount` ends an account's connections). */
+  readonly wsLive: WsLive;
   close(): Promise<void>;
 }
 
@@ -210,6 +212,9 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       bodyLimitBytes: limits.maxFrameBytes + 65_536,
       allowDefaultSecret: config.demo,
       signalSummaries,
+      ...(config.ingest.jwtSecret === undefined ? {} : { ingestJwtSecret: config.ingest.jwtSecret }),
+      // Demo: the demo key speaks for any device, so InsightHub clients may name any device id.
+      ingestJwtAllowsSharedKeys: config.demo,
     },
     admin: {
       devices: registry.devices,
@@ -227,25 +232,45 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     signals: signalStore,
     ...(amqp === null ? {} : { brokers: () => ({ amqp: amqp.state }) }),
   });
+  // Browsers from the --cors-origins (a dashboard served from its own origin) may open the live
+  // channels; with the list set, other foreign origins are refused at the handshake (origin-check.ts).
+  const allowOrigin = originCheck(config.api.corsOrigins);
   const io = new SocketServer<ClientToServerEvents, ServerToClientEvents>(http.server, {
     serveClient: false,
     maxHttpBufferSize: 64 * 1024,
+    ...(config.api.corsOrigins.length === 0 ? {} : { cors: { origin: [...config.api.corsOrigins] } }),
+    allowRequest: (request, callback) => callback(null, allowOrigin(request)),
+    // Upgrades on other paths (the plain WebSocket's) may wait for a credential check longer than 1 s.
+    destroyUpgradeTimeout: 10_000,
   });
+  const verifyApiToken = async (token: string): Promise<CredentialVerdict> => {
+    // The same checks as the API: a valid token of an account that still exists and is enabled.
+    const claims = http.jwt.verify<{ sub?: unknown; exp?: unknown }>(token);
+    const user = typeof claims.sub === 'string' ? await store.findUserById(claims.sub) : undefined;
+    if (user === undefined || user.disabled) return false;
+    return { expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : null, account: user.id };
+  };
   const live = createLiveHub({
     io,
     tickMs: config.live.tickMs,
     getStats: () => pipeline.stats(),
     metrics: metrics.live,
     sessions: liveSessions,
-    ...liveAuthorization(config, async (token) => {
-      // The same checks as the API: a valid token of an account that still exists and is enabled.
-      const claims = http.jwt.verify<{ sub?: unknown; exp?: unknown }>(token);
-      const user = typeof claims.sub === 'string' ? await store.findUserById(claims.sub) : undefined;
-      if (user === undefined || user.disabled) return false;
-      return { expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : null, account: user.id };
-    }),
+    ...liveAuthorization(config, verifyApiToken),
   });
   pipeline.addLiveSink(live.sink);
+  // The same readings, authentication and caps for clients that speak plain WebSocket (/live/ws).
+  const wsLive: WsLive = createWsLive({
+    server: http.server,
+    tickMs: config.live.tickMs,
+    maxConnections: limits.maxConnectionsPerListener,
+    allowOrigin,
+    sessions: liveSessions,
+    metrics: metrics.wsLive,
+    onError: (error) => logger.warn({ err: (error as Error).message }, 'websocket live fan-out failed'),
+    ...liveAuthorization(config, verifyApiToken),
+  });
+  pipeline.addLiveSink(wsLive.sink);
 
   const native: NativeIngest | null =
     config.tcpPort === null
@@ -271,6 +296,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           metrics: metrics.pipeline,
           logger,
           authToken: config.legacy.authToken,
+          extraAuthTokens: config.legacy.extraAuthTokens,
           maxLineBytes: limits.maxLineBytes,
           maxTokensPerLine: limits.maxTokensPerLine,
           partialLineTimeoutMs: limits.partialFrameTimeoutMs,
@@ -322,6 +348,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     http,
     ports: { http: httpPort, tcp: tcpPort, legacy: legacyPort, monitor: monitorPort },
     demoAdmin,
+    wsLive,
     close() {
       closing ??= (async () => {
         ready = false;
@@ -330,6 +357,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
         await pipeline.close();
         await legacyPool?.close();
         live.close();
+        await wsLive.close();
         await new Promise<void>((resolve) => void io.close(() => resolve()));
         await http.close().catch(() => undefined);
         await monitor?.close().catch(() => undefined);
@@ -348,10 +376,10 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
  * seed's dashboard, which cannot authenticate); otherwise a valid API token (what the dashboard sends
  * after login) or the configured live token.
  */
-function liveAuthorization(
+function liveAuthorization<V extends CredentialVerdict>(
   config: HubConfig,
-  verifyApiToken: (token: string) => Promise<CredentialVerdict>,
-): { authorize?: (token: string) => Promise<CredentialVerdict> } {
+  verifyApiToken: (token: string) => Promise<V>,
+): { authorize?: (token: string) => Promise<V | { expiresAt: null }> } {
   const liveToken = config.live.token;
   if (config.live.public && liveToken === undefined) return {};
   const expected = liveToken === undefined ? undefined : createHash('sha256').update(liveToken).digest();

@@ -36,6 +36,8 @@ export interface HubConfig {
   readonly legacy: {
     readonly encryptionKey: string;
     readonly authToken: string;
+    /** Accepted beside authToken; demo mode only (the seed's example token and the old demo token). */
+    readonly extraAuthTokens: readonly string[];
     readonly device: string;
     readonly acceptVariants: readonly LegacyHashVariant[];
   } | null;
@@ -116,6 +118,8 @@ export interface HubConfig {
     readonly requestsPerDevicePerMinute: number;
     /** Accepted clock difference of signed HTTP requests. */
     readonly signatureToleranceMs: number;
+    /** HS256 secret of the InsightHub clients' JWT bearers on POST /ingest; undefined: JWT bearers refused. */
+    readonly jwtSecret: string | undefined;
   };
   /** XRayIOT's producer over RabbitMQ (ingest/amqp); null or absent: off. */
   readonly amqp?: {

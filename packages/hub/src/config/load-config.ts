@@ -23,6 +23,12 @@ const DEFAULT_PGLITE_CALL_TIMEOUT_MS = 300_000;
 /** Same floor as the API's own check; HS256 keys shorter than the hash output are brute-forceable. */
 const MIN_JWT_SECRET_BYTES = 32;
 
+/**
+ * The InsightHub clients' JWT_SECRET: lower than the API's floor so their existing secret can be kept,
+ * but a secret this short or shorter falls to an offline search from one captured token.
+ */
+const MIN_INGEST_JWT_SECRET_BYTES = 16;
+
 export type Env = Readonly<Record<string, string | undefined>>;
 export type ConfigResult = { ok: true; config: HubConfig } | { ok: false; errors: string[] };
 
@@ -98,6 +104,7 @@ export const SETTINGS = {
   'read-wait-ms': 'SEALSTREAM_READ_WAIT_MS',
   'read-timeout-ms': 'SEALSTREAM_READ_TIMEOUT_MS',
   'max-metrics-per-device': 'SEALSTREAM_MAX_METRICS_PER_DEVICE',
+  'ingest-jwt-secret': 'SEALSTREAM_INGEST_JWT_SECRET',
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -108,6 +115,8 @@ export interface DemoDefaults {
   readonly secret: Buffer;
   readonly encryptionKey: string;
   readonly authToken: string;
+  /** AUTH tokens the demo's legacy listener accepts beside authToken (when AUTH_TOKEN is not set). */
+  readonly extraAuthTokens?: readonly string[];
 }
 
 export function loadConfig(argv: readonly string[], env: Env, demoDefaults: DemoDefaults): ConfigResult {
@@ -258,6 +267,7 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
     ingest: {
       requestsPerDevicePerMinute: int('ingest-rate-limit', 60_000, 1, 100_000_000),
       signatureToleranceMs: int('signature-tolerance-seconds', 300, 1, 3_600) * 1000,
+      jwtSecret: ingestJwtSecret(raw('ingest-jwt-secret'), errors),
     },
     amqp: amqpSettings(raw, int, errors),
     reads: {
@@ -436,6 +446,8 @@ function legacySettings(
 ): HubConfig['legacy'] {
   const encryptionKey = raw('encryption-key') ?? (demo ? demoDefaults.encryptionKey : undefined);
   const authToken = raw('auth-token') ?? (demo ? demoDefaults.authToken : undefined);
+  // Only the demo's own defaults bring extra tokens; an AUTH_TOKEN the operator set is the only one.
+  const extraAuthTokens = raw('auth-token') === undefined && demo ? [...(demoDefaults.extraAuthTokens ?? [])] : [];
   if (raw('legacy-port') === 'off') return null;
   if (encryptionKey === undefined && authToken === undefined) return null;
   if (encryptionKey === undefined || authToken === undefined) {
@@ -453,7 +465,18 @@ function legacySettings(
     errors.push('--legacy-hash / SEALSTREAM_LEGACY_HASH must be sorted, insertion or either');
   const device = raw('legacy-device') ?? 'legacy';
   if (!DEVICE_ID_PATTERN.test(device)) errors.push('--legacy-device must match [A-Za-z0-9._:-]{1,128}');
-  return { encryptionKey, authToken, device, acceptVariants: acceptVariants ?? ['sorted'] };
+  return { encryptionKey, authToken, extraAuthTokens, device, acceptVariants: acceptVariants ?? ['sorted'] };
+}
+
+/** The HS256 secret of InsightHub-style JWT bearers on POST /ingest; undefined: JWT bearers are refused. */
+function ingestJwtSecret(secret: string | undefined, errors: string[]): string | undefined {
+  if (secret !== undefined && Buffer.byteLength(secret) < MIN_INGEST_JWT_SECRET_BYTES) {
+    // Say how long it must be, never what it was.
+    errors.push(
+      `--ingest-jwt-secret / SEALSTREAM_INGEST_JWT_SECRET must be at least ${MIN_INGEST_JWT_SECRET_BYTES} bytes`,
+    );
+  }
+  return secret;
 }
 
 /** 0 hours: no age bound. */

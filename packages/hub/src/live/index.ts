@@ -4,3 +4,13 @@ export { noopLiveMetrics, type LiveDropKind, type LiveMetrics } from './live-met
 export { UNAUTHORIZED } from './handshake-auth.js';
 export { MAX_DEVICES_PER_REQUEST, MAX_SUBSCRIPTIONS_PER_CLIENT } from './subscriptions.js';
 export { LiveSessions } from './live-sessions.js';
+export {
+  createWsLive,
+  noopWsLiveMetrics,
+  WS_LIVE_PATH,
+  type WsCredentialVerdict,
+  type WsLive,
+  type WsLiveMetrics,
+  type WsLiveOptions,
+} from './ws-live.js';
+export { originCheck, type OriginCheck } from './origin-check.js';

@@ -3,8 +3,11 @@
  * the live layer only sees this interface.
  */
 
-/** Which stream a per-client cap or a skipped slow client cost: v2 readings, v2 rejects, legacy messages. */
-export type LiveDropKind = 'readings' | 'rejects' | 'legacy';
+/**
+ * Which stream a per-client cap or a skipped slow client cost: v2 readings, v2 rejects, legacy messages,
+ * readings on the plain WebSocket.
+ */
+export type LiveDropKind = 'readings' | 'rejects' | 'legacy' | 'ws';
 
 export interface LiveMetrics {
   /** Connected live clients right now (gauge). */

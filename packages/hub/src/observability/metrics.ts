@@ -8,10 +8,12 @@ import { REASONS, type ReasonCode } from '@sealstream/protocol';
 import { CLIENT_ERROR_KINDS, type ClientErrorKind } from '../http/slow-requests.js';
 import type { ConnectionGuardMetrics } from '../ingest/connection-guard.js';
 import type { LiveDropKind, LiveMetrics } from '../live/live-metrics.js';
+import type { WsLiveMetrics } from '../live/ws-live.js';
 import type { PipelineMetrics, SourceKind } from '../pipeline/ports.js';
 
 export const SOURCES: readonly SourceKind[] = ['tcp', 'legacy', 'http', 'mqtt', 'amqp'];
-const DROP_KINDS: readonly LiveDropKind[] = ['readings', 'rejects', 'legacy'];
+const DROP_KINDS: readonly LiveDropKind[] = ['readings', 'rejects', 'legacy', 'ws'];
+const WS_REFUSALS = ['capacity', 'origin', 'auth'] as const;
 
 const BATCH_SIZE_BUCKETS = [1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10_000, 20_000];
 const COMMIT_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -51,6 +53,8 @@ export interface HubMetrics {
   readonly http: HttpMetrics;
   readonly pipeline: PipelineMetrics;
   readonly live: LiveMetrics;
+  /** The plain-WebSocket live server: its own client gauge, the shared drop/emit/invalid counters. */
+  readonly wsLive: WsLiveMetrics;
   readonly rollups: RollupMetrics;
   readonly deadLetters: DeadLetterMetrics;
   readonly connectionGuard: ConnectionGuardMetrics;
@@ -164,6 +168,24 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     registers,
   });
 
+  const wsClients = new Gauge({
+    name: 'sealstream_live_ws_clients',
+    help: 'Connected plain-WebSocket live clients (/live/ws).',
+    registers,
+  });
+  const wsRefused = new Counter({
+    name: 'sealstream_live_ws_refused_total',
+    help: 'Plain-WebSocket live upgrades refused: at the connection bound, origin not allowed, or no valid credential.',
+    labelNames: ['cause'] as const,
+    registers,
+  });
+  for (const cause of WS_REFUSALS) wsRefused.inc({ cause }, 0);
+  const wsDeadPeers = new Counter({
+    name: 'sealstream_live_ws_dead_peers_total',
+    help: 'Plain-WebSocket live clients terminated because they did not answer a heartbeat ping.',
+    registers,
+  });
+
   const journalRows = new Gauge({
     name: 'sealstream_rollup_journal_rows',
     help: 'Rollup-journal rows (one per commit) not yet folded into the minute rollups.',
@@ -233,6 +255,15 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     invalidRequest: () => liveInvalid.inc(),
   };
 
+  const wsLive: WsLiveMetrics = {
+    clients: (count) => wsClients.set(count),
+    dropped: (kind, count) => liveDropped.inc({ kind }, count),
+    emitted: (packets) => liveEmits.inc(packets),
+    invalidRequest: () => liveInvalid.inc(),
+    refused: (cause) => wsRefused.inc({ cause }),
+    deadPeer: () => wsDeadPeers.inc(),
+  };
+
   const rollups: RollupMetrics = {
     journalRows: (count) => journalRows.set(count),
     flushFailed: () => rollupFlushFailures.inc(),
@@ -249,5 +280,5 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     reaped: (source) => reapedConnections.inc({ source }),
   };
 
-  return { registry, http, pipeline, live, rollups, deadLetters: deadLetterMetrics, connectionGuard };
+  return { registry, http, pipeline, live, wsLive, rollups, deadLetters: deadLetterMetrics, connectionGuard };
 }

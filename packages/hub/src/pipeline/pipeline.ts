@@ -79,7 +79,14 @@ export interface PipelineOptions {
 }
 
 export type FrameAnswer =
-  | { readonly kind: 'ack'; readonly accepted: number; readonly duplicates: number; readonly rejected: number }
+  | {
+      readonly kind: 'ack';
+      readonly accepted: number;
+      readonly duplicates: number;
+      readonly rejected: number;
+      /** The first reading refused, when any was: what a request whose readings were all refused answers. */
+      readonly firstRefusal?: { readonly reason: ReasonCode; readonly detail: string };
+    }
   | { readonly kind: 'error'; readonly reason: ReasonCode; readonly detail: string };
 
 type OpenedReadings = Extract<FrameOpenOutcome, { ok: true }>;
@@ -254,11 +261,17 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
         mode,
       );
     }
+    const first =
+      opened.refused[0] ??
+      (storeRefused[0] === undefined
+        ? undefined
+        : { reason: 'store_refused' as const, detail: storeRefused[0].detail });
     return {
       kind: 'ack',
       accepted: result.inserted,
       duplicates: result.duplicates + opened.knownDuplicates,
       rejected: opened.refused.length + storeRefused.length,
+      ...(first === undefined ? {} : { firstRefusal: { reason: first.reason, detail: first.detail } }),
     };
   }
 

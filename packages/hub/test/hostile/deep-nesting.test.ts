@@ -38,10 +38,10 @@ describe('deeply nested readings are refused, counted and dead-lettered', () => 
     const [item] = new FrameDecoder({ maxFrameBytes: 16 * 1024 * 1024 }).push(bytes);
     if (item === undefined || !item.ok) throw new Error('test frame does not decode');
     const answer = await hub.pipeline.handleDataFrame(item.frame as DataFrame, 'tcp', 'test');
-    expect(answer).toEqual({ kind: 'ack', accepted: 0, duplicates: 0, rejected: 1 });
+    expect(answer).toMatchObject({ kind: 'ack', accepted: 0, duplicates: 0, rejected: 1 });
   });
 
-  it('POST /ingest with a deep value or time: 202 with the item rejected, and a dead letter', async () => {
+  it('POST /ingest with a deep value or time: refused (400, never 2xx: nothing stored), and a dead letter', async () => {
     const token = deviceToken('deep-key', SECRET);
     const before = await rejected('schema_invalid');
     for (const body of [
@@ -53,8 +53,8 @@ describe('deeply nested readings are refused, counted and dead-lettered', () => 
         'content-type': 'application/json',
         authorization: `Bearer ${token}`,
       });
-      expect(answer.status, body.slice(0, 60)).toBe(202);
-      expect(answer.body).toEqual({ accepted: 0, duplicates: 0, rejected: 1 });
+      expect(answer.status, body.slice(0, 60)).toBe(400);
+      expect(answer.body.error?.details?.reason).toBe('schema_invalid');
     }
     expect((await rejected('schema_invalid')) - before).toBe(3);
     const letters = await hub.deadLetters('schema_invalid', 3);

@@ -19,6 +19,9 @@ const NAMES = [
   'sealstream_live_clients',
   'sealstream_live_dropped_total',
   'sealstream_live_emits_total',
+  'sealstream_live_ws_clients',
+  'sealstream_live_ws_refused_total',
+  'sealstream_live_ws_dead_peers_total',
   'sealstream_rollup_journal_rows',
   'sealstream_rollup_flush_failures_total',
   'sealstream_rollup_quarantined_total',
@@ -42,8 +45,11 @@ describe('createMetrics', () => {
         expect(sample(text, `sealstream_readings_rejected_total{source="${source}",reason="${reason}"}`)).toBe(0);
       }
     }
-    for (const kind of ['readings', 'rejects', 'legacy']) {
+    for (const kind of ['readings', 'rejects', 'legacy', 'ws']) {
       expect(sample(text, `sealstream_live_dropped_total{kind="${kind}"}`)).toBe(0);
+    }
+    for (const cause of ['capacity', 'origin', 'auth']) {
+      expect(sample(text, `sealstream_live_ws_refused_total{cause="${cause}"}`)).toBe(0);
     }
     expect(sample(text, 'sealstream_dead_letters_total')).toBe(0);
     expect(sample(text, 'sealstream_commit_failures_total')).toBe(0);

@@ -47,7 +47,7 @@ await describeEachStore('device registry', (ctx) => {
     const { key } = await fx.devices.register({ id: device, name: null });
     await expect(fx.devices.register({ id: device, name: null })).rejects.toMatchObject({ code: 'conflict' });
     const answer = await send(fx.pipeline, key.keyId, key.secret, readingsOf(`${device}-other`, 1, 2, clock), clock);
-    expect(answer).toEqual({ kind: 'ack', accepted: 0, duplicates: 0, rejected: 2 });
+    expect(answer).toMatchObject({ kind: 'ack', accepted: 0, duplicates: 0, rejected: 2 });
   });
 
   it('rotation keeps the old key for the overlap window, then refuses it as revoked_key', async () => {
@@ -120,7 +120,7 @@ await describeEachStore('device registry', (ctx) => {
       const hex = gatewaySecret.toString('hex');
       expect(await send(withGateway.pipeline, 'gateway', hex, readingsOf(device, 1, 2))).toMatchObject({ accepted: 2 });
       await withGateway.devices.revokeDevice(device);
-      expect(await send(withGateway.pipeline, 'gateway', hex, readingsOf(device, 3, 2))).toEqual({
+      expect(await send(withGateway.pipeline, 'gateway', hex, readingsOf(device, 3, 2))).toMatchObject({
         kind: 'ack',
         accepted: 0,
         duplicates: 0,

@@ -7,6 +7,7 @@ import type { NonceWindow } from '../../pipeline/nonce-window.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { SignalSummaryWriter } from '../xray/signal-summaries.js';
 import type { IngestRateLimiter } from './ingest-rate-limiter.js';
+import type { IngestJwtVerifier } from './ingest-jwt.js';
 
 export interface IngestContext {
   readonly pipeline: Pipeline;
@@ -28,4 +29,9 @@ export interface IngestContext {
   readonly maxFramesPerRequest: number;
   /** Readings per JSON request (the same bound as readings per sealed frame). */
   readonly maxReadingsPerRequest: number;
+  /**
+   * InsightHub-style HS256 JWT bearers on POST /ingest; null: refused (`bad_token`). `allowSharedKeys`:
+   * a device a shared ('any') key may speak for counts as registered (demo mode only).
+   */
+  readonly jwt: { readonly verify: IngestJwtVerifier; readonly allowSharedKeys: boolean } | null;
 }

@@ -14,6 +14,7 @@ import type { SignalSummaryWriter } from '../xray/signal-summaries.js';
 import type { IngestContext } from './ingest-context.js';
 import { registerFramesRoute } from './frames-route.js';
 import { registerInsightHubRoutes } from './insighthub-route.js';
+import { createIngestJwtVerifier } from './ingest-jwt.js';
 import { IngestRateLimiter, type IngestRateLimitSettings } from './ingest-rate-limiter.js';
 import { registerSignedRoute } from './signed-route.js';
 import { bodyReadRefusal, peerOf } from './ingest-replies.js';
@@ -47,6 +48,10 @@ export interface IngestRouteOptions {
   readonly allowDefaultSecret?: boolean;
   /** Where XRayIOT signal summaries are written; absent: not stored. */
   readonly signalSummaries?: SignalSummaryWriter | null;
+  /** Secret of the HS256 JWT bearers InsightHub's clients send to POST /ingest; absent: JWTs are refused. */
+  readonly ingestJwtSecret?: string;
+  /** JWT bearers may name any device a shared ('any') key speaks for (demo mode); default false. */
+  readonly ingestJwtAllowsSharedKeys?: boolean;
 }
 
 export const DEFAULT_SIGNATURE_TOLERANCE_MS = 300_000;
@@ -80,6 +85,13 @@ export function registerIngestRoutes(
     maxFrameBytes: deps.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     maxFramesPerRequest: deps.maxFramesPerRequest ?? DEFAULT_MAX_FRAMES_PER_REQUEST,
     maxReadingsPerRequest: deps.maxReadingsPerRequest ?? DEFAULT_MAX_READINGS_PER_FRAME,
+    jwt:
+      deps.ingestJwtSecret === undefined
+        ? null
+        : {
+            verify: createIngestJwtVerifier(deps.ingestJwtSecret),
+            allowSharedKeys: deps.ingestJwtAllowsSharedKeys ?? false,
+          },
   };
   void app.register(async (scope) => {
     // Which sockets are inside an ingest request: a body that times out there is refused as request_timeout.

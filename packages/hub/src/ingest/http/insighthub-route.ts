@@ -1,9 +1,13 @@
 /**
- * POST /ingest (root path, for the old IoT InsightHub clients; also /api/v1/ingest/readings): a device
- * bearer token (`sst_<keyId>_<mac>`, see @sealstream/protocol device-token) and `{device_id, value,
- * time}` or an array of them; 202 once committed. Each item becomes a reading
- * `{ device: device_id, seq, ts: time, data: { value } }`. Without a `seq` the hub derives one from the
- * content, so a client retrying the same reading is stored once (the rule is in insighthubSeq).
+ * POST /ingest (root path, for the old IoT InsightHub clients; also /api/v1/ingest/readings): a bearer
+ * that is either a device token (`sst_<keyId>_<mac>`, see @sealstream/protocol device-token) or the
+ * InsightHub clients' own HS256 JWT (ingest-jwt.ts; the devices it may name are those the registry
+ * knows), and `{device_id, value, time}` or an array of them; 202 once committed. Each item becomes a
+ * reading `{ device: device_id, seq, ts: time, data: { value } }`; an integer `time` below 10^11 is Unix
+ * seconds (the clients' contract), above it milliseconds. Without a `seq` the hub derives one from the
+ * content, so a client retrying the same reading is stored once (the rule is in insighthubSeq). A
+ * request whose readings were all refused is answered with the refusal, never 2xx: those clients look
+ * only at the status.
  */
 import { isoTimeToMs } from './iso-time.js';
 import { createHash } from 'node:crypto';
@@ -13,9 +17,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyEntry } from '../../pipeline/keyring.js';
 import { withErrorResponses } from '../../http/api-schemas.js';
 import type { IngestContext } from './ingest-context.js';
+import { looksLikeJwt } from './ingest-jwt.js';
 import { IngestAnswer, parseJson, sendReadingsAnswer } from './ingest-json.js';
 import { sendRateLimited, setLimitHeaders } from './ingest-rate-limiter.js';
-import { acceptAll, bodyBytes, ingestGate, peerOf, refuseRequest } from './ingest-replies.js';
+import { acceptAll, bodyBytes, ingestGate, peerOf, refuseRequest, sendRefusal } from './ingest-replies.js';
 
 export const INSIGHTHUB_ROUTES = ['/ingest', '/api/v1/ingest/readings'] as const;
 
@@ -25,7 +30,8 @@ const InsightHubReading = Type.Object({
   device_id: Type.String({ description: 'the device id; the token key must be allowed to speak for it' }),
   value: Type.Unknown({ description: 'any JSON value; stored as data.value (a number becomes the metric "value")' }),
   time: Type.Union([Type.String({ format: 'date-time' }), Type.Integer({ minimum: 0 })], {
-    description: 'ISO 8601 date-time with a zone, or ms since the epoch',
+    description:
+      'ISO 8601 date-time with a zone, or an integer: below 10^11 Unix seconds (the InsightHub contract), otherwise ms',
   }),
   seq: Type.Optional(
     Type.Integer({
@@ -49,10 +55,12 @@ export function registerInsightHubRoutes(app: FastifyInstance, context: IngestCo
         validatorCompiler: acceptAll,
         schema: {
           tags: ['ingest'],
-          summary: 'InsightHub-style readings {device_id, value, time} with a device bearer token; 202 once stored',
+          summary:
+            'InsightHub-style readings {device_id, value, time} with a device token or HS256 JWT; 202 once stored',
           description:
-            'Authorization: Bearer sst_<keyId>_<base64url HMAC-SHA256(secret, "sealstream device token v1")>. ' +
-            '401 missing_auth / bad_token / revoked_key, 403 device_not_allowed, 400 malformed_body, 429 per ' +
+            'Authorization: Bearer sst_<keyId>_<base64url HMAC-SHA256(secret, "sealstream device token v1")>, ' +
+            'or Bearer <HS256 JWT signed with --ingest-jwt-secret>. 401 missing_auth / bad_token / revoked_key, ' +
+            "403 device_not_allowed, 400 malformed_body or (every reading refused) the readings' reason, 429 per " +
             'device, 503 with Retry-After when busy (reason in details.reason). See docs/api-ingest.md.',
           body: InsightHubBody,
           response: withErrorResponses({ 202: IngestAnswer }),
@@ -70,21 +78,20 @@ async function handleInsightHub(
 ): Promise<unknown> {
   const { pipeline } = context;
   const auth = authenticate(context, request.headers.authorization);
-  if (auth.kind !== 'ok') return refuseRequest(pipeline, request, reply, { ...auth, device: null });
-  const entry = auth.entry;
+  if (auth.kind === 'refused') return refuseRequest(pipeline, request, reply, { ...auth, device: null });
 
   const items = itemsOf(parseJson(bodyBytes(request)), context.maxReadingsPerRequest);
   if (!items.ok) return refuseRequest(pipeline, request, reply, { ...items, device: null });
   const devices = new Set(items.value.map((item) => item['device_id'] as string));
-  for (const device of devices) {
-    if (entry.devices !== 'any' && !entry.devices.has(device)) {
-      return refuseRequest(pipeline, request, reply, {
-        reason: 'device_not_allowed',
-        detail: `key ${entry.keyId} may not speak for device ${device}`,
-        device: null,
-      });
-    }
+  const allowed = auth.kind === 'ok' ? checkKeyDevices(auth.entry, devices) : registryEntry(context, devices);
+  if (!allowed.ok) {
+    return refuseRequest(pipeline, request, reply, {
+      reason: 'device_not_allowed',
+      detail: allowed.detail,
+      device: null,
+    });
   }
+  const entry = allowed.entry;
 
   const limiter = context.limiter;
   if (limiter !== null) {
@@ -101,11 +108,19 @@ async function handleInsightHub(
     'http',
     peerOf(request),
   );
+  // Nothing stored and something refused: the client (which reads only the status) must not see 2xx.
+  // The readings were counted and dead-lettered one by one already; this only answers.
+  if (answer.kind === 'ack' && answer.accepted + answer.duplicates === 0 && answer.firstRefusal !== undefined) {
+    const { reason, detail } = answer.firstRefusal;
+    return sendRefusal(reply, reason, `every reading was refused (${answer.rejected}); the first: ${detail}`);
+  }
   return sendReadingsAnswer(reply, answer, 202);
 }
 
 type Auth =
   | { readonly kind: 'ok'; readonly entry: KeyEntry }
+  /** A valid ingest JWT: it names no key, so each device must be known to the registry. */
+  | { readonly kind: 'jwt' }
   | {
       readonly kind: 'refused';
       readonly reason: 'missing_auth' | 'bad_token' | 'revoked_key';
@@ -117,6 +132,13 @@ function authenticate(context: IngestContext, header: string | undefined): Auth 
   if (match?.[1] === undefined) {
     return { kind: 'refused', reason: 'missing_auth', detail: 'Authorization: Bearer <device token> is required' };
   }
+  if (looksLikeJwt(match[1])) {
+    if (context.jwt === null) {
+      return { kind: 'refused', reason: 'bad_token', detail: 'JWT bearers are not enabled on this hub' };
+    }
+    const verdict = context.jwt.verify(match[1]);
+    return verdict.ok ? { kind: 'jwt' } : { kind: 'refused', reason: 'bad_token', detail: verdict.detail };
+  }
   const token = parseDeviceToken(match[1]);
   const entry = token === undefined ? undefined : context.keys.resolve(token.keyId);
   // One answer for "not a token", "unknown key" and "wrong MAC": a caller learns nothing about key ids.
@@ -125,6 +147,38 @@ function authenticate(context: IngestContext, header: string | undefined): Auth 
   }
   if (entry.revoked) return { kind: 'refused', reason: 'revoked_key', detail: 'the token belongs to a revoked key' };
   return { kind: 'ok', entry };
+}
+
+type DevicesCheck = { readonly ok: true; readonly entry: KeyEntry } | { readonly ok: false; readonly detail: string };
+
+function checkKeyDevices(entry: KeyEntry, devices: ReadonlySet<string>): DevicesCheck {
+  for (const device of devices) {
+    if (entry.devices !== 'any' && !entry.devices.has(device)) {
+      return { ok: false, detail: `key ${entry.keyId} may not speak for device ${device}` };
+    }
+  }
+  return { ok: true, entry };
+}
+
+/**
+ * A JWT names no key: each device of the request must have a live key of its own in the registry (or
+ * in the configured keys' device lists). Shared keys ('any', such as the demo key) count only when the
+ * hub says so (demo mode): otherwise configuring a gateway key would open every device id to anyone
+ * holding the ingest secret. The readings are then checked as if one key spoke for exactly these devices.
+ */
+function registryEntry(context: IngestContext, devices: ReadonlySet<string>): DevicesCheck {
+  let first: KeyEntry | undefined;
+  for (const device of devices) {
+    const live = context.keys
+      .keysForDevice(device)
+      .find((entry) => !entry.revoked && (entry.devices !== 'any' || context.jwt?.allowSharedKeys === true));
+    if (live === undefined || context.keys.isDeviceRevoked(device)) {
+      return { ok: false, detail: `device ${device} is not registered for ingest on this hub` };
+    }
+    first ??= live;
+  }
+  if (first === undefined) return { ok: false, detail: 'no device named' };
+  return { ok: true, entry: { ...first, keyId: 'ingest-jwt', devices: new Set(devices) } };
 }
 
 type ItemsCheck =
@@ -167,8 +221,16 @@ function toCandidate(item: Record<string, unknown>): Record<string, unknown> {
   return candidate;
 }
 
-/** An ISO time string becomes ms; anything else is left as sent, for the reading schema to refuse as ts. */
-function timeToMs(time: unknown): unknown {
+/** Integer times below this are Unix seconds (10^11 s is the year 5138; 10^11 ms is 1973), as on the signed route. */
+export const SECONDS_BELOW = 100_000_000_000;
+
+/**
+ * An ISO time string becomes ms; an integer below 10^11 is Unix seconds (what InsightHub's clients send)
+ * and becomes ms; anything else is left as sent, for the reading schema to refuse as ts.
+ */
+export function timeToMs(time: unknown): unknown {
+  if (typeof time === 'number')
+    return Number.isSafeInteger(time) && time >= 0 && time < SECONDS_BELOW ? time * 1000 : time;
   if (typeof time !== 'string') return time;
   return isoTimeToMs(time) ?? time;
 }

@@ -24,6 +24,8 @@ export interface LegacyIngestOptions {
   readonly metrics: PipelineMetrics;
   readonly logger: Logger;
   readonly authToken: string;
+  /** Further AUTH tokens accepted beside authToken (demo mode: the seed's example token and the old demo one). */
+  readonly extraAuthTokens?: readonly string[];
   readonly maxLineBytes: number;
   /**
    * Tokens one DATA line may carry (the seed sends 49–499). A line of a megabyte can hold a million
@@ -58,11 +60,11 @@ export function createLegacyIngest(options: LegacyIngestOptions): LegacyIngest {
   const connections = new ConnectionRegistry('legacy', options.metrics);
   const onDrain = (): void => connections.drain();
   options.pipeline.on('drain', onDrain);
-  const expectedDigest = digest(options.authToken);
+  const expectedDigests = [options.authToken, ...(options.extraAuthTokens ?? [])].map(digest);
   const server = createServer((socket) => {
     // Refused by the guard (its address is over its share): already destroyed.
     if (socket.destroyed) return;
-    new LegacyConnection(socket, options, connections, expectedDigest, guard);
+    new LegacyConnection(socket, options, connections, expectedDigests, guard);
   });
   const guard = boundListener(server, {
     source: 'legacy',
@@ -95,6 +97,13 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
+/** Compares against every accepted token (no early exit), so the time taken does not say which matched. */
+function matchesAny(candidate: Buffer, expected: readonly Buffer[]): boolean {
+  let matched = false;
+  for (const digestOf of expected) matched = timingSafeEqual(candidate, digestOf) || matched;
+  return matched;
+}
+
 class LegacyConnection implements TrackedConnection {
   private readonly splitter: LineSplitter;
   private readonly peer: string;
@@ -110,7 +119,7 @@ class LegacyConnection implements TrackedConnection {
     readonly socket: Socket,
     private readonly options: LegacyIngestOptions,
     private readonly registry: ConnectionRegistry,
-    private readonly expectedDigest: Buffer,
+    private readonly expectedDigests: readonly Buffer[],
     private readonly guard: ConnectionGuard,
   ) {
     this.splitter = new LineSplitter({ maxLineBytes: options.maxLineBytes });
@@ -235,7 +244,7 @@ class LegacyConnection implements TrackedConnection {
   }
 
   private authenticate(token: string): void {
-    if (timingSafeEqual(digest(token), this.expectedDigest)) {
+    if (matchesAny(digest(token), this.expectedDigests)) {
       this.authenticated = true;
       clearTimeout(this.authTimer);
       // Authenticated: this connection is never reaped to make room.

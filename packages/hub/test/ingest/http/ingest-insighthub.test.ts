@@ -2,7 +2,7 @@
  * POST /ingest (InsightHub style: device bearer token, {device_id, value, time}) over the real app,
  * pipeline and PGlite store, and the device-token format itself.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceToken, deviceTokenMatches, parseDeviceToken } from '@sealstream/protocol';
 import { HttpJsonClient } from '@sealstream/emitter';
@@ -103,6 +103,14 @@ describe('POST /ingest (InsightHub)', () => {
     const answer = await client.sendInsightHub([{ value: 99, time: Date.now(), seq: 1_000 }]);
     expect(answer.status).toBe(202);
     expect(answer.body).toEqual({ accepted: 1, duplicates: 0, rejected: 0 });
+  });
+
+  it('refuses a JWT bearer with 401 bad_token when no ingest JWT secret is configured', async () => {
+    const input = `${Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url')}.${Buffer.from('{}').toString('base64url')}`;
+    const token = `${input}.${createHmac('sha256', 'any-secret-whatsoever-0123').update(input).digest('base64url')}`;
+    const answer = await send('/ingest', token, { device_id: 'ih-1', value: 1, time: Math.floor(Date.now() / 1000) });
+    expect(answer.status).toBe(401);
+    expect(answer.body.error?.details?.reason).toBe('bad_token');
   });
 
   it('refuses a missing or bad token (401) and dead-letters the body', async () => {

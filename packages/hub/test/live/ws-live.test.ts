@@ -33,7 +33,7 @@ async function start(options: Partial<Omit<WsLiveOptions, 'server'>> = {}): Prom
     metrics: metrics.wsLive,
     authorize: (token) =>
       token === 'good-token'
-        ? { expiresAt: null, accountId: 'acc-1' }
+        ? { expiresAt: null, account: 'acc-1' }
         : token === 'other'
           ? { expiresAt: null }
           : false,
@@ -285,7 +285,7 @@ describe('plain WebSocket live: heartbeats and endings', () => {
   });
 
   it('closes a connection when its credential expires', async () => {
-    const h = await start({ authorize: () => ({ expiresAt: Date.now() + 150, accountId: 'acc-2' }) });
+    const h = await start({ authorize: () => ({ expiresAt: Date.now() + 150, account: 'acc-2' }) });
     const client = await connect(`${h.url}?token=anything`);
     expect((await client.closed).code).toBe(1008);
   });

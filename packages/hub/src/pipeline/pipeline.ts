@@ -5,7 +5,7 @@
  * broadcast live and remembered in the duplicate window.
  */
 import { EventEmitter } from 'node:events';
-import type { DataFrame, LegacyHashVariant, LiveStats, ReasonCode } from '@sealstream/protocol';
+import { REASONS, type DataFrame, type LegacyHashVariant, type LiveStats, type ReasonCode } from '@sealstream/protocol';
 import { Committer, type CommittedBatch, type SubmitResult } from './committer.js';
 import { DeadLetterFactory, type DeadLetterPolicy, type Refusal } from './dead-letters.js';
 import { FrameOpener, type FrameOpenOutcome } from './frame-opener.js';
@@ -182,7 +182,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       this.refuse({ reason: opened.reason, source, peer, device: null, detail: opened.detail, raw: frame.raw });
       return { kind: 'error', reason: opened.reason, detail: opened.detail };
     }
-    return this.submitOpened(opened, source, peer);
+    const answer = await this.submitOpened(opened, source, peer);
+    if (answer.kind === 'error' && REASONS[answer.reason].scope === 'hub') this.frameOpener.forgetIv(frame);
+    return answer;
   }
 
   /**

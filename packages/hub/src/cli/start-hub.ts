@@ -17,6 +17,8 @@ import { buildHttpApp } from '../http/http-app.js';
 import { generatePassword, hashPassword } from '../http/password-hash.js';
 import { createLegacyIngest, type LegacyIngest } from '../ingest/legacy/legacy-tcp.js';
 import { createNativeIngest, type NativeIngest } from '../ingest/tcp/native-tcp.js';
+import { createMqttIngest, type MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
+import { createMqttMetrics } from '../observability/mqtt-metrics.js';
 import { createLiveHub } from '../live/index.js';
 import type { CredentialVerdict } from '../live/handshake-auth.js';
 import { createMetrics } from '../observability/metrics.js';
@@ -32,6 +34,8 @@ export interface RunningHub {
   readonly store: ReadingStore;
   readonly pipeline: Pipeline;
   readonly http: FastifyInstance;
+  /** MQTT ingest (null without --mqtt-url). */
+  readonly mqtt: MqttIngest | null;
   readonly ports: {
     readonly http: number;
     readonly tcp: number | null;
@@ -123,6 +127,28 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     metrics.deadLetters,
   );
 
+  const mqttIngest: MqttIngest | null =
+    config.mqtt === null
+      ? null
+      : createMqttIngest({
+          pipeline,
+          logger,
+          metrics: createMqttMetrics(metrics.registry),
+          url: config.mqtt.url,
+          clientId: config.mqtt.clientId,
+          group: config.mqtt.group,
+          topicPrefix: config.mqtt.topicPrefix,
+          connections: config.mqtt.connections,
+          receiveMaximum: config.mqtt.receiveMaximum,
+          sessionExpirySeconds: 3600,
+          maxFrameBytes: limits.maxFrameBytes,
+          maxFramesPerMessage: config.mqtt.framesPerMessage,
+          reconnectMinMs: 500,
+          reconnectMaxMs: 30_000,
+        });
+  const dependencies = (): Record<string, string> =>
+    mqttIngest === null ? {} : { mqtt: mqttIngest.connectedCount > 0 ? 'ok' : 'reconnecting' };
+
   const jwtSecret = config.api.jwtSecret ?? randomBytes(32).toString('hex');
   const http = await buildHttpApp({
     logger,
@@ -166,6 +192,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     openDashboardReads: config.demo,
     dashboardDir: options.dashboardDir,
     isReady: () => ready,
+    dependencies,
   });
   const io = new SocketServer<ClientToServerEvents, ServerToClientEvents>(http.server, {
     serveClient: false,
@@ -235,10 +262,13 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           store,
           metricsRegistry: metrics.registry,
           isReady: () => ready,
+          dependencies,
           requestTimeoutMs: limits.httpRequestTimeoutMs,
         });
   if (monitor !== null) await monitor.listen({ host: config.host, port: config.monitorPort ?? 0 });
   const monitorPort = monitor === null ? null : (monitor.server.address() as AddressInfo).port;
+  // Taking messages last: a broker down now is reconnected in the background (/healthz says degraded).
+  mqttIngest?.start();
   ready = true;
 
   let closing: Promise<void> | undefined;
@@ -247,13 +277,14 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     store,
     pipeline,
     http,
+    mqtt: mqttIngest,
     ports: { http: httpPort, tcp: tcpPort, legacy: legacyPort, monitor: monitorPort },
     demoAdmin,
     close() {
       closing ??= (async () => {
         ready = false;
         // Stop intake first, so everything accepted before this point is committed and answered.
-        await Promise.all([native?.close(), legacy?.close()]);
+        await Promise.all([native?.close(), legacy?.close(), mqttIngest?.close()]);
         await pipeline.close();
         live.close();
         await new Promise<void>((resolve) => void io.close(() => resolve()));

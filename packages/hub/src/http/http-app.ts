@@ -71,6 +71,8 @@ export interface HttpAppOptions {
   readonly dashboardDir: string | undefined;
   /** False until the hub has migrated and its listeners are up, and again while it shuts down. */
   readonly isReady: () => boolean;
+  /** States of optional dependencies reported by /healthz (see monitor-app.ts). */
+  readonly dependencies?: () => Readonly<Record<string, string>>;
   readonly bodyLimitBytes?: number;
   /**
    * Longest a client may take to send one request, headers and body (slow senders); default 30 000 ms.
@@ -192,7 +194,11 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
         tags: ['ops'],
         summary: 'Readiness: 200 when listening and the store answers, else 503',
         response: {
-          200: Type.Object({ status: Type.String(), store: Type.String() }),
+          200: Type.Object({
+            status: Type.String({ description: 'ok, or degraded when a dependency (mqtt) is down' }),
+            store: Type.String(),
+            mqtt: Type.Optional(Type.String({ description: 'with --mqtt-url: ok, or reconnecting' })),
+          }),
           503: Type.Object({ status: Type.String(), store: Type.Optional(Type.String()) }),
         },
       },

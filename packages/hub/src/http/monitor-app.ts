@@ -19,6 +19,11 @@ export interface MonitorSources {
   readonly metricsRegistry: Registry;
   /** False until the hub has migrated and its listeners are up, and again while it shuts down. */
   readonly isReady: () => boolean;
+  /**
+   * Optional doors that depend on another service (the MQTT broker): each names its state, 'ok' when up.
+   * Any other state answers 200 `degraded` (the hub still serves its other doors) with the states listed.
+   */
+  readonly dependencies?: () => Readonly<Record<string, string>>;
 }
 
 /**
@@ -28,7 +33,7 @@ export interface MonitorSources {
  */
 export const HEALTH_PING_TIMEOUT_MS = 2000;
 
-/** /healthz: 200 when listening and the store answers, else 503 with why. */
+/** /healthz: 200 when listening and the store answers (`degraded` when a dependency is down), else 503 with why. */
 export function readiness(sources: MonitorSources, pingTimeoutMs = HEALTH_PING_TIMEOUT_MS) {
   // One ping in flight at most: while the store hangs, every probe waits on the same one instead of
   // queueing another statement behind the stuck one.
@@ -54,7 +59,9 @@ export function readiness(sources: MonitorSources, pingTimeoutMs = HEALTH_PING_T
     clearTimeout(timer);
     if (outcome === 'late') return reply.code(503).send({ status: 'store_unresponsive', store: sources.store.kind });
     if (outcome === 'failed') return reply.code(503).send({ status: 'store_unavailable', store: sources.store.kind });
-    return { status: 'ok', store: sources.store.kind };
+    const dependencies = sources.dependencies?.() ?? {};
+    const degraded = Object.values(dependencies).some((state) => state !== 'ok');
+    return { status: degraded ? 'degraded' : 'ok', store: sources.store.kind, ...dependencies };
   };
 }
 

@@ -5,6 +5,7 @@ export { LegacyEmitter, type LegacyEmitterOptions, type LegacyEmitterStats } fro
 export { parseEmitArgs, emitHelpText, type EmitCommand, type EmitArgsResult } from './emit-args.js';
 export { runEmit, type EmitSummary, type RunningEmit } from './run-emit.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
+export type { FrameLink, FrameLinkHandlers, FrameTransport } from './frame-link.js';
 export { HttpFramesClient, FRAMES_PATH, type HttpFramesClientOptions } from './http-frames-client.js';
 export {
   HttpJsonClient,

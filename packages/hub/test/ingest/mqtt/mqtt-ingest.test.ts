@@ -22,6 +22,7 @@ import {
   type Frame,
   type Reading,
 } from '@sealstream/protocol';
+import { NativeClient, parseEmitArgs } from '@sealstream/emitter';
 import { DEMO_DEFAULTS } from '../../../src/cli/demo-defaults.js';
 import { startHub, type RunningHub } from '../../../src/cli/start-hub.js';
 import { loadConfig } from '../../../src/config/load-config.js';
@@ -327,6 +328,33 @@ describe('MQTT ingest through Mosquitto', () => {
     const ack = answers[0] as Extract<Frame, { type: typeof FrameType.Ack }>;
     expect(ack.accepted + ack.duplicates).toBe(6);
     expect(await storedSeqs(second, 'mq-held')).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('sealstream emit --transport mqtt: a NativeClient through the broker gets every reading acknowledged and stored once', async (context) => {
+    if (skipReason !== null) return context.skip(skipReason);
+    const scope = newScope();
+    const hub = await startMqttHub(scope, `h-${scope.group}`);
+    await waitConnected(hub);
+    const parsed = parseEmitArgs(
+      ['--transport', 'mqtt', '--mqtt-url', MQTT_TEST_URL, '--mqtt-topic-prefix', scope.prefix, '--key-id', KEY_ID],
+      { SEALSTREAM_DEVICE_SECRET: SECRET.toString('hex') },
+    );
+    if (!parsed.ok || parsed.command.mode !== 'native') throw new Error(parsed.ok ? 'not native' : parsed.error);
+    const client = new NativeClient({
+      transport: parsed.command.transport,
+      keyId: KEY_ID,
+      secret: SECRET,
+      maxReadingsPerFrame: 100,
+    });
+    try {
+      const now = Date.now();
+      for (let seq = 0; seq < 2000; seq += 1) await client.send({ device: 'mq-emit', seq, ts: now, data: { v: seq } });
+      await client.flush();
+      expect(client.stats()).toMatchObject({ acked: 2000, duplicates: 0, rejected: 0 });
+      expect(await storedSeqs(hub, 'mq-emit')).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+    } finally {
+      client.destroy();
+    }
   });
 
   it('reports /healthz degraded while the broker cannot be reached, and keeps serving', async (context) => {

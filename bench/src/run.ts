@@ -29,7 +29,8 @@ const HELP = `usage: node bench/dist/run.js [options]
   --cpu-prof DIR       run the hub under node --cpu-prof, profiles written to DIR
   --hub-arg FLAG       extra flag for the hub's serve command (repeatable, e.g. --hub-arg=--commit-concurrency=4)
   --hub-node-flag FLAG extra flag for the hub's node process (repeatable, e.g. --hub-node-flag=--max-semi-space-size=64)
-  --probe WHERE        where the live subscriber runs: inline (the bench process, default) or process (its own)`;
+  --probe WHERE        where the live subscriber runs: inline (the bench process, default) or process (its own)
+  --mqtt-url URL       the broker of the mqtt-native scenario (or SEALSTREAM_MQTT_URL; default mqtt://127.0.0.1:1883)`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -50,6 +51,7 @@ async function main(): Promise<number> {
       'hub-arg': { type: 'string', multiple: true, default: [] },
       'hub-node-flag': { type: 'string', multiple: true, default: [] },
       probe: { type: 'string', default: 'inline' },
+      'mqtt-url': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -141,6 +143,7 @@ async function main(): Promise<number> {
       hubArgs: values['hub-arg'],
       hubNodeFlags: values['hub-node-flag'],
       probe,
+      mqttUrl: values['mqtt-url'] ?? process.env.SEALSTREAM_MQTT_URL ?? 'mqtt://127.0.0.1:1883',
       log,
     });
     const withFraction = {

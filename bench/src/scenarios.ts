@@ -16,8 +16,9 @@ import { sampleActivity, type ActivityTally } from './pg-activity.js';
 import { readCommitFigures, type CommitFigures } from './hub-metrics.js';
 import { startLatencyProbe, type ProbePlacement } from './latency-probe.js';
 import { runNativeLoad } from './native-load.js';
+import { brokerCpuSeconds, findBrokerPid } from './broker-cpu.js';
 
-export const SCENARIOS = ['pglite-native', 'postgres-native', 'postgres-legacy', 'latency-20k'] as const;
+export const SCENARIOS = ['pglite-native', 'postgres-native', 'postgres-legacy', 'latency-20k', 'mqtt-native'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface ScenarioSettings {
@@ -40,6 +41,8 @@ export interface ScenarioSettings {
   readonly hubNodeFlags: readonly string[];
   /** Where the live subscriber runs: the bench process (default) or its own. */
   readonly probe: ProbePlacement;
+  /** The broker of the mqtt-native scenario. */
+  readonly mqttUrl: string;
   readonly log: (line: string) => void;
 }
 
@@ -80,6 +83,8 @@ export interface ScenarioResult {
   };
   /** CPU used by everything else on the machine meanwhile (other tests, builds): noise to report. */
   readonly otherCpuPct: number | null;
+  /** The local MQTT broker's CPU over the timed phase (mqtt-native only; other sessions' traffic included). */
+  readonly brokerCpuPct: number | null;
   /** WAL the server wrote per committed reading (every session's WAL: other load inflates it). */
   readonly walBytesPerReading: number | null;
   readonly postgresActivity: ActivityTally | null;
@@ -98,6 +103,10 @@ const MAX_LEGACY_TOKENS = 3_000_000;
 export async function runScenario(name: ScenarioName, settings: ScenarioSettings): Promise<ScenarioResult> {
   const storeKind: StoreKind = name === 'pglite-native' ? 'pglite' : 'postgres';
   const legacy = name === 'postgres-legacy';
+  const viaMqtt = name === 'mqtt-native';
+  // Our own topics and group on a shared broker: nothing of another run reaches this hub.
+  const mqttScope = `bench${process.pid}x${Date.now().toString(36)}`;
+  const brokerPid = viaMqtt ? findBrokerPid() : null;
   const secret = randomBytes(32);
   // The live channel requires a token unless the hub runs in demo mode; the subscriber presents it.
   const liveToken = randomBytes(16).toString('hex');
@@ -138,6 +147,18 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
             ]
           : ['--legacy-port', 'off']),
         ...(settings.liveTickMs === undefined ? [] : ['--live-tick-ms', String(settings.liveTickMs)]),
+        ...(viaMqtt
+          ? [
+              '--mqtt-url',
+              settings.mqttUrl,
+              '--mqtt-topic-prefix',
+              `${mqttScope}/v1`,
+              '--mqtt-group',
+              mqttScope,
+              '--mqtt-client-id',
+              mqttScope,
+            ]
+          : []),
         ...settings.hubArgs,
       ],
     });
@@ -160,6 +181,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         bench: process.cpuUsage(),
         probe: probe.cpuSeconds(),
         machine: machineCpuSeconds(),
+        broker: brokerCpuSeconds(brokerPid),
       };
 
       let sent: number;
@@ -183,6 +205,16 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         const fixed = name === 'latency-20k';
         const load = await runNativeLoad({
           port: hub.ports.tcp,
+          ...(viaMqtt
+            ? {
+                transport: {
+                  kind: 'mqtt' as const,
+                  url: settings.mqttUrl,
+                  topicPrefix: `${mqttScope}/v1`,
+                  framesPerMessage: 16,
+                },
+              }
+            : {}),
           keyId: KEY_ID,
           secret,
           devicePrefix: DEVICE_PREFIX,
@@ -214,6 +246,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         bench: process.cpuUsage(cpu0.bench),
         probe: probe.cpuSeconds(),
         machine: machineCpuSeconds(),
+        broker: brokerCpuSeconds(brokerPid),
       };
       // The emitter and the subscriber together: the bench's whole share of the machine.
       const benchSeconds = (cpu1.bench.user + cpu1.bench.system) / 1e6 + (cpu1.probe - cpu0.probe);
@@ -227,7 +260,8 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         const busy = cpu1.machine.busy - cpu0.machine.busy;
         // PGlite runs inside the hub process, so only the server store has backends to add.
         const backends = postgresActivity?.backendCpuSeconds ?? 0;
-        const ours = cpu1.hub - cpu0.hub + backends + benchSeconds;
+        const broker = cpu0.broker === null || cpu1.broker === null ? 0 : cpu1.broker - cpu0.broker;
+        const ours = cpu1.hub - cpu0.hub + backends + benchSeconds + broker;
         return Math.max(0, round(((busy - ours) / seconds) * 100, 0));
       };
       const pct = (a: number | null, b: number | null): number | null =>
@@ -264,6 +298,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
           bench: perReading(benchSeconds, audit.rows),
         },
         otherCpuPct: otherCpu(),
+        brokerCpuPct: viaMqtt ? pct(cpu0.broker, cpu1.broker) : null,
         walBytesPerReading:
           postgresActivity === null || audit.rows === 0 ? null : Math.round(postgresActivity.walBytes / audit.rows),
         postgresActivity,

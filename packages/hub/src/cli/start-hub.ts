@@ -18,11 +18,13 @@ import { generatePassword, hashPassword } from '../http/password-hash.js';
 import { createLegacyIngest, type LegacyIngest } from '../ingest/legacy/legacy-tcp.js';
 import { createNativeIngest, type NativeIngest } from '../ingest/tcp/native-tcp.js';
 import { createMqttIngest, type MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
+import { DEFAULT_NONCE_WINDOW_MAX_ENTRIES, DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE } from '../ingest/http/ingest-routes.js';
 import { createMqttMetrics } from '../observability/mqtt-metrics.js';
 import { createLiveHub } from '../live/index.js';
 import type { CredentialVerdict } from '../live/handshake-auth.js';
 import { createMetrics } from '../observability/metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
+import { NonceWindow } from '../pipeline/nonce-window.js';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { openStore } from '../store/index.js';
 import { DEAD_LETTER_PRUNE_MS, startDeadLetterPruner } from './dead-letter-pruner.js';
@@ -145,6 +147,18 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           maxFramesPerMessage: config.mqtt.framesPerMessage,
           reconnectMinMs: 500,
           reconnectMaxMs: 30_000,
+          signed: {
+            keys: registry.keys,
+            // Its own window (same tolerance and bounds as the HTTP route's): a message's nonce is spent here.
+            nonces: new NonceWindow(
+              config.ingest.signatureToleranceMs,
+              DEFAULT_NONCE_WINDOW_MAX_ENTRIES,
+              DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE,
+            ),
+            signatureToleranceMs: config.ingest.signatureToleranceMs,
+            maxReadingsPerMessage: limits.maxReadingsPerFrame,
+            now: Date.now,
+          },
         });
   const dependencies = (): Record<string, string> =>
     mqttIngest === null ? {} : { mqtt: mqttIngest.connectedCount > 0 ? 'ok' : 'reconnecting' };

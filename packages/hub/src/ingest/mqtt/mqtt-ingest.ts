@@ -17,7 +17,8 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { handleFramesMessage, type MqttFramesSettings } from './mqtt-frames.js';
-import { answersTopic, parseInboundTopic, sharedFilters } from './mqtt-topics.js';
+import { handleSignedMessage, type MqttSignedSettings } from './mqtt-signed.js';
+import { answersTopic, parseInboundTopic, sharedFilters, signedAnswersTopic } from './mqtt-topics.js';
 
 /** PUBACK reason codes (MQTT 5). */
 const PUBACK_SUCCESS = 0;
@@ -49,6 +50,8 @@ export interface MqttIngestOptions {
   /** First reconnect wait; doubled per failed attempt up to reconnectMaxMs. */
   readonly reconnectMinMs: number;
   readonly reconnectMaxMs: number;
+  /** HMAC-signed JSON on `<channel>/signed`; null: that topic's messages are refused. */
+  readonly signed: Omit<MqttSignedSettings, 'pipeline'> | null;
 }
 
 export interface MqttIngest {
@@ -126,8 +129,8 @@ class MqttLink {
         receiveMaximum: options.receiveMaximum,
         maximumPacketSize: options.maxFrameBytes * options.maxFramesPerMessage + 65_536,
       },
-      customHandleAcks: (topic, message, _packet, done) => {
-        const work = this.handle(topic, message, done);
+      customHandleAcks: (topic, message, packet, done) => {
+        const work = this.handle(topic, message, packet as unknown, done);
         this.inHand = work;
       },
     };
@@ -163,6 +166,7 @@ class MqttLink {
   private async handle(
     topic: string,
     message: Buffer,
+    packet: unknown,
     done: (error: Error | number, code?: number) => void,
   ): Promise<void> {
     const started = performance.now();
@@ -181,6 +185,23 @@ class MqttLink {
       }
       if (this.settings.isClosing()) return; // left unacknowledged: the broker delivers it again
       const inbound = parseInboundTopic(this.options.topicPrefix, topic);
+      if (inbound !== null && inbound.kind === 'signed' && this.options.signed !== null) {
+        const { answer } = await handleSignedMessage(
+          { ...this.options.signed, pipeline },
+          topic,
+          message,
+          userPropertiesOf(packet),
+        );
+        this.client.publish(signedAnswersTopic(this.options.topicPrefix, inbound.channel), JSON.stringify(answer), {
+          qos: 1,
+        });
+        done(PUBACK_SUCCESS);
+        this.options.metrics.messageHandled(
+          answer.outcome === 'ack' ? 'handled' : 'refused',
+          (performance.now() - started) / 1000,
+        );
+        return;
+      }
       if (inbound === null || inbound.kind !== 'frames') {
         // Not ours to read (a topic outside the layout): refused, kept, acknowledged so it never loops.
         pipeline.refuse({
@@ -188,7 +209,7 @@ class MqttLink {
           source: 'mqtt',
           peer: topic,
           device: null,
-          detail: `topic ${topic} is not <prefix>/<channel>/frames`,
+          detail: `topic ${topic} is not <prefix>/<channel>/frames or /signed`,
           raw: message,
         });
         done(PUBACK_PAYLOAD_FORMAT_INVALID);
@@ -229,4 +250,12 @@ class MqttLink {
       }, 2000).unref();
     });
   }
+}
+
+/** An MQTT 5 PUBLISH's user properties (absent on MQTT 3.1.1 and when none were sent). */
+function userPropertiesOf(packet: unknown): Readonly<Record<string, string | string[] | undefined>> | undefined {
+  if (typeof packet !== 'object' || packet === null) return undefined;
+  const properties = (packet as { properties?: { userProperties?: unknown } }).properties;
+  const user = properties?.userProperties;
+  return typeof user === 'object' && user !== null ? (user as Record<string, string | string[]>) : undefined;
 }

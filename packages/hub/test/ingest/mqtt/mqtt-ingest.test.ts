@@ -26,6 +26,7 @@ import { NativeClient, parseEmitArgs } from '@sealstream/emitter';
 import { DEMO_DEFAULTS } from '../../../src/cli/demo-defaults.js';
 import { startHub, type RunningHub } from '../../../src/cli/start-hub.js';
 import { loadConfig } from '../../../src/config/load-config.js';
+import { signRequestHex } from '../../../src/ingest/http/hmac-signature.js';
 import { dropTestSchema, failIfRequired, pgAvailability, pgTestUrl, uniqueTestSchema } from '../../support/postgres.js';
 import { mqttAvailability, mqttRequired, MQTT_TEST_URL } from '../../support/mqtt.js';
 
@@ -355,6 +356,45 @@ describe('MQTT ingest through Mosquitto', () => {
     } finally {
       client.destroy();
     }
+  });
+
+  it('verifies HMAC-signed JSON on the signed topic like the signed HTTP route, and refuses a bad signature', async (context) => {
+    if (skipReason !== null) return context.skip(skipReason);
+    const scope = newScope();
+    const hub = await startMqttHub(scope, `h-${scope.group}`);
+    await waitConnected(hub);
+    const client = await mqtt.connectAsync(MQTT_TEST_URL, { protocolVersion: 5, clientId: `dev-${scope.group}` });
+    scope.clients.push(client);
+    const answers: unknown[] = [];
+    client.on('message', (_topic, payload) => answers.push(JSON.parse(payload.toString('utf8'))));
+    await client.subscribeAsync(`${scope.prefix}/signer/signed-answers`, { qos: 1 });
+    const publishSigned = async (body: Buffer, secret: Buffer): Promise<void> => {
+      const headers = { deviceId: 'mq-signed', nonce: randomBytes(16).toString('hex'), timestamp: String(Date.now()) };
+      await client.publishAsync(`${scope.prefix}/signer/signed`, body, {
+        qos: 1,
+        properties: {
+          userProperties: {
+            'x-device-id': headers.deviceId,
+            'x-timestamp': headers.timestamp,
+            'x-nonce': headers.nonce,
+            'x-hmac-signature': signRequestHex(secret, headers, body),
+          },
+        },
+      });
+    };
+    const body = Buffer.from(JSON.stringify({ readings: [{ seq: 1, ts: Date.now(), data: { v: 1 } }] }));
+    await publishSigned(body, SECRET);
+    await waitUntil(() => answers.length >= 1);
+    expect(answers[0]).toEqual({ outcome: 'ack', accepted: 1, duplicates: 0, rejected: 0 });
+    expect(await storedSeqs(hub, 'mq-signed')).toEqual([1]);
+    await publishSigned(body, randomBytes(32));
+    await waitUntil(() => answers.length >= 2);
+    expect(answers[1]).toMatchObject({ outcome: 'error', reason: 'bad_signature' });
+    await waitUntil(async () =>
+      (await hub.store.recentDeadLetters(50)).some(
+        (letter) => letter.reason === 'bad_signature' && letter.peer === `${scope.prefix}/signer/signed`,
+      ),
+    );
   });
 
   it('reports /healthz degraded while the broker cannot be reached, and keeps serving', async (context) => {

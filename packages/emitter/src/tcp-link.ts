@@ -39,7 +39,8 @@ export function openTcpLink(
           return;
         }
         socket.once('close', () => resolve());
-        socket.end(encodeClose(0));
+        // Already ending (the hub's CLOSE was answered): nothing more may be written.
+        if (!socket.writableEnded) socket.end(encodeClose(0));
         setTimeout(() => {
           socket.destroy();
           resolve();

@@ -6,11 +6,13 @@
  * at once without waiting for a frame to fill.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { NativeClient } from '@sealstream/emitter';
+import { NativeClient, type FrameTransport } from '@sealstream/emitter';
 import type { Reading } from '@sealstream/protocol';
 
 export interface NativeLoadOptions {
   readonly port: number;
+  /** Through something other than the hub's TCP port (an MQTT broker). */
+  readonly transport?: FrameTransport;
   readonly keyId: string;
   readonly secret: Uint8Array;
   readonly devicePrefix: string;
@@ -52,6 +54,7 @@ export async function runNativeLoad(options: NativeLoadOptions): Promise<NativeL
       new NativeClient({
         host: '127.0.0.1',
         port: options.port,
+        ...(options.transport === undefined ? {} : { transport: options.transport }),
         keyId: options.keyId,
         secret: options.secret,
         maxReadingsPerFrame: options.readingsPerFrame,

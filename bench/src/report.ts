@@ -38,6 +38,7 @@ const COLUMNS: ReadonlyArray<readonly [string, (row: Row) => string]> = [
         : `${r.cpuMicrosPerReading.hub}+${r.cpuMicrosPerReading.postgres ?? '(in hub)'}`,
   ],
   ['other CPU', (r) => (r.otherCpuPct === null ? '-' : `${r.otherCpuPct}%`)],
+  ['broker CPU', (r) => (r.brokerCpuPct === null ? '-' : `${r.brokerCpuPct}%`)],
   ['WAL B/reading', (r) => (r.walBytesPerReading === null ? '-' : String(r.walBytesPerReading))],
   [
     'checkpoints',

@@ -31,7 +31,8 @@ const HELP = `usage: node bench/dist/run.js [options]
   --hub-node-flag FLAG extra flag for the hub's node process (repeatable, e.g. --hub-node-flag=--max-semi-space-size=64)
   --probe WHERE        where the live subscriber runs: inline (the bench process, default) or process (its own)
   --legacy-workers LIST  hub --legacy-workers for postgres-legacy, comma-separated: the scenario runs once per
-                       value in this run (an A/B, e.g. 0,1); default: the hub's default`;
+                       value in this run (an A/B, e.g. 0,1); default: the hub's default
+  --mqtt-url URL       the broker of the mqtt-native scenario (or SEALSTREAM_MQTT_URL; default mqtt://127.0.0.1:1883)`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -53,6 +54,7 @@ async function main(): Promise<number> {
       'hub-node-flag': { type: 'string', multiple: true, default: [] },
       probe: { type: 'string', default: 'inline' },
       'legacy-workers': { type: 'string' },
+      'mqtt-url': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -160,6 +162,7 @@ async function main(): Promise<number> {
       hubNodeFlags: values['hub-node-flag'],
       probe,
       ...(workers === undefined ? {} : { legacyWorkers: workers }),
+      mqttUrl: values['mqtt-url'] ?? process.env.SEALSTREAM_MQTT_URL ?? 'mqtt://127.0.0.1:1883',
       log,
     });
     const withFraction = {

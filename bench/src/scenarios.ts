@@ -27,9 +27,11 @@ export const SCENARIOS = [
   'latency-20k',
   'latency-20k-reads',
   'amqp-xray',
+  'mqtt-native',
 ] as const;
 /** Concurrent API read loops of `latency-20k-reads` (series and raw pages, see read-load.ts). */
 const READ_WORKERS = 8;
+import { brokerCpuSeconds, findBrokerPid } from './broker-cpu.js';
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface ScenarioSettings {
@@ -54,6 +56,8 @@ export interface ScenarioSettings {
   readonly probe: ProbePlacement;
   /** Hub --legacy-workers for postgres-legacy; undefined keeps the hub's default. */
   readonly legacyWorkers?: number;
+  /** The broker of the mqtt-native scenario. */
+  readonly mqttUrl: string;
   readonly log: (line: string) => void;
 }
 
@@ -94,6 +98,8 @@ export interface ScenarioResult {
   };
   /** CPU used by everything else on the machine meanwhile (other tests, builds): noise to report. */
   readonly otherCpuPct: number | null;
+  /** The local MQTT broker's CPU over the timed phase (mqtt-native only; other sessions' traffic included). */
+  readonly brokerCpuPct: number | null;
   /** WAL the server wrote per committed reading (every session's WAL: other load inflates it). */
   readonly walBytesPerReading: number | null;
   readonly postgresActivity: ActivityTally | null;
@@ -136,6 +142,10 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
   const vhost: AmqpVhost | null = xray ? await createBenchVhost(AMQP_HOST) : null;
   // latency-20k with a fixed API read load beside it (read-load.ts).
   const reads = name === 'latency-20k-reads';
+  const viaMqtt = name === 'mqtt-native';
+  // Our own topics and group on a shared broker: nothing of another run reaches this hub.
+  const mqttScope = `bench${process.pid}x${Date.now().toString(36)}`;
+  const brokerPid = viaMqtt ? findBrokerPid() : null;
   const secret = randomBytes(32);
   // The live channel requires a token unless the hub runs in demo mode; the subscriber presents it.
   const liveToken = randomBytes(16).toString('hex');
@@ -181,6 +191,18 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         // The read load is bounded by its workers, not by the per-account API rate limit.
         ...(reads ? ['--api-rate-limit', '1000000'] : []),
         ...(legacy && settings.legacyWorkers !== undefined ? ['--legacy-workers', String(settings.legacyWorkers)] : []),
+        ...(viaMqtt
+          ? [
+              '--mqtt-url',
+              settings.mqttUrl,
+              '--mqtt-topic-prefix',
+              `${mqttScope}/v1`,
+              '--mqtt-group',
+              mqttScope,
+              '--mqtt-client-id',
+              mqttScope,
+            ]
+          : []),
         ...settings.hubArgs,
       ],
     });
@@ -213,6 +235,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         bench: process.cpuUsage(),
         probe: probe.cpuSeconds(),
         machine: machineCpuSeconds(),
+        broker: brokerCpuSeconds(brokerPid),
       };
 
       const readLoad =
@@ -263,6 +286,16 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         const fixed = name === 'latency-20k' || reads;
         const load = await runNativeLoad({
           port: hub.ports.tcp,
+          ...(viaMqtt
+            ? {
+                transport: {
+                  kind: 'mqtt' as const,
+                  url: settings.mqttUrl,
+                  topicPrefix: `${mqttScope}/v1`,
+                  framesPerMessage: 16,
+                },
+              }
+            : {}),
           keyId: KEY_ID,
           secret,
           devicePrefix: DEVICE_PREFIX,
@@ -300,6 +333,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         bench: process.cpuUsage(cpu0.bench),
         probe: probe.cpuSeconds(),
         machine: machineCpuSeconds(),
+        broker: brokerCpuSeconds(brokerPid),
       };
       // The emitter and the subscriber together: the bench's whole share of the machine.
       const benchSeconds = (cpu1.bench.user + cpu1.bench.system) / 1e6 + (cpu1.probe - cpu0.probe);
@@ -314,7 +348,8 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         const busy = cpu1.machine.busy - cpu0.machine.busy;
         // PGlite runs inside the hub process, so only the server store has backends to add.
         const backends = postgresActivity?.backendCpuSeconds ?? 0;
-        const ours = cpu1.hub - cpu0.hub + backends + benchSeconds;
+        const broker = cpu0.broker === null || cpu1.broker === null ? 0 : cpu1.broker - cpu0.broker;
+        const ours = cpu1.hub - cpu0.hub + backends + benchSeconds + broker;
         return Math.max(0, round(((busy - ours) / seconds) * 100, 0));
       };
       const p99Ms = roundOrNull(measured.samples.percentile(99));
@@ -354,6 +389,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
           bench: perReading(benchSeconds, audit.rows),
         },
         otherCpuPct: otherCpu(),
+        brokerCpuPct: viaMqtt ? pct(cpu0.broker, cpu1.broker) : null,
         walBytesPerReading:
           postgresActivity === null || audit.rows === 0 ? null : Math.round(postgresActivity.walBytes / audit.rows),
         postgresActivity,

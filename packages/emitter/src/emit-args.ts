@@ -10,6 +10,7 @@ import {
   type CipherSuiteNumber,
   type LegacyHashVariant,
 } from '@sealstream/protocol';
+import type { FrameTransport } from './frame-link.js';
 
 export type EmitCommand =
   | {
@@ -27,6 +28,8 @@ export type EmitCommand =
       readonly keyId: string;
       readonly secret: Buffer;
       readonly connections: number;
+      /** TCP to host:port, or through an MQTT broker. */
+      readonly transport: FrameTransport;
     }
   | {
       readonly mode: 'legacy';
@@ -66,6 +69,9 @@ const FLAGS = {
   bursts: { type: 'string' },
   tamper: { type: 'string' },
   variant: { type: 'string' },
+  transport: { type: 'string' },
+  'mqtt-url': { type: 'string' },
+  'mqtt-topic-prefix': { type: 'string' },
 } as const;
 
 export function emitHelpText(): string {
@@ -84,7 +90,10 @@ export function emitHelpText(): string {
     '  --suite gcm|ctr      AES-256-GCM or AES-256-CTR+HMAC-SHA256 (default gcm)',
     '  --key-id ID          key id the hub knows (or SEALSTREAM_KEY_ID)',
     "  --secret HEX         the key's 32-byte secret as 64 hex chars (or SEALSTREAM_DEVICE_SECRET)",
-    '  --connections N      TCP connections to spread devices over (default 1)',
+    '  --connections N      connections to spread devices over (default 1)',
+    '  --transport tcp|mqtt sealed frames over TCP to --host/--port (default) or through an MQTT broker',
+    '  --mqtt-url URL       the broker (or SEALSTREAM_MQTT_URL), e.g. mqtt://127.0.0.1:1883',
+    '  --mqtt-topic-prefix P  topic levels before <channel>/frames (default sealstream/v1)',
     '',
     'legacy mode (the seed encrypted-timeseries emitter, byte-compatible):',
     '  --host H             listener host (or LISTENER_HOST; default 127.0.0.1)',
@@ -174,10 +183,24 @@ export function parseEmitArgs(
     errors.push('--device-ids must be a comma-separated list of device ids ([A-Za-z0-9._:-], 1 to 128 characters)');
   const suiteName = values.suite ?? 'gcm';
   if (suiteName !== 'gcm' && suiteName !== 'ctr') errors.push('--suite must be gcm or ctr');
+  const host = values.host ?? '127.0.0.1';
+  const port = number(values.port, '--port', 7700, 1, 65_535);
+  const transportName = values.transport ?? 'tcp';
+  let transport: FrameTransport = { kind: 'tcp', host, port };
+  if (transportName === 'mqtt') {
+    const url = values['mqtt-url'] ?? env.SEALSTREAM_MQTT_URL;
+    if (url === undefined || !/^mqtts?:\/\/\S+$/.test(url)) {
+      errors.push('--transport mqtt needs --mqtt-url (or SEALSTREAM_MQTT_URL) starting with mqtt:// or mqtts://');
+    }
+    const topicPrefix = values['mqtt-topic-prefix'];
+    transport = { kind: 'mqtt', url: url ?? '', ...(topicPrefix === undefined ? {} : { topicPrefix }) };
+  } else if (transportName !== 'tcp') {
+    errors.push('--transport must be tcp or mqtt');
+  }
   const command: EmitCommand = {
     mode: 'native',
-    host: values.host ?? '127.0.0.1',
-    port: number(values.port, '--port', 7700, 1, 65_535),
+    host,
+    port,
     devices: number(values.devices, '--devices', 10, 1, 1_000_000),
     devicePrefix: values['device-prefix'] ?? 'sim',
     ...(deviceIds === undefined ? {} : { deviceIds }),
@@ -189,6 +212,7 @@ export function parseEmitArgs(
     keyId: keyId ?? '',
     secret: secret ?? Buffer.alloc(0),
     connections: number(values.connections, '--connections', 1, 1, 1024),
+    transport,
   };
   return errors.length > 0 ? { ok: false, error: errors.join('; ') } : { ok: true, command };
 }

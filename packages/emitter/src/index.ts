@@ -6,6 +6,7 @@ export { parseEmitArgs, emitHelpText, type EmitCommand, type EmitArgsResult } fr
 export { runEmit, type EmitSummary, type RunningEmit } from './run-emit.js';
 export { describeEmitSummary, emitExitCode } from './emit-summary.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
+export type { FrameLink, FrameLinkHandlers, FrameTransport } from './frame-link.js';
 export { HttpFramesClient, FRAMES_PATH, type HttpFramesClientOptions } from './http-frames-client.js';
 export {
   HttpJsonClient,

@@ -2,16 +2,14 @@
  * One device connection speaking the native sealed-frame protocol: batches readings into frames
  * (flushing when a frame is full or after `lingerMs`), seals each frame with a fresh IV, keeps every
  * reading in a bounded outbox until the hub acknowledges it, re-seals and resends after reconnects and
- * retryable refusals, sends heartbeats, and reconnects with jittered backoff.
+ * retryable refusals, sends heartbeats, and reconnects with jittered backoff. The same rules hold over
+ * every transport (frame-link.ts): TCP to the hub's native port, or an MQTT broker.
  */
-import { connect, type Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
 import {
   CipherSuite,
   deriveDeviceKey,
-  encodeClose,
   encodePing,
-  FrameDecoder,
   FrameType,
   HARD_MAX_FRAME_BYTES,
   ProtocolError,
@@ -24,11 +22,17 @@ import {
   type ReasonCode,
 } from '@sealstream/protocol';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import type { FrameLink, FrameTransport } from './frame-link.js';
+import { openMqttLink } from './mqtt-link.js';
 import { Outbox, type Entry } from './outbox.js';
+import { openTcpLink } from './tcp-link.js';
 
 export interface NativeClientOptions {
-  readonly host: string;
-  readonly port: number;
+  /** The hub's native TCP port, unless `transport` says otherwise. */
+  readonly host?: string;
+  readonly port?: number;
+  /** How frames reach the hub; default TCP to host:port. */
+  readonly transport?: FrameTransport;
   readonly keyId: string;
   /** The device secret: 32 bytes. */
   readonly secret: Uint8Array;
@@ -83,7 +87,7 @@ export class NativeClient extends EventEmitter<ClientEvents> {
   private readonly key: DeviceKey;
   private readonly outbox: Outbox;
   private readonly backoff: Backoff;
-  private socket: Socket | undefined;
+  private socket: FrameLink | undefined;
   private connected = false;
   private closing = false;
   private writeBlocked = false;
@@ -96,14 +100,19 @@ export class NativeClient extends EventEmitter<ClientEvents> {
   private lastReceivedAt = 0;
   private flushWaiters: Array<{ upTo: number; resolve: () => void }> = [];
   private counters = { sentFrames: 0, sentReadings: 0, acked: 0, duplicates: 0, rejected: 0, resent: 0, reconnects: 0 };
-  private readonly settings: Required<Omit<NativeClientOptions, 'onEvent' | 'reconnect'>>;
+  private readonly settings: Required<Omit<NativeClientOptions, 'onEvent' | 'reconnect' | 'host' | 'port'>>;
 
   constructor(private readonly options: NativeClientOptions) {
     super();
     this.key = deriveDeviceKey(options.secret);
+    const transport: FrameTransport | undefined =
+      options.transport ??
+      (options.host === undefined || options.port === undefined
+        ? undefined
+        : { kind: 'tcp', host: options.host, port: options.port });
+    if (transport === undefined) throw new Error('NativeClient needs host and port, or a transport');
     this.settings = {
-      host: options.host,
-      port: options.port,
+      transport,
       keyId: options.keyId,
       secret: options.secret,
       suite: options.suite ?? CipherSuite.Aes256Gcm,
@@ -153,15 +162,7 @@ export class NativeClient extends EventEmitter<ClientEvents> {
     this.stopTimers();
     this.outbox.releaseWaiters();
     if (this.socket !== undefined && this.connected) {
-      const socket = this.socket;
-      await new Promise<void>((resolve) => {
-        socket.once('close', () => resolve());
-        socket.end(encodeClose(0));
-        setTimeout(() => {
-          socket.destroy();
-          resolve();
-        }, 1000).unref();
-      });
+      await this.socket.end();
     } else {
       this.socket?.destroy();
     }
@@ -189,50 +190,57 @@ export class NativeClient extends EventEmitter<ClientEvents> {
 
   private connect(): void {
     if (this.closing) return;
-    const socket = connect({ host: this.settings.host, port: this.settings.port, noDelay: true });
-    this.socket = socket;
-    const decoder = new FrameDecoder({ maxFrameBytes: 65_536 });
-    const connectTimer = setTimeout(() => socket.destroy(new Error('connect timeout')), this.settings.connectTimeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(connectTimer);
-      this.connected = true;
-      this.writeBlocked = false;
-      this.lastReceivedAt = Date.now();
-      this.backoff.reset();
-      this.startHeartbeat();
-      this.options.onEvent?.({ type: 'connected' });
-      this.pump(false);
-    });
-    socket.on('data', (chunk: Buffer) => {
-      this.lastReceivedAt = Date.now();
-      for (const item of decoder.push(chunk)) {
-        if (item.ok) this.onFrame(item.frame);
-        else socket.destroy(new Error(`hub sent an undecodable frame: ${item.reason}`));
-      }
-    });
-    socket.on('drain', () => {
-      this.writeBlocked = false;
-      this.pump(false);
-    });
-    let lastError = 'connection closed';
-    socket.on('error', (error) => {
-      lastError = error.message;
-    });
-    socket.on('close', () => {
-      clearTimeout(connectTimer);
-      const wasConnected = this.connected;
-      this.connected = false;
-      this.stopHeartbeat();
-      if (this.socket === socket) this.socket = undefined;
-      const requeued = this.outbox.returnAll();
-      this.counters.resent += requeued;
-      if (wasConnected) this.options.onEvent?.({ type: 'disconnected', reason: lastError, requeued });
-      if (this.closing) return;
-      this.counters.reconnects += 1;
-      const retryInMs = this.backoff.next();
-      if (!wasConnected) this.options.onEvent?.({ type: 'connect-failed', reason: lastError, retryInMs });
-      this.reconnectTimer = setTimeout(() => this.connect(), retryInMs);
-    });
+    const transport = this.settings.transport;
+    let wasConnected = false;
+    const handlers = {
+      onOpen: () => {
+        wasConnected = true;
+        this.connected = true;
+        this.writeBlocked = false;
+        this.lastReceivedAt = Date.now();
+        this.backoff.reset();
+        this.startHeartbeat();
+        this.options.onEvent?.({ type: 'connected' });
+        this.pump(false);
+      },
+      onFrame: (frame: Frame) => {
+        this.lastReceivedAt = Date.now();
+        this.onFrame(frame);
+      },
+      onDrain: () => {
+        this.writeBlocked = false;
+        this.pump(false);
+      },
+      onClose: (reason: string) => {
+        this.connected = false;
+        this.stopHeartbeat();
+        if (this.socket === link) this.socket = undefined;
+        const requeued = this.outbox.returnAll();
+        this.counters.resent += requeued;
+        if (wasConnected) this.options.onEvent?.({ type: 'disconnected', reason, requeued });
+        if (this.closing) return;
+        this.counters.reconnects += 1;
+        const retryInMs = this.backoff.next();
+        if (!wasConnected) this.options.onEvent?.({ type: 'connect-failed', reason, retryInMs });
+        this.reconnectTimer = setTimeout(() => this.connect(), retryInMs);
+      },
+    };
+    const link: FrameLink =
+      transport.kind === 'tcp'
+        ? openTcpLink(
+            {
+              host: transport.host,
+              port: transport.port,
+              connectTimeoutMs: transport.connectTimeoutMs ?? this.settings.connectTimeoutMs,
+            },
+            handlers,
+          )
+        : openMqttLink(
+            { ...transport, connectTimeoutMs: transport.connectTimeoutMs ?? this.settings.connectTimeoutMs },
+            this.settings.keyId,
+            handlers,
+          );
+    this.socket = link;
   }
 
   private onFrame(frame: Frame): void {
@@ -280,7 +288,7 @@ export class NativeClient extends EventEmitter<ClientEvents> {
       }
       case FrameType.Close:
         this.options.onEvent?.({ type: 'closed-by-hub', code: frame.code });
-        this.socket?.end();
+        void this.socket?.end();
         return;
       default:
         // PONG (and anything else) only proves the hub is alive, which lastReceivedAt already recorded.
@@ -402,6 +410,8 @@ export class NativeClient extends EventEmitter<ClientEvents> {
       this.refuseOversized(frameId, entries, bytes.length - 4);
       return;
     }
+    // On a link without heartbeats an idle spell is silence by design: the wait for an answer starts now.
+    if (!socket.heartbeats && this.outbox.inFlightFrames === 0) this.lastReceivedAt = Date.now();
     this.outbox.markInFlight(frameId, entries);
     this.counters.sentFrames += 1;
     this.counters.sentReadings += entries.length;
@@ -411,14 +421,17 @@ export class NativeClient extends EventEmitter<ClientEvents> {
   private startHeartbeat(): void {
     this.stopHeartbeat();
     const interval = this.settings.heartbeatMs;
+    const link = this.socket;
     this.heartbeatTimer = setInterval(() => {
       const silentFor = Date.now() - this.lastReceivedAt;
-      if (silentFor > interval * 3) {
+      // A link without heartbeats (MQTT) is silent while idle: only unanswered frames make silence suspect.
+      const expectingWord = link?.heartbeats === true || this.outbox.inFlightFrames > 0;
+      if (silentFor > interval * 3 && expectingWord) {
         // Three intervals without a byte from the hub: the connection is dead even if TCP has not noticed.
-        this.socket?.destroy(new Error('heartbeat timeout'));
+        link?.destroy('heartbeat timeout');
         return;
       }
-      if (silentFor >= interval) this.socket?.write(encodePing(BigInt(Date.now())));
+      if (silentFor >= interval && link?.heartbeats === true) link.write(encodePing(BigInt(Date.now())));
     }, interval);
     this.heartbeatTimer.unref();
   }

@@ -24,6 +24,7 @@ export function runEmit(command: EmitCommand, hooks: { onProgress?: (line: strin
     const simulator = new Simulator({
       host: command.host,
       port: command.port,
+      transport: command.transport,
       devices: command.devices,
       devicePrefix: command.devicePrefix,
       ...(command.deviceIds === undefined ? {} : { deviceIds: command.deviceIds }),
@@ -39,7 +40,12 @@ export function runEmit(command: EmitCommand, hooks: { onProgress?: (line: strin
       },
     });
     const fleet = command.deviceIds === undefined ? `${command.devices} devices` : command.deviceIds.join(', ');
-    report(`native: ${fleet}, ${command.rate} readings/s to ${command.host}:${command.port}`);
+    // Where to: the broker's host only, never credentials a URL may carry.
+    const target =
+      command.transport.kind === 'mqtt'
+        ? `MQTT broker ${new URL(command.transport.url).host}`
+        : `${command.host}:${command.port}`;
+    report(`native: ${fleet}, ${command.rate} readings/s to ${target}`);
     const done = simulator.run().then((summary) => ({ mode: 'native' as const, ...summary }));
     return { done, stop: async () => void (await simulator.stop()) };
   }

@@ -6,6 +6,7 @@
  */
 import type { CipherSuiteNumber, Reading } from '@sealstream/protocol';
 import type { BackoffOptions } from './backoff.js';
+import type { FrameTransport } from './frame-link.js';
 import { NativeClient, type ClientEvent } from './native-client.js';
 
 export interface DeviceKeyRef {
@@ -17,6 +18,8 @@ export interface DeviceKeyRef {
 export interface SimulatorOptions {
   readonly host: string;
   readonly port: number;
+  /** How the clients reach the hub; default TCP to host:port. */
+  readonly transport?: FrameTransport;
   readonly devices: number;
   /** Device ids are `${devicePrefix}-1` .. `${devicePrefix}-N`. Default `sim`. */
   readonly devicePrefix?: string;
@@ -155,6 +158,7 @@ export class Simulator {
     const client = new NativeClient({
       host: o.host,
       port: o.port,
+      ...(o.transport === undefined ? {} : { transport: o.transport }),
       keyId: key.keyId,
       secret: key.secret,
       ...(o.suite === undefined ? {} : { suite: o.suite }),

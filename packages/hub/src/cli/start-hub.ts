@@ -18,14 +18,17 @@ import { generatePassword, hashPassword } from '../http/password-hash.js';
 import { createLegacyIngest, type LegacyIngest } from '../ingest/legacy/legacy-tcp.js';
 import { createNativeIngest, type NativeIngest } from '../ingest/tcp/native-tcp.js';
 import { createLiveHub, createWsLive, LiveSessions, originCheck, type WsLive } from '../live/index.js';
+import { createMqttIngest, type MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
+import { DEFAULT_NONCE_WINDOW_MAX_ENTRIES, DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE } from '../ingest/http/ingest-routes.js';
+import { createMqttMetrics } from '../observability/mqtt-metrics.js';
 import type { CredentialVerdict } from '../live/handshake-auth.js';
 import { createMetrics } from '../observability/metrics.js';
 import { LegacyOpenPool } from '../pipeline/legacy-open-pool.js';
 import { Pipeline } from '../pipeline/pipeline.js';
+import { NonceWindow } from '../pipeline/nonce-window.js';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { storeErrorCodeOf } from '../pipeline/store-error.js';
 import { signalStoreFor, type openStore } from '../store/index.js';
-import { NonceWindow } from '../pipeline/nonce-window.js';
 import { XrayAmqpConsumer } from '../ingest/amqp/xray-consumer.js';
 import { SignalSummaryWriter } from '../ingest/xray/signal-summaries.js';
 import { DEAD_LETTER_PRUNE_MS, startDeadLetterPruner } from './dead-letter-pruner.js';
@@ -38,6 +41,8 @@ export interface RunningHub {
   readonly store: ReadingStore;
   readonly pipeline: Pipeline;
   readonly http: FastifyInstance;
+  /** MQTT ingest (null without --mqtt-url). */
+  readonly mqtt: MqttIngest | null;
   readonly ports: {
     readonly http: number;
     readonly tcp: number | null;
@@ -176,6 +181,42 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
             now: Date.now,
           },
         });
+  const mqttIngest: MqttIngest | null =
+    config.mqtt === null
+      ? null
+      : createMqttIngest({
+          pipeline,
+          logger,
+          metrics: createMqttMetrics(metrics.registry),
+          url: config.mqtt.url,
+          clientId: config.mqtt.clientId,
+          group: config.mqtt.group,
+          topicPrefix: config.mqtt.topicPrefix,
+          connections: config.mqtt.connections,
+          receiveMaximum: config.mqtt.receiveMaximum,
+          sessionExpirySeconds: 3600,
+          maxFrameBytes: limits.maxFrameBytes,
+          maxFramesPerMessage: config.mqtt.framesPerMessage,
+          reconnectMinMs: 500,
+          reconnectMaxMs: 30_000,
+          signed: {
+            keys: registry.keys,
+            // Its own window (same tolerance and bounds as the HTTP route's): a message's nonce is spent here.
+            nonces: new NonceWindow(
+              config.ingest.signatureToleranceMs,
+              DEFAULT_NONCE_WINDOW_MAX_ENTRIES,
+              DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE,
+            ),
+            signatureToleranceMs: config.ingest.signatureToleranceMs,
+            maxReadingsPerMessage: limits.maxReadingsPerFrame,
+            now: Date.now,
+          },
+        });
+  // Brokers the hub consumes from, for /healthz: one that is down makes it answer `degraded`.
+  const brokers = (): Record<string, 'connected' | 'down'> => ({
+    ...(amqp === null ? {} : { amqp: amqp.state }),
+    ...(mqttIngest === null ? {} : { mqtt: mqttIngest.connectedCount > 0 ? 'connected' : 'down' }),
+  });
 
   const jwtSecret = config.api.jwtSecret ?? randomBytes(32).toString('hex');
   // Live connections by account: disabling an account ends them at once (Socket.IO here; any live transport).
@@ -230,7 +271,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     isReady: () => ready,
     liveSessions,
     signals: signalStore,
-    ...(amqp === null ? {} : { brokers: () => ({ amqp: amqp.state }) }),
+    ...(amqp === null && mqttIngest === null ? {} : { brokers }),
   });
   // Browsers from the --cors-origins (a dashboard served from its own origin) may open the live
   // channels; with the list set, other foreign origins are refused at the handshake (origin-check.ts).
@@ -330,11 +371,13 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           metricsRegistry: metrics.registry,
           isReady: () => ready,
           requestTimeoutMs: limits.httpRequestTimeoutMs,
-          ...(amqp === null ? {} : { brokers: () => ({ amqp: amqp.state }) }),
+          ...(amqp === null && mqttIngest === null ? {} : { brokers }),
         });
   if (monitor !== null) await monitor.listen({ host: config.host, port: config.monitorPort ?? 0 });
   amqp?.start();
   const monitorPort = monitor === null ? null : (monitor.server.address() as AddressInfo).port;
+  // Taking messages last: a broker down now is reconnected in the background (/healthz says degraded).
+  mqttIngest?.start();
   // Only now that every listener is up: a start that fails earlier (a port in use) must not create the
   // account whose password only a successful start prints.
   const demoAdmin = config.demo ? await createDemoAdmin(store) : null;
@@ -346,6 +389,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     store,
     pipeline,
     http,
+    mqtt: mqttIngest,
     ports: { http: httpPort, tcp: tcpPort, legacy: legacyPort, monitor: monitorPort },
     demoAdmin,
     wsLive,
@@ -353,7 +397,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       closing ??= (async () => {
         ready = false;
         // Stop intake first, so everything accepted before this point is committed and answered.
-        await Promise.all([native?.close(), legacy?.close(), amqp?.close()]);
+        await Promise.all([native?.close(), legacy?.close(), amqp?.close(), mqttIngest?.close()]);
         await pipeline.close();
         await legacyPool?.close();
         live.close();

@@ -149,5 +149,18 @@ export interface HubConfig {
    * before the process exits anyway with code 1.
    */
   readonly shutdownTimeoutMs: number;
+  /** MQTT ingest through a broker; null: off. */
+  readonly mqtt: {
+    readonly url: string;
+    /** Base of the hub's client ids (`<clientId>-<n>`); stable across restarts so sessions persist. */
+    readonly clientId: string;
+    /** Shared-subscription group: hubs of one group split the messages. */
+    readonly group: string;
+    readonly topicPrefix: string;
+    /** Broker connections, and so messages in flight, per hub. */
+    readonly connections: number;
+    readonly receiveMaximum: number;
+    readonly framesPerMessage: number;
+  } | null;
   readonly demoDevices: { readonly count: number; readonly rate: number; readonly legacyIntervalMs: number };
 }

@@ -12,6 +12,8 @@ import {
   XRAYIOT_DEFAULT_SECRET,
   stringCredential,
 } from '../pipeline/keyring.js';
+import { hostname } from 'node:os';
+import { DEFAULT_TOPIC_PREFIX, isValidPrefix } from '../ingest/mqtt/mqtt-topics.js';
 import type { DeviceKeyConfig, HubConfig } from './hub-config.js';
 
 /** Shortest static live token accepted (`--live-token`): 16 random characters are beyond guessing. */
@@ -105,6 +107,13 @@ export const SETTINGS = {
   'read-timeout-ms': 'SEALSTREAM_READ_TIMEOUT_MS',
   'max-metrics-per-device': 'SEALSTREAM_MAX_METRICS_PER_DEVICE',
   'ingest-jwt-secret': 'SEALSTREAM_INGEST_JWT_SECRET',
+  'mqtt-url': 'SEALSTREAM_MQTT_URL',
+  'mqtt-client-id': 'SEALSTREAM_MQTT_CLIENT_ID',
+  'mqtt-group': 'SEALSTREAM_MQTT_GROUP',
+  'mqtt-topic-prefix': 'SEALSTREAM_MQTT_TOPIC_PREFIX',
+  'mqtt-connections': 'SEALSTREAM_MQTT_CONNECTIONS',
+  'mqtt-receive-maximum': 'SEALSTREAM_MQTT_RECEIVE_MAXIMUM',
+  'mqtt-frames-per-message': 'SEALSTREAM_MQTT_FRAMES_PER_MESSAGE',
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -279,6 +288,7 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
     maxMetricsPerDevice: int('max-metrics-per-device', 256, 1, 100_000),
     logLevel,
     shutdownTimeoutMs: int('shutdown-timeout-ms', 60_000, 1_000, 3_600_000),
+    mqtt: mqttSettings(raw, int, errors),
     demoDevices: {
       count: int('demo-devices', 5, 0, 10_000),
       rate: int('demo-rate', 50, 1, 1_000_000),
@@ -477,6 +487,41 @@ function ingestJwtSecret(secret: string | undefined, errors: string[]): string |
     );
   }
   return secret;
+}
+
+/** MQTT ingest: on when --mqtt-url is set (mqtt:// or mqtts://). */
+function mqttSettings(
+  raw: (name: SettingName) => string | undefined,
+  int: (name: SettingName, fallback: number, min: number, max: number) => number,
+  errors: string[],
+): HubConfig['mqtt'] {
+  const url = raw('mqtt-url');
+  if (url === undefined) return null;
+  if (!/^mqtts?:\/\/[^\s]+$/.test(url))
+    errors.push('--mqtt-url / SEALSTREAM_MQTT_URL must start with mqtt:// or mqtts://');
+  const clientId = raw('mqtt-client-id') ?? `sealstream-${hostname()}`;
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(clientId)) {
+    errors.push('--mqtt-client-id / SEALSTREAM_MQTT_CLIENT_ID must be 1..100 characters of [A-Za-z0-9._-]');
+  }
+  const group = raw('mqtt-group') ?? 'sealstream';
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(group)) {
+    errors.push('--mqtt-group / SEALSTREAM_MQTT_GROUP must be 1..100 characters of [A-Za-z0-9._-]');
+  }
+  const topicPrefix = raw('mqtt-topic-prefix') ?? DEFAULT_TOPIC_PREFIX;
+  if (!isValidPrefix(topicPrefix)) {
+    errors.push(
+      '--mqtt-topic-prefix / SEALSTREAM_MQTT_TOPIC_PREFIX must be topic levels without wildcards or a leading $',
+    );
+  }
+  return {
+    url,
+    clientId,
+    group,
+    topicPrefix,
+    connections: int('mqtt-connections', 4, 1, 64),
+    receiveMaximum: int('mqtt-receive-maximum', 16, 1, 65_535),
+    framesPerMessage: int('mqtt-frames-per-message', 64, 1, 4096),
+  };
 }
 
 /** 0 hours: no age bound. */

@@ -34,7 +34,7 @@ export interface MonitorSources {
  */
 export const HEALTH_PING_TIMEOUT_MS = 2000;
 
-/** /healthz: 200 when listening and the store answers, else 503 with why. */
+/** /healthz: 200 when listening and the store answers (`degraded` when a dependency is down), else 503 with why. */
 export function readiness(sources: MonitorSources, pingTimeoutMs = HEALTH_PING_TIMEOUT_MS) {
   // One ping in flight at most: while the store hangs, every probe waits on the same one instead of
   // queueing another statement behind the stuck one.

@@ -66,10 +66,18 @@ export class FrameOpener {
     const opened = openDataFrame(frame, entry.key, this.options.maxReadingsPerFrame);
     if (!opened.ok) return opened;
     // Only authentic frames enter the IV window, so forged frames cannot poison it.
-    const ivId = `${frame.keyId}\u0000${frame.iv.toString('base64')}`;
-    if (!ivWindow.firstSighting(ivId)) return refuse('replayed_frame', 'this key id and IV were already seen');
+    if (!ivWindow.firstSighting(ivIdOf(frame))) return refuse('replayed_frame', 'this key id and IV were already seen');
 
     return this.checkReadings(opened.readings, entry, source, receivedAt);
+  }
+
+  /**
+   * Forgets the IV of a frame that was opened but never committed (the hub could not take it: overload,
+   * store outage, shutdown). Its readings are not stored, so the same bytes delivered again (an MQTT
+   * broker's redelivery of an unacknowledged message) must open again, not be refused as a replay.
+   */
+  forgetIv(frame: DataFrame): void {
+    this.options.ivWindow.forget(ivIdOf(frame));
   }
 
   /**
@@ -168,4 +176,8 @@ function rawOf(candidate: unknown): Uint8Array {
     json = '<reading nests too deeply to re-encode>';
   }
   return Buffer.from(json ?? 'undefined', 'utf8');
+}
+
+function ivIdOf(frame: DataFrame): string {
+  return `${frame.keyId}\u0000${frame.iv.toString('base64')}`;
 }

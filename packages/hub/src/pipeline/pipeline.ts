@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import {
+  REASONS,
   storableText,
   type DataFrame,
   type LegacyHashVariant,
@@ -212,7 +213,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       this.refuse({ reason: opened.reason, source, peer, device: null, detail: opened.detail, raw: frame.raw });
       return { kind: 'error', reason: opened.reason, detail: opened.detail };
     }
-    return this.submitOpened(opened, source, peer);
+    const answer = await this.submitOpened(opened, source, peer);
+    if (answer.kind === 'error' && REASONS[answer.reason].scope === 'hub') this.frameOpener.forgetIv(frame);
+    return answer;
   }
 
   /**

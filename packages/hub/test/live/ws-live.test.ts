@@ -32,11 +32,7 @@ async function start(options: Partial<Omit<WsLiveOptions, 'server'>> = {}): Prom
     tickMs: 20,
     metrics: metrics.wsLive,
     authorize: (token) =>
-      token === 'good-token'
-        ? { expiresAt: null, account: 'acc-1' }
-        : token === 'other'
-          ? { expiresAt: null }
-          : false,
+      token === 'good-token' ? { expiresAt: null, account: 'acc-1' } : token === 'other' ? { expiresAt: null } : false,
     ...options,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

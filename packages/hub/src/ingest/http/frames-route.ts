@@ -1,13 +1,14 @@
 /**
  * POST /api/v1/ingest/frames: sealed frames over HTTP. The body is one or more complete length-prefixed
  * frames, byte for byte what a device writes on TCP; each frame authenticates itself, so there is no
- * bearer. Every DATA frame goes through the same pipeline call as on TCP and the answer (200) lists one
+ * bearer. Every DATA frame goes through the same frame session as on TCP and the answer (200) lists one
  * outcome per frame, only after everything acknowledged is committed. A body that does not frame is
  * refused whole (400) and nothing in it is processed.
  */
 import { FrameDecoder, FrameType, REASONS, type DecodeItem, type ReasonCode } from '@sealstream/protocol';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { FrameSession } from '../session/frame-session.js';
 import { withErrorResponses } from '../../http/api-schemas.js';
 import type { IngestContext } from './ingest-context.js';
 import { sendRateLimited, setLimitHeaders } from './ingest-rate-limiter.js';
@@ -131,9 +132,19 @@ async function handleFrames(context: IngestContext, request: FastifyRequest, rep
     }
   }
 
-  const peer = peerOf(request);
+  // One body is one sender: its frames share a session (data only; frameId 0 is allowed over HTTP).
+  const session = new FrameSession({
+    pipeline,
+    logger: request.log,
+    source: 'http',
+    peer: peerOf(request),
+    control: 'data-only',
+    reserveFrameIdZero: false,
+    refusalBudget: null,
+    transportName: 'over HTTP',
+  });
   const charged = new Set<string>();
-  const outcomes = await Promise.all(items.map((item) => outcomeOf(context, item, peer, charged)));
+  const outcomes = await Promise.all(items.map((item) => outcomeOf(session, item, charged)));
   // One request spends one unit of each key whose frames in it were its sender's own work (acknowledged,
   // or refused for a reason other than UNCHARGED_REASONS), whatever became of them.
   for (const keyId of charged) limiter?.charge(`key:${keyId}`, 1);
@@ -165,36 +176,23 @@ async function handleFrames(context: IngestContext, request: FastifyRequest, rep
   return reply.code(200).send({ frames: outcomes, accepted, duplicates, rejected });
 }
 
-async function outcomeOf(
-  context: IngestContext,
-  item: DecodeItem,
-  peer: string,
-  charged: Set<string>,
-): Promise<Outcome> {
-  const { pipeline } = context;
-  if (!item.ok) {
-    // A non-fatal decode refusal (the body of one frame does not fit its type); the rest still frames.
-    pipeline.refuse({ reason: item.reason, source: 'http', peer, device: null, detail: item.detail, raw: item.raw });
-    return errorOutcome(item.reason, item.detail);
-  }
-  const frame = item.frame;
-  if (frame.type !== FrameType.Data) {
-    const detail = `frame type ${frame.type} is not accepted over HTTP (only DATA)`;
-    pipeline.refuse({ reason: 'unknown_frame_type', source: 'http', peer, device: null, detail, raw: Buffer.alloc(0) });
-    return errorOutcome('unknown_frame_type', detail);
-  }
-  const answer = await pipeline.handleDataFrame(frame, 'http', peer);
-  if (answer.kind === 'ack' || !UNCHARGED_REASONS.has(answer.reason)) charged.add(frame.keyId);
+async function outcomeOf(session: FrameSession, item: DecodeItem, charged: Set<string>): Promise<Outcome> {
+  const step = session.handle(item);
+  const answer = step.kind === 'pending' ? await step.answer : step.answer;
   if (answer.kind === 'ack') {
+    charged.add(answer.keyId);
     return {
       outcome: 'ack',
-      frameId: frame.frameId,
+      frameId: answer.frameId,
       accepted: answer.accepted,
       duplicates: answer.duplicates,
       rejected: answer.rejected,
     };
   }
-  return { ...errorOutcome(answer.reason, answer.detail), frameId: frame.frameId };
+  if (answer.kind !== 'error') return errorOutcome('internal_error', 'no answer for this frame');
+  if (!answer.data) return errorOutcome(answer.reason, answer.detail);
+  if (answer.keyId !== null && !UNCHARGED_REASONS.has(answer.reason)) charged.add(answer.keyId);
+  return { ...errorOutcome(answer.reason, answer.detail), frameId: answer.frameId };
 }
 
 function keyIdsOf(items: readonly DecodeItem[]): Set<string> {

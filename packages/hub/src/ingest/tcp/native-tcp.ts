@@ -1,33 +1,24 @@
 /**
  * Native sealed-frame ingest over TCP. Owns one connection's life: decode frames from the byte stream,
- * hand DATA frames to the pipeline, answer ACK only after commit (or a typed ERROR), answer PINGs,
- * stop reading while the committer is saturated or too many frames are in flight (backpressure), and
- * drop senders that stall mid-frame, go silent, stop reading their acknowledgements, or send more
- * refused frames than their budget (refusal-budget.ts).
+ * feed them to the connection's frame session (session/frame-session.ts: the pipeline, answers, the
+ * refusal budget) and write its answers, stop reading while the committer is saturated or too many
+ * frames are in flight (backpressure), and drop senders that stall mid-frame, go silent, stop reading
+ * their acknowledgements, or spend their refusal budget.
  *
  * Returns an unlistened net.Server; the app decides the port.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import {
-  encodeAck,
-  encodeClose,
-  encodeError,
-  encodePong,
-  FrameDecoder,
-  FrameType,
-  REASONS,
-  type DecodeItem,
-  type ReasonCode,
-} from '@sealstream/protocol';
+import { encodeClose, FrameDecoder, REASONS, type DecodeItem, type ReasonCode } from '@sealstream/protocol';
 import type { Logger } from 'pino';
-import type { FrameAnswer, Pipeline } from '../../pipeline/pipeline.js';
+import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { PipelineMetrics } from '../../pipeline/ports.js';
 import { ConnectionRegistry, type TrackedConnection } from '../connection-registry.js';
 import { describePeer } from '../peer.js';
 import type { ConnectionGuard, ConnectionGuardMetrics } from '../connection-guard.js';
 import { boundListener } from '../listener-bounds.js';
 import { ReadGate } from '../read-gate.js';
-import { RefusalBudget } from '../refusal-budget.js';
+import { DEFAULT_REFUSAL_BUDGET } from '../refusal-budget.js';
+import { encodeAnswer, FrameSession, type SessionAnswer } from '../session/frame-session.js';
 
 export interface NativeIngestOptions {
   readonly pipeline: Pipeline;
@@ -99,7 +90,7 @@ class NativeConnection implements TrackedConnection {
   private closeCode = 0;
   /** True while writes are corked until the end of this turn of the event loop (see write). */
   private corked = false;
-  private readonly refusalBudget = new RefusalBudget();
+  private readonly session: FrameSession;
 
   constructor(
     readonly socket: Socket,
@@ -109,6 +100,16 @@ class NativeConnection implements TrackedConnection {
   ) {
     this.decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
     this.peer = describePeer(socket);
+    this.session = new FrameSession({
+      pipeline: options.pipeline,
+      logger: options.logger,
+      source: 'tcp',
+      peer: this.peer,
+      control: 'stream',
+      reserveFrameIdZero: true,
+      refusalBudget: DEFAULT_REFUSAL_BUDGET,
+      transportName: 'over TCP',
+    });
     this.gate = new ReadGate(
       socket,
       registry,
@@ -160,126 +161,36 @@ class NativeConnection implements TrackedConnection {
 
   private onItem(item: DecodeItem): void {
     if (this.readingDone) return;
-    if (!item.ok) {
-      if (item.fatal) {
-        this.fail(item.reason, item.detail, item.raw);
-      } else {
-        this.options.pipeline.refuse({
-          reason: item.reason,
-          source: 'tcp',
-          peer: this.peer,
-          device: null,
-          detail: item.detail,
-          raw: item.raw,
-        });
-        this.write(encodeError(0, item.reason, item.detail));
-        this.spendRefusal();
-      }
+    if (!item.ok && item.fatal) {
+      this.fail(item.reason, item.detail, item.raw);
       return;
     }
-    const frame = item.frame;
-    switch (frame.type) {
-      case FrameType.Data: {
-        // frameId 0 names the connection in an ERROR: an answer about this frame could not be told apart.
-        if (frame.frameId === 0) {
-          this.refuseFrameIdZero(frame.raw);
-          return;
-        }
-        this.inFlight += 1;
-        void this.options.pipeline.handleDataFrame(frame, 'tcp', this.peer).then(
-          (answer) => this.answered(frame.frameId, answer),
-          (error: unknown) => this.handlingFailed(frame.frameId, frame.raw, error),
-        );
-        return;
-      }
-      case FrameType.Ping:
-        this.write(encodePong(frame.nonce));
-        return;
-      case FrameType.Pong:
-        return;
-      case FrameType.Close:
-        this.readingDone = true;
-        this.endWhenAnswered();
-        return;
-      default:
-        // ACK and ERROR flow hub -> device only.
-        this.options.pipeline.refuse({
-          reason: 'unknown_frame_type',
-          source: 'tcp',
-          peer: this.peer,
-          device: null,
-          detail: `frame type ${frame.type} is not accepted from devices`,
-          raw: Buffer.alloc(0),
-        });
-        this.write(encodeError(0, 'unknown_frame_type', `frame type ${frame.type} is not accepted from devices`));
-        this.spendRefusal();
+    const step = this.session.handle(item);
+    if (step.kind === 'pending') {
+      this.inFlight += 1;
+      void step.answer.then((answer) => {
+        this.inFlight -= 1;
+        this.answer(answer);
+        this.gate.releaseIfPossible(this.readingDone);
+        if (this.readingDone) this.endWhenAnswered();
+      });
+      return;
     }
+    this.answer(step.answer);
   }
 
-  private refuseFrameIdZero(raw: Uint8Array): void {
-    const detail = 'frameId 0 is reserved for answers about the connection; number DATA frames from 1';
-    this.options.pipeline.refuse({
-      reason: 'malformed_frame',
-      source: 'tcp',
-      peer: this.peer,
-      device: null,
-      detail,
-      raw,
-    });
-    this.write(encodeError(0, 'malformed_frame', detail));
-    this.spendRefusal();
-  }
-
-  private answered(frameId: number, answer: FrameAnswer): void {
-    this.inFlight -= 1;
-    if (answer.kind === 'ack') {
-      this.refusalBudget.noteAuthentic();
-      // An authentic frame: this connection is a device's, never reaped to make room.
-      this.guard.pin(this.socket);
-      this.write(
-        encodeAck({
-          frameId,
-          accepted: answer.accepted,
-          duplicates: answer.duplicates,
-          rejected: answer.rejected,
-        }),
-      );
-    } else {
-      this.write(encodeError(frameId, answer.reason, answer.detail));
-      // The hub's own trouble (overload, store outage, shutdown) is not the sender's refusal.
-      if (REASONS[answer.reason].scope !== 'hub') this.spendRefusal();
+  /** Writes one answer; a CLOSE from the device ends reading; a spent refusal budget ends the connection. */
+  private answer(answer: SessionAnswer): void {
+    if (answer.kind === 'close') {
+      this.readingDone = true;
+      this.endWhenAnswered();
+      return;
     }
-    this.afterAnswer();
-  }
-
-  /**
-   * A defect while handling one frame: it is answered internal_error and kept as a dead letter, the
-   * error is logged, and the connection and the hub go on. Unhandled, the rejection would end the process.
-   */
-  private handlingFailed(frameId: number, raw: Uint8Array, error: unknown): void {
-    this.inFlight -= 1;
-    this.options.logger.error({ err: error, peer: this.peer }, 'handling a frame failed; answered internal_error');
-    const detail = 'the hub failed while handling this frame';
-    this.options.pipeline.refuse({
-      reason: 'internal_error',
-      source: 'tcp',
-      peer: this.peer,
-      device: null,
-      detail,
-      raw,
-    });
-    this.write(encodeError(frameId, 'internal_error', detail));
-    this.afterAnswer();
-  }
-
-  private afterAnswer(): void {
-    this.gate.releaseIfPossible(this.readingDone);
-    if (this.readingDone) this.endWhenAnswered();
-  }
-
-  /** One more refused frame; past the connection's budget it is closed. */
-  private spendRefusal(): void {
-    if (!this.refusalBudget.spend()) this.fail('too_many_refusals', this.refusalBudget.describe(), Buffer.alloc(0));
+    // An authentic frame: this connection is a device's, never reaped to make room.
+    if (answer.kind === 'ack') this.guard.pin(this.socket);
+    const bytes = encodeAnswer(answer);
+    if (bytes !== null) this.write(bytes);
+    if (this.session.budgetSpent) this.fail('too_many_refusals', this.session.budgetDetail(), Buffer.alloc(0));
   }
 
   private onEnd(): void {
@@ -309,8 +220,8 @@ class NativeConnection implements TrackedConnection {
   private fail(reason: ReasonCode, detail: string, raw: Uint8Array): void {
     if (this.readingDone) return;
     this.readingDone = true;
-    this.options.pipeline.refuse({ reason, source: 'tcp', peer: this.peer, device: null, detail, raw });
-    this.write(encodeError(0, reason, detail));
+    const bytes = encodeAnswer(this.session.refuseStream(reason, detail, raw));
+    if (bytes !== null) this.write(bytes);
     this.endWhenAnswered();
   }
 

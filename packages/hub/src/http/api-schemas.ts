@@ -5,6 +5,9 @@
 import { Type, type TSchema, type TUnsafe } from '@sinclair/typebox';
 import { API_ERRORS } from './api-errors.js';
 
+/** Where the REST API is mounted: one encapsulated plugin (http-app.ts); its routes use paths relative to it. */
+export const API_PREFIX = '/api/v1';
+
 /** A string enum as a plain `{ type: 'string', enum }` (TypeBox unions of literals render as noisy anyOf). */
 export function stringEnum<const T extends string>(
   values: readonly T[],

@@ -145,18 +145,29 @@ export function roleOfScopes(scopes: readonly string[]): Role | undefined {
   return undefined;
 }
 
-export async function registerAuth(app: FastifyInstance, options: AuthOptions): Promise<Authorizer> {
+/**
+ * The token signer and verifier (`app.jwt`), app-wide: the live layer checks the same tokens on its
+ * handshake, outside the API scope. Register on the root before `registerAuth` runs in the API scope.
+ */
+export async function registerTokens(
+  app: FastifyInstance,
+  options: Pick<AuthOptions, 'jwtSecret' | 'tokenTtlSeconds'>,
+): Promise<void> {
   if (Buffer.byteLength(options.jwtSecret) < MIN_JWT_SECRET_BYTES) {
     throw new Error(`auth: the JWT secret must be at least ${MIN_JWT_SECRET_BYTES} bytes`);
   }
-  const ttl = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
-  const maxSession = options.maxSessionSeconds ?? DEFAULT_MAX_SESSION_SECONDS;
   await app.register(fastifyJwt, {
     secret: options.jwtSecret,
-    sign: { algorithm: JWT_ALGORITHM, expiresIn: ttl },
+    sign: { algorithm: JWT_ALGORITHM, expiresIn: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS },
     // Tokens this hub signs always carry exp; one without it (made with a leaked secret) would never expire.
     verify: { algorithms: [JWT_ALGORITHM], requiredClaims: ['exp'] },
   });
+}
+
+/** The login, refresh and me routes and the role hooks; `registerTokens` must have run on an ancestor. */
+export async function registerAuth(app: FastifyInstance, options: AuthOptions): Promise<Authorizer> {
+  const ttl = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+  const maxSession = options.maxSessionSeconds ?? DEFAULT_MAX_SESSION_SECONDS;
   app.addSchema(UserView);
   // Login with an unknown name still pays for one hash, so timing does not reveal which names exist.
   const decoyHash = await hashPassword('decoy-password-never-matches');
@@ -208,7 +219,7 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
 
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   typed.post(
-    '/api/v1/auth/login',
+    '/auth/login',
     {
       schema: {
         tags: ['auth'],
@@ -246,7 +257,7 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   };
 
   typed.get(
-    '/api/v1/auth/me',
+    '/auth/me',
     {
       onRequest: authorizer.require('viewer'),
       schema: {
@@ -266,7 +277,7 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   // The hook has re-read the account (it exists, is enabled, and has its current role), so a refresh
   // can neither outlive a disabled account nor keep a role that was taken away.
   typed.post(
-    '/api/v1/auth/refresh',
+    '/auth/refresh',
     {
       onRequest: authorizer.require('viewer', { usersOnly: true }),
       schema: {

@@ -77,7 +77,7 @@ export function registerDeadLetterRoutes(
 ): void {
   app.addSchema(DeadLetterItem);
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/api/v1/dead-letters',
+    '/dead-letters',
     {
       onRequest: authorize,
       schema: {

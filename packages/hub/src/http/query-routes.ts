@@ -99,7 +99,7 @@ export function registerQueryRoutes(
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
   typed.get(
-    '/api/v1/devices',
+    '/devices',
     {
       onRequest: authorize,
       schema: {
@@ -123,7 +123,7 @@ export function registerQueryRoutes(
   );
 
   typed.get(
-    '/api/v1/devices/:device/readings',
+    '/devices/:device/readings',
     {
       onRequest: authorize,
       schema: {
@@ -163,7 +163,7 @@ export function registerQueryRoutes(
   );
 
   typed.get(
-    '/api/v1/devices/:device/series',
+    '/devices/:device/series',
     {
       onRequest: authorize,
       schema: {
@@ -209,7 +209,7 @@ export function registerQueryRoutes(
   );
 
   typed.get(
-    '/api/v1/devices/:device/minutes',
+    '/devices/:device/minutes',
     {
       onRequest: authorize,
       schema: {

@@ -28,7 +28,7 @@ export function registerStatsRoutes(
 ): void {
   app.addSchema(StatsSchema);
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/api/v1/stats',
+    '/stats',
     {
       onRequest: authorize,
       schema: {

@@ -42,7 +42,7 @@ export function registerUserRoutes(
   const adminOnly = { onRequest: auth.require('admin') };
 
   typed.get(
-    '/api/v1/users',
+    '/users',
     {
       ...adminOnly,
       schema: {
@@ -56,7 +56,7 @@ export function registerUserRoutes(
   );
 
   typed.post(
-    '/api/v1/users',
+    '/users',
     {
       ...adminOnly,
       schema: {
@@ -88,7 +88,7 @@ export function registerUserRoutes(
   );
 
   typed.patch(
-    '/api/v1/users/:id',
+    '/users/:id',
     {
       ...adminOnly,
       schema: {
@@ -121,7 +121,7 @@ export function registerUserRoutes(
   );
 
   typed.delete(
-    '/api/v1/users/:id',
+    '/users/:id',
     {
       ...adminOnly,
       schema: {

@@ -15,12 +15,13 @@
 import { createHash } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
 import { Type } from '@sinclair/typebox';
+import { User } from '@sealstream/contract';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { ApiError } from './api-errors.js';
 import { AuthFailureBudget } from './auth-failures.js';
 import type { AccountStore, Role, UserRow } from './api-ports.js';
-import { RoleSchema, withErrorResponses } from './api-schemas.js';
+import { withErrorResponses } from './api-schemas.js';
 import { hashPassword, MAX_PASSWORD_CHARS, verifyPassword } from './password-hash.js';
 
 export const ROLE_RANK: Readonly<Record<Role, number>> = { viewer: 1, operator: 2, admin: 3 };
@@ -78,16 +79,8 @@ export interface Authorizer {
   callerOf(request: FastifyRequest): UserRow | undefined;
 }
 
-export const UserView = Type.Object(
-  {
-    id: Type.String(),
-    username: Type.String(),
-    role: RoleSchema,
-    createdAt: Type.Number(),
-    disabled: Type.Boolean(),
-  },
-  { $id: 'User' },
-);
+/** The account as the API shows it (the contract's `User`, registered under its $id `User`). */
+export const UserView = User;
 
 const LoginBody = Type.Object(
   {

@@ -5,6 +5,7 @@
  * open live connections at once (through the LiveSessionControl port).
  */
 import { Type } from '@sinclair/typebox';
+import { UserList } from '@sealstream/contract';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from './api-errors.js';
@@ -49,7 +50,7 @@ export function registerUserRoutes(
         tags: ['users'],
         summary: 'List accounts (admin)',
         security: BEARER_SECURITY,
-        response: withErrorResponses({ 200: Type.Object({ items: Type.Array(Type.Ref('User')) }) }),
+        response: withErrorResponses({ 200: UserList }),
       },
     },
     async () => ({ items: await accounts.listUsers() }),

@@ -16,7 +16,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOption
 import type { Registry } from 'prom-client';
 import type { LiveStats } from '@sealstream/protocol';
 import type { ReadingStore } from '../pipeline/ports.js';
-import { installErrorHandlers } from './api-errors.js';
+import { answerNoSuchRoute, installErrorHandlers } from './api-errors.js';
 import { refuseUnstorableInput } from './storable-input.js';
 import type { AccountStore, LiveSessionControl, QueryStore } from './api-ports.js';
 import { API_PREFIX, ErrorBody } from './api-schemas.js';
@@ -219,6 +219,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
       if (options.rateLimits !== null) {
         await registerRateLimits(api, options.rateLimits, (request) => bearerSubject(api, request));
       }
+      // Unknown paths under /api/v1 are answered inside the scope, so probing them spends the limits too.
+      api.setNotFoundHandler(answerNoSuchRoute);
       const auth = await registerAuth(api, {
         accounts: options.accounts,
         ...(options.admin === undefined ? {} : { apiKeys: options.admin.apiKeys }),

@@ -89,7 +89,9 @@ export function registerExportTicketRoutes(app: FastifyInstance, deps: ExportTic
           resetSeconds,
         });
       }
-      return reply.code(201).send({ url: `${API_PREFIX}${EXPORTS_ROUTE}/${issued.ticket}`, expiresAt: issued.expiresAt });
+      return reply
+        .code(201)
+        .send({ url: `${API_PREFIX}${EXPORTS_ROUTE}/${issued.ticket}`, expiresAt: issued.expiresAt });
     },
   );
 

@@ -69,6 +69,22 @@ module.exports = {
       to: { path: '^packages/hub/src/cli/' },
     },
     {
+      name: 'contract-is-a-leaf',
+      comment: 'The REST contract is TypeBox schemas and their types: no I/O, nothing of ours.',
+      severity: 'error',
+      from: { path: '^packages/contract/src' },
+      to: { pathNot: ['^packages/contract/src', '@sinclair/typebox'] },
+    },
+    {
+      name: 'dashboard-takes-the-rest-contract-as-types-only',
+      comment:
+        'The dashboard derives its REST types from the contract (`import type`); the schemas themselves ' +
+        '(and TypeBox) never reach the browser bundle.',
+      severity: 'error',
+      from: { path: '^packages/dashboard/src' },
+      to: { path: '^packages/contract/src', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'dashboard-imports-contract-types-only',
       severity: 'error',
       from: { path: '^packages/dashboard/src' },

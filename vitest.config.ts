@@ -8,6 +8,7 @@ export default defineConfig({
   resolve: {
     alias: {
       '@sealstream/protocol': src('protocol'),
+      '@sealstream/contract': src('contract'),
       '@sealstream/emitter': src('emitter'),
       '@sealstream/testkit': src('testkit'),
     },

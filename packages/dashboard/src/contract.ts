@@ -1,7 +1,9 @@
 /**
  * The wire shapes the dashboard reads: the live Socket.IO contract re-exported from the protocol
- * package (types only — no runtime code crosses into the browser bundle) plus the REST payloads.
+ * package and the REST payloads derived from the REST contract (packages/contract), types only — no
+ * runtime code crosses into the browser bundle.
  */
+import type { DeadLetterItem as WireDeadLetterItem } from '@sealstream/contract';
 import type { LiveReject, OVERVIEW_ROOM } from '@sealstream/protocol';
 
 export type {
@@ -24,22 +26,14 @@ export type ReasonCode = LiveReject['reason'];
  */
 export const OVERVIEW: typeof OVERVIEW_ROOM = 'overview';
 
-/** One row of GET /api/v1/dead-letters. */
-export interface DeadLetterItem {
-  readonly id: string;
-  readonly reason: string;
-  readonly source: string;
-  readonly peer: string;
-  readonly device: string | null;
-  readonly detail: string;
-  readonly receivedAt: number;
-  /** First 256 bytes of the refused input, hex. */
-  readonly rawHex: string;
-  readonly truncated: boolean;
-  /** Set once an operator re-drove it (newer hubs only). */
-  readonly redrivenAt?: number | null;
-  readonly redriveOutcome?: 'accepted' | 'duplicate' | 'refused' | null;
-}
+/**
+ * One row of GET /api/v1/dead-letters: the REST contract's `DeadLetterItem`; the re-drive fields may be
+ * absent (hubs before re-drive).
+ */
+export type DeadLetterItem = Readonly<
+  Omit<WireDeadLetterItem, 'redrivenAt' | 'redriveOutcome'> &
+    Partial<Pick<WireDeadLetterItem, 'redrivenAt' | 'redriveOutcome'>>
+>;
 
 export interface DeadLetterPage {
   readonly items: readonly DeadLetterItem[];

@@ -4,8 +4,10 @@
  * Also the role rules the UI applies: viewers read, operators manage devices and dead letters, admins
  * everything. The hub enforces the same rules; the UI only hides what the hub would refuse.
  */
+import type { Role } from '@sealstream/contract';
 
-export type Role = 'viewer' | 'operator' | 'admin';
+/** The REST contract's role enum (types only: nothing of the contract enters the bundle). */
+export type { Role };
 
 export interface Session {
   readonly token: string;

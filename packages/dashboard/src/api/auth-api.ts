@@ -3,7 +3,8 @@
  * token and pick up role changes, POST /api/v1/auth/refresh to renew a token before it expires.
  * Failures come back as sentences a person can act on.
  */
-import type { Role, Session } from '../session.js';
+import type { User } from '@sealstream/contract';
+import type { Session } from '../session.js';
 import { isRole, sessionFromLogin } from '../session.js';
 import type { ApiClient, Fetched } from './api-client.js';
 import { describeError } from './api-client.js';
@@ -61,10 +62,8 @@ export async function login(
     : { ok: true, value: session };
 }
 
-export interface Me {
-  readonly username: string;
-  readonly role: Role;
-}
+/** What GET /api/v1/auth/me tells the dashboard: the part of the contract's `User` it uses. */
+export type Me = Readonly<Pick<User, 'username' | 'role'>>;
 
 export function parseMe(body: unknown): Me | null {
   if (typeof body !== 'object' || body === null) return null;

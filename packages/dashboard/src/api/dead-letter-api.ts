@@ -2,10 +2,11 @@
  * Dead-letter routes beyond the list: the whole stored bytes of one refusal (GET …/raw) and the
  * operator's re-drive (POST …/redrive), which sends the stored input through the pipeline again.
  */
+import type { RedriveOutcome } from '@sealstream/contract';
 import type { ApiClient, Fetched } from './api-client.js';
 import { isNumber, isObject, isString } from './parse.js';
 
-export type RedriveOutcome = 'accepted' | 'duplicate' | 'refused';
+export type { RedriveOutcome };
 
 export interface RedriveAnswer {
   readonly outcome: RedriveOutcome;

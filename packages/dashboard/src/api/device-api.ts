@@ -3,26 +3,22 @@
  * actions (register, rotate a key, revoke a key, revoke a device). Issued secrets and device tokens
  * come back once, in the answer to register and rotate, and are never stored by the dashboard.
  */
+import type { DeviceSummary as WireDeviceSummary } from '@sealstream/contract';
 import type { ApiClient, Fetched } from './api-client.js';
 import { isNullableNumber, isNullableString, isNumber, isObject, isString, parsePage } from './parse.js';
 
-export type DeviceStatus = 'active' | 'revoked' | 'unregistered';
+export type DeviceStatus = WireDeviceSummary['status'];
 
-export interface DeviceSummary {
-  readonly device: string;
-  /** Start of the newest minute with data; null for a registered device that never sent. */
-  readonly lastSeen: number | null;
-  /** Device time of its newest stored reading; null when unknown (older hubs, rejects only). */
-  readonly lastReadingAt: number | null;
-  readonly totalValid: number;
-  readonly totalInvalid: number;
-  readonly validLastHour: number;
-  readonly perMinuteLastHour: number;
-  /** Registry fields; absent on hubs without device registration. */
-  readonly registered: boolean | null;
-  readonly name: string | null;
-  readonly status: DeviceStatus | null;
-}
+/**
+ * One row of GET /api/v1/devices: the REST contract's `DeviceSummary`, except that the registry fields are
+ * null (and `invalidLastHour` unread) when the hub has no device registration.
+ */
+export type DeviceSummary = Readonly<
+  Omit<WireDeviceSummary, 'invalidLastHour' | 'registered' | 'status'> & {
+    registered: WireDeviceSummary['registered'] | null;
+    status: DeviceStatus | null;
+  }
+>;
 
 export interface DeviceRecord {
   readonly id: string;

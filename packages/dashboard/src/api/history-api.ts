@@ -3,35 +3,26 @@
  * pages, oldest first) and the CSV export's single-use download link (the browser then downloads the
  * file itself, streaming it to disk with its own progress and cancel).
  */
+import type {
+  MetricAggregate as WireMetricAggregate,
+  Reading,
+  SeriesPoint as WireSeriesPoint,
+} from '@sealstream/contract';
 import type { ApiClient, Fetched } from './api-client.js';
 import { isNumber, isObject, isString, parsePage } from './parse.js';
 
 export type BucketWidth = '1m' | '5m' | '1h' | '1d';
 
-export interface MetricAggregate {
-  readonly min: number;
-  readonly max: number;
-  /** null when not a finite number (the sum overflowed a double); so is avg then. */
-  readonly sum: number | null;
-  readonly count: number;
-  readonly avg: number | null;
-}
+/** Per-metric aggregate of a bucket; `sum` (and so `avg`) null when not a finite number. */
+export type MetricAggregate = Readonly<WireMetricAggregate>;
 
-export interface SeriesPoint {
-  readonly start: number;
-  readonly valid: number;
-  readonly invalid: number;
-  readonly metrics: Readonly<Record<string, MetricAggregate>>;
-}
+/** One bucket of GET /api/v1/devices/:device/series (the REST contract's shape). */
+export type SeriesPoint = Readonly<
+  Omit<WireSeriesPoint, 'metrics'> & { metrics: Readonly<Record<string, MetricAggregate>> }
+>;
 
-export interface StoredReading {
-  readonly device: string;
-  readonly seq: number;
-  readonly ts: number;
-  readonly receivedAt: number;
-  readonly source: string;
-  readonly data: Readonly<Record<string, unknown>>;
-}
+/** One reading of GET /api/v1/devices/:device/readings (the contract's `Reading`). */
+export type StoredReading = Readonly<Omit<Reading, 'data'> & { data: Readonly<Record<string, unknown>> }>;
 
 export interface TimeRange {
   readonly from: number;

@@ -6,7 +6,7 @@
  * message: a route's ApiError carries its answer, a StoreError is answered by its code (STORE_ANSWERS).
  */
 import { SealstreamError } from '@sealstream/protocol';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StoreError, type StoreErrorCode } from '../pipeline/store-error.js';
 import { ReadsBusyError } from '../store/read-budget.js';
 
@@ -172,5 +172,10 @@ export function installErrorHandlers(app: FastifyInstance): void {
     request.log.error({ err: { message: error.message, code: error.code } }, 'request failed');
     return sendApiError(reply, 'internal_error', `internal error (request ${request.id})`);
   });
-  app.setNotFoundHandler((_request, reply) => sendApiError(reply, 'not_found', 'no such route'));
+  app.setNotFoundHandler(answerNoSuchRoute);
+}
+
+/** 404 `not_found` for a path no route has; a plugin sets it again so its own hooks (limits) run for it. */
+export function answerNoSuchRoute(_request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendApiError(reply, 'not_found', 'no such route');
 }

@@ -31,7 +31,7 @@ export function registerApiKeyRoutes(app: FastifyInstance, apiKeys: ApiKeys, adm
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
   typed.post(
-    '/api/v1/api-keys',
+    '/api-keys',
     {
       onRequest: admin,
       schema: {
@@ -63,7 +63,7 @@ export function registerApiKeyRoutes(app: FastifyInstance, apiKeys: ApiKeys, adm
   );
 
   typed.get(
-    '/api/v1/api-keys',
+    '/api-keys',
     {
       onRequest: admin,
       schema: {
@@ -77,7 +77,7 @@ export function registerApiKeyRoutes(app: FastifyInstance, apiKeys: ApiKeys, adm
   );
 
   typed.post(
-    '/api/v1/api-keys/:id/revoke',
+    '/api-keys/:id/revoke',
     {
       onRequest: admin,
       schema: {

@@ -1,21 +1,19 @@
 /**
  * TypeBox schemas shared by several routes: the error body and the standard error responses, and the
- * OpenAPI security requirement for bearer tokens. Route-specific schemas live next to their routes.
+ * OpenAPI security requirement for bearer tokens. The answer shapes clients read live in the REST
+ * contract (packages/contract); request-only schemas live next to their routes.
  */
-import { Type, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
+import { Role, stringEnum } from '@sealstream/contract';
 import { API_ERRORS } from './api-errors.js';
 
-/** A string enum as a plain `{ type: 'string', enum }` (TypeBox unions of literals render as noisy anyOf). */
-export function stringEnum<const T extends string>(
-  values: readonly T[],
-  options: { description?: string } = {},
-): TUnsafe<T> {
-  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
-}
+export { stringEnum };
 
-export const RoleSchema = stringEnum(['admin', 'operator', 'viewer'], {
-  description: 'viewer reads; operator also manages devices; admin also manages users',
-});
+/** Where the REST API is mounted: one encapsulated plugin (http-app.ts); its routes use paths relative to it. */
+export const API_PREFIX = '/api/v1';
+
+/** The role enum of the REST contract (packages/contract), under the name the routes know. */
+export const RoleSchema = Role;
 
 export const ErrorBody = Type.Object(
   {

@@ -15,12 +15,13 @@
 import { createHash } from 'node:crypto';
 import fastifyJwt from '@fastify/jwt';
 import { Type } from '@sinclair/typebox';
+import { User } from '@sealstream/contract';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { ApiError } from './api-errors.js';
 import { AuthFailureBudget } from './auth-failures.js';
 import type { AccountStore, Role, UserRow } from './api-ports.js';
-import { RoleSchema, withErrorResponses } from './api-schemas.js';
+import { withErrorResponses } from './api-schemas.js';
 import { hashPassword, MAX_PASSWORD_CHARS, verifyPassword } from './password-hash.js';
 
 export const ROLE_RANK: Readonly<Record<Role, number>> = { viewer: 1, operator: 2, admin: 3 };
@@ -78,16 +79,8 @@ export interface Authorizer {
   callerOf(request: FastifyRequest): UserRow | undefined;
 }
 
-export const UserView = Type.Object(
-  {
-    id: Type.String(),
-    username: Type.String(),
-    role: RoleSchema,
-    createdAt: Type.Number(),
-    disabled: Type.Boolean(),
-  },
-  { $id: 'User' },
-);
+/** The account as the API shows it (the contract's `User`, registered under its $id `User`). */
+export const UserView = User;
 
 const LoginBody = Type.Object(
   {
@@ -145,18 +138,29 @@ export function roleOfScopes(scopes: readonly string[]): Role | undefined {
   return undefined;
 }
 
-export async function registerAuth(app: FastifyInstance, options: AuthOptions): Promise<Authorizer> {
+/**
+ * The token signer and verifier (`app.jwt`), app-wide: the live layer checks the same tokens on its
+ * handshake, outside the API scope. Register on the root before `registerAuth` runs in the API scope.
+ */
+export async function registerTokens(
+  app: FastifyInstance,
+  options: Pick<AuthOptions, 'jwtSecret' | 'tokenTtlSeconds'>,
+): Promise<void> {
   if (Buffer.byteLength(options.jwtSecret) < MIN_JWT_SECRET_BYTES) {
     throw new Error(`auth: the JWT secret must be at least ${MIN_JWT_SECRET_BYTES} bytes`);
   }
-  const ttl = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
-  const maxSession = options.maxSessionSeconds ?? DEFAULT_MAX_SESSION_SECONDS;
   await app.register(fastifyJwt, {
     secret: options.jwtSecret,
-    sign: { algorithm: JWT_ALGORITHM, expiresIn: ttl },
+    sign: { algorithm: JWT_ALGORITHM, expiresIn: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS },
     // Tokens this hub signs always carry exp; one without it (made with a leaked secret) would never expire.
     verify: { algorithms: [JWT_ALGORITHM], requiredClaims: ['exp'] },
   });
+}
+
+/** The login, refresh and me routes and the role hooks; `registerTokens` must have run on an ancestor. */
+export async function registerAuth(app: FastifyInstance, options: AuthOptions): Promise<Authorizer> {
+  const ttl = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+  const maxSession = options.maxSessionSeconds ?? DEFAULT_MAX_SESSION_SECONDS;
   app.addSchema(UserView);
   // Login with an unknown name still pays for one hash, so timing does not reveal which names exist.
   const decoyHash = await hashPassword('decoy-password-never-matches');
@@ -208,7 +212,7 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
 
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   typed.post(
-    '/api/v1/auth/login',
+    '/auth/login',
     {
       schema: {
         tags: ['auth'],
@@ -246,7 +250,7 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   };
 
   typed.get(
-    '/api/v1/auth/me',
+    '/auth/me',
     {
       onRequest: authorizer.require('viewer'),
       schema: {
@@ -266,7 +270,7 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   // The hook has re-read the account (it exists, is enabled, and has its current role), so a refresh
   // can neither outlive a disabled account nor keep a role that was taken away.
   typed.post(
-    '/api/v1/auth/refresh',
+    '/auth/refresh',
     {
       onRequest: authorizer.require('viewer', { usersOnly: true }),
       schema: {

@@ -4,6 +4,11 @@
  * shape is the one the dashboard parses; `nextCursor` was added beside `items`.
  */
 import { Type } from '@sinclair/typebox';
+import {
+  DEAD_LETTER_PREVIEW_BYTES,
+  DeadLetterItem,
+  type DeadLetterItem as DeadLetterAnswer,
+} from '@sealstream/contract';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import { REASONS, type ReasonCode } from '@sealstream/protocol';
@@ -19,38 +24,12 @@ const isIdCursor = (value: unknown): value is [number, string] =>
   typeof value[1] === 'string' &&
   /^[0-9]{1,18}$/.test(value[1]);
 
-const PREVIEW_BYTES = 256;
+const PREVIEW_BYTES = DEAD_LETTER_PREVIEW_BYTES;
 
-export const DeadLetterItem = Type.Object(
-  {
-    id: Type.String(),
-    reason: Type.String({ description: 'reason code, see docs/errors.md' }),
-    source: Type.String({ description: 'tcp, legacy, http, mqtt or amqp' }),
-    peer: Type.String(),
-    device: Type.Union([Type.String(), Type.Null()]),
-    detail: Type.String(),
-    receivedAt: Type.Number(),
-    rawHex: Type.String({ description: `the first ${PREVIEW_BYTES} stored bytes, hex` }),
-    truncated: Type.Boolean({ description: 'true when rawHex is not the whole input' }),
-    redrivenAt: Type.Union([Type.Number(), Type.Null()], { description: 'when an operator last re-drove it' }),
-    redriveOutcome: Type.Union([stringEnum(['accepted', 'duplicate', 'refused'] as const), Type.Null()]),
-  },
-  { $id: 'DeadLetter' },
-);
+/** The contract's item schema, re-exported under the name other routes import. */
+export { DeadLetterItem };
 
-export function deadLetterItem(row: DeadLetterRow): {
-  id: string;
-  reason: string;
-  source: string;
-  peer: string;
-  device: string | null;
-  detail: string;
-  receivedAt: number;
-  rawHex: string;
-  truncated: boolean;
-  redrivenAt: number | null;
-  redriveOutcome: 'accepted' | 'duplicate' | 'refused' | null;
-} {
+export function deadLetterItem(row: DeadLetterRow): DeadLetterAnswer {
   return {
     id: row.id,
     reason: row.reason,
@@ -77,7 +56,7 @@ export function registerDeadLetterRoutes(
 ): void {
   app.addSchema(DeadLetterItem);
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/api/v1/dead-letters',
+    '/dead-letters',
     {
       onRequest: authorize,
       schema: {

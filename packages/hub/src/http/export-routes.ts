@@ -104,7 +104,7 @@ export function registerExportRoutes(
   const now = options.now ?? Date.now;
   const pageRows = options.pageRows ?? EXPORT_PAGE_ROWS;
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/api/v1/devices/:device/export',
+    '/devices/:device/export',
     {
       onRequest: authorize,
       schema: {

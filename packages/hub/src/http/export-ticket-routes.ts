@@ -12,13 +12,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import { ApiError } from './api-errors.js';
 import type { AccountStore, QueryStore } from './api-ports.js';
-import { BEARER_SECURITY, EpochMs, stringEnum, withErrorResponses } from './api-schemas.js';
+import { API_PREFIX, BEARER_SECURITY, EpochMs, stringEnum, withErrorResponses } from './api-schemas.js';
 import { bearerSubject, presentedCredential, type Authorizer } from './auth.js';
 import { DeviceId, EXPORT_FORMATS, EXPORT_RESPONSES, sendExport, type ExportFormat } from './export-routes.js';
 import { TICKET_PATTERN, type ExportTickets } from './export-tickets.js';
 import { parseRange, TimeParam } from './query-params.js';
 
-export const EXPORTS_ROUTE = '/api/v1/exports';
+/** Relative to the API prefix. */
+export const EXPORTS_ROUTE = '/exports';
 /** Devices one export may name. */
 export const MAX_EXPORT_DEVICES = 50;
 
@@ -88,7 +89,9 @@ export function registerExportTicketRoutes(app: FastifyInstance, deps: ExportTic
           resetSeconds,
         });
       }
-      return reply.code(201).send({ url: `${EXPORTS_ROUTE}/${issued.ticket}`, expiresAt: issued.expiresAt });
+      return reply
+        .code(201)
+        .send({ url: `${API_PREFIX}${EXPORTS_ROUTE}/${issued.ticket}`, expiresAt: issued.expiresAt });
     },
   );
 

@@ -16,11 +16,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOption
 import type { Registry } from 'prom-client';
 import type { LiveStats } from '@sealstream/protocol';
 import type { ReadingStore } from '../pipeline/ports.js';
-import { installErrorHandlers } from './api-errors.js';
+import { answerNoSuchRoute, installErrorHandlers } from './api-errors.js';
 import { refuseUnstorableInput } from './storable-input.js';
 import type { AccountStore, LiveSessionControl, QueryStore } from './api-ports.js';
-import { ErrorBody } from './api-schemas.js';
-import { bearerSubject, registerAuth } from './auth.js';
+import { API_PREFIX, ErrorBody } from './api-schemas.js';
+import { bearerSubject, registerAuth, registerTokens } from './auth.js';
 import { registerDeadLetterRoutes } from './dead-letter-routes.js';
 import { registerExportRoutes } from './export-routes.js';
 import { registerExportTicketRoutes } from './export-ticket-routes.js';
@@ -65,7 +65,7 @@ export interface HttpAppOptions {
   readonly tokenTtlSeconds?: number;
   /** How long token refreshes may extend one sign-in (default 12 h). */
   readonly maxSessionSeconds?: number;
-  /** Per-process request limits on /api routes; null turns them off (tests of other behaviour only). */
+  /** Per-process request limits on the API plugin's routes; null turns them off (tests of other behaviour only). */
   readonly rateLimits: RateLimitSettings | null;
   /**
    * Demo mode: GET /api/v1/stats and GET /api/v1/dead-letters answer without a token, because the
@@ -223,36 +223,48 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     metricsExposition(options),
   );
 
-  if (options.rateLimits !== null) {
-    await registerRateLimits(app, options.rateLimits, (request) => bearerSubject(app, request));
-  }
-  const auth = await registerAuth(app, {
-    accounts: options.accounts,
-    ...(options.admin === undefined ? {} : { apiKeys: options.admin.apiKeys }),
-    jwtSecret: options.jwtSecret,
-    ...(options.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: options.tokenTtlSeconds }),
-    ...(options.maxSessionSeconds === undefined ? {} : { maxSessionSeconds: options.maxSessionSeconds }),
-  });
-  const dashboardRead = auth.require('viewer', { open: options.openDashboardReads === true });
-  registerStatsRoutes(app, options.stats, dashboardRead, options.rateHistory);
-  registerDeadLetterRoutes(app, options.queries, dashboardRead);
-  registerQueryRoutes(app, options.queries, auth.require('viewer'));
-  registerExportRoutes(app, options.queries, auth.require('viewer'));
-  registerExportTicketRoutes(app, {
-    store: options.queries,
-    accounts: options.accounts,
-    auth,
-    tickets: new ExportTickets(options.exportTickets),
-  });
-  registerUserRoutes(app, options.accounts, auth, options.liveSessions);
-  if (options.signals !== undefined) registerXraySignalRoutes(app, options.signals, auth.require('viewer'));
+  // Tokens are app-wide (the live layer verifies the same JWTs); everything else of the API is one
+  // encapsulated plugin under /api/v1, so its rate limits and auth hooks apply to exactly its routes.
+  await registerTokens(app, options);
+  await app.register(
+    async (api) => {
+      if (options.rateLimits !== null) {
+        await registerRateLimits(api, options.rateLimits, (request) => bearerSubject(api, request));
+      }
+      // Unknown paths under /api/v1 are answered inside the scope, so probing them spends the limits too.
+      api.setNotFoundHandler(answerNoSuchRoute);
+      const auth = await registerAuth(api, {
+        accounts: options.accounts,
+        ...(options.admin === undefined ? {} : { apiKeys: options.admin.apiKeys }),
+        jwtSecret: options.jwtSecret,
+        ...(options.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: options.tokenTtlSeconds }),
+        ...(options.maxSessionSeconds === undefined ? {} : { maxSessionSeconds: options.maxSessionSeconds }),
+      });
+      const dashboardRead = auth.require('viewer', { open: options.openDashboardReads === true });
+      registerStatsRoutes(api, options.stats, dashboardRead, options.rateHistory);
+      registerDeadLetterRoutes(api, options.queries, dashboardRead);
+      registerQueryRoutes(api, options.queries, auth.require('viewer'));
+      registerExportRoutes(api, options.queries, auth.require('viewer'));
+      registerExportTicketRoutes(api, {
+        store: options.queries,
+        accounts: options.accounts,
+        auth,
+        tickets: new ExportTickets(options.exportTickets),
+      });
+      registerUserRoutes(api, options.accounts, auth, options.liveSessions);
+      if (options.signals !== undefined) registerXraySignalRoutes(api, options.signals, auth.require('viewer'));
+      if (options.admin !== undefined) {
+        const roles = { read: auth.require('viewer'), manage: auth.require('operator') };
+        registerRegistryRoutes(api, options.admin.devices, roles);
+        registerApiKeyRoutes(api, options.admin.apiKeys, auth.require('admin'));
+        registerRedriveRoutes(api, options.admin.redrive, roles);
+      }
+    },
+    { prefix: API_PREFIX },
+  );
+  // Ingest (device traffic, full paths incl. InsightHub's /ingest) is a sibling scope with its own
+  // per-device limits and body parsers: the API plugin's limiter and auth hooks never see it.
   if (options.ingest !== undefined) registerIngestRoutes(app, options.ingest, ingestSockets);
-  if (options.admin !== undefined) {
-    const roles = { read: auth.require('viewer'), manage: auth.require('operator') };
-    registerRegistryRoutes(app, options.admin.devices, roles);
-    registerApiKeyRoutes(app, options.admin.apiKeys, auth.require('admin'));
-    registerRedriveRoutes(app, options.admin.redrive, roles);
-  }
 
   if (options.dashboardDir !== undefined && existsSync(options.dashboardDir)) {
     await app.register(fastifyStatic, {

@@ -4,6 +4,7 @@
  * the seed's per-minute document view.
  */
 import { Type } from '@sinclair/typebox';
+import { DeviceSummary, MinuteDocument, Reading, SeriesPoint } from '@sealstream/contract';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import { ApiError } from './api-errors.js';
@@ -32,74 +33,6 @@ export const MAX_SERIES_CELLS = 50_000;
 
 const DeviceParams = Type.Object({ device: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' }) });
 const NextCursor = Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' });
-
-const DeviceSummary = Type.Object(
-  {
-    device: Type.String(),
-    lastSeen: Type.Union([Type.Number(), Type.Null()], {
-      description: 'start of the newest minute with data from this device, ms; null when never seen',
-    }),
-    lastReadingAt: Type.Union([Type.Number(), Type.Null()], {
-      description: 'device time of its newest stored reading, ms; null when none is stored in the lastSeen minute',
-    }),
-    totalValid: Type.Number(),
-    totalInvalid: Type.Number(),
-    validLastHour: Type.Number(),
-    invalidLastHour: Type.Number(),
-    perMinuteLastHour: Type.Number({
-      description:
-        "validLastHour per minute since the device's first minute with data in that hour (at least 1 minute)",
-    }),
-    registered: Type.Boolean({ description: 'true when the hub issued keys for this device' }),
-    name: Type.Union([Type.String(), Type.Null()]),
-    status: stringEnum(['active', 'revoked', 'unregistered'] as const),
-  },
-  { $id: 'DeviceSummary' },
-);
-
-const Reading = Type.Object(
-  {
-    device: Type.String(),
-    seq: Type.Number(),
-    ts: Type.Number({ description: 'device time, ms' }),
-    receivedAt: Type.Number(),
-    source: Type.String(),
-    data: Type.Record(Type.String(), Type.Unknown()),
-  },
-  { $id: 'Reading' },
-);
-
-const MetricAggregate = Type.Object({
-  min: Type.Number(),
-  max: Type.Number(),
-  sum: Type.Union([Type.Number(), Type.Null()], {
-    description: 'null when not a finite number: the sum overflowed a double, or +∞ and −∞ sums met',
-  }),
-  count: Type.Number(),
-  avg: Type.Union([Type.Number(), Type.Null()], { description: 'sum / count; null when the sum is null' }),
-});
-
-const SeriesPoint = Type.Object(
-  {
-    start: Type.Number({ description: 'bucket start, ms, aligned to the width' }),
-    valid: Type.Number(),
-    invalid: Type.Number(),
-    metrics: Type.Record(Type.String(), MetricAggregate),
-  },
-  { $id: 'SeriesPoint' },
-);
-
-const MinuteDocument = Type.Object(
-  {
-    minute: Type.Number({ description: 'start of the minute, ms' }),
-    records: Type.Array(Type.Record(Type.String(), Type.Unknown())),
-    recordsTruncated: Type.Boolean(),
-    totalReceived: Type.Number(),
-    totalValid: Type.Number(),
-    totalInvalid: Type.Number(),
-  },
-  { $id: 'MinuteDocument' },
-);
 
 const isString = (value: unknown): value is string => typeof value === 'string';
 
@@ -131,7 +64,7 @@ export function registerQueryRoutes(
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
   typed.get(
-    '/api/v1/devices',
+    '/devices',
     {
       onRequest: authorize,
       schema: {
@@ -155,7 +88,7 @@ export function registerQueryRoutes(
   );
 
   typed.get(
-    '/api/v1/devices/:device/readings',
+    '/devices/:device/readings',
     {
       onRequest: authorize,
       schema: {
@@ -195,7 +128,7 @@ export function registerQueryRoutes(
   );
 
   typed.get(
-    '/api/v1/devices/:device/series',
+    '/devices/:device/series',
     {
       onRequest: authorize,
       schema: {
@@ -289,7 +222,7 @@ export function registerQueryRoutes(
   );
 
   typed.get(
-    '/api/v1/devices/:device/metrics',
+    '/devices/:device/metrics',
     {
       onRequest: authorize,
       schema: {
@@ -317,7 +250,7 @@ export function registerQueryRoutes(
   );
 
   typed.get(
-    '/api/v1/devices/:device/minutes',
+    '/devices/:device/minutes',
     {
       onRequest: authorize,
       schema: {

@@ -1,8 +1,8 @@
 /**
  * Request rate limits for the API (in memory, per hub process): `login` per client address on the login
- * route; on every other /api route `user` per account, `api-key` per API key, and `address` per client
+ * route; on every other route of the API plugin `user` per account, `api-key` per API key, and `address` per client
  * address for calls without a valid credential. Ingest routes have their own per-device limits. The
- * limiter is an app-level onRequest hook, so it runs before any route's authentication hook: calls that
+ * limiter is an onRequest hook of the API plugin's scope, so it runs before any route's authentication hook: calls that
  * fail authentication are counted too.
  * A refusal is 429 `rate_limited` whose details name the limit, its window, what remains and when it
  * resets; the same numbers are in the x-ratelimit-* and retry-after headers.
@@ -10,9 +10,10 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from './api-errors.js';
+import { API_PREFIX } from './api-schemas.js';
 
 export interface RateLimitSettings {
-  /** Requests per window and account (or address) on /api routes other than login. */
+  /** Requests per window and account (or address) on API routes other than login. */
   readonly apiPerWindow: number;
   /** Requests per window and API key; default apiPerWindow. */
   readonly apiKeyPerWindow?: number;
@@ -21,7 +22,8 @@ export interface RateLimitSettings {
   readonly windowMs: number;
 }
 
-export const LOGIN_ROUTE = '/api/v1/auth/login';
+/** The full route (Fastify reports a route's url with its plugin prefix). */
+export const LOGIN_ROUTE = `${API_PREFIX}/auth/login`;
 /** Bounds the per-key counters kept in memory; the least recently used keys are dropped beyond it. */
 const MAX_TRACKED_KEYS = 100_000;
 
@@ -34,6 +36,8 @@ export async function registerRateLimits(
   settings: RateLimitSettings,
   subjectOf: (request: FastifyRequest) => Subject,
 ): Promise<void> {
+  // Registered inside the API plugin: its hook below limits exactly that plugin's routes. Ingest routes
+  // live in a sibling scope with their own per-device limits, so no URL test decides what is limited.
   // The subject is worked out once per request: the key generator and the error builder both need it.
   const subjects = new WeakMap<FastifyRequest, Subject>();
   const subject = (request: FastifyRequest): Subject => {
@@ -53,13 +57,11 @@ export async function registerRateLimits(
         : settings.apiPerWindow;
   await app.register(fastifyRateLimit, {
     // Not per route (route hooks would run after the auth hook, so refused calls would never count):
-    // one app-level hook below.
+    // one scope-level hook below.
     global: false,
     max: (request) => maxOf(limitName(request)),
     timeWindow: settings.windowMs,
     cache: MAX_TRACKED_KEYS,
-    // Ingest routes carry device traffic and apply their own per-device limits.
-    allowList: (request) => !request.url.startsWith('/api/') || request.url.startsWith('/api/v1/ingest/'),
     keyGenerator: (request) => {
       const name = limitName(request);
       if (name === 'login' || name === 'address') return `${name}:${request.ip}`;

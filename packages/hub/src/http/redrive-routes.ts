@@ -37,7 +37,7 @@ export function registerRedriveRoutes(
   };
 
   typed.get(
-    '/api/v1/dead-letters/:id/raw',
+    '/dead-letters/:id/raw',
     {
       onRequest: roles.read,
       schema: {
@@ -60,7 +60,7 @@ export function registerRedriveRoutes(
   );
 
   typed.post(
-    '/api/v1/dead-letters/:id/redrive',
+    '/dead-letters/:id/redrive',
     {
       onRequest: roles.manage,
       schema: {

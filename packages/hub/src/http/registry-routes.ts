@@ -75,7 +75,7 @@ export function registerRegistryRoutes(
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
   typed.post(
-    '/api/v1/devices',
+    '/devices',
     {
       onRequest: roles.manage,
       schema: {
@@ -105,7 +105,7 @@ export function registerRegistryRoutes(
   );
 
   typed.get(
-    '/api/v1/devices/:device',
+    '/devices/:device',
     {
       onRequest: roles.read,
       schema: {
@@ -122,7 +122,7 @@ export function registerRegistryRoutes(
   );
 
   typed.post(
-    '/api/v1/devices/:device/keys',
+    '/devices/:device/keys',
     {
       onRequest: roles.manage,
       // `curl -X POST` with no body is the common case: treat it as {} (the default overlap).
@@ -162,7 +162,7 @@ export function registerRegistryRoutes(
   );
 
   typed.post(
-    '/api/v1/devices/:device/keys/:keyId/revoke',
+    '/devices/:device/keys/:keyId/revoke',
     {
       onRequest: roles.manage,
       schema: {
@@ -177,7 +177,7 @@ export function registerRegistryRoutes(
   );
 
   typed.post(
-    '/api/v1/devices/:device/revoke',
+    '/devices/:device/revoke',
     {
       onRequest: roles.manage,
       schema: {

@@ -4,27 +4,19 @@
  * on load so its throughput chart does not start empty.
  */
 import { Type } from '@sinclair/typebox';
+import { Stats, type Stats as StatsAnswer } from '@sealstream/contract';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { LiveStats } from '@sealstream/protocol';
 import type { RatePoint } from '../pipeline/stats-tracker.js';
 import { BEARER_SECURITY, withErrorResponses } from './api-schemas.js';
 
-/** Field for field the protocol's LiveStats; the dashboard checks every one of them. */
-export const StatsSchema = Type.Object(
-  {
-    totalReceived: Type.Number(),
-    totalValid: Type.Number(),
-    totalInvalid: Type.Number(),
-    totalDuplicate: Type.Number(),
-    successRate: Type.Number({ description: 'totalValid / totalReceived in percent, two decimals; 100 when empty' }),
-    readingsPerSec: Type.Number(),
-    rejectsPerSec: Type.Number(),
-    rejectsByReason: Type.Record(Type.String(), Type.Number()),
-    at: Type.Number({ description: 'ms since the epoch when these numbers were taken' }),
-  },
-  { $id: 'Stats' },
-);
+/** The contract's `Stats`; the same object the live feed pushes, so it must stay LiveStats field for field. */
+export const StatsSchema = Stats;
+// Fails the type check when the REST contract and the live contract drift apart.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const statsMatchLiveStats: Same<StatsAnswer, LiveStats> = true;
+void statsMatchLiveStats;
 
 const RatesSchema = Type.Object(
   {
@@ -48,7 +40,7 @@ export function registerStatsRoutes(
 ): void {
   app.addSchema(RatesSchema);
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/api/v1/stats/rates',
+    '/stats/rates',
     {
       onRequest: authorize,
       schema: {
@@ -62,7 +54,7 @@ export function registerStatsRoutes(
   );
   app.addSchema(StatsSchema);
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/api/v1/stats',
+    '/stats',
     {
       onRequest: authorize,
       schema: {

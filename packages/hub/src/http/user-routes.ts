@@ -5,6 +5,7 @@
  * open live connections at once (through the LiveSessionControl port).
  */
 import { Type } from '@sinclair/typebox';
+import { UserList } from '@sealstream/contract';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from './api-errors.js';
@@ -42,21 +43,21 @@ export function registerUserRoutes(
   const adminOnly = { onRequest: auth.require('admin') };
 
   typed.get(
-    '/api/v1/users',
+    '/users',
     {
       ...adminOnly,
       schema: {
         tags: ['users'],
         summary: 'List accounts (admin)',
         security: BEARER_SECURITY,
-        response: withErrorResponses({ 200: Type.Object({ items: Type.Array(Type.Ref('User')) }) }),
+        response: withErrorResponses({ 200: UserList }),
       },
     },
     async () => ({ items: await accounts.listUsers() }),
   );
 
   typed.post(
-    '/api/v1/users',
+    '/users',
     {
       ...adminOnly,
       schema: {
@@ -88,7 +89,7 @@ export function registerUserRoutes(
   );
 
   typed.patch(
-    '/api/v1/users/:id',
+    '/users/:id',
     {
       ...adminOnly,
       schema: {
@@ -121,7 +122,7 @@ export function registerUserRoutes(
   );
 
   typed.delete(
-    '/api/v1/users/:id',
+    '/users/:id',
     {
       ...adminOnly,
       schema: {

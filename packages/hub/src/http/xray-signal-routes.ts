@@ -64,7 +64,7 @@ export function registerXraySignalRoutes(
 ): void {
   app.addSchema(SignalSummaryItem);
   app.withTypeProvider<TypeBoxTypeProvider>().get(
-    '/api/v1/xray/signals',
+    '/xray/signals',
     {
       onRequest: authorize,
       schema: {

@@ -4,6 +4,11 @@
  * buckets into wider buckets, and the seed's per-minute document view. Time ranges are half-open,
  * [fromMs, toMs); every statement is a single snapshot.
  */
+import type {
+  DeviceSummary as ContractDeviceSummary,
+  MinuteDocument as ContractMinuteDocument,
+  SeriesPoint as ContractSeriesPoint,
+} from '@sealstream/contract';
 import type { ReasonCode } from '@sealstream/protocol';
 import type { DeadLetterRow, SourceKind, StoredReading } from '../pipeline/ports.js';
 import { UNKNOWN_DEVICE } from './minute-aggregates.js';
@@ -123,30 +128,8 @@ export async function queryDeadLetterPage(
   };
 }
 
-export interface DeviceSummary {
-  readonly device: string;
-  /** Start of the newest minute with any reading or reject of this device, ms; null when never seen. */
-  readonly lastSeen: number | null;
-  readonly totalValid: number;
-  readonly totalInvalid: number;
-  /**
-   * Device time of its newest stored reading, ms (within the minute of `lastSeen`); null when it has
-   * none there (a minute of rejects only, or readings past retention).
-   */
-  readonly lastReadingAt: number | null;
-  /** Valid readings in the hour before `nowMs` (by device time). */
-  readonly validLastHour: number;
-  readonly invalidLastHour: number;
-  /**
-   * validLastHour per minute over the time it was sent in: from the device's first minute with data in
-   * that hour until `nowMs` (at least one minute), so a device that began minutes ago shows its real rate.
-   */
-  readonly perMinuteLastHour: number;
-  /** True when the device is in the registry (has or had keys issued by the hub). */
-  readonly registered: boolean;
-  readonly name: string | null;
-  readonly status: 'active' | 'revoked' | 'unregistered';
-}
+/** One device of GET /api/v1/devices: the REST contract's shape (packages/contract), built here. */
+export type DeviceSummary = Readonly<ContractDeviceSummary>;
 
 /** Devices known from the minute buckets or the registry, by id, keyset-paged after `afterDevice`. */
 export async function queryDevicePage(
@@ -212,17 +195,11 @@ export async function queryDevicePage(
 export const SERIES_WIDTHS_MS = { '1m': 60_000, '5m': 300_000, '1h': 3_600_000, '1d': 86_400_000 } as const;
 export type SeriesWidth = keyof typeof SERIES_WIDTHS_MS;
 
-export interface SeriesPoint {
-  /** Start of the bucket (UTC, aligned to the width since the epoch), ms. */
-  readonly start: number;
-  readonly valid: number;
-  readonly invalid: number;
-  /**
-   * Per metric. `sum` and `avg` are null when not a finite number: a sum can overflow a double (±∞), and
-   * +∞ and −∞ sums of one bucket meet as NaN; JSON can hold neither.
-   */
-  readonly metrics: Record<string, { min: number; max: number; sum: number | null; count: number; avg: number | null }>;
-}
+/**
+ * One bucket of a series (the REST contract's shape). `sum` and `avg` are null when not a finite number: a
+ * sum can overflow a double (±∞), and +∞ and −∞ sums of one bucket meet as NaN; JSON can hold neither.
+ */
+export type SeriesPoint = Readonly<ContractSeriesPoint>;
 
 function finiteOrNull(value: number): number | null {
   return Number.isFinite(value) ? value : null;
@@ -336,16 +313,8 @@ function withoutFloatNoise(value: number): number {
   return Number.isFinite(value) ? Number(value.toPrecision(12)) : value;
 }
 
-export interface MinuteDocument {
-  /** Start of the minute, ms. */
-  readonly minute: number;
-  readonly records: Array<Record<string, unknown>>;
-  /** True when the minute held more readings than `maxRecords`. */
-  readonly recordsTruncated: boolean;
-  readonly totalReceived: number;
-  readonly totalValid: number;
-  readonly totalInvalid: number;
-}
+/** The seed's per-minute document (the REST contract's shape); `recordsTruncated` when over `maxRecords`. */
+export type MinuteDocument = Readonly<ContractMinuteDocument>;
 
 /**
  * The seed's per-minute document: the minute's counts from the bucket, and its readings as records

@@ -163,6 +163,14 @@ const PROTECTED: readonly ProtectedRoute[] = [
     okStatus: 200,
   },
   {
+    method: 'DELETE',
+    route: '/api/v1/users/:id',
+    minRole: 'admin',
+    // An id no account has: an admitted caller gets past the role check to not_found; nobody is deleted.
+    request: () => ({ path: '/api/v1/users/999999999' }),
+    okStatus: 404,
+  },
+  {
     method: 'POST',
     route: '/api/v1/devices',
     minRole: 'operator',

@@ -63,6 +63,14 @@ describe('rate limits', () => {
     expect(answers.slice(20)).toEqual(Array.from({ length: 5 }, () => ({ status: 429, limit: 'auth-failures' })));
   });
 
+  it("unknown paths under /api/v1 spend the caller's limit like any API route", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      statuses.push((await call(api.base, 'GET', '/api/v1/no-such-route', { token: api.tokens.admin })).status);
+    }
+    expect(statuses).toEqual([404, 404, 404, 404, 404, 429]);
+  });
+
   it('health and metrics are never limited', async () => {
     for (let i = 0; i < 8; i += 1) expect((await fetch(`${api.base}/healthz`)).status).toBe(200);
   });

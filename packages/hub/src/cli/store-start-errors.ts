@@ -5,6 +5,7 @@
  * database name; "cannot connect to PostgreSQL at 127.0.0.1:5432 (database tset, user app): the
  * database does not exist (3D000)" does.
  */
+import { StoreError } from '../pipeline/store-error.js';
 import { openStore } from '../store/index.js';
 
 /** Node socket errors met while connecting. */
@@ -94,14 +95,12 @@ export function describeTarget(target: PostgresTarget): string {
   return `${host}:${port} (${details.join(', ')})`;
 }
 
+/** The driver's own code: a StoreError carries the SQLSTATE or socket error it wraps. */
 function codeOf(error: unknown): string | undefined {
+  if (error instanceof StoreError) return error.sqlState ?? error.socketCode;
   if (error === null || typeof error !== 'object') return undefined;
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && code !== '') return code;
-  // The store wraps driver errors as "store <step> failed: <words> (SQLSTATE xxxxx)" or "...: ECONNREFUSED".
-  const message = (error as { message?: unknown }).message;
-  if (typeof message !== 'string') return undefined;
-  return /SQLSTATE ([0-9A-Z]{5})/.exec(message)?.[1] ?? /\b(E[A-Z_]{3,})\b/.exec(message)?.[1];
+  return typeof code === 'string' && code !== '' ? code : undefined;
 }
 
 function withoutUrls(text: string): string {

@@ -34,6 +34,8 @@ export class StoreError extends SealstreamError {
     message: string,
     /** The SQLSTATE behind it, when the database gave one. */
     readonly sqlState?: string,
+    /** The socket error behind it (ECONNREFUSED, ENOTFOUND, ...), when the connection failed. */
+    readonly socketCode?: string,
   ) {
     super(code, message, STORE_ERRORS[code].retryable);
     this.name = 'StoreError';

@@ -112,5 +112,12 @@ export function storeFailure(operation: string, error: unknown): StoreError {
     classifyFailure(error),
     `store ${operation} failed: ${failureReason(error)}`,
     sqlStateOf(error),
+    socketCodeOf(error),
   );
+}
+
+function socketCodeOf(error: unknown): string | undefined {
+  if (error === null || typeof error !== 'object') return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^E[A-Z_]{3,}$/.test(code) ? code : undefined;
 }

@@ -3,6 +3,7 @@
  * never the password: against a port nothing listens on, a database that does not exist and a role that
  * does not exist on the local PostgreSQL server (skipped with the reason when it is missing, failed on CI).
  */
+import { StoreError } from '../../src/pipeline/store-error.js';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -46,9 +47,15 @@ describe('describeTarget', () => {
     expect(describeStoreStartFailure(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }), { url })).toBe(
       'cannot connect to PostgreSQL at 127.0.0.1:5999 (database test, user app): connection refused (is the server running and listening there?) (ECONNREFUSED)',
     );
-    expect(describeStoreStartFailure(new Error('store migrate failed: SQLSTATE 3D000'), { url })).toContain(
-      'the database does not exist (3D000)',
+    const wrapped = new StoreError('store_defect', 'store migrate failed: SQLSTATE 3D000', '3D000');
+    expect(describeStoreStartFailure(wrapped, { url })).toContain('the database does not exist (3D000)');
+    const refused = new StoreError(
+      'store_unavailable',
+      'store migrate failed: ECONNREFUSED',
+      undefined,
+      'ECONNREFUSED',
     );
+    expect(describeStoreStartFailure(refused, { url })).toContain('connection refused');
     const leaky = describeStoreStartFailure(new Error(`odd failure at ${url}`), { url });
     expect(leaky).not.toContain(':pw@');
   });

@@ -31,6 +31,7 @@ import { storeErrorCodeOf } from '../pipeline/store-error.js';
 import { signalStoreFor, type openStore } from '../store/index.js';
 import { XrayAmqpConsumer } from '../ingest/amqp/xray-consumer.js';
 import { SignalSummaryWriter } from '../ingest/xray/signal-summaries.js';
+import { SIGNAL_BODY_LIMIT_BYTES } from '../ingest/http/signed-route.js';
 import { DEAD_LETTER_PRUNE_MS, startDeadLetterPruner } from './dead-letter-pruner.js';
 import { openRegistry } from './registry-wiring.js';
 import { startRollupFlusher } from './rollup-flusher.js';
@@ -251,6 +252,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       // A request may carry as many readings as one frame; the body limit is a frame plus its envelope.
       maxReadingsPerRequest: limits.maxReadingsPerFrame,
       bodyLimitBytes: limits.maxFrameBytes + 65_536,
+      signedBodyLimitBytes: Math.max(limits.maxFrameBytes + 65_536, SIGNAL_BODY_LIMIT_BYTES),
       allowDefaultSecret: config.demo,
       signalSummaries,
       ...(config.ingest.jwtSecret === undefined ? {} : { ingestJwtSecret: config.ingest.jwtSecret }),

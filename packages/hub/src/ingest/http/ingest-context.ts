@@ -24,6 +24,8 @@ export interface IngestContext {
   /** null: no per-sender limit. */
   readonly limiter: IngestRateLimiter | null;
   readonly bodyLimitBytes: number;
+  /** The signed route's body limit (XRayIOT signals carry up to 1 MiB of payload). */
+  readonly signedBodyLimitBytes: number;
   readonly maxFrameBytes: number;
   /** Frames per frames-route body. */
   readonly maxFramesPerRequest: number;

@@ -16,7 +16,7 @@ import { registerFramesRoute } from './frames-route.js';
 import { registerInsightHubRoutes } from './insighthub-route.js';
 import { createIngestJwtVerifier } from './ingest-jwt.js';
 import { IngestRateLimiter, type IngestRateLimitSettings } from './ingest-rate-limiter.js';
-import { registerSignedRoute } from './signed-route.js';
+import { registerSignedRoute, SIGNAL_BODY_LIMIT_BYTES } from './signed-route.js';
 import { bodyReadRefusal, peerOf } from './ingest-replies.js';
 import { IngestSockets } from '../../http/slow-requests.js';
 
@@ -38,6 +38,11 @@ export interface IngestRouteOptions {
   readonly rateLimit?: IngestRateLimitSettings | null;
   /** Largest accepted request body; default 1 MiB. */
   readonly bodyLimitBytes?: number;
+  /**
+   * Largest body of the signed route, which carries XRayIOT signals of up to 1 MiB of payload; default
+   * `bodyLimitBytes` when that is given (the operator's bound), else room for a whole signal.
+   */
+  readonly signedBodyLimitBytes?: number;
   /** Largest frame in a frames body; default 1 MiB (as on TCP). */
   readonly maxFrameBytes?: number;
   /** Frames in one frames-route body; default 1024 (more is 400 malformed_body). */
@@ -82,6 +87,9 @@ export function registerIngestRoutes(
     signalSummaries: deps.signalSummaries ?? null,
     limiter: deps.rateLimit == null ? null : new IngestRateLimiter(deps.rateLimit, now),
     bodyLimitBytes,
+    signedBodyLimitBytes:
+      deps.signedBodyLimitBytes ??
+      (deps.bodyLimitBytes === undefined ? Math.max(bodyLimitBytes, SIGNAL_BODY_LIMIT_BYTES) : bodyLimitBytes),
     maxFrameBytes: deps.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     maxFramesPerRequest: deps.maxFramesPerRequest ?? DEFAULT_MAX_FRAMES_PER_REQUEST,
     maxReadingsPerRequest: deps.maxReadingsPerRequest ?? DEFAULT_MAX_READINGS_PER_FRAME,

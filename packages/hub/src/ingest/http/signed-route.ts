@@ -86,7 +86,7 @@ export function registerSignedRoute(app: FastifyInstance, context: IngestContext
   app.post(
     SIGNED_ROUTE,
     {
-      bodyLimit: Math.max(context.bodyLimitBytes, SIGNAL_BODY_LIMIT_BYTES),
+      bodyLimit: context.signedBodyLimitBytes,
       config: { rateLimit: false },
       onRequest: ingestGate(context.pipeline, 'application/json'),
       validatorCompiler: acceptAll,

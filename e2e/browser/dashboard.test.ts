@@ -376,6 +376,8 @@ describe.skipIf(skipReason !== null)(
       const followedReadings = `/api/v1/devices/${DEVICES[2]}/readings`;
       const expectedReads = [
         '/api/v1/stats',
+        // the throughput chart's back-fill of the gap
+        '/api/v1/stats/rates',
         '/api/v1/dead-letters',
         ...[...DEVICES, LEGACY_DEVICE].map((device) => `/api/v1/devices/${device}/readings`),
       ];

@@ -83,7 +83,7 @@ describe.skipIf(!cliBuilt || tools.length > 0)('documented examples, run as writ
   });
 
   it('docs/api-ingest.md: the InsightHub example is accepted (202)', async () => {
-    const block = blockContaining('docs/api-ingest.md', 'curl -s -X POST $H/ingest');
+    const block = blockContaining('docs/api-ingest.md', 'authorization: Bearer $TOKEN');
     const lines = shellLines(block.text).map((line) =>
       line.startsWith('curl ') ? line.replace('curl -s ', "curl -s -w ' %{http_code}' ") : line,
     );

@@ -108,6 +108,13 @@ const PROTECTED: readonly ProtectedRoute[] = [
   },
   {
     method: 'GET',
+    route: '/api/v1/xray/signals',
+    minRole: 'viewer',
+    request: () => ({ path: '/api/v1/xray/signals' }),
+    okStatus: 200,
+  },
+  {
+    method: 'GET',
     route: '/api/v1/devices/:device/minutes',
     minRole: 'viewer',
     request: () => ({ path: '/api/v1/devices/d1/minutes' }),

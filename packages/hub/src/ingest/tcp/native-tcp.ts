@@ -146,7 +146,9 @@ class NativeConnection implements TrackedConnection {
       this.closedWaiters.push(resolve);
       this.readingDone = true;
       this.closeCode = REASONS.shutting_down.code;
-      this.socket.pause();
+      // Reading on (onData drops what comes now): a paused socket never sees the device's own end or its
+      // answering CLOSE, and the close would wait for the 2 s destroy timer instead of the device.
+      this.socket.resume();
       this.endWhenAnswered();
     });
   }

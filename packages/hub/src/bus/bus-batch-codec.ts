@@ -9,7 +9,12 @@ import { isReasonCode } from '@sealstream/protocol';
 import type { CommitBatch, DeadLetter, RefusalCount, SourceKind, VerifiedReading } from '../pipeline/ports.js';
 
 const BATCH_VERSION = 1;
-const SOURCE_KINDS = ['tcp', 'legacy', 'http', 'mqtt'] as const satisfies readonly SourceKind[];
+/** Every ingest path; `satisfies Record` makes a new SourceKind a compile error here until it is listed. */
+const SOURCE_KIND_SET = { tcp: true, legacy: true, http: true, mqtt: true, amqp: true } satisfies Record<
+  SourceKind,
+  true
+>;
+const SOURCE_KINDS = Object.keys(SOURCE_KIND_SET);
 const SOURCES: ReadonlySet<string> = new Set<string>(SOURCE_KINDS);
 
 /** A message on the bus that is not a batch of this version. */

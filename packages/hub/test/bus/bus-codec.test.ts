@@ -41,6 +41,24 @@ describe('bus batch codec', () => {
     expect(decodeBusBatch(encodeBusBatch(batch))).toEqual(batch);
   });
 
+  it('carries readings of every ingest path (an AMQP reading reaches the writer too)', () => {
+    const sources = ['tcp', 'legacy', 'http', 'mqtt', 'amqp'] as const;
+    const batch: CommitBatch = {
+      readings: sources.map((source, i) => ({ ...reading('pump-1', i), source })),
+      deadLetters: sources.map((source) => ({
+        reason: 'schema_invalid' as const,
+        source,
+        peer: 'p',
+        device: null,
+        detail: '',
+        raw: new Uint8Array([1]),
+        truncated: false,
+        receivedAt: 1,
+      })),
+    };
+    expect(decodeBusBatch(encodeBusBatch(batch))).toEqual(batch);
+  });
+
   it('refuses what it did not write', () => {
     const bad = [
       'not json',

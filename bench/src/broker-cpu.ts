@@ -1,14 +1,15 @@
 /**
- * The MQTT broker's CPU time, read from /proc/<pid>/stat of the local Mosquitto (found by exact process
- * name, read only: the bench never signals it), so a report can set the broker's share beside the hub's.
+ * A local broker's CPU time (Mosquitto, or RabbitMQ's Erlang VM `beam.smp`), read from /proc/<pid>/stat
+ * (found by exact process name, read only: the bench never signals it), so a report can set the
+ * broker's share beside the hub's.
  */
 import { execFileSync } from 'node:child_process';
 import { processCpuSeconds } from './hub-process.js';
 
-/** The broker's pid, or null when no local `mosquitto` process is visible. */
-export function findBrokerPid(): number | null {
+/** The broker's pid, or null when no local process of that exact name is visible. */
+export function findBrokerPid(processName: 'mosquitto' | 'beam.smp'): number | null {
   try {
-    const out = execFileSync('pgrep', ['-x', 'mosquitto'], { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
+    const out = execFileSync('pgrep', ['-x', processName], { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
     const pid = Number(out);
     return Number.isInteger(pid) && pid > 0 ? pid : null;
   } catch {

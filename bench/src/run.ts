@@ -32,7 +32,9 @@ const HELP = `usage: node bench/dist/run.js [options]
   --probe WHERE        where the live subscriber runs: inline (the bench process, default) or process (its own)
   --legacy-workers LIST  hub --legacy-workers for postgres-legacy, comma-separated: the scenario runs once per
                        value in this run (an A/B, e.g. 0,1); default: the hub's default
-  --mqtt-url URL       the broker of the mqtt-native scenario (or SEALSTREAM_MQTT_URL; default mqtt://127.0.0.1:1883)`;
+  --mqtt-url URL       the broker of the mqtt-native scenario (or SEALSTREAM_MQTT_URL; default mqtt://127.0.0.1:1883)
+  --redis-url URL      the Redis of the scaled scenarios (or SEALSTREAM_REDIS_URL; default redis://127.0.0.1:6379);
+                       their RabbitMQ is a vhost of the bench's own on 127.0.0.1:5672`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -55,6 +57,7 @@ async function main(): Promise<number> {
       probe: { type: 'string', default: 'inline' },
       'legacy-workers': { type: 'string' },
       'mqtt-url': { type: 'string' },
+      'redis-url': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -163,11 +166,18 @@ async function main(): Promise<number> {
       probe,
       ...(workers === undefined ? {} : { legacyWorkers: workers }),
       mqttUrl: values['mqtt-url'] ?? process.env.SEALSTREAM_MQTT_URL ?? 'mqtt://127.0.0.1:1883',
+      redisUrl: values['redis-url'] ?? process.env.SEALSTREAM_REDIS_URL ?? 'redis://127.0.0.1:6379',
       log,
     });
+    // The scaled target is a share of the single-process rate measured in the same run.
+    const single = results.find((earlier) => earlier.scenario === 'postgres-native');
     const withFraction = {
       ...result,
       copyFraction: copy === undefined ? null : Math.round((result.readingsPerSec / copy.rowsPerSec) * 1000) / 1000,
+      singleProcessFraction:
+        result.scenario !== 'scaled-native' || single === undefined
+          ? null
+          : Math.round((result.readingsPerSec / single.readingsPerSec) * 1000) / 1000,
       build: machine.build.id,
     };
     results.push(withFraction);

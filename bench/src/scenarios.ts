@@ -11,7 +11,7 @@ import {
   type BenchStore,
   type StoreKind,
 } from './bench-store.js';
-import { machineCpuSeconds, startHubProcess } from './hub-process.js';
+import { machineCpuSeconds, startHubProcess, type HubProcess, type HubStartOptions } from './hub-process.js';
 import { sampleActivity, type ActivityTally } from './pg-activity.js';
 import { readCommitFigures, type CommitFigures } from './hub-metrics.js';
 import { startLatencyProbe, type ProbePlacement } from './latency-probe.js';
@@ -28,10 +28,13 @@ export const SCENARIOS = [
   'latency-20k-reads',
   'amqp-xray',
   'mqtt-native',
+  'scaled-native',
+  'scaled-latency-20k',
 ] as const;
 /** Concurrent API read loops of `latency-20k-reads` (series and raw pages, see read-load.ts). */
 const READ_WORKERS = 8;
 import { brokerCpuSeconds, findBrokerPid } from './broker-cpu.js';
+import { startScaledHubs } from './scaled-hubs.js';
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface ScenarioSettings {
@@ -58,6 +61,8 @@ export interface ScenarioSettings {
   readonly legacyWorkers?: number;
   /** The broker of the mqtt-native scenario. */
   readonly mqttUrl: string;
+  /** The Redis of the scaled scenarios. */
+  readonly redisUrl: string;
   readonly log: (line: string) => void;
 }
 
@@ -98,7 +103,8 @@ export interface ScenarioResult {
   };
   /** CPU used by everything else on the machine meanwhile (other tests, builds): noise to report. */
   readonly otherCpuPct: number | null;
-  /** The local MQTT broker's CPU over the timed phase (mqtt-native only; other sessions' traffic included). */
+  /** The local broker's CPU over the timed phase (Mosquitto for mqtt-native, RabbitMQ for the scaled
+   * scenarios; other sessions' traffic included). */
   readonly brokerCpuPct: number | null;
   /** WAL the server wrote per committed reading (every session's WAL: other load inflates it). */
   readonly walBytesPerReading: number | null;
@@ -139,13 +145,15 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
   const storeKind: StoreKind = name === 'pglite-native' ? 'pglite' : 'postgres';
   const legacy = name === 'postgres-legacy';
   const xray = name === 'amqp-xray';
-  const vhost: AmqpVhost | null = xray ? await createBenchVhost(AMQP_HOST) : null;
+  // Writer, gateway and api node as separate processes over RabbitMQ and Redis (scaled-hubs.ts).
+  const scaled = name === 'scaled-native' || name === 'scaled-latency-20k';
+  const vhost: AmqpVhost | null = xray || scaled ? await createBenchVhost(AMQP_HOST) : null;
   // latency-20k with a fixed API read load beside it (read-load.ts).
   const reads = name === 'latency-20k-reads';
   const viaMqtt = name === 'mqtt-native';
   // Our own topics and group on a shared broker: nothing of another run reaches this hub.
   const mqttScope = `bench${process.pid}x${Date.now().toString(36)}`;
-  const brokerPid = viaMqtt ? findBrokerPid() : null;
+  const brokerPid = viaMqtt ? findBrokerPid('mosquitto') : scaled ? findBrokerPid('beam.smp') : null;
   const secret = randomBytes(32);
   // The live channel requires a token unless the hub runs in demo mode; the subscriber presents it.
   const liveToken = randomBytes(16).toString('hex');
@@ -157,7 +165,17 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
     const settleNote = await store.settle();
     if (settleNote !== null) settings.log(`  ${settleNote}`);
     const readerPassword = reads ? await createReader(store.hubArgs) : undefined;
-    const hub = await startHubProcess({
+    const startHubs = (options: HubStartOptions): Promise<HubProcess & { metricsPort?: number }> =>
+      scaled && vhost !== null
+        ? startScaledHubs({
+            ...options,
+            storeArgs: store.hubArgs,
+            amqpUrl: vhost.url,
+            redisUrl: settings.redisUrl,
+            scope: mqttScope,
+          })
+        : startHubProcess({ ...options, args: [...store.hubArgs, ...options.args] });
+    const hub = await startHubs({
       // Through the environment, not flags: a hub build that does not know a variable ignores it.
       env: {
         PGAPPNAME: applicationName,
@@ -169,12 +187,11 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         ...(settings.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', settings.cpuProfDir]),
       ],
       args: [
-        ...store.hubArgs,
         '--tcp-port',
         '0',
         '--device-keys',
         xray ? `${KEY_ID}:utf8=${XRAY_SECRET}` : `${KEY_ID}:${secret.toString('hex')}`,
-        ...(vhost === null ? [] : ['--amqp-url', vhost.url]),
+        ...(xray && vhost !== null ? ['--amqp-url', vhost.url] : []),
         ...(legacy
           ? [
               '--legacy-port',
@@ -223,9 +240,11 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       const activity =
         store.kind === 'postgres' ? await sampleActivity(settings.databaseUrl, applicationName) : undefined;
       // Also resets the hub's event-loop delay histogram, so the figures read at the end are this phase's.
-      const hubAtStart = await readCommitFigures(hub.ports.http);
+      // Commit figures live where commits happen: the writer's /metrics in the scaled scenarios.
+      const metricsPort = hub.metricsPort ?? hub.ports.http;
+      const hubAtStart = await readCommitFigures(metricsPort);
       let commitProbe: CommitProbe | undefined;
-      if (name === 'latency-20k' && store.kind === 'postgres') {
+      if ((name === 'latency-20k' || name === 'scaled-latency-20k') && store.kind === 'postgres') {
         commitProbe = await startCommitProbe(settings.databaseUrl);
       }
       const cpu0 = {
@@ -283,7 +302,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
           'pre-sealed tokens, no acks: timed until the hub reported every message committed; latency not measured (legacy messages carry no creation time)';
       } else {
         if (hub.ports.tcp === null) throw new Error('the hub did not open its native port');
-        const fixed = name === 'latency-20k' || reads;
+        const fixed = name === 'latency-20k' || name === 'scaled-latency-20k' || reads;
         const load = await runNativeLoad({
           port: hub.ports.tcp,
           ...(viaMqtt
@@ -338,7 +357,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       // The emitter and the subscriber together: the bench's whole share of the machine.
       const benchSeconds = (cpu1.bench.user + cpu1.bench.system) / 1e6 + (cpu1.probe - cpu0.probe);
       const postgresActivity = (await activity?.stop()) ?? null;
-      const commitFigures = await readCommitFigures(hub.ports.http);
+      const commitFigures = await readCommitFigures(metricsPort);
       const storeCommit = (await commitProbe?.finish()) ?? null;
       const measured = await probe.finish();
       hubExitCode = await hub.stop();
@@ -374,7 +393,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         duplicates: audit.rows - audit.distinctKeys,
         rejected,
         resent,
-        targetRate: name === 'latency-20k' || reads ? settings.latencyRate : null,
+        targetRate: name === 'latency-20k' || name === 'scaled-latency-20k' || reads ? settings.latencyRate : null,
         hubCpuPct: pct(cpu0.hub, cpu1.hub),
         hubMainThreadCpuPct: pct(cpu0.hubMain, cpu1.hubMain),
         postgresCpuPct: store.kind === 'postgres' ? pct(cpu0.pg, cpu1.pg) : null,
@@ -389,7 +408,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
           bench: perReading(benchSeconds, audit.rows),
         },
         otherCpuPct: otherCpu(),
-        brokerCpuPct: viaMqtt ? pct(cpu0.broker, cpu1.broker) : null,
+        brokerCpuPct: brokerPid === null ? null : pct(cpu0.broker, cpu1.broker),
         walBytesPerReading:
           postgresActivity === null || audit.rows === 0 ? null : Math.round(postgresActivity.walBytes / audit.rows),
         postgresActivity,

@@ -1,0 +1,75 @@
+/**
+ * The scaled scenarios' hub: one writer, one gateway and one api node (`serve --role ...`) sharing a
+ * PostgreSQL schema, a RabbitMQ vhost and a Redis key prefix of the bench's own, seen by a scenario as
+ * one hub: devices connect to the gateway, the live subscriber to the api node, commit figures come
+ * from the writer. Started writer first (the partition queues have a consumer before batches arrive),
+ * stopped gateway first (nothing new enters while the writer finishes the bus's backlog).
+ */
+import type { HubProcess, HubStartOptions } from './hub-process.js';
+import { startHubProcess } from './hub-process.js';
+
+export interface ScaledHubOptions extends HubStartOptions {
+  /** Store flags (--database-url, --database-schema), shared by every role. */
+  readonly storeArgs: readonly string[];
+  readonly amqpUrl: string;
+  readonly redisUrl: string;
+  /** Redis key prefix and bus name prefix of this run, so nothing of another run is seen. */
+  readonly scope: string;
+}
+
+export interface ScaledHub extends HubProcess {
+  /** The writer's HTTP port, whose /metrics holds the commit figures. */
+  readonly metricsPort: number;
+}
+
+export async function startScaledHubs(options: ScaledHubOptions): Promise<ScaledHub> {
+  const cluster = [
+    ...options.storeArgs,
+    '--amqp-url',
+    options.amqpUrl,
+    '--redis-url',
+    options.redisUrl,
+    '--redis-key-prefix',
+    `${options.scope}:`,
+    '--bus-prefix',
+    options.scope,
+  ];
+  const start = (role: string, args: readonly string[]): Promise<HubProcess> =>
+    startHubProcess({
+      ...options,
+      args: [...args, ...cluster, '--role', role, '--instance', `${options.scope}-${role}`],
+    });
+  // The gateway and the api node take the scenario's flags (device keys, ports, live settings).
+  const writer = await start('writer', ['--tcp-port', 'off', '--legacy-port', 'off']);
+  const started: HubProcess[] = [writer];
+  try {
+    const gateway = await start('gateway', options.args);
+    started.push(gateway);
+    const api = await start('api', [...options.args, '--tcp-port', 'off', '--legacy-port', 'off']);
+    started.push(api);
+    const sum = (read: (hub: HubProcess) => number | null): number | null => {
+      let total = 0;
+      for (const hub of started) {
+        const value = read(hub);
+        if (value === null) return null;
+        total += value;
+      }
+      return total;
+    };
+    return {
+      ports: { http: api.ports.http, tcp: gateway.ports.tcp, legacy: gateway.ports.legacy },
+      pid: gateway.pid,
+      metricsPort: writer.ports.http,
+      cpuSeconds: () => sum((hub) => hub.cpuSeconds()),
+      mainThreadCpuSeconds: () => sum((hub) => hub.mainThreadCpuSeconds()),
+      output: () => started.map((hub) => hub.output()).join('\n'),
+      async stop(timeoutMs) {
+        const codes = [await gateway.stop(timeoutMs), await writer.stop(timeoutMs), await api.stop(timeoutMs)];
+        return codes.find((code) => code !== 0) ?? 0;
+      },
+    };
+  } catch (error) {
+    for (const hub of started) await hub.stop(5_000);
+    throw error;
+  }
+}

@@ -20,8 +20,13 @@ export function startupBanner(config: HubConfig, facts: BannerFacts): string {
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${facts.ports.http}/`;
   const { ports } = facts;
   const store = config.store.kind === 'pglite' ? `PGlite in ${config.store.dataDir}` : 'PostgreSQL server';
+  const role =
+    config.role === 'all'
+      ? []
+      : [`Role:            ${config.role.join(',')} (instance ${config.instance}; bus prefix ${config.bus.prefix})`];
   const lines = [
     `Sealstream hub is running (${store})`,
+    ...role,
     `Dashboard:       ${url}`,
     `Metrics:         ${url}metrics`,
     `Native TCP:      ${ports.tcp === null ? 'off' : `${config.host}:${ports.tcp}`}`,

@@ -14,12 +14,20 @@ import { dropTestSchema, pgAvailability, pgTestUrl } from '../packages/hub/test/
 import { deleteVhost, rabbitAvailability } from '../packages/hub/test/support/rabbitmq.js';
 import { dropKeys, redisAvailability } from '../packages/hub/test/support/redis.js';
 import { countDelivered, countRollups, eventually, sleep } from './support/hub-process.js';
-import { clusterSetup, KEY_ID, LiveWatcher, SECRET, startRole, type ClusterSetup, type RoleProcess } from './support/cluster.js';
+import {
+  clusterSetup,
+  KEY_ID,
+  LiveWatcher,
+  SECRET,
+  startRole,
+  type ClusterSetup,
+  type RoleProcess,
+} from './support/cluster.js';
 
 const [postgres, rabbit, redis] = await Promise.all([pgAvailability(), rabbitAvailability(), redisAvailability()]);
 const missing = !hubBuilt()
   ? 'the build is missing (run npm run build)'
-  : [postgres, rabbit, redis].map((s) => (s.available ? null : s.reason)).find((r) => r !== null) ?? null;
+  : ([postgres, rabbit, redis].map((s) => (s.available ? null : s.reason)).find((r) => r !== null) ?? null);
 if (missing !== null && process.env.CI === 'true') throw new Error(`${missing}; CI=true requires it`);
 if (missing !== null) console.warn(`skipping scale-out e2e: ${missing}`);
 
@@ -139,7 +147,18 @@ describe.skipIf(missing !== null)('scale-out: one gateway, one writer, one api n
   it('lists every process in the cluster view (operators only)', async () => {
     const active = setup as ClusterSetup;
     const made = await runCli(
-      ['users', 'add', '--username', 'ops', '--role', 'operator', '--database-url', pgTestUrl(), '--database-schema', active.schema],
+      [
+        'users',
+        'add',
+        '--username',
+        'ops',
+        '--role',
+        'operator',
+        '--database-url',
+        pgTestUrl(),
+        '--database-schema',
+        active.schema,
+      ],
       { env: active.env },
     );
     const password = /password \(shown only now\): (\S+)/.exec(made.output)?.[1];

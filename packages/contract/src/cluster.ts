@@ -7,7 +7,9 @@ export const ClusterNode = Type.Object(
     roles: Type.Array(Type.String(), { description: '`all`, or some of gateway, writer, api' }),
     startedAt: Type.Number({ description: 'ms since the epoch when the process started' }),
     heartbeatAt: Type.Number({ description: 'ms since the epoch of its last heartbeat (every ~2 s)' }),
-    acceptedPerSec: Type.Number({ description: 'readings this process accepted (gateway) or committed (writer) per second' }),
+    acceptedPerSec: Type.Number({
+      description: 'readings this process accepted (gateway) or committed (writer) per second',
+    }),
   },
   { $id: 'ClusterNode' },
 );

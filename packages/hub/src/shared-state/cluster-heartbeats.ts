@@ -24,9 +24,7 @@ export class ClusterHeartbeats {
   constructor(private readonly state: RedisState) {}
 
   async beat(node: NodeHeartbeat): Promise<void> {
-    await this.state.run((redis) =>
-      redis.set(`node:${node.instance}`, JSON.stringify(node), 'PX', HEARTBEAT_TTL_MS),
-    );
+    await this.state.run((redis) => redis.set(`node:${node.instance}`, JSON.stringify(node), 'PX', HEARTBEAT_TTL_MS));
   }
 
   async forget(instance: string): Promise<void> {

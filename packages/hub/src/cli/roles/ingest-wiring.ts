@@ -8,7 +8,10 @@ import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { HubConfig } from '../../config/hub-config.js';
 import { XrayAmqpConsumer } from '../../ingest/amqp/xray-consumer.js';
-import { DEFAULT_NONCE_WINDOW_MAX_ENTRIES, DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE } from '../../ingest/http/ingest-routes.js';
+import {
+  DEFAULT_NONCE_WINDOW_MAX_ENTRIES,
+  DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE,
+} from '../../ingest/http/ingest-routes.js';
 import { createLegacyIngest, type LegacyIngest } from '../../ingest/legacy/legacy-tcp.js';
 import { createMqttIngest, type MqttIngest } from '../../ingest/mqtt/mqtt-ingest.js';
 import { createNativeIngest, type NativeIngest } from '../../ingest/tcp/native-tcp.js';

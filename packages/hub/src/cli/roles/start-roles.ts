@@ -38,7 +38,12 @@ import { busReadingStore } from './bus-store.js';
 import { busTopology, busUrl, noticeTimeoutMs } from './bus-settings.js';
 import { startClusterPresence } from './cluster-wiring.js';
 import { apiRateLimits, guardHttp, httpIngestOptions, listenMonitor } from './http-wiring.js';
-import { createIngestListeners, createLegacyPool, createSignalSummaries, type IngestListeners } from './ingest-wiring.js';
+import {
+  createIngestListeners,
+  createLegacyPool,
+  createSignalSummaries,
+  type IngestListeners,
+} from './ingest-wiring.js';
 import { createLiveLayer } from './live-wiring.js';
 import { createPipeline } from './pipeline-wiring.js';
 import { openHubStore } from './store-wiring.js';
@@ -139,7 +144,14 @@ export async function startRoles(config: HubConfig, options: StartHubOptions): P
         await legacyPool?.close();
       });
       if (gateway) {
-        ingest = createIngestListeners({ config, pipeline: built, keys: opened.keys, metrics, logger, signalSummaries });
+        ingest = createIngestListeners({
+          config,
+          pipeline: built,
+          keys: opened.keys,
+          metrics,
+          logger,
+          signalSummaries,
+        });
       }
     }
 
@@ -154,7 +166,8 @@ export async function startRoles(config: HubConfig, options: StartHubOptions): P
       redis,
       instance: config.instance,
       roles,
-      acceptedPerSec: () => (gateway && pipeline !== null ? pipeline.stats().readingsPerSec : (writer?.committedPerSec() ?? 0)),
+      acceptedPerSec: () =>
+        gateway && pipeline !== null ? pipeline.stats().readingsPerSec : (writer?.committedPerSec() ?? 0),
       logger,
     });
     closers.push(() => presence.stop());

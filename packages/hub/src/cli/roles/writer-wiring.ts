@@ -32,7 +32,10 @@ export async function startWriterRole(
   const rates = new StatsTracker();
   const upkeep = startStoreUpkeep(store, config, logger, metrics);
   const keep = (partition: number, detail: string, content: Buffer, reason: string): void => {
-    logger.error({ partition, reason }, 'a bus batch was given up on; moved to the dead queue and kept as a dead letter');
+    logger.error(
+      { partition, reason },
+      'a bus batch was given up on; moved to the dead queue and kept as a dead letter',
+    );
     const letter = giveUpLetter(config, partition, detail, content, reason);
     // When the store is what failed, this fails too: the dead queue still holds the batch.
     store.commit({ readings: [], deadLetters: [letter] }).catch((error: unknown) => {

@@ -1,15 +1,17 @@
 /**
  * The stats an api node shows (GET /api/v1/stats, the live `stats` / `stats:update`): totals read from
- * PostgreSQL, so every api node shows the database's numbers whoever committed them, refreshed every
- * second and after each batch of commit notices (one query in flight at most, one more queued); rates
- * from the commit notices this node received (a StatsTracker). Duplicates are not stored, so an api
- * node counts none.
+ * PostgreSQL at start, then moved by each commit notice (the readings a commit made new, its dead
+ * letters and refusal counts: exactly what the database's totals grew by), and read again every
+ * TOTALS_RESYNC_MS so notices this node never saw (its feed queue dropped the oldest while it lagged,
+ * a reconnect, a batch a writer gave up on) cannot leave it off for long. Re-reading on every notice
+ * would sum the whole rollup table several times a second per node. Rates come from the notices (a
+ * StatsTracker). Duplicates are not stored, so an api node counts none.
  */
 import { isReasonCode, type LiveStats, type ReasonCode } from '@sealstream/protocol';
 import type { CommitBatch, ReadingStore } from '../../pipeline/ports.js';
 import { StatsTracker, type RatePoint } from '../../pipeline/stats-tracker.js';
 
-export const TOTALS_REFRESH_MS = 1_000;
+export const TOTALS_RESYNC_MS = 5_000;
 
 export class ApiStats {
   private readonly tracker = new StatsTracker();
@@ -28,7 +30,7 @@ export class ApiStats {
   /** First totals (the caller waits for them), then the refresh timer. */
   async start(): Promise<void> {
     await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), TOTALS_REFRESH_MS);
+    this.timer = setInterval(() => void this.refresh(), TOTALS_RESYNC_MS);
     this.timer.unref();
   }
 
@@ -36,12 +38,18 @@ export class ApiStats {
     clearInterval(this.timer);
   }
 
-  /** A batch of commit notices: counted in the rates, and the totals read again. */
+  /** A commit notice: what it made new moves the totals and the rates. */
   noticed(batch: CommitBatch): void {
     this.tracker.addValid(batch.readings.length);
-    for (const letter of batch.deadLetters) this.tracker.addInvalid(letter.reason);
-    for (const count of batch.refusalCounts ?? []) this.tracker.addInvalid(count.reason, count.count);
-    void this.refresh();
+    this.valid += batch.readings.length;
+    for (const letter of batch.deadLetters) this.invalidOf(letter.reason, 1);
+    for (const count of batch.refusalCounts ?? []) this.invalidOf(count.reason, count.count);
+  }
+
+  private invalidOf(reason: ReasonCode, count: number): void {
+    this.tracker.addInvalid(reason, count);
+    this.invalid += count;
+    this.byReason[reason] = (this.byReason[reason] ?? 0) + count;
   }
 
   snapshot(): LiveStats {
@@ -62,7 +70,10 @@ export class ApiStats {
     return this.tracker.rateHistory();
   }
 
-  /** One read at a time; a refresh asked for meanwhile runs once after it (it may see newer commits). */
+  /**
+   * Reads the totals again (one read at a time; one asked for meanwhile runs once after it). Notices
+   * that arrive while it runs may or may not be in its answer; the next read settles them.
+   */
   refresh(): Promise<void> {
     if (this.inFlight !== undefined) {
       this.again = true;

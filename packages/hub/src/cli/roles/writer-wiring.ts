@@ -30,6 +30,8 @@ export async function startWriterRole(
   logger: Logger,
 ): Promise<WriterRole> {
   const rates = new StatsTracker();
+  // A gateway in the same process counts readings already (its pipeline sees every commit's answer).
+  const countsReadings = config.role === 'all' || !config.role.includes('gateway');
   const upkeep = startStoreUpkeep(store, config, logger, metrics);
   const keep = (partition: number, detail: string, content: Buffer, reason: string): void => {
     logger.error(
@@ -50,7 +52,7 @@ export async function startWriterRole(
     prefetch: WRITER_PREFETCH,
     maxBatchRows: config.limits.maxBatchRows,
     maxAttempts: BUS_MAX_ATTEMPTS,
-    onCommitted: (fresh, _at, batch) => countCommitted(metrics, rates, fresh, batch),
+    onCommitted: (fresh, _at, batch) => countCommitted(countsReadings ? metrics : null, rates, fresh, batch),
     onGiveUp: keep,
     onError: (error) => logger.warn({ err: error.message }, 'bus (writer) error'),
   });
@@ -65,7 +67,7 @@ export async function startWriterRole(
 }
 
 function countCommitted(
-  metrics: HubMetrics,
+  metrics: HubMetrics | null,
   rates: StatsTracker,
   fresh: readonly VerifiedReading[],
   batch: CommitBatch,
@@ -74,12 +76,13 @@ function countCommitted(
   const all = new Map<SourceKind, number>();
   for (const reading of fresh) accepted.set(reading.source, (accepted.get(reading.source) ?? 0) + 1);
   for (const reading of batch.readings) all.set(reading.source, (all.get(reading.source) ?? 0) + 1);
+  rates.addValid(fresh.length);
+  if (metrics === null) return;
   for (const [source, count] of all) {
     const fresh = accepted.get(source) ?? 0;
     if (fresh > 0) metrics.pipeline.readingsAccepted(source, fresh);
     if (count - fresh > 0) metrics.pipeline.readingsDuplicate(source, count - fresh);
   }
-  rates.addValid(fresh.length);
 }
 
 /** What is kept of a batch given up on: its bytes (cut to --dead-letter-raw-bytes) and why. */

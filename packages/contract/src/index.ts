@@ -7,5 +7,6 @@ export { stringEnum } from './string-enum.js';
 export { DeviceStatus, DeviceSummary } from './devices.js';
 export { MetricAggregate, MinuteDocument, Reading, SeriesPoint } from './history.js';
 export { DEAD_LETTER_PREVIEW_BYTES, DeadLetterItem, RedriveOutcome } from './dead-letters.js';
+export { ClusterNode, ClusterView } from './cluster.js';
 export { Stats } from './stats.js';
 export { Role, User, UserList } from './users.js';

@@ -94,6 +94,28 @@ export function encodeCommitNotice(inserted: readonly boolean[]): Buffer {
   return Buffer.from(JSON.stringify({ v: BATCH_VERSION, i: bits }));
 }
 
+/**
+ * The writer's answer for a batch the store refused for its data even alone (one row PostgreSQL will not
+ * take): the gateway's committer then splits it (pipeline/commit-splitter.ts) and sends the halves again,
+ * so only the refused row is refused. `detail` is the store's message, which never carries data values.
+ */
+export function encodeRefusedNotice(detail: string): Buffer {
+  return Buffer.from(JSON.stringify({ v: BATCH_VERSION, e: 'store_refused_data', m: detail.slice(0, 300) }));
+}
+
+/** The refusal's detail when `bytes` is a refused notice, else undefined (a commit notice, or garbage). */
+export function noticeRefusal(bytes: Uint8Array): string | undefined {
+  try {
+    const wire: unknown = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    if (isObject(wire) && wire['v'] === BATCH_VERSION && wire['e'] === 'store_refused_data') {
+      return typeof wire['m'] === 'string' ? wire['m'] : 'the store refused the batch';
+    }
+  } catch {
+    // not JSON: decodeCommitNotice says so
+  }
+  return undefined;
+}
+
 export function decodeCommitNotice(bytes: Uint8Array, expectedReadings: number): boolean[] {
   let wire: unknown;
   try {

@@ -12,7 +12,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { CommitBatch, CommitResult } from '../pipeline/ports.js';
-import { decodeCommitNotice, encodeBusBatch } from './bus-batch-codec.js';
+import { StoreError } from '../pipeline/store-error.js';
+import { decodeCommitNotice, encodeBusBatch, noticeRefusal } from './bus-batch-codec.js';
 import { BusConnection } from './bus-connection.js';
 import { BusError } from './bus-errors.js';
 import { declareBusTopology, type BusNames, type BusTopologyOptions } from './bus-topology.js';
@@ -154,6 +155,12 @@ export class BusCommitClient {
     if (typeof id !== 'string') return;
     const part = this.pending.get(id);
     if (part === undefined) return; // late: its commit already timed out and was retried
+    const refusal = noticeRefusal(message.content);
+    if (refusal !== undefined) {
+      // Thrown as the store would: the committer splits the batch and sends the halves again.
+      this.settle(id)?.reject(new StoreError('store_refused_data', refusal));
+      return;
+    }
     try {
       const inserted = decodeCommitNotice(message.content, part.readings);
       this.settle(id)?.resolve(inserted);

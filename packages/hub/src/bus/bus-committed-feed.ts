@@ -5,7 +5,7 @@
  * Live views are best effort by design; the store stays the truth and the dashboard back-fills from it.
  */
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
-import type { LiveSink } from '../pipeline/ports.js';
+import type { CommitBatch, LiveSink } from '../pipeline/ports.js';
 import { decodeBusBatch } from './bus-batch-codec.js';
 import { BusConnection } from './bus-connection.js';
 import { busNames } from './bus-topology.js';
@@ -16,6 +16,8 @@ export interface BusCommittedFeedOptions {
   readonly instance: string;
   readonly maxQueuedMessages: number;
   readonly sink: LiveSink;
+  /** Every batch as it arrives, before the sink (the api node's rates count readings and refusals). */
+  readonly onBatch?: (batch: CommitBatch, committedAt: number) => void;
   /** A message that could not be decoded (counted by the caller). */
   readonly onMalformed?: () => void;
   readonly onError?: (error: Error) => void;
@@ -67,6 +69,7 @@ export class BusCommittedFeed {
       const batch = decodeBusBatch(message.content);
       const committedAt =
         typeof message.properties.timestamp === 'number' ? message.properties.timestamp * 1000 : Date.now();
+      this.options.onBatch?.(batch, committedAt);
       if (batch.readings.length > 0) this.options.sink.committed(batch.readings, committedAt);
       if (batch.deadLetters.length > 0) this.options.sink.rejected(batch.deadLetters);
     } catch {

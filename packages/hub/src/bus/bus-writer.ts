@@ -6,13 +6,22 @@
  * before its ack leaves the batches in their queue; the next writer commits them again and the
  * (device, seq) identity turns them into duplicates.
  *
- * A batch whose commit fails is rejected into the retry exchange and comes back after the retry delay;
+ * A batch the store refuses for one row's data is committed alone, and when refused alone answered with
+ * a refused notice so its gateway splits it (see `isolate`); it never goes to the retry or dead queue.
+ * A batch whose commit fails otherwise is rejected into the retry exchange and comes back after the retry delay;
  * after `maxAttempts` it is moved to the dead queue with its reason in a header. A message that is not
  * a batch at all goes to the dead queue at once. Bound: `prefetch` unacknowledged batches per partition.
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { CommitBatch, CommitResult, DeadLetter, RefusalCount, VerifiedReading } from '../pipeline/ports.js';
-import { BusCodecError, decodeBusBatch, encodeBusBatch, encodeCommitNotice } from './bus-batch-codec.js';
+import { storeErrorCodeOf } from '../pipeline/store-error.js';
+import {
+  BusCodecError,
+  decodeBusBatch,
+  encodeBusBatch,
+  encodeCommitNotice,
+  encodeRefusedNotice,
+} from './bus-batch-codec.js';
 import { BusConnection } from './bus-connection.js';
 import { declareBusTopology, type BusNames, type BusTopologyOptions } from './bus-topology.js';
 
@@ -31,9 +40,10 @@ export interface BusWriterOptions extends BusTopologyOptions {
   readonly maxBatchRows: number;
   /** Commit attempts per batch before it is moved to the dead queue. */
   readonly maxAttempts: number;
-  /** After each commit, with the readings that were new; must not throw. */
-  readonly onCommitted?: (readings: readonly VerifiedReading[], committedAt: number) => void;
-  readonly onGiveUp?: (partition: number, detail: string) => void;
+  /** After each commit, with the readings that were new (and the whole batch committed); must not throw. */
+  readonly onCommitted?: (readings: readonly VerifiedReading[], committedAt: number, batch: CommitBatch) => void;
+  /** A batch moved to the dead queue: why, and the message's bytes (to keep as a dead letter). */
+  readonly onGiveUp?: (partition: number, detail: string, content: Buffer, reason: string) => void;
   readonly onError?: (error: Error) => void;
 }
 
@@ -119,12 +129,52 @@ export class BusWriter {
       try {
         result = await this.options.store.commit(merged);
       } catch (error) {
-        await this.failed(taken, error);
+        if (storeErrorCodeOf(error) === 'store_refused_data') await this.isolate(taken, error);
+        else await this.failed(taken, error);
       }
       if (result !== undefined) this.answer(taken, merged, result);
     }
     this.committing = false;
     for (const waiter of this.idleWaiters.splice(0)) waiter();
+  }
+
+  /**
+   * The store refused the merged batch for one row's data: retrying would be refused again, and the
+   * retry/dead queues are for outages. Each batch is committed alone; one refused even alone is answered
+   * with a refused notice (and acknowledged), so its gateway's committer splits it down to the refused
+   * row (pipeline/commit-splitter.ts) and sends the rest again.
+   */
+  private async isolate(taken: readonly Delivery[], firstError: unknown): Promise<void> {
+    for (const delivery of taken) {
+      let result: CommitResult | undefined;
+      let error: unknown = taken.length === 1 ? firstError : undefined;
+      if (error === undefined) {
+        try {
+          result = await this.options.store.commit(delivery.batch);
+        } catch (caught) {
+          error = caught;
+        }
+      }
+      if (result !== undefined) {
+        this.answer([delivery], delivery.batch, result);
+      } else if (storeErrorCodeOf(error) === 'store_refused_data') {
+        this.refuse(delivery, error);
+      } else {
+        await this.failed([delivery], error);
+      }
+    }
+  }
+
+  private refuse(delivery: Delivery, error: unknown): void {
+    if (delivery.channel !== this.channel) return; // redelivered elsewhere, refused there again
+    const replyTo = delivery.message.properties.replyTo as unknown;
+    if (typeof replyTo === 'string' && replyTo !== '') {
+      const detail = error instanceof Error ? error.message : 'the store refused the batch';
+      delivery.channel.sendToQueue(replyTo, encodeRefusedNotice(detail), {
+        correlationId: delivery.message.properties.correlationId as string,
+      });
+    }
+    delivery.channel.ack(delivery.message);
   }
 
   private take(): Delivery[] {
@@ -163,14 +213,19 @@ export class BusWriter {
     }
     const channel = this.channel;
     if (channel !== undefined && this.names !== undefined && (fresh.length > 0 || merged.deadLetters.length > 0)) {
-      channel.publish(this.names.committed, '', encodeBusBatch({ readings: fresh, deadLetters: merged.deadLetters }), {
+      const committed: CommitBatch = {
+        readings: fresh,
+        deadLetters: merged.deadLetters,
+        ...(merged.refusalCounts === undefined ? {} : { refusalCounts: merged.refusalCounts }),
+      };
+      channel.publish(this.names.committed, '', encodeBusBatch(committed), {
         contentType: 'application/json',
         timestamp: Math.floor(committedAt / 1000),
       });
     }
     for (const delivery of taken) if (delivery.channel === this.channel) delivery.channel.ack(delivery.message);
     try {
-      this.options.onCommitted?.(fresh, committedAt);
+      this.options.onCommitted?.(fresh, committedAt, merged);
     } catch {
       // a hook must never stop commits
     }
@@ -198,7 +253,7 @@ export class BusWriter {
   ): Promise<void> {
     const names = this.names;
     if (names === undefined) return;
-    this.options.onGiveUp?.(partition, `${reason}: ${detail}`);
+    this.options.onGiveUp?.(partition, `${reason}: ${detail}`, message.content, reason);
     try {
       await publishConfirmed(channel, names.dead, message, {
         'x-sealstream-reason': reason,

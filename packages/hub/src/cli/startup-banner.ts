@@ -20,9 +20,15 @@ export function startupBanner(config: HubConfig, facts: BannerFacts): string {
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${facts.ports.http}/`;
   const { ports } = facts;
   const store = config.store.kind === 'pglite' ? `PGlite in ${config.store.dataDir}` : 'PostgreSQL server';
+  const servesApi = config.role === 'all' || config.role.includes('api');
+  const role =
+    config.role === 'all'
+      ? []
+      : [`Role:            ${config.role.join(',')} (instance ${config.instance}; bus prefix ${config.bus.prefix})`];
   const lines = [
     `Sealstream hub is running (${store})`,
-    `Dashboard:       ${url}`,
+    ...role,
+    `Dashboard:       ${url}${servesApi ? '' : `  (not on this role: ${roleServes(config)} only)`}`,
     `Metrics:         ${url}metrics`,
     `Native TCP:      ${ports.tcp === null ? 'off' : `${config.host}:${ports.tcp}`}`,
     `Legacy TCP:      ${ports.legacy === null ? 'off' : `${config.host}:${ports.legacy}`}`,
@@ -32,6 +38,13 @@ export function startupBanner(config: HubConfig, facts: BannerFacts): string {
   ];
   const rule = '='.repeat(Math.min(100, Math.max(...lines.map((line) => line.length)) + 4));
   return ['', rule, ...lines.map((line) => `  ${line}`), rule, ''].join('\n');
+}
+
+/** What the HTTP port of a process without the api role serves. */
+function roleServes(config: HubConfig): string {
+  return config.role !== 'all' && config.role.includes('gateway')
+    ? '/healthz, /metrics, HTTP ingest'
+    : '/healthz, /metrics';
 }
 
 function demoLines(config: HubConfig, admin: BannerFacts['demoAdmin']): string[] {

@@ -9,7 +9,27 @@ export interface DeviceKeyConfig {
   readonly devices: 'any' | readonly string[];
 }
 
+/** The parts of the hub a scaled-out process runs (docs/scale-out.md). */
+export type HubRole = 'gateway' | 'writer' | 'api';
+
 export interface HubConfig {
+  /**
+   * `all`: today's single process (every part, no bus). Otherwise the roles this process runs, joined
+   * by the RabbitMQ bus (`amqp.url`) and Redis (`redis`).
+   */
+  readonly role: 'all' | readonly HubRole[];
+  /** This process's name in heartbeats, metrics labels, /healthz and the broker's connection list. */
+  readonly instance: string;
+  /** The bus between gateways and writers (used only when `role` is not `all`). */
+  readonly bus: {
+    readonly partitions: number;
+    /** Exchange and queue name prefix; several clusters (or test runs) can share a vhost. */
+    readonly prefix: string;
+    /** Bound of each partition queue; beyond it gateways' publishes are refused (backpressure). */
+    readonly maxQueueBytes: number;
+  };
+  /** Shared state of several hubs; null: none (one process keeps it in memory). */
+  readonly redis: { readonly url: string; readonly keyPrefix: string } | null;
   readonly demo: boolean;
   readonly host: string;
   readonly httpPort: number;

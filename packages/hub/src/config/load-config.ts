@@ -14,7 +14,7 @@ import {
 } from '../pipeline/keyring.js';
 import { hostname } from 'node:os';
 import { DEFAULT_TOPIC_PREFIX, isValidPrefix } from '../ingest/mqtt/mqtt-topics.js';
-import type { DeviceKeyConfig, HubConfig } from './hub-config.js';
+import type { DeviceKeyConfig, HubConfig, HubRole } from './hub-config.js';
 
 /** Shortest static live token accepted (`--live-token`): 16 random characters are beyond guessing. */
 const MIN_LIVE_TOKEN_CHARS = 16;
@@ -114,6 +114,13 @@ export const SETTINGS = {
   'mqtt-connections': 'SEALSTREAM_MQTT_CONNECTIONS',
   'mqtt-receive-maximum': 'SEALSTREAM_MQTT_RECEIVE_MAXIMUM',
   'mqtt-frames-per-message': 'SEALSTREAM_MQTT_FRAMES_PER_MESSAGE',
+  role: 'SEALSTREAM_ROLE',
+  instance: 'SEALSTREAM_INSTANCE',
+  'bus-partitions': 'SEALSTREAM_BUS_PARTITIONS',
+  'bus-prefix': 'SEALSTREAM_BUS_PREFIX',
+  'bus-max-queue-bytes': 'SEALSTREAM_BUS_MAX_QUEUE_BYTES',
+  'redis-url': 'SEALSTREAM_REDIS_URL',
+  'redis-key-prefix': 'SEALSTREAM_REDIS_KEY_PREFIX',
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -225,7 +232,16 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
   if (maxReadingsPerFrame > maxQueuedRows / 2)
     errors.push('max-readings-per-frame must be at most half of max-queued-rows');
 
+  const role = roleSetting(raw('role'), errors);
   const config: HubConfig = {
+    role,
+    instance: instanceSetting(raw('instance'), errors),
+    bus: {
+      partitions: int('bus-partitions', 8, 1, 1024),
+      prefix: busPrefix(raw('bus-prefix'), errors),
+      maxQueueBytes: int('bus-max-queue-bytes', 268_435_456, 1_048_576, 68_719_476_736),
+    },
+    redis: redisSettings(raw, errors),
     demo,
     host: raw('host') ?? '127.0.0.1',
     httpPort: port('http-port', 8080) ?? 8080,
@@ -295,7 +311,15 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
       legacyIntervalMs: int('demo-legacy-interval-ms', 10_000, 100, 3_600_000),
     },
   };
-  if (!demo && config.deviceKeys.length === 0 && config.registry.masterKey === undefined && config.tcpPort !== null) {
+  scaleOutChecks(config, errors);
+  const ingesting = role === 'all' || role.includes('gateway');
+  if (
+    ingesting &&
+    !demo &&
+    config.deviceKeys.length === 0 &&
+    config.registry.masterKey === undefined &&
+    config.tcpPort !== null
+  ) {
     errors.push(
       'no device keys: set SEALSTREAM_DEVICE_KEYS (keyId:hexsecret[:dev1|dev2],...), or SEALSTREAM_MASTER_KEY to register devices through the API, or run with --demo',
     );
@@ -522,6 +546,77 @@ function mqttSettings(
     receiveMaximum: int('mqtt-receive-maximum', 16, 1, 65_535),
     framesPerMessage: int('mqtt-frames-per-message', 64, 1, 4096),
   };
+}
+
+const ROLES: readonly HubRole[] = ['gateway', 'writer', 'api'];
+
+/** `all` (the default), or a comma list of gateway, writer, api (`all` may not be combined). */
+function roleSetting(text: string | undefined, errors: string[]): HubConfig['role'] {
+  if (text === undefined || text.trim() === 'all') return 'all';
+  const names = text.split(',').map((name) => name.trim());
+  const roles: HubRole[] = [];
+  for (const name of names) {
+    const known = ROLES.find((role) => role === name);
+    if (known === undefined) {
+      errors.push('--role / SEALSTREAM_ROLE must be all, or a comma list of gateway, writer, api');
+      return 'all';
+    }
+    if (!roles.includes(known)) roles.push(known);
+  }
+  // In the catalogue's order, so `writer,gateway` and `gateway,writer` are the same process.
+  return ROLES.filter((role) => roles.includes(role));
+}
+
+function instanceSetting(text: string | undefined, errors: string[]): string {
+  const instance = text ?? `${hostname()}-${process.pid}`;
+  if (!/^[A-Za-z0-9._:-]{1,100}$/.test(instance)) {
+    errors.push('--instance / SEALSTREAM_INSTANCE must be 1..100 characters of [A-Za-z0-9._:-]');
+  }
+  return instance;
+}
+
+function busPrefix(text: string | undefined, errors: string[]): string {
+  const prefix = text ?? 'sealstream';
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(prefix)) {
+    errors.push('--bus-prefix / SEALSTREAM_BUS_PREFIX must be 1..64 characters of [A-Za-z0-9._-]');
+  }
+  return prefix;
+}
+
+function redisSettings(raw: (name: SettingName) => string | undefined, errors: string[]): HubConfig['redis'] {
+  const url = raw('redis-url');
+  const keyPrefix = raw('redis-key-prefix') ?? 'sealstream:';
+  if (!/^[A-Za-z0-9._:{}-]{1,64}$/.test(keyPrefix)) {
+    errors.push('--redis-key-prefix / SEALSTREAM_REDIS_KEY_PREFIX must be 1..64 characters of [A-Za-z0-9._:{}-]');
+  }
+  if (url === undefined) return null;
+  if (!/^rediss?:\/\/\S+$/.test(url))
+    errors.push('--redis-url / SEALSTREAM_REDIS_URL must start with redis:// or rediss://');
+  return { url, keyPrefix };
+}
+
+/**
+ * A role other than `all` is one process of several: they meet in the RabbitMQ bus (--amqp-url) and a
+ * PostgreSQL server (PGlite is one process's file), and gateways and api nodes share state in Redis.
+ */
+function scaleOutChecks(config: HubConfig, errors: string[]): void {
+  const { role } = config;
+  if (role === 'all') return;
+  const named = `--role ${role.join(',')}`;
+  if (config.amqp === null || config.amqp === undefined) {
+    errors.push(`${named} needs --amqp-url / SEALSTREAM_AMQP_URL: the RabbitMQ bus between roles`);
+  }
+  if (config.store.kind !== 'postgres') {
+    errors.push(
+      `${named} needs --database-url / DATABASE_URL: the embedded PGlite store serves one process only (use --role all)`,
+    );
+  }
+  if ((role.includes('gateway') || role.includes('api')) && config.redis === null) {
+    errors.push(`${named} needs --redis-url / SEALSTREAM_REDIS_URL: gateways and api nodes share state in Redis`);
+  }
+  if (config.demo) {
+    errors.push(`${named} cannot run --demo: demo mode is one process with its own secrets (use --role all)`);
+  }
 }
 
 /** 0 hours: no age bound. */

@@ -20,7 +20,7 @@ import { answerNoSuchRoute, installErrorHandlers } from './api-errors.js';
 import { refuseUnstorableInput } from './storable-input.js';
 import type { AccountStore, LiveSessionControl, QueryStore } from './api-ports.js';
 import { API_PREFIX, ErrorBody } from './api-schemas.js';
-import { bearerSubject, registerAuth, registerTokens } from './auth.js';
+import { bearerSubject, registerAuth, registerTokens, type Authorizer } from './auth.js';
 import { registerDeadLetterRoutes } from './dead-letter-routes.js';
 import { registerExportRoutes } from './export-routes.js';
 import { registerExportTicketRoutes } from './export-ticket-routes.js';
@@ -36,7 +36,7 @@ import type { DeviceRegistry } from '../registry/device-registry.js';
 import { registerApiKeyRoutes } from './api-key-routes.js';
 import { bodyTimeoutRefusal } from '../ingest/http/ingest-replies.js';
 import { registerIngestRoutes, type IngestRouteOptions } from '../ingest/http/ingest-routes.js';
-import { metricsExposition, readiness } from './monitor-app.js';
+import { metricsExposition, readiness, type MonitorSources } from './monitor-app.js';
 import { registerXraySignalRoutes, type SignalQueryStore } from './xray-signal-routes.js';
 import { registerRedriveRoutes, type RedriveDeps } from './redrive-routes.js';
 import { registerRegistryRoutes } from './registry-routes.js';
@@ -46,6 +46,13 @@ import {
   requestDeadlineOptions,
   type ClientErrorKind,
 } from './slow-requests.js';
+
+/** Who answers /healthz: role(s), instance, and its dependencies (postgres, bus, redis: up or down). */
+const HEALTH_IDENTITY = {
+  role: Type.Optional(Type.String({ description: 'all, or the roles of this process (gateway,writer,api)' })),
+  instance: Type.Optional(Type.String()),
+  deps: Type.Optional(Type.Record(Type.String(), Type.String({ description: 'up or down' }))),
+};
 
 /** The request ids a client may choose (x-request-id); anything else gets an id of the hub's. */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -78,6 +85,9 @@ export interface HttpAppOptions {
   readonly isReady: () => boolean;
   /** See MonitorSources.brokers: /healthz says `degraded` while one is down. */
   readonly brokers?: () => Readonly<Record<string, 'connected' | 'down'>>;
+  /** See MonitorSources.identity and .dependencies: who answers /healthz, and the bus and Redis states. */
+  readonly identity?: MonitorSources['identity'];
+  readonly dependencies?: MonitorSources['dependencies'];
   /** XRayIOT signal summaries for GET /api/v1/xray/signals; absent: no such route. */
   readonly signals?: SignalQueryStore;
   readonly bodyLimitBytes?: number;
@@ -105,6 +115,13 @@ export interface HttpAppOptions {
   readonly exportTickets?: ExportTicketOptions;
   /** Ends an account's live connections when it is disabled; absent: no live layer to tell. */
   readonly liveSessions?: LiveSessionControl;
+  /**
+   * False on a gateway process: no REST API, tokens or dashboard, only ingest, /healthz and /metrics
+   * (default true).
+   */
+  readonly serveApi?: boolean;
+  /** Extra API routes registered inside the API scope (its auth and limits), e.g. the cluster view. */
+  readonly extraApiRoutes?: (api: FastifyInstance, auth: Authorizer) => void;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -206,11 +223,14 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
         summary: 'Readiness: 200 when listening and the store answers, else 503',
         response: {
           200: Type.Object({
-            status: Type.String({ description: 'ok, or degraded when a broker the hub consumes from is down' }),
+            status: Type.String({
+              description: 'ok, or degraded when a broker the hub consumes from, the bus or Redis is down',
+            }),
             store: Type.String(),
             brokers: Type.Optional(Type.Record(Type.String(), Type.String())),
+            ...HEALTH_IDENTITY,
           }),
-          503: Type.Object({ status: Type.String(), store: Type.Optional(Type.String()) }),
+          503: Type.Object({ status: Type.String(), store: Type.Optional(Type.String()), ...HEALTH_IDENTITY }),
         },
       },
     },
@@ -223,49 +243,53 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     metricsExposition(options),
   );
 
-  // Tokens are app-wide (the live layer verifies the same JWTs); everything else of the API is one
-  // encapsulated plugin under /api/v1, so its rate limits and auth hooks apply to exactly its routes.
-  await registerTokens(app, options);
-  await app.register(
-    async (api) => {
-      if (options.rateLimits !== null) {
-        await registerRateLimits(api, options.rateLimits, (request) => bearerSubject(api, request));
-      }
-      // Unknown paths under /api/v1 are answered inside the scope, so probing them spends the limits too.
-      api.setNotFoundHandler(answerNoSuchRoute);
-      const auth = await registerAuth(api, {
-        accounts: options.accounts,
-        ...(options.admin === undefined ? {} : { apiKeys: options.admin.apiKeys }),
-        jwtSecret: options.jwtSecret,
-        ...(options.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: options.tokenTtlSeconds }),
-        ...(options.maxSessionSeconds === undefined ? {} : { maxSessionSeconds: options.maxSessionSeconds }),
-      });
-      const dashboardRead = auth.require('viewer', { open: options.openDashboardReads === true });
-      registerStatsRoutes(api, options.stats, dashboardRead, options.rateHistory);
-      registerDeadLetterRoutes(api, options.queries, dashboardRead);
-      registerQueryRoutes(api, options.queries, auth.require('viewer'));
-      registerExportRoutes(api, options.queries, auth.require('viewer'));
-      registerExportTicketRoutes(api, {
-        store: options.queries,
-        accounts: options.accounts,
-        auth,
-        tickets: new ExportTickets(options.exportTickets),
-      });
-      registerUserRoutes(api, options.accounts, auth, options.liveSessions);
-      if (options.signals !== undefined) registerXraySignalRoutes(api, options.signals, auth.require('viewer'));
-      if (options.admin !== undefined) {
-        const roles = { read: auth.require('viewer'), manage: auth.require('operator') };
-        registerRegistryRoutes(api, options.admin.devices, roles);
-        registerApiKeyRoutes(api, options.admin.apiKeys, auth.require('admin'));
-        registerRedriveRoutes(api, options.admin.redrive, roles);
-      }
-    },
-    { prefix: API_PREFIX },
-  );
+  if (options.serveApi !== false) {
+    // Tokens are app-wide (the live layer verifies the same JWTs); everything else of the API is one
+    // encapsulated plugin under /api/v1, so its rate limits and auth hooks apply to exactly its routes.
+    await registerTokens(app, options);
+    await app.register(
+      async (api) => {
+        if (options.rateLimits !== null) {
+          await registerRateLimits(api, options.rateLimits, (request) => bearerSubject(api, request));
+        }
+        // Unknown paths under /api/v1 are answered inside the scope, so probing them spends the limits too.
+        api.setNotFoundHandler(answerNoSuchRoute);
+        const auth = await registerAuth(api, {
+          accounts: options.accounts,
+          ...(options.admin === undefined ? {} : { apiKeys: options.admin.apiKeys }),
+          jwtSecret: options.jwtSecret,
+          ...(options.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: options.tokenTtlSeconds }),
+          ...(options.maxSessionSeconds === undefined ? {} : { maxSessionSeconds: options.maxSessionSeconds }),
+        });
+        const dashboardRead = auth.require('viewer', { open: options.openDashboardReads === true });
+        registerStatsRoutes(api, options.stats, dashboardRead, options.rateHistory);
+        registerDeadLetterRoutes(api, options.queries, dashboardRead);
+        registerQueryRoutes(api, options.queries, auth.require('viewer'));
+        registerExportRoutes(api, options.queries, auth.require('viewer'));
+        registerExportTicketRoutes(api, {
+          store: options.queries,
+          accounts: options.accounts,
+          auth,
+          tickets: new ExportTickets(options.exportTickets),
+        });
+        registerUserRoutes(api, options.accounts, auth, options.liveSessions);
+        if (options.signals !== undefined) registerXraySignalRoutes(api, options.signals, auth.require('viewer'));
+        if (options.admin !== undefined) {
+          const roles = { read: auth.require('viewer'), manage: auth.require('operator') };
+          registerRegistryRoutes(api, options.admin.devices, roles);
+          registerApiKeyRoutes(api, options.admin.apiKeys, auth.require('admin'));
+          registerRedriveRoutes(api, options.admin.redrive, roles);
+        }
+        options.extraApiRoutes?.(api, auth);
+      },
+      { prefix: API_PREFIX },
+    );
+  }
   // Ingest (device traffic, full paths incl. InsightHub's /ingest) is a sibling scope with its own
   // per-device limits and body parsers: the API plugin's limiter and auth hooks never see it.
   if (options.ingest !== undefined) registerIngestRoutes(app, options.ingest, ingestSockets);
 
+  if (options.serveApi === false) return app;
   if (options.dashboardDir !== undefined && existsSync(options.dashboardDir)) {
     await app.register(fastifyStatic, {
       root: options.dashboardDir,

@@ -25,6 +25,13 @@ export interface MonitorSources {
    * /healthz answer 200 `degraded` (the hub still serves every other door) and name it.
    */
   readonly brokers?: () => Readonly<Record<string, 'connected' | 'down'>>;
+  /** Which process answers (its role(s) and instance); absent: /healthz names neither (tests of the probe alone). */
+  readonly identity?: { readonly role: string; readonly instance: string };
+  /**
+   * Shared services this process depends on besides its store (the bus, Redis) and whether each is up.
+   * One that is down makes /healthz answer 200 `degraded`, like a broker.
+   */
+  readonly dependencies?: () => Readonly<Record<string, 'up' | 'down'>>;
 }
 
 /**
@@ -51,19 +58,39 @@ export function readiness(sources: MonitorSources, pingTimeoutMs = HEALTH_PING_T
     return current;
   };
   return async (_request: unknown, reply: FastifyReply): Promise<unknown> => {
-    if (!sources.isReady()) return reply.code(503).send({ status: 'starting' });
+    if (!sources.isReady()) return reply.code(503).send({ status: 'starting', ...who(sources, null) });
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => resolve('late'), pingTimeoutMs);
     });
     const outcome = await Promise.race([ping(), late]);
     clearTimeout(timer);
-    if (outcome === 'late') return reply.code(503).send({ status: 'store_unresponsive', store: sources.store.kind });
-    if (outcome === 'failed') return reply.code(503).send({ status: 'store_unavailable', store: sources.store.kind });
+    const store = sources.store.kind;
+    if (outcome === 'late')
+      return reply.code(503).send({ status: 'store_unresponsive', store, ...who(sources, 'down') });
+    if (outcome === 'failed')
+      return reply.code(503).send({ status: 'store_unavailable', store, ...who(sources, 'down') });
     const brokers = sources.brokers?.();
-    if (brokers === undefined || Object.keys(brokers).length === 0) return { status: 'ok', store: sources.store.kind };
-    const degraded = Object.values(brokers).some((state) => state !== 'connected');
-    return { status: degraded ? 'degraded' : 'ok', store: sources.store.kind, brokers };
+    const identity = who(sources, 'up');
+    const depsDown = Object.values(identity.deps ?? {}).some((state) => state !== 'up');
+    if (brokers === undefined || Object.keys(brokers).length === 0) {
+      return { status: depsDown ? 'degraded' : 'ok', store, ...identity };
+    }
+    const degraded = depsDown || Object.values(brokers).some((state) => state !== 'connected');
+    return { status: degraded ? 'degraded' : 'ok', store, brokers, ...identity };
+  };
+}
+
+/** The role, instance and dependencies part of a /healthz answer (nothing without an identity). */
+function who(
+  sources: MonitorSources,
+  store: 'up' | 'down' | null,
+): { role?: string; instance?: string; deps?: Record<string, 'up' | 'down'> } {
+  if (sources.identity === undefined) return {};
+  return {
+    role: sources.identity.role,
+    instance: sources.identity.instance,
+    deps: { ...(store === null ? {} : { postgres: store }), ...(sources.dependencies?.() ?? {}) },
   };
 }
 

@@ -9,6 +9,7 @@ import { BusCommittedFeed } from '../../src/bus/bus-committed-feed.js';
 import { BusError } from '../../src/bus/bus-errors.js';
 import { BusWriter, type BatchCommitter } from '../../src/bus/bus-writer.js';
 import type { CommitBatch, VerifiedReading } from '../../src/pipeline/ports.js';
+import { StoreError, storeErrorCodeOf } from '../../src/pipeline/store-error.js';
 import type { SqlReadingStore } from '../../src/store/index.js';
 import { postgresDriver, type StoreDriver } from '../store/store-fixtures.js';
 import {
@@ -197,6 +198,55 @@ describe.skipIf(skip)('bus over RabbitMQ into PostgreSQL', () => {
     expect(failures).toBeLessThan(0);
     expect(client.connected).toBe(true);
   }, 60_000);
+
+  it('a batch the store refuses for one row is answered refused (the gateway splits it), never retried or dead', async () => {
+    const topology = { ...TOPOLOGY, prefix: 'ss-refuse' };
+    const refusing: BatchCommitter = {
+      commit: async (batch) => {
+        if (batch.readings.some((reading) => reading.device === 'poison')) {
+          throw new StoreError('store_refused_data', 'value out of range (22003)');
+        }
+        return store.commit(batch);
+      },
+    };
+    const w = await BusWriter.open({
+      ...topology,
+      url: amqpUrl(vhost),
+      instance: 'w-refuse',
+      store: refusing,
+      prefetch: 16,
+      maxBatchRows: 10_000,
+      maxAttempts: 2,
+    });
+    opened.push(w);
+    const client = await BusCommitClient.open({
+      ...topology,
+      url: amqpUrl(vhost),
+      instance: 'gw-refuse',
+      noticeTimeoutMs: 10_000,
+      maxPendingParts: 1_000,
+    });
+    opened.push(client);
+    // Sent together, so the writer may merge them into one refused commit: the good one still commits.
+    const [poisoned, good] = await Promise.allSettled([
+      client.commit({ readings: readings('poison', 1, 3), deadLetters: [] }),
+      client.commit({ readings: readings('fine', 1, 3), deadLetters: [] }),
+    ]);
+    expect(poisoned.status).toBe('rejected');
+    expect(storeErrorCodeOf((poisoned as PromiseRejectedResult).reason)).toBe('store_refused_data');
+    expect(good.status).toBe('fulfilled');
+    expect(await countStored('fine')).toBe(3);
+    // Refused is an answer, not an outage: nothing waits in the retry queue or lands in the dead queue.
+    await new Promise((resolve) => setTimeout(resolve, TOPOLOGY.retryDelayMs * 3));
+    const check = await (await import('amqplib')).default.connect(amqpUrl(vhost));
+    try {
+      const channel = await check.createChannel();
+      expect((await channel.checkQueue('ss-refuse.dead.q')).messageCount).toBe(0);
+      expect((await channel.checkQueue('ss-refuse.retry.q')).messageCount).toBe(0);
+    } finally {
+      await check.close();
+    }
+  });
 
   it('a full partition queue refuses the publish (reject-publish) instead of growing', async () => {
     const tiny = { ...TOPOLOGY, prefix: 'ss-full', partitions: 1, maxQueueBytes: 2_000 };

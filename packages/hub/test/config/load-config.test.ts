@@ -133,3 +133,76 @@ describe('loadConfig', () => {
     }
   });
 });
+
+describe('loadConfig: roles and scale-out', () => {
+  const base = {
+    DATABASE_URL: 'postgres://u@h/db',
+    SEALSTREAM_DEVICE_KEYS: `k:${secretHex}`,
+    SEALSTREAM_JWT_SECRET: 'j'.repeat(32),
+  };
+  const scaled = {
+    ...base,
+    SEALSTREAM_AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672/',
+    SEALSTREAM_REDIS_URL: 'redis://127.0.0.1:6379',
+  };
+
+  it('defaults to role all, one process, with the bus defaults and no Redis', () => {
+    const result = loadConfig([], base, DEMO_DEFAULTS);
+    if (!result.ok) throw new Error(result.errors.join('; '));
+    expect(result.config.role).toBe('all');
+    expect(result.config.instance).toMatch(/-\d+$/);
+    expect(result.config.bus).toEqual({ partitions: 8, prefix: 'sealstream', maxQueueBytes: 268_435_456 });
+    expect(result.config.redis).toBeNull();
+  });
+
+  it('reads a role list in a fixed order, the instance, bus and Redis settings', () => {
+    const result = loadConfig(
+      ['--role', 'writer,gateway', '--instance', 'gw-1', '--bus-partitions', '4', '--bus-prefix', 'ss-a'],
+      { ...scaled, SEALSTREAM_BUS_MAX_QUEUE_BYTES: '2097152', SEALSTREAM_REDIS_KEY_PREFIX: 'c1:' },
+      DEMO_DEFAULTS,
+    );
+    if (!result.ok) throw new Error(result.errors.join('; '));
+    expect(result.config.role).toEqual(['gateway', 'writer']);
+    expect(result.config.instance).toBe('gw-1');
+    expect(result.config.bus).toEqual({ partitions: 4, prefix: 'ss-a', maxQueueBytes: 2_097_152 });
+    expect(result.config.redis).toEqual({ url: 'redis://127.0.0.1:6379', keyPrefix: 'c1:' });
+  });
+
+  it('refuses a role without the bus, PGlite, and gateway or api without Redis', () => {
+    const noBus = loadConfig(['--role', 'writer'], base, DEMO_DEFAULTS);
+    expect(noBus.ok).toBe(false);
+    if (!noBus.ok) expect(noBus.errors.join('\n')).toMatch(/needs --amqp-url/);
+
+    const pglite = loadConfig(
+      ['--role', 'writer'],
+      { ...scaled, DATABASE_URL: undefined, SEALSTREAM_DATA_DIR: 'x' },
+      DEMO_DEFAULTS,
+    );
+    expect(pglite.ok).toBe(false);
+    if (!pglite.ok) expect(pglite.errors.join('\n')).toMatch(/PGlite store serves one process/);
+
+    for (const role of ['gateway', 'api']) {
+      const noRedis = loadConfig(['--role', role], { ...scaled, SEALSTREAM_REDIS_URL: undefined }, DEMO_DEFAULTS);
+      expect(noRedis.ok, role).toBe(false);
+      if (!noRedis.ok) expect(noRedis.errors.join('\n')).toMatch(/needs --redis-url/);
+    }
+    // A writer shares nothing in Redis.
+    expect(loadConfig(['--role', 'writer'], { ...scaled, SEALSTREAM_REDIS_URL: undefined }, DEMO_DEFAULTS).ok).toBe(
+      true,
+    );
+  });
+
+  it('refuses unknown roles, `all` in a list, demo with roles, and bad names', () => {
+    for (const args of [
+      ['--role', 'router'],
+      ['--role', 'all,api'],
+      ['--role', 'api', '--demo'],
+      ['--role', 'api', '--instance', 'has space'],
+      ['--role', 'api', '--bus-prefix', 'a/b'],
+      ['--role', 'api', '--redis-url', 'http://x'],
+      ['--role', 'api', '--bus-partitions', '0'],
+    ]) {
+      expect(loadConfig(args, scaled, DEMO_DEFAULTS).ok, args.join(' ')).toBe(false);
+    }
+  });
+});

@@ -35,7 +35,11 @@ import { SIGNAL_BODY_LIMIT_BYTES } from '../ingest/http/signed-route.js';
 import { DEAD_LETTER_PRUNE_MS, startDeadLetterPruner } from './dead-letter-pruner.js';
 import { openRegistry } from './registry-wiring.js';
 import { startRollupFlusher } from './rollup-flusher.js';
+import { openSharedState } from './shared-state-wiring.js';
 import { openAndMigrate } from './store-start-errors.js';
+
+/** How long a legacy IV is remembered (legacy tokens carry no time to bound a replay by). */
+const LEGACY_REPLAY_WINDOW_MS = 3_600_000;
 
 export interface RunningHub {
   readonly config: HubConfig;
@@ -109,6 +113,18 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
           ...(options.legacyWorkerUrl === undefined ? {} : { workerUrl: options.legacyWorkerUrl }),
           onWorkerLost: (error) => logger.error({ err: error.message }, 'a legacy open worker was lost; replaced'),
         });
+  const shared =
+    config.redis === null
+      ? null
+      : await openSharedState(
+          config.redis,
+          {
+            maxClockSkewMs: limits.maxClockSkewMs,
+            signatureToleranceMs: config.ingest.signatureToleranceMs,
+            legacyReplayWindowMs: LEGACY_REPLAY_WINDOW_MS,
+          },
+          logger,
+        );
   const pipeline = new Pipeline({
     store,
     metrics: metrics.pipeline,
@@ -134,10 +150,11 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
             key: legacyKey(config.legacy.encryptionKey),
             device: config.legacy.device,
             acceptVariants: config.legacy.acceptVariants,
-            replayWindowMs: 3_600_000,
+            replayWindowMs: LEGACY_REPLAY_WINDOW_MS,
           },
         }),
     ...(legacyPool === undefined ? {} : { legacyPool }),
+    ...(shared === null ? {} : { shared: shared.pipeline }),
     metricBound: {
       maxPerDevice: config.maxMetricsPerDevice,
       load: (device, limit) => store.deviceMetricNames(device, limit),
@@ -175,6 +192,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
             keys: registry.keys,
             // Its own window: the AMQP and HTTP doors never see each other's nonces in XRayIOT either.
             nonces: new NonceWindow(config.ingest.signatureToleranceMs, 1_000_000, 200_000),
+            ...(shared === null ? {} : { sharedNonces: shared.nonces.amqp }),
             toleranceMs: config.ingest.signatureToleranceMs,
             allowDefaultSecret: config.demo,
             summaries: signalSummaries,
@@ -208,6 +226,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
               DEFAULT_NONCE_WINDOW_MAX_ENTRIES,
               DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE,
             ),
+            ...(shared === null ? {} : { sharedNonces: shared.nonces.mqtt }),
             signatureToleranceMs: config.ingest.signatureToleranceMs,
             maxReadingsPerMessage: limits.maxReadingsPerFrame,
             now: Date.now,
@@ -258,7 +277,9 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       ...(config.ingest.jwtSecret === undefined ? {} : { ingestJwtSecret: config.ingest.jwtSecret }),
       // Demo: the demo key speaks for any device, so InsightHub clients may name any device id.
       ingestJwtAllowsSharedKeys: config.demo,
+      ...(shared === null ? {} : { sharedNonces: shared.nonces.http }),
     },
+    ...(shared === null ? {} : { shared: shared.http }),
     admin: {
       devices: registry.devices,
       apiKeys: registry.apiKeys,
@@ -411,6 +432,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
         rollupFlusher.stop();
         await deadLetterPruner.stop();
         await store.close();
+        await shared?.close();
       })();
       return closing;
     },

@@ -162,5 +162,10 @@ export interface HubConfig {
     readonly receiveMaximum: number;
     readonly framesPerMessage: number;
   } | null;
+  /**
+   * Redis shared by several hubs (replay and nonce windows, rate limits, export links, login failures);
+   * null: all of it in this process's memory (one hub).
+   */
+  readonly redis: { readonly url: string; readonly keyPrefix: string } | null;
   readonly demoDevices: { readonly count: number; readonly rate: number; readonly legacyIntervalMs: number };
 }

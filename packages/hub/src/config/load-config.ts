@@ -114,6 +114,8 @@ export const SETTINGS = {
   'mqtt-connections': 'SEALSTREAM_MQTT_CONNECTIONS',
   'mqtt-receive-maximum': 'SEALSTREAM_MQTT_RECEIVE_MAXIMUM',
   'mqtt-frames-per-message': 'SEALSTREAM_MQTT_FRAMES_PER_MESSAGE',
+  'redis-url': 'SEALSTREAM_REDIS_URL',
+  'redis-key-prefix': 'SEALSTREAM_REDIS_KEY_PREFIX',
 } as const;
 
 type SettingName = keyof typeof SETTINGS;
@@ -289,6 +291,7 @@ export function loadConfig(argv: readonly string[], env: Env, demoDefaults: Demo
     logLevel,
     shutdownTimeoutMs: int('shutdown-timeout-ms', 60_000, 1_000, 3_600_000),
     mqtt: mqttSettings(raw, int, errors),
+    redis: redisSettings(raw, errors),
     demoDevices: {
       count: int('demo-devices', 5, 0, 10_000),
       rate: int('demo-rate', 50, 1, 1_000_000),
@@ -522,6 +525,19 @@ function mqttSettings(
     receiveMaximum: int('mqtt-receive-maximum', 16, 1, 65_535),
     framesPerMessage: int('mqtt-frames-per-message', 64, 1, 4096),
   };
+}
+
+/** Shared state through Redis: on when --redis-url is set (redis:// or rediss://). */
+function redisSettings(raw: (name: SettingName) => string | undefined, errors: string[]): HubConfig['redis'] {
+  const url = raw('redis-url');
+  if (url === undefined) return null;
+  if (!/^rediss?:\/\/[^\s]+$/.test(url))
+    errors.push('--redis-url / SEALSTREAM_REDIS_URL must start with redis:// or rediss://');
+  const keyPrefix = raw('redis-key-prefix') ?? 'sealstream:';
+  if (!/^[A-Za-z0-9._:-]{1,100}$/.test(keyPrefix)) {
+    errors.push('--redis-key-prefix / SEALSTREAM_REDIS_KEY_PREFIX must be 1..100 characters of [A-Za-z0-9._:-]');
+  }
+  return { url, keyPrefix };
 }
 
 /** 0 hours: no age bound. */

@@ -4,10 +4,11 @@
  * trip. Keys expire by themselves after the window, so the bound is the traffic of one window (Redis
  * `maxmemory` is the operator's limit; with `noeviction` a full Redis refuses, and we fail closed).
  */
+import type { SharedReplayWindow } from '../pipeline/shared-state-ports.js';
 import type { RedisState } from './redis-state.js';
 import { StateUnavailableError } from './redis-state.js';
 
-export class RedisReplayWindow {
+export class RedisReplayWindow implements SharedReplayWindow {
   constructor(
     private readonly state: RedisState,
     /** Names the window (e.g. "iv", "iv16", "nonce"), so ids of different kinds never collide. */

@@ -9,6 +9,7 @@ import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_READINGS_PER_FRAME } from '@sealst
 import type { FastifyInstance } from 'fastify';
 import type { KeyResolver } from '../../pipeline/keyring.js';
 import { NonceWindow } from '../../pipeline/nonce-window.js';
+import type { SharedReplayWindow } from '../../pipeline/shared-state-ports.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { SignalSummaryWriter } from '../xray/signal-summaries.js';
 import type { IngestContext } from './ingest-context.js';
@@ -34,6 +35,8 @@ export interface IngestRouteOptions {
    * for the whole tolerance).
    */
   readonly nonceWindowMaxPerDevice?: number;
+  /** Signed-request nonces shared with other hubs (Redis); absent: the in-memory window is the whole check. */
+  readonly sharedNonces?: SharedReplayWindow;
   /** Requests per device id (JSON routes) or per key id (frames route) and window; null or absent: off. */
   readonly rateLimit?: IngestRateLimitSettings | null;
   /** Largest accepted request body; default 1 MiB. */
@@ -83,6 +86,7 @@ export function registerIngestRoutes(
       deps.nonceWindowMaxEntries ?? DEFAULT_NONCE_WINDOW_MAX_ENTRIES,
       deps.nonceWindowMaxPerDevice ?? DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE,
     ),
+    sharedNonces: deps.sharedNonces ?? null,
     allowDefaultSecret: deps.allowDefaultSecret ?? false,
     signalSummaries: deps.signalSummaries ?? null,
     limiter: deps.rateLimit == null ? null : new IngestRateLimiter(deps.rateLimit, now),

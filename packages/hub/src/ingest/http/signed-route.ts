@@ -11,6 +11,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyEntry } from '../../pipeline/keyring.js';
 import type { NonceVerdict } from '../../pipeline/nonce-window.js';
+import { forgetShared, sharedSightings } from '../../pipeline/shared-replay-check.js';
 import { withErrorResponses } from '../../http/api-schemas.js';
 import { readSignatureHeaders, verifySignature } from '../xray/xray-signature.js';
 import { MAX_PAYLOAD_CHARS, looksLikeSignal } from '../xray/xray-signal.js';
@@ -150,6 +151,19 @@ async function handleSigned(context: IngestContext, request: FastifyRequest, rep
 
   const recorded = context.nonces.check(device, nonce, headers.timestampMs, now);
   if (recorded !== 'fresh') return refuseNonce(context, request, reply, device, recorded, now);
+  if (context.sharedNonces !== null) {
+    const [fresh] = (await sharedSightings(context.sharedNonces, [`${device}:${nonce}`])) ?? [];
+    if (fresh === false) return refuseNonce(context, request, reply, device, 'replayed', now);
+    if (fresh === undefined) {
+      // Not checked, so not spent: the client's retry of this very request must not meet its own nonce.
+      context.nonces.forget(device, nonce);
+      return refuseRequest(pipeline, request, reply, {
+        reason: 'state_unavailable',
+        detail: 'the shared nonce window could not be reached',
+        device,
+      });
+    }
+  }
 
   const parsed = parseJson(body);
   if (parsed.ok && looksLikeSignal(parsed.value)) {
@@ -242,6 +256,7 @@ async function handleSignal(
     case 'busy':
       // Nothing acknowledged: the client's retry of this very request must not meet its own nonce.
       context.nonces.forget(device, nonce);
+      if (context.sharedNonces !== null) forgetShared(context.sharedNonces, [`${device}:${nonce}`]);
       return sendHubBusy(reply, answer.reason, answer.detail);
     case 'seen':
       return sendRefusal(reply, 'replayed_nonce', 'this nonce was already used by the device');

@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { HttpAppOptions } from '../http/http-app.js';
+import type { IngestRouteOptions } from '../ingest/http/ingest-routes.js';
 import type { PipelineOptions } from '../pipeline/pipeline.js';
 import type { SharedReplayWindow } from '../pipeline/shared-state-ports.js';
 import { RedisReplayWindow } from '../shared-state/redis-replay-window.js';
@@ -36,6 +37,7 @@ export interface SharedStateWiring {
     readonly amqp: SharedReplayWindow;
   };
   readonly http: NonNullable<HttpAppOptions['shared']>;
+  readonly ingestRateLimit: NonNullable<IngestRouteOptions['sharedRateLimit']>;
   close(): Promise<void>;
 }
 
@@ -83,6 +85,10 @@ export async function openSharedState(
       authFailures: new RedisWindowCounter(state, 'auth-fail'),
       tickets: new RedisTicketStore(state),
       onRateLimitFallback: throttled('shared rate counter unavailable; API limits are counted per node meanwhile'),
+    },
+    ingestRateLimit: {
+      counter: new RedisWindowCounter(state, 'rl-ingest'),
+      onFallback: throttled('shared rate counter unavailable; ingest limits are counted per node meanwhile'),
     },
     close: () => state.close(),
   };

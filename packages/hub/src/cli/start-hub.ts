@@ -277,7 +277,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       ...(config.ingest.jwtSecret === undefined ? {} : { ingestJwtSecret: config.ingest.jwtSecret }),
       // Demo: the demo key speaks for any device, so InsightHub clients may name any device id.
       ingestJwtAllowsSharedKeys: config.demo,
-      ...(shared === null ? {} : { sharedNonces: shared.nonces.http }),
+      ...(shared === null ? {} : { sharedNonces: shared.nonces.http, sharedRateLimit: shared.ingestRateLimit }),
     },
     ...(shared === null ? {} : { shared: shared.http }),
     admin: {

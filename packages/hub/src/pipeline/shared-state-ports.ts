@@ -40,6 +40,8 @@ export interface SharedWindowCounter {
   hit(key: string, windowMs: number, by?: number): Promise<WindowCount>;
   /** The count and time left, without counting. */
   read(key: string): Promise<WindowCount>;
+  /** Adds `cost` only if the count stays within `max`; `allowed` says whether it did. */
+  take(key: string, windowMs: number, cost: number, max: number): Promise<WindowCount & { readonly allowed: boolean }>;
 }
 
 export interface WindowCount {

@@ -18,6 +18,7 @@ import {
   type Frame,
 } from '@sealstream/protocol';
 import { signedHeaders } from '@sealstream/emitter';
+import type { AccountStore } from '../../src/http/api-ports.js';
 import { hashPassword } from '../../src/http/password-hash.js';
 import { FrameClient } from '../support/frame-client.js';
 import { failIfRequired, pgAvailability } from '../support/postgres.js';
@@ -39,6 +40,7 @@ if (skip !== null) console.warn(`two-hub shared-state suite skipped: ${skip}`);
 
 const key = deriveDeviceKey(TEST_SECRET);
 const LOGIN_LIMIT = 4;
+const INGEST_LIMIT = 3;
 
 function frameOf(device: string, frameId: number): Buffer {
   const now = Date.now();
@@ -109,12 +111,14 @@ describe.skipIf(skip !== null)('two hubs sharing one Redis', () => {
       prefix,
       '--login-rate-limit',
       String(LOGIN_LIMIT),
+      '--ingest-rate-limit',
+      String(INGEST_LIMIT),
     ];
     a = await startTestHub('postgres', shared);
     // The same schema: a cluster shares its store (accounts, readings) as well as its Redis.
     const schema = a.hub.config.store.kind === 'postgres' ? a.hub.config.store.schema : undefined;
     b = await startTestHub('postgres', shared, schema);
-    await a.hub.store.createUser({
+    await (a.hub.store as unknown as AccountStore).createUser({
       username: 'shared-admin',
       role: 'admin',
       passwordHash: await hashPassword(password),
@@ -166,6 +170,27 @@ describe.skipIf(skip !== null)('two hubs sharing one Redis', () => {
     expect(((await refused?.json()) as { error: { details: { reason: string } } }).error.details.reason).toBe(
       'replayed_nonce',
     );
+  });
+
+  it("a device's ingest limit is one budget across hubs, with the same 429 answer", async () => {
+    const statuses: number[] = [];
+    let refusal: unknown;
+    for (let i = 0; i < INGEST_LIMIT * 2; i += 1) {
+      const payload = JSON.stringify({ readings: [{ seq: i, ts: Date.now(), data: { t: i } }] });
+      const headers = { 'content-type': 'application/json', ...signedHeaders(TEST_SECRET, 'limited-1', payload) };
+      const answer = await fetch(`${base(i % 2 === 0 ? a : b)}/api/v1/ingest/signed`, {
+        method: 'POST',
+        headers,
+        body: payload,
+      });
+      statuses.push(answer.status);
+      const body: unknown = await answer.json();
+      if (answer.status === 429) refusal = body;
+    }
+    expect(statuses).toEqual([200, 200, 200, 429, 429, 429]);
+    expect(refusal).toMatchObject({
+      error: { code: 'rate_limited', details: { limit: 'ingest-device', max: INGEST_LIMIT, remaining: 0 } },
+    });
   });
 
   it('an export link issued on one hub is redeemed once on the other', async () => {

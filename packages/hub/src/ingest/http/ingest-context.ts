@@ -7,7 +7,7 @@ import type { NonceWindow } from '../../pipeline/nonce-window.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { SharedReplayWindow } from '../../pipeline/shared-state-ports.js';
 import type { SignalSummaryWriter } from '../xray/signal-summaries.js';
-import type { IngestRateLimiter } from './ingest-rate-limiter.js';
+import type { IngestLimiter } from './ingest-rate-limiter.js';
 import type { IngestJwtVerifier } from './ingest-jwt.js';
 
 export interface IngestContext {
@@ -25,7 +25,7 @@ export interface IngestContext {
   /** Where XRayIOT signal summaries go; null: not stored. */
   readonly signalSummaries: SignalSummaryWriter | null;
   /** null: no per-sender limit. */
-  readonly limiter: IngestRateLimiter | null;
+  readonly limiter: IngestLimiter | null;
   readonly bodyLimitBytes: number;
   /** The signed route's body limit (XRayIOT signals carry up to 1 MiB of payload). */
   readonly signedBodyLimitBytes: number;

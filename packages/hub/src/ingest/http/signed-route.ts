@@ -136,7 +136,7 @@ async function handleSigned(context: IngestContext, request: FastifyRequest, rep
   const entry = verdict.entry;
 
   // Nonce before rate limit: a replay (anyone who captured the request can send it) is refused without
-  // charging the device. Nothing between this verdict and the record below yields, so it still holds.
+  // charging the device. The record below checks again, so a copy that raced past this verdict is still refused.
   const nonce = headers.nonce.toLowerCase();
   const seen = context.nonces.verdict(device, nonce, now);
   if (seen !== 'fresh') return refuseNonce(context, request, reply, device, seen, now);
@@ -144,7 +144,7 @@ async function handleSigned(context: IngestContext, request: FastifyRequest, rep
   const limiter = context.limiter;
   if (limiter !== null) {
     // A request refused here leaves its nonce unrecorded: it did nothing, and a later copy is charged once.
-    const state = limiter.take(`device:${device}`);
+    const state = await limiter.take(`device:${device}`);
     if (!state.allowed) return sendRateLimited(reply, 'ingest-device', state, limiter.windowMs);
     setLimitHeaders(reply, state);
   }

@@ -20,6 +20,8 @@ import {
 } from '@sealstream/protocol';
 import { signedHeaders } from '@sealstream/emitter';
 import { Redis } from 'ioredis';
+import type { AccountStore } from '../../src/http/api-ports.js';
+import { hashPassword } from '../../src/http/password-hash.js';
 import { FrameClient } from '../support/frame-client.js';
 import { failIfRequired, pgAvailability } from '../support/postgres.js';
 import { failIfRedisRequired, redisAvailability } from '../support/redis.js';
@@ -130,6 +132,17 @@ describe.skipIf(skip !== null)('a hub whose Redis goes away', () => {
   it('refuses replay-sensitive input state_unavailable, then takes the resend once Redis is back', async () => {
     const tcp = hub.hub.ports.tcp ?? 0;
     expect(await answerTo(tcp, frameOf('cut-1', 1), 1)).toMatchObject({ type: FrameType.Ack });
+    await (hub.hub.store as unknown as AccountStore).createUser({
+      username: 'cut-admin',
+      role: 'admin',
+      passwordHash: await hashPassword('a password for the outage test'),
+    });
+    const signedIn = await fetch(`${base()}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'cut-admin', password: 'a password for the outage test' }),
+    });
+    const { token } = (await signedIn.json()) as { token: string };
 
     await stopRedis(server as ChildProcess);
     server = undefined;
@@ -182,6 +195,19 @@ describe.skipIf(skip !== null)('a hub whose Redis goes away', () => {
     const read = await fetch(`${base()}/api/v1/stats`);
     expect(read.status).toBe(401);
     expect(read.headers.get('x-ratelimit-limit')).not.toBeNull();
+    const withToken = await fetch(`${base()}/api/v1/stats`, { headers: { authorization: `Bearer ${token}` } });
+    expect(withToken.status).toBe(200);
+    // Export links and API-key checks fail closed.
+    const link = await fetch(`${base()}/api/v1/exports`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ devices: ['cut-1'], from: Date.now() - 60_000, to: Date.now() }),
+    });
+    expect(link.status).toBe(503);
+    expect(((await link.json()) as { error: { code: string } }).error.code).toBe('state_unavailable');
+    const keyed = await fetch(`${base()}/api/v1/stats`, { headers: { 'x-api-key': 'ssk_not-a-real-key-at-all' } });
+    expect(keyed.status).toBe(503);
+    await keyed.text();
 
     // Redis is back (empty: a restart loses the windows, and the store's (device, seq) identity still
     // makes a replay of committed readings harmless). The device resends the very same bytes.

@@ -270,6 +270,13 @@ export const REASONS = {
     description:
       'The hub failed while handling this input (a defect, logged and kept as a dead letter); nothing of it was acknowledged, and resending it unchanged will fail the same way.',
   },
+  state_unavailable: {
+    code: 84,
+    scope: 'hub',
+    retryable: true,
+    description:
+      'The shared state several hubs keep their replay and nonce windows in (Redis) could not be reached, so the input could not be checked for replay; nothing was accepted or acknowledged, resend later.',
+  },
 } as const satisfies Record<string, ReasonInfo>;
 
 export type ReasonCode = keyof typeof REASONS;

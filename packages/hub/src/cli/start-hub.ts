@@ -20,6 +20,7 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { signalStoreFor, type openStore } from '../store/index.js';
 import { openRegistry } from './registry-wiring.js';
+import { openSharedState, sharedWindows } from './shared-state-wiring.js';
 import { apiRateLimits, guardHttp, httpIngestOptions, listenMonitor } from './roles/http-wiring.js';
 import { createIngestListeners, createLegacyPool, createSignalSummaries } from './roles/ingest-wiring.js';
 import { startClusterPresence } from './roles/cluster-wiring.js';
@@ -69,6 +70,8 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   const { limits } = config;
   // The app owns the threads: legacy lines open in workers (--legacy-workers), closed after the pipeline.
   const legacyPool = createLegacyPool(config, options.legacyWorkerUrl, logger);
+  // Several single-process hubs (behind one MQTT group, say) may share their windows through Redis.
+  const shared = config.redis === null ? null : await openSharedState(config.redis, sharedWindows(config), logger);
   const pipeline = createPipeline({
     config,
     store,
@@ -77,6 +80,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     metrics,
     logger,
     legacyPool,
+    shared,
   });
   await pipeline.start();
   const upkeep = startStoreUpkeep(store, config, logger, metrics);
@@ -84,7 +88,15 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   // XRayIOT signals (signed HTTP and AMQP): summaries batched into xray_signals after their readings commit.
   const signalStore = signalStoreFor(store);
   const signalSummaries = createSignalSummaries(signalStore, logger);
-  const ingest = createIngestListeners({ config, pipeline, keys: registry.keys, metrics, logger, signalSummaries });
+  const ingest = createIngestListeners({
+    config,
+    pipeline,
+    keys: registry.keys,
+    metrics,
+    logger,
+    signalSummaries,
+    shared,
+  });
   const identity = { role: 'all', instance: config.instance };
   // One process without a bus: the cluster view is this process (start-roles.ts: heartbeats in Redis).
   const presence = startClusterPresence({
@@ -114,7 +126,8 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     corsOrigins: config.api.corsOrigins,
     requestTimeoutMs: limits.httpRequestTimeoutMs,
     onClientError: (kind) => metrics.http.clientError(kind),
-    ingest: httpIngestOptions(config, pipeline, registry.keys, signalSummaries),
+    ingest: httpIngestOptions(config, pipeline, registry.keys, signalSummaries, shared),
+    ...(shared === null ? {} : { shared: shared.http }),
     admin: {
       devices: registry.devices,
       apiKeys: registry.apiKeys,
@@ -188,6 +201,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
         registry.stop();
         await upkeep.stop();
         await store.close();
+        await shared?.close();
       })();
       return closing;
     },

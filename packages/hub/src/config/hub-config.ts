@@ -28,7 +28,10 @@ export interface HubConfig {
     /** Bound of each partition queue; beyond it gateways' publishes are refused (backpressure). */
     readonly maxQueueBytes: number;
   };
-  /** Shared state of several hubs; null: none (one process keeps it in memory). */
+  /**
+   * Redis shared by several hubs (replay and nonce windows, rate limits, export links, login failures,
+   * cluster heartbeats); null: all of it in this process's memory (one hub).
+   */
   readonly redis: { readonly url: string; readonly keyPrefix: string } | null;
   readonly demo: boolean;
   readonly host: string;

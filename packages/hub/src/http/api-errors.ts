@@ -7,6 +7,7 @@
  */
 import { SealstreamError } from '@sealstream/protocol';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { StateUnavailableError } from '../pipeline/shared-state-ports.js';
 import { StoreError, type StoreErrorCode } from '../pipeline/store-error.js';
 import { ReadsBusyError } from '../store/read-budget.js';
 
@@ -54,6 +55,11 @@ export const API_ERRORS = {
   not_configured: {
     status: 503,
     description: 'The hub is not configured for this, e.g. issuing device keys without a master key.',
+  },
+  state_unavailable: {
+    status: 503,
+    description:
+      'The shared state (Redis) several hubs keep replay windows, nonces, export links and login failures in could not answer; nothing was done, retry after the `Retry-After` seconds (see [scale-out.md](scale-out.md#shared-state-redis)).',
   },
 } as const satisfies Record<string, { status: number; description: string }>;
 
@@ -147,6 +153,11 @@ export function installErrorHandlers(app: FastifyInstance): void {
     if (error instanceof ReadsBusyError) {
       void reply.header('retry-after', String(error.retryAfterSeconds));
       return sendApiError(reply, 'reads_busy', 'the hub is busy with other reads; retry later', { why: error.why });
+    }
+    if (error instanceof StateUnavailableError) {
+      // Shared state (Redis) is away: what needs it (logins, export links, API-key checks) fails closed.
+      void reply.header('retry-after', '2');
+      return sendApiError(reply, 'state_unavailable', 'shared state is unavailable; retry later');
     }
     if (error.validation !== undefined) {
       return sendApiError(

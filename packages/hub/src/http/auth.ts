@@ -18,6 +18,7 @@ import { Type } from '@sinclair/typebox';
 import { User } from '@sealstream/contract';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { SharedWindowCounter } from '../pipeline/shared-state-ports.js';
 import { ApiError } from './api-errors.js';
 import { AuthFailureBudget } from './auth-failures.js';
 import type { AccountStore, Role, UserRow } from './api-ports.js';
@@ -55,6 +56,8 @@ export interface AuthOptions {
   readonly apiKeys?: ApiKeyVerifier;
   /** Failed API-key checks allowed per client address and minute before they are refused unseen; default 20. */
   readonly apiKeyFailuresPerMinute?: number;
+  /** Counts those failures across hubs (Redis); absent: per process. */
+  readonly sharedFailures?: SharedWindowCounter;
   readonly jwtSecret: string;
   readonly tokenTtlSeconds?: number;
   /** Refresh refuses a token whose sign-in (`auth_time`) is older than this; default 12 h. */
@@ -182,13 +185,18 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   };
 
   /** An API key acts as a pseudo-account `api-key:<id>` with the role its scopes allow. */
-  const failures = new AuthFailureBudget(options.apiKeyFailuresPerMinute ?? 20, 60_000);
+  const failures = new AuthFailureBudget(
+    options.apiKeyFailuresPerMinute ?? 20,
+    60_000,
+    Date.now,
+    options.sharedFailures,
+  );
   const authenticateApiKey = async (presented: string, address: string): Promise<UserRow> => {
     if (options.apiKeys === undefined) throw new ApiError('unauthorized', 'API keys are not accepted by this hub');
-    failures.check(address);
+    await failures.check(address);
     const check = await options.apiKeys.verify(presented);
     if (!check.ok) {
-      failures.record(address);
+      await failures.record(address);
       throw new ApiError('unauthorized', check.why);
     }
     const role = roleOfScopes(check.key.scopes);

@@ -38,7 +38,7 @@ export function registerClusterRoutes(
       try {
         return { nodes: await source.nodes(), answeredBy: source.instance };
       } catch {
-        throw new ApiError('store_unavailable', 'the cluster heartbeats (Redis) cannot be read now; retry later');
+        throw new ApiError('state_unavailable', 'the cluster heartbeats (Redis) cannot be read now; retry later');
       }
     },
   );

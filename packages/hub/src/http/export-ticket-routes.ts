@@ -77,7 +77,7 @@ export function registerExportTicketRoutes(app: FastifyInstance, deps: ExportTic
         3_600_000,
       );
       const format = (request.body.format ?? 'csv') as ExportFormat;
-      const issued = deps.tickets.issue(caller.id, { devices: [...request.body.devices], fromMs, toMs, format });
+      const issued = await deps.tickets.issue(caller.id, { devices: [...request.body.devices], fromMs, toMs, format });
       if (issued === null) {
         const resetSeconds = Math.ceil(deps.tickets.ttlMs / 1000);
         void reply.header('retry-after', String(resetSeconds));
@@ -108,7 +108,7 @@ export function registerExportTicketRoutes(app: FastifyInstance, deps: ExportTic
       },
     },
     async (request, reply) => {
-      const held = deps.tickets.take(request.params.ticket);
+      const held = await deps.tickets.take(request.params.ticket);
       if (held === undefined) throw new ApiError('not_found', 'no such export link (unknown, used or expired)');
       // A credential is never needed here, but one that is sent must be the owner's: anyone else holding
       // the link has it by mistake (the ticket is used up either way).

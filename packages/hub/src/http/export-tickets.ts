@@ -8,9 +8,12 @@
  * Bounds and overflow policy: at most `maxPerOwner` outstanding tickets per account (asking for more
  * evicts that account's oldest, so one user's clicks never cost another user a ticket) and at most
  * `maxOutstanding` in all (expired ones are swept first; beyond it a new ticket is refused, and the
- * route answers 429). In memory, per hub process: a ticket is redeemed on the hub that issued it.
+ * route answers 429). In memory, per hub process, by default; with shared state (Redis, several api
+ * nodes) the same rules hold across nodes: a ticket issued on one is redeemed once on any, and while the
+ * shared store is away tickets are neither issued nor redeemed (fail closed: StateUnavailableError, 503).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { SharedTicketStore } from '../pipeline/shared-state-ports.js';
 import type { ExportSpec } from './export-routes.js';
 
 export const TICKET_BYTES = 32;
@@ -25,6 +28,8 @@ export interface ExportTicketOptions {
   /** Outstanding tickets per account; default 8. */
   readonly maxPerOwner?: number;
   readonly now?: () => number;
+  /** Tickets shared with other api nodes (Redis); absent: this process's memory. */
+  readonly shared?: SharedTicketStore;
 }
 
 export interface IssuedTicket {
@@ -48,12 +53,14 @@ export class ExportTickets {
   private readonly now: () => number;
   /** By ticket digest; Map order is issue order, and every ticket lives as long, so the oldest expire first. */
   private readonly tickets = new Map<string, RedeemedTicket>();
+  private readonly shared: SharedTicketStore | undefined;
 
   constructor(options: ExportTicketOptions = {}) {
     this.ttlMs = options.ttlMs ?? 60_000;
     this.maxOutstanding = options.maxOutstanding ?? 1000;
     this.maxPerOwner = options.maxPerOwner ?? 8;
     this.now = options.now ?? Date.now;
+    this.shared = options.shared;
     if (this.maxOutstanding < 1 || this.maxPerOwner < 1 || this.ttlMs < 1) {
       throw new RangeError('export tickets: ttlMs, maxOutstanding and maxPerOwner must be positive');
     }
@@ -64,21 +71,33 @@ export class ExportTickets {
   }
 
   /** A new ticket for `owner`, or null when the store is full of live tickets (the caller answers 429). */
-  issue(owner: string, spec: ExportSpec): IssuedTicket | null {
+  async issue(owner: string, spec: ExportSpec): Promise<IssuedTicket | null> {
     const now = this.now();
+    const ticket = randomBytes(TICKET_BYTES).toString('base64url');
+    const expiresAt = now + this.ttlMs;
+    if (this.shared !== undefined) {
+      const bounds = { maxPerOwner: this.maxPerOwner, maxOutstanding: this.maxOutstanding };
+      const payload = JSON.stringify(spec);
+      return (await this.shared.put(digest(ticket), owner, payload, this.ttlMs, bounds)) ? { ticket, expiresAt } : null;
+    }
     this.sweep(now);
     const own = [...this.tickets].filter(([, held]) => held.owner === owner);
     for (const [key] of own.slice(0, Math.max(0, own.length - this.maxPerOwner + 1))) this.tickets.delete(key);
     if (this.tickets.size >= this.maxOutstanding) return null;
-    const ticket = randomBytes(TICKET_BYTES).toString('base64url');
-    const expiresAt = now + this.ttlMs;
     this.tickets.set(digest(ticket), { owner, spec, expiresAt });
     return { ticket, expiresAt };
   }
 
   /** Takes the ticket out of the store (single use); undefined when unknown, used or expired. */
-  take(ticket: string): RedeemedTicket | undefined {
+  async take(ticket: string): Promise<RedeemedTicket | undefined> {
     const key = digest(ticket);
+    if (this.shared !== undefined) {
+      const held = await this.shared.take(key);
+      // The shared store expires tickets itself; expiresAt is only informative here.
+      return held === undefined
+        ? undefined
+        : { owner: held.owner, spec: JSON.parse(held.payload) as ExportSpec, expiresAt: this.now() };
+    }
     const held = this.tickets.get(key);
     if (held === undefined) return undefined;
     this.tickets.delete(key);

@@ -24,6 +24,7 @@ import { bearerSubject, registerAuth, registerTokens, type Authorizer } from './
 import { registerDeadLetterRoutes } from './dead-letter-routes.js';
 import { registerExportRoutes } from './export-routes.js';
 import { registerExportTicketRoutes } from './export-ticket-routes.js';
+import type { SharedTicketStore, SharedWindowCounter } from '../pipeline/shared-state-ports.js';
 import { ExportTickets, type ExportTicketOptions } from './export-tickets.js';
 import { registerQueryRoutes } from './query-routes.js';
 import { registerRateLimits, type RateLimitSettings } from './rate-limits.js';
@@ -113,6 +114,17 @@ export interface HttpAppOptions {
   readonly corsOrigins?: readonly string[];
   /** Bounds and lifetime of export download tickets (defaults in export-tickets.ts). */
   readonly exportTickets?: ExportTicketOptions;
+  /**
+   * State shared with other hubs (Redis): the API's rate limits, the API-key failure budget and export
+   * tickets hold across nodes. Absent: all of it lives in this process.
+   */
+  readonly shared?: {
+    readonly rateCounter: SharedWindowCounter;
+    readonly authFailures: SharedWindowCounter;
+    readonly tickets: SharedTicketStore;
+    /** Told when a rate limit is counted locally because the shared counter is away. */
+    readonly onRateLimitFallback?: () => void;
+  };
   /** Ends an account's live connections when it is disabled; absent: no live layer to tell. */
   readonly liveSessions?: LiveSessionControl;
   /**
@@ -250,7 +262,18 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     await app.register(
       async (api) => {
         if (options.rateLimits !== null) {
-          await registerRateLimits(api, options.rateLimits, (request) => bearerSubject(api, request));
+          const shared = options.shared;
+          await registerRateLimits(
+            api,
+            options.rateLimits,
+            (request) => bearerSubject(api, request),
+            shared === undefined
+              ? undefined
+              : {
+                  counter: shared.rateCounter,
+                  ...(shared.onRateLimitFallback === undefined ? {} : { onFallback: shared.onRateLimitFallback }),
+                },
+          );
         }
         // Unknown paths under /api/v1 are answered inside the scope, so probing them spends the limits too.
         api.setNotFoundHandler(answerNoSuchRoute);
@@ -260,6 +283,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
           jwtSecret: options.jwtSecret,
           ...(options.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: options.tokenTtlSeconds }),
           ...(options.maxSessionSeconds === undefined ? {} : { maxSessionSeconds: options.maxSessionSeconds }),
+          ...(options.shared === undefined ? {} : { sharedFailures: options.shared.authFailures }),
         });
         const dashboardRead = auth.require('viewer', { open: options.openDashboardReads === true });
         registerStatsRoutes(api, options.stats, dashboardRead, options.rateHistory);
@@ -270,7 +294,10 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
           store: options.queries,
           accounts: options.accounts,
           auth,
-          tickets: new ExportTickets(options.exportTickets),
+          tickets: new ExportTickets({
+            ...options.exportTickets,
+            ...(options.shared === undefined ? {} : { shared: options.shared.tickets }),
+          }),
         });
         registerUserRoutes(api, options.accounts, auth, options.liveSessions);
         if (options.signals !== undefined) registerXraySignalRoutes(api, options.signals, auth.require('viewer'));

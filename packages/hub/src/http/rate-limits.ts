@@ -6,11 +6,19 @@
  * fail authentication are counted too.
  * A refusal is 429 `rate_limited` whose details name the limit, its window, what remains and when it
  * resets; the same numbers are in the x-ratelimit-* and retry-after headers.
+ *
+ * With shared state (Redis, several hubs) every limit is counted across all hubs (shared-rate-store.ts),
+ * with the same answers. While the shared store is away, `login` fails closed (503 state_unavailable:
+ * spreading password guesses over nodes must not buy more guesses) and the other limits fall back to
+ * this process's own counters (each node then enforces the limit alone, so the cluster admits at most
+ * nodes x limit): the API stays readable through a Redis outage, and no limit is ever off.
  */
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { SharedWindowCounter } from '../pipeline/shared-state-ports.js';
 import { ApiError } from './api-errors.js';
 import { API_PREFIX } from './api-schemas.js';
+import { sharedRateStore } from './shared-rate-store.js';
 
 export interface RateLimitSettings {
   /** Requests per window and account (or address) on API routes other than login. */
@@ -35,6 +43,7 @@ export async function registerRateLimits(
   app: FastifyInstance,
   settings: RateLimitSettings,
   subjectOf: (request: FastifyRequest) => Subject,
+  shared?: { readonly counter: SharedWindowCounter; readonly onFallback?: () => void },
 ): Promise<void> {
   // Registered inside the API plugin: its hook below limits exactly that plugin's routes. Ingest routes
   // live in a sibling scope with their own per-device limits, so no URL test decides what is limited.
@@ -62,6 +71,15 @@ export async function registerRateLimits(
     max: (request) => maxOf(limitName(request)),
     timeWindow: settings.windowMs,
     cache: MAX_TRACKED_KEYS,
+    ...(shared === undefined
+      ? {}
+      : {
+          store: sharedRateStore(shared.counter, {
+            maxTracked: MAX_TRACKED_KEYS,
+            failsClosed: (key) => key.startsWith('login:'),
+            ...(shared.onFallback === undefined ? {} : { onFallback: shared.onFallback }),
+          }),
+        }),
     keyGenerator: (request) => {
       const name = limitName(request);
       if (name === 'login' || name === 'address') return `${name}:${request.ip}`;

@@ -178,6 +178,7 @@ function rawOf(candidate: unknown): Uint8Array {
   return Buffer.from(json ?? 'undefined', 'utf8');
 }
 
-function ivIdOf(frame: DataFrame): string {
+/** The replay-window id of a frame: its key id and IV (the same id in the local and the shared window). */
+export function ivIdOf(frame: DataFrame): string {
   return `${frame.keyId}\u0000${frame.iv.toString('base64')}`;
 }

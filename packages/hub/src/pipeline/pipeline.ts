@@ -15,13 +15,15 @@ import {
 } from '@sealstream/protocol';
 import { Committer, type CommittedBatch, type SubmitResult } from './committer.js';
 import { DeadLetterFactory, type DeadLetterPolicy, type Refusal } from './dead-letters.js';
-import { FrameOpener, type FrameOpenOutcome } from './frame-opener.js';
+import { FrameOpener, ivIdOf, type FrameOpenOutcome } from './frame-opener.js';
 import { IvReplayWindow } from './iv-replay-window.js';
 import { Iv16ReplayWindow } from './iv16-replay-window.js';
 import type { KeyEntry, KeyResolver } from './keyring.js';
-import { LegacyOpener, type LegacyLinePool } from './legacy-opener.js';
+import { LegacyOpener, type LegacyLineOutcome, type LegacyLinePool } from './legacy-opener.js';
 import { MetricBound, type MetricBoundOptions } from './metric-bound.js';
 import { RefusalTally } from './refusal-tally.js';
+import { forgetShared, sharedSightings } from './shared-replay-check.js';
+import type { SharedReplayWindow } from './shared-state-ports.js';
 
 /** Longest a tally of refusals over the dead-letter budget waits for a commit to carry it. */
 const TALLY_FLUSH_MS = 1_000;
@@ -75,6 +77,15 @@ export interface PipelineOptions {
    * Absent: lines open on the event loop.
    */
   readonly legacyPool?: LegacyLinePool;
+  /**
+   * Replay windows shared with other hubs (Redis). Checked after the local window, for authentic input
+   * only; when the shared store cannot answer, the input is refused `state_unavailable`. Absent: the
+   * in-memory windows are the whole check (one hub), and nothing here costs anything.
+   */
+  readonly shared?: {
+    readonly frameIvs: SharedReplayWindow;
+    readonly legacyIvs: SharedReplayWindow;
+  };
   readonly now?: () => number;
   readonly onCommitError?: (error: unknown, attempt: number) => void;
 }
@@ -213,8 +224,26 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       this.refuse({ reason: opened.reason, source, peer, device: null, detail: opened.detail, raw: frame.raw });
       return { kind: 'error', reason: opened.reason, detail: opened.detail };
     }
+    const shared = this.options.shared;
+    if (shared !== undefined) {
+      const [fresh] = (await sharedSightings(shared.frameIvs, [ivIdOf(frame)])) ?? [];
+      if (fresh !== true) {
+        const reason = fresh === false ? 'replayed_frame' : 'state_unavailable';
+        const detail =
+          fresh === false
+            ? 'this key id and IV were already seen by another hub'
+            : 'the shared replay window could not be reached; resend later';
+        // Not checked, so not remembered here either: the device's resend must open again.
+        if (fresh === undefined) this.frameOpener.forgetIv(frame);
+        this.refuse({ reason, source, peer, device: null, detail, raw: frame.raw });
+        return { kind: 'error', reason, detail };
+      }
+    }
     const answer = await this.submitOpened(opened, source, peer);
-    if (answer.kind === 'error' && REASONS[answer.reason].scope === 'hub') this.frameOpener.forgetIv(frame);
+    if (answer.kind === 'error' && REASONS[answer.reason].scope === 'hub') {
+      this.frameOpener.forgetIv(frame);
+      if (shared !== undefined) forgetShared(shared.frameIvs, [ivIdOf(frame)]);
+    }
     return answer;
   }
 
@@ -365,22 +394,23 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   async handleLegacyTokens(tokens: readonly string[], peer: string): Promise<SubmitResult> {
     if (this.legacyOpener === undefined) throw new Error('legacy protocol is not configured');
     const pool = this.options.legacyPool;
-    let outcome;
-    if (pool === undefined) {
-      outcome = this.legacyOpener.openLine(tokens);
-    } else {
-      // Tracked so close() commits lines that were read and are still being opened, not only queued ones.
-      const opening = this.legacyOpener.openLineWith(pool, tokens);
-      this.linesOpening.add(opening);
-      try {
-        outcome = await opening;
-      } finally {
-        this.linesOpening.delete(opening);
-      }
+    const shared = this.options.shared;
+    // Lines being opened or checked are tracked so close() commits lines that were read, not only queued ones.
+    let outcome =
+      pool === undefined
+        ? this.legacyOpener.openLine(tokens)
+        : await this.tracked(this.legacyOpener.openLineWith(pool, tokens));
+    let sharedIds: string[] = [];
+    if (shared !== undefined && outcome.readings.length > 0) {
+      sharedIds = outcome.tokenOf.map((index) => legacyIvId(tokens[index] ?? ''));
+      outcome = await this.tracked(this.checkSharedLegacy(outcome, tokens, sharedIds, shared.legacyIvs));
+      sharedIds = outcome.tokenOf.map((index) => legacyIvId(tokens[index] ?? ''));
     }
     const deadLetters: DeadLetter[] = [];
     this.refuseAll(outcome.refused, 'legacy', peer, deadLetters);
     const result = await this.submit(outcome.readings, deadLetters);
+    // Not committed: a resend of the same tokens (to any hub) is not a replay.
+    if (!result.ok && shared !== undefined) forgetShared(shared.legacyIvs, sharedIds);
     if (result.ok && result.refused !== undefined) {
       this.refuseAfterCommit(
         result.refused.map(({ index, detail }) => ({
@@ -394,6 +424,49 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       );
     }
     return result;
+  }
+
+  private async tracked<T>(work: Promise<T>): Promise<T> {
+    this.linesOpening.add(work);
+    try {
+      return await work;
+    } finally {
+      this.linesOpening.delete(work);
+    }
+  }
+
+  /**
+   * The shared window's verdict on the authentic tokens of a line, in one round trip: a token another
+   * hub already took is a replay; when the window cannot be reached every reading is refused
+   * `state_unavailable` (never accepted unchecked).
+   */
+  private async checkSharedLegacy(
+    outcome: LegacyLineOutcome,
+    tokens: readonly string[],
+    ids: readonly string[],
+    window: SharedReplayWindow,
+  ): Promise<LegacyLineOutcome> {
+    const fresh = await sharedSightings(window, ids);
+    const readings = [];
+    const tokenOf = [];
+    const refused = [...outcome.refused];
+    for (let i = 0; i < outcome.readings.length; i += 1) {
+      const index = outcome.tokenOf[i] as number;
+      if (fresh?.[i] === true) {
+        readings.push(outcome.readings[i] as VerifiedReading);
+        tokenOf.push(index);
+        continue;
+      }
+      refused.push({
+        reason: fresh === null ? 'state_unavailable' : 'legacy_replayed_token',
+        detail:
+          fresh === null
+            ? 'the shared replay window could not be reached'
+            : 'a token with this IV was already received by another hub',
+        raw: Buffer.from(tokens[index] ?? '', 'latin1'),
+      });
+    }
+    return { readings, tokenOf, refused };
   }
 
   /**
@@ -523,6 +596,11 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       }
     }
   }
+}
+
+/** The shared-window id of a legacy token: its IV, lower-cased (the same IV in either case is one IV). */
+function legacyIvId(token: string): string {
+  return token.slice(0, 32).toLowerCase();
 }
 
 /** A reading as its sender wrote it (device, seq, ts, data), for the dead letter of a reading the store refused. */

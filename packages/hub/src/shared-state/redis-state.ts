@@ -2,9 +2,13 @@
  * The connection to Redis that several hubs share their replay and nonce windows through. Commands
  * fail at once while Redis is away (no offline queue, bounded command time) so that callers can fail
  * closed - refuse replay-sensitive input as `state_unavailable` - instead of waiting or, worse,
- * accepting it unchecked. ioredis reconnects by itself with a capped backoff.
+ * accepting it unchecked. ioredis reconnects by itself with a capped backoff. Commands of one tick are
+ * auto-pipelined, so concurrent checks cost one round trip, not one each.
  */
 import { Redis } from 'ioredis';
+import { StateUnavailableError } from '../pipeline/shared-state-ports.js';
+
+export { StateUnavailableError };
 
 export interface RedisStateOptions {
   readonly url: string;
@@ -13,15 +17,6 @@ export interface RedisStateOptions {
   /** Longest a command may take before it is treated as a failure. */
   readonly commandTimeoutMs: number;
   readonly onError?: (error: Error) => void;
-}
-
-/** Redis could not answer: replay-sensitive input must be refused, never accepted unchecked. */
-export class StateUnavailableError extends Error {
-  readonly code = 'state_unavailable';
-  constructor(detail: string) {
-    super(`shared state unavailable: ${detail}`);
-    this.name = 'StateUnavailableError';
-  }
 }
 
 export class RedisState {
@@ -34,6 +29,8 @@ export class RedisState {
       enableOfflineQueue: false,
       commandTimeout: options.commandTimeoutMs,
       maxRetriesPerRequest: 0,
+      // Commands issued in one tick (the checks of many frames arriving together) go out as one write.
+      enableAutoPipelining: true,
       retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 5_000),
     });
     // Without a listener ioredis reports every failed reconnect as an unhandled error.

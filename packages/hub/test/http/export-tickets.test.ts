@@ -200,26 +200,26 @@ describe('export tickets over the API', () => {
 describe('ExportTickets', () => {
   const spec = { devices: ['d'], fromMs: 0, toMs: 1, format: 'csv' as const };
 
-  it('issues 43-character base64url tickets that are taken once and stored only as digests', () => {
+  it('issues 43-character base64url tickets that are taken once and stored only as digests', async () => {
     const tickets = new ExportTickets();
-    const issued = tickets.issue('u1', spec);
+    const issued = await tickets.issue('u1', spec);
     expect(issued?.ticket).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(JSON.stringify([...(tickets as unknown as { tickets: Map<string, unknown> }).tickets])).not.toContain(
       issued?.ticket,
     );
-    expect(tickets.take(issued?.ticket ?? '')).toMatchObject({ owner: 'u1', spec });
-    expect(tickets.take(issued?.ticket ?? '')).toBeUndefined();
+    expect(await tickets.take(issued?.ticket ?? '')).toMatchObject({ owner: 'u1', spec });
+    expect(await tickets.take(issued?.ticket ?? '')).toBeUndefined();
     expect(tickets.size).toBe(0);
   });
 
-  it('frees the room of expired tickets before refusing', () => {
+  it('frees the room of expired tickets before refusing', async () => {
     let now = 0;
     const tickets = new ExportTickets({ ttlMs: 10, maxOutstanding: 2, maxPerOwner: 2, now: () => now });
-    tickets.issue('a', spec);
-    tickets.issue('b', spec);
-    expect(tickets.issue('c', spec)).toBeNull();
+    await tickets.issue('a', spec);
+    await tickets.issue('b', spec);
+    expect(await tickets.issue('c', spec)).toBeNull();
     now = 10;
-    expect(tickets.issue('c', spec)).not.toBeNull();
+    expect(await tickets.issue('c', spec)).not.toBeNull();
     expect(tickets.size).toBe(1);
   });
 });

@@ -26,7 +26,11 @@ export interface TestHub {
   stop(): Promise<void>;
 }
 
-export async function startTestHub(kind: StoreKind, extraArgs: string[] = []): Promise<TestHub> {
+/**
+ * `joinSchema` (postgres): run on that existing schema, as a second hub of a cluster; its stop() leaves
+ * the schema to the hub that made it.
+ */
+export async function startTestHub(kind: StoreKind, extraArgs: string[] = [], joinSchema?: string): Promise<TestHub> {
   let dataDir: string | undefined;
   let schema: string | undefined;
   const args = ['--http-port', '0', '--tcp-port', '0', '--legacy-port', '0', '--log-level', 'silent', ...extraArgs];
@@ -34,8 +38,9 @@ export async function startTestHub(kind: StoreKind, extraArgs: string[] = []): P
     dataDir = await mkdtemp(join(tmpdir(), 'sealstream-hub-'));
     args.push('--data-dir', dataDir);
   } else {
-    schema = `t_${randomBytes(6).toString('hex')}`;
+    schema = joinSchema ?? `t_${randomBytes(6).toString('hex')}`;
     args.push('--database-url', pgTestUrl(), '--database-schema', schema);
+    if (joinSchema !== undefined) schema = undefined;
   }
   const loaded = loadConfig(
     args,

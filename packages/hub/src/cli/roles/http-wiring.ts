@@ -15,6 +15,7 @@ import { boundListener, guardHttpActivity } from '../../ingest/listener-bounds.j
 import type { HubMetrics } from '../../observability/metrics.js';
 import type { KeyResolver } from '../../pipeline/keyring.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
+import type { SharedStateWiring } from '../shared-state-wiring.js';
 
 export function apiRateLimits(config: HubConfig): RateLimitSettings {
   return {
@@ -30,6 +31,7 @@ export function httpIngestOptions(
   pipeline: Pipeline,
   keys: KeyResolver,
   signalSummaries: SignalSummaryWriter,
+  shared: SharedStateWiring | null,
 ): IngestRouteOptions {
   const { limits } = config;
   return {
@@ -47,6 +49,7 @@ export function httpIngestOptions(
     ...(config.ingest.jwtSecret === undefined ? {} : { ingestJwtSecret: config.ingest.jwtSecret }),
     // Demo: the demo key speaks for any device, so InsightHub clients may name any device id.
     ingestJwtAllowsSharedKeys: config.demo,
+    ...(shared === null ? {} : { sharedNonces: shared.nonces.http, sharedRateLimit: shared.ingestRateLimit }),
   };
 }
 

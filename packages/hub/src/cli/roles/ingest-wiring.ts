@@ -22,6 +22,7 @@ import type { KeyResolver } from '../../pipeline/keyring.js';
 import { LegacyOpenPool } from '../../pipeline/legacy-open-pool.js';
 import { NonceWindow } from '../../pipeline/nonce-window.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
+import type { SharedStateWiring } from '../shared-state-wiring.js';
 
 export interface IngestParts {
   readonly config: HubConfig;
@@ -30,6 +31,8 @@ export interface IngestParts {
   readonly metrics: HubMetrics;
   readonly logger: Logger;
   readonly signalSummaries: SignalSummaryWriter;
+  /** Nonce windows shared with other hubs (Redis); null: this process's memory only. */
+  readonly shared: SharedStateWiring | null;
 }
 
 export interface IngestListeners {
@@ -63,6 +66,7 @@ export function createIngestListeners(parts: IngestParts): IngestListeners {
             keys: parts.keys,
             // Its own window: the AMQP and HTTP doors never see each other's nonces in XRayIOT either.
             nonces: new NonceWindow(config.ingest.signatureToleranceMs, 1_000_000, 200_000),
+            ...(parts.shared === null ? {} : { sharedNonces: parts.shared.nonces.amqp }),
             toleranceMs: config.ingest.signatureToleranceMs,
             allowDefaultSecret: config.demo,
             summaries: parts.signalSummaries,
@@ -96,6 +100,7 @@ export function createIngestListeners(parts: IngestParts): IngestListeners {
               DEFAULT_NONCE_WINDOW_MAX_ENTRIES,
               DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE,
             ),
+            ...(parts.shared === null ? {} : { sharedNonces: parts.shared.nonces.mqtt }),
             signatureToleranceMs: config.ingest.signatureToleranceMs,
             maxReadingsPerMessage: limits.maxReadingsPerFrame,
             now: Date.now,

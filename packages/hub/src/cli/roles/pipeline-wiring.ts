@@ -12,6 +12,7 @@ import type { KeyResolver } from '../../pipeline/keyring.js';
 import { Pipeline } from '../../pipeline/pipeline.js';
 import type { ReadingStore } from '../../pipeline/ports.js';
 import { storeErrorCodeOf } from '../../pipeline/store-error.js';
+import { LEGACY_REPLAY_WINDOW_MS, type SharedStateWiring } from '../shared-state-wiring.js';
 
 export interface PipelineParts {
   readonly config: HubConfig;
@@ -23,6 +24,8 @@ export interface PipelineParts {
   readonly metrics: HubMetrics;
   readonly logger: Logger;
   readonly legacyPool: LegacyOpenPool | undefined;
+  /** Replay windows shared with other hubs through Redis (--redis-url); null: this process's memory only. */
+  readonly shared: SharedStateWiring | null;
 }
 
 export function createPipeline(parts: PipelineParts): Pipeline {
@@ -53,10 +56,11 @@ export function createPipeline(parts: PipelineParts): Pipeline {
             key: legacyKey(config.legacy.encryptionKey),
             device: config.legacy.device,
             acceptVariants: config.legacy.acceptVariants,
-            replayWindowMs: 3_600_000,
+            replayWindowMs: LEGACY_REPLAY_WINDOW_MS,
           },
         }),
     ...(parts.legacyPool === undefined ? {} : { legacyPool: parts.legacyPool }),
+    ...(parts.shared === null ? {} : { shared: parts.shared.pipeline }),
     metricBound: { maxPerDevice: config.maxMetricsPerDevice, load: parts.metricNames },
     // What the committer does next follows the store error's code (pipeline/committer.ts); every failed
     // attempt also shows in sealstream_commit_failures_total.

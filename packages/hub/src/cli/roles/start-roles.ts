@@ -28,7 +28,7 @@ import { LiveSessions } from '../../live/index.js';
 import { createMetrics } from '../../observability/metrics.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { LiveSink } from '../../pipeline/ports.js';
-import { RedisState } from '../../shared-state/redis-state.js';
+import type { RedisState } from '../../shared-state/redis-state.js';
 import { signalStoreFor } from '../../store/index.js';
 import { openRegistry, type OpenedRegistry } from '../registry-wiring.js';
 import type { StartHubOptions } from '../start-hub.js';
@@ -46,11 +46,9 @@ import {
 } from './ingest-wiring.js';
 import { createLiveLayer } from './live-wiring.js';
 import { createPipeline } from './pipeline-wiring.js';
+import { openSharedState, sharedWindows } from '../shared-state-wiring.js';
 import { openHubStore } from './store-wiring.js';
 import { startWriterRole, type WriterRole } from './writer-wiring.js';
-
-/** Commands to Redis (heartbeats; shared windows) fail after this long rather than wait. */
-const REDIS_COMMAND_TIMEOUT_MS = 1_000;
 
 export interface RoleHub {
   readonly config: HubConfig;
@@ -86,18 +84,11 @@ export async function startRoles(config: HubConfig, options: StartHubOptions): P
     const store = await openHubStore(config, logger);
     closers.push(() => store.close());
 
-    let redis: RedisState | null = null;
-    if (config.redis !== null) {
-      const state = new RedisState({
-        url: config.redis.url,
-        keyPrefix: config.redis.keyPrefix,
-        commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS,
-        onError: (error) => logger.debug({ err: error.message }, 'redis error'),
-      });
-      await state.connect();
-      redis = state;
-      closers.push(() => state.close());
-    }
+    // Replay and nonce windows, rate limits, export links and login failures shared by every node; the
+    // same connection carries the heartbeats of the cluster view.
+    const shared = config.redis === null ? null : await openSharedState(config.redis, sharedWindows(config), logger);
+    if (shared !== null) closers.push(() => shared.close());
+    const redis: RedisState | null = shared?.state ?? null;
 
     let writer: WriterRole | null = null;
     if (writerRole) {
@@ -136,6 +127,7 @@ export async function startRoles(config: HubConfig, options: StartHubOptions): P
         metrics,
         logger,
         legacyPool,
+        shared,
       });
       await built.start();
       pipeline = built;
@@ -151,6 +143,7 @@ export async function startRoles(config: HubConfig, options: StartHubOptions): P
           metrics,
           logger,
           signalSummaries,
+          shared,
         });
       }
     }
@@ -205,8 +198,9 @@ export async function startRoles(config: HubConfig, options: StartHubOptions): P
         onClientError: (kind) => metrics.http.clientError(kind),
         serveApi: api,
         ...(gateway && pipeline !== null && registry !== null
-          ? { ingest: httpIngestOptions(config, pipeline, registry.keys, signalSummaries) }
+          ? { ingest: httpIngestOptions(config, pipeline, registry.keys, signalSummaries, shared) }
           : {}),
+        ...(shared === null ? {} : { shared: shared.http }),
         ...(registry !== null && redrivePipeline !== null
           ? {
               admin: {

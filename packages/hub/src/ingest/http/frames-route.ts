@@ -127,7 +127,7 @@ async function handleFrames(context: IngestContext, request: FastifyRequest, rep
   const limiter = context.limiter;
   if (limiter !== null) {
     for (const keyId of keyIdsOf(items)) {
-      const state = limiter.peek(`key:${keyId}`);
+      const state = await limiter.peek(`key:${keyId}`);
       if (!state.allowed) return sendRateLimited(reply, 'ingest-key', state, limiter.windowMs);
     }
   }
@@ -171,7 +171,7 @@ async function handleFrames(context: IngestContext, request: FastifyRequest, rep
     return sendHubBusy(reply, busyReason, 'no frame of this body was taken', { frames: outcomes });
   }
   if (limiter !== null) {
-    for (const keyId of charged) setLimitHeaders(reply, limiter.peek(`key:${keyId}`));
+    for (const keyId of charged) setLimitHeaders(reply, await limiter.peek(`key:${keyId}`));
   }
   return reply.code(200).send({ frames: outcomes, accepted, duplicates, rejected });
 }

@@ -5,8 +5,9 @@
 import type { KeyResolver } from '../../pipeline/keyring.js';
 import type { NonceWindow } from '../../pipeline/nonce-window.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
+import type { SharedReplayWindow } from '../../pipeline/shared-state-ports.js';
 import type { SignalSummaryWriter } from '../xray/signal-summaries.js';
-import type { IngestRateLimiter } from './ingest-rate-limiter.js';
+import type { IngestLimiter } from './ingest-rate-limiter.js';
 import type { IngestJwtVerifier } from './ingest-jwt.js';
 
 export interface IngestContext {
@@ -17,12 +18,14 @@ export interface IngestContext {
   readonly signatureToleranceMs: number;
   /** Signed-request nonces, owned by device id (each device capped, see nonce-window.ts). */
   readonly nonces: NonceWindow;
+  /** Nonces shared with other hubs (Redis), checked after `nonces`; null: `nonces` is the whole check. */
+  readonly sharedNonces: SharedReplayWindow | null;
   /** Whether a credential holding XRayIOT's published default secret may sign (--demo only). */
   readonly allowDefaultSecret: boolean;
   /** Where XRayIOT signal summaries go; null: not stored. */
   readonly signalSummaries: SignalSummaryWriter | null;
   /** null: no per-sender limit. */
-  readonly limiter: IngestRateLimiter | null;
+  readonly limiter: IngestLimiter | null;
   readonly bodyLimitBytes: number;
   /** The signed route's body limit (XRayIOT signals carry up to 1 MiB of payload). */
   readonly signedBodyLimitBytes: number;

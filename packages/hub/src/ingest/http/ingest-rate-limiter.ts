@@ -35,7 +35,7 @@ interface Window {
   used: number;
 }
 
-export class IngestRateLimiter {
+export class IngestRateLimiter implements IngestLimiter {
   private readonly windows = new Map<string, Window>();
 
   constructor(
@@ -105,6 +105,14 @@ export class IngestRateLimiter {
     const oldest = this.windows.keys().next();
     if (!oldest.done) this.windows.delete(oldest.value);
   }
+}
+
+/** What the ingest routes need of a limiter: this one (in memory) or SharedIngestRateLimiter (all hubs). */
+export interface IngestLimiter {
+  readonly windowMs: number;
+  peek(key: string): LimitState | Promise<LimitState>;
+  take(key: string, cost?: number): LimitState | Promise<LimitState>;
+  charge(key: string, cost: number): void;
 }
 
 /** x-ratelimit-* headers for an answer the limiter let through. */

@@ -13,13 +13,19 @@ import type { Pipeline } from '../../pipeline/pipeline.js';
 import { sendApiError, type ApiErrorCode } from '../../http/api-errors.js';
 
 /** Pipeline reasons that mean "the hub cannot take this now": answered 503 with Retry-After. */
-export const HUB_BUSY_REASONS: ReadonlySet<ReasonCode> = new Set(['overloaded', 'store_unavailable', 'shutting_down']);
+export const HUB_BUSY_REASONS: ReadonlySet<ReasonCode> = new Set([
+  'overloaded',
+  'store_unavailable',
+  'shutting_down',
+  'state_unavailable',
+]);
 
 /** Seconds a client should wait before retrying, per busy reason. */
 const RETRY_AFTER_SECONDS: Readonly<Partial<Record<ReasonCode, number>>> = {
   overloaded: 1,
   store_unavailable: 5,
   shutting_down: 5,
+  state_unavailable: 2,
 };
 
 /** HTTP status (as an API error code) of a request refused as a whole for `reason`. */
@@ -39,6 +45,8 @@ export function apiCodeFor(reason: ReasonCode): ApiErrorCode {
       return 'conflict';
     case 'store_unavailable':
       return 'store_unavailable';
+    case 'state_unavailable':
+      return 'state_unavailable';
     case 'overloaded':
     case 'shutting_down':
       return 'overloaded';

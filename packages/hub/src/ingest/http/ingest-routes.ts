@@ -9,13 +9,15 @@ import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_READINGS_PER_FRAME } from '@sealst
 import type { FastifyInstance } from 'fastify';
 import type { KeyResolver } from '../../pipeline/keyring.js';
 import { NonceWindow } from '../../pipeline/nonce-window.js';
+import type { SharedReplayWindow, SharedWindowCounter } from '../../pipeline/shared-state-ports.js';
+import { SharedIngestRateLimiter } from './shared-ingest-limiter.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { SignalSummaryWriter } from '../xray/signal-summaries.js';
 import type { IngestContext } from './ingest-context.js';
 import { registerFramesRoute } from './frames-route.js';
 import { registerInsightHubRoutes } from './insighthub-route.js';
 import { createIngestJwtVerifier } from './ingest-jwt.js';
-import { IngestRateLimiter, type IngestRateLimitSettings } from './ingest-rate-limiter.js';
+import { IngestRateLimiter, type IngestLimiter, type IngestRateLimitSettings } from './ingest-rate-limiter.js';
 import { registerSignedRoute, SIGNAL_BODY_LIMIT_BYTES } from './signed-route.js';
 import { bodyReadRefusal, peerOf } from './ingest-replies.js';
 import { IngestSockets } from '../../http/slow-requests.js';
@@ -34,6 +36,10 @@ export interface IngestRouteOptions {
    * for the whole tolerance).
    */
   readonly nonceWindowMaxPerDevice?: number;
+  /** Signed-request nonces shared with other hubs (Redis); absent: the in-memory window is the whole check. */
+  readonly sharedNonces?: SharedReplayWindow;
+  /** Counts the per-device limits across hubs (Redis); absent: per hub. */
+  readonly sharedRateLimit?: { readonly counter: SharedWindowCounter; readonly onFallback?: () => void };
   /** Requests per device id (JSON routes) or per key id (frames route) and window; null or absent: off. */
   readonly rateLimit?: IngestRateLimitSettings | null;
   /** Largest accepted request body; default 1 MiB. */
@@ -83,9 +89,10 @@ export function registerIngestRoutes(
       deps.nonceWindowMaxEntries ?? DEFAULT_NONCE_WINDOW_MAX_ENTRIES,
       deps.nonceWindowMaxPerDevice ?? DEFAULT_NONCE_WINDOW_MAX_PER_DEVICE,
     ),
+    sharedNonces: deps.sharedNonces ?? null,
     allowDefaultSecret: deps.allowDefaultSecret ?? false,
     signalSummaries: deps.signalSummaries ?? null,
-    limiter: deps.rateLimit == null ? null : new IngestRateLimiter(deps.rateLimit, now),
+    limiter: limiterOf(deps, now),
     bodyLimitBytes,
     signedBodyLimitBytes:
       deps.signedBodyLimitBytes ??
@@ -122,4 +129,13 @@ export function registerIngestRoutes(
     registerSignedRoute(scope, context);
     registerInsightHubRoutes(scope, context);
   });
+}
+
+/** The per-sender limiter: none, this hub's own, or counted across hubs with this hub's as the fallback. */
+function limiterOf(deps: IngestRouteOptions, now: () => number): IngestLimiter | null {
+  if (deps.rateLimit == null) return null;
+  const local = new IngestRateLimiter(deps.rateLimit, now);
+  const shared = deps.sharedRateLimit;
+  if (shared === undefined) return local;
+  return new SharedIngestRateLimiter(deps.rateLimit, shared.counter, local, shared.onFallback);
 }

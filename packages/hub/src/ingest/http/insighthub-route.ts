@@ -96,7 +96,7 @@ async function handleInsightHub(
   const limiter = context.limiter;
   if (limiter !== null) {
     for (const device of devices) {
-      const state = limiter.take(`device:${device}`);
+      const state = await limiter.take(`device:${device}`);
       if (!state.allowed) return sendRateLimited(reply, 'ingest-device', state, limiter.windowMs);
       setLimitHeaders(reply, state);
     }

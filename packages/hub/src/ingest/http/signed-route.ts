@@ -11,6 +11,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyEntry } from '../../pipeline/keyring.js';
 import type { NonceVerdict } from '../../pipeline/nonce-window.js';
+import { forgetShared, sharedSightings } from '../../pipeline/shared-replay-check.js';
 import { withErrorResponses } from '../../http/api-schemas.js';
 import { readSignatureHeaders, verifySignature } from '../xray/xray-signature.js';
 import { MAX_PAYLOAD_CHARS, looksLikeSignal } from '../xray/xray-signal.js';
@@ -135,7 +136,7 @@ async function handleSigned(context: IngestContext, request: FastifyRequest, rep
   const entry = verdict.entry;
 
   // Nonce before rate limit: a replay (anyone who captured the request can send it) is refused without
-  // charging the device. Nothing between this verdict and the record below yields, so it still holds.
+  // charging the device. The record below checks again, so a copy that raced past this verdict is still refused.
   const nonce = headers.nonce.toLowerCase();
   const seen = context.nonces.verdict(device, nonce, now);
   if (seen !== 'fresh') return refuseNonce(context, request, reply, device, seen, now);
@@ -143,13 +144,26 @@ async function handleSigned(context: IngestContext, request: FastifyRequest, rep
   const limiter = context.limiter;
   if (limiter !== null) {
     // A request refused here leaves its nonce unrecorded: it did nothing, and a later copy is charged once.
-    const state = limiter.take(`device:${device}`);
+    const state = await limiter.take(`device:${device}`);
     if (!state.allowed) return sendRateLimited(reply, 'ingest-device', state, limiter.windowMs);
     setLimitHeaders(reply, state);
   }
 
   const recorded = context.nonces.check(device, nonce, headers.timestampMs, now);
   if (recorded !== 'fresh') return refuseNonce(context, request, reply, device, recorded, now);
+  if (context.sharedNonces !== null) {
+    const [fresh] = (await sharedSightings(context.sharedNonces, [`${device}:${nonce}`])) ?? [];
+    if (fresh === false) return refuseNonce(context, request, reply, device, 'replayed', now);
+    if (fresh === undefined) {
+      // Not checked, so not spent: the client's retry of this very request must not meet its own nonce.
+      context.nonces.forget(device, nonce);
+      return refuseRequest(pipeline, request, reply, {
+        reason: 'state_unavailable',
+        detail: 'the shared nonce window could not be reached',
+        device,
+      });
+    }
+  }
 
   const parsed = parseJson(body);
   if (parsed.ok && looksLikeSignal(parsed.value)) {
@@ -242,6 +256,7 @@ async function handleSignal(
     case 'busy':
       // Nothing acknowledged: the client's retry of this very request must not meet its own nonce.
       context.nonces.forget(device, nonce);
+      if (context.sharedNonces !== null) forgetShared(context.sharedNonces, [`${device}:${nonce}`]);
       return sendHubBusy(reply, answer.reason, answer.detail);
     case 'seen':
       return sendRefusal(reply, 'replayed_nonce', 'this nonce was already used by the device');

@@ -82,6 +82,9 @@ async function answerOf(
     const step = session.handle(item);
     const answer = step.kind === 'pending' ? await step.answer : step.answer;
     if (answer.kind !== 'error' || REASONS[answer.reason].scope !== 'hub') return answer;
+    // The shared replay window is away, maybe for long: the device is told (ERROR state_unavailable) and
+    // resends later, rather than every hub retrying - and dead-lettering - each message meanwhile.
+    if (answer.reason === 'state_unavailable') return answer;
     // Not taken (its IV was forgotten, so the same bytes open again): wait, then try again.
     if (settings.isClosing()) return null;
     await new Promise((resolve) => setTimeout(resolve, delay).unref());

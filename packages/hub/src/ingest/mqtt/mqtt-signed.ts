@@ -11,6 +11,8 @@ import { isUtf8 } from 'node:buffer';
 import type { ReasonCode } from '@sealstream/protocol';
 import type { KeyEntry, KeyResolver } from '../../pipeline/keyring.js';
 import type { NonceWindow } from '../../pipeline/nonce-window.js';
+import { sharedSightings } from '../../pipeline/shared-replay-check.js';
+import type { SharedReplayWindow } from '../../pipeline/shared-state-ports.js';
 import type { FrameAnswer, Pipeline } from '../../pipeline/pipeline.js';
 import { expectedSignature, readSignatureHeaders, signatureMatches } from '../http/hmac-signature.js';
 
@@ -18,6 +20,8 @@ export interface MqttSignedSettings {
   readonly pipeline: Pipeline;
   readonly keys: KeyResolver;
   readonly nonces: NonceWindow;
+  /** Nonces shared with other hubs (Redis), checked after `nonces`; absent: `nonces` is the whole check. */
+  readonly sharedNonces?: SharedReplayWindow;
   readonly signatureToleranceMs: number;
   readonly maxReadingsPerMessage: number;
   readonly now: () => number;
@@ -89,6 +93,24 @@ export async function handleSignedMessage(
   if (recorded !== 'fresh') {
     const detail = `the nonce window is full (${recorded}); sign again later`;
     return { kind: 'answered', answer: { outcome: 'error', reason: 'overloaded', detail, retryable: true } };
+  }
+  if (settings.sharedNonces !== undefined) {
+    const [fresh] = (await sharedSightings(settings.sharedNonces, [`${device}:${nonce}`])) ?? [];
+    if (fresh === false) return refuse('replayed_nonce', 'this nonce was already used by the device', device);
+    if (fresh === undefined) {
+      // Not checked, so not spent: the device may send this very message again.
+      settings.nonces.forget(device, nonce);
+      const detail = 'the shared nonce window could not be reached; send again later';
+      settings.pipeline.refuse({
+        reason: 'state_unavailable',
+        source: 'mqtt',
+        peer: topic,
+        device,
+        detail,
+        raw: payload,
+      });
+      return { kind: 'answered', answer: { outcome: 'error', reason: 'state_unavailable', detail, retryable: true } };
+    }
   }
 
   const readings = readingsOf(payload, settings.maxReadingsPerMessage);

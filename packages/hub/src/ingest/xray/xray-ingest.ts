@@ -9,6 +9,8 @@ import { isUtf8 } from 'node:buffer';
 import type { ReasonCode } from '@sealstream/protocol';
 import type { KeyEntry, KeyResolver } from '../../pipeline/keyring.js';
 import type { NonceWindow } from '../../pipeline/nonce-window.js';
+import { forgetShared, sharedSightings } from '../../pipeline/shared-replay-check.js';
+import type { SharedReplayWindow } from '../../pipeline/shared-state-ports.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { SourceKind } from '../../pipeline/ports.js';
 import { HUB_BUSY_REASONS } from '../http/ingest-replies.js';
@@ -93,6 +95,8 @@ export async function submitSignal(
 export interface SignedMessageDeps extends SignalSubmitDeps {
   readonly keys: KeyResolver;
   readonly nonces: NonceWindow;
+  /** Nonces shared with other hubs (Redis), checked after `nonces`; absent: `nonces` is the whole check. */
+  readonly sharedNonces?: SharedReplayWindow;
   readonly toleranceMs: number;
   readonly allowDefaultSecret: boolean;
 }
@@ -140,12 +144,29 @@ export async function handleSignedMessage(
   if (recorded !== 'fresh') {
     return { kind: 'busy', reason: 'overloaded', detail: 'the nonce window is full' };
   }
+  const sharedId = `${device}:${signed.nonce.toLowerCase()}`;
+  if (deps.sharedNonces !== undefined) {
+    const [fresh] = (await sharedSightings(deps.sharedNonces, [sharedId])) ?? [];
+    if (fresh === undefined) {
+      // Not checked, so not taken: the retry queue brings it back once the shared window answers.
+      deps.nonces.forget(device, signed.nonce.toLowerCase());
+      const detail = 'the shared nonce window could not be reached';
+      deps.pipeline.refuse({ reason: 'state_unavailable', source, peer, device, detail, raw: body });
+      return { kind: 'busy', reason: 'state_unavailable', detail };
+    }
+    // A redelivery another hub took before may not have been committed there: submit it again (readings
+    // are idempotent by identity) rather than acknowledge it unseen.
+    if (!fresh && !redelivered) {
+      return refuse('replayed_nonce', 'this nonce was already used by the device; sign each message afresh', device);
+    }
+  }
   const json = parseJsonBytes(body);
   if (!json.ok) return refuse('malformed_body', 'the body is not UTF-8 JSON', device);
   const answer = await submitSignal(deps, json.value, device, verdict.entry, source, peer, body);
   if (answer.kind === 'busy') {
     // Nothing of it is acknowledged: the same message will come back, and must not meet its own nonce.
     deps.nonces.forget(device, signed.nonce.toLowerCase());
+    if (deps.sharedNonces !== undefined) forgetShared(deps.sharedNonces, [sharedId]);
   }
   return answer;
 }

@@ -2,16 +2,19 @@
  * The scaled-out hub under faults (~40 s; SEALSTREAM_SCALE_TESTS=0 leaves it out): two gateways
  * behind a TCP front, two writers, two api nodes, three devices streaming. Mid-stream a writer is killed
  * -9, then a gateway (its devices reconnect through the front to the other one), then an api node (a new
- * one starts), then every RabbitMQ connection of the vhost is closed. Afterwards every reading each
+ * one starts), then every RabbitMQ connection of the vhost is closed, then Redis (a redis-server of the
+ * test's own) is killed and started again empty. Afterwards every reading each
  * device sent is in the database exactly once (acknowledged ones were never lost, resends finished the
  * rest), the rollups count every stored reading once, and every api node's totals equal the database.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { NativeClient } from '@sealstream/emitter';
-import { hubBuilt, killRunningHubs } from '@sealstream/testkit';
+import { hubBuilt, killRunningHubs, scrapeMetrics } from '@sealstream/testkit';
 import { dropTestSchema, pgAvailability, pgTestUrl } from '../packages/hub/test/support/postgres.js';
 import { closeVhostConnections, deleteVhost, rabbitAvailability } from '../packages/hub/test/support/rabbitmq.js';
 import { dropKeys, redisAvailability } from '../packages/hub/test/support/redis.js';
+import { freePort, startRedis, stopRedis } from '../packages/hub/test/support/redis-server.js';
+import type { ChildProcess } from 'node:child_process';
 import { countDelivered, countRollups, eventually, ReadingStream, sleep } from './support/hub-process.js';
 import {
   clusterSetup,
@@ -45,6 +48,7 @@ const processes: RoleProcess[] = [];
 const watchers: LiveWatcher[] = [];
 const clients: NativeClient[] = [];
 let front: GatewayFront | undefined;
+let ownRedis: ChildProcess | undefined;
 
 afterEach((context) => {
   if (context.task.result?.state === 'fail') {
@@ -58,6 +62,7 @@ afterAll(async () => {
   await front?.close();
   await Promise.all(processes.map((hub) => hub.stop(20_000)));
   killRunningHubs();
+  if (ownRedis !== undefined) await stopRedis(ownRedis);
   if (setup !== undefined) {
     await dropTestSchema(setup.schema).catch(() => undefined);
     await deleteVhost(setup.vhost);
@@ -83,7 +88,10 @@ function alive(hub: RoleProcess): boolean {
 
 describe.skipIf(missing !== null)('scale-out under faults: 2 gateways, 2 writers, 2 api nodes', () => {
   it('loses no acknowledged reading and stores each once through writer, gateway, api and bus failures', async () => {
-    const active = await clusterSetup();
+    // A Redis of this test's own, so it can be cut without touching the machine's.
+    const redisPort = await freePort();
+    ownRedis = await startRedis(redisPort);
+    const active = await clusterSetup(`redis://127.0.0.1:${redisPort}`);
     setup = active;
     const w1 = await startRole(active, 'writer', 'w1');
     processes.push(w1);
@@ -122,6 +130,18 @@ describe.skipIf(missing !== null)('scale-out under faults: 2 gateways, 2 writers
     await sleep(PHASE_MS);
     expect(await closeVhostConnections(active.vhost)).toBeGreaterThan(0);
     await sleep(PHASE_MS);
+    // Redis away: gateways refuse frames `state_unavailable` (never take them unchecked); devices resend.
+    await stopRedis(ownRedis);
+    await sleep(PHASE_MS);
+    ownRedis = await startRedis(redisPort);
+    await sleep(PHASE_MS);
+    // The surviving gateway did check Redis: while it was away it refused, counted by reason.
+    let refusedUnchecked = 0;
+    for (const [series, value] of await scrapeMetrics(g2.ports.http ?? Number.NaN)) {
+      if (series.startsWith('sealstream_readings_rejected_total') && series.includes('reason="state_unavailable"'))
+        refusedUnchecked += value;
+    }
+    expect(refusedUnchecked).toBeGreaterThan(0);
 
     for (const stream of streams) await stream.stop();
     // Every device was on the killed gateway (the front's first choice) and came back through the other.

@@ -26,7 +26,8 @@ export interface ClusterSetup {
   readonly common: string[];
 }
 
-export async function clusterSetup(): Promise<ClusterSetup> {
+/** `redisUrl`: a Redis of the test's own (one it may cut); default the machine's shared one. */
+export async function clusterSetup(redisUrl: string = REDIS_TEST_URL): Promise<ClusterSetup> {
   const schema = uniqueTestSchema('scale');
   const vhost = await createVhost();
   const redisPrefix = uniqueKeyPrefix();
@@ -48,7 +49,7 @@ export async function clusterSetup(): Promise<ClusterSetup> {
       '--amqp-url',
       amqpUrl(vhost),
       '--redis-url',
-      REDIS_TEST_URL,
+      redisUrl,
       '--redis-key-prefix',
       redisPrefix,
       '--bus-prefix',

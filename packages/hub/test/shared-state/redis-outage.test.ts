@@ -4,8 +4,8 @@
  * dead-lettered; ERROR frame on TCP, 503 on HTTP), logins fail closed, the API's other limits fall back
  * to per-node counting. When Redis is back, the device's resend of the very same bytes is accepted.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CipherSuite,
@@ -19,12 +19,12 @@ import {
   type Frame,
 } from '@sealstream/protocol';
 import { signedHeaders } from '@sealstream/emitter';
-import { Redis } from 'ioredis';
 import type { AccountStore } from '../../src/http/api-ports.js';
 import { hashPassword } from '../../src/http/password-hash.js';
 import { FrameClient } from '../support/frame-client.js';
 import { failIfRequired, pgAvailability } from '../support/postgres.js';
 import { failIfRedisRequired, redisAvailability } from '../support/redis.js';
+import { freePort, startRedis, stopRedis } from '../support/redis-server.js';
 import {
   DEVICE_SECRET,
   LEGACY_AUTH_TOKEN,
@@ -42,41 +42,6 @@ const skip = !redis.available ? redis.reason : !postgres.available ? postgres.re
 if (skip !== null) console.warn(`Redis outage suite skipped: ${skip}`);
 
 const key = deriveDeviceKey(TEST_SECRET);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** A throwaway redis-server (no persistence) on `port`, ready to answer. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  await until(async () => {
-    try {
-      if (probe.status !== 'ready') await probe.connect();
-      return (await probe.ping()) === 'PONG';
-    } catch {
-      probe.disconnect();
-      return false;
-    }
-  });
-  probe.disconnect();
-  return child;
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  process.kill(child.pid, 'SIGKILL');
-  await exited;
-}
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

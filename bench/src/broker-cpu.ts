@@ -1,15 +1,16 @@
 /**
- * A local broker's CPU time (Mosquitto, or RabbitMQ's Erlang VM `beam.smp`), read from /proc/<pid>/stat
- * (found by exact process name, read only: the bench never signals it), so a report can set the
- * broker's share beside the hub's.
+ * The broker's CPU time, read from /proc/<pid>/stat of the local Mosquitto or RabbitMQ node (found by
+ * exact process name, read only: the bench never signals it), so a report can set the broker's share
+ * beside the hub's. RabbitMQ's figure holds every vhost's traffic, other sessions' included.
  */
 import { execFileSync } from 'node:child_process';
 import { processCpuSeconds } from './hub-process.js';
 
-/** The broker's pid, or null when no local process of that exact name is visible. */
-export function findBrokerPid(processName: 'mosquitto' | 'beam.smp'): number | null {
+/** The broker's pid, or null when no local process of that name (`mosquitto`, `beam.smp`) is visible. */
+export function findBrokerPid(name: 'mosquitto' | 'beam.smp' = 'mosquitto'): number | null {
   try {
-    const out = execFileSync('pgrep', ['-x', processName], { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
+    // The oldest of that name: the node itself, not a short-lived rabbitmqctl.
+    const out = execFileSync('pgrep', ['-o', '-x', name], { encoding: 'utf8' }).trim().split('\n')[0] ?? '';
     const pid = Number(out);
     return Number.isInteger(pid) && pid > 0 ? pid : null;
   } catch {

@@ -17,7 +17,7 @@ import { readCommitFigures, type CommitFigures } from './hub-metrics.js';
 import { startLatencyProbe, type ProbePlacement } from './latency-probe.js';
 import { startCommitProbe, type CommitProbe, type CommitProbeResult } from './commit-probe.js';
 import { runNativeLoad } from './native-load.js';
-import { createBenchVhost, publishXrayMessages, type AmqpVhost } from './amqp-load.js';
+import { createBenchVhost, declareXrayQueue, publishXrayMessages, type AmqpVhost } from './amqp-load.js';
 import { createReader, startReadLoad, type ReadLoadFigures } from './read-load.js';
 
 export const SCENARIOS = [
@@ -27,6 +27,7 @@ export const SCENARIOS = [
   'latency-20k',
   'latency-20k-reads',
   'amqp-xray',
+  'amqp-xray-backlog',
   'mqtt-native',
   'scaled-native',
   'scaled-latency-20k',
@@ -103,8 +104,8 @@ export interface ScenarioResult {
   };
   /** CPU used by everything else on the machine meanwhile (other tests, builds): noise to report. */
   readonly otherCpuPct: number | null;
-  /** The local broker's CPU over the timed phase (Mosquitto for mqtt-native, RabbitMQ for the scaled
-   * scenarios; other sessions' traffic included). */
+  /** The local broker's CPU over the timed phase (Mosquitto for mqtt-native, RabbitMQ for amqp-xray* and
+   * the scaled scenarios; other sessions' traffic included). */
   readonly brokerCpuPct: number | null;
   /** WAL the server wrote per committed reading (every session's WAL: other load inflates it). */
   readonly walBytesPerReading: number | null;
@@ -137,6 +138,12 @@ const LEGACY_TOKENS_PER_SECOND = 100_000;
 const MAX_LEGACY_TOKENS = 3_000_000;
 /** XRayIOT messages per second of the requested run (published as fast as the broker takes them). */
 const XRAY_MESSAGES_PER_SECOND = 25_000;
+/**
+ * Publishing threads of the XRayIOT load: one in amqp-xray (the method of the figures so far; alone it
+ * published 8–10K messages/s on a loaded 2-core machine, with no consumer), two to fill the backlog.
+ */
+const XRAY_PUBLISHERS = 1;
+const XRAY_BACKLOG_PUBLISHERS = 2;
 const MAX_XRAY_MESSAGES = 2_000_000;
 const XRAY_SECRET = 'bench-xray-hmac-secret-0123456789';
 const AMQP_HOST = process.env['SEALSTREAM_BENCH_AMQP_HOST'] ?? '127.0.0.1:5672';
@@ -144,16 +151,32 @@ const AMQP_HOST = process.env['SEALSTREAM_BENCH_AMQP_HOST'] ?? '127.0.0.1:5672';
 export async function runScenario(name: ScenarioName, settings: ScenarioSettings): Promise<ScenarioResult> {
   const storeKind: StoreKind = name === 'pglite-native' ? 'pglite' : 'postgres';
   const legacy = name === 'postgres-legacy';
-  const xray = name === 'amqp-xray';
+  const xray = name === 'amqp-xray' || name === 'amqp-xray-backlog';
+  // amqp-xray-backlog: every message is in the queue before the hub starts, so the rate is the hub's
+  // (and the broker's delivery), not the publisher's.
+  const backlog = name === 'amqp-xray-backlog';
   // Writer, gateway and api node as separate processes over RabbitMQ and Redis (scaled-hubs.ts).
   const scaled = name === 'scaled-native' || name === 'scaled-latency-20k';
   const vhost: AmqpVhost | null = xray || scaled ? await createBenchVhost(AMQP_HOST) : null;
+  const xrayTotal = Math.min(settings.seconds * XRAY_MESSAGES_PER_SECOND, MAX_XRAY_MESSAGES);
+  const xrayLoad = {
+    secret: XRAY_SECRET,
+    devicePrefix: DEVICE_PREFIX,
+    devices: settings.devices,
+    total: xrayTotal,
+  };
+  if (backlog && vhost !== null) {
+    await declareXrayQueue(vhost.url);
+    const publishedAt = Date.now();
+    await publishXrayMessages(vhost.url, xrayLoad, XRAY_BACKLOG_PUBLISHERS);
+    settings.log(`  backlog: ${xrayTotal} messages published in ${Date.now() - publishedAt} ms`);
+  }
   // latency-20k with a fixed API read load beside it (read-load.ts).
   const reads = name === 'latency-20k-reads';
   const viaMqtt = name === 'mqtt-native';
   // Our own topics and group on a shared broker: nothing of another run reaches this hub.
   const mqttScope = `bench${process.pid}x${Date.now().toString(36)}`;
-  const brokerPid = viaMqtt ? findBrokerPid('mosquitto') : scaled ? findBrokerPid('beam.smp') : null;
+  const brokerPid = viaMqtt ? findBrokerPid('mosquitto') : xray || scaled ? findBrokerPid('beam.smp') : null;
   const secret = randomBytes(32);
   // The live channel requires a token unless the hub runs in demo mode; the subscriber presents it.
   const liveToken = randomBytes(16).toString('hex');
@@ -223,6 +246,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         ...settings.hubArgs,
       ],
     });
+    const hubStartedAt = Date.now();
     let hubExitCode: number | null = null;
     let closeProbe = (): void => undefined;
     try {
@@ -277,19 +301,19 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       let seconds: number;
       let note = '';
       if (xray && vhost !== null) {
-        sent = Math.min(settings.seconds * XRAY_MESSAGES_PER_SECOND, MAX_XRAY_MESSAGES);
-        const startedAt = Date.now();
-        await publishXrayMessages(vhost.url, {
-          secret: XRAY_SECRET,
-          devicePrefix: DEVICE_PREFIX,
-          devices: settings.devices,
-          total: sent,
-        });
+        sent = xrayTotal;
+        let startedAt = Date.now();
+        if (backlog) {
+          startedAt = hubStartedAt;
+        } else {
+          await publishXrayMessages(vhost.url, xrayLoad, XRAY_PUBLISHERS);
+        }
         const settled = await waitForSettled(() => probe.latestStats(), sent, 30_000);
         seconds = (settled.at - startedAt) / 1000;
         rejected = settled.invalid;
-        note =
-          'XRayIOT messages (one sample point each: one reading + one signal summary) signed as published to RabbitMQ; timed from the first publish until the hub reported every message committed; latency not measured';
+        note = backlog
+          ? 'XRayIOT messages (one sample point each: one reading + one signal summary) all queued in RabbitMQ before the hub started; timed from the hub printing its ports until it reported every message committed (CPU figures miss the first ~0.5 s); latency not measured'
+          : `XRayIOT messages (one sample point each: one reading + one signal summary) signed as published to RabbitMQ by ${XRAY_PUBLISHERS} threads; timed from the first publish until the hub reported every message committed; latency not measured`;
       } else if (legacy) {
         if (hub.ports.legacy === null) throw new Error('the hub did not open its legacy port');
         sent = legacyTotal(settings);

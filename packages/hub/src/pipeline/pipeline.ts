@@ -263,6 +263,38 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   }
 
   /**
+   * Several inputs, each authenticated as its own key entry (an AMQP delivery burst of signals from many
+   * devices), as ONE submission: the same per-reading checks, outcomes and dead letters as
+   * handleAuthenticatedReadings part by part, but one entry in the commit queue and one answer for all,
+   * so a burst costs one commit wait instead of one per input. An error answer means nothing of any part
+   * was committed. Parts whose key was revoked take no part and are listed in `revoked` (by index) for
+   * the caller to refuse, as handleAuthenticatedReadings refuses them.
+   */
+  async handleAuthenticatedParts(
+    parts: ReadonlyArray<{ readonly candidates: readonly unknown[]; readonly entry: KeyEntry }>,
+    source: SourceKind,
+    peer: string,
+  ): Promise<{ readonly answer: FrameAnswer; readonly revoked: readonly number[] }> {
+    const revoked: number[] = [];
+    const readings: VerifiedReading[] = [];
+    const refusals: OpenedReadings['refused'] = [];
+    let knownDuplicates = 0;
+    const receivedAt = this.now();
+    parts.forEach((part, index) => {
+      if (part.entry.revoked) {
+        revoked.push(index);
+        return;
+      }
+      const opened = this.frameOpener.checkReadings(part.candidates, part.entry, source, receivedAt);
+      for (const reading of opened.readings) readings.push(reading);
+      for (const refusal of opened.refused) refusals.push(refusal);
+      knownDuplicates += opened.knownDuplicates;
+    });
+    const answer = await this.submitOpened({ ok: true, readings, refused: refusals, knownDuplicates }, source, peer);
+    return { answer, revoked };
+  }
+
+  /**
    * `redrive`: the refusals inside were counted and kept when the input first arrived, so a re-drive,
    * which an operator may repeat, neither counts them again nor stores them again.
    */

@@ -14,10 +14,17 @@
  * A lost connection (broker down at start or mid-stream) is retried with exponential backoff (0.5 s
  * doubling to 30 s); meanwhile `state` is 'down' (/healthz reads `degraded`). Messages in flight when it
  * dropped come back redelivered; their readings dedupe. Bound: at most `prefetch` messages in the hub.
+ *
+ * Throughput: the deliveries of one event-loop turn are handled as one burst (xray-batch.ts): one
+ * pipeline submission and one summary write for all of them, so a burst waits for one commit, not one
+ * per message. Acks go out with `multiple` up to the last delivery whose every predecessor is settled
+ * (ack-tracker.ts), one frame for a whole burst instead of one per message.
  */
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { handleSignedMessage, type SignalAnswer, type SignedMessageDeps } from '../xray/xray-ingest.js';
+import { handleSignedBurst, type BurstAnswer } from '../xray/xray-batch.js';
+import type { SignalAnswer, SignedMessageDeps } from '../xray/xray-ingest.js';
+import { AckTracker } from './ack-tracker.js';
 import { REJECT_DETAIL_HEADER, REJECT_REASON_HEADER, XRAY_TOPOLOGY, assertXrayTopology } from './xray-topology.js';
 
 /** The signing time on AMQP: x-timestamp is the publish time there. */
@@ -41,17 +48,26 @@ export type BrokerState = 'connected' | 'down';
 export class XrayAmqpConsumer {
   private connection: ChannelModel | null = null;
   private channel: ConfirmChannel | null = null;
+  private acks: AckTracker | null = null;
   private stopped = false;
   private backoffMs = BACKOFF_START_MS;
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private connecting: Promise<void> | null = null;
   private consumerTag: string | null = null;
+  /** Deliveries of the current event-loop turn, handled together at its end (at most `prefetch`). */
+  private burst: ConsumeMessage[] = [];
+  private burstChannel: { channel: ConfirmChannel; acks: AckTracker } | null = null;
 
   constructor(private readonly options: XrayConsumerOptions) {}
 
   get state(): BrokerState {
     return this.channel === null ? 'down' : 'connected';
+  }
+
+  /** Deliveries on the current channel not yet acknowledged or nacked (0 when down). */
+  get unacknowledged(): number {
+    return this.channel === null ? 0 : (this.acks?.outstanding ?? 0);
   }
 
   /** Starts connecting; resolves at once (a broker down at start is retried in the background). */
@@ -82,13 +98,16 @@ export class XrayAmqpConsumer {
       }
       this.connection = connection;
       this.channel = channel;
+      const acks = new AckTracker();
+      this.acks = acks;
       const consumer = await channel.consume(XRAY_TOPOLOGY.queue, (message) => {
         if (message === null) {
           // The broker cancelled us (queue deleted): start over, which declares it again.
           this.lost(connection);
           return;
         }
-        this.track(this.handle(channel, message));
+        acks.delivered(message.fields.deliveryTag);
+        this.gather(channel, acks, message);
       });
       this.consumerTag = consumer.consumerTag;
       this.backoffMs = BACKOFF_START_MS;
@@ -127,66 +146,120 @@ export class XrayAmqpConsumer {
     void work.finally(() => this.inFlight.delete(work));
   }
 
-  private async handle(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
-    let answer: SignalAnswer;
+  /** Collects a delivery into this turn's burst; the burst is handled once the turn's I/O is read. */
+  private gather(channel: ConfirmChannel, acks: AckTracker, message: ConsumeMessage): void {
+    if (this.burstChannel !== null && this.burstChannel.channel !== channel) this.flushBurst();
+    if (this.burst.length === 0) {
+      this.burstChannel = { channel, acks };
+      setImmediate(() => this.flushBurst());
+    }
+    this.burst.push(message);
+  }
+
+  private flushBurst(): void {
+    const target = this.burstChannel;
+    const messages = this.burst;
+    this.burst = [];
+    this.burstChannel = null;
+    if (target === null || messages.length === 0) return;
+    this.track(this.handleBurst(target.channel, target.acks, messages));
+  }
+
+  private async handleBurst(channel: ConfirmChannel, acks: AckTracker, messages: ConsumeMessage[]): Promise<void> {
+    let answers: BurstAnswer[];
     try {
-      answer = await handleSignedMessage(
+      answers = await handleSignedBurst(
         this.options.deps,
-        message.properties.headers ?? {},
-        message.content,
+        messages.map((message) => ({
+          headers: message.properties.headers ?? {},
+          body: message.content,
+          redelivered: message.fields.redelivered,
+        })),
         AMQP_TIMESTAMP_HEADER,
         'amqp',
         `amqp:${XRAY_TOPOLOGY.queue}`,
-        message.fields.redelivered,
       );
     } catch (error) {
-      // Our bug, not the message's: keep it in the broker.
+      // Our bug, not the messages': keep them in the broker.
       this.options.logger.error({ err: (error as Error).message }, 'amqp: message handling failed');
-      answer = { kind: 'busy', reason: 'internal_error', detail: 'the hub failed while handling the message' };
+      const busy: BurstAnswer = {
+        kind: 'busy',
+        reason: 'internal_error',
+        detail: 'the hub failed while handling the message',
+      };
+      answers = messages.map(() => busy);
     }
+    let lastAckable: number | null = null;
+    const settle = (message: ConsumeMessage, kind: SignalAnswer['kind']): void => {
+      const upTo = acks.settle(message.fields.deliveryTag);
+      if (upTo !== null) lastAckable = Math.max(lastAckable ?? 0, upTo);
+      this.options.onSettled?.(kind);
+    };
+    const copies: Array<Promise<void>> = [];
+    messages.forEach((message, index) => {
+      const answer = answers[index] as BurstAnswer;
+      if (answer.kind === 'stored' || answer.kind === 'seen') settle(message, answer.kind);
+      else copies.push(this.settleByCopy(channel, acks, message, answer));
+    });
+    // The committed ones first, in one frame; their copies' confirms must not hold them back.
+    this.ackUpTo(channel, lastAckable);
+    await Promise.all(copies);
+  }
+
+  /**
+   * A refused message is acked once its dead-letter copy is confirmed, a busy one once its retry copy
+   * is; if the copy fails the message stays in the broker (nack with requeue).
+   */
+  private async settleByCopy(
+    channel: ConfirmChannel,
+    acks: AckTracker,
+    message: ConsumeMessage,
+    answer: Extract<BurstAnswer, { kind: 'refused' | 'busy' }>,
+  ): Promise<void> {
     try {
-      switch (answer.kind) {
-        case 'stored':
-        case 'seen':
-          channel.ack(message);
-          break;
-        case 'refused':
-          await this.publishConfirmed(
-            channel,
-            XRAY_TOPOLOGY.deadLetterExchange,
-            XRAY_TOPOLOGY.deadLetterRoutingKey,
-            message,
-            {
-              [REJECT_REASON_HEADER]: answer.reason,
-              [REJECT_DETAIL_HEADER]: answer.detail.slice(0, MAX_DETAIL_CHARS),
-            },
-          );
-          channel.ack(message);
-          break;
-        case 'busy':
-          await this.publishConfirmed(
-            channel,
-            '',
-            XRAY_TOPOLOGY.retryQueue,
-            message,
-            {
-              'x-retry-reason': answer.reason,
-            },
-            String(this.options.retryDelayMs),
-          );
-          channel.ack(message);
-          break;
+      if (answer.kind === 'refused') {
+        await this.publishConfirmed(
+          channel,
+          XRAY_TOPOLOGY.deadLetterExchange,
+          XRAY_TOPOLOGY.deadLetterRoutingKey,
+          message,
+          {
+            [REJECT_REASON_HEADER]: answer.reason,
+            [REJECT_DETAIL_HEADER]: answer.detail.slice(0, MAX_DETAIL_CHARS),
+          },
+        );
+      } else {
+        await this.publishConfirmed(
+          channel,
+          '',
+          XRAY_TOPOLOGY.retryQueue,
+          message,
+          { 'x-retry-reason': answer.reason },
+          String(this.options.retryDelayMs),
+        );
       }
+      this.ackUpTo(channel, acks.settle(message.fields.deliveryTag));
       this.options.onSettled?.(answer.kind);
     } catch {
       // The channel went away or the broker refused the copy: the message stays unacked, so the broker
       // hands it out again (on a closed channel, to the next connection).
       try {
         channel.nack(message, false, true);
+        this.ackUpTo(channel, acks.nacked(message.fields.deliveryTag));
       } catch {
         // channel closed: the broker requeues unacked messages itself
       }
       this.options.onSettled?.('retry_failed');
+    }
+  }
+
+  /** One ack frame for every delivery up to `tag` (all settled, see AckTracker). */
+  private ackUpTo(channel: ConfirmChannel, tag: number | null): void {
+    if (tag === null) return;
+    try {
+      channel.ack({ fields: { deliveryTag: tag } } as ConsumeMessage, true);
+    } catch {
+      // channel closed: its unacked deliveries go back to the queue and their readings dedupe
     }
   }
 
@@ -225,6 +298,7 @@ export class XrayAmqpConsumer {
       // Cancel first so no new delivery starts; the ones in hand still ack on this channel.
       await channel.cancel(this.consumerTag).catch(() => undefined);
     }
+    this.flushBurst();
     await Promise.allSettled([...this.inFlight]);
     const connection = this.connection;
     this.connection = null;

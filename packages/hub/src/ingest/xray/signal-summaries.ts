@@ -55,6 +55,29 @@ export class SignalSummaryWriter {
     });
   }
 
+  /**
+   * Several rows (one delivery burst) answered together: ok once every row is stored, else the first
+   * failure. The queue bound applies to them as a whole, except into an empty queue (a burst larger than
+   * the bound must still be writable).
+   */
+  writeAll(rows: readonly SignalSummaryRecord[]): Promise<SummaryWrite> {
+    if (rows.length === 0) return Promise.resolve({ ok: true });
+    if (this.queue.length > 0 && this.queue.length + rows.length > this.options.maxQueued) {
+      return Promise.resolve({ ok: false, reason: 'overloaded' });
+    }
+    return new Promise((resolve) => {
+      let remaining = rows.length;
+      let outcome: SummaryWrite = { ok: true };
+      const done = (result: SummaryWrite): void => {
+        if (!result.ok && outcome.ok) outcome = result;
+        remaining -= 1;
+        if (remaining === 0) resolve(outcome);
+      };
+      for (const row of rows) this.queue.push({ row, done });
+      this.schedule();
+    });
+  }
+
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;

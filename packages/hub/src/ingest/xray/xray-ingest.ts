@@ -16,7 +16,7 @@ import type { SourceKind } from '../../pipeline/ports.js';
 import { HUB_BUSY_REASONS } from '../http/ingest-replies.js';
 import type { SignalSummaryWriter } from './signal-summaries.js';
 import { readSignatureHeaders, verifySignature } from './xray-signature.js';
-import { expandSignal, validateSignal, type SignalSummary } from './xray-signal.js';
+import { expandSignal, validateSignal, type ExpandedSignal, type SignalSummary } from './xray-signal.js';
 
 export type SignalAnswer =
   | {
@@ -42,6 +42,36 @@ export interface SignalSubmitDeps {
   readonly now: () => number;
 }
 
+/** A signal checked and expanded, ready to submit. */
+export type PreparedSignal = ExpandedSignal;
+
+/**
+ * Checks a signal body whose sender is authenticated for `device` and expands it: the body must be an
+ * XRayRawSignal of that device. A refusal is counted and dead-lettered here.
+ */
+export function prepareSignal(
+  deps: Pick<SignalSubmitDeps, 'pipeline'>,
+  parsedBody: unknown,
+  device: string,
+  source: SourceKind,
+  peer: string,
+  raw: Uint8Array,
+): PreparedSignal | Extract<SignalAnswer, { kind: 'refused' }> {
+  const refuse = (reason: ReasonCode, detail: string, named: string | null = device) => {
+    deps.pipeline.refuse({ reason, source, peer, device: named, detail, raw });
+    return { kind: 'refused' as const, reason, detail };
+  };
+  const checked = validateSignal(parsedBody);
+  if (!checked.ok) return refuse('schema_invalid', `not an XRayRawSignal: ${checked.detail}`);
+  const signal = checked.signal;
+  if (signal.deviceId !== device) {
+    // The signature speaks for the header's device only; no device on the letter (a re-drive must not
+    // mistake the signal for one reading).
+    return refuse('device_not_allowed', `deviceId differs from x-device-id ${device}`, null);
+  }
+  return expandSignal(signal);
+}
+
 /**
  * Submits a signal body whose sender is authenticated as `entry` for `device`. The body must be an
  * XRayRawSignal of that device; its readings are committed before its summary is written.
@@ -55,19 +85,19 @@ export async function submitSignal(
   peer: string,
   raw: Uint8Array,
 ): Promise<SignalAnswer> {
-  const refuse = (reason: ReasonCode, detail: string, named: string | null = device): SignalAnswer => {
-    deps.pipeline.refuse({ reason, source, peer, device: named, detail, raw });
-    return { kind: 'refused', reason, detail };
-  };
-  const checked = validateSignal(parsedBody);
-  if (!checked.ok) return refuse('schema_invalid', `not an XRayRawSignal: ${checked.detail}`);
-  const signal = checked.signal;
-  if (signal.deviceId !== device) {
-    // The signature speaks for the header's device only; no device on the letter (a re-drive must not
-    // mistake the signal for one reading).
-    return refuse('device_not_allowed', `deviceId differs from x-device-id ${device}`, null);
-  }
-  const expanded = expandSignal(signal);
+  const prepared = prepareSignal(deps, parsedBody, device, source, peer, raw);
+  if ('kind' in prepared) return prepared;
+  return submitPrepared(deps, prepared, entry, source, peer);
+}
+
+/** Commits a prepared signal's readings (in parts of maxReadingsPerSubmission), then its summary. */
+export async function submitPrepared(
+  deps: SignalSubmitDeps,
+  expanded: PreparedSignal,
+  entry: KeyEntry,
+  source: SourceKind,
+  peer: string,
+): Promise<SignalAnswer> {
   let accepted = 0;
   let duplicates = 0;
   let rejected = 0;
@@ -75,21 +105,25 @@ export async function submitSignal(
   for (let start = 0; start < expanded.readings.length; start += step) {
     const part = expanded.readings.slice(start, start + step);
     const answer = await deps.pipeline.handleAuthenticatedReadings(part, entry, source, peer);
-    if (answer.kind === 'error') {
-      if (HUB_BUSY_REASONS.has(answer.reason)) return { kind: 'busy', reason: answer.reason, detail: answer.detail };
-      return { kind: 'refused', reason: answer.reason, detail: answer.detail };
-    }
+    if (answer.kind === 'error') return errorAnswer(answer.reason, answer.detail);
     accepted += answer.accepted;
     duplicates += answer.duplicates;
     rejected += answer.rejected;
   }
   if (deps.summaries !== null) {
     const written = await deps.summaries.write({ ...expanded.summary, receivedAt: deps.now(), source });
-    if (!written.ok) {
-      return { kind: 'busy', reason: written.reason, detail: 'the signal summary could not be stored' };
-    }
+    if (!written.ok) return summaryBusy(written.reason);
   }
   return { kind: 'stored', accepted, duplicates, rejected, summary: expanded.summary };
+}
+
+/** A pipeline error as a signal answer: the hub's own trouble is 'busy' (resend later), the rest refused. */
+export function errorAnswer(reason: ReasonCode, detail: string): Extract<SignalAnswer, { kind: 'busy' | 'refused' }> {
+  return HUB_BUSY_REASONS.has(reason) ? { kind: 'busy', reason, detail } : { kind: 'refused', reason, detail };
+}
+
+export function summaryBusy(reason: ReasonCode): Extract<SignalAnswer, { kind: 'busy' }> {
+  return { kind: 'busy', reason, detail: 'the signal summary could not be stored' };
 }
 
 export interface SignedMessageDeps extends SignalSubmitDeps {
@@ -99,6 +133,16 @@ export interface SignedMessageDeps extends SignalSubmitDeps {
   readonly sharedNonces?: SharedReplayWindow;
   readonly toleranceMs: number;
   readonly allowDefaultSecret: boolean;
+}
+
+/** A signed message whose signature, time and nonce passed: what it is, ready to submit. */
+export interface VerifiedMessage {
+  readonly kind: 'verified';
+  readonly device: string;
+  readonly entry: KeyEntry;
+  /** Lower-case, as recorded in the nonce window (forget it if the message ends up busy). */
+  readonly nonce: string;
+  readonly signal: PreparedSignal;
 }
 
 /**
@@ -116,9 +160,86 @@ export async function handleSignedMessage(
   peer: string,
   redelivered = false,
 ): Promise<SignalAnswer> {
-  const refuse = (reason: ReasonCode, detail: string, device: string | null): SignalAnswer => {
+  const verified = verifySignedMessage(deps, headers, body, timestampHeader, source, peer, redelivered);
+  if (verified.kind !== 'verified') return verified;
+  const [sharedVerdict] = await checkSharedNonces(deps, [{ verified, body, redelivered }], source, peer);
+  if (sharedVerdict !== undefined && sharedVerdict !== null) return sharedVerdict;
+  const answer = await submitPrepared(deps, verified.signal, verified.entry, source, peer);
+  // Nothing of it is acknowledged: the same message will come back, and must not meet its own nonce.
+  if (answer.kind === 'busy') forgetNonce(deps, verified);
+  return answer;
+}
+
+/** A verified message with what the shared nonce check needs to know of its delivery. */
+export interface SharedNonceCandidate {
+  readonly verified: VerifiedMessage;
+  readonly body: Uint8Array;
+  readonly redelivered: boolean;
+}
+
+/**
+ * The shared (Redis) nonce check of messages that passed this hub's own checks, one round trip for all
+ * of them. A nonce another hub took already is a replay — unless the broker hands the message out again:
+ * it may not have been committed there, and its readings are idempotent, so it is submitted again. A
+ * window that cannot be reached refuses `state_unavailable` as 'busy' (retried later, never taken
+ * unchecked). Resolves, per candidate, to its answer, or null when it may go on to be submitted.
+ */
+export async function checkSharedNonces(
+  deps: SignedMessageDeps,
+  candidates: readonly SharedNonceCandidate[],
+  source: SourceKind,
+  peer: string,
+): Promise<Array<Exclude<SignalAnswer, { kind: 'stored' }> | null>> {
+  const shared = deps.sharedNonces;
+  if (shared === undefined || candidates.length === 0) return candidates.map(() => null);
+  const sightings = await sharedSightings(
+    shared,
+    candidates.map((candidate) => sharedNonceId(candidate.verified)),
+  );
+  return candidates.map((candidate, index) => {
+    const { device, nonce } = candidate.verified;
+    if (sightings === null) {
+      deps.nonces.forget(device, nonce);
+      const detail = 'the shared nonce window could not be reached';
+      deps.pipeline.refuse({ reason: 'state_unavailable', source, peer, device, detail, raw: candidate.body });
+      return { kind: 'busy', reason: 'state_unavailable', detail };
+    }
+    if (sightings[index] === false && !candidate.redelivered) {
+      const detail = 'this nonce was already used by the device; sign each message afresh';
+      deps.pipeline.refuse({ reason: 'replayed_nonce', source, peer, device, detail, raw: candidate.body });
+      return { kind: 'refused', reason: 'replayed_nonce', detail };
+    }
+    return null;
+  });
+}
+
+/** Forgets a message that was not taken (busy) here and in the shared window, so its redelivery is. */
+export function forgetNonce(deps: SignedMessageDeps, message: VerifiedMessage): void {
+  deps.nonces.forget(message.device, message.nonce);
+  if (deps.sharedNonces !== undefined) forgetShared(deps.sharedNonces, [sharedNonceId(message)]);
+}
+
+function sharedNonceId(message: VerifiedMessage): string {
+  return `${message.device}:${message.nonce}`;
+}
+
+/**
+ * Everything of handleSignedMessage up to the submission, synchronous: authentication, the time
+ * window, the nonce (recorded when fresh: a caller that ends up answering 'busy' must forget it), the
+ * body's shape. Refusals are counted and dead-lettered here.
+ */
+export function verifySignedMessage(
+  deps: SignedMessageDeps,
+  headers: Readonly<Record<string, unknown>>,
+  body: Uint8Array,
+  timestampHeader: string,
+  source: SourceKind,
+  peer: string,
+  redelivered: boolean,
+): VerifiedMessage | Exclude<SignalAnswer, { kind: 'stored' }> {
+  const refuse = (reason: ReasonCode, detail: string, device: string | null) => {
     deps.pipeline.refuse({ reason, source, peer, device, detail, raw: body });
-    return { kind: 'refused', reason, detail };
+    return { kind: 'refused' as const, reason, detail };
   };
   const parsed = readSignatureHeaders(headers, timestampHeader);
   if (!parsed.ok) return refuse('missing_auth', parsed.detail, null);
@@ -134,7 +255,8 @@ export async function handleSignedMessage(
   }
   const verdict = verifySignature(deps.keys, signed, body, deps.allowDefaultSecret);
   if (verdict.kind !== 'ok') return refuse(verdict.reason, verdict.detail, device);
-  const recorded = deps.nonces.check(device, signed.nonce.toLowerCase(), signed.timestampMs, now);
+  const nonce = signed.nonce.toLowerCase();
+  const recorded = deps.nonces.check(device, nonce, signed.timestampMs, now);
   if (recorded === 'replayed') {
     // Only the broker sets `redelivered`: a verified message it hands out again whose nonce this hub
     // holds was taken before (a nonce is forgotten when its message was not), so it is not a replay.
@@ -144,31 +266,11 @@ export async function handleSignedMessage(
   if (recorded !== 'fresh') {
     return { kind: 'busy', reason: 'overloaded', detail: 'the nonce window is full' };
   }
-  const sharedId = `${device}:${signed.nonce.toLowerCase()}`;
-  if (deps.sharedNonces !== undefined) {
-    const [fresh] = (await sharedSightings(deps.sharedNonces, [sharedId])) ?? [];
-    if (fresh === undefined) {
-      // Not checked, so not taken: the retry queue brings it back once the shared window answers.
-      deps.nonces.forget(device, signed.nonce.toLowerCase());
-      const detail = 'the shared nonce window could not be reached';
-      deps.pipeline.refuse({ reason: 'state_unavailable', source, peer, device, detail, raw: body });
-      return { kind: 'busy', reason: 'state_unavailable', detail };
-    }
-    // A redelivery another hub took before may not have been committed there: submit it again (readings
-    // are idempotent by identity) rather than acknowledge it unseen.
-    if (!fresh && !redelivered) {
-      return refuse('replayed_nonce', 'this nonce was already used by the device; sign each message afresh', device);
-    }
-  }
   const json = parseJsonBytes(body);
   if (!json.ok) return refuse('malformed_body', 'the body is not UTF-8 JSON', device);
-  const answer = await submitSignal(deps, json.value, device, verdict.entry, source, peer, body);
-  if (answer.kind === 'busy') {
-    // Nothing of it is acknowledged: the same message will come back, and must not meet its own nonce.
-    deps.nonces.forget(device, signed.nonce.toLowerCase());
-    if (deps.sharedNonces !== undefined) forgetShared(deps.sharedNonces, [sharedId]);
-  }
-  return answer;
+  const prepared = prepareSignal(deps, json.value, device, source, peer, body);
+  if ('kind' in prepared) return prepared;
+  return { kind: 'verified', device, entry: verdict.entry, nonce, signal: prepared };
 }
 
 function parseJsonBytes(body: Uint8Array): { ok: true; value: unknown } | { ok: false } {

@@ -181,6 +181,78 @@ describe.skipIf(!availability.available && process.env['CI'] !== 'true')('XRayIO
     expect((await channel.checkQueue('xray.raw.dlq')).messageCount).toBe(0);
   });
 
+  it('in one burst of deliveries, dead-letters the forged message alone and commits and acks the rest', async () => {
+    const time = Date.now() - 20_000;
+    const forged = signal('amqp-burst-bad', 'x');
+    // Published back to back, so the consumer takes them in one burst (one submission, one multiple-ack).
+    for (let i = 0; i < 30; i += 1) {
+      if (i === 12) {
+        publish(
+          forged,
+          amqpHeaders('a-different-secret-0123456789', 'sha256', forged as never, JSON.stringify(forged)),
+        );
+      }
+      publish(signal(`amqp-burst-${i % 3}`, sampleData(`burst-${i}`, time + i, 2)));
+    }
+    const letters = await deadLettered(1);
+    expect(letters.map((letter) => letter.reason)).toEqual(['bad_signature']);
+    expect(JSON.parse(letters[0]?.body ?? '{}')).toMatchObject({ deviceId: 'amqp-burst-bad' });
+    const stored = async (): Promise<number> => {
+      let total = 0;
+      for (const device of ['amqp-burst-0', 'amqp-burst-1', 'amqp-burst-2']) {
+        total += (await store.readings(device, 0, Date.now() + 1e7, 1000)).length;
+      }
+      return total;
+    };
+    await waitFor(async () => (await stored()) === 60, 15_000);
+    // Every one acknowledged (none left unacked in the hub, none back in the queue), each summary once.
+    await waitFor(async () => consumer.unacknowledged === 0, 10_000);
+    expect((await channel.checkQueue('xray.raw.q')).messageCount).toBe(0);
+    const summaries = await signalStoreFor(store).signalSummaries({
+      device: null,
+      fromMs: null,
+      toMs: null,
+      limit: 1000,
+      beforeId: null,
+    });
+    expect(summaries.filter((row) => row.deviceId.startsWith('amqp-burst-') && row.dataLength === 2)).toHaveLength(30);
+    expect((await channel.checkQueue('xray.raw.dlq')).messageCount).toBe(0);
+    expect(await stored()).toBe(60);
+  });
+
+  it('acks nothing of a burst the store cannot take: all of it goes through the retry queue, stored once', async () => {
+    storeDown = true;
+    const before = settled.length;
+    const time = Date.now() - 15_000;
+    for (let i = 0; i < 20; i += 1) publish(signal(`amqp-outage-${i % 4}`, sampleData(`outage-${i}`, time + i, 3)));
+    await waitFor(() => settled.slice(before).filter((outcome) => outcome === 'busy').length >= 20, 15_000);
+    let readings = 0;
+    for (let d = 0; d < 4; d += 1)
+      readings += (await store.readings(`amqp-outage-${d}`, 0, Date.now() + 1e7, 100)).length;
+    expect(readings).toBe(0);
+    expect(settled.slice(before)).not.toContain('stored');
+    storeDown = false;
+    const count = async (): Promise<number> => {
+      let total = 0;
+      for (let d = 0; d < 4; d += 1)
+        total += (await store.readings(`amqp-outage-${d}`, 0, Date.now() + 1e7, 100)).length;
+      return total;
+    };
+    await waitFor(async () => (await count()) === 60, 20_000);
+    await waitFor(async () => consumer.unacknowledged === 0, 10_000);
+    const summaries = await signalStoreFor(store).signalSummaries({
+      device: null,
+      fromMs: null,
+      toMs: null,
+      limit: 1000,
+      beforeId: null,
+    });
+    expect(summaries.filter((row) => row.deviceId.startsWith('amqp-outage-'))).toHaveLength(20);
+    // Redelivered from the retry queue, not refused as replays of their own nonces.
+    expect((await channel.checkQueue('xray.raw.dlq')).messageCount).toBe(0);
+    expect(await count()).toBe(60);
+  });
+
   it('reconnects after the broker drops the connection mid-stream, and goes on consuming', async () => {
     expect(await closeVhostConnections(vhost)).toBeGreaterThan(0);
     // Our publisher went too; the consumer must come back by itself.

@@ -1,0 +1,154 @@
+/**
+ * Many signed XRayIOT messages handled as one burst (the AMQP deliveries of one event-loop turn): each
+ * is authenticated and checked on its own exactly as handleSignedMessage does (same refusals, same
+ * nonce rules), then the readings of all that passed go to the pipeline as one submission and their
+ * summaries as one write, so a burst waits for one commit instead of one per message. Answers come back
+ * one per message, in order; 'stored' means its readings and its summary are committed.
+ *
+ * Bound: a submission holds at most `maxReadingsPerSubmission` readings. Messages are grouped in
+ * arrival order up to that; a single message with more points goes alone, in parts, as before.
+ * A busy answer (store down, queue full) covers every message of its submission; their nonces are
+ * forgotten so the broker's redelivery of the same message is not taken for a replay.
+ */
+import type { SourceKind } from '../../pipeline/ports.js';
+import {
+  errorAnswer,
+  submitPrepared,
+  summaryBusy,
+  verifySignedMessage,
+  checkSharedNonces,
+  forgetNonce,
+  type SignalAnswer,
+  type SignedMessageDeps,
+  type VerifiedMessage,
+} from './xray-ingest.js';
+
+export interface SignedInput {
+  readonly headers: Readonly<Record<string, unknown>>;
+  readonly body: Uint8Array;
+  readonly redelivered: boolean;
+}
+
+/** Per message: what handleSignedMessage would answer, without the per-reading counts of 'stored'. */
+export type BurstAnswer = Exclude<SignalAnswer, { kind: 'stored' }> | { readonly kind: 'stored' };
+
+export async function handleSignedBurst(
+  deps: SignedMessageDeps,
+  inputs: readonly SignedInput[],
+  timestampHeader: string,
+  source: SourceKind,
+  peer: string,
+): Promise<BurstAnswer[]> {
+  const answers: BurstAnswer[] = new Array<BurstAnswer>(inputs.length);
+  const groups: number[][] = [];
+  const verified: Array<VerifiedMessage | undefined> = new Array<VerifiedMessage | undefined>(inputs.length);
+  const limit = Math.max(1, deps.maxReadingsPerSubmission);
+  let group: number[] = [];
+  let groupRows = 0;
+  const passed: number[] = [];
+  inputs.forEach((input, index) => {
+    const outcome = verifySignedMessage(
+      deps,
+      input.headers,
+      input.body,
+      timestampHeader,
+      source,
+      peer,
+      input.redelivered,
+    );
+    if (outcome.kind !== 'verified') {
+      answers[index] = outcome;
+      return;
+    }
+    verified[index] = outcome;
+    passed.push(index);
+  });
+  // Nonces shared with other hubs: one round trip for the burst.
+  const sharedVerdicts = await checkSharedNonces(
+    deps,
+    passed.map((index) => ({
+      verified: verified[index] as VerifiedMessage,
+      body: (inputs[index] as SignedInput).body,
+      redelivered: (inputs[index] as SignedInput).redelivered,
+    })),
+    source,
+    peer,
+  );
+  passed.forEach((index, i) => {
+    const verdict = sharedVerdicts[i] ?? null;
+    if (verdict !== null) {
+      answers[index] = verdict;
+      verified[index] = undefined;
+      return;
+    }
+    const outcome = verified[index] as VerifiedMessage;
+    const rows = outcome.signal.readings.length;
+    if (rows > limit) {
+      groups.push([index]); // alone, submitted in parts
+      return;
+    }
+    if (groupRows + rows > limit && group.length > 0) {
+      groups.push(group);
+      group = [];
+      groupRows = 0;
+    }
+    group.push(index);
+    groupRows += rows;
+  });
+  if (group.length > 0) groups.push(group);
+
+  await Promise.all(
+    groups.map(async (members) => {
+      const settled = await submitGroup(deps, members, verified, limit, source, peer);
+      members.forEach((index, i) => {
+        const answer = settled[i] as BurstAnswer;
+        answers[index] = answer;
+        const message = verified[index] as VerifiedMessage;
+        // Nothing of it is acknowledged: the same message will come back, and must not meet its own nonce.
+        if (answer.kind === 'busy') forgetNonce(deps, message);
+      });
+    }),
+  );
+  return answers;
+}
+
+/** One submission for the group's readings, then one write for their summaries; answers in group order. */
+async function submitGroup(
+  deps: SignedMessageDeps,
+  members: readonly number[],
+  verified: ReadonlyArray<VerifiedMessage | undefined>,
+  limit: number,
+  source: SourceKind,
+  peer: string,
+): Promise<BurstAnswer[]> {
+  const messages = members.map((index) => verified[index] as VerifiedMessage);
+  const only = messages[0];
+  if (messages.length === 1 && only !== undefined && only.signal.readings.length > limit) {
+    const answer = await submitPrepared(deps, only.signal, only.entry, source, peer);
+    return [answer.kind === 'stored' ? { kind: 'stored' } : answer];
+  }
+  const { answer, revoked } = await deps.pipeline.handleAuthenticatedParts(
+    messages.map((message) => ({ candidates: message.signal.readings, entry: message.entry })),
+    source,
+    peer,
+  );
+  if (answer.kind === 'error') {
+    const refusal = errorAnswer(answer.reason, answer.detail);
+    return messages.map(() => refusal);
+  }
+  const answers: BurstAnswer[] = messages.map(() => ({ kind: 'stored' }));
+  for (const index of revoked)
+    answers[index] = { kind: 'refused', reason: 'revoked_key', detail: 'key id was revoked' };
+  if (deps.summaries !== null) {
+    const receivedAt = deps.now();
+    const rows = messages
+      .filter((_, i) => answers[i]?.kind === 'stored')
+      .map((message) => ({ ...message.signal.summary, receivedAt, source }));
+    const written = await deps.summaries.writeAll(rows);
+    if (!written.ok) {
+      const busy = summaryBusy(written.reason);
+      return answers.map((each) => (each.kind === 'stored' ? busy : each));
+    }
+  }
+  return answers;
+}

@@ -20,6 +20,8 @@ export interface ScaledHubOptions extends HubStartOptions {
 export interface ScaledHub extends HubProcess {
   /** The writer's HTTP port, whose /metrics holds the commit figures. */
   readonly metricsPort: number;
+  /** CPU seconds so far of each role's process, for a per-role cost per reading (the capacity model). */
+  roleCpuSeconds(): Record<'gateway' | 'writer' | 'api', number | null>;
 }
 
 export async function startScaledHubs(options: ScaledHubOptions): Promise<ScaledHub> {
@@ -61,6 +63,7 @@ export async function startScaledHubs(options: ScaledHubOptions): Promise<Scaled
       pid: gateway.pid,
       metricsPort: writer.ports.http,
       cpuSeconds: () => sum((hub) => hub.cpuSeconds()),
+      roleCpuSeconds: () => ({ gateway: gateway.cpuSeconds(), writer: writer.cpuSeconds(), api: api.cpuSeconds() }),
       mainThreadCpuSeconds: () => sum((hub) => hub.mainThreadCpuSeconds()),
       output: () => started.map((hub) => hub.output()).join('\n'),
       async stop(timeoutMs) {

@@ -35,7 +35,7 @@ export const SCENARIOS = [
 /** Concurrent API read loops of `latency-20k-reads` (series and raw pages, see read-load.ts). */
 const READ_WORKERS = 8;
 import { brokerCpuSeconds, findBrokerPid } from './broker-cpu.js';
-import { startScaledHubs } from './scaled-hubs.js';
+import { startScaledHubs, type ScaledHub } from './scaled-hubs.js';
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface ScenarioSettings {
@@ -101,6 +101,10 @@ export interface ScenarioResult {
     readonly hub: number | null;
     readonly postgres: number | null;
     readonly bench: number;
+    /** The broker's CPU per reading (mqtt-native, amqp-xray*, scaled scenarios; others' traffic included). */
+    readonly broker: number | null;
+    /** Scaled scenarios: each role's process per reading (the capacity model's inputs). */
+    readonly roles: Readonly<Record<'gateway' | 'writer' | 'api', number | null>> | null;
   };
   /** CPU used by everything else on the machine meanwhile (other tests, builds): noise to report. */
   readonly otherCpuPct: number | null;
@@ -188,7 +192,9 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
     const settleNote = await store.settle();
     if (settleNote !== null) settings.log(`  ${settleNote}`);
     const readerPassword = reads ? await createReader(store.hubArgs) : undefined;
-    const startHubs = (options: HubStartOptions): Promise<HubProcess & { metricsPort?: number }> =>
+    const startHubs = (
+      options: HubStartOptions,
+    ): Promise<HubProcess & Partial<Pick<ScaledHub, 'metricsPort' | 'roleCpuSeconds'>>> =>
       scaled && vhost !== null
         ? startScaledHubs({
             ...options,
@@ -279,6 +285,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         probe: probe.cpuSeconds(),
         machine: machineCpuSeconds(),
         broker: brokerCpuSeconds(brokerPid),
+        roles: hub.roleCpuSeconds?.() ?? null,
       };
 
       const readLoad =
@@ -377,6 +384,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         probe: probe.cpuSeconds(),
         machine: machineCpuSeconds(),
         broker: brokerCpuSeconds(brokerPid),
+        roles: hub.roleCpuSeconds?.() ?? null,
       };
       // The emitter and the subscriber together: the bench's whole share of the machine.
       const benchSeconds = (cpu1.bench.user + cpu1.bench.system) / 1e6 + (cpu1.probe - cpu0.probe);
@@ -430,6 +438,16 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
           hub: cpu0.hub === null || cpu1.hub === null ? null : perReading(cpu1.hub - cpu0.hub, audit.rows),
           postgres: postgresActivity === null ? null : perReading(postgresActivity.backendCpuSeconds, audit.rows),
           bench: perReading(benchSeconds, audit.rows),
+          broker:
+            cpu0.broker === null || cpu1.broker === null ? null : perReading(cpu1.broker - cpu0.broker, audit.rows),
+          roles:
+            cpu0.roles === null || cpu1.roles === null
+              ? null
+              : {
+                  gateway: roleMicros(cpu0.roles.gateway, cpu1.roles.gateway, audit.rows),
+                  writer: roleMicros(cpu0.roles.writer, cpu1.roles.writer, audit.rows),
+                  api: roleMicros(cpu0.roles.api, cpu1.roles.api, audit.rows),
+                },
         },
         otherCpuPct: otherCpu(),
         brokerCpuPct: brokerPid === null ? null : pct(cpu0.broker, cpu1.broker),
@@ -505,6 +523,10 @@ function round(value: number, digits: number): number {
 
 function perReading(cpuSeconds: number, readings: number): number {
   return readings === 0 ? 0 : round((cpuSeconds / readings) * 1e6, 1);
+}
+
+function roleMicros(before: number | null, after: number | null, readings: number): number | null {
+  return before === null || after === null ? null : perReading(after - before, readings);
 }
 
 function roundOrNull(value: number | null): number | null {

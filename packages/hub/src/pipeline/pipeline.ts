@@ -15,7 +15,7 @@ import {
 } from '@sealstream/protocol';
 import { Committer, type CommittedBatch, type SubmitResult } from './committer.js';
 import { DeadLetterFactory, type DeadLetterPolicy, type Refusal } from './dead-letters.js';
-import { FrameOpener, type FrameOpenOutcome } from './frame-opener.js';
+import { FrameOpener, type FrameOpenOutcome, type RepeatedIvPolicy } from './frame-opener.js';
 import { IvReplayWindow } from './iv-replay-window.js';
 import { Iv16ReplayWindow } from './iv16-replay-window.js';
 import type { KeyEntry, KeyResolver } from './keyring.js';
@@ -207,13 +207,23 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     return this.statsTracker.rateHistory();
   }
 
-  async handleDataFrame(frame: DataFrame, source: SourceKind, peer: string): Promise<FrameAnswer> {
-    const opened = this.frameOpener.open(frame, source);
+  /**
+   * `repeatedIv`: what a frame whose key id and IV were seen before gets (frame-opener.ts); 'redelivered'
+   * for transports that deliver the same message again by design (MQTT).
+   */
+  async handleDataFrame(
+    frame: DataFrame,
+    source: SourceKind,
+    peer: string,
+    repeatedIv: RepeatedIvPolicy = 'refuse',
+  ): Promise<FrameAnswer> {
+    const opened = this.frameOpener.open(frame, source, 'live', repeatedIv);
     if (!opened.ok) {
       this.refuse({ reason: opened.reason, source, peer, device: null, detail: opened.detail, raw: frame.raw });
       return { kind: 'error', reason: opened.reason, detail: opened.detail };
     }
-    const answer = await this.submitOpened(opened, source, peer);
+    // A redelivered frame's refusals were counted and kept when it was first opened.
+    const answer = await this.submitOpened(opened, source, peer, opened.repeated === true ? 'repeat' : 'live');
     if (answer.kind === 'error' && REASONS[answer.reason].scope === 'hub') this.frameOpener.forgetIv(frame);
     return answer;
   }
@@ -234,14 +244,14 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   }
 
   /**
-   * `redrive`: the refusals inside were counted and kept when the input first arrived, so a re-drive,
-   * which an operator may repeat, neither counts them again nor stores them again.
+   * `redrive` and `repeat` (a frame the transport delivered again): the refusals inside were counted and
+   * kept when the input first arrived, so they are neither counted nor stored again.
    */
   private async submitOpened(
     opened: OpenedReadings,
     source: SourceKind,
     peer: string,
-    mode: 'live' | 'redrive' = 'live',
+    mode: 'live' | 'redrive' | 'repeat' = 'live',
   ): Promise<FrameAnswer> {
     opened = await this.boundMetrics(opened);
     const deadLetters: DeadLetter[] = [];
@@ -295,9 +305,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     refusals: ReadonlyArray<{ readonly device: string | null; readonly detail: string; readonly raw: Uint8Array }>,
     source: SourceKind,
     peer: string,
-    mode: 'live' | 'redrive',
+    mode: 'live' | 'redrive' | 'repeat',
   ): void {
-    if (mode === 'redrive') return;
+    if (mode !== 'live') return;
     const letters: DeadLetter[] = [];
     this.refuseAll(
       refusals.map((refusal) => ({ ...refusal, reason: 'store_refused' as const })),

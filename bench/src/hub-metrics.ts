@@ -20,6 +20,8 @@ export interface CommitFigures {
   /** Garbage-collection pauses over the hub's life so far (subtract a start reading for a phase). */
   readonly gcPauseSeconds: number | null;
   readonly gcPauses: number | null;
+  /** MQTT: mean sealed frames per handled message (null without MQTT ingest). */
+  readonly mqttFramesPerMessage: number | null;
 }
 
 export async function readCommitFigures(httpPort: number): Promise<CommitFigures> {
@@ -39,6 +41,7 @@ export async function readCommitFigures(httpPort: number): Promise<CommitFigures
       eventLoopDelayMaxMs: null,
       gcPauseSeconds: null,
       gcPauses: null,
+      mqttFramesPerMessage: null,
     };
   }
   const sample = (name: string): number | null => {
@@ -75,6 +78,41 @@ export async function readCommitFigures(httpPort: number): Promise<CommitFigures
     eventLoopDelayMaxMs: millis(sample('sealstream_nodejs_eventloop_lag_max_seconds')),
     gcPauseSeconds: sample('sealstream_nodejs_gc_duration_seconds_sum'),
     gcPauses: sample('sealstream_nodejs_gc_duration_seconds_count'),
+    mqttFramesPerMessage: ratio(
+      sample('sealstream_mqtt_message_frames_sum'),
+      sample('sealstream_mqtt_message_frames_count'),
+    ),
+  };
+}
+
+function ratio(sum: number | null, count: number | null): number | null {
+  return sum === null || !count ? null : Math.round((sum / count) * 10) / 10;
+}
+
+/** Mean and maximum of one gauge of the hub, sampled from /metrics every `everyMs` until `stop()`. */
+export function sampleGauge(
+  httpPort: number,
+  name: string,
+  everyMs: number,
+): { stop(): { mean: number | null; max: number | null; samples: number } } {
+  const values: number[] = [];
+  const timer = setInterval(() => {
+    fetch(`http://127.0.0.1:${httpPort}/metrics`)
+      .then((response) => response.text())
+      .then((text) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+        const value = line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
+        if (Number.isFinite(value)) values.push(value);
+      })
+      .catch(() => undefined);
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      if (values.length === 0) return { mean: null, max: null, samples: 0 };
+      const mean = values.reduce((total, value) => total + value, 0) / values.length;
+      return { mean: Math.round(mean * 10) / 10, max: Math.max(...values), samples: values.length };
+    },
   };
 }
 

@@ -11,7 +11,15 @@ import { postgresAvailable, postgresVersion } from './bench-store.js';
 import { measureCopy, measureStagedInsert, type CopyMeasurement } from './copy-reference.js';
 import { HUB_CLI, killRunningHubs } from './hub-process.js';
 import { formatTable } from './report.js';
-import { runScenario, SCENARIOS, type ScenarioName, type ScenarioResult } from './scenarios.js';
+import {
+  DEFAULT_EMIT_FRAMES_PER_MESSAGE,
+  parseMqttVariant,
+  runScenario,
+  SCENARIOS,
+  type MqttVariant,
+  type ScenarioName,
+  type ScenarioResult,
+} from './scenarios.js';
 
 const HELP = `usage: node bench/dist/run.js [options]
   --scenario LIST      comma-separated: copy-reference,${SCENARIOS.join(',')} (default: all)
@@ -34,7 +42,10 @@ const HELP = `usage: node bench/dist/run.js [options]
                        value in this run (an A/B, e.g. 0,1); default: the hub's default
   --mqtt-url URL       the broker of the mqtt-native scenario (or SEALSTREAM_MQTT_URL; default mqtt://127.0.0.1:1883)
   --redis-url URL      the Redis of the scaled scenarios (or SEALSTREAM_REDIS_URL; default redis://127.0.0.1:6379);
-                       their RabbitMQ is a vhost of the bench's own on 127.0.0.1:5672`;
+                       their RabbitMQ is a vhost of the bench's own on 127.0.0.1:5672
+  --mqtt-variant TEXT  repeatable: mqtt-native runs once per variant in this run (an A/B). TEXT is a label, then
+                       hub flags (--mqtt-receive-maximum=1) and emit-frames=N (the emitter's frames per MQTT
+                       message, default ${DEFAULT_EMIT_FRAMES_PER_MESSAGE}), e.g. --mqtt-variant "one-in-hand --mqtt-receive-maximum=1"`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -58,6 +69,7 @@ async function main(): Promise<number> {
       'legacy-workers': { type: 'string' },
       'mqtt-url': { type: 'string' },
       'redis-url': { type: 'string' },
+      'mqtt-variant': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', default: false },
     },
   });
@@ -135,12 +147,16 @@ async function main(): Promise<number> {
           if (!Number.isInteger(value) || value < 0) throw new Error('--legacy-workers takes integers >= 0');
           return value;
         });
+  const mqttVariants: Array<MqttVariant | undefined> =
+    values['mqtt-variant'].length === 0 ? [undefined] : values['mqtt-variant'].map(parseMqttVariant);
   const runs = selected.flatMap((name) =>
     name === 'postgres-legacy'
-      ? legacyWorkers.map((workers) => ({ name, workers }))
-      : [{ name, workers: undefined as number | undefined }],
+      ? legacyWorkers.map((workers) => ({ name, workers, variant: undefined as MqttVariant | undefined }))
+      : name === 'mqtt-native'
+        ? mqttVariants.map((variant) => ({ name, workers: undefined as number | undefined, variant }))
+        : [{ name, workers: undefined as number | undefined, variant: undefined as MqttVariant | undefined }],
   );
-  for (const { name, workers } of runs) {
+  for (const { name, workers, variant } of runs) {
     if (name === 'copy-reference') continue;
     const scenario = name as ScenarioName;
     if (scenario !== 'pglite-native' && !pgUp) {
@@ -148,7 +164,7 @@ async function main(): Promise<number> {
       continue;
     }
     log(
-      `${scenario}${workers === undefined ? '' : ` (--legacy-workers ${workers})`}: running for ${values.seconds} s...`,
+      `${scenario}${workers === undefined ? '' : ` (--legacy-workers ${workers})`}${variant === undefined ? '' : ` (${variant.label})`}: running for ${values.seconds} s...`,
     );
     const result = await runScenario(scenario, {
       seconds: positive('seconds', values.seconds),
@@ -165,6 +181,7 @@ async function main(): Promise<number> {
       hubNodeFlags: values['hub-node-flag'],
       probe,
       ...(workers === undefined ? {} : { legacyWorkers: workers }),
+      ...(variant === undefined ? {} : { mqttVariant: variant }),
       mqttUrl: values['mqtt-url'] ?? process.env.SEALSTREAM_MQTT_URL ?? 'mqtt://127.0.0.1:1883',
       redisUrl: values['redis-url'] ?? process.env.SEALSTREAM_REDIS_URL ?? 'redis://127.0.0.1:6379',
       log,

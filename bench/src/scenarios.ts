@@ -13,7 +13,7 @@ import {
 } from './bench-store.js';
 import { machineCpuSeconds, startHubProcess, type HubProcess, type HubStartOptions } from './hub-process.js';
 import { sampleActivity, type ActivityTally } from './pg-activity.js';
-import { readCommitFigures, type CommitFigures } from './hub-metrics.js';
+import { readCommitFigures, sampleGauge, type CommitFigures } from './hub-metrics.js';
 import { startLatencyProbe, type ProbePlacement } from './latency-probe.js';
 import { startCommitProbe, type CommitProbe, type CommitProbeResult } from './commit-probe.js';
 import { runNativeLoad } from './native-load.js';
@@ -37,6 +37,33 @@ const READ_WORKERS = 8;
 import { brokerCpuSeconds, findBrokerPid } from './broker-cpu.js';
 import { startScaledHubs, type ScaledHub } from './scaled-hubs.js';
 export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Frames the bench's emitter puts in one MQTT message at most (frames written in one turn share one). */
+export const DEFAULT_EMIT_FRAMES_PER_MESSAGE = 16;
+
+export interface MqttVariant {
+  readonly label: string;
+  readonly hubArgs: readonly string[];
+  readonly emitFramesPerMessage: number;
+}
+
+/** `label [--hub-flag[=value] ...] [emit-frames=N]` (see run.ts --mqtt-variant). */
+export function parseMqttVariant(text: string): MqttVariant {
+  const [label = '', ...words] = text.trim().split(/\s+/);
+  if (label === '' || label.startsWith('--')) throw new Error(`--mqtt-variant "${text}" must start with a label`);
+  const hubArgs: string[] = [];
+  let emitFramesPerMessage = DEFAULT_EMIT_FRAMES_PER_MESSAGE;
+  for (const word of words) {
+    if (word.startsWith('--')) hubArgs.push(word);
+    else if (word.startsWith('emit-frames=')) {
+      emitFramesPerMessage = Number(word.slice('emit-frames='.length));
+      if (!Number.isInteger(emitFramesPerMessage) || emitFramesPerMessage < 1) {
+        throw new Error(`--mqtt-variant "${text}": emit-frames takes a positive integer`);
+      }
+    } else throw new Error(`--mqtt-variant "${text}": "${word}" is neither a hub flag nor emit-frames=N`);
+  }
+  return { label, hubArgs, emitFramesPerMessage };
+}
 
 export interface ScenarioSettings {
   readonly seconds: number;
@@ -64,6 +91,8 @@ export interface ScenarioSettings {
   readonly mqttUrl: string;
   /** The Redis of the scaled scenarios. */
   readonly redisUrl: string;
+  /** mqtt-native: a variant of an A/B (extra hub flags, the emitter's frames per message). */
+  readonly mqttVariant?: MqttVariant;
   readonly log: (line: string) => void;
 }
 
@@ -111,6 +140,10 @@ export interface ScenarioResult {
   /** The local broker's CPU over the timed phase (Mosquitto for mqtt-native, RabbitMQ for amqp-xray* and
    * the scaled scenarios; other sessions' traffic included). */
   readonly brokerCpuPct: number | null;
+  /** mqtt-native: the variant's label (an A/B in one run); null otherwise or without variants. */
+  readonly mqttVariant: string | null;
+  /** mqtt-native: the hub's messages in hand (taken, PUBACK withheld), sampled every 200 ms. */
+  readonly mqttInHand: { readonly mean: number | null; readonly max: number | null } | null;
   /** WAL the server wrote per committed reading (every session's WAL: other load inflates it). */
   readonly walBytesPerReading: number | null;
   readonly postgresActivity: ActivityTally | null;
@@ -247,6 +280,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
               mqttScope,
               '--mqtt-client-id',
               mqttScope,
+              ...(settings.mqttVariant?.hubArgs ?? []),
             ]
           : []),
         ...settings.hubArgs,
@@ -301,6 +335,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
               workers: READ_WORKERS,
             });
       let readFigures: ReadLoadFigures | null = null;
+      let mqttInHand: ScenarioResult['mqttInHand'] = null;
       let sent: number;
       let acked: number | null = null;
       let rejected = 0;
@@ -334,6 +369,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       } else {
         if (hub.ports.tcp === null) throw new Error('the hub did not open its native port');
         const fixed = name === 'latency-20k' || name === 'scaled-latency-20k' || reads;
+        const inHandSampler = viaMqtt ? sampleGauge(hub.ports.http, 'sealstream_mqtt_messages_in_hand', 200) : null;
         const load = await runNativeLoad({
           port: hub.ports.tcp,
           ...(viaMqtt
@@ -342,7 +378,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
                   kind: 'mqtt' as const,
                   url: settings.mqttUrl,
                   topicPrefix: `${mqttScope}/v1`,
-                  framesPerMessage: 16,
+                  framesPerMessage: settings.mqttVariant?.emitFramesPerMessage ?? DEFAULT_EMIT_FRAMES_PER_MESSAGE,
                 },
               }
             : {}),
@@ -356,6 +392,8 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
           outboxReadings: settings.outboxReadings,
           ...(fixed ? { rate: settings.latencyRate } : {}),
         });
+        const inHand = inHandSampler?.stop();
+        mqttInHand = inHand === undefined ? null : { mean: inHand.mean, max: inHand.max };
         sent = load.sent;
         acked = load.acked;
         rejected = load.rejected;
@@ -451,6 +489,8 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         },
         otherCpuPct: otherCpu(),
         brokerCpuPct: brokerPid === null ? null : pct(cpu0.broker, cpu1.broker),
+        mqttVariant: viaMqtt ? (settings.mqttVariant?.label ?? null) : null,
+        mqttInHand,
         walBytesPerReading:
           postgresActivity === null || audit.rows === 0 ? null : Math.round(postgresActivity.walBytes / audit.rows),
         postgresActivity,

@@ -1,7 +1,7 @@
 /**
  * The MQTT door's metrics, registered on the hub's registry: messages by outcome (handled, refused as a
  * whole, held for the broker's redelivery), how long a message waited for its PUBACK, and the broker
- * connections up.
+ * connections up, the frames each message carried and the messages in hand (taken, not yet answered).
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { MqttIngestMetrics } from '../ingest/mqtt/mqtt-ingest.js';
@@ -24,7 +24,20 @@ export function createMqttMetrics(registry: Registry): MqttIngestMetrics {
     help: 'Broker connections of this hub that are up',
     registers: [registry],
   });
+  const frames = new Histogram({
+    name: 'sealstream_mqtt_message_frames',
+    help: 'Sealed frames in one handled MQTT message',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [registry],
+  });
+  const inHand = new Gauge({
+    name: 'sealstream_mqtt_messages_in_hand',
+    help: 'MQTT messages taken from the broker and not yet answered (PUBACK withheld until commit)',
+    registers: [registry],
+  });
   return {
+    messageFrames: (count) => frames.observe(count),
+    messagesInHand: (count) => inHand.set(count),
     messageHandled: (outcome, elapsed) => {
       messages.inc({ outcome });
       seconds.observe(elapsed);

@@ -36,7 +36,20 @@ export type FrameOpenOutcome =
       readonly refused: ReadingRefusal[];
       /** Readings the committed-duplicate window recognised; acknowledged without a store write. */
       readonly knownDuplicates: number;
+      /**
+       * The frame's key id and IV were seen before and the transport redelivers (see `open`): its
+       * refusals were counted and kept when it was first opened.
+       */
+      readonly repeated?: boolean;
     };
+
+/**
+ * What a frame whose key id and IV were already seen gets. 'refuse': `replayed_frame` (a stream
+ * transport, where the device never sends the same bytes twice). 'redelivered': the transport itself
+ * delivers a message again (an MQTT broker after a lost PUBACK), so the same bytes are expected: the
+ * frame is judged by its readings — those committed are duplicates (ACK), the rest are taken now.
+ */
+export type RepeatedIvPolicy = 'refuse' | 'redelivered';
 
 export class FrameOpener {
   private readonly now: () => number;
@@ -50,7 +63,12 @@ export class FrameOpener {
    * check and the IV replay window are skipped; authenticity and every per-reading check still apply, and
    * (device, seq) identity keeps a second re-drive harmless.
    */
-  open(frame: DataFrame, source: SourceKind, mode: 'live' | 'redrive' = 'live'): FrameOpenOutcome {
+  open(
+    frame: DataFrame,
+    source: SourceKind,
+    mode: 'live' | 'redrive' = 'live',
+    repeatedIv: RepeatedIvPolicy = 'refuse',
+  ): FrameOpenOutcome {
     const { keys, ivWindow, maxClockSkewMs } = this.options;
     const entry = keys.resolve(frame.keyId);
     if (entry === undefined) return refuse('unknown_key', 'key id is not known to the hub');
@@ -66,7 +84,12 @@ export class FrameOpener {
     const opened = openDataFrame(frame, entry.key, this.options.maxReadingsPerFrame);
     if (!opened.ok) return opened;
     // Only authentic frames enter the IV window, so forged frames cannot poison it.
-    if (!ivWindow.firstSighting(ivIdOf(frame))) return refuse('replayed_frame', 'this key id and IV were already seen');
+    if (!ivWindow.firstSighting(ivIdOf(frame))) {
+      if (repeatedIv === 'refuse') return refuse('replayed_frame', 'this key id and IV were already seen');
+      // Redelivered: a replay can at most store the device's own readings once, which (device, seq)
+      // guarantees; refusing it would lose readings whose first delivery never committed.
+      return { ...this.checkReadings(opened.readings, entry, source, receivedAt), repeated: true };
+    }
 
     return this.checkReadings(opened.readings, entry, source, receivedAt);
   }

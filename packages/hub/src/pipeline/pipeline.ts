@@ -15,7 +15,7 @@ import {
 } from '@sealstream/protocol';
 import { Committer, type CommittedBatch, type SubmitResult } from './committer.js';
 import { DeadLetterFactory, type DeadLetterPolicy, type Refusal } from './dead-letters.js';
-import { FrameOpener, ivIdOf, type FrameOpenOutcome } from './frame-opener.js';
+import { FrameOpener, ivIdOf, type FrameOpenOutcome, type RepeatedIvPolicy } from './frame-opener.js';
 import { IvReplayWindow } from './iv-replay-window.js';
 import { Iv16ReplayWindow } from './iv16-replay-window.js';
 import type { KeyEntry, KeyResolver } from './keyring.js';
@@ -218,16 +218,31 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     return this.statsTracker.rateHistory();
   }
 
-  async handleDataFrame(frame: DataFrame, source: SourceKind, peer: string): Promise<FrameAnswer> {
-    const opened = this.frameOpener.open(frame, source);
+  /**
+   * `repeatedIv`: what a frame whose key id and IV were seen before gets (frame-opener.ts); 'redelivered'
+   * for transports that deliver the same message again by design (MQTT).
+   */
+  async handleDataFrame(
+    frame: DataFrame,
+    source: SourceKind,
+    peer: string,
+    repeatedIv: RepeatedIvPolicy = 'refuse',
+  ): Promise<FrameAnswer> {
+    const opened = this.frameOpener.open(frame, source, 'live', repeatedIv);
     if (!opened.ok) {
       this.refuse({ reason: opened.reason, source, peer, device: null, detail: opened.detail, raw: frame.raw });
       return { kind: 'error', reason: opened.reason, detail: opened.detail };
     }
     const shared = this.options.shared;
-    if (shared !== undefined) {
+    // A frame this hub saw before and its transport delivers again by design (MQTT) skips the shared
+    // window: it is answered by its readings (duplicate ACK when committed), as the local window decided.
+    let repeated = opened.repeated === true;
+    if (shared !== undefined && !repeated) {
       const [fresh] = (await sharedSightings(shared.frameIvs, [ivIdOf(frame)])) ?? [];
-      if (fresh !== true) {
+      if (fresh === false && repeatedIv === 'redelivered') {
+        // Another hub opened it first (its MQTT session moved here): the same rule as a local repeat.
+        repeated = true;
+      } else if (fresh !== true) {
         const reason = fresh === false ? 'replayed_frame' : 'state_unavailable';
         const detail =
           fresh === false
@@ -239,7 +254,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
         return { kind: 'error', reason, detail };
       }
     }
-    const answer = await this.submitOpened(opened, source, peer);
+    // A redelivered frame's refusals were counted and kept when it was first opened.
+    const answer = await this.submitOpened(opened, source, peer, repeated ? 'repeat' : 'live');
     if (answer.kind === 'error' && REASONS[answer.reason].scope === 'hub') {
       this.frameOpener.forgetIv(frame);
       if (shared !== undefined) forgetShared(shared.frameIvs, [ivIdOf(frame)]);
@@ -295,14 +311,14 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   }
 
   /**
-   * `redrive`: the refusals inside were counted and kept when the input first arrived, so a re-drive,
-   * which an operator may repeat, neither counts them again nor stores them again.
+   * `redrive` and `repeat` (a frame the transport delivered again): the refusals inside were counted and
+   * kept when the input first arrived, so they are neither counted nor stored again.
    */
   private async submitOpened(
     opened: OpenedReadings,
     source: SourceKind,
     peer: string,
-    mode: 'live' | 'redrive' = 'live',
+    mode: 'live' | 'redrive' | 'repeat' = 'live',
   ): Promise<FrameAnswer> {
     opened = await this.boundMetrics(opened);
     const deadLetters: DeadLetter[] = [];
@@ -356,9 +372,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     refusals: ReadonlyArray<{ readonly device: string | null; readonly detail: string; readonly raw: Uint8Array }>,
     source: SourceKind,
     peer: string,
-    mode: 'live' | 'redrive',
+    mode: 'live' | 'redrive' | 'repeat',
   ): void {
-    if (mode === 'redrive') return;
+    if (mode !== 'live') return;
     const letters: DeadLetter[] = [];
     this.refuseAll(
       refusals.map((refusal) => ({ ...refusal, reason: 'store_refused' as const })),

@@ -48,6 +48,8 @@ export async function handleFramesMessage(
     reserveFrameIdZero: true,
     refusalBudget: null,
     transportName: 'over MQTT',
+    // A broker delivers an unacknowledged message again (after a lost connection): not a replay.
+    repeatedIv: 'redelivered',
   });
   if (payload.length === 0) return refuseWhole(session, 'malformed_body', `empty payload on ${topic}`, payload);
   const decoder = new FrameDecoder({ maxFrameBytes: settings.maxFrameBytes });

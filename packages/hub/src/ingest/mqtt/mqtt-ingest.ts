@@ -3,12 +3,14 @@
  * sessions, each persistent (clean start off, a session expiry) and subscribed through the group's
  * shared subscription, so the broker splits messages between every connection of every hub in the group.
  *
- * A message's PUBACK is withheld until its readings are committed (`customHandleAcks`); MQTT.js handles
- * one connection's messages one at a time while an acknowledgement is withheld, so a hub holds at most
- * `connections` messages in flight, and the broker holds the rest (receive maximum per connection). While
- * the commit queue is saturated no new message is taken (backpressure up to the broker). Answers go on the
- * channel's answer topic. A hub killed before commit leaves the message unacknowledged in its session: the
- * broker delivers it again and (device, seq) keeps the readings stored once.
+ * A message's PUBACK is withheld until its readings are committed (`customHandleAcks`). Each connection
+ * holds up to `receiveMaximum` messages in hand at once (the broker sends no more ahead of the PUBACKs):
+ * their frames open and commit together, and their PUBACKs go out in arrival order (puback-window.ts,
+ * puback-takeover.ts). While the commit queue is saturated no new message is taken (backpressure up to
+ * the broker). Answers go on the channel's answer topic. A hub killed or disconnected before commit
+ * leaves the message unacknowledged in its session: the broker delivers it again, the repeated frame is
+ * answered by what was committed (a duplicate ACK, or the frame taken now), and (device, seq) keeps the
+ * readings stored once.
  *
  * The broker down at start or later: each connection reconnects with doubling backoff (capped), and
  * `connectedCount` tells /healthz. Built here, started by the app (`start()`), which owns the URL.
@@ -19,6 +21,8 @@ import type { Pipeline } from '../../pipeline/pipeline.js';
 import { handleFramesMessage, type MqttFramesSettings } from './mqtt-frames.js';
 import { handleSignedMessage, type MqttSignedSettings } from './mqtt-signed.js';
 import { answersTopic, parseInboundTopic, sharedFilters, signedAnswersTopic } from './mqtt-topics.js';
+import { PubackWindow } from './puback-window.js';
+import { takeOverPubacks, type PubackTakeover } from './puback-takeover.js';
 
 /** PUBACK reason codes (MQTT 5). */
 const PUBACK_SUCCESS = 0;
@@ -27,6 +31,10 @@ const PUBACK_PAYLOAD_FORMAT_INVALID = 0x99;
 
 export interface MqttIngestMetrics {
   messageHandled(outcome: 'handled' | 'refused' | 'held', seconds: number): void;
+  /** Sealed frames in one handled message (how well devices batch). */
+  messageFrames(frames: number): void;
+  /** Messages taken from the broker and not yet answered, over every connection. */
+  messagesInHand(count: number): void;
   connectionState(connected: number): void;
 }
 
@@ -80,10 +88,15 @@ export function createMqttIngest(options: MqttIngestOptions): MqttIngest {
     isClosing: () => closing,
   };
   const report = (): void => options.metrics.connectionState(links.filter((link) => link.connected).length);
+  let inHand = 0;
+  const countInHand = (delta: number): void => {
+    inHand += delta;
+    options.metrics.messagesInHand(inHand);
+  };
   return {
     start() {
       for (let index = 0; index < options.connections; index += 1) {
-        links.push(new MqttLink(options, settings, `${options.clientId}-${index}`, report));
+        links.push(new MqttLink(options, settings, `${options.clientId}-${index}`, report, countInHand));
       }
     },
     get connectedCount() {
@@ -105,7 +118,11 @@ export function createMqttIngest(options: MqttIngestOptions): MqttIngest {
 
 class MqttLink {
   private readonly client: MqttClient;
-  private inHand: Promise<void> = Promise.resolve();
+  /** Messages taken and not yet answered (their work, whatever its outcome). */
+  private readonly inHand = new Set<Promise<void>>();
+  private readonly takeover: PubackTakeover | null;
+  /** The current connection's withheld PUBACKs; null while disconnected. */
+  private acks: PubackWindow | null = null;
   private reconnectWaitMs: number;
   private closing = false;
 
@@ -114,6 +131,7 @@ class MqttLink {
     private readonly settings: MqttFramesSettings,
     clientId: string,
     private readonly report: () => void,
+    private readonly countInHand: (delta: number) => void,
   ) {
     this.reconnectWaitMs = options.reconnectMinMs;
     const clientOptions: IClientOptions = {
@@ -130,14 +148,32 @@ class MqttLink {
         maximumPacketSize: options.maxFrameBytes * options.maxFramesPerMessage + 65_536,
       },
       customHandleAcks: (topic, message, packet, done) => {
-        const work = this.handle(topic, message, packet as unknown, done);
-        this.inHand = work;
+        const work = this.take(topic, message, packet as unknown as PublishPacketView, done);
+        this.inHand.add(work);
+        this.countInHand(1);
+        void work.finally(() => {
+          this.inHand.delete(work);
+          this.countInHand(-1);
+        });
       },
     };
     this.client = mqtt.connect(options.url, clientOptions);
+    this.takeover = takeOverPubacks(this.client);
+    if (this.takeover === null) {
+      options.logger.warn(
+        { clientId },
+        'mqtt: cannot withhold PUBACKs in parallel; one message in hand per connection',
+      );
+    }
     this.client.on('connect', (connack) => {
       this.reconnectWaitMs = options.reconnectMinMs;
       this.client.options.reconnectPeriod = options.reconnectMinMs;
+      this.acks?.discard();
+      const takeover = this.takeover;
+      this.acks =
+        takeover === null
+          ? null
+          : new PubackWindow((id, code) => takeover.sendPuback(id, code), options.receiveMaximum);
       this.report();
       options.logger.info({ clientId, sessionPresent: connack.sessionPresent }, 'mqtt connected');
       // Subscribing again when the session kept the subscription is harmless (same filter, same QoS).
@@ -148,6 +184,10 @@ class MqttLink {
       });
     });
     this.client.on('close', () => {
+      // Messages in hand stay unacknowledged in the session: the broker delivers them again.
+      this.acks?.discard();
+      this.acks = null;
+      this.takeover?.reset();
       this.report();
       if (this.closing) return;
       // Doubling backoff: MQTT.js reads reconnectPeriod when it schedules the next attempt.
@@ -163,27 +203,49 @@ class MqttLink {
     return this.client.connected;
   }
 
-  private async handle(
+  /**
+   * Takes one message. QoS 1 with the takeover and room in the window: MQTT.js is called back at once
+   * (it reads the next message) and the PUBACK follows the commit, in arrival order. Otherwise (QoS 2,
+   * no takeover, a full window) MQTT.js waits for this message's PUBACK before it reads the next one.
+   */
+  private async take(
     topic: string,
     message: Buffer,
-    packet: unknown,
+    packet: PublishPacketView,
     done: (error: Error | number, code?: number) => void,
   ): Promise<void> {
+    const { pipeline } = this.settings;
+    // Backpressure: while the commit queue is above its high-water mark this connection takes nothing
+    // more (MQTT.js is not called back, so it reads no further); its messages wait in the broker.
+    while (pipeline.saturated && !this.settings.isClosing()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 100);
+        pipeline.once('drain', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    if (this.settings.isClosing()) return; // left unacknowledged: the broker delivers it again
+    const acks = this.acks;
+    const messageId = packet.messageId;
+    if (this.takeover !== null && acks !== null && !acks.full && packet.qos === 1 && messageId !== undefined) {
+      const release = acks.hold(messageId);
+      this.takeover.skipLibraryAck(messageId);
+      done(PUBACK_SUCCESS); // MQTT.js reads on; the PUBACK it would send now is dropped
+      const code = await this.handle(topic, message, packet);
+      if (code !== null) release(code);
+      return;
+    }
+    const code = await this.handle(topic, message, packet);
+    if (code !== null) done(code);
+  }
+
+  /** Handles one message; its PUBACK reason code, or null to leave it unacknowledged (shutting down). */
+  private async handle(topic: string, message: Buffer, packet: PublishPacketView): Promise<number | null> {
     const started = performance.now();
     const { pipeline } = this.settings;
     try {
-      // Backpressure: while the commit queue is above its high-water mark this connection takes nothing
-      // more; its messages wait in the broker.
-      while (pipeline.saturated && !this.settings.isClosing()) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 100);
-          pipeline.once('drain', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      }
-      if (this.settings.isClosing()) return; // left unacknowledged: the broker delivers it again
       const inbound = parseInboundTopic(this.options.topicPrefix, topic);
       if (inbound !== null && inbound.kind === 'signed' && this.options.signed !== null) {
         const { answer } = await handleSignedMessage(
@@ -195,12 +257,11 @@ class MqttLink {
         this.client.publish(signedAnswersTopic(this.options.topicPrefix, inbound.channel), JSON.stringify(answer), {
           qos: 1,
         });
-        done(PUBACK_SUCCESS);
         this.options.metrics.messageHandled(
           answer.outcome === 'ack' ? 'handled' : 'refused',
           (performance.now() - started) / 1000,
         );
-        return;
+        return PUBACK_SUCCESS;
       }
       if (inbound === null || inbound.kind !== 'frames') {
         // Not ours to read (a topic outside the layout): refused, kept, acknowledged so it never loops.
@@ -212,36 +273,38 @@ class MqttLink {
           detail: `topic ${topic} is not <prefix>/<channel>/frames or /signed`,
           raw: message,
         });
-        done(PUBACK_PAYLOAD_FORMAT_INVALID);
         this.options.metrics.messageHandled('refused', (performance.now() - started) / 1000);
-        return;
+        return PUBACK_PAYLOAD_FORMAT_INVALID;
       }
       const outcome = await handleFramesMessage(this.settings, topic, message);
       if (outcome.kind === 'hold') {
         this.options.metrics.messageHandled('held', (performance.now() - started) / 1000);
-        return;
+        return null;
       }
       if (outcome.answer !== null && outcome.answer.length > 0) {
         this.client.publish(answersTopic(this.options.topicPrefix, inbound.channel), outcome.answer, { qos: 1 });
       }
-      done(outcome.kind === 'handled' ? PUBACK_SUCCESS : PUBACK_PAYLOAD_FORMAT_INVALID);
+      if (outcome.kind === 'handled') this.options.metrics.messageFrames(outcome.frames);
       this.options.metrics.messageHandled(outcome.kind, (performance.now() - started) / 1000);
+      return outcome.kind === 'handled' ? PUBACK_SUCCESS : PUBACK_PAYLOAD_FORMAT_INVALID;
     } catch (error) {
       // A defect: logged, and the message acknowledged as an error so one bad message cannot stall the link.
       this.options.logger.error({ err: error, topic }, 'handling an mqtt message failed');
-      done(PUBACK_UNSPECIFIED_ERROR);
+      return PUBACK_UNSPECIFIED_ERROR;
     }
   }
 
   abort(): void {
     this.closing = true;
+    this.acks?.discard();
+    this.acks = null;
     this.client.end(true);
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    // The message in hand finishes first (answered and acknowledged, or left to the broker).
-    await this.inHand;
+    // The messages in hand finish first (answered and acknowledged, or left to the broker).
+    while (this.inHand.size > 0) await Promise.allSettled([...this.inHand]);
     await new Promise<void>((resolve) => {
       this.client.end(false, {}, () => resolve());
       setTimeout(() => {
@@ -250,6 +313,13 @@ class MqttLink {
       }, 2000).unref();
     });
   }
+}
+
+/** What the hub reads of an incoming PUBLISH. */
+interface PublishPacketView {
+  readonly qos: number;
+  readonly messageId?: number;
+  readonly properties?: { readonly userProperties?: unknown };
 }
 
 /** An MQTT 5 PUBLISH's user properties (absent on MQTT 3.1.1 and when none were sent). */

@@ -19,6 +19,7 @@ import {
   type DecodeItem,
   type ReasonCode,
 } from '@sealstream/protocol';
+import type { RepeatedIvPolicy } from '../../pipeline/frame-opener.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { SourceKind } from '../../pipeline/ports.js';
 import { RefusalBudget, type RefusalBudgetLimits } from '../refusal-budget.js';
@@ -70,6 +71,11 @@ export interface FrameSessionOptions {
   readonly refusalBudget: RefusalBudgetLimits | null;
   /** Names the transport in refusal details, e.g. 'over HTTP'. */
   readonly transportName: string;
+  /**
+   * A DATA frame whose key id and IV were seen before: refused `replayed_frame` (default), or, where the
+   * transport redelivers by design (MQTT), answered by its readings (frame-opener.ts).
+   */
+  readonly repeatedIv?: RepeatedIvPolicy;
 }
 
 export class FrameSession {
@@ -147,7 +153,7 @@ export class FrameSession {
   private async handleData(frame: DataFrame): Promise<SessionAnswer> {
     const { pipeline, source, peer } = this.options;
     try {
-      const answer = await pipeline.handleDataFrame(frame, source, peer);
+      const answer = await pipeline.handleDataFrame(frame, source, peer, this.options.repeatedIv ?? 'refuse');
       if (answer.kind === 'ack') {
         this.budget?.noteAuthentic();
         return {

@@ -218,7 +218,7 @@ export async function checkSharedNonces(
     candidates.map((candidate) => sharedNonceId(candidate.verified)),
   );
   return candidates.map((candidate, index) => {
-    const { device, nonce } = candidate.verified;
+    const { device } = candidate.verified;
     if (sightings === null) {
       // Not checked, so not taken: forgotten here, and in Redis if it recorded it after all (best effort).
       forgetNonce(deps, candidate.verified);

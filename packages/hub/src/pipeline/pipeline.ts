@@ -233,8 +233,12 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
           fresh === false
             ? 'this key id and IV were already seen by another hub'
             : 'the shared replay window could not be reached; resend later';
-        // Not checked, so not remembered here either: the device's resend must open again.
-        if (fresh === undefined) this.frameOpener.forgetIv(frame);
+        // Not checked, so not remembered here either (nor in Redis, if it recorded it after all: best
+        // effort): the device's resend must open again.
+        if (fresh === undefined) {
+          this.frameOpener.forgetIv(frame);
+          forgetShared(shared.frameIvs, [ivIdOf(frame)]);
+        }
         this.refuse({ reason, source, peer, device: null, detail, raw: frame.raw });
         return { kind: 'error', reason, detail };
       }

@@ -98,6 +98,9 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     shared,
   });
   const identity = { role: 'all', instance: config.instance };
+  // As start-roles.ts reports them: Redis when it is configured (no bus in one process).
+  const dependencies = (): Record<string, 'up' | 'down'> =>
+    shared === null ? {} : { redis: shared.state.ready ? 'up' : 'down' };
   // One process without a bus: the cluster view is this process (start-roles.ts: heartbeats in Redis).
   const presence = startClusterPresence({
     redis: null,
@@ -143,6 +146,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     liveSessions,
     signals: signalStore,
     identity,
+    dependencies,
     extraApiRoutes: (scope, auth) => registerClusterRoutes(scope, presence.source, auth.require('operator')),
     ...(ingest.brokers === undefined ? {} : { brokers: ingest.brokers }),
   });
@@ -169,6 +173,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     isReady: () => ready,
     requestTimeoutMs: limits.httpRequestTimeoutMs,
     identity,
+    dependencies,
     ...(ingest.brokers === undefined ? {} : { brokers: ingest.brokers }),
   });
   // Taking messages last: a broker down now is reconnected in the background (/healthz says degraded).

@@ -19,6 +19,8 @@ export interface LegacyLinePool {
 export interface LegacyReplayWindow {
   /** Records the IV (four big-endian 32-bit words) and returns true if it is new, false for a replay. */
   firstSightingWords(w0: number, w1: number, w2: number, w3: number): boolean;
+  /** Forgets a recorded IV (32 hex characters) whose token was not taken after all. */
+  forget(ivHex: string): void;
 }
 
 export interface LegacyOpenerOptions {
@@ -71,6 +73,20 @@ export class LegacyOpener {
     const receivedAt = this.now();
     const line = await pool.open({ tokens, key: this.options.key, accept: this.options.acceptVariants });
     return this.judgeLine(tokens, line, 'live', receivedAt);
+  }
+
+  /**
+   * Forgets the IVs of tokens this opener took (live) that were not taken after all (refused
+   * state_unavailable, or not committed): their resend is not a replay. A token starts with its IV.
+   */
+  forgetTokens(tokens: readonly string[]): void {
+    for (const token of tokens) {
+      try {
+        this.options.ivWindow.forget(token.slice(0, 32));
+      } catch {
+        // not an IV: the token was never recorded
+      }
+    }
   }
 
   /**

@@ -248,8 +248,12 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
           fresh === false
             ? 'this key id and IV were already seen by another hub'
             : 'the shared replay window could not be reached; resend later';
-        // Not checked, so not remembered here either: the device's resend must open again.
-        if (fresh === undefined) this.frameOpener.forgetIv(frame);
+        // Not checked, so not remembered here either (nor in Redis, if it recorded it after all: best
+        // effort): the device's resend must open again.
+        if (fresh === undefined) {
+          this.frameOpener.forgetIv(frame);
+          forgetShared(shared.frameIvs, [ivIdOf(frame)]);
+        }
         this.refuse({ reason, source, peer, device: null, detail, raw: frame.raw });
         return { kind: 'error', reason, detail };
       }
@@ -457,8 +461,11 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const deadLetters: DeadLetter[] = [];
     this.refuseAll(outcome.refused, 'legacy', peer, deadLetters);
     const result = await this.submit(outcome.readings, deadLetters);
-    // Not committed: a resend of the same tokens (to any hub) is not a replay.
-    if (!result.ok && shared !== undefined) forgetShared(shared.legacyIvs, sharedIds);
+    // Not committed: a resend of the same tokens (to this hub or any other) is not a replay.
+    if (!result.ok) {
+      this.legacyOpener.forgetTokens(outcome.tokenOf.map((index) => tokens[index] ?? ''));
+      if (shared !== undefined) forgetShared(shared.legacyIvs, sharedIds);
+    }
     if (result.ok && result.refused !== undefined) {
       this.refuseAfterCommit(
         result.refused.map(({ index, detail }) => ({
@@ -495,6 +502,12 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     window: SharedReplayWindow,
   ): Promise<LegacyLineOutcome> {
     const fresh = await sharedSightings(window, ids);
+    // Not checked, so not taken: forgotten here (and in Redis, if it recorded them after all), so the
+    // sender's resend is not refused as a replay.
+    if (fresh === null) {
+      this.legacyOpener?.forgetTokens(outcome.tokenOf.map((index) => tokens[index] ?? ''));
+      forgetShared(window, ids);
+    }
     const readings = [];
     const tokenOf = [];
     const refused = [...outcome.refused];

@@ -111,6 +111,46 @@ describe('Iv16ReplayWindow', () => {
     for (const w of collisions) expect(window.firstSighting(hex([w, 1, 2, 3]))).toBe(false);
   });
 
+  it('forgets an IV: its next sighting is a first one (once), in either generation; a later replay is refused', () => {
+    let now = 0;
+    const window = new Iv16ReplayWindow(1000, 100, () => now, SEED);
+    const a = hex([1, 2, 3, 4]);
+    const b = hex([5, 6, 7, 8]);
+    expect(window.firstSighting(a)).toBe(true);
+    window.forget(a.toUpperCase());
+    expect(window.firstSighting(a)).toBe(true);
+    expect(window.firstSighting(a)).toBe(false);
+    expect(window.firstSighting(b)).toBe(true);
+    now = 1000; // b is in the previous generation now
+    window.forget(b);
+    expect(window.firstSighting(b)).toBe(true);
+    expect(window.firstSighting(b)).toBe(false);
+    // The all-zero IV too (a flag of its own in the set).
+    const zero = hex([0, 0, 0, 0]);
+    expect(window.firstSighting(zero)).toBe(true);
+    window.forget(zero);
+    expect(window.firstSighting(zero)).toBe(true);
+    expect(window.firstSighting(zero)).toBe(false);
+  });
+
+  it('forgetting an IV it does not hold changes nothing, and a forget does not outlive the IV', () => {
+    let now = 0;
+    const window = new Iv16ReplayWindow(1000, 100, () => now, SEED);
+    const a = hex([9, 9, 9, 9]);
+    window.forget(a); // never seen: nothing noted
+    expect(window.firstSighting(a)).toBe(true);
+    expect(window.firstSighting(a)).toBe(false);
+    window.forget(a);
+    // Two rotations: a leaves both generations, its forget note left behind.
+    now = 1000;
+    expect(window.firstSighting(hex([7, 7, 7, 7]))).toBe(true);
+    now = 2000;
+    expect(window.firstSighting(hex([8, 8, 8, 8]))).toBe(true);
+    expect(window.firstSighting(a)).toBe(true); // a first sighting after the window: no forget spent on it
+    expect(window.firstSighting(a)).toBe(false); // the old forget does not let this replay through
+    expect(() => window.forget('xyz')).toThrow(RangeError);
+  });
+
   it('refuses ids that are not 32 hex characters (callers pass decoded IVs only)', () => {
     const window = new Iv16ReplayWindow(1000, 10);
     for (const bad of ['', 'a', 'g'.repeat(32), '0'.repeat(31), '0'.repeat(33)]) {

@@ -108,9 +108,15 @@ describe.skipIf(skip !== null)('a hub whose Redis goes away', () => {
       body: JSON.stringify({ username: 'cut-admin', password: 'a password for the outage test' }),
     });
     const { token } = (await signedIn.json()) as { token: string };
+    // One process (--role all) names Redis among its dependencies, as the split roles do.
+    const health = async (): Promise<{ status: string; deps?: Record<string, string> }> =>
+      (await (await fetch(`${base()}/healthz`)).json()) as { status: string; deps?: Record<string, string> };
+    expect(await health()).toMatchObject({ status: 'ok', deps: { postgres: 'up', redis: 'up' } });
 
     await stopRedis(server as ChildProcess);
     server = undefined;
+    await until(async () => (await health()).deps?.['redis'] === 'down');
+    expect(await health()).toMatchObject({ status: 'degraded', deps: { postgres: 'up', redis: 'down' } });
 
     // A sealed frame: ERROR state_unavailable (retryable), counted and dead-lettered, not stored.
     const frame = frameOf('cut-2', 2);
@@ -177,6 +183,7 @@ describe.skipIf(skip !== null)('a hub whose Redis goes away', () => {
     // Redis is back (empty: a restart loses the windows, and the store's (device, seq) identity still
     // makes a replay of committed readings harmless). The device resends the very same bytes.
     server = await startRedis(port);
+    await until(async () => (await health()).deps?.['redis'] === 'up');
     let answer: Frame | undefined;
     await until(async () => {
       answer = await answerTo(tcp, frame, 2);

@@ -3,7 +3,9 @@
  * consumes `xray.raw.q` with a bounded prefetch, and hands each message (headers as set, body bytes as
  * received) to the shared XRayIOT handling (ingest/xray). What happens to a message:
  *
- * - stored (readings and summary committed), or a broker redelivery of one already taken: ack;
+ * - stored (readings and summary committed), or a broker redelivery (or retry-queue copy) of one
+ *   already settled: ack. A redelivery whose first copy is still committing here is busy, not acked:
+ *   the first copy may yet fail, with its channel gone;
  * - refused (bad signature, stale, replayed, not an XRayRawSignal...): counted and kept in the dead-letter
  *   store by the pipeline, published to `iot.dlx` / `xray.raw.fail` with the reason in the
  *   x-reject-reason header, and acked only once the broker confirmed that copy;
@@ -13,7 +15,10 @@
  *
  * A lost connection (broker down at start or mid-stream) is retried with exponential backoff (0.5 s
  * doubling to 30 s); meanwhile `state` is 'down' (/healthz reads `degraded`). Messages in flight when it
- * dropped come back redelivered; their readings dedupe. Bound: at most `prefetch` messages in the hub.
+ * dropped come back redelivered; their readings dedupe. Copies from the retry queue (they carry
+ * `x-retry-reason`) are treated as redeliveries: an earlier attempt's nonce may still be recorded (a
+ * shared window that timed out after recording it), and that must not make them replays of themselves.
+ * Bound: at most `prefetch` messages in the hub per channel.
  *
  * Throughput: the deliveries of one event-loop turn are handled as one burst (xray-batch.ts): one
  * pipeline submission and one summary write for all of them, so a burst waits for one commit, not one
@@ -24,6 +29,7 @@ import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } fro
 import type { Logger } from 'pino';
 import { handleSignedBurst, type BurstAnswer } from '../xray/xray-batch.js';
 import type { SignalAnswer, SignedMessageDeps } from '../xray/xray-ingest.js';
+import { InFlightNonces } from '../xray/in-flight-nonces.js';
 import { AckTracker } from './ack-tracker.js';
 import { REJECT_DETAIL_HEADER, REJECT_REASON_HEADER, XRAY_TOPOLOGY, assertXrayTopology } from './xray-topology.js';
 
@@ -32,6 +38,11 @@ export const AMQP_TIMESTAMP_HEADER = 'x-timestamp-auth';
 const BACKOFF_START_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const MAX_DETAIL_CHARS = 512;
+/** Set on every copy the hub sends to the retry queue: marks it as a retry when it comes back. */
+export const RETRY_REASON_HEADER = 'x-retry-reason';
+/** Messages in flight across channels: a dropped channel's messages still finish (commit deadline). */
+const IN_FLIGHT_PER_PREFETCH = 4;
+const MIN_IN_FLIGHT = 1024;
 
 export interface XrayConsumerOptions {
   readonly url: string;
@@ -58,8 +69,15 @@ export class XrayAmqpConsumer {
   /** Deliveries of the current event-loop turn, handled together at its end (at most `prefetch`). */
   private burst: ConsumeMessage[] = [];
   private burstChannel: { channel: ConfirmChannel; acks: AckTracker } | null = null;
+  private readonly deps: SignedMessageDeps;
 
-  constructor(private readonly options: XrayConsumerOptions) {}
+  constructor(private readonly options: XrayConsumerOptions) {
+    this.deps = {
+      ...options.deps,
+      inFlight:
+        options.deps.inFlight ?? new InFlightNonces(Math.max(MIN_IN_FLIGHT, options.prefetch * IN_FLIGHT_PER_PREFETCH)),
+    };
+  }
 
   get state(): BrokerState {
     return this.channel === null ? 'down' : 'connected';
@@ -169,11 +187,11 @@ export class XrayAmqpConsumer {
     let answers: BurstAnswer[];
     try {
       answers = await handleSignedBurst(
-        this.options.deps,
+        this.deps,
         messages.map((message) => ({
           headers: message.properties.headers ?? {},
           body: message.content,
-          redelivered: message.fields.redelivered,
+          redelivered: message.fields.redelivered || isRetryCopy(message),
         })),
         AMQP_TIMESTAMP_HEADER,
         'amqp',
@@ -234,7 +252,7 @@ export class XrayAmqpConsumer {
           '',
           XRAY_TOPOLOGY.retryQueue,
           message,
-          { 'x-retry-reason': answer.reason },
+          { [RETRY_REASON_HEADER]: answer.reason },
           String(this.options.retryDelayMs),
         );
       }
@@ -305,4 +323,18 @@ export class XrayAmqpConsumer {
     this.channel = null;
     await connection?.close().catch(() => undefined);
   }
+}
+
+/**
+ * A copy the hub itself put in the retry queue: it carries our retry header, or the broker's x-death
+ * record of its stay there. Like a redelivery, it may meet its own earlier attempt's nonce.
+ */
+function isRetryCopy(message: ConsumeMessage): boolean {
+  const headers = message.properties.headers ?? {};
+  if (headers[RETRY_REASON_HEADER] !== undefined) return true;
+  const deaths: unknown = headers['x-death'];
+  return (
+    Array.isArray(deaths) &&
+    deaths.some((death) => (death as { queue?: unknown } | null)?.queue === XRAY_TOPOLOGY.retryQueue)
+  );
 }

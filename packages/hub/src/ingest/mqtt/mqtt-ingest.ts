@@ -253,6 +253,7 @@ class MqttLink {
           topic,
           message,
           userPropertiesOf(packet),
+          (packet as { dup?: unknown } | null)?.dup === true,
         );
         this.client.publish(signedAnswersTopic(this.options.topicPrefix, inbound.channel), JSON.stringify(answer), {
           qos: 1,

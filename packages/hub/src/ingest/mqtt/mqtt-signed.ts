@@ -11,7 +11,7 @@ import { isUtf8 } from 'node:buffer';
 import type { ReasonCode } from '@sealstream/protocol';
 import type { KeyEntry, KeyResolver } from '../../pipeline/keyring.js';
 import type { NonceWindow } from '../../pipeline/nonce-window.js';
-import { sharedSightings } from '../../pipeline/shared-replay-check.js';
+import { forgetShared, sharedSightings } from '../../pipeline/shared-replay-check.js';
 import type { SharedReplayWindow } from '../../pipeline/shared-state-ports.js';
 import type { FrameAnswer, Pipeline } from '../../pipeline/pipeline.js';
 import { expectedSignature, readSignatureHeaders, signatureMatches } from '../http/hmac-signature.js';
@@ -41,6 +41,13 @@ export async function handleSignedMessage(
   topic: string,
   payload: Buffer,
   userProperties: UserProperties | undefined,
+  /**
+   * The broker hands the message out again (DUP: our acknowledgement of an earlier delivery was lost).
+   * Its nonce may be in the shared window from that delivery — also when it was answered
+   * state_unavailable after a slow Redis recorded it anyway — so a shared sighting does not refuse it:
+   * its readings are idempotent and it is submitted again.
+   */
+  redelivered = false,
 ): Promise<SignedOutcome> {
   const { pipeline } = settings;
   const refuse = (reason: ReasonCode, detail: string, device: string | null): SignedOutcome => {
@@ -96,10 +103,14 @@ export async function handleSignedMessage(
   }
   if (settings.sharedNonces !== undefined) {
     const [fresh] = (await sharedSightings(settings.sharedNonces, [`${device}:${nonce}`])) ?? [];
-    if (fresh === false) return refuse('replayed_nonce', 'this nonce was already used by the device', device);
+    if (fresh === false && !redelivered) {
+      return refuse('replayed_nonce', 'this nonce was already used by the device', device);
+    }
     if (fresh === undefined) {
-      // Not checked, so not spent: the device may send this very message again.
+      // Not checked, so not spent: the device may send this very message again. Forgotten here, and in
+      // Redis if it recorded it after all (best effort: a Redis still away keeps it for its window).
       settings.nonces.forget(device, nonce);
+      forgetShared(settings.sharedNonces, [`${device}:${nonce}`]);
       const detail = 'the shared nonce window could not be reached; send again later';
       settings.pipeline.refuse({
         reason: 'state_unavailable',

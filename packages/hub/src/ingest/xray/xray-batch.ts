@@ -8,7 +8,9 @@
  * Bound: a submission holds at most `maxReadingsPerSubmission` readings. Messages are grouped in
  * arrival order up to that; a single message with more points goes alone, in parts, as before.
  * A busy answer (store down, queue full) covers every message of its submission; their nonces are
- * forgotten so the broker's redelivery of the same message is not taken for a replay.
+ * forgotten so the broker's redelivery of the same message is not taken for a replay. Every verified
+ * message's nonce is held in flight until its answer is known (see in-flight-nonces.ts), and settled
+ * as soon as it is — forgotten, as busy, if the burst fails midway.
  */
 import type { SourceKind } from '../../pipeline/ports.js';
 import {
@@ -18,6 +20,7 @@ import {
   verifySignedMessage,
   checkSharedNonces,
   forgetNonce,
+  settleNonce,
   type SignalAnswer,
   type SignedMessageDeps,
   type VerifiedMessage,
@@ -26,6 +29,7 @@ import {
 export interface SignedInput {
   readonly headers: Readonly<Record<string, unknown>>;
   readonly body: Uint8Array;
+  /** Handed out again by the broker, or a copy from the hub's own retry queue. */
   readonly redelivered: boolean;
 }
 
@@ -40,11 +44,8 @@ export async function handleSignedBurst(
   peer: string,
 ): Promise<BurstAnswer[]> {
   const answers: BurstAnswer[] = new Array<BurstAnswer>(inputs.length);
-  const groups: number[][] = [];
   const verified: Array<VerifiedMessage | undefined> = new Array<VerifiedMessage | undefined>(inputs.length);
   const limit = Math.max(1, deps.maxReadingsPerSubmission);
-  let group: number[] = [];
-  let groupRows = 0;
   const passed: number[] = [];
   inputs.forEach((input, index) => {
     const outcome = verifySignedMessage(
@@ -63,6 +64,33 @@ export async function handleSignedBurst(
     verified[index] = outcome;
     passed.push(index);
   });
+  try {
+    await submitVerified(deps, inputs, verified, passed, answers, limit, source, peer);
+  } finally {
+    // A failure midway (a defect): nothing of the unsettled ones is acknowledged, so they must not meet
+    // their own nonces when they come back.
+    for (const index of passed) {
+      const message = verified[index];
+      if (message !== undefined && answers[index] === undefined) forgetNonce(deps, message);
+    }
+  }
+  return answers;
+}
+
+/** The shared nonce check, then the submissions, of the messages that passed; fills in their answers. */
+async function submitVerified(
+  deps: SignedMessageDeps,
+  inputs: readonly SignedInput[],
+  verified: Array<VerifiedMessage | undefined>,
+  passed: readonly number[],
+  answers: BurstAnswer[],
+  limit: number,
+  source: SourceKind,
+  peer: string,
+): Promise<void> {
+  const groups: number[][] = [];
+  let group: number[] = [];
+  let groupRows = 0;
   // Nonces shared with other hubs: one round trip for the burst.
   const sharedVerdicts = await checkSharedNonces(
     deps,
@@ -77,7 +105,7 @@ export async function handleSignedBurst(
   passed.forEach((index, i) => {
     const verdict = sharedVerdicts[i] ?? null;
     if (verdict !== null) {
-      answers[index] = verdict;
+      answers[index] = verdict; // its nonce settled by checkSharedNonces
       verified[index] = undefined;
       return;
     }
@@ -103,13 +131,12 @@ export async function handleSignedBurst(
       members.forEach((index, i) => {
         const answer = settled[i] as BurstAnswer;
         answers[index] = answer;
-        const message = verified[index] as VerifiedMessage;
-        // Nothing of it is acknowledged: the same message will come back, and must not meet its own nonce.
-        if (answer.kind === 'busy') forgetNonce(deps, message);
+        // Nothing of a busy one is acknowledged: the same message will come back, and must not meet
+        // its own nonce.
+        settleNonce(deps, verified[index] as VerifiedMessage, answer.kind);
       });
     }),
   );
-  return answers;
 }
 
 /** One submission for the group's readings, then one write for their summaries; answers in group order. */

@@ -9,6 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import type { ReasonCode } from '@sealstream/protocol';
 import type { KeyEntry, KeyResolver } from '../../pipeline/keyring.js';
 import type { NonceWindow } from '../../pipeline/nonce-window.js';
+import type { InFlightNonces } from './in-flight-nonces.js';
 import { forgetShared, sharedSightings } from '../../pipeline/shared-replay-check.js';
 import type { SharedReplayWindow } from '../../pipeline/shared-state-ports.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
@@ -131,6 +132,11 @@ export interface SignedMessageDeps extends SignalSubmitDeps {
   readonly nonces: NonceWindow;
   /** Nonces shared with other hubs (Redis), checked after `nonces`; absent: `nonces` is the whole check. */
   readonly sharedNonces?: SharedReplayWindow;
+  /**
+   * Nonces of messages taken but not yet settled (the AMQP consumer keeps one): a redelivery whose first
+   * copy is still in flight is answered busy, not `seen`. Absent: every taken nonce counts as settled.
+   */
+  readonly inFlight?: InFlightNonces;
   readonly toleranceMs: number;
   readonly allowDefaultSecret: boolean;
 }
@@ -140,7 +146,10 @@ export interface VerifiedMessage {
   readonly kind: 'verified';
   readonly device: string;
   readonly entry: KeyEntry;
-  /** Lower-case, as recorded in the nonce window (forget it if the message ends up busy). */
+  /**
+   * Lower-case, as recorded in the nonce window and held in flight: settle it once the message's answer
+   * is known (forgetNonce when busy, releaseNonce otherwise).
+   */
   readonly nonce: string;
   readonly signal: PreparedSignal;
 }
@@ -162,27 +171,39 @@ export async function handleSignedMessage(
 ): Promise<SignalAnswer> {
   const verified = verifySignedMessage(deps, headers, body, timestampHeader, source, peer, redelivered);
   if (verified.kind !== 'verified') return verified;
-  const [sharedVerdict] = await checkSharedNonces(deps, [{ verified, body, redelivered }], source, peer);
-  if (sharedVerdict !== undefined && sharedVerdict !== null) return sharedVerdict;
-  const answer = await submitPrepared(deps, verified.signal, verified.entry, source, peer);
-  // Nothing of it is acknowledged: the same message will come back, and must not meet its own nonce.
-  if (answer.kind === 'busy') forgetNonce(deps, verified);
-  return answer;
+  let settled: SignalAnswer['kind'] | null = null;
+  try {
+    const [sharedVerdict] = await checkSharedNonces(deps, [{ verified, body, redelivered }], source, peer);
+    if (sharedVerdict !== undefined && sharedVerdict !== null) {
+      settled = sharedVerdict.kind; // checkSharedNonces settled its nonce
+      return sharedVerdict;
+    }
+    const answer = await submitPrepared(deps, verified.signal, verified.entry, source, peer);
+    settled = answer.kind;
+    // Nothing of a busy message is acknowledged: it will come back, and must not meet its own nonce.
+    settleNonce(deps, verified, answer.kind);
+    return answer;
+  } finally {
+    if (settled === null) forgetNonce(deps, verified); // failed midway: nothing acknowledged either
+  }
 }
 
 /** A verified message with what the shared nonce check needs to know of its delivery. */
 export interface SharedNonceCandidate {
   readonly verified: VerifiedMessage;
   readonly body: Uint8Array;
+  /** Handed out again by the broker, or a copy from the hub's own retry queue (see verifySignedMessage). */
   readonly redelivered: boolean;
 }
 
 /**
  * The shared (Redis) nonce check of messages that passed this hub's own checks, one round trip for all
- * of them. A nonce another hub took already is a replay — unless the broker hands the message out again:
- * it may not have been committed there, and its readings are idempotent, so it is submitted again. A
- * window that cannot be reached refuses `state_unavailable` as 'busy' (retried later, never taken
- * unchecked). Resolves, per candidate, to its answer, or null when it may go on to be submitted.
+ * of them. A nonce another hub took already is a replay — unless the message is a redelivery or a retry
+ * copy: it may not have been committed there, or its earlier attempt was answered busy after a slow
+ * Redis recorded its nonce anyway (or while a forget could not reach Redis); its readings are
+ * idempotent, so it is submitted again. A window that cannot be reached refuses `state_unavailable` as
+ * 'busy' (retried later, never taken unchecked). Resolves, per candidate, to its answer (the nonce then
+ * settled), or null when it may go on to be submitted.
  */
 export async function checkSharedNonces(
   deps: SignedMessageDeps,
@@ -197,9 +218,10 @@ export async function checkSharedNonces(
     candidates.map((candidate) => sharedNonceId(candidate.verified)),
   );
   return candidates.map((candidate, index) => {
-    const { device, nonce } = candidate.verified;
+    const { device } = candidate.verified;
     if (sightings === null) {
-      deps.nonces.forget(device, nonce);
+      // Not checked, so not taken: forgotten here, and in Redis if it recorded it after all (best effort).
+      forgetNonce(deps, candidate.verified);
       const detail = 'the shared nonce window could not be reached';
       deps.pipeline.refuse({ reason: 'state_unavailable', source, peer, device, detail, raw: candidate.body });
       return { kind: 'busy', reason: 'state_unavailable', detail };
@@ -207,6 +229,7 @@ export async function checkSharedNonces(
     if (sightings[index] === false && !candidate.redelivered) {
       const detail = 'this nonce was already used by the device; sign each message afresh';
       deps.pipeline.refuse({ reason: 'replayed_nonce', source, peer, device, detail, raw: candidate.body });
+      releaseNonce(deps, candidate.verified);
       return { kind: 'refused', reason: 'replayed_nonce', detail };
     }
     return null;
@@ -216,7 +239,19 @@ export async function checkSharedNonces(
 /** Forgets a message that was not taken (busy) here and in the shared window, so its redelivery is. */
 export function forgetNonce(deps: SignedMessageDeps, message: VerifiedMessage): void {
   deps.nonces.forget(message.device, message.nonce);
+  deps.inFlight?.release(sharedNonceId(message));
   if (deps.sharedNonces !== undefined) forgetShared(deps.sharedNonces, [sharedNonceId(message)]);
+}
+
+/** The message settled for good (stored, or refused and dead-lettered): its nonce stays taken. */
+export function releaseNonce(deps: SignedMessageDeps, message: VerifiedMessage): void {
+  deps.inFlight?.release(sharedNonceId(message));
+}
+
+/** Settles a verified message's nonce by its answer: forgotten when busy, kept otherwise. */
+export function settleNonce(deps: SignedMessageDeps, message: VerifiedMessage, answer: SignalAnswer['kind']): void {
+  if (answer === 'busy') forgetNonce(deps, message);
+  else releaseNonce(deps, message);
 }
 
 function sharedNonceId(message: VerifiedMessage): string {
@@ -225,8 +260,12 @@ function sharedNonceId(message: VerifiedMessage): string {
 
 /**
  * Everything of handleSignedMessage up to the submission, synchronous: authentication, the time
- * window, the nonce (recorded when fresh: a caller that ends up answering 'busy' must forget it), the
- * body's shape. Refusals are counted and dead-lettered here.
+ * window, the nonce (recorded when fresh and held in flight: the caller settles it, see settleNonce),
+ * the body's shape. Refusals are counted and dead-lettered here.
+ *
+ * `redelivered`: the broker hands the message out again, or it is a copy from the hub's own retry queue
+ * (an earlier attempt was answered busy). Either may meet its own nonce: `seen` (acknowledge, drop) when
+ * that nonce's message was settled, busy when it is still in flight (its first copy may yet fail).
  */
 export function verifySignedMessage(
   deps: SignedMessageDeps,
@@ -258,9 +297,19 @@ export function verifySignedMessage(
   const nonce = signed.nonce.toLowerCase();
   const recorded = deps.nonces.check(device, nonce, signed.timestampMs, now);
   if (recorded === 'replayed') {
-    // Only the broker sets `redelivered`: a verified message it hands out again whose nonce this hub
-    // holds was taken before (a nonce is forgotten when its message was not), so it is not a replay.
-    if (redelivered) return { kind: 'seen' };
+    // Only the broker (or the hub's retry path) sets `redelivered`: a verified message it hands out again
+    // whose nonce this hub holds was taken before (a nonce is forgotten when its message was not), so it
+    // is not a replay. But taken is not stored until its first copy settles: until then, retry later.
+    if (redelivered) {
+      if (deps.inFlight?.has(`${device}:${nonce}`) === true) {
+        return {
+          kind: 'busy',
+          reason: 'overloaded',
+          detail: 'the first copy of this message is still being committed',
+        };
+      }
+      return { kind: 'seen' };
+    }
     return refuse('replayed_nonce', 'this nonce was already used by the device; sign each message afresh', device);
   }
   if (recorded !== 'fresh') {
@@ -270,6 +319,10 @@ export function verifySignedMessage(
   if (!json.ok) return refuse('malformed_body', 'the body is not UTF-8 JSON', device);
   const prepared = prepareSignal(deps, json.value, device, source, peer, body);
   if ('kind' in prepared) return prepared;
+  if (deps.inFlight !== undefined && !deps.inFlight.hold(`${device}:${nonce}`)) {
+    deps.nonces.forget(device, nonce);
+    return { kind: 'busy', reason: 'overloaded', detail: 'too many messages in flight' };
+  }
   return { kind: 'verified', device, entry: verdict.entry, nonce, signal: prepared };
 }
 

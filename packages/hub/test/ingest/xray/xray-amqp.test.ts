@@ -3,7 +3,9 @@
  * and a PGlite store: a publisher written from design §4.6 (its exchange only, headers and body byte for
  * byte, no other AMQP properties), the sample data stored as readings with its summary, refusals
  * dead-lettered to iot.dlx with x-reject-reason and into the dead-letter store, a store outage sent
- * through the retry queue and stored once it is back, a broker down at start and dropped mid-stream.
+ * through the retry queue and stored once it is back, a broker down at start and dropped mid-stream,
+ * a redelivery while the first copy still commits (not acked as seen: the first copy may yet fail), and
+ * a shared nonce window that recorded a nonce but answered too late (the retry copy is no replay).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,7 @@ import { StaticKeyring, stringCredential } from '../../../src/pipeline/keyring.j
 import { NonceWindow } from '../../../src/pipeline/nonce-window.js';
 import { Pipeline } from '../../../src/pipeline/pipeline.js';
 import type { ReadingStore } from '../../../src/pipeline/ports.js';
+import type { SharedReplayWindow } from '../../../src/pipeline/shared-state-ports.js';
 import { openStore, signalStoreFor, type SqlReadingStore } from '../../../src/store/index.js';
 import { DEFAULT_TEST_LIMITS } from '../../support/ingest-harness.js';
 import {
@@ -43,7 +46,28 @@ describe.skipIf(!availability.available && process.env['CI'] !== 'true')('XRayIO
   let publisher: ChannelModel;
   let channel: Channel;
   let storeDown = false;
+  /** While set, every commit waits for it (a commit in flight), then goes on as usual. */
+  let commitGate: Promise<void> | null = null;
+  let commitsHeld = 0;
   const settled: string[] = [];
+  /**
+   * The nonces shared with other hubs, in memory. 'late': every call records, then fails, as a Redis
+   * that ran SET NX but answered after the hub's timeout (and forgets cannot reach it either).
+   */
+  let sharedMode: 'ok' | 'late' = 'ok';
+  const sharedIds = new Set<string>();
+  const sharedNonces: SharedReplayWindow = {
+    firstSightings: (ids) => {
+      const fresh = ids.map((id) => !sharedIds.has(id));
+      for (const id of ids) sharedIds.add(id);
+      return sharedMode === 'late' ? Promise.reject(new Error('timed out')) : Promise.resolve(fresh);
+    },
+    forget: (ids) => {
+      if (sharedMode === 'late') return Promise.reject(new Error('unreachable'));
+      for (const id of ids) sharedIds.delete(id);
+      return Promise.resolve();
+    },
+  };
 
   beforeAll(async () => {
     failIfRabbitRequired(availability);
@@ -52,8 +76,14 @@ describe.skipIf(!availability.available && process.env['CI'] !== 'true')('XRayIO
     await store.migrate();
     // The real store, with an outage switch: while down, every commit fails as a lost server would.
     const outageStore: ReadingStore = Object.assign(Object.create(store) as ReadingStore, {
-      commit: (batch: Parameters<ReadingStore['commit']>[0]) =>
-        storeDown ? Promise.reject(new Error('connection refused')) : store.commit(batch),
+      commit: async (batch: Parameters<ReadingStore['commit']>[0]) => {
+        if (commitGate !== null) {
+          commitsHeld += 1;
+          await commitGate;
+        }
+        if (storeDown) throw new Error('connection refused');
+        return store.commit(batch);
+      },
     });
     pipeline = new Pipeline({
       store: outageStore,
@@ -72,6 +102,7 @@ describe.skipIf(!availability.available && process.env['CI'] !== 'true')('XRayIO
         pipeline,
         keys: new StaticKeyring([{ keyId: 'xray', devices: 'any', ...stringCredential(SECRET) }]),
         nonces: new NonceWindow(300_000, 100_000, 100_000),
+        sharedNonces,
         toleranceMs: 300_000,
         allowDefaultSecret: false,
         summaries: new SignalSummaryWriter(signalStoreFor(store)),
@@ -267,6 +298,49 @@ describe.skipIf(!availability.available && process.env['CI'] !== 'true')('XRayIO
     });
     await waitFor(async () => (await store.readings('amqp-dev-4', 0, Date.now() + 1e7, 100)).length === 1, 20_000);
   }, 120_000);
+
+  it('does not ack a redelivery as seen while its first copy commits; that copy failing loses nothing', async () => {
+    let release = (): void => undefined;
+    commitGate = new Promise<void>((resolve) => (release = resolve));
+    commitsHeld = 0;
+    const value = signal('amqp-inflight', sampleData('k', Date.now() - 8_000, 2));
+    publish(value);
+    await waitFor(() => commitsHeld > 0, 15_000);
+    // The channel drops while the first copy commits: the broker hands the message out again.
+    const before = settled.length;
+    expect(await closeVhostConnections(vhost)).toBeGreaterThan(0);
+    // Not acked as seen: answered busy, a copy in the retry queue.
+    await waitFor(() => settled.slice(before).includes('busy'), 60_000);
+    expect(settled.slice(before)).not.toContain('seen');
+    // The first copy now fails (store down past the commit deadline); its channel is gone.
+    storeDown = true;
+    commitGate = null;
+    release();
+    await waitFor(() => settled.slice(before).includes('retry_failed'), 15_000);
+    expect((await store.readings('amqp-inflight', 0, Date.now() + 1e7, 100)).length).toBe(0);
+    storeDown = false;
+    // The retry copy is the message: stored, once.
+    await waitFor(async () => (await store.readings('amqp-inflight', 0, Date.now() + 1e7, 100)).length === 2, 20_000);
+    publisher = await amqp.connect(amqpUrl(vhost));
+    channel = await publisher.createChannel();
+    await waitFor(async () => consumer.unacknowledged === 0, 10_000);
+    expect((await channel.checkQueue('xray.raw.dlq')).messageCount).toBe(0);
+    expect((await store.readings('amqp-inflight', 0, Date.now() + 1e7, 100)).length).toBe(2);
+  }, 120_000);
+
+  it('a shared window that recorded the nonce but answered too late does not make the retry a replay', async () => {
+    const before = settled.length;
+    sharedMode = 'late';
+    publish(signal('amqp-late-redis', sampleData('k', Date.now() - 6_000, 3)));
+    await waitFor(() => settled.slice(before).includes('busy'), 15_000);
+    sharedMode = 'ok';
+    // The retry copy meets its own nonce in the shared window (the forget could not reach it): submitted
+    // again, not refused replayed_nonce.
+    await waitFor(async () => (await store.readings('amqp-late-redis', 0, Date.now() + 1e7, 100)).length === 3, 20_000);
+    await waitFor(async () => consumer.unacknowledged === 0, 10_000);
+    expect(settled.slice(before)).not.toContain('refused');
+    expect((await channel.checkQueue('xray.raw.dlq')).messageCount).toBe(0);
+  }, 60_000);
 });
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {

@@ -13,7 +13,14 @@
  * a batch at all goes to the dead queue at once. Bound: `prefetch` unacknowledged batches per partition.
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
-import type { CommitBatch, CommitResult, DeadLetter, RefusalCount, VerifiedReading } from '../pipeline/ports.js';
+import type {
+  CommitBatch,
+  CommitResult,
+  DeadLetter,
+  PipelineMetrics,
+  RefusalCount,
+  VerifiedReading,
+} from '../pipeline/ports.js';
 import { storeErrorCodeOf } from '../pipeline/store-error.js';
 import {
   BusCodecError,
@@ -40,6 +47,11 @@ export interface BusWriterOptions extends BusTopologyOptions {
   readonly maxBatchRows: number;
   /** Commit attempts per batch before it is moved to the dead queue. */
   readonly maxAttempts: number;
+  /**
+   * Where each store commit is counted, as the single process's committer counts its own (rows, dead
+   * letters and seconds per commit; failed attempts): the commit figures of a cluster are the writers'.
+   */
+  readonly metrics?: Pick<PipelineMetrics, 'batchCommitted' | 'commitFailed'>;
   /** After each commit, with the readings that were new (and the whole batch committed); must not throw. */
   readonly onCommitted?: (readings: readonly VerifiedReading[], committedAt: number, batch: CommitBatch) => void;
   /** A batch moved to the dead queue: why, and the message's bytes (to keep as a dead letter). */
@@ -127,7 +139,7 @@ export class BusWriter {
       const merged = merge(taken);
       let result: CommitResult | undefined;
       try {
-        result = await this.options.store.commit(merged);
+        result = await this.timedCommit(merged);
       } catch (error) {
         if (storeErrorCodeOf(error) === 'store_refused_data') await this.isolate(taken, error);
         else await this.failed(taken, error);
@@ -150,7 +162,7 @@ export class BusWriter {
       let error: unknown = taken.length === 1 ? firstError : undefined;
       if (error === undefined) {
         try {
-          result = await this.options.store.commit(delivery.batch);
+          result = await this.timedCommit(delivery.batch);
         } catch (caught) {
           error = caught;
         }
@@ -162,6 +174,23 @@ export class BusWriter {
       } else {
         await this.failed([delivery], error);
       }
+    }
+  }
+
+  /** One store commit, counted: its size and time when it succeeds, a failure when it does not. */
+  private async timedCommit(batch: CommitBatch): Promise<CommitResult> {
+    const started = performance.now();
+    try {
+      const result = await this.options.store.commit(batch);
+      this.options.metrics?.batchCommitted(
+        batch.readings.length,
+        batch.deadLetters.length,
+        (performance.now() - started) / 1000,
+      );
+      return result;
+    } catch (error) {
+      this.options.metrics?.commitFailed();
+      throw error;
     }
   }
 

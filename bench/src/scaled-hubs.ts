@@ -22,6 +22,8 @@ export interface ScaledHubOptions extends HubStartOptions {
 export interface ScaledHub extends HubProcess {
   /** The writer's HTTP port, whose /metrics holds the commit figures. */
   readonly metricsPort: number;
+  /** The gateway's and the api node's HTTP ports (their /metrics: bus round trips, live fan-out). */
+  readonly rolePorts: { readonly gateway: number; readonly api: number };
 }
 
 export async function startScaledHubs(options: ScaledHubOptions): Promise<ScaledHub> {
@@ -63,6 +65,7 @@ export async function startScaledHubs(options: ScaledHubOptions): Promise<Scaled
       ports: { http: api.ports.http, tcp: gateway.ports.tcp, legacy: gateway.ports.legacy },
       pid: gateway.pid,
       metricsPort: writer.ports.http,
+      rolePorts: { gateway: gateway.ports.http, api: api.ports.http },
       cpuSeconds: () => sum((hub) => hub.cpuSeconds()),
       mainThreadCpuSeconds: () => sum((hub) => hub.mainThreadCpuSeconds()),
       output: () => started.map((hub) => hub.output()).join('\n'),

@@ -23,6 +23,8 @@ export interface PipelineParts {
   readonly metrics: HubMetrics;
   readonly logger: Logger;
   readonly legacyPool: LegacyOpenPool | undefined;
+  /** Commits in flight at once; default --commit-concurrency (a gateway's go through the bus: more). */
+  readonly commitConcurrency?: number;
 }
 
 export function createPipeline(parts: PipelineParts): Pipeline {
@@ -40,7 +42,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
       maxBatchRows: limits.maxBatchRows,
       maxQueuedRows: limits.maxQueuedRows,
       highWaterRows: Math.floor(limits.maxQueuedRows / 2),
-      commitConcurrency: limits.commitConcurrency,
+      commitConcurrency: parts.commitConcurrency ?? limits.commitConcurrency,
       commitParallelMinRows: limits.commitParallelMinRows,
       commitRetryDeadlineMs: limits.commitRetryDeadlineMs,
       replayWindowMaxEntries: 1_000_000,

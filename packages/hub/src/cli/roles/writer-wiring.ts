@@ -52,6 +52,8 @@ export async function startWriterRole(
     store,
     prefetch: WRITER_PREFETCH,
     maxBatchRows: config.limits.maxBatchRows,
+    // As many commits in flight as one process runs (--commit-concurrency), on disjoint partitions.
+    concurrency: config.limits.commitConcurrency,
     maxAttempts: BUS_MAX_ATTEMPTS,
     ...(countsReadings ? { metrics: metrics.pipeline } : {}),
     onCommitted: (fresh, _at, batch) => countCommitted(countsReadings ? metrics : null, rates, fresh, batch),

@@ -91,9 +91,7 @@ describe('bus batch codec', () => {
     // Framing that does not add up, or a batch inside that is not ours, is refused.
     expect(() => decodeCommittedMessage(bundle.subarray(0, bundle.length - 1))).toThrow(BusCodecError);
     expect(() => decodeCommittedMessage(Buffer.concat([bundle, Buffer.from([0, 0])]))).toThrow(BusCodecError);
-    expect(() => decodeCommittedMessage(encodeCommittedBundle([Buffer.from('{"v":2,"r":[]}')]))).toThrow(
-      BusCodecError,
-    );
+    expect(() => decodeCommittedMessage(encodeCommittedBundle([Buffer.from('{"v":2,"r":[]}')]))).toThrow(BusCodecError);
   });
 
   it('a commit notice must match its batch', () => {

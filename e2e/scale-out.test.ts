@@ -112,6 +112,10 @@ describe.skipIf(missing !== null)('scale-out: one gateway, one writer, one api n
     const writerMetrics = await (await fetch(`http://127.0.0.1:${writer.ports.http}/metrics`)).text();
     const accepted = /sealstream_readings_accepted_total\{source="tcp"[^}]*\} (\d+)/.exec(writerMetrics);
     expect(Number(accepted?.[1])).toBe(total);
+    // ... and counted its commits as one process does (the bench's commit columns read these).
+    const rowsCommitted = /sealstream_batch_readings_sum\{[^}]*\} (\d+)/.exec(writerMetrics);
+    expect(Number(rowsCommitted?.[1])).toBe(total);
+    expect(Number(/sealstream_commit_seconds_count\{[^}]*\} (\d+)/.exec(writerMetrics)?.[1])).toBeGreaterThan(0);
 
     // The api node's live client saw every reading the writer committed.
     await eventually(() => watcher.seen.size === total, 20_000);

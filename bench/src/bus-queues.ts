@@ -1,10 +1,10 @@
 /**
- * `node bench/dist/bus-queues.js [--seconds N] [--readings N] [--window N] [--prefetch N] [--rate N] [--json]`:
+ * `node bench/dist/bus-queues.js [--seconds N] [--readings N] [--window N] [--prefetch N] [--rate N] [--nagle] [--json]`:
  * the bus's queue type, measured. The same batches (the bus's wire shape: readings as JSON tuples) are
  * published with publisher confirms to a quorum queue and to a stream, in one run and one vhost of the
  * bench's own, and consumed with manual acks as a writer would, so the two are compared on the same
  * broker and machine. `--rate` (readings/s) paces the publisher to read latency below saturation;
- * without it the publisher keeps `--window` batches unconfirmed. Reports batches/s, readings/s, publish-to-consume latency and the broker's CPU.
+ * without it the publisher keeps `--window` batches unconfirmed. `--nagle` leaves Nagle's algorithm on (amqplib's default). Reports batches/s, readings/s, publish-to-consume latency and the broker's CPU.
  */
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,8 @@ import { createBenchVhost } from './amqp-load.js';
 import { processCpuSeconds } from './hub-process.js';
 import { LatencySamples } from './percentiles.js';
 
-const QUEUE_TYPES = ['quorum', 'stream'] as const;
+/** classic: a reference only (not replicated): what the broker hop costs without the quorum log. */
+const QUEUE_TYPES = ['quorum', 'stream', 'classic'] as const;
 type QueueType = (typeof QUEUE_TYPES)[number];
 
 interface QueueFigures {
@@ -53,19 +54,27 @@ async function declare(channel: Channel, queue: string, type: QueueType): Promis
   await channel.assertQueue(queue, {
     durable: true,
     arguments:
-      type === 'quorum'
-        ? { 'x-queue-type': 'quorum', 'x-single-active-consumer': true }
-        : { 'x-queue-type': 'stream', 'x-max-length-bytes': 2_000_000_000 },
+      type === 'stream'
+        ? { 'x-queue-type': 'stream', 'x-max-length-bytes': 2_000_000_000 }
+        : { 'x-queue-type': type, 'x-single-active-consumer': true },
   });
 }
 
 async function measure(
   url: string,
   type: QueueType,
-  settings: { seconds: number; readings: number; window: number; prefetch: number; rate: number },
+  settings: {
+    seconds: number;
+    readings: number;
+    window: number;
+    prefetch: number;
+    rate: number;
+    noDelay: boolean;
+  },
 ): Promise<QueueFigures> {
-  const connection = await amqp.connect(url);
-  const consumerConnection = await amqp.connect(url);
+  // As the hub's bus connections (bus-connection.ts): Nagle off, or small frames wait for delayed ACKs.
+  const connection = await amqp.connect(url, { noDelay: settings.noDelay });
+  const consumerConnection = await amqp.connect(url, { noDelay: settings.noDelay });
   try {
     const queue = `bench.${type}`;
     const publisher: ConfirmChannel = await connection.createConfirmChannel();
@@ -155,6 +164,7 @@ async function main(): Promise<void> {
       rate: { type: 'string', default: '0' },
       host: { type: 'string', default: '127.0.0.1:5672' },
       json: { type: 'boolean', default: false },
+      nagle: { type: 'boolean', default: false },
     },
   });
   const settings = {
@@ -163,6 +173,7 @@ async function main(): Promise<void> {
     window: Number(values.window),
     prefetch: Number(values.prefetch),
     rate: Number(values.rate),
+    noDelay: !values.nagle,
   };
   const vhost = await createBenchVhost(values.host);
   try {

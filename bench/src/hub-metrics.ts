@@ -56,6 +56,15 @@ export async function readCommitFigures(httpPort: number): Promise<CommitFigures
     }
     return total;
   };
+  const bucket = (name: string, le: string): number | null => {
+    let total: number | null = null;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${name}{`) || !line.includes(`le="${le}"`)) continue;
+      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (Number.isFinite(value)) total = (total ?? 0) + value;
+    }
+    return total;
+  };
   const commits = sample('sealstream_commit_seconds_count');
   const commitSeconds = sample('sealstream_commit_seconds_sum');
   const batchSum = sample('sealstream_batch_readings_sum');
@@ -63,7 +72,8 @@ export async function readCommitFigures(httpPort: number): Promise<CommitFigures
   const submissions = sample('sealstream_submission_seconds_count');
   const submissionSeconds = sample('sealstream_submission_seconds_sum');
   const overShare = (le: string): number => {
-    const within = sample(`sealstream_submission_seconds_bucket{le="${le}"}`) ?? 0;
+    // Anywhere among the labels: a scaled role's series carry role and instance too.
+    const within = bucket('sealstream_submission_seconds_bucket', le) ?? 0;
     return submissions ? Math.round((1 - within / submissions) * 10_000) / 10_000 : 0;
   };
   return {

@@ -3,8 +3,10 @@
  * PostgreSQL schema, a RabbitMQ vhost and a Redis key prefix of the bench's own, seen by a scenario as
  * one hub: devices connect to the gateway, the live subscriber to the api node, commit figures come
  * from the writer. Started writer first (the partition queues have a consumer before batches arrive),
- * stopped gateway first (nothing new enters while the writer finishes the bus's backlog).
+ * stopped gateway first (nothing new enters while the writer finishes the bus's backlog). Every role
+ * takes the bench's node flags; a `--cpu-prof-dir D` becomes `D/<role>` so each role's profile is found.
  */
+import { join, sep } from 'node:path';
 import type { HubProcess, HubStartOptions } from './hub-process.js';
 import { startHubProcess } from './hub-process.js';
 
@@ -22,6 +24,8 @@ export interface ScaledHub extends HubProcess {
   readonly metricsPort: number;
   /** CPU seconds so far of each role's process, for a per-role cost per reading (the capacity model). */
   roleCpuSeconds(): Record<'gateway' | 'writer' | 'api', number | null>;
+  /** The gateway's and the api node's HTTP ports (their /metrics: bus round trips, live fan-out). */
+  readonly rolePorts: { readonly gateway: number; readonly api: number };
 }
 
 export async function startScaledHubs(options: ScaledHubOptions): Promise<ScaledHub> {
@@ -39,6 +43,7 @@ export async function startScaledHubs(options: ScaledHubOptions): Promise<Scaled
   const start = (role: string, args: readonly string[]): Promise<HubProcess> =>
     startHubProcess({
       ...options,
+      ...(options.nodeFlags === undefined ? {} : { nodeFlags: roleNodeFlags(options.nodeFlags, role) }),
       args: [...args, ...cluster, '--role', role, '--instance', `${options.scope}-${role}`],
     });
   // The gateway and the api node take the scenario's flags (device keys, ports, live settings).
@@ -62,6 +67,7 @@ export async function startScaledHubs(options: ScaledHubOptions): Promise<Scaled
       ports: { http: api.ports.http, tcp: gateway.ports.tcp, legacy: gateway.ports.legacy },
       pid: gateway.pid,
       metricsPort: writer.ports.http,
+      rolePorts: { gateway: gateway.ports.http, api: api.ports.http },
       cpuSeconds: () => sum((hub) => hub.cpuSeconds()),
       roleCpuSeconds: () => ({ gateway: gateway.cpuSeconds(), writer: writer.cpuSeconds(), api: api.cpuSeconds() }),
       mainThreadCpuSeconds: () => sum((hub) => hub.mainThreadCpuSeconds()),
@@ -75,4 +81,13 @@ export async function startScaledHubs(options: ScaledHubOptions): Promise<Scaled
     for (const hub of started) await hub.stop(5_000);
     throw error;
   }
+}
+
+/** The node flags of one role: the same, with a profile directory of the role's own. */
+function roleNodeFlags(flags: readonly string[], role: string): string[] {
+  return flags.map((flag, i) => {
+    if (flags[i - 1] === '--cpu-prof-dir') return join(flag, role);
+    if (flag.startsWith('--cpu-prof-dir=')) return `${flag}${sep}${role}`;
+    return flag;
+  });
 }

@@ -124,6 +124,12 @@ export interface ScenarioResult {
   readonly benchCpuPct: number;
   readonly hubExitCode: number | null;
   readonly hub: CommitFigures;
+  /**
+   * The scaled scenarios' other roles: the gateway's commit figures are its round trips through the bus
+   * (publish, the writer's wait and commit, the notice back), so beside the writer's they show what the
+   * bus adds; the api node's event-loop delay is what its live fan-out waits for. Null for one process.
+   */
+  readonly roles: { readonly gateway: CommitFigures; readonly api: CommitFigures } | null;
   /** CPU microseconds spent per committed reading: a figure that other load on the machine skews far less
    * than rates do. postgres = the hub's own backends only. */
   readonly cpuMicrosPerReading: {
@@ -227,7 +233,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
     const readerPassword = reads ? await createReader(store.hubArgs) : undefined;
     const startHubs = (
       options: HubStartOptions,
-    ): Promise<HubProcess & Partial<Pick<ScaledHub, 'metricsPort' | 'roleCpuSeconds'>>> =>
+    ): Promise<HubProcess & Partial<Pick<ScaledHub, 'metricsPort' | 'roleCpuSeconds' | 'rolePorts'>>> =>
       scaled && vhost !== null
         ? startScaledHubs({
             ...options,
@@ -307,6 +313,11 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       // Commit figures live where commits happen: the writer's /metrics in the scaled scenarios.
       const metricsPort = hub.metricsPort ?? hub.ports.http;
       const hubAtStart = await readCommitFigures(metricsPort);
+      const rolePorts = hub.rolePorts;
+      if (rolePorts !== undefined) {
+        await readCommitFigures(rolePorts.gateway);
+        await readCommitFigures(rolePorts.api);
+      }
       let commitProbe: CommitProbe | undefined;
       if ((name === 'latency-20k' || name === 'scaled-latency-20k') && store.kind === 'postgres') {
         commitProbe = await startCommitProbe(settings.databaseUrl);
@@ -428,6 +439,10 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       const benchSeconds = (cpu1.bench.user + cpu1.bench.system) / 1e6 + (cpu1.probe - cpu0.probe);
       const postgresActivity = (await activity?.stop()) ?? null;
       const commitFigures = await readCommitFigures(metricsPort);
+      const roleFigures =
+        rolePorts === undefined
+          ? null
+          : { gateway: await readCommitFigures(rolePorts.gateway), api: await readCommitFigures(rolePorts.api) };
       const storeCommit = (await commitProbe?.finish()) ?? null;
       const measured = await probe.finish();
       hubExitCode = await hub.stop();
@@ -472,6 +487,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         benchCpuPct: round((benchSeconds / seconds) * 100, 0),
         hubExitCode,
         hub: commitFigures,
+        roles: roleFigures,
         cpuMicrosPerReading: {
           hub: cpu0.hub === null || cpu1.hub === null ? null : perReading(cpu1.hub - cpu0.hub, audit.rows),
           postgres: postgresActivity === null ? null : perReading(postgresActivity.backendCpuSeconds, audit.rows),

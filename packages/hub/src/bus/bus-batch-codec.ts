@@ -3,6 +3,10 @@
  * notice a writer sends back. JSON (readings as tuples, raw dead-letter bytes in base64) because the
  * payload is mostly JSON reading bodies already; a decoder that refuses anything it did not write,
  * since a queue is shared infrastructure and a message may have been written by another version.
+ *
+ * What a writer publishes on the committed fanout is either one such batch or a bundle of them (the
+ * batches of one commit, forwarded as the gateways wrote them when all their readings were new: the
+ * writer does not encode again what it was sent, and the bundle is framed by length, never parsed).
  */
 import type { ReasonCode } from '@sealstream/protocol';
 import { isReasonCode } from '@sealstream/protocol';
@@ -195,4 +199,49 @@ function arrayOf(value: unknown, what: string): unknown[] {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** "SSB" and the bundle version: no JSON batch starts with it ('{'). */
+const BUNDLE_MAGIC = Buffer.from([0x53, 0x53, 0x42, 0x01]);
+
+/** One committed-feed message of several encoded batches: magic, then each batch as u32 length + bytes. */
+export function encodeCommittedBundle(batches: readonly Uint8Array[]): Buffer {
+  let size = BUNDLE_MAGIC.length;
+  for (const batch of batches) size += 4 + batch.byteLength;
+  const out = Buffer.allocUnsafe(size);
+  BUNDLE_MAGIC.copy(out, 0);
+  let offset = BUNDLE_MAGIC.length;
+  for (const batch of batches) {
+    out.writeUInt32BE(batch.byteLength, offset);
+    out.set(batch, offset + 4);
+    offset += 4 + batch.byteLength;
+  }
+  return out;
+}
+
+/**
+ * A committed-feed message as one batch: a single encoded batch, or a bundle whose batches are decoded
+ * and joined. Refuses (BusCodecError) a bundle whose framing does not add up or any batch that does.
+ */
+export function decodeCommittedMessage(bytes: Uint8Array): CommitBatch {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buffer.length < BUNDLE_MAGIC.length || !buffer.subarray(0, BUNDLE_MAGIC.length).equals(BUNDLE_MAGIC)) {
+    return decodeBusBatch(buffer);
+  }
+  const readings: VerifiedReading[] = [];
+  const deadLetters: DeadLetter[] = [];
+  const refusalCounts: RefusalCount[] = [];
+  let offset = BUNDLE_MAGIC.length;
+  while (offset < buffer.length) {
+    if (offset + 4 > buffer.length) throw new BusCodecError('bundle framing');
+    const length = buffer.readUInt32BE(offset);
+    const end = offset + 4 + length;
+    if (end > buffer.length) throw new BusCodecError('bundle framing');
+    const batch = decodeBusBatch(buffer.subarray(offset + 4, end));
+    for (const reading of batch.readings) readings.push(reading);
+    for (const letter of batch.deadLetters) deadLetters.push(letter);
+    for (const count of batch.refusalCounts ?? []) refusalCounts.push(count);
+    offset = end;
+  }
+  return refusalCounts.length === 0 ? { readings, deadLetters } : { readings, deadLetters, refusalCounts };
 }

@@ -6,7 +6,7 @@
  */
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import type { CommitBatch, LiveSink } from '../pipeline/ports.js';
-import { decodeBusBatch } from './bus-batch-codec.js';
+import { decodeCommittedMessage } from './bus-batch-codec.js';
 import { BusConnection } from './bus-connection.js';
 import { busNames } from './bus-topology.js';
 
@@ -66,7 +66,7 @@ export class BusCommittedFeed {
   private receive(message: ConsumeMessage | null): void {
     if (message === null) return;
     try {
-      const batch = decodeBusBatch(message.content);
+      const batch = decodeCommittedMessage(message.content);
       const committedAt =
         typeof message.properties.timestamp === 'number' ? message.properties.timestamp * 1000 : Date.now();
       this.options.onBatch?.(batch, committedAt);

@@ -2,7 +2,10 @@
  * The writer's side of the bus: consumes the partition queues (one active consumer per partition across
  * all writers, so a device's readings are committed in order by one writer), group-commits what has
  * arrived while the previous commit ran, and only then answers: a commit notice to the gateway that
- * published each batch, the committed readings to the live feed, and the broker ack. A writer killed
+ * published each batch, the committed readings to the live feed, and the broker ack. Up to
+ * `concurrency` commits run at once, as in one process (their fsyncs overlap), but never two holding
+ * batches of the same partition: a commit takes only partitions no other commit holds, so each
+ * partition's batches still commit one after the other, in queue order. A writer killed
  * before its ack leaves the batches in their queue; the next writer commits them again and the
  * (device, seq) identity turns them into duplicates.
  *
@@ -13,13 +16,21 @@
  * a batch at all goes to the dead queue at once. Bound: `prefetch` unacknowledged batches per partition.
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
-import type { CommitBatch, CommitResult, DeadLetter, RefusalCount, VerifiedReading } from '../pipeline/ports.js';
+import type {
+  CommitBatch,
+  CommitResult,
+  DeadLetter,
+  PipelineMetrics,
+  RefusalCount,
+  VerifiedReading,
+} from '../pipeline/ports.js';
 import { storeErrorCodeOf } from '../pipeline/store-error.js';
 import {
   BusCodecError,
   decodeBusBatch,
   encodeBusBatch,
   encodeCommitNotice,
+  encodeCommittedBundle,
   encodeRefusedNotice,
 } from './bus-batch-codec.js';
 import { BusConnection } from './bus-connection.js';
@@ -38,8 +49,15 @@ export interface BusWriterOptions extends BusTopologyOptions {
   readonly prefetch: number;
   /** Rows one commit takes at most (several batches are merged up to it). */
   readonly maxBatchRows: number;
+  /** Commits in flight at once (on disjoint partitions); default 1. */
+  readonly concurrency?: number;
   /** Commit attempts per batch before it is moved to the dead queue. */
   readonly maxAttempts: number;
+  /**
+   * Where each store commit is counted, as the single process's committer counts its own (rows, dead
+   * letters and seconds per commit; failed attempts): the commit figures of a cluster are the writers'.
+   */
+  readonly metrics?: Pick<PipelineMetrics, 'batchCommitted' | 'commitFailed'>;
   /** After each commit, with the readings that were new (and the whole batch committed); must not throw. */
   readonly onCommitted?: (readings: readonly VerifiedReading[], committedAt: number, batch: CommitBatch) => void;
   /** A batch moved to the dead queue: why, and the message's bytes (to keep as a dead letter). */
@@ -58,7 +76,10 @@ export class BusWriter {
   private channel: ConfirmChannel | undefined;
   private names: BusNames | undefined;
   private waiting: Delivery[] = [];
-  private committing = false;
+  /** Commits in flight, and the partitions they hold (no other commit takes a batch of those). */
+  private inFlight = 0;
+  private readonly held = new Set<number>();
+  private pumpScheduled = false;
   private connection: BusConnection | undefined;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
@@ -84,7 +105,9 @@ export class BusWriter {
   /** Stops consuming, finishes the commit in flight, and closes. Unacknowledged batches go back to their queues. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.committing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.inFlight > 0 || this.waiting.length > 0) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
     await this.connection?.close();
   }
 
@@ -117,25 +140,54 @@ export class BusWriter {
       return;
     }
     this.waiting.push({ message, channel, partition, batch });
-    if (!this.committing) void this.pump();
+    this.schedulePump();
   }
 
-  private async pump(): Promise<void> {
-    while (this.waiting.length > 0) {
-      this.committing = true;
+  /**
+   * Starts commits after the current I/O callbacks: the deliveries of one socket read (often every part
+   * of a gateway's batch) then join one commit instead of the first committing alone.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    const concurrency = this.options.concurrency ?? 1;
+    while (this.inFlight < concurrency) {
       const taken = this.take();
-      const merged = merge(taken);
-      let result: CommitResult | undefined;
-      try {
-        result = await this.options.store.commit(merged);
-      } catch (error) {
-        if (storeErrorCodeOf(error) === 'store_refused_data') await this.isolate(taken, error);
-        else await this.failed(taken, error);
-      }
-      if (result !== undefined) this.answer(taken, merged, result);
+      if (taken.length === 0) break;
+      for (const delivery of taken) this.held.add(delivery.partition);
+      this.inFlight += 1;
+      void this.commitTaken(taken).finally(() => {
+        for (const delivery of taken) this.held.delete(delivery.partition);
+        this.inFlight -= 1;
+        if (this.waiting.length > 0) this.schedulePump();
+        else this.resolveIdleWaiters();
+      });
     }
-    this.committing = false;
+    this.resolveIdleWaiters();
+  }
+
+  private resolveIdleWaiters(): void {
+    if (this.inFlight > 0 || this.waiting.length > 0) return;
     for (const waiter of this.idleWaiters.splice(0)) waiter();
+  }
+
+  private async commitTaken(taken: readonly Delivery[]): Promise<void> {
+    const merged = merge(taken);
+    let result: CommitResult | undefined;
+    try {
+      result = await this.timedCommit(merged);
+    } catch (error) {
+      if (storeErrorCodeOf(error) === 'store_refused_data') await this.isolate(taken, error);
+      else await this.failed(taken, error);
+    }
+    if (result !== undefined) this.answer(taken, merged, result);
   }
 
   /**
@@ -150,7 +202,7 @@ export class BusWriter {
       let error: unknown = taken.length === 1 ? firstError : undefined;
       if (error === undefined) {
         try {
-          result = await this.options.store.commit(delivery.batch);
+          result = await this.timedCommit(delivery.batch);
         } catch (caught) {
           error = caught;
         }
@@ -162,6 +214,23 @@ export class BusWriter {
       } else {
         await this.failed([delivery], error);
       }
+    }
+  }
+
+  /** One store commit, counted: its size and time when it succeeds, a failure when it does not. */
+  private async timedCommit(batch: CommitBatch): Promise<CommitResult> {
+    const started = performance.now();
+    try {
+      const result = await this.options.store.commit(batch);
+      this.options.metrics?.batchCommitted(
+        batch.readings.length,
+        batch.deadLetters.length,
+        (performance.now() - started) / 1000,
+      );
+      return result;
+    } catch (error) {
+      this.options.metrics?.commitFailed();
+      throw error;
     }
   }
 
@@ -177,32 +246,62 @@ export class BusWriter {
     delivery.channel.ack(delivery.message);
   }
 
+  /**
+   * The next commit's batches, in arrival order, up to maxBatchRows: the waiting batches of partitions no
+   * commit in flight holds, of at most partitions/concurrency partitions (so the next commit finds work
+   * of its own and the commits overlap, as in one process). A batch left behind stays, and so do the
+   * later ones of its partition, which keeps each partition in order; a batch that would overflow the
+   * commit ends it.
+   */
   private take(): Delivery[] {
     const taken: Delivery[] = [];
+    const kept: Delivery[] = [];
+    const partitions = new Set<number>();
+    const maxPartitions = Math.ceil(this.options.partitions / (this.options.concurrency ?? 1));
     let rows = 0;
-    while (this.waiting.length > 0) {
-      const next = this.waiting[0];
-      if (next === undefined) break;
+    let index = 0;
+    for (; index < this.waiting.length; index += 1) {
+      const next = this.waiting[index] as Delivery;
+      const joins = partitions.has(next.partition);
+      if (!joins && (this.held.has(next.partition) || partitions.size >= maxPartitions)) {
+        kept.push(next);
+        continue;
+      }
       const size = next.batch.readings.length + next.batch.deadLetters.length;
       if (taken.length > 0 && rows + size > this.options.maxBatchRows) break;
-      this.waiting.shift();
       taken.push(next);
+      partitions.add(next.partition);
       rows += size;
     }
+    if (taken.length > 0) this.waiting = kept.concat(this.waiting.slice(index));
     return taken;
   }
 
   private answer(taken: readonly Delivery[], merged: CommitBatch, result: CommitResult): void {
     const committedAt = Date.now();
     const fresh: VerifiedReading[] = [];
-    merged.readings.forEach((reading, i) => {
-      if (result.inserted[i] === true) fresh.push(reading);
-    });
+    // What the live feed gets of each batch: its bytes as the gateway wrote them when all its readings
+    // were new (the usual case: nothing to encode again), else the new ones with its dead letters.
+    const feed: Buffer[] = [];
     let offset = 0;
     for (const delivery of taken) {
       const count = delivery.batch.readings.length;
       const inserted = result.inserted.slice(offset, offset + count);
       offset += count;
+      const fresher = delivery.batch.readings.filter((_, i) => inserted[i] === true);
+      for (const reading of fresher) fresh.push(reading);
+      const { deadLetters, refusalCounts } = delivery.batch;
+      const news = fresher.length + deadLetters.length + (refusalCounts?.length ?? 0);
+      if (fresher.length === count && news > 0) feed.push(delivery.message.content);
+      else if (news > 0) {
+        feed.push(
+          encodeBusBatch({
+            readings: fresher,
+            deadLetters,
+            ...(refusalCounts === undefined ? {} : { refusalCounts }),
+          }),
+        );
+      }
       if (delivery.channel !== this.channel) continue; // its channel is gone: the batch is redelivered (harmless)
       const replyTo = delivery.message.properties.replyTo as unknown;
       if (typeof replyTo === 'string' && replyTo !== '') {
@@ -212,14 +311,11 @@ export class BusWriter {
       }
     }
     const channel = this.channel;
-    if (channel !== undefined && this.names !== undefined && (fresh.length > 0 || merged.deadLetters.length > 0)) {
-      const committed: CommitBatch = {
-        readings: fresh,
-        deadLetters: merged.deadLetters,
-        ...(merged.refusalCounts === undefined ? {} : { refusalCounts: merged.refusalCounts }),
-      };
-      channel.publish(this.names.committed, '', encodeBusBatch(committed), {
-        contentType: 'application/json',
+    const first = feed[0];
+    if (channel !== undefined && this.names !== undefined && first !== undefined) {
+      // One batch goes as it is (any api node of the version before bundles reads it); more as a bundle.
+      channel.publish(this.names.committed, '', feed.length === 1 ? first : encodeCommittedBundle(feed), {
+        contentType: feed.length === 1 ? 'application/json' : 'application/octet-stream',
         timestamp: Math.floor(committedAt / 1000),
       });
     }

@@ -3,8 +3,10 @@ import {
   BusCodecError,
   decodeBusBatch,
   decodeCommitNotice,
+  decodeCommittedMessage,
   encodeBusBatch,
   encodeCommitNotice,
+  encodeCommittedBundle,
 } from '../../src/bus/bus-batch-codec.js';
 import { partitionOf, splitByPartition } from '../../src/bus/partitioner.js';
 import type { CommitBatch, VerifiedReading } from '../../src/pipeline/ports.js';
@@ -70,6 +72,26 @@ describe('bus batch codec', () => {
       '{"v":1,"r":[],"c":[[null,"schema_invalid",0,0]]}',
     ];
     for (const text of bad) expect(() => decodeBusBatch(Buffer.from(text)), text).toThrow(BusCodecError);
+  });
+
+  it('a committed-feed message is one batch or a bundle of them, joined in order', () => {
+    const one: CommitBatch = { readings: [reading('pump-1', 1)], deadLetters: [] };
+    const two: CommitBatch = {
+      readings: [reading('pump-2', 2), reading('pump-3', 3)],
+      deadLetters: [],
+      refusalCounts: [{ device: 'pump-2', reason: 'schema_invalid', receivedAt: 1, count: 2 }],
+    };
+    expect(decodeCommittedMessage(encodeBusBatch(one))).toEqual(one);
+    const bundle = encodeCommittedBundle([encodeBusBatch(one), encodeBusBatch(two)]);
+    expect(decodeCommittedMessage(bundle)).toEqual({
+      readings: [...one.readings, ...two.readings],
+      deadLetters: [],
+      refusalCounts: two.refusalCounts,
+    });
+    // Framing that does not add up, or a batch inside that is not ours, is refused.
+    expect(() => decodeCommittedMessage(bundle.subarray(0, bundle.length - 1))).toThrow(BusCodecError);
+    expect(() => decodeCommittedMessage(Buffer.concat([bundle, Buffer.from([0, 0])]))).toThrow(BusCodecError);
+    expect(() => decodeCommittedMessage(encodeCommittedBundle([Buffer.from('{"v":2,"r":[]}')]))).toThrow(BusCodecError);
   });
 
   it('a commit notice must match its batch', () => {

@@ -8,6 +8,7 @@ import { BusCommitClient } from '../../src/bus/bus-commit-client.js';
 import { BusCommittedFeed } from '../../src/bus/bus-committed-feed.js';
 import { BusError } from '../../src/bus/bus-errors.js';
 import { BusWriter, type BatchCommitter } from '../../src/bus/bus-writer.js';
+import { partitionOf } from '../../src/bus/partitioner.js';
 import type { CommitBatch, VerifiedReading } from '../../src/pipeline/ports.js';
 import { StoreError, storeErrorCodeOf } from '../../src/pipeline/store-error.js';
 import type { SqlReadingStore } from '../../src/store/index.js';
@@ -146,6 +147,65 @@ describe.skipIf(skip)('bus over RabbitMQ into PostgreSQL', () => {
     expect(results.flatMap((r) => r.inserted).filter(Boolean).length).toBe(2_000);
     for (let d = 0; d < 10; d += 1) expect(await countStored(`two-${d}`)).toBe(200);
   });
+
+  it('commits in parallel on disjoint partitions: each device in order, no partition in two commits at once', async () => {
+    const topology = { ...TOPOLOGY, prefix: 'ss-par' };
+    const held = new Map<number, number>();
+    let inFlight = 0;
+    let overlapped = 0;
+    const order = new Map<string, number[]>();
+    const watching: BatchCommitter = {
+      commit: async (batch) => {
+        const partitions = new Set(batch.readings.map((r) => partitionOf(r.device, topology.partitions)));
+        for (const p of partitions) {
+          expect(held.has(p), `partition ${p} in two commits at once`).toBe(false);
+          held.set(p, 1);
+        }
+        inFlight += 1;
+        if (inFlight > 1) overlapped += 1;
+        for (const r of batch.readings) order.set(r.device, [...(order.get(r.device) ?? []), r.seq]);
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 20)); // long enough for the next commit to start
+          return await store.commit(batch);
+        } finally {
+          inFlight -= 1;
+          for (const p of partitions) held.delete(p);
+        }
+      },
+    };
+    const w = await BusWriter.open({
+      ...topology,
+      url: amqpUrl(vhost),
+      instance: 'w-par',
+      store: watching,
+      prefetch: 16,
+      maxBatchRows: 10_000,
+      maxAttempts: 5,
+      concurrency: 2,
+    });
+    opened.push(w);
+    const client = await BusCommitClient.open({
+      ...topology,
+      url: amqpUrl(vhost),
+      instance: 'gw-par',
+      noticeTimeoutMs: 10_000,
+      maxPendingParts: 1_000,
+    });
+    opened.push(client);
+    const devices = Array.from({ length: 12 }, (_, d) => `par-${d}`);
+    const commits: Array<Promise<unknown>> = [];
+    for (let k = 0; k < 30; k += 1) {
+      commits.push(client.commit({ readings: devices.flatMap((d) => readings(d, k * 5 + 1, 5)), deadLetters: [] }));
+      if (k % 3 === 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await Promise.all(commits);
+    expect(overlapped).toBeGreaterThan(0);
+    for (const device of devices) {
+      const seqs = order.get(device) ?? [];
+      expect(seqs, device).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+      expect(await countStored(device)).toBe(150);
+    }
+  }, 60_000);
 
   it('a cut connection fails the commits in flight and reconnects; the resend stores each reading once', async () => {
     const client = await gateway('gw-3', 3_000);

@@ -11,6 +11,13 @@ export const BUS_RETRY_DELAY_MS = 2_000;
 export const BUS_MAX_ATTEMPTS = 5;
 /** Unacknowledged batches per partition a writer holds (several are merged into one commit). */
 export const WRITER_PREFETCH = 64;
+/**
+ * A gateway's commits in flight on the bus, per --commit-concurrency of one process. Its commit is a
+ * round trip (publish, the writer's group commit, the notice back), and the writer merges whatever has
+ * arrived: a gateway that held frames back while two batches are out would only add a round trip to
+ * their wait and hand the writer smaller merges. Parts awaiting notices stay bounded (maxPendingParts).
+ */
+export const GATEWAY_IN_FLIGHT_FACTOR = 4;
 /** Committed-notice messages an api node's queue holds before the broker drops the oldest. */
 export const FEED_MAX_QUEUED = 10_000;
 

@@ -26,6 +26,8 @@ export interface PipelineParts {
   readonly legacyPool: LegacyOpenPool | undefined;
   /** Replay windows shared with other hubs through Redis (--redis-url); null: this process's memory only. */
   readonly shared: SharedStateWiring | null;
+  /** Commits in flight at once; default --commit-concurrency (a gateway's go through the bus: more). */
+  readonly commitConcurrency?: number;
 }
 
 export function createPipeline(parts: PipelineParts): Pipeline {
@@ -43,7 +45,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
       maxBatchRows: limits.maxBatchRows,
       maxQueuedRows: limits.maxQueuedRows,
       highWaterRows: Math.floor(limits.maxQueuedRows / 2),
-      commitConcurrency: limits.commitConcurrency,
+      commitConcurrency: parts.commitConcurrency ?? limits.commitConcurrency,
       commitParallelMinRows: limits.commitParallelMinRows,
       commitRetryDeadlineMs: limits.commitRetryDeadlineMs,
       replayWindowMaxEntries: 1_000_000,

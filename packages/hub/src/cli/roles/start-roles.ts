@@ -35,7 +35,7 @@ import type { StartHubOptions } from '../start-hub.js';
 import { ApiStats } from './api-stats.js';
 import { openCommittedFeed } from './api-wiring.js';
 import { busReadingStore } from './bus-store.js';
-import { busTopology, busUrl, noticeTimeoutMs } from './bus-settings.js';
+import { GATEWAY_IN_FLIGHT_FACTOR, busTopology, busUrl, noticeTimeoutMs } from './bus-settings.js';
 import { startClusterPresence } from './cluster-wiring.js';
 import { apiRateLimits, guardHttp, httpIngestOptions, listenMonitor } from './http-wiring.js';
 import {
@@ -111,7 +111,8 @@ export async function startRoles(config: HubConfig, options: StartHubOptions): P
         url: busUrl(config),
         instance: config.instance,
         noticeTimeoutMs: noticeTimeoutMs(config),
-        maxPendingParts: config.limits.commitConcurrency * config.bus.partitions * 4,
+        // Every part of every batch in flight: the pipeline never fails a commit as bus_full.
+        maxPendingParts: config.limits.commitConcurrency * GATEWAY_IN_FLIGHT_FACTOR * config.bus.partitions,
         onError: (error) => logger.warn({ err: error.message }, 'bus (gateway) error'),
       });
       bus = client;
@@ -128,6 +129,7 @@ export async function startRoles(config: HubConfig, options: StartHubOptions): P
         logger,
         legacyPool,
         shared,
+        commitConcurrency: config.limits.commitConcurrency * GATEWAY_IN_FLIGHT_FACTOR,
       });
       await built.start();
       pipeline = built;

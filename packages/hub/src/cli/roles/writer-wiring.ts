@@ -30,7 +30,8 @@ export async function startWriterRole(
   logger: Logger,
 ): Promise<WriterRole> {
   const rates = new StatsTracker();
-  // A gateway in the same process counts readings already (its pipeline sees every commit's answer).
+  // A gateway in the same process counts readings and commits already (its pipeline sees every commit's
+  // answer; its commit there is the round trip through the bus): counted twice they would mislead.
   const countsReadings = config.role === 'all' || !config.role.includes('gateway');
   const upkeep = startStoreUpkeep(store, config, logger, metrics);
   const keep = (partition: number, detail: string, content: Buffer, reason: string): void => {
@@ -51,7 +52,10 @@ export async function startWriterRole(
     store,
     prefetch: WRITER_PREFETCH,
     maxBatchRows: config.limits.maxBatchRows,
+    // As many commits in flight as one process runs (--commit-concurrency), on disjoint partitions.
+    concurrency: config.limits.commitConcurrency,
     maxAttempts: BUS_MAX_ATTEMPTS,
+    ...(countsReadings ? { metrics: metrics.pipeline } : {}),
     onCommitted: (fresh, _at, batch) => countCommitted(countsReadings ? metrics : null, rates, fresh, batch),
     onGiveUp: keep,
     onError: (error) => logger.warn({ err: error.message }, 'bus (writer) error'),

@@ -35,7 +35,7 @@ import type { StartHubOptions } from '../start-hub.js';
 import { ApiStats } from './api-stats.js';
 import { openCommittedFeed } from './api-wiring.js';
 import { busReadingStore } from './bus-store.js';
-import { busTopology, busUrl, noticeTimeoutMs } from './bus-settings.js';
+import { busConnectFailedLog, busTopology, busUrl, noticeTimeoutMs } from './bus-settings.js';
 import { startClusterPresence } from './cluster-wiring.js';
 import { apiRateLimits, guardHttp, httpIngestOptions, listenMonitor } from './http-wiring.js';
 import {
@@ -113,6 +113,7 @@ export async function startRoles(config: HubConfig, options: StartHubOptions): P
         noticeTimeoutMs: noticeTimeoutMs(config),
         maxPendingParts: config.limits.commitConcurrency * config.bus.partitions * 4,
         onError: (error) => logger.warn({ err: error.message }, 'bus (gateway) error'),
+        onConnectFailed: busConnectFailedLog(logger, 'gateway'),
       });
       bus = client;
       closers.push(() => client.close());

@@ -13,7 +13,7 @@ import type { HubMetrics } from '../../observability/metrics.js';
 import type { CommitBatch, DeadLetter, SourceKind, VerifiedReading } from '../../pipeline/ports.js';
 import { StatsTracker } from '../../pipeline/stats-tracker.js';
 import type { SqlReadingStore } from '../../store/index.js';
-import { BUS_MAX_ATTEMPTS, WRITER_PREFETCH, busTopology, busUrl } from './bus-settings.js';
+import { BUS_MAX_ATTEMPTS, WRITER_PREFETCH, busConnectFailedLog, busTopology, busUrl } from './bus-settings.js';
 import { startStoreUpkeep } from './store-wiring.js';
 
 export interface WriterRole {
@@ -55,6 +55,7 @@ export async function startWriterRole(
     onCommitted: (fresh, _at, batch) => countCommitted(countsReadings ? metrics : null, rates, fresh, batch),
     onGiveUp: keep,
     onError: (error) => logger.warn({ err: error.message }, 'bus (writer) error'),
+    onConnectFailed: busConnectFailedLog(logger, 'writer'),
   });
   return {
     connected: () => writer.connected,

@@ -315,7 +315,11 @@ export class BusWriter {
     const channel = this.channel;
     // Refusal counts alone travel too (small): api nodes' invalid totals move with them, not 5 s later.
     const refusals = merged.refusalCounts !== undefined && merged.refusalCounts.length > 0;
-    if (channel !== undefined && this.names !== undefined && (fresh.length > 0 || merged.deadLetters.length > 0 || refusals)) {
+    if (
+      channel !== undefined &&
+      this.names !== undefined &&
+      (fresh.length > 0 || merged.deadLetters.length > 0 || refusals)
+    ) {
       const committed: CommitBatch = {
         readings: fresh,
         deadLetters: merged.deadLetters,

@@ -21,7 +21,8 @@ import { amqpUrl, createVhost, deleteVhost, failIfRabbitRequired, rabbitAvailabi
 const rabbit = await rabbitAvailability();
 const pg = await pgAvailability();
 const skip = !rabbit.available || !pg.available;
-if (skip) console.warn(`bus faults suite skipped: ${!rabbit.available ? rabbit.reason : (pg as { reason: string }).reason}`);
+if (skip)
+  console.warn(`bus faults suite skipped: ${!rabbit.available ? rabbit.reason : (pg as { reason: string }).reason}`);
 
 const TOPOLOGY = { prefix: 'sf', partitions: 4, maxQueueBytes: 64 * 1024 * 1024, retryDelayMs: 300 };
 const BASE_MS = Date.now();
@@ -211,20 +212,18 @@ describe.skipIf(skip)('bus start failures and repairs over RabbitMQ', () => {
       ['b', 0],
     ]);
     const order = new Map<string, number[]>();
-    const counting =
-      (name: string): BatchCommitter =>
-      ({
-        commit: async (batch: CommitBatch) => {
-          const result = await store.commit(batch);
-          commits.set(name, (commits.get(name) ?? 0) + 1);
-          for (const reading of batch.readings) {
-            const seqs = order.get(reading.device) ?? [];
-            seqs.push(reading.seq);
-            order.set(reading.device, seqs);
-          }
-          return result;
-        },
-      });
+    const counting = (name: string): BatchCommitter => ({
+      commit: async (batch: CommitBatch) => {
+        const result = await store.commit(batch);
+        commits.set(name, (commits.get(name) ?? 0) + 1);
+        for (const reading of batch.readings) {
+          const seqs = order.get(reading.device) ?? [];
+          seqs.push(reading.seq);
+          order.set(reading.device, seqs);
+        }
+        return result;
+      },
+    });
     const handovers: number[] = [];
     const options = { rebalanceIntervalMs: 300, onHandover: (partition: number) => handovers.push(partition) };
     opened.push(await BusWriter.open({ ...writerOptions(topology, 'w-a', counting('a')), ...options }));

@@ -44,6 +44,7 @@ export async function startWriterRole(
       logger.warn({ err: (error as Error).message }, 'the dead letter of a given-up batch could not be stored');
     });
   };
+  // A bus that cannot start (refused, unreachable for 30 s) fails the role; the upkeep must not outlive it.
   const writer = await BusWriter.open({
     ...busTopology(config),
     url: busUrl(config),
@@ -56,6 +57,9 @@ export async function startWriterRole(
     onGiveUp: keep,
     onError: (error) => logger.warn({ err: error.message }, 'bus (writer) error'),
     onConnectFailed: busConnectFailedLog(logger, 'writer'),
+  }).catch(async (error: unknown) => {
+    await upkeep.stop();
+    throw error;
   });
   return {
     connected: () => writer.connected,

@@ -32,7 +32,10 @@ export function busFailureOf(error: unknown): BusStartFailure {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: unknown } | null)?.code;
   if (/ACCESS.REFUSED/.test(message) || code === 403) return 'bus_auth_refused';
-  if (/NOT.ALLOWED/.test(message) || code === 530) return 'bus_not_allowed';
+  // A close in answer to connection.open is the broker refusing the vhost (amqplib keeps no reply text).
+  if (/NOT.ALLOWED/.test(message) || code === 530 || /ConnectionOpenOk; got <ConnectionClose/.test(message)) {
+    return 'bus_not_allowed';
+  }
   if (/PRECONDITION.FAILED/.test(message) || code === 406) return 'bus_topology_mismatch';
   return 'bus_unreachable';
 }
@@ -47,7 +50,7 @@ export function describeBusFailure(error: unknown, url: string): string {
     case 'bus_auth_refused':
       return `RabbitMQ at ${where} refused the login or an operation (check the user, its password and permissions): ${quoted}`;
     case 'bus_not_allowed':
-      return `RabbitMQ at ${where} does not allow this virtual host (missing, or no permission): ${quoted}`;
+      return `RabbitMQ at ${where} refused the virtual host (it does not exist, or the user has no permission on it)`;
     case 'bus_topology_mismatch':
       return (
         `RabbitMQ at ${where} holds the bus declared with other settings (every process must use the same ` +

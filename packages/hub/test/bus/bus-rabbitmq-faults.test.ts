@@ -144,6 +144,15 @@ describe.skipIf(skip)('bus start failures and repairs over RabbitMQ', () => {
     expect(error.message).not.toMatch(/s3cret/);
   });
 
+  it('a missing vhost fails the start at once', async () => {
+    const url = amqpUrl(`${vhost}-missing`);
+    const error = await startFailure(() =>
+      BusWriter.open({ ...writerOptions({ ...TOPOLOGY, prefix: 'sf-vhost' }, 'w-vhost'), url }),
+    );
+    expect(error.code).toBe('bus_not_allowed');
+    expect(error.message).toMatch(/virtual host/);
+  });
+
   it('an unreachable broker fails the start after the start bound', async () => {
     const began = Date.now();
     const error = await BusCommitClient.open({

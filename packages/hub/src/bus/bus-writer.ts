@@ -20,7 +20,9 @@
  * counts the writers (consumers of <p>.writers) and, when it is active on more partitions than its fair
  * share (ceil(partitions / writers)), cancels and re-subscribes its consumer of one partition that has
  * nothing unacknowledged (so no commit in flight): the broker then makes the next waiting writer active
- * there. One handover per period per writer, only with nothing in flight, so per-partition order holds.
+ * there. One handover per period per writer, only with nothing in flight, so per-partition order holds;
+ * the one gap is a batch the broker sends within the cancel's round trip, which this writer still
+ * commits while the next may start on later ones (the (device, seq) identity keeps the data right).
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { CommitBatch, CommitResult, DeadLetter, RefusalCount, VerifiedReading } from '../pipeline/ports.js';

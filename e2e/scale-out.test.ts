@@ -185,4 +185,28 @@ describe.skipIf(missing !== null)('scale-out: one gateway, one writer, one api n
       ['w1', ['writer']],
     ]);
   });
+
+  it('a process whose bus the broker refuses (other --bus-partitions, wrong password) exits 1 at once with the cause', async () => {
+    const active = setup as ClusterSetup;
+    const withFlag = (flag: string, value: string): string[] => {
+      const args = [...active.common];
+      args[args.indexOf(flag) + 1] = value;
+      return args;
+    };
+    const serve = (args: string[]) =>
+      runCli(['serve', '--role', 'writer', '--instance', 'w-bad', '--http-port', '0', ...args], {
+        env: active.env,
+        timeoutMs: 25_000,
+      });
+    const partitions = await serve(withFlag('--bus-partitions', '16'));
+    expect(partitions.code, partitions.output).toBe(1);
+    expect(partitions.output).toMatch(/--bus-partitions/);
+    expect(partitions.output).toMatch(/partitions=16/);
+    const wrong =
+      active.common[active.common.indexOf('--amqp-url') + 1]?.replace('guest:guest@', 'guest:n0t-it@') ?? '';
+    const password = await serve(withFlag('--amqp-url', wrong));
+    expect(password.code, password.output).toBe(1);
+    expect(password.output).toMatch(/ACCESS_REFUSED/);
+    expect(password.output).not.toMatch(/n0t-it/);
+  }, 60_000);
 });

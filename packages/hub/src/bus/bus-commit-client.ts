@@ -26,6 +26,10 @@ export interface BusCommitClientOptions extends BusTopologyOptions {
   readonly noticeTimeoutMs: number;
   readonly maxPendingParts: number;
   readonly onError?: (error: Error) => void;
+  /** A reconnect attempt failed (throttled, see BusConnection). */
+  readonly onConnectFailed?: (description: string, suppressed: number) => void;
+  /** Bound of the start (BusConnection's default otherwise). */
+  readonly startTimeoutMs?: number;
 }
 
 interface PendingPart {
@@ -55,6 +59,8 @@ export class BusCommitClient {
       setup: (model) => client.setup(model),
       onDown: (error) => client.down(error),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
+      ...(options.onConnectFailed === undefined ? {} : { onConnectFailed: options.onConnectFailed }),
+      ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
     });
     return client;
   }
@@ -136,7 +142,11 @@ export class BusCommitClient {
     const channel = await model.createConfirmChannel();
     channel.on('error', (error: Error) => this.options.onError?.(error));
     channel.on('close', () => {
-      if (this.channel === channel) this.down(new Error('channel closed'));
+      if (this.channel !== channel) return;
+      // Closed by the broker (a channel error) while the connection may stay: a new one runs setup again.
+      this.down(new Error('channel closed'));
+      this.options.onError?.(new Error('gateway channel closed by the broker; reconnecting'));
+      this.connection?.reopen();
     });
     channel.on('return', (message: ConsumeMessage) => {
       const id = message.properties.correlationId as unknown;

@@ -1,10 +1,10 @@
 /**
  * An api node's view of what the writers committed: its own bounded queue on the committed fanout
  * exchange (exclusive, gone with the node; beyond `maxQueuedMessages` the broker drops the oldest, so
- * a stalled node sheds live data rather than growing the broker), decoded and handed to the live sink.
+ * a stalled node sheds live data rather than growing the broker; bounded in bytes as well), decoded and handed to the live sink.
  * Live views are best effort by design; the store stays the truth and the dashboard back-fills from it.
  */
-import type { ChannelModel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { CommitBatch, LiveSink } from '../pipeline/ports.js';
 import { decodeCommittedMessage } from './bus-batch-codec.js';
 import { BusConnection } from './bus-connection.js';
@@ -15,16 +15,22 @@ export interface BusCommittedFeedOptions {
   readonly prefix: string;
   readonly instance: string;
   readonly maxQueuedMessages: number;
+  /** Bound of the queue in bytes too: one message may carry many readings. */
+  readonly maxQueuedBytes: number;
   readonly sink: LiveSink;
   /** Every batch as it arrives, before the sink (the api node's rates count readings and refusals). */
   readonly onBatch?: (batch: CommitBatch, committedAt: number) => void;
   /** A message that could not be decoded (counted by the caller). */
   readonly onMalformed?: () => void;
   readonly onError?: (error: Error) => void;
+  /** A reconnect attempt failed (throttled, see BusConnection). */
+  readonly onConnectFailed?: (description: string, suppressed: number) => void;
 }
 
 export class BusCommittedFeed {
   private connection: BusConnection | undefined;
+  private channel: Channel | undefined;
+  private closing = false;
 
   private constructor(private readonly options: BusCommittedFeedOptions) {}
 
@@ -36,6 +42,7 @@ export class BusCommittedFeed {
       setup: (model) => feed.setup(model),
       onDown: () => undefined,
       ...(options.onError === undefined ? {} : { onError: options.onError }),
+      ...(options.onConnectFailed === undefined ? {} : { onConnectFailed: options.onConnectFailed }),
     });
     return feed;
   }
@@ -45,26 +52,44 @@ export class BusCommittedFeed {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.connection?.close();
   }
 
   private async setup(model: ChannelModel): Promise<void> {
     const channel = await model.createChannel();
     channel.on('error', (error: Error) => this.options.onError?.(error));
+    // Closed or cancelled by the broker (queue deleted): a new connection runs this setup again.
+    channel.on('close', () => this.lost(channel, 'channel closed'));
+    this.channel = channel;
     const names = busNames(this.options.prefix);
     await channel.assertExchange(names.committed, 'fanout', { durable: true });
     const queue = await channel.assertQueue('', {
       exclusive: true,
       autoDelete: true,
       durable: false,
-      arguments: { 'x-max-length': this.options.maxQueuedMessages, 'x-overflow': 'drop-head' },
+      arguments: {
+        'x-max-length': this.options.maxQueuedMessages,
+        'x-max-length-bytes': this.options.maxQueuedBytes,
+        'x-overflow': 'drop-head',
+      },
     });
     await channel.bindQueue(queue.queue, names.committed, '');
-    await channel.consume(queue.queue, (message) => this.receive(message), { noAck: true });
+    await channel.consume(
+      queue.queue,
+      (message) => (message === null ? this.lost(channel, 'consumer cancelled') : this.receive(message)),
+      { noAck: true },
+    );
   }
 
-  private receive(message: ConsumeMessage | null): void {
-    if (message === null) return;
+  private lost(channel: Channel, what: string): void {
+    if (this.channel !== channel || this.closing) return;
+    this.channel = undefined;
+    this.options.onError?.(new Error(`committed feed: ${what} by the broker; reconnecting`));
+    this.connection?.reopen();
+  }
+
+  private receive(message: ConsumeMessage): void {
     try {
       const batch = decodeCommittedMessage(message.content);
       const committedAt =

@@ -7,6 +7,11 @@
  *   <p>.retry.q (classic, message TTL) ◄── <p>.retry (fanout)        at-least-once dead-lettering
  *   <p>.dead (fanout) ──► <p>.dead.q  batches given up on after `maxAttempts`, kept for an operator
  *   <p>.committed (fanout) ──► one bounded queue per api node (drop-head): committed readings for live views
+ *   <p>.partitions (fanout, unused for messages): its alternate-exchange argument records the partition
+ *       count, so a process with another --bus-partitions is refused (PRECONDITION_FAILED) before it
+ *       declares a queue no writer consumes (the broker compares only known arguments, and this is one)
+ *   <p>.writers (classic, holds nothing): every writer consumes it, so its consumer count is the number
+ *       of writers (a partition queue's count shows only its single active consumer)
  *
  * Why partition queues rather than one queue: one device's readings stay on one partition, a single
  * active consumer per partition keeps them in order, and writers never race on a (device, seq).
@@ -30,6 +35,8 @@ export interface BusNames {
   readonly dead: string;
   readonly deadQueue: string;
   readonly committed: string;
+  readonly partitionsMarker: string;
+  readonly writers: string;
   partitionQueue(partition: number): string;
 }
 
@@ -41,12 +48,19 @@ export function busNames(prefix: string): BusNames {
     dead: `${prefix}.dead`,
     deadQueue: `${prefix}.dead.q`,
     committed: `${prefix}.committed`,
+    partitionsMarker: `${prefix}.partitions`,
+    writers: `${prefix}.writers`,
     partitionQueue: (partition) => `${prefix}.batches.${partition}`,
   };
 }
 
 export async function declareBusTopology(channel: Channel, options: BusTopologyOptions): Promise<BusNames> {
   const names = busNames(options.prefix);
+  // First, so a process with another partition count is refused before it declares anything else.
+  await channel.assertExchange(names.partitionsMarker, 'fanout', {
+    durable: true,
+    arguments: { 'alternate-exchange': `partitions=${options.partitions}` },
+  });
   await channel.assertExchange(names.batches, 'direct', { durable: true });
   await channel.assertExchange(names.retry, 'fanout', { durable: true });
   await channel.assertExchange(names.dead, 'fanout', { durable: true });

@@ -14,6 +14,18 @@
  * A batch whose commit fails otherwise is rejected into the retry exchange and comes back after the retry delay;
  * after `maxAttempts` it is moved to the dead queue with its reason in a header. A message that is not
  * a batch at all goes to the dead queue at once. Bound: `prefetch` unacknowledged batches per partition.
+ *
+ * A channel the broker closes, or a consumer it cancels (its queue deleted), makes the writer drop its
+ * connection so recovery declares and consumes everything again.
+ *
+ * Sharing partitions: single active consumer makes the first writer to subscribe active on every
+ * partition (RabbitMQ 3.10 has no consumer priorities for it). Every `rebalanceIntervalMs` a writer
+ * counts the writers (consumers of <p>.writers) and, when it is active on more partitions than its fair
+ * share (ceil(partitions / writers)), cancels and re-subscribes its consumer of one partition that has
+ * nothing unacknowledged (so no commit in flight): the broker then makes the next waiting writer active
+ * there. One handover per period per writer, only with nothing in flight, so per-partition order holds;
+ * the one gap is a batch the broker sends within the cancel's round trip, which this writer still
+ * commits while the next may start on later ones (the (device, seq) identity keeps the data right).
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type {
@@ -63,7 +75,18 @@ export interface BusWriterOptions extends BusTopologyOptions {
   /** A batch moved to the dead queue: why, and the message's bytes (to keep as a dead letter). */
   readonly onGiveUp?: (partition: number, detail: string, content: Buffer, reason: string) => void;
   readonly onError?: (error: Error) => void;
+  /** A reconnect attempt failed (throttled, see BusConnection). */
+  readonly onConnectFailed?: (description: string, suppressed: number) => void;
+  /** Bound of the start (BusConnection's default otherwise). */
+  readonly startTimeoutMs?: number;
+  /** How often the writer checks its share of partitions; 5 s by default. */
+  readonly rebalanceIntervalMs?: number;
+  /** A partition this writer handed over to the next waiting writer. */
+  readonly onHandover?: (partition: number, writers: number) => void;
 }
+
+/** How often a writer checks whether it holds more than its share of partitions, by default. */
+export const REBALANCE_INTERVAL_MS = 5_000;
 
 interface Delivery {
   readonly message: ConsumeMessage;
@@ -83,8 +106,18 @@ export class BusWriter {
   private connection: BusConnection | undefined;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
+  /** Per partition, on the current channel: consumer tag, last delivery, batches not yet acknowledged. */
+  private readonly consumers = new Map<number, string>();
+  private readonly lastDelivery = new Map<number, number>();
+  private readonly outstanding = new Map<number, number>();
+  private rebalancing = false;
+  private rebalanceTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly options: BusWriterOptions) {}
+
+  private get rebalanceIntervalMs(): number {
+    return this.options.rebalanceIntervalMs ?? REBALANCE_INTERVAL_MS;
+  }
 
   static async open(options: BusWriterOptions): Promise<BusWriter> {
     const writer = new BusWriter(options);
@@ -94,7 +127,11 @@ export class BusWriter {
       setup: (model) => writer.setup(model),
       onDown: () => writer.down(),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
+      ...(options.onConnectFailed === undefined ? {} : { onConnectFailed: options.onConnectFailed }),
+      ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
     });
+    writer.rebalanceTimer = setInterval(() => void writer.rebalance(), writer.rebalanceIntervalMs);
+    writer.rebalanceTimer.unref();
     return writer;
   }
 
@@ -105,6 +142,7 @@ export class BusWriter {
   /** Stops consuming, finishes the commit in flight, and closes. Unacknowledged batches go back to their queues. */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.rebalanceTimer);
     if (this.inFlight > 0 || this.waiting.length > 0) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
@@ -114,23 +152,82 @@ export class BusWriter {
   private async setup(model: ChannelModel): Promise<void> {
     const channel = await model.createConfirmChannel();
     channel.on('error', (error: Error) => this.options.onError?.(error));
-    channel.on('close', () => {
-      if (this.channel === channel) this.down();
-    });
+    channel.on('close', () => this.lost(channel, 'channel closed'));
     const names = await declareBusTopology(channel, this.options);
+    await channel.assertQueue(names.writers, { durable: true, arguments: { 'x-max-length': 0 } });
     await channel.prefetch(this.options.prefetch, false);
     // Before consuming: a delivery is answered only on the channel that is current when its commit ends.
     this.names = names;
     this.channel = channel;
+    this.consumers.clear();
+    this.lastDelivery.clear();
+    this.outstanding.clear();
+    await channel.consume(names.writers, () => undefined, { noAck: true });
     for (let partition = 0; partition < this.options.partitions; partition += 1) {
-      await channel.consume(names.partitionQueue(partition), (message) => this.deliver(channel, partition, message), {
-        noAck: false,
-      });
+      await this.subscribe(channel, names, partition);
+    }
+  }
+
+  private async subscribe(channel: ConfirmChannel, names: BusNames, partition: number): Promise<void> {
+    const { consumerTag } = await channel.consume(
+      names.partitionQueue(partition),
+      (message) => this.deliver(channel, partition, message),
+      { noAck: false },
+    );
+    if (channel === this.channel) this.consumers.set(partition, consumerTag);
+  }
+
+  /** The broker closed our channel or cancelled a consumer: a new connection runs setup again. */
+  private lost(channel: ConfirmChannel, what: string): void {
+    if (this.channel !== channel || this.closed) return;
+    this.down();
+    this.options.onError?.(new Error(`writer: ${what} by the broker; reconnecting`));
+    this.connection?.reopen();
+  }
+
+  /**
+   * Hands one partition to the next waiting writer when this one is active on more than its share
+   * (see the header). Active means it delivered to us within two periods.
+   */
+  private async rebalance(): Promise<void> {
+    const channel = this.channel;
+    const names = this.names;
+    if (channel === undefined || names === undefined || this.closed || this.rebalancing) return;
+    this.rebalancing = true;
+    try {
+      const writers = Math.max(1, (await channel.checkQueue(names.writers)).consumerCount);
+      const share = Math.ceil(this.options.partitions / writers);
+      const since = Date.now() - 2 * this.rebalanceIntervalMs;
+      const active = [...this.lastDelivery].filter(([, at]) => at >= since).map(([partition]) => partition);
+      if (active.length <= share) return;
+      const free = active.find((partition) => (this.outstanding.get(partition) ?? 0) === 0);
+      const tag = free === undefined ? undefined : this.consumers.get(free);
+      if (free === undefined || tag === undefined || channel !== this.channel) return;
+      this.lastDelivery.delete(free);
+      this.consumers.delete(free);
+      await channel.cancel(tag);
+      if (channel !== this.channel || this.closed) return;
+      // At the end of the waiting line: the broker makes the next writer active on this partition.
+      await this.subscribe(channel, names, free);
+      this.options.onHandover?.(free, writers);
+    } catch (error) {
+      // The channel went (recovery rebuilds it) or the broker refused a check: next period tries again.
+      if (!this.closed) this.options.onError?.(error instanceof Error ? error : new Error('rebalance failed'));
+    } finally {
+      this.rebalancing = false;
     }
   }
 
   private deliver(channel: ConfirmChannel, partition: number, message: ConsumeMessage | null): void {
-    if (message === null || this.closed) return; // cancelled by the broker (queue deleted); setup runs again on reconnect
+    if (this.closed) return;
+    if (message === null) {
+      this.lost(channel, `consumer of partition ${partition} cancelled (queue deleted?)`);
+      return;
+    }
+    if (channel === this.channel) {
+      this.lastDelivery.set(partition, Date.now());
+      this.outstanding.set(partition, (this.outstanding.get(partition) ?? 0) + 1);
+    }
     let batch: CommitBatch;
     try {
       batch = decodeBusBatch(message.content);
@@ -244,6 +341,12 @@ export class BusWriter {
       });
     }
     delivery.channel.ack(delivery.message);
+    this.release(delivery.partition);
+  }
+
+  /** One batch of `partition` acknowledged (or rejected) on the current channel. */
+  private release(partition: number): void {
+    this.outstanding.set(partition, Math.max(0, (this.outstanding.get(partition) ?? 0) - 1));
   }
 
   /**
@@ -319,7 +422,11 @@ export class BusWriter {
         timestamp: Math.floor(committedAt / 1000),
       });
     }
-    for (const delivery of taken) if (delivery.channel === this.channel) delivery.channel.ack(delivery.message);
+    for (const delivery of taken) {
+      if (delivery.channel !== this.channel) continue;
+      delivery.channel.ack(delivery.message);
+      this.release(delivery.partition);
+    }
     try {
       this.options.onCommitted?.(fresh, committedAt, merged);
     } catch {
@@ -336,6 +443,7 @@ export class BusWriter {
         await this.giveUp(delivery.channel, delivery.partition, delivery.message, 'store_unavailable', detail);
       } else {
         delivery.channel.nack(delivery.message, false, false); // into the retry exchange, back after the delay
+        this.release(delivery.partition);
       }
     }
   }
@@ -356,6 +464,7 @@ export class BusWriter {
         'x-sealstream-detail': detail,
       });
       channel.ack(message);
+      if (channel === this.channel) this.release(partition);
     } catch {
       // the dead queue refused or the channel died: leave it unacknowledged, it is delivered again
     }

@@ -117,6 +117,7 @@ describe.skipIf(skip)('bus over RabbitMQ into PostgreSQL', () => {
       prefix: TOPOLOGY.prefix,
       instance: 'api-1',
       maxQueuedMessages: 1_000,
+      maxQueuedBytes: 16 * 1024 * 1024,
       sink: { committed: (r) => seen.push(...r), rejected: () => undefined },
     });
     opened.push(feed);

@@ -8,7 +8,7 @@ import { BusCommittedFeed } from '../../bus/bus-committed-feed.js';
 import type { HubConfig } from '../../config/hub-config.js';
 import type { DeadLetter, LiveSink, VerifiedReading } from '../../pipeline/ports.js';
 import type { ApiStats } from './api-stats.js';
-import { FEED_MAX_QUEUED, busUrl } from './bus-settings.js';
+import { FEED_MAX_QUEUED, FEED_MAX_QUEUED_BYTES, busConnectFailedLog, busUrl } from './bus-settings.js';
 
 export async function openCommittedFeed(
   config: HubConfig,
@@ -42,6 +42,7 @@ export async function openCommittedFeed(
     prefix: config.bus.prefix,
     instance: config.instance,
     maxQueuedMessages: FEED_MAX_QUEUED,
+    maxQueuedBytes: FEED_MAX_QUEUED_BYTES,
     sink: fanOut,
     onBatch: (batch) => stats.noticed(batch),
     onMalformed: () => {
@@ -49,5 +50,6 @@ export async function openCommittedFeed(
       if (malformed === 1 || malformed % 1000 === 0) logger.warn({ malformed }, 'undecodable commit notices ignored');
     },
     onError: (error) => logger.warn({ err: error.message }, 'bus (committed feed) error'),
+    onConnectFailed: busConnectFailedLog(logger, 'committed feed'),
   });
 }

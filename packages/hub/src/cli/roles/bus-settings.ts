@@ -2,6 +2,7 @@
  * The bus settings every process of a cluster must agree on beyond the flags (RabbitMQ refuses to
  * declare a queue again with other arguments), and each role's own bounds.
  */
+import type { Logger } from 'pino';
 import type { BusTopologyOptions } from '../../bus/bus-topology.js';
 import type { HubConfig } from '../../config/hub-config.js';
 
@@ -20,6 +21,8 @@ export const WRITER_PREFETCH = 64;
 export const GATEWAY_IN_FLIGHT_FACTOR = 4;
 /** Committed-notice messages an api node's queue holds before the broker drops the oldest. */
 export const FEED_MAX_QUEUED = 10_000;
+/** And the bytes it holds (one notice may carry a whole batch's readings). */
+export const FEED_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 
 export function busTopology(config: HubConfig): BusTopologyOptions {
   return {
@@ -43,4 +46,10 @@ export function busUrl(config: HubConfig): string {
   const url = config.amqp?.url;
   if (url === undefined) throw new Error('a role other than all needs --amqp-url (the config check says so)');
   return url;
+}
+
+/** Logs a failed bus reconnect (BusConnection already throttles them) without the URL's password. */
+export function busConnectFailedLog(logger: Logger, side: string): (description: string, suppressed: number) => void {
+  return (description, suppressed) =>
+    logger.warn({ side, suppressed }, `bus (${side}) reconnect failed: ${description}`);
 }

@@ -35,7 +35,7 @@ import type { StartHubOptions } from '../start-hub.js';
 import { ApiStats } from './api-stats.js';
 import { openCommittedFeed } from './api-wiring.js';
 import { busReadingStore } from './bus-store.js';
-import { GATEWAY_IN_FLIGHT_FACTOR, busTopology, busUrl, noticeTimeoutMs } from './bus-settings.js';
+import { GATEWAY_IN_FLIGHT_FACTOR, busConnectFailedLog, busTopology, busUrl, noticeTimeoutMs } from './bus-settings.js';
 import { startClusterPresence } from './cluster-wiring.js';
 import { apiRateLimits, guardHttp, httpIngestOptions, listenMonitor } from './http-wiring.js';
 import {
@@ -114,6 +114,7 @@ export async function startRoles(config: HubConfig, options: StartHubOptions): P
         // Every part of every batch in flight: the pipeline never fails a commit as bus_full.
         maxPendingParts: config.limits.commitConcurrency * GATEWAY_IN_FLIGHT_FACTOR * config.bus.partitions,
         onError: (error) => logger.warn({ err: error.message }, 'bus (gateway) error'),
+        onConnectFailed: busConnectFailedLog(logger, 'gateway'),
       });
       bus = client;
       closers.push(() => client.close());

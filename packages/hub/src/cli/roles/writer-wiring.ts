@@ -13,7 +13,7 @@ import type { HubMetrics } from '../../observability/metrics.js';
 import type { CommitBatch, DeadLetter, SourceKind, VerifiedReading } from '../../pipeline/ports.js';
 import { StatsTracker } from '../../pipeline/stats-tracker.js';
 import type { SqlReadingStore } from '../../store/index.js';
-import { BUS_MAX_ATTEMPTS, WRITER_PREFETCH, busTopology, busUrl } from './bus-settings.js';
+import { BUS_MAX_ATTEMPTS, WRITER_PREFETCH, busConnectFailedLog, busTopology, busUrl } from './bus-settings.js';
 import { startStoreUpkeep } from './store-wiring.js';
 
 export interface WriterRole {
@@ -45,6 +45,7 @@ export async function startWriterRole(
       logger.warn({ err: (error as Error).message }, 'the dead letter of a given-up batch could not be stored');
     });
   };
+  // A bus that cannot start (refused, unreachable for 30 s) fails the role; the upkeep must not outlive it.
   const writer = await BusWriter.open({
     ...busTopology(config),
     url: busUrl(config),
@@ -59,6 +60,10 @@ export async function startWriterRole(
     onCommitted: (fresh, _at, batch) => countCommitted(countsReadings ? metrics : null, rates, fresh, batch),
     onGiveUp: keep,
     onError: (error) => logger.warn({ err: error.message }, 'bus (writer) error'),
+    onConnectFailed: busConnectFailedLog(logger, 'writer'),
+  }).catch(async (error: unknown) => {
+    await upkeep.stop();
+    throw error;
   });
   return {
     connected: () => writer.connected,

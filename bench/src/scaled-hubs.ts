@@ -47,7 +47,8 @@ export async function startScaledHubs(options: ScaledHubOptions): Promise<Scaled
       args: [...args, ...cluster, '--role', role, '--instance', `${options.scope}-${role}`],
     });
   // The gateway and the api node take the scenario's flags (device keys, ports, live settings).
-  const writer = await start('writer', ['--tcp-port', 'off', '--legacy-port', 'off']);
+  // Every role takes the scenario's flags (the bus settings must match); the writer opens no listener.
+  const writer = await start('writer', [...options.args, '--tcp-port', 'off', '--legacy-port', 'off']);
   const started: HubProcess[] = [writer];
   try {
     const gateway = await start('gateway', options.args);

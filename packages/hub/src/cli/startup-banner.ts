@@ -21,6 +21,8 @@ export function startupBanner(config: HubConfig, facts: BannerFacts): string {
   const { ports } = facts;
   const store = config.store.kind === 'pglite' ? `PGlite in ${config.store.dataDir}` : 'PostgreSQL server';
   const servesApi = config.role === 'all' || config.role.includes('api');
+  // A writer alone serves only /healthz and /metrics; a gateway's /docs documents its ingest routes.
+  const servesDocs = servesApi || config.role.includes('gateway');
   const role =
     config.role === 'all'
       ? []
@@ -33,7 +35,7 @@ export function startupBanner(config: HubConfig, facts: BannerFacts): string {
     `Native TCP:      ${ports.tcp === null ? 'off' : `${config.host}:${ports.tcp}`}`,
     `Legacy TCP:      ${ports.legacy === null ? 'off' : `${config.host}:${ports.legacy}`}`,
     ...(ports.monitor === null ? [] : [`Monitoring:      ${config.host}:${ports.monitor} (/healthz, /metrics)`]),
-    `API docs:        ${url}docs`,
+    `API docs:        ${servesDocs ? `${url}docs` : 'not on this role'}`,
     ...(config.demo ? demoLines(config, facts.demoAdmin) : []),
   ];
   const rule = '='.repeat(Math.min(100, Math.max(...lines.map((line) => line.length)) + 4));

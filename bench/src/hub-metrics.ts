@@ -1,6 +1,7 @@
 /**
- * Reads the hub's own Prometheus counters at the end of a scenario, to explain a rate: how many commits,
- * how big, how long each took. Missing metrics read as null rather than failing the run.
+ * Reads the hub's own Prometheus counters at the start and the end of a scenario's timed phase, to explain
+ * a rate or a latency: how many commits, how big, how long each took, and where the tail starts. Missing
+ * metrics read as null rather than failing the run.
  */
 export interface CommitFigures {
   readonly commits: number | null;
@@ -11,92 +12,120 @@ export interface CommitFigures {
   readonly avgSubmissionMs: number | null;
   /** Shares of submissions slower than 10, 25 and 50 ms in the hub: where a latency tail starts. */
   readonly submissionsOverMs: { readonly 10: number; readonly 25: number; readonly 50: number } | null;
+  /** Shares of commits slower than 10, 25 and 50 ms: whether a submission's tail is the store's or the queue's. */
+  readonly commitsOverMs: { readonly 10: number; readonly 25: number; readonly 50: number } | null;
   /**
    * The hub's event-loop delay since the previous scrape (prom-client resets its histogram on each one,
    * so a scrape at the start of the timed phase makes these the phase's own): what a tail owes to pauses.
+   * Node's histogram times a repeating 10 ms timer, so an idle loop reads ~10 ms; that interval is
+   * subtracted here, leaving how long the loop was held past it.
    */
   readonly eventLoopDelayP99Ms: number | null;
   readonly eventLoopDelayMaxMs: number | null;
-  /** Garbage-collection pauses over the hub's life so far (subtract a start reading for a phase). */
+  /** Garbage-collection pauses between the two scrapes (wall-clock, so waiting for a core counts). */
   readonly gcPauseSeconds: number | null;
   readonly gcPauses: number | null;
   /** MQTT: mean sealed frames per handled message (null without MQTT ingest). */
   readonly mqttFramesPerMessage: number | null;
 }
 
-export async function readCommitFigures(httpPort: number): Promise<CommitFigures> {
-  let text = '';
+/** The raw counters and gauges behind CommitFigures, as one scrape of /metrics read them. */
+export interface HubCounters {
+  readonly values: ReadonlyMap<string, number>;
+}
+
+const EMPTY: HubCounters = { values: new Map() };
+
+/** Series summed over their label sets (a scaled role's series carry role and instance too). */
+const COUNTERS = [
+  'sealstream_commit_seconds_count',
+  'sealstream_commit_seconds_sum',
+  'sealstream_batch_readings_sum',
+  'sealstream_batch_readings_count',
+  'sealstream_submission_seconds_count',
+  'sealstream_submission_seconds_sum',
+  'sealstream_nodejs_eventloop_lag_p99_seconds',
+  'sealstream_nodejs_eventloop_lag_max_seconds',
+  'sealstream_nodejs_gc_duration_seconds_sum',
+  'sealstream_nodejs_gc_duration_seconds_count',
+  'sealstream_mqtt_message_frames_sum',
+  'sealstream_mqtt_message_frames_count',
+] as const;
+const TAIL_BOUNDS = ['0.01', '0.025', '0.05'] as const;
+const TAIL_HISTOGRAMS = ['sealstream_submission_seconds', 'sealstream_commit_seconds'] as const;
+
+/** One scrape of the hub's /metrics; a hub that does not answer reads as no counters at all. */
+export async function readHubCounters(httpPort: number): Promise<HubCounters> {
+  let text: string;
   try {
     const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
     text = await response.text();
   } catch {
-    return {
-      commits: null,
-      avgBatchRows: null,
-      avgCommitMs: null,
-      commitSecondsTotal: null,
-      avgSubmissionMs: null,
-      submissionsOverMs: null,
-      eventLoopDelayP99Ms: null,
-      eventLoopDelayMaxMs: null,
-      gcPauseSeconds: null,
-      gcPauses: null,
-      mqttFramesPerMessage: null,
-    };
+    return EMPTY;
   }
-  const sample = (name: string): number | null => {
-    // Sum over label sets, if any.
-    let total: number | null = null;
-    for (const line of text.split('\n')) {
-      if (!line.startsWith(name)) continue;
+  const values = new Map<string, number>();
+  const add = (key: string, value: number): void => {
+    values.set(key, (values.get(key) ?? 0) + value);
+  };
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (!Number.isFinite(value)) continue;
+    for (const name of COUNTERS) {
       const rest = line.slice(name.length);
-      if (rest[0] !== ' ' && rest[0] !== '{') continue;
-      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-      if (Number.isFinite(value)) total = (total ?? 0) + value;
+      if (line.startsWith(name) && (rest[0] === ' ' || rest[0] === '{')) add(name, value);
     }
-    return total;
-  };
-  const bucket = (name: string, le: string): number | null => {
-    let total: number | null = null;
-    for (const line of text.split('\n')) {
-      if (!line.startsWith(`${name}{`) || !line.includes(`le="${le}"`)) continue;
-      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-      if (Number.isFinite(value)) total = (total ?? 0) + value;
+    for (const histogram of TAIL_HISTOGRAMS) {
+      if (!line.startsWith(`${histogram}_bucket{`)) continue;
+      for (const le of TAIL_BOUNDS) if (line.includes(`le="${le}"`)) add(`${histogram}:${le}`, value);
     }
-    return total;
+  }
+  return { values };
+}
+
+/**
+ * What the hub did between two scrapes (`start` omitted: over its whole life so far). Counters are
+ * subtracted, so a warm-up before `start` is not in the figures; the event-loop gauges are prom-client's
+ * own since the previous scrape, so they are `end`'s.
+ */
+export function commitFiguresBetween(end: HubCounters, start: HubCounters = EMPTY): CommitFigures {
+  const at = (counters: HubCounters, key: string): number | null => counters.values.get(key) ?? null;
+  const delta = (key: string): number | null => {
+    const last = at(end, key);
+    return last === null ? null : last - (at(start, key) ?? 0);
   };
-  const commits = sample('sealstream_commit_seconds_count');
-  const commitSeconds = sample('sealstream_commit_seconds_sum');
-  const batchSum = sample('sealstream_batch_readings_sum');
-  const batchCount = sample('sealstream_batch_readings_count');
-  const submissions = sample('sealstream_submission_seconds_count');
-  const submissionSeconds = sample('sealstream_submission_seconds_sum');
-  const overShare = (le: string): number => {
-    // Anywhere among the labels: a scaled role's series carry role and instance too.
-    const within = bucket('sealstream_submission_seconds_bucket', le) ?? 0;
-    return submissions ? Math.round((1 - within / submissions) * 10_000) / 10_000 : 0;
+  const commits = delta('sealstream_commit_seconds_count');
+  const commitSeconds = delta('sealstream_commit_seconds_sum');
+  const submissions = delta('sealstream_submission_seconds_count');
+  const submissionSeconds = delta('sealstream_submission_seconds_sum');
+  const tail = (histogram: string, count: number | null): CommitFigures['submissionsOverMs'] => {
+    if (!count) return null;
+    const over = (le: string): number => Math.round((1 - (delta(`${histogram}:${le}`) ?? 0) / count) * 10_000) / 10_000;
+    return { 10: over('0.01'), 25: over('0.025'), 50: over('0.05') };
   };
   return {
     commits,
-    avgBatchRows: batchSum !== null && batchCount ? Math.round(batchSum / batchCount) : null,
+    avgBatchRows: ratio(delta('sealstream_batch_readings_sum'), delta('sealstream_batch_readings_count'), 0),
     avgCommitMs: commitSeconds !== null && commits ? Math.round((commitSeconds / commits) * 10_000) / 10 : null,
     commitSecondsTotal: commitSeconds === null ? null : Math.round(commitSeconds * 100) / 100,
     avgSubmissionMs:
       submissionSeconds !== null && submissions ? Math.round((submissionSeconds / submissions) * 10_000) / 10 : null,
-    submissionsOverMs: submissions ? { 10: overShare('0.01'), 25: overShare('0.025'), 50: overShare('0.05') } : null,
-    eventLoopDelayP99Ms: millis(sample('sealstream_nodejs_eventloop_lag_p99_seconds')),
-    eventLoopDelayMaxMs: millis(sample('sealstream_nodejs_eventloop_lag_max_seconds')),
-    gcPauseSeconds: sample('sealstream_nodejs_gc_duration_seconds_sum'),
-    gcPauses: sample('sealstream_nodejs_gc_duration_seconds_count'),
+    submissionsOverMs: tail('sealstream_submission_seconds', submissions),
+    commitsOverMs: tail('sealstream_commit_seconds', commits),
+    eventLoopDelayP99Ms: loopDelay(at(end, 'sealstream_nodejs_eventloop_lag_p99_seconds')),
+    eventLoopDelayMaxMs: loopDelay(at(end, 'sealstream_nodejs_eventloop_lag_max_seconds')),
+    gcPauseSeconds: delta('sealstream_nodejs_gc_duration_seconds_sum'),
+    gcPauses: delta('sealstream_nodejs_gc_duration_seconds_count'),
     mqttFramesPerMessage: ratio(
-      sample('sealstream_mqtt_message_frames_sum'),
-      sample('sealstream_mqtt_message_frames_count'),
+      delta('sealstream_mqtt_message_frames_sum'),
+      delta('sealstream_mqtt_message_frames_count'),
     ),
   };
 }
 
-function ratio(sum: number | null, count: number | null): number | null {
-  return sum === null || !count ? null : Math.round((sum / count) * 10) / 10;
+function ratio(sum: number | null, count: number | null, digits = 1): number | null {
+  const scale = 10 ** digits;
+  return sum === null || !count ? null : Math.round((sum / count) * scale) / scale;
 }
 
 /** Mean and maximum of one gauge of the hub, sampled from /metrics every `everyMs` until `stop()`. */
@@ -124,6 +153,13 @@ export function sampleGauge(
       return { mean: Math.round(mean * 10) / 10, max: Math.max(...values), samples: values.length };
     },
   };
+}
+
+/** prom-client's sampling interval (its default eventLoopMonitoringPrecision), in seconds. */
+const LOOP_SAMPLING_SECONDS = 0.01;
+
+function loopDelay(seconds: number | null): number | null {
+  return seconds === null ? null : millis(Math.max(0, seconds - LOOP_SAMPLING_SECONDS));
 }
 
 function millis(seconds: number | null): number | null {

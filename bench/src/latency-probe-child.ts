@@ -5,8 +5,9 @@
  * read the same wall clock, so `now - reading.ts` means the same thing as in-process.
  *
  * Protocol over the IPC channel: argv = [httpPort, token, ...devices]; it sends {type:'ready'} once
- * subscribed, {type:'stats', stats} for each stats event, and on {type:'finish'} closes the socket and
- * answers {type:'samples', values, seen, dropped}, then exits.
+ * subscribed, {type:'stats', stats} for each stats event; on {type:'timed'} the latencies so far become
+ * the warm-up's; on {type:'finish'} it closes the socket and answers
+ * {type:'samples', values, seen, warmup: {values, seen}, dropped}, then exits.
  */
 import { LatencySamples } from './percentiles.js';
 import { connectLiveSubscriber } from './live-subscriber.js';
@@ -20,7 +21,8 @@ async function main(): Promise<void> {
   if (portText === undefined || token === undefined || process.send === undefined) {
     throw new Error('latency-probe-child: run by latency-probe.ts with an IPC channel');
   }
-  const samples = new LatencySamples();
+  let samples = new LatencySamples();
+  let warmup = new LatencySamples();
   let dropped = 0;
   const subscriber = await connectLiveSubscriber(Number(portText), devices, token, {
     onLatency: (ms) => samples.add(ms),
@@ -30,10 +32,16 @@ async function main(): Promise<void> {
     onStats: (stats) => send({ type: 'stats', stats }),
   });
   process.on('message', (message: { type?: string }) => {
+    if (message.type === 'timed') {
+      warmup = samples;
+      samples = new LatencySamples();
+      return;
+    }
     if (message.type !== 'finish') return;
     subscriber.close();
     // A large sample is one big IPC message: disconnect only once it has been handed to the channel.
-    process.send?.({ type: 'samples', ...samples.snapshot(), dropped }, () => process.disconnect());
+    const answer = { type: 'samples', ...samples.snapshot(), warmup: warmup.snapshot(), dropped };
+    process.send?.(answer, () => process.disconnect());
   });
   // The parent going away ends this process too (no orphan subscriber).
   process.on('disconnect', () => process.exit(0));

@@ -16,7 +16,10 @@ import { LatencySamples } from './percentiles.js';
 export type ProbePlacement = 'process' | 'inline';
 
 export interface ProbeResult {
+  /** Latencies since startTimedPhase() (all of them if it was never called). */
   readonly samples: LatencySamples;
+  /** Latencies before startTimedPhase(): the warm-up, reported apart so a cold start stays visible. */
+  readonly warmup: LatencySamples;
   /** Readings the hub's per-client cap dropped for this subscriber (0 means the sample is complete). */
   readonly dropped: number;
 }
@@ -25,6 +28,8 @@ export interface LatencyProbe {
   latestStats(): LiveStats | undefined;
   /** CPU seconds of the probe's own process so far; 0 when it runs inside the bench. */
   cpuSeconds(): number;
+  /** From now on latencies count as the timed phase's; those before are the warm-up's. */
+  startTimedPhase(): void;
   /** Stops subscribing and returns what was measured. */
   finish(): Promise<ProbeResult>;
   /** Ends the probe without a result (a scenario that failed); harmless after finish(). */
@@ -43,7 +48,8 @@ export async function startLatencyProbe(
 }
 
 async function startInline(httpPort: number, devices: readonly string[], token: string): Promise<LatencyProbe> {
-  const samples = new LatencySamples();
+  let samples = new LatencySamples();
+  let warmup = new LatencySamples();
   let dropped = 0;
   let stats: LiveStats | undefined;
   const subscriber = await connectLiveSubscriber(httpPort, devices, token, {
@@ -58,9 +64,13 @@ async function startInline(httpPort: number, devices: readonly string[], token: 
   return {
     latestStats: () => stats,
     cpuSeconds: () => 0,
+    startTimedPhase: () => {
+      warmup = samples;
+      samples = new LatencySamples();
+    },
     finish: () => {
       subscriber.close();
-      return Promise.resolve({ samples, dropped });
+      return Promise.resolve({ samples, warmup, dropped });
     },
     close: () => subscriber.close(),
   };
@@ -69,7 +79,13 @@ async function startInline(httpPort: number, devices: readonly string[], token: 
 type ChildMessage =
   | { type: 'ready' }
   | { type: 'stats'; stats: LiveStats }
-  | { type: 'samples'; values: number[]; seen: number; dropped: number }
+  | {
+      type: 'samples';
+      values: number[];
+      seen: number;
+      warmup: { values: number[]; seen: number };
+      dropped: number;
+    }
   | { type: 'error'; message: string };
 
 async function startChild(httpPort: number, devices: readonly string[], token: string): Promise<LatencyProbe> {
@@ -110,6 +126,9 @@ async function startChild(httpPort: number, devices: readonly string[], token: s
   return {
     latestStats: () => stats,
     cpuSeconds,
+    startTimedPhase: () => {
+      if (child.connected) child.send({ type: 'timed' });
+    },
     finish: () =>
       new Promise<ProbeResult>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -123,7 +142,11 @@ async function startChild(httpPort: number, devices: readonly string[], token: s
         result = (message) => {
           clearTimeout(timer);
           failure = undefined;
-          resolve({ samples: LatencySamples.fromSnapshot(message), dropped: message.dropped });
+          resolve({
+            samples: LatencySamples.fromSnapshot(message),
+            warmup: LatencySamples.fromSnapshot(message.warmup),
+            dropped: message.dropped,
+          });
         };
         cpuSeconds();
         if (!child.connected) {

@@ -32,6 +32,8 @@ const HELP = `usage: node bench/dist/run.js [options]
   --outbox N           per-connection outbox bound, readings (default 20000)
   --latency-devices N  devices the live subscriber follows (default 5)
   --latency-rate N     readings per second in latency-20k (default 20000; lower rates show the floor)
+  --warmup-seconds N   load at that rate before the fixed-rate scenarios' timed phase, from devices of
+                       its own (default 3; 0 = none); its latencies are reported as warmupP99Ms
   --live-tick-ms N     hub live tick (default: the hub's default)
   --copy-rows N        rows per COPY reference measurement (default 1000000)
   --cpu-prof DIR       run the hub under node --cpu-prof, profiles written to DIR
@@ -60,6 +62,7 @@ async function main(): Promise<number> {
       outbox: { type: 'string', default: '20000' },
       'latency-devices': { type: 'string', default: '5' },
       'latency-rate': { type: 'string', default: '20000' },
+      'warmup-seconds': { type: 'string', default: '3' },
       'live-tick-ms': { type: 'string' },
       'copy-rows': { type: 'string', default: '1000000' },
       'cpu-prof': { type: 'string' },
@@ -80,6 +83,11 @@ async function main(): Promise<number> {
   const positive = (name: string, text: string): number => {
     const value = Number(text);
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+    return value;
+  };
+  const nonNegative = (name: string, text: string): number => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} must be a whole number, 0 or more`);
     return value;
   };
   const probe = values.probe;
@@ -175,6 +183,7 @@ async function main(): Promise<number> {
       outboxReadings: positive('outbox', values.outbox),
       latencyDevices: positive('latency-devices', values['latency-devices']),
       latencyRate: positive('latency-rate', values['latency-rate']),
+      warmupSeconds: nonNegative('warmup-seconds', values['warmup-seconds']),
       ...(values['live-tick-ms'] === undefined ? {} : { liveTickMs: positive('live-tick-ms', values['live-tick-ms']) }),
       ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }),
       hubArgs: values['hub-arg'],

@@ -13,7 +13,7 @@ import {
 } from './bench-store.js';
 import { machineCpuSeconds, startHubProcess, type HubProcess, type HubStartOptions } from './hub-process.js';
 import { sampleActivity, type ActivityTally } from './pg-activity.js';
-import { readCommitFigures, sampleGauge, type CommitFigures } from './hub-metrics.js';
+import { commitFiguresBetween, readHubCounters, sampleGauge, type CommitFigures } from './hub-metrics.js';
 import { startLatencyProbe, type ProbePlacement } from './latency-probe.js';
 import { startCommitProbe, type CommitProbe, type CommitProbeResult } from './commit-probe.js';
 import { runNativeLoad } from './native-load.js';
@@ -75,6 +75,12 @@ export interface ScenarioSettings {
   readonly latencyDevices: number;
   /** Readings per second of the latency scenario (the issue's figure is 20K). */
   readonly latencyRate: number;
+  /**
+   * Seconds of the fixed-rate scenarios' load before the timed phase, from devices of their own: a hub
+   * measured from its first reading shows its start (JIT, first connections and plans), not its steady
+   * state. The warm-up's latencies are reported apart (`warmupP99Ms`). 0 = none.
+   */
+  readonly warmupSeconds: number;
   /** Hub --live-tick-ms; undefined keeps the hub's default. */
   readonly liveTickMs?: number;
   /** Directory for the hub's --cpu-prof output; undefined = no profile. */
@@ -104,6 +110,8 @@ export interface ScenarioResult {
   readonly readingsPerSec: number;
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
+  /** p99 of the warm-up's latencies (fixed-rate scenarios; null without a warm-up): the hub's start. */
+  readonly warmupP99Ms: number | null;
   readonly latencySamples: number;
   readonly latencyDevices: number;
   readonly liveDropped: number;
@@ -173,6 +181,8 @@ export interface ScenarioResult {
 
 const KEY_ID = 'bench';
 const DEVICE_PREFIX = 'bench-';
+/** Prefix of the warm-up's devices (`warmup-bench-0`, ...): outside the audit's `bench-%`. */
+const WARMUP_PREFIX = 'warmup-';
 const LEGACY_DEVICE = 'bench-legacy';
 const LEGACY_ENCRYPTION_KEY = 'bench-legacy-encryption-key';
 const LEGACY_AUTH_TOKEN = 'bench-legacy-auth-token';
@@ -304,20 +314,41 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
               { length: Math.min(settings.latencyDevices, settings.devices) },
               (_, i) => `${DEVICE_PREFIX}${i}`,
             );
-      const probe = await startLatencyProbe(hub.ports.http, sampled, liveToken, settings.probe);
+      const fixed = name === 'latency-20k' || name === 'scaled-latency-20k' || reads;
+      const warmup = fixed && settings.warmupSeconds > 0;
+      // The warm-up's devices are followed too, so the live path to a subscriber is warm as well.
+      const followed = warmup ? [...sampled, ...sampled.map((device) => `${WARMUP_PREFIX}${device}`)] : sampled;
+      const probe = await startLatencyProbe(hub.ports.http, followed, liveToken, settings.probe);
       closeProbe = () => probe.close();
       await new Promise((resolve) => setTimeout(resolve, 300));
+      if (warmup) {
+        if (hub.ports.tcp === null) throw new Error('the hub did not open its native port');
+        // Its devices are not `bench-*`, so the audit of the timed phase leaves them out.
+        await runNativeLoad({
+          port: hub.ports.tcp,
+          keyId: KEY_ID,
+          secret,
+          devicePrefix: `${WARMUP_PREFIX}${DEVICE_PREFIX}`,
+          devices: settings.devices,
+          connections: settings.connections,
+          readingsPerFrame: Math.min(500, settings.readingsPerFrame),
+          seconds: settings.warmupSeconds,
+          outboxReadings: settings.outboxReadings,
+          rate: settings.latencyRate,
+        });
+      }
+      probe.startTimedPhase();
       const activity =
         store.kind === 'postgres' ? await sampleActivity(settings.databaseUrl, applicationName) : undefined;
       // Also resets the hub's event-loop delay histogram, so the figures read at the end are this phase's.
       // Commit figures live where commits happen: the writer's /metrics in the scaled scenarios.
       const metricsPort = hub.metricsPort ?? hub.ports.http;
-      const hubAtStart = await readCommitFigures(metricsPort);
+      const hubAtStart = await readHubCounters(metricsPort);
       const rolePorts = hub.rolePorts;
-      if (rolePorts !== undefined) {
-        await readCommitFigures(rolePorts.gateway);
-        await readCommitFigures(rolePorts.api);
-      }
+      const rolesAtStart =
+        rolePorts === undefined
+          ? undefined
+          : { gateway: await readHubCounters(rolePorts.gateway), api: await readHubCounters(rolePorts.api) };
       let commitProbe: CommitProbe | undefined;
       if ((name === 'latency-20k' || name === 'scaled-latency-20k') && store.kind === 'postgres') {
         commitProbe = await startCommitProbe(settings.databaseUrl);
@@ -379,7 +410,6 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
           'pre-sealed tokens, no acks: timed until the hub reported every message committed; latency not measured (legacy messages carry no creation time)';
       } else {
         if (hub.ports.tcp === null) throw new Error('the hub did not open its native port');
-        const fixed = name === 'latency-20k' || name === 'scaled-latency-20k' || reads;
         const inHandSampler = viaMqtt ? sampleGauge(hub.ports.http, 'sealstream_mqtt_messages_in_hand', 200) : null;
         const load = await runNativeLoad({
           port: hub.ports.tcp,
@@ -438,11 +468,14 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       // The emitter and the subscriber together: the bench's whole share of the machine.
       const benchSeconds = (cpu1.bench.user + cpu1.bench.system) / 1e6 + (cpu1.probe - cpu0.probe);
       const postgresActivity = (await activity?.stop()) ?? null;
-      const commitFigures = await readCommitFigures(metricsPort);
+      const commitFigures = commitFiguresBetween(await readHubCounters(metricsPort), hubAtStart);
       const roleFigures =
         rolePorts === undefined
           ? null
-          : { gateway: await readCommitFigures(rolePorts.gateway), api: await readCommitFigures(rolePorts.api) };
+          : {
+              gateway: commitFiguresBetween(await readHubCounters(rolePorts.gateway), rolesAtStart?.gateway),
+              api: commitFiguresBetween(await readHubCounters(rolePorts.api), rolesAtStart?.api),
+            };
       const storeCommit = (await commitProbe?.finish()) ?? null;
       const measured = await probe.finish();
       hubExitCode = await hub.stop();
@@ -457,8 +490,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         return Math.max(0, round(((busy - ours) / seconds) * 100, 0));
       };
       const p99Ms = roundOrNull(measured.samples.percentile(99));
-      const delta = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : b - a);
-      const gcSeconds = delta(hubAtStart.gcPauseSeconds, commitFigures.gcPauseSeconds);
+      const gcSeconds = commitFigures.gcPauseSeconds;
       const pct = (a: number | null, b: number | null): number | null =>
         a === null || b === null ? null : round(((b - a) / seconds) * 100, 0);
       return {
@@ -468,6 +500,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         seconds: round(seconds, 2),
         readingsPerSec: Math.round(audit.rows / seconds),
         p50Ms: roundOrNull(measured.samples.percentile(50)),
+        warmupP99Ms: measured.warmup.count > 0 ? roundOrNull(measured.warmup.percentile(99)) : null,
         p99Ms,
         latencySamples: measured.samples.count,
         latencyDevices: sampled.length,
@@ -518,7 +551,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
           eventLoopDelayP99Ms: commitFigures.eventLoopDelayP99Ms,
           eventLoopDelayMaxMs: commitFigures.eventLoopDelayMaxMs,
           gcPauseMs: gcSeconds === null ? null : round(gcSeconds * 1000, 1),
-          gcPauses: delta(hubAtStart.gcPauses, commitFigures.gcPauses),
+          gcPauses: commitFigures.gcPauses,
         },
         note: [note, settleNote ?? ''].filter((part) => part !== '').join('; '),
       };

@@ -99,6 +99,62 @@ export function encodeCommitNotice(inserted: readonly boolean[]): Buffer {
 }
 
 /**
+ * AMQP `type` of a notice bundle, and the header a gateway sets on its batches to say it reads bundles
+ * (a writer sends single notices to a gateway that does not, so either may be upgraded first).
+ */
+export const NOTICE_BUNDLE_TYPE = 'sealstream.notices';
+export const NOTICE_BUNDLE_HEADER = 'x-sealstream-notice-bundles';
+
+/** One entry of a notice bundle: the batch's correlation id and which of its readings were new. */
+export interface BundledNotice {
+  readonly correlationId: string;
+  readonly inserted: readonly boolean[];
+}
+
+/**
+ * The notices of one commit for one gateway in one message. A commit merges many batches, several of
+ * them from the same gateway; a message per batch was most of the broker's work at 20K readings/s.
+ */
+export function encodeNoticeBundle(notices: readonly BundledNotice[]): Buffer {
+  const entries = notices.map(({ correlationId, inserted }) => {
+    let bits = '';
+    for (const flag of inserted) bits += flag ? '1' : '0';
+    return [correlationId, bits];
+  });
+  return Buffer.from(JSON.stringify({ v: BATCH_VERSION, b: entries }));
+}
+
+/** The entries of a notice bundle; each entry's bits are checked against its batch by the caller. */
+export function decodeNoticeBundle(bytes: Uint8Array): Array<{ correlationId: string; bits: string }> {
+  let wire: unknown;
+  try {
+    wire = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    throw new BusCodecError('notice bundle is not JSON');
+  }
+  if (!isObject(wire) || wire['v'] !== BATCH_VERSION || !Array.isArray(wire['b'])) {
+    throw new BusCodecError('notice bundle of unknown version');
+  }
+  const entries: Array<{ correlationId: string; bits: string }> = [];
+  for (const entry of wire['b'] as unknown[]) {
+    if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'string') {
+      throw new BusCodecError('notice bundle entry malformed');
+    }
+    entries.push({ correlationId: entry[0], bits: entry[1] });
+  }
+  return entries;
+}
+
+/** A notice's bits as flags, when they are flags for exactly `expectedReadings` readings. */
+export function noticeBits(bits: string, expectedReadings: number): boolean[] {
+  if (bits.length !== expectedReadings || !/^[01]*$/.test(bits))
+    throw new BusCodecError('notice does not match its batch');
+  const inserted = new Array<boolean>(bits.length);
+  for (let i = 0; i < bits.length; i += 1) inserted[i] = bits.charCodeAt(i) === 49;
+  return inserted;
+}
+
+/**
  * The writer's answer for a batch the store refused for its data even alone (one row PostgreSQL will not
  * take): the gateway's committer then splits it (pipeline/commit-splitter.ts) and sends the halves again,
  * so only the refused row is refused. `detail` is the store's message, which never carries data values.
@@ -130,12 +186,7 @@ export function decodeCommitNotice(bytes: Uint8Array, expectedReadings: number):
   if (!isObject(wire) || wire['v'] !== BATCH_VERSION || typeof wire['i'] !== 'string') {
     throw new BusCodecError('notice of unknown version');
   }
-  const bits = wire['i'];
-  if (bits.length !== expectedReadings || !/^[01]*$/.test(bits))
-    throw new BusCodecError('notice does not match its batch');
-  const inserted = new Array<boolean>(bits.length);
-  for (let i = 0; i < bits.length; i += 1) inserted[i] = bits.charCodeAt(i) === 49;
-  return inserted;
+  return noticeBits(wire['i'], expectedReadings);
 }
 
 function decodeReading(value: unknown): VerifiedReading {

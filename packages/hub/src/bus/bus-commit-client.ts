@@ -13,7 +13,15 @@ import { randomUUID } from 'node:crypto';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { CommitBatch, CommitResult } from '../pipeline/ports.js';
 import { StoreError } from '../pipeline/store-error.js';
-import { decodeCommitNotice, encodeBusBatch, noticeRefusal } from './bus-batch-codec.js';
+import {
+  NOTICE_BUNDLE_HEADER,
+  NOTICE_BUNDLE_TYPE,
+  decodeCommitNotice,
+  decodeNoticeBundle,
+  encodeBusBatch,
+  noticeBits,
+  noticeRefusal,
+} from './bus-batch-codec.js';
 import { BusConnection } from './bus-connection.js';
 import { BusError } from './bus-errors.js';
 import { declareBusTopology, type BusNames, type BusTopologyOptions } from './bus-topology.js';
@@ -119,6 +127,8 @@ export class BusCommitClient {
             messageId: id,
             replyTo: this.replyQueue,
             contentType: 'application/json',
+            // This gateway reads notice bundles: a writer may answer many of its batches in one message.
+            headers: { [NOTICE_BUNDLE_HEADER]: 1 },
           },
           (error: unknown) => {
             if (this.returned.delete(id)) {
@@ -161,6 +171,10 @@ export class BusCommitClient {
 
   private notice(message: ConsumeMessage | null): void {
     if (message === null) return;
+    if (message.properties.type === NOTICE_BUNDLE_TYPE) {
+      this.noticeBundle(message.content);
+      return;
+    }
     const id = message.properties.correlationId as unknown;
     if (typeof id !== 'string') return;
     const part = this.pending.get(id);
@@ -176,6 +190,28 @@ export class BusCommitClient {
       this.settle(id)?.resolve(inserted);
     } catch (error) {
       this.settle(id)?.reject(error instanceof Error ? error : new Error('bad notice'));
+    }
+  }
+
+  /** The notices of one writer commit for several of this gateway's batches. */
+  private noticeBundle(content: Buffer): void {
+    let entries: ReturnType<typeof decodeNoticeBundle>;
+    try {
+      entries = decodeNoticeBundle(content);
+    } catch (error) {
+      // Nothing in it can be matched to a batch: those batches time out and are retried (harmless).
+      this.options.onError?.(error instanceof Error ? error : new Error('bad notice bundle'));
+      return;
+    }
+    for (const { correlationId, bits } of entries) {
+      const part = this.pending.get(correlationId);
+      if (part === undefined) continue; // late: its commit already timed out and was retried
+      try {
+        const inserted = noticeBits(bits, part.readings);
+        this.settle(correlationId)?.resolve(inserted);
+      } catch (error) {
+        this.settle(correlationId)?.reject(error instanceof Error ? error : new Error('bad notice'));
+      }
     }
   }
 

@@ -15,6 +15,7 @@
  */
 import amqp, { type ChannelModel, type RecoveringChannelModel } from 'amqplib';
 import { BusStartError, busFailureOf, describeBusFailure } from './bus-start-errors.js';
+import { amqpSocketOf, autocork } from './socket-autocork.js';
 
 /** How long a start may try to connect and declare by default. */
 export const BUS_START_TIMEOUT_MS = 30_000;
@@ -57,6 +58,8 @@ export class BusConnection {
         waitForConnect: false,
         setup: async (channels: ChannelModel) => {
           connection.current = channels;
+          const socket = amqpSocketOf(channels.connection);
+          if (socket !== undefined) autocork(socket);
           await options.setup(channels);
           connection.up = true;
         },

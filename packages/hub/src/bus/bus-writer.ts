@@ -42,6 +42,10 @@ import {
   decodeBusBatch,
   encodeBusBatch,
   encodeCommitNotice,
+  encodeNoticeBundle,
+  NOTICE_BUNDLE_HEADER,
+  NOTICE_BUNDLE_TYPE,
+  type BundledNotice,
   encodeCommittedBundle,
   encodeRefusedNotice,
 } from './bus-batch-codec.js';
@@ -386,6 +390,8 @@ export class BusWriter {
     // What the live feed gets of each batch: its bytes as the gateway wrote them when all its readings
     // were new (the usual case: nothing to encode again), else the new ones with its dead letters.
     const feed: Buffer[] = [];
+    // Notices for gateways that read bundles, one message per gateway (reply queue) for this commit.
+    const bundles = new Map<string, { channel: Channel; notices: BundledNotice[] }>();
     let offset = 0;
     for (const delivery of taken) {
       const count = delivery.batch.readings.length;
@@ -407,11 +413,22 @@ export class BusWriter {
       }
       if (delivery.channel !== this.channel) continue; // its channel is gone: the batch is redelivered (harmless)
       const replyTo = delivery.message.properties.replyTo as unknown;
-      if (typeof replyTo === 'string' && replyTo !== '') {
-        delivery.channel.sendToQueue(replyTo, encodeCommitNotice(inserted), {
-          correlationId: delivery.message.properties.correlationId as string,
-        });
+      const correlationId = delivery.message.properties.correlationId as string;
+      if (typeof replyTo !== 'string' || replyTo === '') continue;
+      const headers = delivery.message.properties.headers as Record<string, unknown> | undefined;
+      if (headers?.[NOTICE_BUNDLE_HEADER] !== undefined) {
+        let bundle = bundles.get(replyTo);
+        if (bundle === undefined) {
+          bundle = { channel: delivery.channel, notices: [] };
+          bundles.set(replyTo, bundle);
+        }
+        bundle.notices.push({ correlationId, inserted });
+      } else {
+        delivery.channel.sendToQueue(replyTo, encodeCommitNotice(inserted), { correlationId });
       }
+    }
+    for (const [replyTo, { channel, notices }] of bundles) {
+      channel.sendToQueue(replyTo, encodeNoticeBundle(notices), { type: NOTICE_BUNDLE_TYPE });
     }
     const channel = this.channel;
     const first = feed[0];

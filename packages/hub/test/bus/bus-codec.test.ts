@@ -4,9 +4,12 @@ import {
   decodeBusBatch,
   decodeCommitNotice,
   decodeCommittedMessage,
+  decodeNoticeBundle,
   encodeBusBatch,
   encodeCommitNotice,
   encodeCommittedBundle,
+  encodeNoticeBundle,
+  noticeBits,
 } from '../../src/bus/bus-batch-codec.js';
 import { partitionOf, splitByPartition } from '../../src/bus/partitioner.js';
 import type { CommitBatch, VerifiedReading } from '../../src/pipeline/ports.js';
@@ -99,6 +102,24 @@ describe('bus batch codec', () => {
     expect(decodeCommitNotice(notice, 3)).toEqual([true, false, true]);
     expect(() => decodeCommitNotice(notice, 2)).toThrow(BusCodecError);
     expect(() => decodeCommitNotice(Buffer.from('{"v":1,"i":"10x"}'), 3)).toThrow(BusCodecError);
+  });
+
+  it('a notice bundle carries each batch by correlation id; its bits must match their batch', () => {
+    const bundle = encodeNoticeBundle([
+      { correlationId: 'a-1', inserted: [true, false] },
+      { correlationId: 'a-2', inserted: [] },
+    ]);
+    const entries = decodeNoticeBundle(bundle);
+    expect(entries).toEqual([
+      { correlationId: 'a-1', bits: '10' },
+      { correlationId: 'a-2', bits: '' },
+    ]);
+    expect(noticeBits('10', 2)).toEqual([true, false]);
+    expect(() => noticeBits('10', 3)).toThrow(BusCodecError);
+    expect(() => noticeBits('1x', 2)).toThrow(BusCodecError);
+    for (const bad of ['nope', '{"v":2,"b":[]}', '{"v":1,"b":[["a",1]]}', '{"v":1,"b":[[1,"1"]]}', '{"v":1}']) {
+      expect(() => decodeNoticeBundle(Buffer.from(bad))).toThrow(BusCodecError);
+    }
   });
 });
 

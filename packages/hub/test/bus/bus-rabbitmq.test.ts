@@ -3,11 +3,20 @@
  * writer committed it; resends are duplicates; a lost writer, a cut connection and a failing store
  * lose nothing; a full partition queue refuses instead of growing.
  */
+import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  NOTICE_BUNDLE_HEADER,
+  NOTICE_BUNDLE_TYPE,
+  decodeCommitNotice,
+  decodeNoticeBundle,
+  encodeBusBatch,
+} from '../../src/bus/bus-batch-codec.js';
 import { BusCommitClient } from '../../src/bus/bus-commit-client.js';
 import { BusCommittedFeed } from '../../src/bus/bus-committed-feed.js';
 import { BusError } from '../../src/bus/bus-errors.js';
 import { BusWriter, type BatchCommitter } from '../../src/bus/bus-writer.js';
+import { busNames } from '../../src/bus/bus-topology.js';
 import { partitionOf } from '../../src/bus/partitioner.js';
 import type { CommitBatch, VerifiedReading } from '../../src/pipeline/ports.js';
 import { StoreError, storeErrorCodeOf } from '../../src/pipeline/store-error.js';
@@ -133,6 +142,78 @@ describe.skipIf(skip)('bus over RabbitMQ into PostgreSQL', () => {
     const again = await client.commit(batch);
     expect(again.inserted.some(Boolean)).toBe(false);
     await eventually(() => seen.length === 45);
+  });
+
+  it('answers the batches one commit merged in one notice per gateway that reads bundles, else one per batch', async () => {
+    // A raw client stands for two gateways: one of this version (header set) and one of the version
+    // before (no header). The writer's first commit is held for a moment, so the batches that arrive
+    // meanwhile are merged into its second commit.
+    const connection = await amqp.connect(amqpUrl(vhost));
+    const channel = await connection.createChannel();
+    try {
+      const names = busNames(TOPOLOGY.prefix);
+      await writer('w-notices').then((w) => w.close());
+      const replies = new Map<string, amqp.ConsumeMessage[]>();
+      const replyQueue = async (label: string): Promise<string> => {
+        const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
+        replies.set(label, []);
+        await channel.consume(queue, (message) => message && replies.get(label)?.push(message), { noAck: true });
+        return queue;
+      };
+      const bundling = await replyQueue('bundling');
+      const single = await replyQueue('single');
+      const device = (k: number): string => `notice-dev-${k}`;
+      const partition = partitionOf(device(0), TOPOLOGY.partitions);
+      const send = (replyTo: string, id: string, k: number, bundles: boolean): void => {
+        channel.publish(
+          names.batches,
+          String(partition),
+          encodeBusBatch({ readings: readings(device(0), k * 10, 3), deadLetters: [] }),
+          {
+            persistent: true,
+            correlationId: id,
+            replyTo,
+            contentType: 'application/json',
+            ...(bundles ? { headers: { [NOTICE_BUNDLE_HEADER]: 1 } } : {}),
+          },
+        );
+      };
+      for (let k = 0; k < 3; k += 1) send(bundling, `new-${k}`, k, true);
+      for (let k = 3; k < 6; k += 1) send(single, `old-${k}`, k, false);
+      let first = true;
+      const slowFirst: BatchCommitter = {
+        async commit(batch) {
+          if (first) {
+            first = false;
+            await new Promise((resolve) => setTimeout(resolve, 500));
+          }
+          return store.commit(batch);
+        },
+      };
+      await writer('w-notices-2', slowFirst);
+      await eventually(() => (replies.get('single')?.length ?? 0) === 3 && (replies.get('bundling')?.length ?? 0) > 0);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      const olds = replies.get('single') ?? [];
+      expect(olds.map((m) => m.properties.correlationId as string).sort()).toEqual(['old-3', 'old-4', 'old-5']);
+      for (const message of olds) {
+        expect(message.properties.type).toBeUndefined();
+        expect(decodeCommitNotice(message.content, 3)).toEqual([true, true, true]);
+      }
+      const bundles = replies.get('bundling') ?? [];
+      // The first commit took new-0 alone; the second took the five that waited: one bundle for the two.
+      expect(bundles).toHaveLength(2);
+      for (const bundle of bundles) expect(bundle.properties.type).toBe(NOTICE_BUNDLE_TYPE);
+      expect(decodeNoticeBundle(bundles[0]?.content ?? Buffer.alloc(0))).toEqual([
+        { correlationId: 'new-0', bits: '111' },
+      ]);
+      expect(decodeNoticeBundle(bundles[1]?.content ?? Buffer.alloc(0))).toEqual([
+        { correlationId: 'new-1', bits: '111' },
+        { correlationId: 'new-2', bits: '111' },
+      ]);
+    } finally {
+      await connection.close().catch(() => undefined);
+    }
   });
 
   it('two writers: every reading stored once, in partitions that one writer at a time consumes', async () => {

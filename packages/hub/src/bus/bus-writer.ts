@@ -50,6 +50,7 @@ import {
   encodeRefusedNotice,
 } from './bus-batch-codec.js';
 import { BusConnection } from './bus-connection.js';
+import { DEAD_PARTITION_HEADER } from './bus-dead-redrive.js';
 import { declareBusTopology, type BusNames, type BusTopologyOptions } from './bus-topology.js';
 
 /** The one thing a writer needs from the store. */
@@ -479,6 +480,8 @@ export class BusWriter {
       await publishConfirmed(channel, names.dead, message, {
         'x-sealstream-reason': reason,
         'x-sealstream-detail': detail,
+        // Where a re-drive (bus-dead-redrive.ts) puts it back.
+        [DEAD_PARTITION_HEADER]: String(partition),
       });
       channel.ack(message);
       if (channel === this.channel) this.release(partition);

@@ -10,6 +10,7 @@ export function serveHelpText(): string {
     '  serve [--demo] [options]   run the hub (PGlite in ./data unless DATABASE_URL is set)',
     '  emit --mode native|legacy  run a device simulator or the seed-compatible legacy emitter (emit --help)',
     '  users add --username U --role admin|operator|viewer [--password-stdin]   create an API account (users --help)',
+    '  bus redrive-dead [--limit N]   move batches writers gave up on back to their partitions (bus --help)',
     '  --version                  print the version',
     '',
     'serve options (flag, then the environment variable it overrides):',

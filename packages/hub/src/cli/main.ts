@@ -16,6 +16,7 @@ import { serveHelpText } from './help.js';
 import { startRoles } from './roles/start-roles.js';
 import { startHub } from './start-hub.js';
 import { startupBanner } from './startup-banner.js';
+import { runBusCommand } from './bus-command.js';
 import { runUsersCommand } from './users-command.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -28,6 +29,11 @@ async function main(argv: string[]): Promise<number> {
     case 'users':
       return runUsersCommand(rest, process.env, {
         readStdin,
+        print: (line) => console.log(line),
+        printError: (line) => console.error(line),
+      });
+    case 'bus':
+      return runBusCommand(rest, process.env, {
         print: (line) => console.log(line),
         printError: (line) => console.error(line),
       });

@@ -14,6 +14,9 @@ export interface CommitFigures {
   readonly submissionsOverMs: { readonly 10: number; readonly 25: number; readonly 50: number } | null;
   /** Shares of commits slower than 10, 25 and 50 ms: whether a submission's tail is the store's or the queue's. */
   readonly commitsOverMs: { readonly 10: number; readonly 25: number; readonly 50: number } | null;
+  /** Mean and tail shares of the live fan-out's delay: oldest commit in a data send → the send. */
+  readonly avgLiveSendDelayMs: number | null;
+  readonly liveSendsOverMs: { readonly 10: number; readonly 25: number; readonly 50: number } | null;
   /**
    * The hub's event-loop delay since the previous scrape (prom-client resets its histogram on each one,
    * so a scrape at the start of the timed phase makes these the phase's own): what a tail owes to pauses.
@@ -50,9 +53,15 @@ const COUNTERS = [
   'sealstream_nodejs_gc_duration_seconds_count',
   'sealstream_mqtt_message_frames_sum',
   'sealstream_mqtt_message_frames_count',
+  'sealstream_live_send_delay_seconds_count',
+  'sealstream_live_send_delay_seconds_sum',
 ] as const;
 const TAIL_BOUNDS = ['0.01', '0.025', '0.05'] as const;
-const TAIL_HISTOGRAMS = ['sealstream_submission_seconds', 'sealstream_commit_seconds'] as const;
+const TAIL_HISTOGRAMS = [
+  'sealstream_submission_seconds',
+  'sealstream_commit_seconds',
+  'sealstream_live_send_delay_seconds',
+] as const;
 
 /** One scrape of the hub's /metrics; a hub that does not answer reads as no counters at all. */
 export async function readHubCounters(httpPort: number): Promise<HubCounters> {
@@ -112,6 +121,11 @@ export function commitFiguresBetween(end: HubCounters, start: HubCounters = EMPT
       submissionSeconds !== null && submissions ? Math.round((submissionSeconds / submissions) * 10_000) / 10 : null,
     submissionsOverMs: tail('sealstream_submission_seconds', submissions),
     commitsOverMs: tail('sealstream_commit_seconds', commits),
+    avgLiveSendDelayMs: ratio(
+      millisOrNull(delta('sealstream_live_send_delay_seconds_sum')),
+      delta('sealstream_live_send_delay_seconds_count'),
+    ),
+    liveSendsOverMs: tail('sealstream_live_send_delay_seconds', delta('sealstream_live_send_delay_seconds_count')),
     eventLoopDelayP99Ms: loopDelay(at(end, 'sealstream_nodejs_eventloop_lag_p99_seconds')),
     eventLoopDelayMaxMs: loopDelay(at(end, 'sealstream_nodejs_eventloop_lag_max_seconds')),
     gcPauseSeconds: delta('sealstream_nodejs_gc_duration_seconds_sum'),
@@ -160,6 +174,10 @@ const LOOP_SAMPLING_SECONDS = 0.01;
 
 function loopDelay(seconds: number | null): number | null {
   return seconds === null ? null : millis(Math.max(0, seconds - LOOP_SAMPLING_SECONDS));
+}
+
+function millisOrNull(seconds: number | null): number | null {
+  return seconds === null ? null : seconds * 1000;
 }
 
 function millis(seconds: number | null): number | null {

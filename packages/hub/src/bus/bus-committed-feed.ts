@@ -10,6 +10,9 @@ import { decodeCommittedMessage } from './bus-batch-codec.js';
 import { BusConnection } from './bus-connection.js';
 import { busNames } from './bus-topology.js';
 
+/** Header of a committed-feed message: when the writer's commit ended, in ms (the AMQP timestamp is in s). */
+export const COMMITTED_AT_HEADER = 'x-sealstream-committed-ms';
+
 export interface BusCommittedFeedOptions {
   readonly url: string;
   readonly prefix: string;
@@ -92,8 +95,13 @@ export class BusCommittedFeed {
   private receive(message: ConsumeMessage): void {
     try {
       const batch = decodeCommittedMessage(message.content);
+      const exact = message.properties.headers?.[COMMITTED_AT_HEADER] as unknown;
       const committedAt =
-        typeof message.properties.timestamp === 'number' ? message.properties.timestamp * 1000 : Date.now();
+        typeof exact === 'number' && Number.isFinite(exact)
+          ? exact
+          : typeof message.properties.timestamp === 'number'
+            ? message.properties.timestamp * 1000
+            : Date.now();
       this.options.onBatch?.(batch, committedAt);
       if (batch.readings.length > 0) this.options.sink.committed(batch.readings, committedAt);
       if (batch.deadLetters.length > 0) this.options.sink.rejected(batch.deadLetters);

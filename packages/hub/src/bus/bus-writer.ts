@@ -50,6 +50,7 @@ import {
   encodeRefusedNotice,
 } from './bus-batch-codec.js';
 import { BusConnection } from './bus-connection.js';
+import { COMMITTED_AT_HEADER } from './bus-committed-feed.js';
 import { DEAD_PARTITION_HEADER } from './bus-dead-redrive.js';
 import { declareBusTopology, type BusNames, type BusTopologyOptions } from './bus-topology.js';
 
@@ -438,6 +439,8 @@ export class BusWriter {
       channel.publish(this.names.committed, '', feed.length === 1 ? first : encodeCommittedBundle(feed), {
         contentType: feed.length === 1 ? 'application/json' : 'application/octet-stream',
         timestamp: Math.floor(committedAt / 1000),
+        // AMQP timestamps are whole seconds; api nodes time their live sends from the millisecond.
+        headers: { [COMMITTED_AT_HEADER]: committedAt },
       });
     }
     for (const delivery of taken) {

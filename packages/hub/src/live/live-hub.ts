@@ -122,6 +122,8 @@ class LiveFanOut {
   private readonly timer: NodeJS.Timeout;
   private readonly onConnection = (socket: LiveSocket): void => this.attach(socket);
   private tickNumber = 0;
+  /** Commit time of the oldest data not sent yet (undefined: nothing waits), for the send-delay metric. */
+  private pendingSince: number | undefined;
   private closed = false;
   private readonly sendBudget: SendBudget;
   private sendScheduled = false;
@@ -191,6 +193,7 @@ class LiveFanOut {
     const wantLegacy = this.legacyClients.size > 0;
     if (!wantOverview && !wantLegacy) return;
     const wantDevices = this.subscriptions.watchedDevices > 0;
+    if (readings.length > 0) this.pendingSince ??= committedAt;
     try {
       for (const reading of readings) {
         if (wantOverview) this.buffer.addOverview(reading, committedAt);
@@ -314,12 +317,15 @@ class LiveFanOut {
   // ---- the tick ----
 
   private tick(): void {
+    const pendingSince = this.pendingSince;
+    this.pendingSince = undefined;
     if (this.v2Clients.size === 0 && this.legacyClients.size === 0) {
       this.buffer.reset();
       return;
     }
     const hasData = this.buffer.hasData;
     const started = performance.now();
+    if (hasData && pendingSince !== undefined) this.metrics.sendDelay?.(Math.max(0, this.now() - pendingSince) / 1000);
     try {
       this.tickNumber += 1;
       let stats: LiveStats | undefined;

@@ -18,6 +18,11 @@ export interface LiveMetrics {
   emitted(packets: number): void;
   /** A malformed or over-limit subscribe/unsubscribe request that was ignored. */
   invalidRequest(): void;
+  /**
+   * A data send went out `seconds` after the oldest commit it carries: what the fan-out adds to a
+   * reading's way to a dashboard (waiting for the send budget or the tick, see live-hub.ts).
+   */
+  sendDelay?(seconds: number): void;
 }
 
 export const noopLiveMetrics: LiveMetrics = {

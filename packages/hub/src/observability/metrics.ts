@@ -162,6 +162,12 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     help: 'Packets handed to live client transports.',
     registers,
   });
+  const liveSendDelay = new Histogram({
+    name: 'sealstream_live_send_delay_seconds',
+    help: 'Time from the oldest commit a live data send carries until the send (Socket.IO fan-out).',
+    buckets: COMMIT_SECONDS_BUCKETS,
+    registers,
+  });
   const liveInvalid = new Counter({
     name: 'sealstream_live_invalid_requests_total',
     help: 'Malformed or over-limit subscribe/unsubscribe requests ignored.',
@@ -253,6 +259,7 @@ export function createMetrics(options: Registry | CreateMetricsOptions = {}): Hu
     dropped: (kind, count) => liveDropped.inc({ kind }, count),
     emitted: (packets) => liveEmits.inc(packets),
     invalidRequest: () => liveInvalid.inc(),
+    sendDelay: (seconds) => liveSendDelay.observe(seconds),
   };
 
   const wsLive: WsLiveMetrics = {

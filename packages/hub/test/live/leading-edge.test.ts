@@ -4,6 +4,7 @@
  * committed while a send is pending is coalesced into that one send.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { noopLiveMetrics } from '../../src/live/live-metrics.js';
 import { collect, reading, sleep, startHarness, waitFor, type Harness } from './live-harness.js';
 
 const LONG_TICK_MS = 600_000;
@@ -40,6 +41,29 @@ describe('live leading edge', () => {
       ['dev-c', 4],
     ]);
     expect(h.hub.pendingItems()).toBe(0);
+  });
+
+  it('reports how long each data send came after the oldest commit it carries', async () => {
+    const delays: number[] = [];
+    let now = 1_000_000;
+    const h = (harness = await startHarness({
+      tickMs: LONG_TICK_MS,
+      now: () => now,
+      metrics: { ...noopLiveMetrics, sendDelay: (seconds) => delays.push(seconds) },
+    }));
+    const socket = await h.client({ protocol: 2 });
+    const readings = collect(socket, 'readings');
+    await waitFor(() => h.hub.clientCount() === 1, 'client registered');
+    now = 1_000_040;
+    // Committed at 1 000 000 and 1 000 030, sent at 1 000 040: the send is 40 ms after the oldest.
+    h.hub.sink.committed([reading('dev-a', 1)], 1_000_000);
+    h.hub.sink.committed([reading('dev-b', 2)], 1_000_030);
+    await waitFor(() => readings.length > 0, 'leading-edge send');
+    expect(delays).toEqual([0.04]);
+    now = 1_000_100;
+    h.hub.sink.committed([reading('dev-a', 3)], 1_000_095);
+    await waitFor(() => readings.length > 1, 'second send');
+    expect(delays).toEqual([0.04, 0.005]);
   });
 
   it('sends rejects on the leading edge too', async () => {

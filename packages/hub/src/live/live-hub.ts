@@ -7,13 +7,15 @@
  * a tick starts is skipped for that tick, and what it missed is counted as dropped. Once it keeps up
  * again it is sent the latest reading of every device that changed meanwhile, never a backlog. So the
  * memory a client can pin is bounded by maxBufferedPackets plus one tick's packets.
- * When data is sent: ticks run every `tickMs` (stats, catch-ups, and a backstop), but committed data
- * does not wait for them. Data is sent on the leading edge — at once (after the current I/O callbacks,
- * so one loop turn's commits still coalesce) while the fan-out is within its share of the event loop
- * (LIVE_SEND_BUDGET, kept by send-budget.ts), else as soon as it is back within it, at most `tickMs`
- * later. One subscriber's sends fit the share, so readings follow their commit at once; many clients make
- * sends expensive and they space out towards `tickMs`, so coalescing and the CPU bound are what they were
- * with a fixed tick.
+ * When data is sent: ticks run every `tickMs` (the overview, stats, catch-ups, and a backstop). The
+ * overview — the latest reading of every device, for a fleet view — is sent once per tick: at 20K
+ * readings/s sending it with every commit was most of the fan-out's cost (nearly every reading encoded
+ * for every viewer), which made the sends of watched devices wait for their share of the loop. The
+ * readings of watched devices, rejects and legacy messages do not wait for the tick: they are sent on the
+ * leading edge — at once (after the current I/O callbacks, so one loop turn's commits still coalesce)
+ * while the fan-out is within its share of the event loop (LIVE_SEND_BUDGET, kept by send-budget.ts),
+ * else as soon as it is back within it, at most `tickMs` later. Many clients make sends expensive and
+ * they space out towards `tickMs`, so coalescing and the CPU bound are what they were with a fixed tick.
  */
 import type { Server, Socket } from 'socket.io';
 import {
@@ -122,7 +124,7 @@ class LiveFanOut {
   private readonly timer: NodeJS.Timeout;
   private readonly onConnection = (socket: LiveSocket): void => this.attach(socket);
   private tickNumber = 0;
-  /** Commit time of the oldest data not sent yet (undefined: nothing waits), for the send-delay metric. */
+  /** Commit time of the oldest leading-edge data not sent yet (undefined: none), for the send-delay metric. */
   private pendingSince: number | undefined;
   private closed = false;
   private readonly sendBudget: SendBudget;
@@ -159,7 +161,7 @@ class LiveFanOut {
       this.io.use(credentialMiddleware(options.authorize, Date.now, options.sessions));
     } else if (options.authToken !== undefined) this.io.use(tokenMiddleware(options.authToken));
     this.io.on('connection', this.onConnection);
-    this.timer = setInterval(() => this.tick(), tickMs);
+    this.timer = setInterval(() => this.tick(true), tickMs);
     this.timer.unref();
   }
 
@@ -193,7 +195,6 @@ class LiveFanOut {
     const wantLegacy = this.legacyClients.size > 0;
     if (!wantOverview && !wantLegacy) return;
     const wantDevices = this.subscriptions.watchedDevices > 0;
-    if (readings.length > 0) this.pendingSince ??= committedAt;
     try {
       for (const reading of readings) {
         if (wantOverview) this.buffer.addOverview(reading, committedAt);
@@ -205,7 +206,11 @@ class LiveFanOut {
     } catch (error) {
       this.report(error);
     }
-    this.leadingEdge();
+    // Only what is not overview goes out on the leading edge; the overview waits for the tick.
+    if (this.buffer.hasEdgeData) {
+      this.pendingSince ??= committedAt;
+      this.leadingEdge();
+    }
   }
 
   private rejected(deadLetters: readonly DeadLetter[]): void {
@@ -215,7 +220,7 @@ class LiveFanOut {
     } catch (error) {
       this.report(error);
     }
-    this.leadingEdge();
+    if (this.buffer.hasEdgeData) this.leadingEdge();
   }
 
   /** Schedules the send of new data: at once while the sends are within their budget, else when they will be. */
@@ -224,7 +229,7 @@ class LiveFanOut {
     this.sendScheduled = true;
     const send = (): void => {
       this.sendScheduled = false;
-      if (!this.closed) this.tick();
+      if (!this.closed) this.tick(false);
     };
     const wait = this.sendBudget.waitMs(performance.now());
     if (wait <= 0) setImmediate(send);
@@ -316,35 +321,37 @@ class LiveFanOut {
 
   // ---- the tick ----
 
-  private tick(): void {
+  /** One send: `withOverview` on the timer's ticks (everything), else a leading-edge send (all but the overview). */
+  private tick(withOverview: boolean): void {
     const pendingSince = this.pendingSince;
     this.pendingSince = undefined;
     if (this.v2Clients.size === 0 && this.legacyClients.size === 0) {
       this.buffer.reset();
       return;
     }
-    const hasData = this.buffer.hasData;
+    const hasData = withOverview ? this.buffer.hasData : this.buffer.hasEdgeData;
     const started = performance.now();
     if (hasData && pendingSince !== undefined) this.metrics.sendDelay?.(Math.max(0, this.now() - pendingSince) / 1000);
     try {
       this.tickNumber += 1;
       let stats: LiveStats | undefined;
       const currentStats = (): LiveStats => (stats ??= this.getStats());
-      if (this.v2Clients.size > 0) this.fanOutV2(currentStats);
+      if (this.v2Clients.size > 0) this.fanOutV2(currentStats, withOverview);
       if (this.legacyClients.size > 0) this.fanOutLegacy(currentStats);
     } catch (error) {
       this.report(error);
     } finally {
-      this.buffer.reset();
+      if (withOverview) this.buffer.reset();
+      else this.buffer.resetEdge();
     }
     if (hasData) this.sendBudget.spent(started, performance.now());
   }
 
-  private fanOutV2(currentStats: () => LiveStats): void {
+  private fanOutV2(currentStats: () => LiveStats, withOverview: boolean): void {
     const tick = this.tickNumber;
     const now = this.now();
-    const overview = this.buffer.overviewReadings();
-    const overviewDropped = this.buffer.overviewDropped;
+    const overview = withOverview ? this.buffer.overviewReadings() : [];
+    const overviewDropped = withOverview ? this.buffer.overviewDropped : 0;
     if (overview.length > 0) this.latest.record(overview, tick);
     const rejects = this.buffer.rejects;
     const rejectsDropped = this.buffer.rejectsDropped;

@@ -3,7 +3,8 @@
  * (overview), every reading of each watched device, rejects, and legacy `message:new` payloads.
  * Bounds: each list holds at most its per-tick cap; what does not fit is discarded and counted in the
  * matching `dropped` field (overflow policy: keep the first, count the rest — except the overview, which
- * keeps the latest reading of every device it already holds). O(1) per item; `reset()` empties it all.
+ * keeps the latest reading of every device it already holds). O(1) per item; `reset()` empties it all,
+ * `resetEdge()` all but the overview (sent once per tick, the rest on the leading edge: live-hub.ts).
  */
 import type { LegacyMessageNew, LiveReading, LiveReject } from '@sealstream/protocol';
 import type { DeadLetter, VerifiedReading } from '../pipeline/ports.js';
@@ -128,13 +129,33 @@ export class TickBuffer {
     );
   }
 
+  /**
+   * True when something other than the overview waits: watched devices' readings, rejects, legacy
+   * messages (or their drop counts). These are sent on the leading edge; the overview at the tick.
+   */
+  get hasEdgeData(): boolean {
+    return (
+      this.deviceBatches.size > 0 ||
+      this.rejectList.length > 0 ||
+      this.legacyList.length > 0 ||
+      this.rejectsDropped > 0 ||
+      this.legacyDropped > 0
+    );
+  }
+
+  /** Empties everything. */
   reset(): void {
     this.overview.clear();
+    this.overviewDropped = 0;
+    this.resetEdge();
+  }
+
+  /** Empties all but the overview: what a leading-edge send took, while the overview waits for its tick. */
+  resetEdge(): void {
     this.deviceBatches.clear();
     // Fresh arrays, so a batch already handed out keeps its own list.
     this.rejectList = [];
     this.legacyList = [];
-    this.overviewDropped = 0;
     this.rejectsDropped = 0;
     this.legacyDropped = 0;
   }

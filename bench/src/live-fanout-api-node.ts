@@ -9,6 +9,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
@@ -98,6 +99,9 @@ async function main(): Promise<void> {
   }
 
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const loopAtStart = performance.eventLoopUtilization();
   process.on('message', (command: NodeCommand) => {
     if (command.type === 'totals') {
       send({
@@ -107,6 +111,8 @@ async function main(): Promise<void> {
         malformed,
         hopP50Ms: hop.percentile(50),
         hopP99Ms: hop.percentile(99),
+        loopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
+        loopUtilization: Math.round(performance.eventLoopUtilization(loopAtStart).utilization * 100) / 100,
       });
       return;
     }

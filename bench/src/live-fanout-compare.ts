@@ -100,8 +100,19 @@ export interface PhaseFigures {
   readonly maxMs: number | null;
   readonly deviceP99Ms: number | null;
   readonly overviewP99Ms: number | null;
-  /** Per api node: writer's publish to the node's broadcast of a room send (p50/p99, ms). */
-  readonly nodeHopMs: ReadonlyArray<{ p50: number | null; p99: number | null }>;
+  /**
+   * Per api node: writer's publish to the node's broadcast of a room send (p50/p99, ms), and the node's
+   * event loop (delay p99 in ms, utilization 0..1; over the node's life, warm-up included).
+   */
+  readonly nodeHopMs: ReadonlyArray<{
+    p50: number | null;
+    p99: number | null;
+    loopDelayP99: number;
+    loopUtilization: number;
+  }>;
+  /** Publishes the writer's transport made wait for a drain, and the total wait in ms. */
+  readonly drainWaits: number;
+  readonly drainWaitMs: number;
   readonly cpuMicrosPerReading: {
     readonly writer: number | null;
     readonly apiNodes: Array<number | null>;
@@ -274,7 +285,7 @@ async function runPhase(
   }
   const cpu1 = snapshot();
 
-  const hops: Array<{ p50: number | null; p99: number | null }> = [];
+  const hops: Array<{ p50: number | null; p99: number | null; loopDelayP99: number; loopUtilization: number }> = [];
   for (let n = 0; n < API_NODES; n += 1) {
     const totals = waitFor<Extract<NodeEvent, { type: 'totals' }>>(
       `api node ${n} totals`,
@@ -282,7 +293,12 @@ async function runPhase(
     );
     nodes[n]?.send({ type: 'totals' } satisfies NodeCommand);
     const event = await totals;
-    hops.push({ p50: event.hopP50Ms, p99: event.hopP99Ms });
+    hops.push({
+      p50: event.hopP50Ms,
+      p99: event.hopP99Ms,
+      loopDelayP99: event.loopDelayP99Ms,
+      loopUtilization: event.loopUtilization,
+    });
   }
   for (const subscriber of subscribers) subscriber.socket.close();
   await stopChild(writer, { type: 'stop' } satisfies WriterCommand);
@@ -325,6 +341,8 @@ async function runPhase(
     deviceP99Ms: deviceLatency.percentile(99),
     overviewP99Ms: overviewLatency.percentile(99),
     nodeHopMs: hops,
+    drainWaits: result.drainWaits,
+    drainWaitMs: result.drainWaitMs,
     cpuMicrosPerReading: {
       writer: perReading(writerCpu),
       apiNodes: nodeCpu.map(perReading),
@@ -457,7 +475,8 @@ function printPhase(phase: PhaseFigures, print: (line: string) => void): void {
   print(
     `[${phase.round}/${phase.arm}] ${phase.startedAt} ${phase.seconds}s sent ${phase.sent} (${phase.achievedRate}/s) in ${phase.commits} commits ` +
       `(late ${phase.lateCommits}, publishes ${phase.writerPublishes}); delivered ${phase.delivered}/${phase.expected}; ` +
-      `p50 ${phase.p50Ms} p90 ${phase.p90Ms} p99 ${phase.p99Ms} max ${phase.maxMs} ms (device p99 ${phase.deviceP99Ms}, overview p99 ${phase.overviewP99Ms}; to api node ${phase.nodeHopMs.map((h) => `${h.p50}/${h.p99}`).join(', ')}); ` +
+      `p50 ${phase.p50Ms} p90 ${phase.p90Ms} p99 ${phase.p99Ms} max ${phase.maxMs} ms (device p99 ${phase.deviceP99Ms}, overview p99 ${phase.overviewP99Ms}; to api node ${phase.nodeHopMs.map((h) => `${h.p50}/${h.p99} (loop p99 ${h.loopDelayP99} ms, ELU ${h.loopUtilization})`).join(', ')}; ` +
+      `writer drain waits ${phase.drainWaits} (${phase.drainWaitMs} ms)); ` +
       `CPU µs/reading writer ${c.writer} nodes ${c.apiNodes.join('/')} middleman ${c.middleman} (net ${c.middlemanNet}) subscribers ${c.subscribers} ` +
       `total ${c.total}; middleman idle ${phase.middlemanIdleCpuPct}%; other ${phase.otherCpuPct}%`,
   );

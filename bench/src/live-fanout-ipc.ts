@@ -46,8 +46,11 @@ export type WriterEvent =
       perDevice: Record<string, number>;
       /** Room sends (emits) the writer made (Redis arm) or commit messages published (bus arm). */
       publishes: number;
-      /** Times the writer fell behind by more than a commit's worth (pacing was late). */
+      /** Commits published in the same turn as an earlier one: the writer was behind its schedule. */
       lateCommits: number;
+      /** Publishes the transport refused until it drained (bus: amqplib's write buffer full), and the wait. */
+      drainWaits: number;
+      drainWaitMs: number;
     }
   | { type: 'error'; message: string };
 
@@ -62,6 +65,9 @@ export type NodeEvent =
       /** Writer's publish to this node's broadcast of a room (first reading of each room send), ms. */
       hopP50Ms: number | null;
       hopP99Ms: number | null;
+      /** The node's event loop over the phase: delay p99 and utilization (0..1). */
+      loopDelayP99Ms: number;
+      loopUtilization: number;
     }
   | { type: 'error'; message: string };
 

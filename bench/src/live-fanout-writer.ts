@@ -22,6 +22,7 @@ import { emitCommit } from './live-fanout-rooms.js';
 import { deviceName, type WriterCommand, type WriterEvent, type WriterSettings } from './live-fanout-ipc.js';
 
 const settings = JSON.parse(process.argv[2] ?? '{}') as WriterSettings;
+const drain = { waits: 0, ms: 0 };
 
 function send(event: WriterEvent): void {
   process.send?.(event);
@@ -50,7 +51,12 @@ async function openBus(): Promise<{ publish: Publish; close: () => Promise<void>
       timestamp: Math.floor(committedAt / 1000),
       headers: { [COMMITTED_AT_HEADER]: committedAt },
     });
-    if (!ok) await new Promise((resolve) => target.once('drain', resolve));
+    if (!ok) {
+      const started = performance.now();
+      await new Promise((resolve) => target.once('drain', resolve));
+      drain.waits += 1;
+      drain.ms += performance.now() - started;
+    }
     return 1;
   };
   return { publish, close: () => connection.close() };
@@ -145,7 +151,18 @@ async function main(): Promise<void> {
         }
         if (phase === 'timed') timedMs = performance.now() - start;
       }
-      send({ type: 'done', sent: seq, elapsedMs: timedMs, commits, overviewSent, perDevice, publishes, lateCommits });
+      send({
+        type: 'done',
+        sent: seq,
+        elapsedMs: timedMs,
+        commits,
+        overviewSent,
+        perDevice,
+        publishes,
+        lateCommits,
+        drainWaits: drain.waits,
+        drainWaitMs: Math.round(drain.ms),
+      });
     } catch (error) {
       send({ type: 'error', message: String(error) });
     }

@@ -6,17 +6,17 @@
  *
  * Why bytes: a seed line is ~175 KB. As one JavaScript string it lands in V8's large-object space (over
  * 128 KB), and making one per line cost the hub's event loop more than opening its tokens did. Bytes stay
- * outside the JS heap and cross to a worker thread as a plain copy; only each token (~370 bytes) becomes
- * a short string here, for Node's hex decoder.
+ * outside the JS heap and cross to a worker thread as a plain copy; only each token's ciphertext (~340
+ * bytes) becomes a short string here, for Node's hex decoder.
  *
  * Contract: for any bytes, token i opens exactly as openLegacyTokens(latin1(line).split('|'))[i] (same
  * message and variant, same refusal reason and detail) except that an empty line has no tokens (as
  * parseLegacyLine gives `DATA:` none); latin1 is the decoding where one byte is one character, so a
  * token's raw bytes are Buffer.from(token, 'latin1').
  */
-import { AES_BLOCK_BYTES } from './aes-ctr-batch.js';
-import type { LegacyHashVariant } from './legacy-token.js';
-import { assertKey, decryptTokens, matchingVariant, readDecrypted } from './legacy-token.js';
+import { AES_BLOCK_BYTES, ctrBatch, ctrBlocks } from './aes-ctr-batch.js';
+import type { DecryptedTokens, LegacyHashVariant } from './legacy-token.js';
+import { assertKey, matchingVariant, readDecrypted } from './legacy-token.js';
 import type { LegacyMessage } from './reading.types.js';
 import { reject, type Rejection } from './reasons.js';
 
@@ -49,6 +49,9 @@ export interface LegacyLineOpening {
   readonly messageJsonEnds: Uint32Array;
 }
 
+const IV_BYTES = 16;
+const IV_HEX_CHARS = 2 * IV_BYTES;
+const COLON = 0x3a;
 const BAR = 0x7c;
 const CLOSE_BRACE = 0x7d;
 /** `,"secret_key":"` and the closing `"}` around the secret key at the end of the seed's plaintext. */
@@ -80,6 +83,90 @@ function jsonRoom(used: number, more: number): Buffer {
   return jsonScratch;
 }
 
+/**
+ * decryptTokens (legacy-token.ts) for the tokens of a line's bytes, with the same checks and refusals
+ * in the same order, without making each token a string: the IV is decoded here, and only the
+ * ciphertext becomes a (latin1) string, for Node's hex decoder.
+ */
+function decryptLine(
+  bytes: Buffer,
+  tokenEnds: Uint32Array,
+  key: Buffer,
+  results: Array<Rejection | unknown>,
+): DecryptedTokens {
+  const count = tokenEnds.length;
+  const firstBlock = new Int32Array(count);
+  const ciphertextBytes = new Int32Array(count);
+
+  // Reserve room by length alone; refusals found while decoding just leave their room unused.
+  let blocks = 0;
+  let start = 0;
+  for (let i = 0; i < count; i += 1) {
+    const end = tokenEnds[i] as number;
+    if (end - start <= IV_HEX_CHARS || bytes[start + IV_HEX_CHARS] !== COLON) {
+      results[i] = reject('legacy_bad_token', 'token must be 32 hex characters of IV, a colon, then hex ciphertext');
+      firstBlock[i] = -1;
+    } else {
+      firstBlock[i] = blocks;
+      // At least one block, which holds the IV while the ciphertext is checked.
+      blocks += Math.max(1, ctrBlocks((end - start - IV_HEX_CHARS - 1) >>> 1));
+    }
+    start = end + 1;
+  }
+
+  const batch = ctrBatch(blocks);
+  start = 0;
+  for (let i = 0; i < count; i += 1) {
+    const tokenStart = start;
+    const end = tokenEnds[i] as number;
+    start = end + 1;
+    const block = firstBlock[i] as number;
+    if (block < 0) continue;
+    const offset = block * AES_BLOCK_BYTES;
+    if (!decodeIv(bytes, tokenStart, batch.counters, offset)) {
+      results[i] = reject('legacy_bad_token', 'token IV is not 32 hex characters');
+      firstBlock[i] = -1;
+      continue;
+    }
+    const hexChars = end - tokenStart - IV_HEX_CHARS - 1;
+    const length = hexChars >>> 1;
+    if (
+      hexChars === 0 ||
+      hexChars % 2 !== 0 ||
+      // Node's hex decoder stops at the first bad pair, so fewer bytes than expected means not all hex.
+      batch.data.write(bytes.toString('latin1', tokenStart + IV_HEX_CHARS + 1, end), offset, length, 'hex') !== length
+    ) {
+      results[i] = reject('legacy_bad_token', 'token ciphertext is not non-empty even-length hex');
+      firstBlock[i] = -1;
+      continue;
+    }
+    ciphertextBytes[i] = length;
+    batch.fillCounters(block, ctrBlocks(length));
+  }
+
+  batch.decrypt(key, blocks);
+  return { batch, firstBlock, ciphertextBytes };
+}
+
+/** Byte → hex digit value, or -1 (either case, as Node's hex decoder accepts). */
+const HEX_VALUE = new Int8Array(256).fill(-1);
+for (let digit = 0; digit < 16; digit += 1) {
+  const text = digit.toString(16);
+  HEX_VALUE[text.charCodeAt(0)] = digit;
+  HEX_VALUE[text.toUpperCase().charCodeAt(0)] = digit;
+}
+
+/** The 32 hex characters at `from` as 16 bytes at out[at…]; false if any is not a hex digit. */
+function decodeIv(bytes: Buffer, from: number, out: Buffer, at: number): boolean {
+  for (let i = 0; i < IV_BYTES; i += 1) {
+    const high = HEX_VALUE[bytes[from + 2 * i] as number] as number;
+    const low = HEX_VALUE[bytes[from + 2 * i + 1] as number] as number;
+    if ((high | low) < 0) return false;
+    out[at + i] = (high << 4) | low;
+  }
+  return true;
+}
+
 /** Opens every token of the line; throws only ProtocolError, and only for a key that is not 32 bytes. */
 export function openLegacyLine(
   line: Uint8Array,
@@ -90,20 +177,18 @@ export function openLegacyLine(
   const bytes = asBuffer(line);
   const count = legacyLineTokenCount(bytes);
   const tokenEnds = new Uint32Array(count);
-  const tokens = new Array<string>(count);
   let start = 0;
   for (let i = 0; i < count; i += 1) {
     const bar = i === count - 1 ? -1 : bytes.indexOf(BAR, start);
     const end = bar === -1 ? bytes.length : bar;
     tokenEnds[i] = end;
-    tokens[i] = bytes.toString('latin1', start, end);
     start = end + 1;
   }
 
   const ivWords = new Uint32Array(4 * count);
   const messageJsonEnds = new Uint32Array(count);
   const results = new Array<LegacyLineResult>(count);
-  const { batch, firstBlock, ciphertextBytes } = decryptTokens(tokens, key, results);
+  const { batch, firstBlock, ciphertextBytes } = decryptLine(bytes, tokenEnds, key, results);
   const counters = batch.counters;
   let json: Buffer = jsonScratch;
   let used = 0;

@@ -5,7 +5,7 @@
  * thread), so the event loop only hands bytes on instead of formatting ~100K rows a second.
  *
  * Rows are written only for times that are whole milliseconds in [0, MAX_EXACT_MS]: there the ISO text
- * names the same instant as to_timestamp(ms / 1000.0) does (see commit-statements.ts).
+ * names the same instant as to_timestamp(ms / 1000.0) does (see MAX_EXACT_MS).
  */
 import type { VerifiedReading } from './ports.js';
 

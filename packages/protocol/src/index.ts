@@ -44,6 +44,12 @@ export {
   type LegacyOpenResult,
 } from './legacy-token.js';
 export {
+  openLegacyLine,
+  legacyLineTokenCount,
+  type LegacyLineOpening,
+  type LegacyLineResult,
+} from './legacy-line-open.js';
+export {
   encodeLegacyAuthLine,
   encodeLegacyDataLine,
   LEGACY_AUTH_OK,
@@ -52,6 +58,7 @@ export {
   LineSplitter,
   type LegacyLine,
   type LineItem,
+  type ByteLineItem,
   type LineSplitterOptions,
 } from './legacy-lines.js';
 export {

@@ -51,7 +51,7 @@ function hashInput(message: LegacyMessage, variant: LegacyHashVariant, plain: bo
     : JSON.stringify({ name, origin, destination });
 }
 
-function assertKey(key: Buffer): void {
+export function assertKey(key: Buffer): void {
   if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) {
     throw new ProtocolError('legacy_bad_token', 'legacy key must be 32 bytes (use legacyKey)');
   }
@@ -111,9 +111,44 @@ export function openLegacyTokens(
   if (ivWords !== undefined && ivWords.length < tokens.length * 4) {
     throw new ProtocolError('legacy_bad_token', 'ivWords must hold 4 words per token');
   }
+  const results = new Array<LegacyOpenResult>(tokens.length);
+  const { batch, firstBlock, ciphertextBytes } = decryptTokens(tokens, key, results);
+  for (let i = 0; i < tokens.length; i += 1) {
+    const block = firstBlock[i] as number;
+    if (block < 0) continue;
+    const start = block * AES_BLOCK_BYTES;
+    const read = readDecrypted(batch, start, start + (ciphertextBytes[i] as number));
+    const result = read.ok ? verify(read, accept, batch.counters, start) : read;
+    results[i] = result;
+    if (ivWords !== undefined && result.ok) {
+      const counters = batch.counters;
+      ivWords[4 * i] = counters.readUInt32BE(start);
+      ivWords[4 * i + 1] = counters.readUInt32BE(start + 4);
+      ivWords[4 * i + 2] = counters.readUInt32BE(start + 8);
+      ivWords[4 * i + 3] = counters.readUInt32BE(start + 12);
+    }
+  }
+  return results;
+}
+
+/** The tokens decrypted into one batch; token i's plaintext starts at block firstBlock[i] (-1: refused). */
+export interface DecryptedTokens {
+  readonly batch: CtrBatch;
+  readonly firstBlock: Int32Array;
+  readonly ciphertextBytes: Int32Array;
+}
+
+/**
+ * Decodes every well-formed token into one CtrBatch and decrypts them all with one ECB call; a token that
+ * is not `ivhex:cthex` gets its refusal in `results` and firstBlock -1. The batch is the shared scratch:
+ * valid until the next call.
+ */
+export function decryptTokens(
+  tokens: readonly string[],
+  key: Buffer,
+  results: Array<Rejection | unknown>,
+): DecryptedTokens {
   const count = tokens.length;
-  const results = new Array<LegacyOpenResult>(count);
-  // First block of each token in the batch, or -1 once the token is refused.
   const firstBlock = new Int32Array(count);
   const ciphertextBytes = new Int32Array(count);
 
@@ -160,24 +195,24 @@ export function openLegacyTokens(
   }
 
   batch.decrypt(key, blocks);
-  for (let i = 0; i < count; i += 1) {
-    const block = firstBlock[i] as number;
-    if (block < 0) continue;
-    const start = block * AES_BLOCK_BYTES;
-    const end = start + (ciphertextBytes[i] as number);
-    const text = batch.data.toString('utf8', start, end);
-    const read = (isPlain(batch, start, end) ? readCanonicalPlaintext(text) : undefined) ?? readPlaintext(text);
-    const result = read.ok ? verify(read, accept, batch.counters, start) : read;
-    results[i] = result;
-    if (ivWords !== undefined && result.ok) {
-      const counters = batch.counters;
-      ivWords[4 * i] = counters.readUInt32BE(start);
-      ivWords[4 * i + 1] = counters.readUInt32BE(start + 4);
-      ivWords[4 * i + 2] = counters.readUInt32BE(start + 8);
-      ivWords[4 * i + 3] = counters.readUInt32BE(start + 12);
-    }
+  return { batch, firstBlock, ciphertextBytes };
+}
+
+/** The decrypted plaintext at [start, end) of the batch, read the fast way when its bytes allow it. */
+export function readDecrypted(batch: CtrBatch, start: number, end: number): LegacyPlaintext | Rejection {
+  const text = batch.data.toString('utf8', start, end);
+  return (isPlain(batch, start, end) ? readCanonicalPlaintext(text) : undefined) ?? readPlaintext(text);
+}
+
+/** The variant of `accept` whose secret_key the plaintext carries, or undefined: integrity failed. */
+export function matchingVariant(
+  read: LegacyPlaintext,
+  accept: readonly LegacyHashVariant[],
+): LegacyHashVariant | undefined {
+  for (const variant of accept) {
+    if (hash('sha256', hashInput(read.message, variant, read.plain), 'hex') === read.secretKey) return variant;
   }
-  return results;
+  return undefined;
 }
 
 /**
@@ -210,15 +245,7 @@ function verify(
   counters: Buffer,
   ivOffset: number,
 ): LegacyOpenResult {
-  for (const variant of accept) {
-    if (hash('sha256', hashInput(read.message, variant, read.plain), 'hex') === read.secretKey) {
-      return {
-        ok: true,
-        message: read.message,
-        ivHex: counters.toString('hex', ivOffset, ivOffset + IV_BYTES),
-        variant,
-      };
-    }
-  }
-  return reject('legacy_integrity_failed');
+  const variant = matchingVariant(read, accept);
+  if (variant === undefined) return reject('legacy_integrity_failed');
+  return { ok: true, message: read.message, ivHex: counters.toString('hex', ivOffset, ivOffset + IV_BYTES), variant };
 }

@@ -6,6 +6,8 @@
  */
 import {
   legacyKey,
+  legacyLineTokenCount,
+  openLegacyLine,
   openLegacyToken,
   openLegacyTokens,
   ProtocolError,
@@ -288,6 +290,82 @@ describe('openLegacyTokens', () => {
       'legacy_bad_token',
       'ok',
     ]);
+  });
+});
+
+describe('openLegacyLine', () => {
+  /** A line's bytes: tokens (any text, UTF-8) joined by bars, or raw bytes now and then. */
+  const lineBytes = fc.oneof(
+    { weight: 6, arbitrary: fc.array(token, { maxLength: 12 }).map((tokens) => Buffer.from(tokens.join('|'), 'utf8')) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 400 }).map((bytes) => Buffer.from(bytes)) },
+  );
+
+  function check(line: Buffer, accept: readonly LegacyHashVariant[]): void {
+    const opening = openLegacyLine(line, KEY, accept);
+    const tokens = line.length === 0 ? [] : line.toString('latin1').split('|');
+    const reference = openLegacyTokens(tokens, KEY, accept);
+    expect(opening.results).toHaveLength(tokens.length);
+    expect(legacyLineTokenCount(line)).toBe(tokens.length);
+    let start = 0;
+    reference.forEach((expected, i) => {
+      const got = opening.results[i];
+      const end = opening.tokenEnds[i] as number;
+      // Token i's bytes are the latin1 token the reference opened.
+      expect(line.toString('latin1', start, end)).toBe(tokens[i]);
+      const jsonStart = i === 0 ? 0 : (opening.messageJsonEnds[i - 1] as number);
+      const json = opening.messageJson.toString('utf8', jsonStart, opening.messageJsonEnds[i]);
+      if (expected.ok) {
+        const { name, origin, destination } = expected.message;
+        expect(got).toEqual({
+          ok: true,
+          message: expected.message,
+          variant: expected.variant,
+          plain: got?.ok === true && got.plain,
+        });
+        expect(json).toBe(JSON.stringify({ name, origin, destination }));
+        if (got?.ok === true && got.plain) {
+          expect(json).toBe(`{"name":"${name}","origin":"${origin}","destination":"${destination}"}`);
+        }
+        const words = [0, 1, 2, 3].map((w) => opening.ivWords[4 * i + w]);
+        expect(
+          Buffer.from(new Uint32Array(words.map((w) => w as number)).buffer)
+            .swap32()
+            .toString('hex'),
+        ).toBe(expected.ivHex);
+      } else {
+        expect(got).toEqual(expected);
+        expect(json).toBe('');
+      }
+      start = end + 1;
+    });
+  }
+
+  it('opens every token as openLegacyTokens opens the latin1 text split at bars, and gives its JSON', () => {
+    fc.assert(
+      fc.property(lineBytes, acceptLists, (line, accept) => check(line, accept)),
+      { numRuns: 400 },
+    );
+  });
+
+  it("gives the seed emitter's messages as the plaintext minus its secret_key", () => {
+    const messages = [
+      { name: 'Jack Reacher', origin: 'Bengaluru', destination: 'Mumbai' },
+      { name: 'Zoë 😀', origin: '', destination: 'a|b' },
+      { name: 'q"uote', origin: 'back\\slash', destination: 'ctl\u0001' },
+    ];
+    const line = Buffer.from(messages.map((m) => sealLegacyToken(m, KEY)).join('|'), 'latin1');
+    const opening = openLegacyLine(line, KEY);
+    expect(opening.results.map((r) => r.ok && r.plain)).toEqual([true, true, false]);
+    expect(opening.messageJson.toString('utf8')).toBe(messages.map((m) => JSON.stringify(m)).join(''));
+    check(line, ['sorted', 'insertion']);
+  });
+
+  it('has no token in an empty line, and an empty token wherever two bars meet', () => {
+    expect(openLegacyLine(Buffer.alloc(0), KEY).results).toEqual([]);
+    const good = sealLegacyToken({ name: 'a', origin: 'b', destination: 'c' }, KEY);
+    const opening = openLegacyLine(Buffer.from(`|${good}||`, 'latin1'), KEY);
+    expect(opening.results.map((r) => r.ok)).toEqual([false, true, false, false]);
+    expect([...opening.tokenEnds]).toEqual([0, 1 + good.length, 2 + good.length, 3 + good.length]);
   });
 });
 

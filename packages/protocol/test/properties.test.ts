@@ -15,6 +15,7 @@ import {
   type DecodeItem,
   type Frame,
   type LineItem,
+  type ByteLineItem,
   type ReasonCode,
   type Reading,
 } from '@sealstream/protocol';
@@ -182,6 +183,20 @@ describe('properties', () => {
             Buffer.byteLength(line) > maxLineBytes ? 'TOO_LONG' : line.replace(/\r$/, ''),
           );
           expect(expected.map((item) => (item.ok ? item.line : 'TOO_LONG'))).toEqual(lines);
+          // As bytes: the same lines (their UTF-8 text is the line), the same rejects, for any chunking.
+          const splitBytes = (pieces: readonly Buffer[]): ByteLineItem[] => {
+            const splitter = new LineSplitter({ maxLineBytes });
+            const items = pieces.flatMap((piece) => splitter.pushBytes(piece));
+            return [...items, ...splitter.endBytes()];
+          };
+          const asBytes = splitBytes(chunks);
+          expect(asBytes.map((item) => (item.ok ? item.bytes.toString('utf8') : item))).toEqual(
+            expected.map((item) => (item.ok ? item.line : item)),
+          );
+          // Each line's bytes are its own: not a view of a chunk or of the splitter's reused store.
+          for (const item of asBytes) {
+            if (item.ok) expect(item.bytes.buffer.byteLength).toBe(item.bytes.length);
+          }
         },
       ),
       { numRuns: 1000 },

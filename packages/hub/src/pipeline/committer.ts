@@ -28,6 +28,7 @@ import { splitRefusedBatch, type ReadingFate } from './commit-splitter.js';
 import type {
   CommitBatch,
   CommitResult,
+  CopyPart,
   DeadLetter,
   PipelineMetrics,
   ReadingStore,
@@ -41,6 +42,11 @@ export interface Submission {
   readonly deadLetters: readonly DeadLetter[];
   /** Refusals counted but not kept (over the dead-letter budget); they ride along with this commit. */
   readonly refusalCounts?: readonly RefusalCount[];
+  /**
+   * The strict COPY rows of `readings` (copy-rows.ts), when whoever opened them already wrote them (a
+   * legacy line, in a worker thread): the store sends these bytes instead of formatting the readings.
+   */
+  readonly copyRows?: Uint8Array;
 }
 
 /** A reading of a submission that the store refused for its data; `index` is its position in the submission. */
@@ -219,13 +225,23 @@ export class Committer extends EventEmitter<CommitterEvents> {
     const readings: VerifiedReading[] = [];
     const deadLetters: DeadLetter[] = [];
     const refusalCounts: RefusalCount[] = [];
+    const copyParts: CopyPart[] = [];
+    let withRows = 0;
     for (const pending of batch) {
-      for (const reading of pending.submission.readings) readings.push(reading);
-      for (const letter of pending.submission.deadLetters) deadLetters.push(letter);
-      for (const tally of pending.submission.refusalCounts ?? []) refusalCounts.push(tally);
+      const { submission } = pending;
+      for (const reading of submission.readings) readings.push(reading);
+      for (const letter of submission.deadLetters) deadLetters.push(letter);
+      for (const tally of submission.refusalCounts ?? []) refusalCounts.push(tally);
+      if (submission.readings.length === 0) continue;
+      copyParts.push({ readings: submission.readings.length, rows: submission.copyRows });
+      if (submission.copyRows !== undefined) withRows += 1;
     }
-    const commitBatch: CommitBatch =
-      refusalCounts.length === 0 ? { readings, deadLetters } : { readings, deadLetters, refusalCounts };
+    const commitBatch: CommitBatch = {
+      readings,
+      deadLetters,
+      ...(refusalCounts.length === 0 ? {} : { refusalCounts }),
+      ...(withRows === 0 ? {} : { copyParts }),
+    };
     const deadline = this.now() + this.options.retryDeadlineMs;
     let delay = this.options.retryInitialMs ?? 100;
     for (let attempt = 1; ; attempt += 1) {

@@ -19,13 +19,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import {
-  fromWireAnswer,
-  runLegacyOpenJob,
-  type LegacyOpenJob,
-  type OpenedLegacyTokens,
-  type WireAnswer,
-} from './legacy-open-job.js';
+import { runLegacyOpenJob, type LegacyOpenAnswer, type LegacyOpenJob } from './legacy-open-job.js';
 
 export interface LegacyOpenPoolOptions {
   /** Worker threads (at least 1). */
@@ -54,10 +48,10 @@ export interface LegacyOpenPoolStats {
 interface Entry {
   readonly id: number;
   readonly job: LegacyOpenJob;
-  readonly resolve: (opened: OpenedLegacyTokens) => void;
+  readonly resolve: (opened: LegacyOpenAnswer) => void;
   readonly reject: (error: Error) => void;
   outcome:
-    | { readonly ok: true; readonly opened: OpenedLegacyTokens }
+    | { readonly ok: true; readonly opened: LegacyOpenAnswer }
     | { readonly ok: false; readonly error: Error }
     | undefined;
 }
@@ -71,7 +65,7 @@ interface Slot {
 
 interface Answer {
   readonly id: number;
-  readonly answer: WireAnswer;
+  readonly answer: LegacyOpenAnswer;
 }
 
 const DEFAULT_QUEUE_PER_WORKER = 64;
@@ -108,8 +102,8 @@ export class LegacyOpenPool {
   }
 
   /** Opens one line's tokens; settles after every earlier open() has. */
-  open(job: LegacyOpenJob): Promise<OpenedLegacyTokens> {
-    return new Promise<OpenedLegacyTokens>((resolve, reject) => {
+  open(job: LegacyOpenJob): Promise<LegacyOpenAnswer> {
+    return new Promise<LegacyOpenAnswer>((resolve, reject) => {
       const entry: Entry = { id: this.nextId++, job, resolve, reject, outcome: undefined };
       this.order.push(entry);
       const live = this.slots.some((slot) => !slot.lost);
@@ -180,7 +174,7 @@ export class LegacyOpenPool {
     // Unknown: already answered inline after this worker was given up for lost.
     if (entry !== undefined && entry.outcome === undefined) {
       this.byId.delete(entry.id);
-      entry.outcome = { ok: true, opened: fromWireAnswer(answer.answer) };
+      entry.outcome = { ok: true, opened: answer.answer };
     }
     this.dispatch();
     this.deliver();

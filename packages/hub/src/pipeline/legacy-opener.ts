@@ -6,13 +6,21 @@
  * random IV (unique per message with overwhelming probability), and its timestamp is the receive time.
  * A repeated IV is a replay of a captured token and is refused.
  */
-import { isStorableText, openLegacyTokens, type LegacyHashVariant, type ReasonCode } from '@sealstream/protocol';
-import type { LegacyOpenJob, OpenedLegacyTokens } from './legacy-open-job.js';
+import type { LegacyHashVariant, ReasonCode } from '@sealstream/protocol';
+import {
+  legacyLineOf,
+  runLegacyOpenJob,
+  seqFromIvWords,
+  type LegacyOpenAnswer,
+  type LegacyOpenJob,
+} from './legacy-open-job.js';
 import type { VerifiedReading } from './ports.js';
+
+export { seqFromIvWords } from './legacy-open-job.js';
 
 /** What opens lines off this thread (LegacyOpenPool); answers must come back in call order. */
 export interface LegacyLinePool {
-  open(job: LegacyOpenJob): Promise<OpenedLegacyTokens>;
+  open(job: LegacyOpenJob): Promise<LegacyOpenAnswer>;
 }
 
 /** What the opener needs from a replay window (Iv16ReplayWindow in the pipeline). */
@@ -37,116 +45,204 @@ export interface TokenRefusal {
   readonly raw: Uint8Array;
 }
 
+/** The tokens of a line, read from its bytes only when someone asks (a refusal, a forget). */
+export class LineTokens {
+  constructor(
+    private readonly line: Uint8Array,
+    private readonly tokenEnds: Uint32Array,
+  ) {}
+
+  get count(): number {
+    return this.tokenEnds.length;
+  }
+
+  /** Token i's bytes, a copy (a dead letter keeps them; the line is not kept alive by them). */
+  raw(i: number): Buffer {
+    const [start, end] = this.range(i);
+    return Buffer.from(this.line.subarray(start, end));
+  }
+
+  /** Token i as text, one character per byte (latin1). */
+  text(i: number): string {
+    const [start, end] = this.range(i);
+    return Buffer.from(this.line.buffer, this.line.byteOffset + start, end - start).toString('latin1');
+  }
+
+  /** The IV of token i, lower-cased: its first 32 characters (call only for a token that opened). */
+  ivHex(i: number): string {
+    return this.text(i).slice(0, 32).toLowerCase();
+  }
+
+  private range(i: number): readonly [number, number] {
+    const start = i === 0 ? 0 : (this.tokenEnds[i - 1] as number) + 1;
+    return [start, this.tokenEnds[i] ?? start];
+  }
+}
+
 export interface LegacyLineOutcome {
   readonly readings: VerifiedReading[];
   /** Parallel to `readings`: the position of each one's token in the line (its raw bytes, if the store refuses it). */
   readonly tokenOf: number[];
   readonly refused: TokenRefusal[];
+  readonly tokens: LineTokens;
+  /**
+   * The strict COPY rows of `readings`, in order (copy-rows.ts), made where the line was opened; absent
+   * when they could not be (the store then formats the readings itself).
+   */
+  readonly copyRows?: Uint8Array;
 }
 
 export class LegacyOpener {
   private readonly now: () => number;
-  /** Scratch for the IVs of a line as words (4 per token), grown to the longest line seen. */
-  private ivWords = new Uint32Array(4 * 512);
 
   constructor(private readonly options: LegacyOpenerOptions) {
     this.now = options.now ?? Date.now;
   }
 
   /**
+   * Opens a line on this thread. Tokens are byte strings without `|` (see legacyLineOf).
+   *
    * `redrive` skips the IV window: an operator re-driving a dead letter, at `receivedAt` = when the
    * letter first arrived. The reading's key is (device, ts, seq) with ts the receive time, so the letter's
    * own time (not now) and the IV-derived seq make a repeated re-drive a duplicate, not a new copy.
    */
   openLine(tokens: readonly string[], mode: 'live' | 'redrive' = 'live', receivedAt = this.now()): LegacyLineOutcome {
-    if (this.ivWords.length < 4 * tokens.length) this.ivWords = new Uint32Array(4 * tokens.length);
-    // The whole line at once: one AES call for every token's keystream (see openLegacyTokens).
-    const results = openLegacyTokens(tokens, this.options.key, this.options.acceptVariants, this.ivWords);
-    return this.judgeLine(tokens, { results, ivWords: this.ivWords }, mode, receivedAt);
+    return this.openBytes(legacyLineOf(tokens), mode, receivedAt);
+  }
+
+  /** openLine for a line's bytes after `DATA:` (tokens separated by `|`). */
+  openBytes(line: Uint8Array, mode: 'live' | 'redrive' = 'live', receivedAt = this.now()): LegacyLineOutcome {
+    return this.judgeLine(line, runLegacyOpenJob(this.job(line, receivedAt)), mode, receivedAt);
   }
 
   /**
    * A live line opened by `pool` (worker threads) instead of on this thread. The pool answers in call
    * order, so lines are judged against the replay window, and stamped, in the order they arrived.
    */
-  async openLineWith(pool: LegacyLinePool, tokens: readonly string[]): Promise<LegacyLineOutcome> {
+  async openLineWith(pool: LegacyLinePool, tokens: readonly string[] | Uint8Array): Promise<LegacyLineOutcome> {
     const receivedAt = this.now();
-    const line = await pool.open({ tokens, key: this.options.key, accept: this.options.acceptVariants });
-    return this.judgeLine(tokens, line, 'live', receivedAt);
+    const line = tokens instanceof Uint8Array ? tokens : legacyLineOf(tokens);
+    const answer = await pool.open(this.job(line, receivedAt));
+    return this.judgeLine(line, answer, 'live', receivedAt);
   }
 
   /**
-   * Forgets the IVs of tokens this opener took (live) that were not taken after all (refused
-   * state_unavailable, or not committed): their resend is not a replay. A token starts with its IV.
+   * Forgets the IVs (32 hex characters) of tokens this opener took (live) that were not taken after all
+   * (refused state_unavailable, or not committed): their resend is not a replay.
    */
-  forgetTokens(tokens: readonly string[]): void {
-    for (const token of tokens) {
+  forgetIvs(ivs: readonly string[]): void {
+    for (const iv of ivs) {
       try {
-        this.options.ivWindow.forget(token.slice(0, 32));
+        this.options.ivWindow.forget(iv);
       } catch {
         // not an IV: the token was never recorded
       }
     }
   }
 
+  private job(line: Uint8Array, receivedAt: number): LegacyOpenJob {
+    return {
+      line,
+      key: this.options.key,
+      accept: this.options.acceptVariants,
+      device: this.options.device,
+      receivedAt,
+    };
+  }
+
   /**
-   * Turns each opened token into a reading or a refusal: the per-token rules, in one place whichever
-   * thread opened the line.
+   * Turns each opened token into a reading or a refusal: the per-token rules that need this thread's
+   * state (the replay window), in one place whichever thread opened the line.
    */
   private judgeLine(
-    tokens: readonly string[],
-    line: OpenedLegacyTokens,
+    line: Uint8Array,
+    answer: LegacyOpenAnswer,
     mode: 'live' | 'redrive',
     receivedAt: number,
   ): LegacyLineOutcome {
-    const { results, ivWords } = line;
+    const { fields, ends, opened, ivWords, refusals, rows, rowEnds } = answer;
+    const tokens = new LineTokens(line, answer.tokenEnds);
     const readings: VerifiedReading[] = [];
     const tokenOf: number[] = [];
     const refused: TokenRefusal[] = [];
-    for (let i = 0; i < results.length; i += 1) {
-      const opened = results[i];
-      const token = tokens[i];
-      if (opened === undefined || token === undefined) continue;
-      if (!opened.ok) {
-        refused.push({ reason: opened.reason, detail: opened.detail, raw: Buffer.from(token, 'latin1') });
+    const device = this.options.device;
+    // Rows of tokens refused here (replays) are cut out of `rows`; none, usually.
+    let keptRows: Array<readonly [number, number]> | undefined;
+    let refusal = 0;
+    let start = 0;
+    for (let i = 0; i < opened.length; i += 1) {
+      if (opened[i] !== 1) {
+        const [reason, detail] = refusals[refusal] as readonly [ReasonCode, string];
+        refusal += 1;
+        refused.push({ reason, detail, raw: tokens.raw(i) });
         continue;
       }
-      // The seed's fields are free text and JSON escapes reach them (\u0000, \ud800): PostgreSQL cannot store
-      // those, and one such reading failed its whole batch's commit. Refused alone, like a native reading.
-      const { name, origin, destination } = opened.message;
-      if (!isStorableText(name) || !isStorableText(origin) || !isStorableText(destination)) {
-        refused.push({
-          reason: 'unstorable_text',
-          detail: 'name, origin or destination contains a NUL character or an unpaired surrogate',
-          raw: Buffer.from(token, 'latin1'),
-        });
-        continue;
-      }
+      const nameEnd = ends[3 * i] as number;
+      const originEnd = ends[3 * i + 1] as number;
+      const end = ends[3 * i + 2] as number;
+      const fieldsStart = start;
+      start = end;
       // Checked after integrity so a forged token cannot occupy a slot in the window.
       const w0 = ivWords[4 * i] as number;
       const w1 = ivWords[4 * i + 1] as number;
-      const w2 = ivWords[4 * i + 2] as number;
-      const w3 = ivWords[4 * i + 3] as number;
-      if (mode === 'live' && !this.options.ivWindow.firstSightingWords(w0, w1, w2, w3)) {
+      if (
+        mode === 'live' &&
+        !this.options.ivWindow.firstSightingWords(w0, w1, ivWords[4 * i + 2] as number, ivWords[4 * i + 3] as number)
+      ) {
         refused.push({
           reason: 'legacy_replayed_token',
           detail: 'a token with this IV was already received',
-          raw: Buffer.from(token, 'latin1'),
+          raw: tokens.raw(i),
         });
+        keptRows ??= keptRowsBefore(readings.length, tokenOf, rowEnds);
         continue;
       }
       readings.push({
-        device: this.options.device,
+        device,
         seq: seqFromIvWords(w0, w1),
         ts: receivedAt,
-        data: { name, origin, destination },
+        data: {
+          name: fields.slice(fieldsStart, nameEnd),
+          origin: fields.slice(nameEnd, originEnd),
+          destination: fields.slice(originEnd, end),
+        },
         source: 'legacy',
         receivedAt,
       });
       tokenOf.push(i);
+      keptRows?.push([i === 0 ? 0 : (rowEnds[i - 1] as number), rowEnds[i] as number]);
     }
-    return { readings, tokenOf, refused };
+    if (rows === null) return { readings, tokenOf, refused, tokens };
+    const copyRows = keptRows === undefined ? rows : gather(rows, keptRows);
+    return { readings, tokenOf, refused, tokens, copyRows };
   }
+}
+
+/** The row ranges of the readings taken so far (tokens tokenOf[0..taken)). */
+function keptRowsBefore(
+  taken: number,
+  tokenOf: readonly number[],
+  rowEnds: Uint32Array,
+): Array<readonly [number, number]> {
+  const ranges: Array<readonly [number, number]> = [];
+  for (let r = 0; r < taken; r += 1) {
+    const i = tokenOf[r] as number;
+    ranges.push([i === 0 ? 0 : (rowEnds[i - 1] as number), rowEnds[i] as number]);
+  }
+  return ranges;
+}
+
+/** The given byte ranges of `rows`, concatenated. */
+function gather(rows: Uint8Array, ranges: ReadonlyArray<readonly [number, number]>): Uint8Array {
+  let length = 0;
+  for (const [from, to] of ranges) length += to - from;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const [from, to] of ranges) {
+    out.set(rows.subarray(from, to), at);
+    at += to - from;
+  }
+  return out;
 }
 
 /** First 53 bits of the IV as a safe integer. */
@@ -154,9 +250,4 @@ export function seqFromIv(ivHex: string): number {
   const high = Number.parseInt(ivHex.slice(0, 8), 16); // 32 bits
   const low = Number.parseInt(ivHex.slice(8, 14), 16) >>> 3; // 21 of the next 24 bits
   return high * 2 ** 21 + low;
-}
-
-/** seqFromIv for an IV given as big-endian words: all 32 bits of the first, the top 21 of the second. */
-export function seqFromIvWords(w0: number, w1: number): number {
-  return w0 * 2 ** 21 + (w1 >>> 11);
 }

@@ -20,6 +20,7 @@ import { IvReplayWindow } from './iv-replay-window.js';
 import { Iv16ReplayWindow } from './iv16-replay-window.js';
 import type { KeyEntry, KeyResolver } from './keyring.js';
 import { LegacyOpener, type LegacyLineOutcome, type LegacyLinePool } from './legacy-opener.js';
+import { legacyLineOf } from './legacy-open-job.js';
 import { MetricBound, type MetricBoundOptions } from './metric-bound.js';
 import { RefusalTally } from './refusal-tally.js';
 import { forgetShared, sharedSightings } from './shared-replay-check.js';
@@ -442,28 +443,35 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     return { outcome: 'refused', ...counts, reason: letter.reason, detail: 'no reading of it passed the checks' };
   }
 
-  /** Opens and submits the tokens of one legacy DATA line. Legacy senders get no acknowledgement. */
+  /**
+   * Opens and submits the tokens of one legacy DATA line. Legacy senders get no acknowledgement.
+   * Tokens are byte strings without `|` (legacyLineOf); handleLegacyLine takes the line's bytes.
+   */
   async handleLegacyTokens(tokens: readonly string[], peer: string): Promise<SubmitResult> {
-    if (this.legacyOpener === undefined) throw new Error('legacy protocol is not configured');
+    return this.handleLegacyLine(legacyLineOf(tokens), peer);
+  }
+
+  /** Opens and submits one legacy DATA line: its bytes after `DATA:`, tokens separated by `|`. */
+  async handleLegacyLine(line: Uint8Array, peer: string): Promise<SubmitResult> {
+    const opener = this.legacyOpener;
+    if (opener === undefined) throw new Error('legacy protocol is not configured');
     const pool = this.options.legacyPool;
     const shared = this.options.shared;
     // Lines being opened or checked are tracked so close() commits lines that were read, not only queued ones.
-    let outcome =
-      pool === undefined
-        ? this.legacyOpener.openLine(tokens)
-        : await this.tracked(this.legacyOpener.openLineWith(pool, tokens));
+    let outcome = pool === undefined ? opener.openBytes(line) : await this.tracked(opener.openLineWith(pool, line));
     let sharedIds: string[] = [];
     if (shared !== undefined && outcome.readings.length > 0) {
-      sharedIds = outcome.tokenOf.map((index) => legacyIvId(tokens[index] ?? ''));
-      outcome = await this.tracked(this.checkSharedLegacy(outcome, tokens, sharedIds, shared.legacyIvs));
-      sharedIds = outcome.tokenOf.map((index) => legacyIvId(tokens[index] ?? ''));
+      sharedIds = outcome.tokenOf.map((index) => outcome.tokens.ivHex(index));
+      outcome = await this.tracked(this.checkSharedLegacy(outcome, sharedIds, shared.legacyIvs));
+      sharedIds = outcome.tokenOf.map((index) => outcome.tokens.ivHex(index));
     }
     const deadLetters: DeadLetter[] = [];
     this.refuseAll(outcome.refused, 'legacy', peer, deadLetters);
-    const result = await this.submit(outcome.readings, deadLetters);
+    const taken = outcome;
+    const result = await this.submit(taken.readings, deadLetters, taken.copyRows);
     // Not committed: a resend of the same tokens (to this hub or any other) is not a replay.
     if (!result.ok) {
-      this.legacyOpener.forgetTokens(outcome.tokenOf.map((index) => tokens[index] ?? ''));
+      opener.forgetIvs(taken.tokenOf.map((index) => taken.tokens.ivHex(index)));
       if (shared !== undefined) forgetShared(shared.legacyIvs, sharedIds);
     }
     if (result.ok && result.refused !== undefined) {
@@ -471,7 +479,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
         result.refused.map(({ index, detail }) => ({
           device: this.options.legacy?.device ?? null,
           detail,
-          raw: Buffer.from(tokens[outcome.tokenOf[index] as number] ?? '', 'latin1'),
+          raw: taken.tokens.raw(taken.tokenOf[index] as number),
         })),
         'legacy',
         peer,
@@ -497,7 +505,6 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
    */
   private async checkSharedLegacy(
     outcome: LegacyLineOutcome,
-    tokens: readonly string[],
     ids: readonly string[],
     window: SharedReplayWindow,
   ): Promise<LegacyLineOutcome> {
@@ -505,7 +512,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     // Not checked, so not taken: forgotten here (and in Redis, if it recorded them after all), so the
     // sender's resend is not refused as a replay.
     if (fresh === null) {
-      this.legacyOpener?.forgetTokens(outcome.tokenOf.map((index) => tokens[index] ?? ''));
+      this.legacyOpener?.forgetIvs(ids);
       forgetShared(window, ids);
     }
     const readings = [];
@@ -524,10 +531,14 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
           fresh === null
             ? 'the shared replay window could not be reached'
             : 'a token with this IV was already received by another hub',
-        raw: Buffer.from(tokens[index] ?? '', 'latin1'),
+        raw: outcome.tokens.raw(index),
       });
     }
-    return { readings, tokenOf, refused };
+    // The rows were made for every reading; with some refused here the store formats the rest itself.
+    const copyRows = readings.length === outcome.readings.length ? outcome.copyRows : undefined;
+    return copyRows === undefined
+      ? { readings, tokenOf, refused, tokens: outcome.tokens }
+      : { readings, tokenOf, refused, tokens: outcome.tokens, copyRows };
   }
 
   /**
@@ -618,11 +629,15 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private async submit(
     readings: readonly VerifiedReading[],
     deadLetters: readonly DeadLetter[],
+    copyRows?: Uint8Array,
   ): Promise<SubmitResult> {
     const refusalCounts = this.refusalTally.take();
-    const result = await this.committer.submit(
-      refusalCounts.length === 0 ? { readings, deadLetters } : { readings, deadLetters, refusalCounts },
-    );
+    const result = await this.committer.submit({
+      readings,
+      deadLetters,
+      ...(refusalCounts.length === 0 ? {} : { refusalCounts }),
+      ...(copyRows === undefined ? {} : { copyRows }),
+    });
     if (!result.ok) for (const tally of refusalCounts) this.refusalTally.restore(tally);
     return result;
   }
@@ -657,11 +672,6 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       }
     }
   }
-}
-
-/** The shared-window id of a legacy token: its IV, lower-cased (the same IV in either case is one IV). */
-function legacyIvId(token: string): string {
-  return token.slice(0, 32).toLowerCase();
 }
 
 /** A reading as its sender wrote it (device, seq, ts, data), for the dead letter of a reading the store refused. */

@@ -48,6 +48,17 @@ export interface CommitBatch {
   readonly deadLetters: readonly DeadLetter[];
   /** Counted in the minute rollups like dead letters, but nothing is stored for them. */
   readonly refusalCounts?: readonly RefusalCount[];
+  /**
+   * `readings` in consecutive parts (their counts add up to all of them), each with its strict COPY rows
+   * (copy-rows.ts) where they were made in advance; absent when no part has them.
+   */
+  readonly copyParts?: readonly CopyPart[];
+}
+
+/** Some consecutive readings of a commit batch, and their strict COPY rows if made in advance. */
+export interface CopyPart {
+  readonly readings: number;
+  readonly rows: Uint8Array | undefined;
 }
 
 export interface CommitResult {

@@ -16,6 +16,9 @@ import type { DeadLetter, VerifiedReading } from '../pipeline/ports.js';
 import { insertJournalRows } from './rollup-statements.js';
 import { placeholders, type Statement } from './statement.js';
 import { bytesToHex, storableText } from './sql-values.js';
+import { copyJson, IsoMillis, isExactMs, readingCopyRow } from '../pipeline/copy-rows.js';
+
+export { MAX_EXACT_MS, READING_COLUMNS } from '../pipeline/copy-rows.js';
 
 /**
  * Small batches (the low-latency case: an idle hub commits every frame at once) skip COPY: the batch
@@ -23,18 +26,6 @@ import { bytesToHex, storableText } from './sql-values.js';
  * Large batches go through COPY, whose per-row cost is lower.
  */
 export const SMALL_BATCH_ROWS = 1000;
-
-/**
- * Largest ms time the strict COPY writes as ISO text. Below it, to_timestamp(ms / 1000.0) — what the
- * lenient path and older builds wrote — is exact to the microsecond, so both paths produce the same
- * key for the same reading (checked over millions of values up to 2^42 ms; differences start near
- * 8.6e12 ms, year 2242). Readings outside [0, this] take the lenient path.
- */
-export const MAX_EXACT_MS = 4_000_000_000_000;
-
-function isExactMs(ms: number): boolean {
-  return Number.isInteger(ms) && ms >= 0 && ms <= MAX_EXACT_MS;
-}
 
 /** True when every reading's times can be written as ISO text without changing the stored instant. */
 export function strictlyStorable(readings: readonly VerifiedReading[]): boolean {
@@ -46,49 +37,13 @@ export function strictlyStorable(readings: readonly VerifiedReading[]): boolean 
 }
 
 /**
- * ISO-8601 UTC text of a whole-millisecond time, e.g. 2026-11-23T10:38:45.123Z. Readings of one batch
- * share a few seconds, so the `YYYY-MM-DDTHH:MM:SS.` prefix is cached per second (two slots: device
- * times and receive times alternate); Date#toISOString per row costs several times more.
- */
-class IsoMillis {
-  private seconds = [Number.NaN, Number.NaN];
-  private prefixes = ['', ''];
-  private next = 0;
-
-  format(ms: number): string {
-    const second = Math.floor(ms / 1000);
-    const rest = ms - second * 1000;
-    const tail = rest < 10 ? `00${rest}Z` : rest < 100 ? `0${rest}Z` : `${rest}Z`;
-    if (this.seconds[0] === second) return (this.prefixes[0] as string) + tail;
-    if (this.seconds[1] === second) return (this.prefixes[1] as string) + tail;
-    const prefix = new Date(second * 1000).toISOString().slice(0, 20);
-    this.seconds[this.next] = second;
-    this.prefixes[this.next] = prefix;
-    this.next = 1 - this.next;
-    return prefix + tail;
-  }
-}
-
-/** COPY text of one jsonb value: JSON has no raw tabs or newlines, so only backslashes need doubling. */
-function copyJson(data: unknown): string {
-  const json = JSON.stringify(data);
-  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
-}
-
-/** Columns of the strict COPY, in the order of readingCopyText's fields. */
-export const READING_COLUMNS = ['device_id', 'seq', 'ts', 'received_at', 'source', 'data'] as const;
-
-/**
- * The batch in COPY text format for `readings` itself. Device ids and sources are restricted to
- * characters that need no escaping. Call only when strictlyStorable(readings).
+ * The batch in COPY text format for `readings` itself (rows: copy-rows.ts). Call only when
+ * strictlyStorable(readings).
  */
 export function readingCopyText(readings: readonly VerifiedReading[]): string {
   const iso = new IsoMillis();
   let text = '';
-  for (let i = 0; i < readings.length; i += 1) {
-    const r = readings[i] as VerifiedReading;
-    text += `${r.device}\t${r.seq}\t${iso.format(r.ts)}\t${iso.format(r.receivedAt)}\t${r.source}\t${copyJson(r.data)}\n`;
-  }
+  for (let i = 0; i < readings.length; i += 1) text += readingCopyRow(readings[i] as VerifiedReading, iso);
   return text;
 }
 

@@ -113,7 +113,9 @@ export class PgliteExecutor implements SqlExecutor {
         query: async (text, params = []) => (await tx.query<SqlRow>(text, [...params])).rows,
         copyText: async (table, columns, text) => {
           // PGlite reads COPY input from a Blob handed over as the virtual file /dev/blob.
-          await tx.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([text]) });
+          await tx.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], {
+            blob: new Blob(typeof text === 'string' ? [text] : [...text]),
+          });
         },
       }),
     );

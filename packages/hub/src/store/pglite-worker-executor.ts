@@ -203,7 +203,9 @@ export class PgliteWorkerExecutor implements SqlExecutor {
       try {
         result = await work({
           query: (text, params = []) => this.call({ op: 'query', text, params: [...params] }),
-          copyText: async (table, columns, data) => {
+          copyText: async (table, columns, text) => {
+            // The worker protocol carries text; chunks of UTF-8 are joined back into it.
+            const data = typeof text === 'string' ? text : Buffer.concat(text).toString('utf8');
             await this.call({ op: 'copy', text: `COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, data });
           },
         });

@@ -145,7 +145,8 @@ export class PostgresExecutor implements SqlExecutor {
         query: async (text, params = []) => (await client.query<SqlRow>(text, [...params])).rows,
         copyText: async (table, columns, text) => {
           const sink = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
-          await pipeline(Readable.from([text]), sink);
+          // Chunks go out as they are: no string to encode on the event loop.
+          await pipeline(Readable.from(typeof text === 'string' ? [text] : text), sink);
         },
       });
       await client.query('COMMIT');

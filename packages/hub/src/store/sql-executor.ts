@@ -16,9 +16,10 @@ export interface SqlQueryable {
 export interface SqlTransaction extends SqlQueryable {
   /**
    * Bulk-loads rows given in COPY text format (tab-separated fields, one row per line, already escaped)
-   * into `table (columns)`. COPY is the cheapest way into PostgreSQL on both drivers.
+   * into `table (columns)`: as a string, or as its UTF-8 bytes in consecutive chunks (each ending at a
+   * row's end). COPY is the cheapest way into PostgreSQL on both drivers.
    */
-  copyText(table: string, columns: readonly string[], text: string): Promise<void>;
+  copyText(table: string, columns: readonly string[], text: string | readonly Uint8Array[]): Promise<void>;
 }
 
 /** How a statement may be run. */

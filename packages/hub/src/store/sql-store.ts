@@ -23,6 +23,7 @@ import type {
   StoreTotals,
   StoredReading,
   VerifiedReading,
+  CopyPart,
 } from '../pipeline/ports.js';
 import {
   CREATE_READING_STAGE,
@@ -444,7 +445,7 @@ export class SqlReadingStore implements ReadingStore {
     } else {
       const statement = combineWrites(secondary);
       // Built before BEGIN, so the transaction (and its locks) does not wait for the hub's CPU.
-      const text = readingCopyText(readings);
+      const text = batch.copyParts === undefined ? readingCopyText(readings) : copyChunks(readings, batch.copyParts);
       await this.executor.transaction(async (tx) => {
         await tx.copyText('readings', READING_COLUMNS, text);
         if (statement !== null) await run(tx, statement);
@@ -519,6 +520,24 @@ function textBytes(texts: readonly string[]): number {
   let bytes = 0;
   for (const text of texts) bytes += text.length; // JSON of ASCII ids and names: UTF-16 units ≈ bytes
   return bytes;
+}
+
+/**
+ * The batch's COPY text as byte chunks: the rows made in advance as they are, the other parts formatted
+ * here. The parts must cover the readings exactly (the committer makes them so); if not, none is used.
+ */
+function copyChunks(readings: readonly VerifiedReading[], parts: readonly CopyPart[]): string | Uint8Array[] {
+  let total = 0;
+  for (const part of parts) total += part.readings;
+  if (total !== readings.length) return readingCopyText(readings);
+  const chunks: Uint8Array[] = [];
+  let at = 0;
+  for (const part of parts) {
+    const rows = part.rows ?? Buffer.from(readingCopyText(readings.slice(at, at + part.readings)), 'utf8');
+    if (rows.length > 0) chunks.push(rows);
+    at += part.readings;
+  }
+  return chunks;
 }
 
 /** The minute deltas of a commit as journal rows (usually one), or none when it has none (e.g. all resends). */

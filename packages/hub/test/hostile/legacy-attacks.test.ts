@@ -166,6 +166,34 @@ describe('legacy hostile input on pglite', () => {
     });
   });
 
+  it('keeps a refused token byte for byte, whatever its bytes; CRLF lines open like LF lines', async () => {
+    await duringGoodTraffic(async () => {
+      const counter = await watchRejected(hub, 'legacy', 'legacy_bad_token');
+      const peer = await authenticated();
+      const valid = [sealLegacyToken(message(400), key), sealLegacyToken(message(401), key)];
+      // Not UTF-8, not hex: refused, and its dead letter holds exactly these bytes (no replacement characters).
+      const odd = Buffer.concat([
+        Buffer.from(`${'0'.repeat(32)}:ab`, 'latin1'),
+        Buffer.from([0xff, 0xfe, 0xc3]),
+        Buffer.from('cd'),
+      ]);
+      const before = await legacyRows();
+      peer.socket.write(
+        Buffer.concat([
+          Buffer.from(`DATA:${valid[0] ?? ''}|`, 'latin1'),
+          odd,
+          Buffer.from(`|${valid[1] ?? ''}\r\n`, 'latin1'),
+        ]),
+      );
+      await waitUntil(async () => (await legacyRows()) >= before + 2, 'valid tokens stored');
+      expect(await counter.added()).toBe(1);
+      const [letter] = await lettersOf(peer, 'legacy_bad_token', 1);
+      expect(Buffer.from(letter?.raw ?? []).equals(odd)).toBe(true);
+      await sleep(200);
+      expect(await legacyRows()).toBe(before + 2);
+    });
+  });
+
   it('an over-long line is skipped up to its newline as legacy_line_too_long; the next line still counts', async () => {
     await duringGoodTraffic(async () => {
       const counter = await watchRejected(hub, 'legacy', 'legacy_line_too_long');

@@ -16,7 +16,13 @@ import { StaticKeyring } from '../../src/pipeline/keyring.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { openStore } from '../../src/store/index.js';
 import { DEFAULT_TEST_LIMITS } from '../support/ingest-harness.js';
-import { runLegacyOpenJob, type LegacyOpenJob, type OpenedLegacyTokens } from '../../src/pipeline/legacy-open-job.js';
+import {
+  answerResults,
+  legacyLineOf,
+  runLegacyOpenJob,
+  type LegacyOpenAnswer,
+  type LegacyOpenJob,
+} from '../../src/pipeline/legacy-open-job.js';
 import { LegacyOpenPool, type LegacyOpenPoolOptions } from '../../src/pipeline/legacy-open-pool.js';
 import { LegacyOpener } from '../../src/pipeline/legacy-opener.js';
 import { bundledWorker, legacyOpenWorkerUrl } from '../support/legacy-worker-bundle.js';
@@ -33,7 +39,7 @@ function line(count: number, from = 0): string[] {
 }
 
 function job(tokens: readonly string[]): LegacyOpenJob {
-  return { tokens, key, accept };
+  return { line: legacyLineOf(tokens), key, accept, device: 'legacy-1', receivedAt: 1_700_000_000_000 };
 }
 
 /** Decrypts fine, fails the integrity check. */
@@ -49,11 +55,16 @@ function sealedText(text: string): string {
   return `${iv.toString('hex')}:${Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]).toString('hex')}`;
 }
 
-/** What a caller reads of a token's result: the message, or the reason and detail. */
-function view(opened: OpenedLegacyTokens): unknown[] {
-  return opened.results.map((r) =>
+/** What a caller reads of a line's answer: each token's message or reason and detail, and the COPY rows. */
+function view(opened: LegacyOpenAnswer): unknown {
+  const results = answerResults(opened).map((r) =>
     r.ok ? { ok: true, message: { ...r.message } } : { ok: false, reason: r.reason, detail: r.detail },
   );
+  return { results, rows: opened.rows === null ? null : Buffer.from(opened.rows).toString('utf8') };
+}
+
+function oks(opened: LegacyOpenAnswer): boolean[] {
+  return answerResults(opened).map((r) => r.ok);
 }
 
 let realWorker: URL;
@@ -96,6 +107,8 @@ describe('LegacyOpenPool', () => {
     const inline = runLegacyOpenJob(job(tokens));
     expect(view(opened)).toEqual(view(inline));
     expect([...opened.ivWords]).toEqual([...inline.ivWords]);
+    expect([...opened.tokenEnds]).toEqual([...inline.tokenEnds]);
+    expect([...opened.rowEnds]).toEqual([...inline.rowEnds]);
   });
 
   it('answers in call order when a later line finishes first', async () => {
@@ -105,8 +118,8 @@ describe('LegacyOpenPool', () => {
     const fast = p.open(job(line(3, 10))).then((r) => (order.push('fast'), r));
     const [slowOpened, fastOpened] = await Promise.all([slow, fast]);
     expect(order).toEqual(['slow', 'fast']);
-    expect(slowOpened.results.map((r) => r.ok)).toEqual([false, true, true, true]);
-    expect(fastOpened.results.every((r) => r.ok)).toBe(true);
+    expect(oks(slowOpened)).toEqual([false, true, true, true]);
+    expect(oks(fastOpened).every(Boolean)).toBe(true);
     // Both ran in workers: the fast line was not held back by opening it inline.
     expect(p.stats()).toMatchObject({ workers: 2, openedInline: 0, pending: 0 });
   });
@@ -138,7 +151,7 @@ describe('LegacyOpenPool', () => {
       expect(p.stats()).toMatchObject({ workers: 1, workersLost: 1, pending: 0 });
       // The replacement works: a later line opens in it, not inline.
       const inlineBefore = p.stats().openedInline;
-      expect((await p.open(job(line(2, 40)))).results.every((r) => r.ok)).toBe(true);
+      expect(oks(await p.open(job(line(2, 40)))).every(Boolean)).toBe(true);
       expect(p.stats().openedInline).toBe(inlineBefore);
     });
   }
@@ -146,9 +159,9 @@ describe('LegacyOpenPool', () => {
   it('after too many lost workers, opens inline rather than failing', async () => {
     const p = pool({ size: 1, maxRestarts: 0, scripted: true });
     const first = await p.open(job(['EXIT', ...line(2)]));
-    expect(first.results.map((r) => r.ok)).toEqual([false, true, true]);
+    expect(oks(first)).toEqual([false, true, true]);
     expect(p.stats().workers).toBe(0);
-    expect((await p.open(job(line(2, 50)))).results.every((r) => r.ok)).toBe(true);
+    expect(oks(await p.open(job(line(2, 50)))).every(Boolean)).toBe(true);
   });
 
   it('close() answers every line still held', async () => {
@@ -156,7 +169,7 @@ describe('LegacyOpenPool', () => {
     const answers = [p.open(job(['SLOW:300', ...line(1)])), p.open(job(line(2, 60)))];
     await p.close();
     const opened = await Promise.all(answers);
-    expect(opened[1]?.results.every((r) => r.ok)).toBe(true);
+    expect(oks(opened[1] as LegacyOpenAnswer).every(Boolean)).toBe(true);
   });
 
   it('refuses a missing worker script at construction', () => {

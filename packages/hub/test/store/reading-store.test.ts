@@ -3,6 +3,7 @@
  * one store per driver and stay apart by device ids and dates; totals are checked as deltas.
  */
 import { expect, it } from 'vitest';
+import { readingCopyText } from '../../src/store/commit-statements.js';
 import { deadLetter, freshDevice, reading, describeEachStore } from './store-fixtures.js';
 
 const MINUTE = 60_000;
@@ -209,6 +210,40 @@ await describeEachStore('ReadingStore', (ctx) => {
 
     const again = await ctx.store.commit({ readings: batch, deadLetters: [] });
     expect(again.inserted.some((x) => x)).toBe(false);
+  });
+
+  it('sends COPY rows made in advance as they are, and formats the parts that come without', async () => {
+    const device = freshDevice('rows');
+    const base = Date.UTC(2024, 6, 2, 10, 0);
+    const batch = Array.from({ length: 3_000 }, (_, i) =>
+      reading({ device, seq: i, ts: base + i, receivedAt: base + i, source: 'legacy', data: { name: `n${i}` } }),
+    );
+    // Rows made in advance for the first and last thousand; for the last, with a marker only the rows
+    // carry, so the stored data shows the store sent those bytes instead of formatting the readings.
+    const first = Buffer.from(readingCopyText(batch.slice(0, 1_000)), 'utf8');
+    const marked = batch.slice(2_000).map((r) => ({ ...r, data: { name: `${String(r.data['name'])}*` } }));
+    const last = Buffer.from(readingCopyText(marked), 'utf8');
+    // Earlier tests' resends leave the store writing leniently; a commit of nothing but new readings
+    // brings it back to the strict COPY, the path that takes rows made in advance.
+    await ctx.store.commit({ readings: [reading({ device, seq: 10_000, ts: base - 1 })], deadLetters: [] });
+    const result = await ctx.store.commit({
+      readings: batch,
+      deadLetters: [],
+      copyParts: [
+        { readings: 1_000, rows: first },
+        { readings: 1_000, rows: undefined },
+        { readings: 1_000, rows: last },
+      ],
+    });
+    expect(result.inserted.every((x) => x)).toBe(true);
+    const stored = await ctx.store.readings(device, base, base + 3_000, 10_000);
+    expect(stored.map((r) => r.data['name'])).toEqual([
+      ...batch.slice(0, 2_000).map((r) => r.data['name']),
+      ...marked.map((r) => r.data['name']),
+    ]);
+    expect(stored.map((r) => [r.seq, r.ts, r.receivedAt, r.source])).toEqual(
+      batch.map((r) => [r.seq, r.ts, r.receivedAt, 'legacy']),
+    );
   });
 
   it('rolls a failing commit back entirely and stays usable', async () => {

@@ -9,7 +9,14 @@
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { LEGACY_AUTH_FAIL, LEGACY_AUTH_OK, LineSplitter, parseLegacyLine, type LineItem } from '@sealstream/protocol';
+import {
+  LEGACY_AUTH_FAIL,
+  LEGACY_AUTH_OK,
+  LineSplitter,
+  legacyLineTokenCount,
+  parseLegacyLine,
+  type ByteLineItem,
+} from '@sealstream/protocol';
 import type { Logger } from 'pino';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { PipelineMetrics } from '../../pipeline/ports.js';
@@ -138,7 +145,7 @@ class LegacyConnection implements TrackedConnection {
     socket.on('timeout', () => this.onIdle());
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
-      for (const item of this.splitter.end()) this.onLine(item);
+      for (const item of this.splitter.endBytes()) this.onLine(item);
       this.finish();
     });
     socket.on('error', (error) => options.logger.debug({ peer: this.peer, err: error.message }, 'legacy socket error'));
@@ -200,39 +207,49 @@ class LegacyConnection implements TrackedConnection {
 
   private onData(chunk: Buffer): void {
     if (this.finished) return;
-    for (const item of this.splitter.push(chunk)) this.onLine(item);
+    for (const item of this.splitter.pushBytes(chunk)) this.onLine(item);
     this.gate.notePending(this.splitter.pendingBytes);
     this.gate.holdIfNeeded(this.finished);
   }
 
-  private onLine(item: LineItem): void {
+  /**
+   * Lines arrive as bytes. An authenticated DATA line stays bytes all the way to the worker that opens
+   * it (as one string it would cost more than its opening, see LineSplitter.pushBytes); every other line
+   * is short and read as UTF-8 text, as the seed listener reads it.
+   */
+  private onLine(item: ByteLineItem): void {
     if (this.finished) return;
     if (!item.ok) {
       this.refuse(item.reason, item.detail, this.storable(item.raw));
       return;
     }
-    if (item.line.length === 0) return;
-    if (this.authenticated && tokenCountExceeds(item.line, this.options.maxTokensPerLine)) {
-      this.refuse(
-        'legacy_too_many_tokens',
-        `DATA line carries more than ${this.options.maxTokensPerLine} tokens`,
-        this.storable(Buffer.from(item.line.slice(0, 256), 'latin1')),
-      );
+    const bytes = item.bytes;
+    if (bytes.length === 0) return;
+    if (this.authenticated && isDataLine(bytes)) {
+      // As parseLegacyLine does, a second carriage return before the newline is not part of the line.
+      const end = bytes[bytes.length - 1] === CARRIAGE_RETURN ? bytes.length - 1 : bytes.length;
+      const data = bytes.subarray(DATA_PREFIX.length, Math.max(DATA_PREFIX.length, end));
+      if (barsExceed(data, this.options.maxTokensPerLine)) {
+        this.refuse(
+          'legacy_too_many_tokens',
+          `DATA line carries more than ${this.options.maxTokensPerLine} tokens`,
+          this.storable(Buffer.from(bytes.subarray(0, 256))),
+        );
+        return;
+      }
+      this.submit(data);
       return;
     }
-    const line = parseLegacyLine(item.line);
+    const line = parseLegacyLine(bytes.toString('utf8'));
     switch (line.kind) {
       case 'auth':
         this.authenticate(line.token);
         return;
       case 'data':
-        if (!this.authenticated) {
-          // Nothing a peer sends before AUTH is kept: `DATA:AUTH:<token>` would store the fleet's token.
-          this.refuse('legacy_not_authenticated', 'DATA line before AUTH', REDACTED_LINE);
-          this.finish();
-          return;
-        }
-        this.submit(line.tokens);
+        // Not authenticated (an authenticated DATA line was taken above).
+        // Nothing a peer sends before AUTH is kept: `DATA:AUTH:<token>` would store the fleet's token.
+        this.refuse('legacy_not_authenticated', 'DATA line before AUTH', REDACTED_LINE);
+        this.finish();
         return;
       case 'unknown':
         this.refuse(
@@ -258,22 +275,21 @@ class LegacyConnection implements TrackedConnection {
     this.finish();
   }
 
-  private submit(tokens: string[]): void {
+  /** `data`: the line's bytes after `DATA:`. */
+  private submit(data: Buffer): void {
     this.inFlight += 1;
     const settled = (): void => {
       this.inFlight -= 1;
       this.gate.releaseIfPossible(this.finished);
       if (this.finished) this.endWhenAnswered();
     };
-    void this.options.pipeline.handleLegacyTokens(tokens, this.peer).then(
+    void this.options.pipeline.handleLegacyLine(data, this.peer).then(
       (result) => {
         if (!result.ok) {
+          const tokens = legacyLineTokenCount(data);
           // The seed protocol cannot tell the emitter; count and log so the loss is visible.
-          this.options.metrics.readingRejected('legacy', result.reason, tokens.length);
-          this.options.logger.warn(
-            { peer: this.peer, reason: result.reason, tokens: tokens.length },
-            'legacy line not committed',
-          );
+          this.options.metrics.readingRejected('legacy', result.reason, tokens);
+          this.options.logger.warn({ peer: this.peer, reason: result.reason, tokens }, 'legacy line not committed');
         }
         settled();
       },
@@ -282,8 +298,8 @@ class LegacyConnection implements TrackedConnection {
         this.options.logger.error({ err: error, peer: this.peer }, 'handling a legacy line failed');
         this.refuse(
           'internal_error',
-          `the hub failed while handling a line of ${tokens.length} tokens`,
-          Buffer.from(tokens.join('|').slice(0, 256), 'latin1'),
+          `the hub failed while handling a line of ${legacyLineTokenCount(data)} tokens`,
+          Buffer.from(data.subarray(0, 256)),
         );
         settled();
       },
@@ -317,14 +333,20 @@ class LegacyConnection implements TrackedConnection {
   }
 }
 
-/**
- * True when `line` is a DATA line with more than `max` tokens ('|'-separated), found without splitting
- * it: the scan stops at the first separator past the bound.
- */
-export function tokenCountExceeds(line: string, max: number): boolean {
-  if (!line.startsWith('DATA:')) return false;
+const DATA_PREFIX = Buffer.from('DATA:', 'latin1');
+const BAR = 0x7c;
+const CARRIAGE_RETURN = 0x0d;
+
+function isDataLine(bytes: Buffer): boolean {
+  return (
+    bytes.length >= DATA_PREFIX.length && bytes.compare(DATA_PREFIX, 0, DATA_PREFIX.length, 0, DATA_PREFIX.length) === 0
+  );
+}
+
+/** True when `data` (a DATA line after `DATA:`) has at least `max` separators, i.e. more than `max` tokens. */
+function barsExceed(data: Uint8Array, max: number): boolean {
   let separators = 0;
-  for (let at = line.indexOf('|', 5); at !== -1; at = line.indexOf('|', at + 1)) {
+  for (let at = data.indexOf(BAR); at !== -1; at = data.indexOf(BAR, at + 1)) {
     separators += 1;
     if (separators >= max) return true;
   }

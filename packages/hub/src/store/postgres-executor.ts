@@ -90,13 +90,17 @@ export class PostgresExecutor implements SqlExecutor {
     pool.on('error', (error) => onBackgroundError(error));
     readPool.on('error', (error) => onBackgroundError(error));
     const executor = new PostgresExecutor(pool, readPool, readTimeoutMs);
-    try {
-      if (schema !== undefined) await executor.createSchema(schema);
-      await openAll(pool, poolSize);
-    } catch (error) {
-      await Promise.all([pool.end(), readPool.end()]);
-      throw error;
+    if (schema !== undefined) {
+      try {
+        await executor.createSchema(schema);
+      } catch (error) {
+        await Promise.all([pool.end(), readPool.end()]);
+        throw error;
+      }
     }
+    // In the background: a server that is not reachable yet must not fail the open (calls then fail
+    // with the store's typed errors, and the pool connects when it can).
+    openAll(pool, poolSize).catch(() => undefined);
     return executor;
   }
 
@@ -223,8 +227,8 @@ export function withSearchPath(url: string, schema: string): string | null {
 }
 
 /**
- * Opens every connection of a pool now, so the first commits after start do not each wait for a
- * connection (bench latency-20k: the first ~0.5 s of a new hub's readings had a p99 near 200 ms).
+ * Opens every connection of a pool now, so the first commits after a start do not each wait for a new
+ * connection, backend start and statement plans.
  */
 async function openAll(pool: pg.Pool, size: number): Promise<void> {
   const clients = await Promise.allSettled(Array.from({ length: size }, () => pool.connect()));

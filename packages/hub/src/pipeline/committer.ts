@@ -32,6 +32,7 @@ import type {
   PipelineMetrics,
   ReadingStore,
   RefusalCount,
+  SignalSummaryRow,
   VerifiedReading,
 } from './ports.js';
 import { storeErrorCodeOf } from './store-error.js';
@@ -41,6 +42,8 @@ export interface Submission {
   readonly deadLetters: readonly DeadLetter[];
   /** Refusals counted but not kept (over the dead-letter budget); they ride along with this commit. */
   readonly refusalCounts?: readonly RefusalCount[];
+  /** Signal summaries committed in the same transaction as the readings (see CommitBatch.signals). */
+  readonly signals?: readonly SignalSummaryRow[];
 }
 
 /** A reading of a submission that the store refused for its data; `index` is its position in the submission. */
@@ -125,6 +128,7 @@ export class Committer extends EventEmitter<CommitterEvents> {
     const rows =
       submission.readings.length +
       submission.deadLetters.length +
+      (submission.signals?.length ?? 0) +
       ((submission.refusalCounts?.length ?? 0) > 0 ? 1 : 0);
     if (rows === 0) return Promise.resolve({ ok: true, inserted: 0, duplicates: 0 });
     if (this.queuedRows + rows > this.options.maxQueuedRows && this.queuedRows > 0) {
@@ -219,13 +223,21 @@ export class Committer extends EventEmitter<CommitterEvents> {
     const readings: VerifiedReading[] = [];
     const deadLetters: DeadLetter[] = [];
     const refusalCounts: RefusalCount[] = [];
+    const signals: SignalSummaryRow[] = [];
     for (const pending of batch) {
-      for (const reading of pending.submission.readings) readings.push(reading);
-      for (const letter of pending.submission.deadLetters) deadLetters.push(letter);
-      for (const tally of pending.submission.refusalCounts ?? []) refusalCounts.push(tally);
+      const { submission } = pending;
+      for (const reading of submission.readings) readings.push(reading);
+      for (const letter of submission.deadLetters) deadLetters.push(letter);
+      if (submission.refusalCounts !== undefined)
+        for (const tally of submission.refusalCounts) refusalCounts.push(tally);
+      if (submission.signals !== undefined) for (const signal of submission.signals) signals.push(signal);
     }
-    const commitBatch: CommitBatch =
-      refusalCounts.length === 0 ? { readings, deadLetters } : { readings, deadLetters, refusalCounts };
+    const commitBatch: CommitBatch = {
+      readings,
+      deadLetters,
+      ...(refusalCounts.length === 0 ? {} : { refusalCounts }),
+      ...(signals.length === 0 ? {} : { signals }),
+    };
     const deadline = this.now() + this.options.retryDeadlineMs;
     let delay = this.options.retryInitialMs ?? 100;
     for (let attempt = 1; ; attempt += 1) {
@@ -281,12 +293,24 @@ export class Committer extends EventEmitter<CommitterEvents> {
     }
     this.release(batch);
     let index = 0;
+    let signalIndex = 0;
     const durableAt = performance.now();
     for (const pending of batch) {
       const count = pending.submission.readings.length;
       const fates = outcome.fates.slice(index, index + count);
       index += count;
-      pending.resolve(this.answerFates(fates, durableAt - pending.queuedAt));
+      const signals = pending.submission.signals?.length ?? 0;
+      // A summary the split could not commit (the store failed otherwise meanwhile): not durable, so its
+      // submission is not either. One the store refused for its data is dropped (it never could be).
+      const unresolved = outcome.signalFates
+        .slice(signalIndex, signalIndex + signals)
+        .some((fate) => fate === 'unresolved');
+      signalIndex += signals;
+      pending.resolve(
+        unresolved
+          ? refused('store_unavailable', 'the store could not commit; resend')
+          : this.answerFates(fates, durableAt - pending.queuedAt),
+      );
     }
   }
 

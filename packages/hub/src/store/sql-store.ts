@@ -2,7 +2,8 @@
  * The ReadingStore over any SqlExecutor: commit orchestration plus delegation to migrations, partitions
  * and queries. A commit is: make sure the day partitions exist (own short transaction, see
  * partitions.ts), then ONE transaction holding the readings insert, one rollup-journal row with the
- * minute deltas of the newly inserted readings and dead letters, and the dead letters. The journal is
+ * minute deltas of the newly inserted readings and dead letters, the dead letters, and the XRayIOT
+ * signal summaries of the batch (so a signal's summary is durable exactly when its readings are). The journal is
  * folded into the rollup tables by `flushRollups` (rollup-journal.ts): periodically, and before any
  * read of the rollups. Every failure surfaces as an Error
  * naming the step and the SQLSTATE, never data values.
@@ -195,7 +196,10 @@ export class SqlReadingStore implements ReadingStore {
 
   async commit(batch: CommitBatch): Promise<CommitResult> {
     const counts = batch.refusalCounts?.length ?? 0;
-    if (batch.readings.length === 0 && batch.deadLetters.length === 0 && counts === 0) return { inserted: [] };
+    const signals = batch.signals?.length ?? 0;
+    if (batch.readings.length === 0 && batch.deadLetters.length === 0 && counts === 0 && signals === 0) {
+      return { inserted: [] };
+    }
     assertStorable(batch);
     return this.guard('commit', async () => {
       // The journal's bound: while folding is far behind, commits wait for it (backpressure to ingest).
@@ -435,7 +439,7 @@ export class SqlReadingStore implements ReadingStore {
   private async commitStrict(batch: CommitBatch): Promise<JournaledResult> {
     const { readings, deadLetters } = batch;
     const journalRows = journalRowsOf(readings, deadLetters, batch.refusalCounts);
-    const secondary = secondaryParts({ journalRows, deadLetters });
+    const secondary = secondaryParts({ journalRows, deadLetters, ...signalsOf(batch) });
     if (readings.length <= SMALL_BATCH_ROWS) {
       const statement = combineWrites([(offset) => insertReadingsStrict(readings, offset), ...secondary]);
       // The text depends only on which parts are present (readings travel as one JSON parameter), so it
@@ -470,7 +474,9 @@ export class SqlReadingStore implements ReadingStore {
       }
       const journalRows = journalRowsOf(freshReadings, batch.deadLetters, batch.refusalCounts);
       journalBytes = textBytes(journalRows);
-      const statement = combineWrites(secondaryParts({ journalRows, deadLetters: batch.deadLetters }));
+      const statement = combineWrites(
+        secondaryParts({ journalRows, deadLetters: batch.deadLetters, ...signalsOf(batch) }),
+      );
       if (statement !== null) await run(tx, statement);
     });
     return { inserted, journalBytes };
@@ -529,6 +535,10 @@ function journalRowsOf(
 ): string[] {
   if (readings.length === 0 && deadLetters.length === 0 && refusalCounts.length === 0) return [];
   return encodeJournalRows(foldMinutes(readings, deadLetters, refusalCounts));
+}
+
+function signalsOf(batch: CommitBatch): { signals?: CommitBatch['signals'] } {
+  return batch.signals === undefined ? {} : { signals: batch.signals };
 }
 
 function run(tx: SqlQueryable, statement: Statement): ReturnType<SqlQueryable['query']> {

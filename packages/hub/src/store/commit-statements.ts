@@ -204,11 +204,14 @@ export function insertDeadLetters(deadLetters: readonly DeadLetter[], offset = 0
 }
 
 /**
- * XRayIOT signal summaries (table xray_signals); a signal already stored (same device, time and
- * payload: a resend) is skipped. The rows travel as one JSON document — JSON.stringify is far cheaper
- * per row than the driver's array literals — and the statement text is fixed, so it stays prepared.
+ * XRayIOT signal summaries (table xray_signals). Lenient: a signal already stored (same device, time
+ * and payload: a resend) is skipped. Strict, like the strict readings: no ON CONFLICT, which costs
+ * PostgreSQL about twice the plain insert per row (the speculative insertion and its confirmation); a
+ * stored signal fails the statement with unique_violation and the store commits the batch again
+ * leniently. The rows travel as one JSON document — JSON.stringify is far cheaper per row than the
+ * driver's array literals — and the statement text is fixed, so it stays prepared.
  */
-export function insertSignalSummaries(rows: readonly SignalSummaryRow[], offset = 0): Statement {
+export function insertSignalSummaries(rows: readonly SignalSummaryRow[], offset = 0, strict = false): Statement {
   const [document] = placeholders(offset, 1);
   return {
     text: `INSERT INTO xray_signals (device_id, signal_time, payload_sha256, captured_at, received_at,
@@ -216,8 +219,9 @@ export function insertSignalSummaries(rows: readonly SignalSummaryRow[], offset 
        SELECT d, to_timestamp(t / 1000.0), decode(h, 'hex'), to_timestamp(c / 1000.0), to_timestamp(r / 1000.0),
          l, v, f, s, k
        FROM json_to_recordset(${document as string}::json)
-         AS u(d text, t float8, h text, c float8, r float8, l int, v int, f text, s text, k text)
-       ON CONFLICT (device_id, signal_time, payload_sha256) DO NOTHING`,
+         AS u(d text, t float8, h text, c float8, r float8, l int, v int, f text, s text, k text)${
+           strict ? '' : '\n       ON CONFLICT (device_id, signal_time, payload_sha256) DO NOTHING'
+         }`,
     params: [signalSummariesJson(rows)],
   };
 }
@@ -248,6 +252,8 @@ export interface SecondaryWrites {
   readonly journalRows: readonly string[];
   readonly deadLetters: readonly DeadLetter[];
   readonly signals?: readonly SignalSummaryRow[];
+  /** The summaries are written strictly (the strict commit path: see insertSignalSummaries). */
+  readonly strict?: boolean;
 }
 
 /** The parts of a commit's secondary writes: its rollup-journal row, its dead letters, its summaries. */
@@ -256,6 +262,8 @@ export function secondaryParts(writes: SecondaryWrites): Array<(offset: number) 
   const { journalRows, signals } = writes;
   if (journalRows.length > 0) parts.push((offset) => insertJournalRows(journalRows, offset));
   if (writes.deadLetters.length > 0) parts.push((offset) => insertDeadLetters(writes.deadLetters, offset));
-  if (signals !== undefined && signals.length > 0) parts.push((offset) => insertSignalSummaries(signals, offset));
+  if (signals !== undefined && signals.length > 0) {
+    parts.push((offset) => insertSignalSummaries(signals, offset, writes.strict === true));
+  }
   return parts;
 }

@@ -8,8 +8,8 @@
  * read of the rollups. Every failure surfaces as an Error
  * naming the step and the SQLSTATE, never data values.
  *
- * Readings are first written strictly (no ON CONFLICT: the cheapest write PostgreSQL has, see
- * commit-statements.ts). A batch holding a key that is already stored fails that attempt with
+ * Readings (and signal summaries) are first written strictly (no ON CONFLICT: the cheapest write
+ * PostgreSQL has, see commit-statements.ts). A batch holding a key that is already stored fails that attempt with
  * unique_violation; it is rolled back whole and committed again leniently (ON CONFLICT DO NOTHING,
  * exact per-row answers). After such a conflict the next commits start lenient, until one of them
  * finds no duplicate: resends come in runs (a reconnecting device), and a failed strict attempt costs
@@ -439,7 +439,7 @@ export class SqlReadingStore implements ReadingStore {
   private async commitStrict(batch: CommitBatch): Promise<JournaledResult> {
     const { readings, deadLetters } = batch;
     const journalRows = journalRowsOf(readings, deadLetters, batch.refusalCounts);
-    const secondary = secondaryParts({ journalRows, deadLetters, ...signalsOf(batch) });
+    const secondary = secondaryParts({ journalRows, deadLetters, ...signalsOf(batch), strict: true });
     if (readings.length <= SMALL_BATCH_ROWS) {
       const statement = combineWrites([(offset) => insertReadingsStrict(readings, offset), ...secondary]);
       // The text depends only on which parts are present (readings travel as one JSON parameter), so it

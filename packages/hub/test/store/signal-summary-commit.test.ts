@@ -56,6 +56,30 @@ await describeEachStore('signal summaries in the readings commit', (ctx) => {
     expect(stored).toHaveLength(size);
   });
 
+  it('new readings with an already stored summary: the strict attempt fails, the lenient one stores them', async () => {
+    const device = freshDevice('sum-stored');
+    const base = Date.UTC(2026, 10, 23, 11, 15, 0);
+    const known = summary(device, base, 'known');
+    await ctx.store.commit({ readings: [], deadLetters: [], signals: [known] });
+    // Back to strict commits (a lenient run may be left by an earlier test).
+    for (let i = 0; i < 10; i += 1) {
+      await ctx.store.commit({
+        readings: [reading({ device: freshDevice('reset'), seq: 1, ts: base })],
+        deadLetters: [],
+      });
+    }
+    const before = ctx.store.commitPaths();
+    const readings = [reading({ device, seq: 1, ts: base }), reading({ device, seq: 2, ts: base + 1 })];
+    const result = await ctx.store.commit({
+      readings,
+      deadLetters: [],
+      signals: [known, summary(device, base + 1, 'new')],
+    });
+    expect(result.inserted).toEqual([true, true]);
+    expect(ctx.store.commitPaths().conflicts).toBe(before.conflicts + 1);
+    expect(await summariesOf(device)).toBe(2);
+  });
+
   it('commits summaries without readings (a signal without points)', async () => {
     const device = freshDevice('sum-alone');
     const time = Date.UTC(2026, 10, 23, 11, 30, 0);

@@ -36,6 +36,10 @@ import {
   readingCopyText,
   readingStageText,
   secondaryParts,
+  SIGNAL_COLUMNS,
+  SIGNAL_COPY_ROWS,
+  signalCopyText,
+  signalsCopyable,
   SMALL_BATCH_ROWS,
   strictlyStorable,
 } from './commit-statements.js';
@@ -438,7 +442,21 @@ export class SqlReadingStore implements ReadingStore {
    */
   private async commitStrict(batch: CommitBatch): Promise<JournaledResult> {
     const { readings, deadLetters } = batch;
+    const signals = batch.signals ?? [];
     const journalRows = journalRowsOf(readings, deadLetters, batch.refusalCounts);
+    // An AMQP burst's summaries (and its readings) go by COPY: see SIGNAL_COPY_ROWS.
+    const copySignals = signals.length >= SIGNAL_COPY_ROWS && signalsCopyable(signals);
+    if (copySignals) {
+      const statement = combineWrites(secondaryParts({ journalRows, deadLetters }));
+      const readingText = readingCopyText(readings);
+      const signalText = signalCopyText(signals);
+      await this.executor.transaction(async (tx) => {
+        await tx.copyText('readings', READING_COLUMNS, readingText);
+        await tx.copyText('xray_signals', SIGNAL_COLUMNS, signalText);
+        if (statement !== null) await run(tx, statement);
+      });
+      return { inserted: new Array<boolean>(readings.length).fill(true), journalBytes: textBytes(journalRows) };
+    }
     const secondary = secondaryParts({ journalRows, deadLetters, ...signalsOf(batch), strict: true });
     if (readings.length <= SMALL_BATCH_ROWS) {
       const statement = combineWrites([(offset) => insertReadingsStrict(readings, offset), ...secondary]);

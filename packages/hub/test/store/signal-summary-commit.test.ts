@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { expect, it } from 'vitest';
 import type { SignalSummaryRow } from '../../src/pipeline/ports.js';
 import { storeErrorCodeOf } from '../../src/pipeline/store-error.js';
-import { SMALL_BATCH_ROWS } from '../../src/store/commit-statements.js';
+import { SIGNAL_COPY_ROWS, SMALL_BATCH_ROWS } from '../../src/store/commit-statements.js';
 import { signalStoreFor } from '../../src/store/index.js';
 import { describeEachStore, freshDevice, reading } from './store-fixtures.js';
 
@@ -78,6 +78,41 @@ await describeEachStore('signal summaries in the readings commit', (ctx) => {
     expect(result.inserted).toEqual([true, true]);
     expect(ctx.store.commitPaths().conflicts).toBe(before.conflicts + 1);
     expect(await summariesOf(device)).toBe(2);
+  });
+
+  it('a burst COPYs its summaries with the same keys the statement writes: resends by either path dedupe', async () => {
+    const device = freshDevice('sum-copy');
+    const base = Date.UTC(2026, 10, 23, 11, 45, 0);
+    const count = SIGNAL_COPY_ROWS + 3;
+    const readings = Array.from({ length: count }, (_, i) => reading({ device, seq: i, ts: base + i }));
+    // Odd times and text that COPY must escape: the key must not depend on the path.
+    const signals = readings.map((_, i) => ({
+      ...summary(device, base + i * 1_001, `burst-${i}`),
+      correlationId: i === 0 ? 'tab\there\\back' : null,
+    }));
+    await ctx.store.commit({ readings, deadLetters: [], signals });
+    expect(await summariesOf(device)).toBe(count);
+    const [first] = await signalStoreFor(ctx.store).signalSummaries({
+      device,
+      fromMs: base,
+      toMs: base + 1,
+      limit: 1,
+      beforeId: null,
+    });
+    expect(first).toMatchObject({
+      time: base,
+      capturedAt: base + 5,
+      receivedAt: base + 9,
+      correlationId: 'tab\there\\back',
+    });
+    // One of them again with a new reading (the statement path): its summary is a duplicate there too.
+    const single = await ctx.store.commit({
+      readings: [reading({ device, seq: count + 1, ts: base + count + 1 })],
+      deadLetters: [],
+      signals: [signals[5] as SignalSummaryRow],
+    });
+    expect(single.inserted).toEqual([true]);
+    expect(await summariesOf(device)).toBe(count);
   });
 
   it('commits summaries without readings (a signal without points)', async () => {

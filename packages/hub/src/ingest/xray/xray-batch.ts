@@ -93,17 +93,20 @@ async function submitVerified(
   const groups: number[][] = [];
   let group: number[] = [];
   let groupRows = 0;
-  // Nonces shared with other hubs: one round trip for the burst.
-  const sharedVerdicts = await checkSharedNonces(
-    deps,
-    passed.map((index) => ({
-      verified: verified[index] as VerifiedMessage,
-      body: (inputs[index] as SignedInput).body,
-      redelivered: (inputs[index] as SignedInput).redelivered,
-    })),
-    source,
-    peer,
-  );
+  // Nonces shared with other hubs: one round trip for the burst (none without a shared window).
+  const sharedVerdicts =
+    deps.sharedNonces === undefined
+      ? []
+      : await checkSharedNonces(
+          deps,
+          passed.map((index) => ({
+            verified: verified[index] as VerifiedMessage,
+            body: (inputs[index] as SignedInput).body,
+            redelivered: (inputs[index] as SignedInput).redelivered,
+          })),
+          source,
+          peer,
+        );
   passed.forEach((index, i) => {
     const verdict = sharedVerdicts[i] ?? null;
     if (verdict !== null) {

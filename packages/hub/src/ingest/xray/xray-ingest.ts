@@ -171,6 +171,8 @@ export interface VerifiedMessage {
    * is known (forgetNonce when busy, releaseNonce otherwise).
    */
   readonly nonce: string;
+  /** `device:nonce`: the message's id in the in-flight set and the shared window (made once). */
+  readonly nonceId: string;
   readonly signal: PreparedSignal;
 }
 
@@ -275,7 +277,7 @@ export function settleNonce(deps: SignedMessageDeps, message: VerifiedMessage, a
 }
 
 function sharedNonceId(message: VerifiedMessage): string {
-  return `${message.device}:${message.nonce}`;
+  return message.nonceId;
 }
 
 /**
@@ -339,11 +341,12 @@ export function verifySignedMessage(
   if (!json.ok) return refuse('malformed_body', 'the body is not UTF-8 JSON', device);
   const prepared = prepareSignal(deps, json.value, device, source, peer, body);
   if ('kind' in prepared) return prepared;
-  if (deps.inFlight !== undefined && !deps.inFlight.hold(`${device}:${nonce}`)) {
+  const nonceId = `${device}:${nonce}`;
+  if (deps.inFlight !== undefined && !deps.inFlight.hold(nonceId)) {
     deps.nonces.forget(device, nonce);
     return { kind: 'busy', reason: 'overloaded', detail: 'too many messages in flight' };
   }
-  return { kind: 'verified', device, entry: verdict.entry, nonce, signal: prepared };
+  return { kind: 'verified', device, entry: verdict.entry, nonce, nonceId, signal: prepared };
 }
 
 function parseJsonBytes(body: Uint8Array): { ok: true; value: unknown } | { ok: false } {

@@ -10,7 +10,14 @@
  */
 import type { ReasonCode } from '@sealstream/protocol';
 import { isReasonCode } from '@sealstream/protocol';
-import type { CommitBatch, DeadLetter, RefusalCount, SourceKind, VerifiedReading } from '../pipeline/ports.js';
+import type {
+  CommitBatch,
+  DeadLetter,
+  RefusalCount,
+  SignalSummaryRow,
+  SourceKind,
+  VerifiedReading,
+} from '../pipeline/ports.js';
 
 const BATCH_VERSION = 1;
 /** Every ingest path; `satisfies Record` makes a new SourceKind a compile error here until it is listed. */
@@ -43,11 +50,30 @@ interface WireLetter {
   receivedAt: number;
 }
 
+type SignalTuple = [
+  device: string,
+  time: number,
+  capturedAt: number,
+  receivedAt: number,
+  dataLength: number,
+  dataVolume: number,
+  format: string,
+  source: string,
+  correlationId: string | null,
+  payloadSha256Hex: string,
+];
+
+/**
+ * `s`: XRayIOT signal summaries, committed by the writer with the batch's readings. Optional like `d`
+ * and `c`, so the version stays 1: a writer of a build before it would ignore them (summaries of that
+ * window not stored), where a new version would make it refuse whole batches.
+ */
 interface WireBatch {
   v: number;
   r: ReadingTuple[];
   d?: WireLetter[];
   c?: Array<[device: string | null, reason: string, receivedAt: number, count: number]>;
+  s?: SignalTuple[];
 }
 
 export function encodeBusBatch(batch: CommitBatch): Buffer {
@@ -70,6 +96,20 @@ export function encodeBusBatch(batch: CommitBatch): Buffer {
   if (batch.refusalCounts !== undefined && batch.refusalCounts.length > 0) {
     wire.c = batch.refusalCounts.map((c) => [c.device, c.reason, c.receivedAt, c.count]);
   }
+  if (batch.signals !== undefined && batch.signals.length > 0) {
+    wire.s = batch.signals.map((g) => [
+      g.deviceId,
+      g.time,
+      g.capturedAt,
+      g.receivedAt,
+      g.dataLength,
+      g.dataVolume,
+      g.format,
+      g.source,
+      g.correlationId,
+      Buffer.from(g.payloadSha256.buffer, g.payloadSha256.byteOffset, g.payloadSha256.byteLength).toString('hex'),
+    ]);
+  }
   return Buffer.from(JSON.stringify(wire));
 }
 
@@ -86,9 +126,13 @@ export function decodeBusBatch(bytes: Uint8Array): CommitBatch {
   const readings = tuples.map(decodeReading);
   const letters = wire['d'] === undefined ? [] : arrayOf(wire['d'], 'dead letters').map(decodeLetter);
   const counts = wire['c'] === undefined ? [] : arrayOf(wire['c'], 'refusal counts').map(decodeCount);
-  return counts.length === 0
-    ? { readings, deadLetters: letters }
-    : { readings, deadLetters: letters, refusalCounts: counts };
+  const signals = wire['s'] === undefined ? [] : arrayOf(wire['s'], 'signal summaries').map(decodeSignal);
+  return {
+    readings,
+    deadLetters: letters,
+    ...(counts.length === 0 ? {} : { refusalCounts: counts }),
+    ...(signals.length === 0 ? {} : { signals }),
+  };
 }
 
 /** The writer's answer for one batch: which readings were new (true) and which were already stored. */
@@ -241,6 +285,40 @@ function decodeCount(value: unknown): RefusalCount {
     throw new BusCodecError('refusal count numbers');
   }
   return { device, reason: reason as ReasonCode, receivedAt: receivedAt as number, count: count as number };
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+function decodeSignal(value: unknown): SignalSummaryRow {
+  if (!Array.isArray(value) || value.length !== 10) throw new BusCodecError('signal summary is not a 10-tuple');
+  const [device, time, capturedAt, receivedAt, dataLength, dataVolume, format, source, correlationId, sha] =
+    value as unknown[];
+  if (typeof device !== 'string' || device.length === 0) throw new BusCodecError('signal summary device');
+  if (!Number.isFinite(time) || !Number.isFinite(capturedAt) || !Number.isFinite(receivedAt)) {
+    throw new BusCodecError('signal summary times');
+  }
+  if (!Number.isSafeInteger(dataLength) || !Number.isSafeInteger(dataVolume)) {
+    throw new BusCodecError('signal summary sizes');
+  }
+  if (typeof format !== 'string' || typeof source !== 'string' || !SOURCES.has(source)) {
+    throw new BusCodecError('signal summary format or source');
+  }
+  if (!(correlationId === null || typeof correlationId === 'string')) {
+    throw new BusCodecError('signal summary correlation id');
+  }
+  if (typeof sha !== 'string' || !SHA256_HEX.test(sha)) throw new BusCodecError('signal summary payload hash');
+  return {
+    deviceId: device,
+    time: time as number,
+    capturedAt: capturedAt as number,
+    receivedAt: receivedAt as number,
+    dataLength: dataLength as number,
+    dataVolume: dataVolume as number,
+    format,
+    source: source as SourceKind,
+    correlationId,
+    payloadSha256: new Uint8Array(Buffer.from(sha, 'hex')),
+  };
 }
 
 function arrayOf(value: unknown, what: string): unknown[] {

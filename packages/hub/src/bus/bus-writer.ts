@@ -34,6 +34,7 @@ import type {
   DeadLetter,
   PipelineMetrics,
   RefusalCount,
+  SignalSummaryRow,
   VerifiedReading,
 } from '../pipeline/ports.js';
 import { storeErrorCodeOf } from '../pipeline/store-error.js';
@@ -376,7 +377,7 @@ export class BusWriter {
         kept.push(next);
         continue;
       }
-      const size = next.batch.readings.length + next.batch.deadLetters.length;
+      const size = next.batch.readings.length + next.batch.deadLetters.length + (next.batch.signals?.length ?? 0);
       if (taken.length > 0 && rows + size > this.options.maxBatchRows) break;
       taken.push(next);
       partitions.add(next.partition);
@@ -533,10 +534,17 @@ function merge(taken: readonly Delivery[]): CommitBatch {
   const readings: VerifiedReading[] = [];
   const deadLetters: DeadLetter[] = [];
   const refusalCounts: RefusalCount[] = [];
+  const signals: SignalSummaryRow[] = [];
   for (const { batch } of taken) {
     for (const reading of batch.readings) readings.push(reading);
     for (const letter of batch.deadLetters) deadLetters.push(letter);
     for (const count of batch.refusalCounts ?? []) refusalCounts.push(count);
+    for (const signal of batch.signals ?? []) signals.push(signal);
   }
-  return refusalCounts.length === 0 ? { readings, deadLetters } : { readings, deadLetters, refusalCounts };
+  return {
+    readings,
+    deadLetters,
+    ...(refusalCounts.length === 0 ? {} : { refusalCounts }),
+    ...(signals.length === 0 ? {} : { signals }),
+  };
 }

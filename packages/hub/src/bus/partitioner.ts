@@ -4,7 +4,7 @@
  * readings in order and two writers never race on the same (device, seq). FNV-1a is stable across
  * processes and versions (unlike a seeded hash), which the routing depends on.
  */
-import type { CommitBatch, DeadLetter, RefusalCount, VerifiedReading } from '../pipeline/ports.js';
+import type { CommitBatch, DeadLetter, RefusalCount, SignalSummaryRow, VerifiedReading } from '../pipeline/ports.js';
 
 export function partitionOf(device: string, partitions: number): number {
   let hash = 0x811c9dc5;
@@ -29,12 +29,18 @@ export interface BatchPart {
 export function splitByPartition(batch: CommitBatch, partitions: number): BatchPart[] {
   const parts = new Map<
     number,
-    { readings: VerifiedReading[]; indexes: number[]; letters: DeadLetter[]; counts: RefusalCount[] }
+    {
+      readings: VerifiedReading[];
+      indexes: number[];
+      letters: DeadLetter[];
+      counts: RefusalCount[];
+      signals: SignalSummaryRow[];
+    }
   >();
   const part = (partition: number) => {
     let entry = parts.get(partition);
     if (entry === undefined) {
-      entry = { readings: [], indexes: [], letters: [], counts: [] };
+      entry = { readings: [], indexes: [], letters: [], counts: [], signals: [] };
       parts.set(partition, entry);
     }
     return entry;
@@ -48,12 +54,16 @@ export function splitByPartition(batch: CommitBatch, partitions: number): BatchP
     part(letter.device === null ? 0 : partitionOf(letter.device, partitions)).letters.push(letter);
   for (const count of batch.refusalCounts ?? [])
     part(count.device === null ? 0 : partitionOf(count.device, partitions)).counts.push(count);
+  // A signal's summary goes with its device's readings: one writer commits both in one transaction.
+  for (const signal of batch.signals ?? []) part(partitionOf(signal.deviceId, partitions)).signals.push(signal);
   return [...parts].map(([partition, entry]) => ({
     partition,
     indexes: entry.indexes,
-    batch:
-      entry.counts.length === 0
-        ? { readings: entry.readings, deadLetters: entry.letters }
-        : { readings: entry.readings, deadLetters: entry.letters, refusalCounts: entry.counts },
+    batch: {
+      readings: entry.readings,
+      deadLetters: entry.letters,
+      ...(entry.counts.length === 0 ? {} : { refusalCounts: entry.counts }),
+      ...(entry.signals.length === 0 ? {} : { signals: entry.signals }),
+    },
   }));
 }

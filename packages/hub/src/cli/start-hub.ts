@@ -22,7 +22,7 @@ import { signalStoreFor, type openStore } from '../store/index.js';
 import { openRegistry } from './registry-wiring.js';
 import { openSharedState, sharedWindows } from './shared-state-wiring.js';
 import { apiRateLimits, guardHttp, httpIngestOptions, listenMonitor } from './roles/http-wiring.js';
-import { createIngestListeners, createLegacyPool, createSignalSummaries } from './roles/ingest-wiring.js';
+import { createIngestListeners, createLegacyPool } from './roles/ingest-wiring.js';
 import { startClusterPresence } from './roles/cluster-wiring.js';
 import { createLiveLayer } from './roles/live-wiring.js';
 import { createPipeline } from './roles/pipeline-wiring.js';
@@ -85,16 +85,14 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
   await pipeline.start();
   const upkeep = startStoreUpkeep(store, config, logger, metrics);
 
-  // XRayIOT signals (signed HTTP and AMQP): summaries batched into xray_signals after their readings commit.
+  // XRayIOT signal summaries (xray_signals) are committed with their readings; the API lists them.
   const signalStore = signalStoreFor(store);
-  const signalSummaries = createSignalSummaries(signalStore, logger);
   const ingest = createIngestListeners({
     config,
     pipeline,
     keys: registry.keys,
     metrics,
     logger,
-    signalSummaries,
     shared,
   });
   const identity = { role: 'all', instance: config.instance };
@@ -129,7 +127,7 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
     corsOrigins: config.api.corsOrigins,
     requestTimeoutMs: limits.httpRequestTimeoutMs,
     onClientError: (kind) => metrics.http.clientError(kind),
-    ingest: httpIngestOptions(config, pipeline, registry.keys, signalSummaries, shared),
+    ingest: httpIngestOptions(config, pipeline, registry.keys, true, shared),
     ...(shared === null ? {} : { shared: shared.http }),
     admin: {
       devices: registry.devices,

@@ -4,8 +4,9 @@
  * and refusing all of it would lose every good row with the bad one. The batch is halved and each half
  * committed on its own, recursively, until every refused item stands alone: a refused reading is
  * reported (the pipeline answers it `store_refused` and keeps it as a dead letter), a refused dead letter
- * is tried once more bare (its text fields replaced by fixed text, its bytes kept), a refused tally is
- * dropped. Everything else commits. The same pattern as the rollup fold's savepoints
+ * is tried once more bare (its text fields replaced by fixed text, its bytes kept), a refused tally or
+ * signal summary is dropped (nothing in it could ever be stored; its readings are judged on their own).
+ * Everything else commits. The same pattern as the rollup fold's savepoints
  * (store/rollup-journal.ts), one level up: here each half is its own commit, so what commits is durable
  * at once.
  *
@@ -17,7 +18,7 @@
  * reported unresolved and its submitters get `store_unavailable`.
  */
 import { storeErrorCodeOf } from './store-error.js';
-import type { CommitBatch, CommitResult, DeadLetter, RefusalCount } from './ports.js';
+import type { CommitBatch, CommitResult, DeadLetter, RefusalCount, SignalSummaryRow } from './ports.js';
 
 /** Failed commits one split may spend; 1 refused row among 5000 needs about 13. */
 export const MAX_FAILED_SPLIT_COMMITS = 64;
@@ -25,7 +26,11 @@ export const MAX_FAILED_SPLIT_COMMITS = 64;
 type Item =
   | { readonly kind: 'reading'; readonly index: number }
   | { readonly kind: 'letter'; readonly letter: DeadLetter; readonly bare: boolean }
-  | { readonly kind: 'counts'; readonly counts: readonly RefusalCount[] };
+  | { readonly kind: 'counts'; readonly counts: readonly RefusalCount[] }
+  | { readonly kind: 'signal'; readonly index: number };
+
+/** What became of a signal summary of the batch: committed, refused for its data, or not known. */
+export type SignalFate = 'committed' | 'dropped' | 'unresolved';
 
 export type ReadingFate =
   | { readonly kind: 'inserted' }
@@ -45,6 +50,8 @@ export interface SplitOptions {
 export interface SplitOutcome {
   /** Parallel to the batch's readings. */
   readonly fates: ReadingFate[];
+  /** Parallel to the batch's signal summaries (empty when it has none). */
+  readonly signalFates: SignalFate[];
   /** Dead letters the store refused even bare, and refusal tallies it refused: not stored. */
   readonly lettersDropped: number;
   readonly tallyDropped: boolean;
@@ -65,6 +72,8 @@ export async function splitRefusedBatch(
 ): Promise<SplitOutcome> {
   const readings = batch.readings;
   const fates: ReadingFate[] = new Array<ReadingFate>(readings.length).fill({ kind: 'unresolved' });
+  const signals = batch.signals ?? [];
+  const signalFates: SignalFate[] = new Array<SignalFate>(signals.length).fill('unresolved');
   const maxFailed = options.maxFailedCommits ?? MAX_FAILED_SPLIT_COMMITS;
   let failedCommits = 0;
   let lettersDropped = 0;
@@ -76,6 +85,7 @@ export async function splitRefusedBatch(
   for (let index = 0; index < readings.length; index += 1) items.push({ kind: 'reading', index });
   for (const letter of batch.deadLetters) items.push({ kind: 'letter', letter, bare: false });
   if ((batch.refusalCounts?.length ?? 0) > 0) items.push({ kind: 'counts', counts: batch.refusalCounts ?? [] });
+  for (let index = 0; index < signals.length; index += 1) items.push({ kind: 'signal', index });
 
   const refuseAlone = (item: Item, error: unknown): Item | undefined => {
     switch (item.kind) {
@@ -89,6 +99,9 @@ export async function splitRefusedBatch(
       case 'counts':
         tallyDropped = true;
         return undefined;
+      case 'signal':
+        signalFates[item.index] = 'dropped';
+        return undefined;
     }
   };
 
@@ -101,6 +114,7 @@ export async function splitRefusedBatch(
         const result = await options.commit(partBatch);
         let at = 0;
         for (const item of part) {
+          if (item.kind === 'signal') signalFates[item.index] = 'committed';
           if (item.kind !== 'reading') continue;
           fates[item.index] = result.inserted[at] === true ? { kind: 'inserted' } : { kind: 'duplicate' };
           at += 1;
@@ -141,20 +155,27 @@ export async function splitRefusedBatch(
 
   await settle(items, firstError);
   return stopped
-    ? { fates, lettersDropped, tallyDropped, failedCommits, stoppedBy }
-    : { fates, lettersDropped, tallyDropped, failedCommits };
+    ? { fates, signalFates, lettersDropped, tallyDropped, failedCommits, stoppedBy }
+    : { fates, signalFates, lettersDropped, tallyDropped, failedCommits };
 }
 
 function batchOf(part: readonly Item[], whole: CommitBatch): CommitBatch {
   const readings = [];
   const deadLetters = [];
+  const signals: SignalSummaryRow[] = [];
   let refusalCounts: readonly RefusalCount[] | undefined;
   for (const item of part) {
     if (item.kind === 'reading') readings.push(whole.readings[item.index] as CommitBatch['readings'][number]);
     else if (item.kind === 'letter') deadLetters.push(item.letter);
+    else if (item.kind === 'signal') signals.push((whole.signals ?? [])[item.index] as SignalSummaryRow);
     else refusalCounts = item.counts;
   }
-  return refusalCounts === undefined ? { readings, deadLetters } : { readings, deadLetters, refusalCounts };
+  return {
+    readings,
+    deadLetters,
+    ...(refusalCounts === undefined ? {} : { refusalCounts }),
+    ...(signals.length === 0 ? {} : { signals }),
+  };
 }
 
 /** A dead letter with nothing but fixed text: its reason, source, time and raw bytes (bytea) kept. */

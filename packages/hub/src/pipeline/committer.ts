@@ -33,6 +33,7 @@ import type {
   PipelineMetrics,
   ReadingStore,
   RefusalCount,
+  SignalSummaryRow,
   VerifiedReading,
 } from './ports.js';
 import { storeErrorCodeOf } from './store-error.js';
@@ -47,6 +48,8 @@ export interface Submission {
    * legacy line, in a worker thread): the store sends these bytes instead of formatting the readings.
    */
   readonly copyRows?: Uint8Array;
+  /** Signal summaries committed in the same transaction as the readings (see CommitBatch.signals). */
+  readonly signals?: readonly SignalSummaryRow[];
 }
 
 /** A reading of a submission that the store refused for its data; `index` is its position in the submission. */
@@ -131,6 +134,7 @@ export class Committer extends EventEmitter<CommitterEvents> {
     const rows =
       submission.readings.length +
       submission.deadLetters.length +
+      (submission.signals?.length ?? 0) +
       ((submission.refusalCounts?.length ?? 0) > 0 ? 1 : 0);
     if (rows === 0) return Promise.resolve({ ok: true, inserted: 0, duplicates: 0 });
     if (this.queuedRows + rows > this.options.maxQueuedRows && this.queuedRows > 0) {
@@ -227,11 +231,13 @@ export class Committer extends EventEmitter<CommitterEvents> {
     const refusalCounts: RefusalCount[] = [];
     const copyParts: CopyPart[] = [];
     let withRows = 0;
+    const signals: SignalSummaryRow[] = [];
     for (const pending of batch) {
       const { submission } = pending;
       for (const reading of submission.readings) readings.push(reading);
       for (const letter of submission.deadLetters) deadLetters.push(letter);
       for (const tally of submission.refusalCounts ?? []) refusalCounts.push(tally);
+      if (submission.signals !== undefined) for (const signal of submission.signals) signals.push(signal);
       if (submission.readings.length === 0) continue;
       copyParts.push({ readings: submission.readings.length, rows: submission.copyRows });
       if (submission.copyRows !== undefined) withRows += 1;
@@ -241,6 +247,7 @@ export class Committer extends EventEmitter<CommitterEvents> {
       deadLetters,
       ...(refusalCounts.length === 0 ? {} : { refusalCounts }),
       ...(withRows === 0 ? {} : { copyParts }),
+      ...(signals.length === 0 ? {} : { signals }),
     };
     const deadline = this.now() + this.options.retryDeadlineMs;
     let delay = this.options.retryInitialMs ?? 100;
@@ -297,12 +304,24 @@ export class Committer extends EventEmitter<CommitterEvents> {
     }
     this.release(batch);
     let index = 0;
+    let signalIndex = 0;
     const durableAt = performance.now();
     for (const pending of batch) {
       const count = pending.submission.readings.length;
       const fates = outcome.fates.slice(index, index + count);
       index += count;
-      pending.resolve(this.answerFates(fates, durableAt - pending.queuedAt));
+      const signals = pending.submission.signals?.length ?? 0;
+      // A summary the split could not commit (the store failed otherwise meanwhile): not durable, so its
+      // submission is not either. One the store refused for its data is dropped (it never could be).
+      const unresolved = outcome.signalFates
+        .slice(signalIndex, signalIndex + signals)
+        .some((fate) => fate === 'unresolved');
+      signalIndex += signals;
+      pending.resolve(
+        unresolved
+          ? refused('store_unavailable', 'the store could not commit; resend')
+          : this.answerFates(fates, durableAt - pending.queuedAt),
+      );
     }
   }
 

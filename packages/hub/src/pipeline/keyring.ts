@@ -103,11 +103,16 @@ export class StaticKeyring implements KeyResolver {
  * Several resolvers asked in order: config keys first (operators pin them deliberately), then the
  * device registry. A key id is answered by the first resolver that knows it.
  */
+const NO_KEYS: readonly KeyEntry[] = [];
+
 export class KeyringChain implements KeyResolver {
   private readonly resolvers: readonly KeyResolver[];
+  /** The registry's per-device keys are more specific than shared config keys: tried first. */
+  private readonly mostSpecificFirst: readonly KeyResolver[];
 
   constructor(...resolvers: KeyResolver[]) {
     this.resolvers = resolvers;
+    this.mostSpecificFirst = [...resolvers].reverse();
   }
 
   resolve(keyId: string): KeyEntry | undefined {
@@ -119,8 +124,14 @@ export class KeyringChain implements KeyResolver {
   }
 
   keysForDevice(device: string): readonly KeyEntry[] {
-    // The registry's per-device keys are more specific than shared config keys: try them first.
-    return [...this.resolvers].reverse().flatMap((resolver) => resolver.keysForDevice(device));
+    // Asked for every signed message: the usual case (one resolver knows the device) copies nothing.
+    let found: readonly KeyEntry[] = NO_KEYS;
+    for (const resolver of this.mostSpecificFirst) {
+      const keys = resolver.keysForDevice(device);
+      if (keys.length === 0) continue;
+      found = found.length === 0 ? keys : [...found, ...keys];
+    }
+    return found;
   }
 
   isDeviceRevoked(device: string): boolean {

@@ -28,12 +28,14 @@ import type { SharedReplayWindow } from './shared-state-ports.js';
 
 /** Longest a tally of refusals over the dead-letter budget waits for a commit to carry it. */
 const TALLY_FLUSH_MS = 1_000;
+const NO_SIGNALS: readonly SignalSummaryRow[] = [];
 import type {
   DeadLetter,
   DeadLetterRow,
   LiveSink,
   PipelineMetrics,
   ReadingStore,
+  SignalSummaryRow,
   SourceKind,
   VerifiedReading,
 } from './ports.js';
@@ -278,9 +280,10 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     entry: KeyEntry,
     source: SourceKind,
     peer: string,
+    signals: readonly SignalSummaryRow[] = NO_SIGNALS,
   ): Promise<FrameAnswer> {
     if (entry.revoked) return { kind: 'error', reason: 'revoked_key', detail: 'key id was revoked' };
-    return this.submitOpened(this.frameOpener.checkReadings(candidates, entry, source), source, peer);
+    return this.submitOpened(this.frameOpener.checkReadings(candidates, entry, source), source, peer, 'live', signals);
   }
 
   /**
@@ -289,29 +292,43 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
    * handleAuthenticatedReadings part by part, but one entry in the commit queue and one answer for all,
    * so a burst costs one commit wait instead of one per input. An error answer means nothing of any part
    * was committed. Parts whose key was revoked take no part and are listed in `revoked` (by index) for
-   * the caller to refuse, as handleAuthenticatedReadings refuses them.
+   * the caller to refuse, as handleAuthenticatedReadings refuses them. A part's `signal` summary (if
+   * any) is committed in the same transaction as the readings.
    */
   async handleAuthenticatedParts(
-    parts: ReadonlyArray<{ readonly candidates: readonly unknown[]; readonly entry: KeyEntry }>,
+    parts: ReadonlyArray<{
+      readonly candidates: readonly unknown[];
+      readonly entry: KeyEntry;
+      readonly signal?: SignalSummaryRow;
+    }>,
     source: SourceKind,
     peer: string,
   ): Promise<{ readonly answer: FrameAnswer; readonly revoked: readonly number[] }> {
     const revoked: number[] = [];
     const readings: VerifiedReading[] = [];
     const refusals: OpenedReadings['refused'] = [];
+    const signals: SignalSummaryRow[] = [];
     let knownDuplicates = 0;
     const receivedAt = this.now();
-    parts.forEach((part, index) => {
+    for (let index = 0; index < parts.length; index += 1) {
+      const part = parts[index] as (typeof parts)[number];
       if (part.entry.revoked) {
         revoked.push(index);
-        return;
+        continue;
       }
       const opened = this.frameOpener.checkReadings(part.candidates, part.entry, source, receivedAt);
       for (const reading of opened.readings) readings.push(reading);
       for (const refusal of opened.refused) refusals.push(refusal);
       knownDuplicates += opened.knownDuplicates;
-    });
-    const answer = await this.submitOpened({ ok: true, readings, refused: refusals, knownDuplicates }, source, peer);
+      if (part.signal !== undefined) signals.push(part.signal);
+    }
+    const answer = await this.submitOpened(
+      { ok: true, readings, refused: refusals, knownDuplicates },
+      source,
+      peer,
+      'live',
+      signals,
+    );
     return { answer, revoked };
   }
 
@@ -324,6 +341,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     source: SourceKind,
     peer: string,
     mode: 'live' | 'redrive' | 'repeat' = 'live',
+    signals: readonly SignalSummaryRow[] = NO_SIGNALS,
   ): Promise<FrameAnswer> {
     opened = await this.boundMetrics(opened);
     const deadLetters: DeadLetter[] = [];
@@ -332,7 +350,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       this.statsTracker.addDuplicate(opened.knownDuplicates);
       this.options.metrics.readingsDuplicate(source, opened.knownDuplicates);
     }
-    const result = await this.submit(opened.readings, deadLetters);
+    const result = await this.submit(opened.readings, deadLetters, { signals });
     if (!result.ok) return { kind: 'error', reason: result.reason, detail: result.detail };
     const storeRefused = result.refused ?? [];
     if (storeRefused.length > 0) {
@@ -468,7 +486,11 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const deadLetters: DeadLetter[] = [];
     this.refuseAll(outcome.refused, 'legacy', peer, deadLetters);
     const taken = outcome;
-    const result = await this.submit(taken.readings, deadLetters, taken.copyRows);
+    const result = await this.submit(
+      taken.readings,
+      deadLetters,
+      taken.copyRows === undefined ? {} : { copyRows: taken.copyRows },
+    );
     // Not committed: a resend of the same tokens (to this hub or any other) is not a replay.
     if (!result.ok) {
       opener.forgetIvs(taken.tokenOf.map((index) => taken.tokens.ivHex(index)));
@@ -629,14 +651,15 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private async submit(
     readings: readonly VerifiedReading[],
     deadLetters: readonly DeadLetter[],
-    copyRows?: Uint8Array,
+    extra: { readonly copyRows?: Uint8Array; readonly signals?: readonly SignalSummaryRow[] } = {},
   ): Promise<SubmitResult> {
     const refusalCounts = this.refusalTally.take();
     const result = await this.committer.submit({
       readings,
       deadLetters,
       ...(refusalCounts.length === 0 ? {} : { refusalCounts }),
-      ...(copyRows === undefined ? {} : { copyRows }),
+      ...(extra.copyRows === undefined ? {} : { copyRows: extra.copyRows }),
+      ...(extra.signals === undefined || extra.signals.length === 0 ? {} : { signals: extra.signals }),
     });
     if (!result.ok) for (const tally of refusalCounts) this.refusalTally.restore(tally);
     return result;

@@ -34,6 +34,27 @@ export interface DeadLetter {
   readonly receivedAt: number;
 }
 
+/**
+ * The per-signal summary of an XRayIOT signal (table xray_signals), committed in the same transaction
+ * as the signal's readings: a commit that fails leaves neither. Stored once per (device, time, payload).
+ */
+export interface SignalSummaryRow {
+  readonly deviceId: string;
+  /** The sample data's `time`, or capturedAt for any other payload (ms since the epoch). */
+  readonly time: number;
+  readonly capturedAt: number;
+  readonly receivedAt: number;
+  /** Data points (readings) the signal holds. */
+  readonly dataLength: number;
+  /** Bytes of the decoded payload. */
+  readonly dataVolume: number;
+  readonly format: string;
+  readonly source: SourceKind;
+  readonly correlationId: string | null;
+  /** SHA-256 of the payload text: with device and time, what makes a resent signal the same signal. */
+  readonly payloadSha256: Uint8Array;
+}
+
 /** Refusals of one reason, device and minute that were counted but not kept as dead letters. */
 export interface RefusalCount {
   readonly device: string | null;
@@ -53,6 +74,8 @@ export interface CommitBatch {
    * (copy-rows.ts) where they were made in advance; absent when no part has them.
    */
   readonly copyParts?: readonly CopyPart[];
+  /** Signal summaries written in the same transaction as the readings (absent: none). */
+  readonly signals?: readonly SignalSummaryRow[];
 }
 
 /** Some consecutive readings of a commit batch, and their strict COPY rows if made in advance. */

@@ -2,13 +2,14 @@
  * The ReadingStore over any SqlExecutor: commit orchestration plus delegation to migrations, partitions
  * and queries. A commit is: make sure the day partitions exist (own short transaction, see
  * partitions.ts), then ONE transaction holding the readings insert, one rollup-journal row with the
- * minute deltas of the newly inserted readings and dead letters, and the dead letters. The journal is
+ * minute deltas of the newly inserted readings and dead letters, the dead letters, and the XRayIOT
+ * signal summaries of the batch (so a signal's summary is durable exactly when its readings are). The journal is
  * folded into the rollup tables by `flushRollups` (rollup-journal.ts): periodically, and before any
  * read of the rollups. Every failure surfaces as an Error
  * naming the step and the SQLSTATE, never data values.
  *
- * Readings are first written strictly (no ON CONFLICT: the cheapest write PostgreSQL has, see
- * commit-statements.ts). A batch holding a key that is already stored fails that attempt with
+ * Readings (and signal summaries) are first written strictly (no ON CONFLICT: the cheapest write
+ * PostgreSQL has, see commit-statements.ts). A batch holding a key that is already stored fails that attempt with
  * unique_violation; it is rolled back whole and committed again leniently (ON CONFLICT DO NOTHING,
  * exact per-row answers). After such a conflict the next commits start lenient, until one of them
  * finds no duplicate: resends come in runs (a reconnecting device), and a failed strict attempt costs
@@ -36,6 +37,10 @@ import {
   readingCopyText,
   readingStageText,
   secondaryParts,
+  SIGNAL_COLUMNS,
+  SIGNAL_COPY_ROWS,
+  signalCopyText,
+  signalsCopyable,
   SMALL_BATCH_ROWS,
   strictlyStorable,
 } from './commit-statements.js';
@@ -196,7 +201,10 @@ export class SqlReadingStore implements ReadingStore {
 
   async commit(batch: CommitBatch): Promise<CommitResult> {
     const counts = batch.refusalCounts?.length ?? 0;
-    if (batch.readings.length === 0 && batch.deadLetters.length === 0 && counts === 0) return { inserted: [] };
+    const signals = batch.signals?.length ?? 0;
+    if (batch.readings.length === 0 && batch.deadLetters.length === 0 && counts === 0 && signals === 0) {
+      return { inserted: [] };
+    }
     assertStorable(batch);
     return this.guard('commit', async () => {
       // The journal's bound: while folding is far behind, commits wait for it (backpressure to ingest).
@@ -435,8 +443,22 @@ export class SqlReadingStore implements ReadingStore {
    */
   private async commitStrict(batch: CommitBatch): Promise<JournaledResult> {
     const { readings, deadLetters } = batch;
+    const signals = batch.signals ?? [];
     const journalRows = journalRowsOf(readings, deadLetters, batch.refusalCounts);
-    const secondary = secondaryParts({ journalRows, deadLetters });
+    // An AMQP burst's summaries (and its readings) go by COPY: see SIGNAL_COPY_ROWS.
+    const copySignals = signals.length >= SIGNAL_COPY_ROWS && signalsCopyable(signals);
+    if (copySignals) {
+      const statement = combineWrites(secondaryParts({ journalRows, deadLetters }));
+      const readingText = readingCopyText(readings);
+      const signalText = signalCopyText(signals);
+      await this.executor.transaction(async (tx) => {
+        await tx.copyText('readings', READING_COLUMNS, readingText);
+        await tx.copyText('xray_signals', SIGNAL_COLUMNS, signalText);
+        if (statement !== null) await run(tx, statement);
+      });
+      return { inserted: new Array<boolean>(readings.length).fill(true), journalBytes: textBytes(journalRows) };
+    }
+    const secondary = secondaryParts({ journalRows, deadLetters, ...signalsOf(batch), strict: true });
     if (readings.length <= SMALL_BATCH_ROWS) {
       const statement = combineWrites([(offset) => insertReadingsStrict(readings, offset), ...secondary]);
       // The text depends only on which parts are present (readings travel as one JSON parameter), so it
@@ -471,7 +493,9 @@ export class SqlReadingStore implements ReadingStore {
       }
       const journalRows = journalRowsOf(freshReadings, batch.deadLetters, batch.refusalCounts);
       journalBytes = textBytes(journalRows);
-      const statement = combineWrites(secondaryParts({ journalRows, deadLetters: batch.deadLetters }));
+      const statement = combineWrites(
+        secondaryParts({ journalRows, deadLetters: batch.deadLetters, ...signalsOf(batch) }),
+      );
       if (statement !== null) await run(tx, statement);
     });
     return { inserted, journalBytes };
@@ -548,6 +572,10 @@ function journalRowsOf(
 ): string[] {
   if (readings.length === 0 && deadLetters.length === 0 && refusalCounts.length === 0) return [];
   return encodeJournalRows(foldMinutes(readings, deadLetters, refusalCounts));
+}
+
+function signalsOf(batch: CommitBatch): { signals?: CommitBatch['signals'] } {
+  return batch.signals === undefined ? {} : { signals: batch.signals };
 }
 
 function run(tx: SqlQueryable, statement: Statement): ReturnType<SqlQueryable['query']> {

@@ -1,26 +1,17 @@
 /**
- * The XRayIOT signal summaries (table xray_signals, migration 5): written in multi-row batches by the
- * AMQP consumer and the signed HTTP route after their readings committed, listed by the REST API newest
- * first. A resent signal (same device, time and payload) is stored once.
+ * The XRayIOT signal summaries (table xray_signals, migration 5), listed by the REST API newest first.
+ * They are written with their signal's readings, in the same commit (commit-statements.ts
+ * insertSignalSummaries); a resent signal (same device, time and payload) is stored once.
  */
+import type { SignalSummaryRow } from '../pipeline/ports.js';
 import type { SqlExecutor } from './sql-executor.js';
-import { bytesToHex, msOf, toNullableText, toNumber, toText } from './sql-values.js';
+import { msOf, toNullableText, toNumber, toText } from './sql-values.js';
 
-export interface SignalSummaryRow {
-  readonly deviceId: string;
-  readonly time: number;
-  readonly capturedAt: number;
-  readonly receivedAt: number;
-  readonly dataLength: number;
-  readonly dataVolume: number;
-  readonly format: string;
-  readonly source: string;
-  readonly correlationId: string | null;
-  readonly payloadSha256: Uint8Array;
-}
+export type { SignalSummaryRow };
 
-export interface StoredSignalSummary extends Omit<SignalSummaryRow, 'payloadSha256'> {
+export interface StoredSignalSummary extends Omit<SignalSummaryRow, 'payloadSha256' | 'source'> {
   readonly id: number;
+  readonly source: string;
   readonly payloadSha256: string;
 }
 
@@ -35,32 +26,6 @@ export interface SignalSummaryQuery {
 
 export class SqlSignalStore {
   constructor(private readonly executor: SqlExecutor) {}
-
-  /** One statement for the whole batch; rows already stored are skipped. */
-  async insertSignalSummaries(rows: readonly SignalSummaryRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.executor.write(
-      `INSERT INTO xray_signals (device_id, signal_time, payload_sha256, captured_at, received_at,
-         data_length, data_volume, format, source, correlation_id)
-       SELECT d, to_timestamp(t / 1000.0), decode(h, 'hex'), to_timestamp(c / 1000.0), to_timestamp(r / 1000.0),
-         l, v, f, s, k
-       FROM unnest($1::text[], $2::float8[], $3::text[], $4::float8[], $5::float8[], $6::int[], $7::int[],
-         $8::text[], $9::text[], $10::text[]) AS u(d, t, h, c, r, l, v, f, s, k)
-       ON CONFLICT (device_id, signal_time, payload_sha256) DO NOTHING`,
-      [
-        rows.map((row) => row.deviceId),
-        rows.map((row) => row.time),
-        rows.map((row) => bytesToHex(row.payloadSha256)),
-        rows.map((row) => row.capturedAt),
-        rows.map((row) => row.receivedAt),
-        rows.map((row) => row.dataLength),
-        rows.map((row) => row.dataVolume),
-        rows.map((row) => row.format),
-        rows.map((row) => row.source),
-        rows.map((row) => row.correlationId),
-      ],
-    );
-  }
 
   async signalSummaries(query: SignalSummaryQuery): Promise<StoredSignalSummary[]> {
     const rows = await this.executor.query(

@@ -12,7 +12,7 @@ import {
   noticeBits,
 } from '../../src/bus/bus-batch-codec.js';
 import { partitionOf, splitByPartition } from '../../src/bus/partitioner.js';
-import type { CommitBatch, VerifiedReading } from '../../src/pipeline/ports.js';
+import type { CommitBatch, SignalSummaryRow, VerifiedReading } from '../../src/pipeline/ports.js';
 
 function reading(device: string, seq: number): VerifiedReading {
   return {
@@ -25,7 +25,39 @@ function reading(device: string, seq: number): VerifiedReading {
   };
 }
 
+function signal(device: string, correlationId: string | null): SignalSummaryRow {
+  return {
+    deviceId: device,
+    time: 1_700_000_000_000,
+    capturedAt: 1_700_000_000_010,
+    receivedAt: 1_700_000_000_020,
+    dataLength: 2,
+    dataVolume: 77,
+    format: 'xray-sample',
+    source: 'amqp',
+    correlationId,
+    payloadSha256: new Uint8Array(Array.from({ length: 32 }, (_, i) => i * 7)),
+  };
+}
+
 describe('bus batch codec', () => {
+  it('round-trips XRayIOT signal summaries, and sends each with its device partition', () => {
+    const batch: CommitBatch = {
+      readings: [reading('pump-1', 1), reading('pump-2', 2)],
+      deadLetters: [],
+      signals: [signal('pump-1', null), signal('pump-2', '0b6ea3a4-2f0e-4a4e-9d7b-3c1d6a7c9e21')],
+    };
+    expect(decodeBusBatch(encodeBusBatch(batch))).toEqual(batch);
+    for (const part of splitByPartition(batch, 8)) {
+      const devices = new Set(part.batch.readings.map((r) => r.device));
+      expect((part.batch.signals ?? []).map((g) => g.deviceId).every((d) => devices.has(d))).toBe(true);
+    }
+    expect(splitByPartition(batch, 8).flatMap((part) => part.batch.signals ?? [])).toHaveLength(2);
+    const wire = JSON.parse(encodeBusBatch(batch).toString('utf8')) as { s: unknown[][] };
+    wire.s[0]![9] = 'not a hash';
+    expect(() => decodeBusBatch(Buffer.from(JSON.stringify(wire)))).toThrow(BusCodecError);
+  });
+
   it('round-trips readings, dead letters with raw bytes, and refusal counts', () => {
     const batch: CommitBatch = {
       readings: [reading('pump-1', 1), reading('pump-2', 7)],

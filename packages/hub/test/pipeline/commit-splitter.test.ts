@@ -6,7 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import { Committer, type CommittedBatch, type SubmitResult } from '../../src/pipeline/committer.js';
 import { MAX_FAILED_SPLIT_COMMITS, splitRefusedBatch } from '../../src/pipeline/commit-splitter.js';
-import type { CommitBatch, CommitResult, PipelineMetrics, ReadingStore } from '../../src/pipeline/ports.js';
+import type {
+  CommitBatch,
+  CommitResult,
+  PipelineMetrics,
+  ReadingStore,
+  SignalSummaryRow,
+} from '../../src/pipeline/ports.js';
 import { StoreError } from '../../src/pipeline/store-error.js';
 import { deadLetter, describeEachStore, freshDevice, reading } from '../store/store-fixtures.js';
 
@@ -132,7 +138,8 @@ function refusingStore(options: { unavailableAfter?: number } = {}) {
       }
       const poisoned =
         batch.readings.some((r) => r.data['poison'] === true) ||
-        batch.deadLetters.some((l) => l.detail.includes('poison'));
+        batch.deadLetters.some((l) => l.detail.includes('poison')) ||
+        (batch.signals ?? []).some((signal) => signal.format === 'poison');
       if (poisoned) return Promise.reject(new StoreError('store_refused_data', 'store commit failed: SQLSTATE 22P05'));
       return Promise.resolve({ inserted: batch.readings.map(() => true) });
     },
@@ -149,6 +156,21 @@ function batchOf(count: number, poisonAt: ReadonlySet<number>): CommitBatch {
 }
 
 const firstError = new StoreError('store_refused_data', 'store commit failed: SQLSTATE 22P05');
+
+function signalOf(device: string, format = 'xray-sample'): SignalSummaryRow {
+  return {
+    deviceId: device,
+    time: 1_700_000_000_000,
+    capturedAt: 1_700_000_000_000,
+    receivedAt: 1_700_000_000_001,
+    dataLength: 1,
+    dataVolume: 10,
+    format,
+    source: 'amqp',
+    correlationId: null,
+    payloadSha256: new Uint8Array(32),
+  };
+}
 
 describe('splitRefusedBatch', () => {
   it('isolates one refused reading among 1000 in about 2·log2(n) commits', async () => {
@@ -203,6 +225,22 @@ describe('splitRefusedBatch', () => {
     ).toEqual([1, 2]);
   });
 
+  it('drops a signal summary the store refuses alone; the other summaries and the readings commit', async () => {
+    const store = refusingStore();
+    const batch: CommitBatch = {
+      ...batchOf(4, new Set()),
+      signals: [signalOf('a'), signalOf('b', 'poison'), signalOf('c')],
+    };
+    const outcome = await splitRefusedBatch(batch, firstError, {
+      commit: store.commit,
+      onPartCommitted: () => undefined,
+    });
+    expect(outcome.fates.every((f) => f.kind === 'inserted')).toBe(true);
+    expect(outcome.signalFates).toEqual(['committed', 'dropped', 'committed']);
+    const stored = store.calls.filter((c) => !(c.signals ?? []).some((g) => g.format === 'poison'));
+    expect(stored.flatMap((c) => (c.signals ?? []).map((g) => g.deviceId)).sort()).toEqual(['a', 'c']);
+  });
+
   it('stops at a failure that is not about data; the rest stays unresolved', async () => {
     const store = refusingStore({ unavailableAfter: 1 });
     const outcome = await splitRefusedBatch(batchOf(8, new Set([7])), firstError, {
@@ -216,6 +254,32 @@ describe('splitRefusedBatch', () => {
 });
 
 describe('Committer on store error codes', () => {
+  it('answers store_unavailable for a submission whose summary a split could not commit', async () => {
+    // Calls: the whole batch (refused), then the readings half (refused), each reading alone (the
+    // poison refused), then the summary: the store is gone by then.
+    const store = refusingStore({ unavailableAfter: 4 });
+    const committer = new Committer({
+      store: store as unknown as ReadingStore,
+      metrics: countingMetrics(),
+      maxBatchRows: 100,
+      maxQueuedRows: 1000,
+      highWaterRows: 500,
+      concurrency: 1,
+      retryDeadlineMs: 30_000,
+      onCommitted: () => undefined,
+    });
+    const good = { ...batchOf(1, new Set()), signals: [signalOf('good')] };
+    const poison: CommitBatch = {
+      readings: [reading({ device: 'p', seq: 9, ts: 1_700_000_000_000, data: { poison: true } })],
+      deadLetters: [],
+    };
+    const [first, second] = await Promise.all([committer.submit(good), committer.submit(poison)]);
+    expect(store.calls).toHaveLength(5);
+    // Its reading committed, its summary did not: not durable as a whole, so not acknowledged.
+    expect(first).toMatchObject({ ok: false, reason: 'store_unavailable' });
+    expect(second).toMatchObject({ ok: true, refused: [{ index: 0 }] });
+  });
+
   it('answers store_unavailable at once, without retrying, when the store has a defect', async () => {
     let calls = 0;
     const committer = new Committer({

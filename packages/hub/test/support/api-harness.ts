@@ -14,7 +14,6 @@ import type { LiveStats } from '@sealstream/protocol';
 import { buildHttpApp } from '../../src/http/http-app.js';
 import { hashPassword } from '../../src/http/password-hash.js';
 import { signalStoreFor, openStore, type SqlReadingStore } from '../../src/store/index.js';
-import { SignalSummaryWriter } from '../../src/ingest/xray/signal-summaries.js';
 import type { Role } from '../../src/store/accounts.js';
 import { dropTestSchema, pgTestUrl, uniqueTestSchema } from './postgres.js';
 import { openRegistryFixture, type RegistryFixture } from './registry-fixture.js';
@@ -102,7 +101,7 @@ export async function startApiHarness(
     ingest: {
       pipeline: registry.pipeline,
       keys: registry.keys,
-      signalSummaries: new SignalSummaryWriter(signalStoreFor(store)),
+      storeSignalSummaries: true,
     },
     signals: signalStoreFor(store),
     admin: {

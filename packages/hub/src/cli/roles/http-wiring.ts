@@ -10,7 +10,6 @@ import { buildMonitorApp, type MonitorAppOptions } from '../../http/monitor-app.
 import type { RateLimitSettings } from '../../http/rate-limits.js';
 import type { IngestRouteOptions } from '../../ingest/http/ingest-routes.js';
 import { SIGNAL_BODY_LIMIT_BYTES } from '../../ingest/http/signed-route.js';
-import type { SignalSummaryWriter } from '../../ingest/xray/signal-summaries.js';
 import { boundListener, guardHttpActivity } from '../../ingest/listener-bounds.js';
 import type { HubMetrics } from '../../observability/metrics.js';
 import type { KeyResolver } from '../../pipeline/keyring.js';
@@ -30,7 +29,7 @@ export function httpIngestOptions(
   config: HubConfig,
   pipeline: Pipeline,
   keys: KeyResolver,
-  signalSummaries: SignalSummaryWriter,
+  storeSignalSummaries: boolean,
   shared: SharedStateWiring | null,
 ): IngestRouteOptions {
   const { limits } = config;
@@ -45,7 +44,7 @@ export function httpIngestOptions(
     bodyLimitBytes: limits.maxFrameBytes + 65_536,
     signedBodyLimitBytes: Math.max(limits.maxFrameBytes + 65_536, SIGNAL_BODY_LIMIT_BYTES),
     allowDefaultSecret: config.demo,
-    signalSummaries,
+    storeSignalSummaries,
     ...(config.ingest.jwtSecret === undefined ? {} : { ingestJwtSecret: config.ingest.jwtSecret }),
     // Demo: the demo key speaks for any device, so InsightHub clients may name any device id.
     ingestJwtAllowsSharedKeys: config.demo,

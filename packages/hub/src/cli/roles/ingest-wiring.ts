@@ -15,7 +15,6 @@ import {
 import { createLegacyIngest, type LegacyIngest } from '../../ingest/legacy/legacy-tcp.js';
 import { createMqttIngest, type MqttIngest } from '../../ingest/mqtt/mqtt-ingest.js';
 import { createNativeIngest, type NativeIngest } from '../../ingest/tcp/native-tcp.js';
-import { SignalSummaryWriter, type SignalSummaryStore } from '../../ingest/xray/signal-summaries.js';
 import type { HubMetrics } from '../../observability/metrics.js';
 import { createMqttMetrics } from '../../observability/mqtt-metrics.js';
 import type { KeyResolver } from '../../pipeline/keyring.js';
@@ -30,7 +29,6 @@ export interface IngestParts {
   readonly keys: KeyResolver;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
-  readonly signalSummaries: SignalSummaryWriter;
   /** Nonce windows shared with other hubs (Redis); null: this process's memory only. */
   readonly shared: SharedStateWiring | null;
 }
@@ -69,7 +67,8 @@ export function createIngestListeners(parts: IngestParts): IngestListeners {
             ...(parts.shared === null ? {} : { sharedNonces: parts.shared.nonces.amqp }),
             toleranceMs: config.ingest.signatureToleranceMs,
             allowDefaultSecret: config.demo,
-            summaries: parts.signalSummaries,
+            // Each signal's summary commits with its readings (xray-batch.ts).
+            storeSummaries: true,
             maxReadingsPerSubmission: limits.maxReadingsPerFrame,
             now: Date.now,
           },
@@ -191,11 +190,4 @@ export function createLegacyPool(
     ...(workerUrl === undefined ? {} : { workerUrl }),
     onWorkerLost: (error) => logger.error({ err: error.message }, 'a legacy open worker was lost; replaced'),
   });
-}
-
-/** XRayIOT signal summaries (signed HTTP and AMQP), batched into xray_signals after their readings commit. */
-export function createSignalSummaries(store: SignalSummaryStore, logger: Logger): SignalSummaryWriter {
-  return new SignalSummaryWriter(store, undefined, (error) =>
-    logger.warn({ err: (error as Error).message }, 'signal summaries could not be stored'),
-  );
 }

@@ -38,12 +38,7 @@ import { busReadingStore } from './bus-store.js';
 import { GATEWAY_IN_FLIGHT_FACTOR, busConnectFailedLog, busTopology, busUrl, noticeTimeoutMs } from './bus-settings.js';
 import { startClusterPresence } from './cluster-wiring.js';
 import { apiRateLimits, guardHttp, httpIngestOptions, listenMonitor } from './http-wiring.js';
-import {
-  createIngestListeners,
-  createLegacyPool,
-  createSignalSummaries,
-  type IngestListeners,
-} from './ingest-wiring.js';
+import { createIngestListeners, createLegacyPool, type IngestListeners } from './ingest-wiring.js';
 import { createLiveLayer } from './live-wiring.js';
 import { createPipeline } from './pipeline-wiring.js';
 import { openSharedState, sharedWindows } from '../shared-state-wiring.js';
@@ -104,7 +99,6 @@ export async function startRoles(config: HubConfig, options: StartHubOptions): P
     let ingest: IngestListeners | null = null;
     const legacyPool = gateway ? createLegacyPool(config, options.legacyWorkerUrl, logger) : undefined;
     const signalStore = signalStoreFor(store);
-    const signalSummaries = createSignalSummaries(signalStore, logger);
     if (gateway || api) {
       const client = await BusCommitClient.open({
         ...busTopology(config),
@@ -145,7 +139,6 @@ export async function startRoles(config: HubConfig, options: StartHubOptions): P
           keys: opened.keys,
           metrics,
           logger,
-          signalSummaries,
           shared,
         });
       }
@@ -201,7 +194,7 @@ export async function startRoles(config: HubConfig, options: StartHubOptions): P
         onClientError: (kind) => metrics.http.clientError(kind),
         serveApi: api,
         ...(gateway && pipeline !== null && registry !== null
-          ? { ingest: httpIngestOptions(config, pipeline, registry.keys, signalSummaries, shared) }
+          ? { ingest: httpIngestOptions(config, pipeline, registry.keys, true, shared) }
           : {}),
         ...(shared === null ? {} : { shared: shared.http }),
         ...(registry !== null && redrivePipeline !== null

@@ -6,7 +6,6 @@ import type { KeyResolver } from '../../pipeline/keyring.js';
 import type { NonceWindow } from '../../pipeline/nonce-window.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import type { SharedReplayWindow } from '../../pipeline/shared-state-ports.js';
-import type { SignalSummaryWriter } from '../xray/signal-summaries.js';
 import type { IngestLimiter } from './ingest-rate-limiter.js';
 import type { IngestJwtVerifier } from './ingest-jwt.js';
 
@@ -22,8 +21,8 @@ export interface IngestContext {
   readonly sharedNonces: SharedReplayWindow | null;
   /** Whether a credential holding XRayIOT's published default secret may sign (--demo only). */
   readonly allowDefaultSecret: boolean;
-  /** Where XRayIOT signal summaries go; null: not stored. */
-  readonly signalSummaries: SignalSummaryWriter | null;
+  /** Whether XRayIOT signal summaries are stored (each commits with its readings). */
+  readonly storeSignalSummaries: boolean;
   /** null: no per-sender limit. */
   readonly limiter: IngestLimiter | null;
   readonly bodyLimitBytes: number;

@@ -12,7 +12,6 @@ import { NonceWindow } from '../../pipeline/nonce-window.js';
 import type { SharedReplayWindow, SharedWindowCounter } from '../../pipeline/shared-state-ports.js';
 import { SharedIngestRateLimiter } from './shared-ingest-limiter.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
-import type { SignalSummaryWriter } from '../xray/signal-summaries.js';
 import type { IngestContext } from './ingest-context.js';
 import { registerFramesRoute } from './frames-route.js';
 import { registerInsightHubRoutes } from './insighthub-route.js';
@@ -57,8 +56,8 @@ export interface IngestRouteOptions {
   readonly maxReadingsPerRequest?: number;
   /** Accept credentials holding XRayIOT's published default secret; only --demo sets it. Default false. */
   readonly allowDefaultSecret?: boolean;
-  /** Where XRayIOT signal summaries are written; absent: not stored. */
-  readonly signalSummaries?: SignalSummaryWriter | null;
+  /** Whether XRayIOT signal summaries are stored (with their readings); default false. */
+  readonly storeSignalSummaries?: boolean;
   /** Secret of the HS256 JWT bearers InsightHub's clients send to POST /ingest; absent: JWTs are refused. */
   readonly ingestJwtSecret?: string;
   /** JWT bearers may name any device a shared ('any') key speaks for (demo mode); default false. */
@@ -91,7 +90,7 @@ export function registerIngestRoutes(
     ),
     sharedNonces: deps.sharedNonces ?? null,
     allowDefaultSecret: deps.allowDefaultSecret ?? false,
-    signalSummaries: deps.signalSummaries ?? null,
+    storeSignalSummaries: deps.storeSignalSummaries ?? false,
     limiter: limiterOf(deps, now),
     bodyLimitBytes,
     signedBodyLimitBytes:

@@ -222,7 +222,7 @@ function refuseNonce(
   }
 }
 
-/** An XRayRawSignal body: readings from its payload, then its summary; 200 with counts after commit. */
+/** An XRayRawSignal body: its readings and summary in one commit; 200 with counts after commit. */
 async function handleSignal(
   context: IngestContext,
   request: FastifyRequest,
@@ -235,7 +235,7 @@ async function handleSignal(
   const answer = await submitSignal(
     {
       pipeline: context.pipeline,
-      summaries: context.signalSummaries,
+      storeSummaries: context.storeSignalSummaries,
       maxReadingsPerSubmission: context.maxReadingsPerRequest,
       now: context.now,
     },

@@ -1,9 +1,9 @@
 /**
  * Many signed XRayIOT messages handled as one burst (the AMQP deliveries of one event-loop turn): each
  * is authenticated and checked on its own exactly as handleSignedMessage does (same refusals, same
- * nonce rules), then the readings of all that passed go to the pipeline as one submission and their
- * summaries as one write, so a burst waits for one commit instead of one per message. Answers come back
- * one per message, in order; 'stored' means its readings and its summary are committed.
+ * nonce rules), then the readings and summaries of all that passed go to the pipeline as one submission
+ * (one transaction holds both), so a burst waits for one commit instead of one per message. Answers come
+ * back one per message, in order; 'stored' means its readings and its summary are committed.
  *
  * Bound: a submission holds at most `maxReadingsPerSubmission` readings. Messages are grouped in
  * arrival order up to that; a single message with more points goes alone, in parts, as before.
@@ -16,7 +16,7 @@ import type { SourceKind } from '../../pipeline/ports.js';
 import {
   errorAnswer,
   submitPrepared,
-  summaryBusy,
+  summaryRow,
   verifySignedMessage,
   checkSharedNonces,
   forgetNonce,
@@ -35,6 +35,8 @@ export interface SignedInput {
 
 /** Per message: what handleSignedMessage would answer, without the per-reading counts of 'stored'. */
 export type BurstAnswer = Exclude<SignalAnswer, { kind: 'stored' }> | { readonly kind: 'stored' };
+
+const STORED: BurstAnswer = { kind: 'stored' };
 
 export async function handleSignedBurst(
   deps: SignedMessageDeps,
@@ -91,17 +93,20 @@ async function submitVerified(
   const groups: number[][] = [];
   let group: number[] = [];
   let groupRows = 0;
-  // Nonces shared with other hubs: one round trip for the burst.
-  const sharedVerdicts = await checkSharedNonces(
-    deps,
-    passed.map((index) => ({
-      verified: verified[index] as VerifiedMessage,
-      body: (inputs[index] as SignedInput).body,
-      redelivered: (inputs[index] as SignedInput).redelivered,
-    })),
-    source,
-    peer,
-  );
+  // Nonces shared with other hubs: one round trip for the burst (none without a shared window).
+  const sharedVerdicts =
+    deps.sharedNonces === undefined
+      ? []
+      : await checkSharedNonces(
+          deps,
+          passed.map((index) => ({
+            verified: verified[index] as VerifiedMessage,
+            body: (inputs[index] as SignedInput).body,
+            redelivered: (inputs[index] as SignedInput).redelivered,
+          })),
+          source,
+          peer,
+        );
   passed.forEach((index, i) => {
     const verdict = sharedVerdicts[i] ?? null;
     if (verdict !== null) {
@@ -139,7 +144,7 @@ async function submitVerified(
   );
 }
 
-/** One submission for the group's readings, then one write for their summaries; answers in group order. */
+/** One submission for the group's readings and summaries; answers in group order. */
 async function submitGroup(
   deps: SignedMessageDeps,
   members: readonly number[],
@@ -154,28 +159,23 @@ async function submitGroup(
     const answer = await submitPrepared(deps, only.signal, only.entry, source, peer);
     return [answer.kind === 'stored' ? { kind: 'stored' } : answer];
   }
-  const { answer, revoked } = await deps.pipeline.handleAuthenticatedParts(
-    messages.map((message) => ({ candidates: message.signal.readings, entry: message.entry })),
-    source,
-    peer,
+  const receivedAt = deps.now();
+  const parts = messages.map((message) =>
+    deps.storeSummaries
+      ? {
+          candidates: message.signal.readings,
+          entry: message.entry,
+          signal: summaryRow(message.signal.summary, receivedAt, source),
+        }
+      : { candidates: message.signal.readings, entry: message.entry },
   );
+  const { answer, revoked } = await deps.pipeline.handleAuthenticatedParts(parts, source, peer);
   if (answer.kind === 'error') {
     const refusal = errorAnswer(answer.reason, answer.detail);
     return messages.map(() => refusal);
   }
-  const answers: BurstAnswer[] = messages.map(() => ({ kind: 'stored' }));
+  const answers: BurstAnswer[] = messages.map(() => STORED);
   for (const index of revoked)
     answers[index] = { kind: 'refused', reason: 'revoked_key', detail: 'key id was revoked' };
-  if (deps.summaries !== null) {
-    const receivedAt = deps.now();
-    const rows = messages
-      .filter((_, i) => answers[i]?.kind === 'stored')
-      .map((message) => ({ ...message.signal.summary, receivedAt, source }));
-    const written = await deps.summaries.writeAll(rows);
-    if (!written.ok) {
-      const busy = summaryBusy(written.reason);
-      return answers.map((each) => (each.kind === 'stored' ? busy : each));
-    }
-  }
   return answers;
 }

@@ -1,8 +1,8 @@
 /**
  * One XRayIOT signal from bytes to committed rows, shared by every door it arrives through (AMQP
  * messages, the signed HTTP route): authenticate (signature headers, the 300 s window on the signing
- * time, the device's keys, the nonce), check the XRayRawSignal, expand it into readings, submit them
- * through the pipeline, and write its summary. Every refusal is a value with a reason code, counted and
+ * time, the device's keys, the nonce), check the XRayRawSignal, expand it into readings, and submit them
+ * with its summary through the pipeline (one commit holds both). Every refusal is a value with a reason code, counted and
  * dead-lettered with the raw body by the pipeline; only an answer of kind 'stored' means committed.
  */
 import { isUtf8 } from 'node:buffer';
@@ -13,9 +13,8 @@ import type { InFlightNonces } from './in-flight-nonces.js';
 import { forgetShared, sharedSightings } from '../../pipeline/shared-replay-check.js';
 import type { SharedReplayWindow } from '../../pipeline/shared-state-ports.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
-import type { SourceKind } from '../../pipeline/ports.js';
+import type { SignalSummaryRow, SourceKind } from '../../pipeline/ports.js';
 import { HUB_BUSY_REASONS } from '../http/ingest-replies.js';
-import type { SignalSummaryWriter } from './signal-summaries.js';
 import { readSignatureHeaders, verifySignature } from './xray-signature.js';
 import { expandSignal, validateSignal, type ExpandedSignal, type SignalSummary } from './xray-signal.js';
 
@@ -36,8 +35,11 @@ export type SignalAnswer =
 
 export interface SignalSubmitDeps {
   readonly pipeline: Pipeline;
-  /** null: summaries are not stored (a hub without the table, tests of readings only). */
-  readonly summaries: SignalSummaryWriter | null;
+  /**
+   * Whether each signal's summary (xray_signals) is committed with its readings; false: readings only
+   * (tests of readings only).
+   */
+  readonly storeSummaries: boolean;
   /** Readings per pipeline submission; a signal with more points is submitted in parts. */
   readonly maxReadingsPerSubmission: number;
   readonly now: () => number;
@@ -75,7 +77,7 @@ export function prepareSignal(
 
 /**
  * Submits a signal body whose sender is authenticated as `entry` for `device`. The body must be an
- * XRayRawSignal of that device; its readings are committed before its summary is written.
+ * XRayRawSignal of that device; its summary commits with its (last part of) readings.
  */
 export async function submitSignal(
   deps: SignalSubmitDeps,
@@ -91,7 +93,11 @@ export async function submitSignal(
   return submitPrepared(deps, prepared, entry, source, peer);
 }
 
-/** Commits a prepared signal's readings (in parts of maxReadingsPerSubmission), then its summary. */
+/**
+ * Commits a prepared signal's readings in parts of maxReadingsPerSubmission; its summary goes in the
+ * last part's commit, so it is stored only once every reading is (a signal without points: one commit
+ * of the summary alone).
+ */
 export async function submitPrepared(
   deps: SignalSubmitDeps,
   expanded: PreparedSignal,
@@ -103,28 +109,42 @@ export async function submitPrepared(
   let duplicates = 0;
   let rejected = 0;
   const step = Math.max(1, deps.maxReadingsPerSubmission);
-  for (let start = 0; start < expanded.readings.length; start += step) {
-    const part = expanded.readings.slice(start, start + step);
-    const answer = await deps.pipeline.handleAuthenticatedReadings(part, entry, source, peer);
+  const { readings } = expanded;
+  const summary = deps.storeSummaries ? [summaryRow(expanded.summary, deps.now(), source)] : [];
+  let start = 0;
+  do {
+    const end = Math.min(readings.length, start + step);
+    const last = end === readings.length;
+    const part = start === 0 && last ? readings : readings.slice(start, end);
+    const answer = await deps.pipeline.handleAuthenticatedReadings(part, entry, source, peer, last ? summary : []);
     if (answer.kind === 'error') return errorAnswer(answer.reason, answer.detail);
     accepted += answer.accepted;
     duplicates += answer.duplicates;
     rejected += answer.rejected;
-  }
-  if (deps.summaries !== null) {
-    const written = await deps.summaries.write({ ...expanded.summary, receivedAt: deps.now(), source });
-    if (!written.ok) return summaryBusy(written.reason);
-  }
+    start = end;
+  } while (start < readings.length);
   return { kind: 'stored', accepted, duplicates, rejected, summary: expanded.summary };
+}
+
+/** A signal's summary as the row committed with its readings. */
+export function summaryRow(summary: SignalSummary, receivedAt: number, source: SourceKind): SignalSummaryRow {
+  return {
+    deviceId: summary.deviceId,
+    time: summary.time,
+    capturedAt: summary.capturedAt,
+    receivedAt,
+    dataLength: summary.dataLength,
+    dataVolume: summary.dataVolume,
+    format: summary.format,
+    source,
+    correlationId: summary.correlationId,
+    payloadSha256: summary.payloadSha256,
+  };
 }
 
 /** A pipeline error as a signal answer: the hub's own trouble is 'busy' (resend later), the rest refused. */
 export function errorAnswer(reason: ReasonCode, detail: string): Extract<SignalAnswer, { kind: 'busy' | 'refused' }> {
   return HUB_BUSY_REASONS.has(reason) ? { kind: 'busy', reason, detail } : { kind: 'refused', reason, detail };
-}
-
-export function summaryBusy(reason: ReasonCode): Extract<SignalAnswer, { kind: 'busy' }> {
-  return { kind: 'busy', reason, detail: 'the signal summary could not be stored' };
 }
 
 export interface SignedMessageDeps extends SignalSubmitDeps {
@@ -151,6 +171,8 @@ export interface VerifiedMessage {
    * is known (forgetNonce when busy, releaseNonce otherwise).
    */
   readonly nonce: string;
+  /** `device:nonce`: the message's id in the in-flight set and the shared window (made once). */
+  readonly nonceId: string;
   readonly signal: PreparedSignal;
 }
 
@@ -255,7 +277,7 @@ export function settleNonce(deps: SignedMessageDeps, message: VerifiedMessage, a
 }
 
 function sharedNonceId(message: VerifiedMessage): string {
-  return `${message.device}:${message.nonce}`;
+  return message.nonceId;
 }
 
 /**
@@ -319,11 +341,12 @@ export function verifySignedMessage(
   if (!json.ok) return refuse('malformed_body', 'the body is not UTF-8 JSON', device);
   const prepared = prepareSignal(deps, json.value, device, source, peer, body);
   if ('kind' in prepared) return prepared;
-  if (deps.inFlight !== undefined && !deps.inFlight.hold(`${device}:${nonce}`)) {
+  const nonceId = `${device}:${nonce}`;
+  if (deps.inFlight !== undefined && !deps.inFlight.hold(nonceId)) {
     deps.nonces.forget(device, nonce);
     return { kind: 'busy', reason: 'overloaded', detail: 'too many messages in flight' };
   }
-  return { kind: 'verified', device, entry: verdict.entry, nonce, signal: prepared };
+  return { kind: 'verified', device, entry: verdict.entry, nonce, nonceId, signal: prepared };
 }
 
 function parseJsonBytes(body: Uint8Array): { ok: true; value: unknown } | { ok: false } {

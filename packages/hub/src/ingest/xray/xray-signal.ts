@@ -16,7 +16,7 @@
  * index and their payload hashes share 32 bits.
  */
 import { isUtf8 } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { isoTimeToMs } from '../http/iso-time.js';
 
 export const SIGNAL_DEVICE_PATTERN = /^[a-zA-Z0-9_-]{1,100}$/;
@@ -167,7 +167,8 @@ export interface ExpandedSignal {
 }
 
 interface DecodedPayload {
-  readonly bytes: Buffer;
+  /** Bytes of the decoded payload (the JSON text's UTF-8, or what the base64 decodes to). */
+  readonly byteLength: number;
   readonly encoding: 'json' | 'base64' | 'text';
   /** The parsed JSON when the payload (or what its base64 decodes to) is JSON. */
   readonly json?: unknown;
@@ -175,25 +176,38 @@ interface DecodedPayload {
 
 /** JSON text first (what XRayIOT's own tests send), then base64 of JSON, else opaque text. */
 function decodePayload(payload: string): DecodedPayload {
-  const text = Buffer.from(payload, 'utf8');
   const json = parseJson(payload);
-  if (json.ok) return { bytes: text, encoding: 'json', json: json.value };
+  // Only the length of the text's bytes is needed: no Buffer for it (one per AMQP message).
+  if (json.ok) return { byteLength: Buffer.byteLength(payload, 'utf8'), encoding: 'json', json: json.value };
   if (BASE64_PATTERN.test(payload)) {
     const bytes = Buffer.from(payload, 'base64');
-    const inner = isUtf8(bytes) ? parseJson(bytes.toString('utf8')) : { ok: false as const };
-    return inner.ok ? { bytes, encoding: 'base64', json: inner.value } : { bytes, encoding: 'base64' };
+    const inner = isUtf8(bytes) ? parseJson(bytes.toString('utf8')) : NOT_JSON;
+    return inner.ok
+      ? { byteLength: bytes.length, encoding: 'base64', json: inner.value }
+      : { byteLength: bytes.length, encoding: 'base64' };
   }
-  return { bytes: text, encoding: 'text' };
+  return { byteLength: Buffer.byteLength(payload, 'utf8'), encoding: 'text' };
+}
+
+const NOT_JSON = { ok: false } as const;
+
+/** The first character that is not JSON whitespace, as a char code (NaN when there is none). */
+function firstNonSpace(text: string): number {
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code !== 0x20 && code !== 0x0a && code !== 0x0d && code !== 0x09) return code;
+  }
+  return Number.NaN;
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
-  const first = text.trimStart()[0];
+  const first = firstNonSpace(text);
   // Only objects and arrays: "1234" or "true" are as likely base64 or plain text as JSON.
-  if (first !== '{' && first !== '[') return { ok: false };
+  if (first !== 0x7b && first !== 0x5b) return NOT_JSON;
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch {
-    return { ok: false };
+    return NOT_JSON;
   }
 }
 
@@ -222,28 +236,37 @@ function samplePoints(json: unknown): { time: number; points: Point[] } | null {
 
 /** The signal as readings of `deviceId` (the device its signature speaks for) and its summary. */
 export function expandSignal(signal: XRayRawSignal): ExpandedSignal {
-  const payloadSha256 = createHash('sha256').update(signal.payload, 'utf8').digest();
+  // One-shot: no Hash object per message.
+  const payloadSha256 = hash('sha256', signal.payload, 'buffer');
   const seqBase = payloadSha256.readUInt32BE(0) * INDEX_ROOM;
   const decoded = decodePayload(signal.payload);
   const sample = decoded.json === undefined ? null : samplePoints(decoded.json);
   const device = signal.deviceId;
-  const base = {
-    deviceId: device,
-    capturedAt: signal.capturedAtMs,
-    dataVolume: decoded.bytes.length,
-    correlationId: signal.correlationId ?? null,
-    payloadSha256,
-  };
+  const correlationId = signal.correlationId ?? null;
   if (sample !== null) {
-    const readings = sample.points.map(([offset, x, y, speed], index) => ({
-      device,
-      seq: seqBase + index,
-      ts: Math.round(sample.time + offset),
-      data: { x, y, speed },
-    }));
+    const { points } = sample;
+    const readings = new Array<Record<string, unknown>>(points.length);
+    for (let index = 0; index < points.length; index += 1) {
+      const point = points[index] as Point;
+      readings[index] = {
+        device,
+        seq: seqBase + index,
+        ts: Math.round(sample.time + point[0]),
+        data: { x: point[1], y: point[2], speed: point[3] },
+      };
+    }
     return {
       readings,
-      summary: { ...base, time: Math.round(sample.time), dataLength: readings.length, format: 'xray-sample' },
+      summary: {
+        deviceId: device,
+        time: Math.round(sample.time),
+        capturedAt: signal.capturedAtMs,
+        dataLength: readings.length,
+        dataVolume: decoded.byteLength,
+        format: 'xray-sample',
+        correlationId,
+        payloadSha256,
+      },
     };
   }
   const data: Record<string, unknown> = {
@@ -255,6 +278,15 @@ export function expandSignal(signal: XRayRawSignal): ExpandedSignal {
   };
   return {
     readings: [{ device, seq: seqBase, ts: signal.capturedAtMs, data }],
-    summary: { ...base, time: signal.capturedAtMs, dataLength: 1, format: 'opaque' },
+    summary: {
+      deviceId: device,
+      time: signal.capturedAtMs,
+      capturedAt: signal.capturedAtMs,
+      dataLength: 1,
+      dataVolume: decoded.byteLength,
+      format: 'opaque',
+      correlationId,
+      payloadSha256,
+    },
   };
 }

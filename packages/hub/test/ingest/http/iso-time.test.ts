@@ -27,4 +27,27 @@ describe('isoTimeToMs', () => {
       expect(isoTimeToMs(text), text).toBeNull();
     }
   });
+
+  it('reads toISOString output (the digit-by-digit path) exactly as Date does, leap days included', () => {
+    let ms = Date.UTC(1970, 0, 1);
+    const step = 7_919_993_101; // about 92 days and an odd ms: every month, day and clock field moves
+    for (let i = 0; i < 5_000; i += 1, ms += step) {
+      const text = new Date(ms).toISOString();
+      expect(isoTimeToMs(text), text).toBe(ms);
+    }
+    expect(isoTimeToMs('2024-02-29T23:59:59.999Z')).toBe(Date.UTC(2024, 1, 29, 23, 59, 59, 999));
+    expect(isoTimeToMs('2000-02-29T00:00:00.000Z')).toBe(Date.UTC(2000, 1, 29));
+    expect(isoTimeToMs('0099-01-01T00:00:00.000Z')).toBe(Date.parse('0099-01-01T00:00:00.000Z'));
+    for (const text of [
+      '2100-02-29T00:00:00.000Z',
+      '2026-02-29T00:00:00.000Z',
+      '2026-04-31T00:00:00.000Z',
+      '2026-12-01T24:00:00.000Z',
+      '2026-12-01T10:00:60.000Z',
+      '2026-1a-01T10:00:00.000Z',
+      '2026-12-01T10:00:00.000z',
+    ]) {
+      expect(isoTimeToMs(text), text).toBeNull();
+    }
+  });
 });

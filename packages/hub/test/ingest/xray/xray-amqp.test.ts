@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { XrayAmqpConsumer } from '../../../src/ingest/amqp/xray-consumer.js';
-import { SignalSummaryWriter } from '../../../src/ingest/xray/signal-summaries.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { StaticKeyring, stringCredential } from '../../../src/pipeline/keyring.js';
 import { NonceWindow } from '../../../src/pipeline/nonce-window.js';
@@ -105,7 +104,7 @@ describe.skipIf(!availability.available && process.env['CI'] !== 'true')('XRayIO
         sharedNonces,
         toleranceMs: 300_000,
         allowDefaultSecret: false,
-        summaries: new SignalSummaryWriter(signalStoreFor(store)),
+        storeSummaries: true,
         maxReadingsPerSubmission: 10_000,
         now: Date.now,
       },

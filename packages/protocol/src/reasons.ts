@@ -128,7 +128,7 @@ export const REASONS = {
     scope: 'reading',
     retryable: false,
     description:
-      'The store refused this one reading for its data (a data error, SQLSTATE class 22, 23 or 54); it alone is refused and kept as a dead letter, the rest of its batch is committed.',
+      'The store refused this one reading, or an XRayIOT signal summary, for its data (a data error, SQLSTATE class 22, 23 or 54); it alone is refused and kept as a dead letter, the rest of its batch is committed.',
   },
   too_many_metrics: {
     code: 48,

@@ -4,9 +4,10 @@
  * and refusing all of it would lose every good row with the bad one. The batch is halved and each half
  * committed on its own, recursively, until every refused item stands alone: a refused reading is
  * reported (the pipeline answers it `store_refused` and keeps it as a dead letter), a refused dead letter
- * is tried once more bare (its text fields replaced by fixed text, its bytes kept), a refused tally or
- * signal summary is dropped (nothing in it could ever be stored; its readings are judged on their own).
- * Everything else commits. The same pattern as the rollup fold's savepoints
+ * is tried once more bare (its text fields replaced by fixed text, its bytes kept), a refused tally is
+ * dropped (nothing in it could ever be stored), and a refused signal summary is reported like a reading
+ * (its submitter refuses the signal `store_refused` and keeps it as a dead letter; its readings are
+ * judged on their own). Everything else commits. The same pattern as the rollup fold's savepoints
  * (store/rollup-journal.ts), one level up: here each half is its own commit, so what commits is durable
  * at once.
  *
@@ -20,6 +21,8 @@
 import { storeErrorCodeOf } from './store-error.js';
 import type { CommitBatch, CommitResult, DeadLetter, RefusalCount, SignalSummaryRow } from './ports.js';
 
+const COMMITTED: SignalFate = { kind: 'committed' };
+
 /** Failed commits one split may spend; 1 refused row among 5000 needs about 13. */
 export const MAX_FAILED_SPLIT_COMMITS = 64;
 
@@ -29,14 +32,13 @@ type Item =
   | { readonly kind: 'counts'; readonly counts: readonly RefusalCount[] }
   | { readonly kind: 'signal'; readonly index: number };
 
+type Refused = { readonly kind: 'refused'; readonly detail: string };
+
 /** What became of a signal summary of the batch: committed, refused for its data, or not known. */
-export type SignalFate = 'committed' | 'dropped' | 'unresolved';
+export type SignalFate = { readonly kind: 'committed' } | Refused | { readonly kind: 'unresolved' };
 
 export type ReadingFate =
-  | { readonly kind: 'inserted' }
-  | { readonly kind: 'duplicate' }
-  | { readonly kind: 'refused'; readonly detail: string }
-  | { readonly kind: 'unresolved' };
+  { readonly kind: 'inserted' } | { readonly kind: 'duplicate' } | Refused | { readonly kind: 'unresolved' };
 
 export interface SplitOptions {
   readonly commit: (batch: CommitBatch) => Promise<CommitResult>;
@@ -73,7 +75,7 @@ export async function splitRefusedBatch(
   const readings = batch.readings;
   const fates: ReadingFate[] = new Array<ReadingFate>(readings.length).fill({ kind: 'unresolved' });
   const signals = batch.signals ?? [];
-  const signalFates: SignalFate[] = new Array<SignalFate>(signals.length).fill('unresolved');
+  const signalFates: SignalFate[] = new Array<SignalFate>(signals.length).fill({ kind: 'unresolved' });
   const maxFailed = options.maxFailedCommits ?? MAX_FAILED_SPLIT_COMMITS;
   let failedCommits = 0;
   let lettersDropped = 0;
@@ -90,7 +92,7 @@ export async function splitRefusedBatch(
   const refuseAlone = (item: Item, error: unknown): Item | undefined => {
     switch (item.kind) {
       case 'reading':
-        fates[item.index] = { kind: 'refused', detail: refusalDetail(error) };
+        fates[item.index] = { kind: 'refused', detail: refusalDetail(error, 'reading') };
         return undefined;
       case 'letter':
         if (!item.bare) return { kind: 'letter', letter: bareLetter(item.letter), bare: true };
@@ -100,7 +102,7 @@ export async function splitRefusedBatch(
         tallyDropped = true;
         return undefined;
       case 'signal':
-        signalFates[item.index] = 'dropped';
+        signalFates[item.index] = { kind: 'refused', detail: refusalDetail(error, 'signal summary') };
         return undefined;
     }
   };
@@ -114,7 +116,7 @@ export async function splitRefusedBatch(
         const result = await options.commit(partBatch);
         let at = 0;
         for (const item of part) {
-          if (item.kind === 'signal') signalFates[item.index] = 'committed';
+          if (item.kind === 'signal') signalFates[item.index] = COMMITTED;
           if (item.kind !== 'reading') continue;
           fates[item.index] = result.inserted[at] === true ? { kind: 'inserted' } : { kind: 'duplicate' };
           at += 1;
@@ -189,7 +191,7 @@ function bareLetter(letter: DeadLetter): DeadLetter {
 }
 
 /** The store's own message names the failure by SQLSTATE and never carries data values. */
-function refusalDetail(error: unknown): string {
+function refusalDetail(error: unknown, what: 'reading' | 'signal summary'): string {
   const why = error instanceof Error ? error.message : 'the store refused it';
-  return `the store refused this reading: ${why}`.slice(0, 300);
+  return `the store refused this ${what}: ${why}`.slice(0, 300);
 }

@@ -24,7 +24,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ReasonCode } from '@sealstream/protocol';
-import { splitRefusedBatch, type ReadingFate } from './commit-splitter.js';
+import { splitRefusedBatch, type ReadingFate, type SignalFate } from './commit-splitter.js';
 import type {
   CommitBatch,
   CommitResult,
@@ -65,6 +65,11 @@ export type SubmitResult =
       readonly duplicates: number;
       /** Readings the store refused for their data (after a split); absent when none was. */
       readonly refused?: readonly StoreRefusal[];
+      /**
+       * Signal summaries of the submission the store refused for their data (after a split; `index` into
+       * its `signals`); absent when none was. Their readings are judged on their own (`refused`).
+       */
+      readonly refusedSignals?: readonly StoreRefusal[];
     }
   | {
       readonly ok: false;
@@ -311,16 +316,14 @@ export class Committer extends EventEmitter<CommitterEvents> {
       const fates = outcome.fates.slice(index, index + count);
       index += count;
       const signals = pending.submission.signals?.length ?? 0;
-      // A summary the split could not commit (the store failed otherwise meanwhile): not durable, so its
-      // submission is not either. One the store refused for its data is dropped (it never could be).
-      const unresolved = outcome.signalFates
-        .slice(signalIndex, signalIndex + signals)
-        .some((fate) => fate === 'unresolved');
+      const signalFates = outcome.signalFates.slice(signalIndex, signalIndex + signals);
       signalIndex += signals;
+      // A summary the split could not commit (the store failed otherwise meanwhile): not durable, so its
+      // submission is not either. One the store refused for its data is reported (it never could be).
       pending.resolve(
-        unresolved
+        signalFates.some((fate) => fate.kind === 'unresolved')
           ? refused('store_unavailable', 'the store could not commit; resend')
-          : this.answerFates(fates, durableAt - pending.queuedAt),
+          : this.answerFates(fates, durableAt - pending.queuedAt, signalFates),
       );
     }
   }
@@ -344,7 +347,11 @@ export class Committer extends EventEmitter<CommitterEvents> {
     });
   }
 
-  private answerFates(fates: readonly ReadingFate[], waitedMs: number): SubmitResult {
+  private answerFates(
+    fates: readonly ReadingFate[],
+    waitedMs: number,
+    signalFates: readonly SignalFate[] = [],
+  ): SubmitResult {
     let inserted = 0;
     let duplicates = 0;
     const refusals: StoreRefusal[] = [];
@@ -355,10 +362,18 @@ export class Committer extends EventEmitter<CommitterEvents> {
       else if (fate.kind === 'duplicate') duplicates += 1;
       else refusals.push({ index: i, detail: fate.detail });
     }
+    const refusedSignals: StoreRefusal[] = [];
+    signalFates.forEach((fate, index) => {
+      if (fate.kind === 'refused') refusedSignals.push({ index, detail: fate.detail });
+    });
     this.options.metrics.submissionDurable(waitedMs / 1000);
-    return refusals.length === 0
-      ? { ok: true, inserted, duplicates }
-      : { ok: true, inserted, duplicates, refused: refusals };
+    return {
+      ok: true,
+      inserted,
+      duplicates,
+      ...(refusals.length === 0 ? {} : { refused: refusals }),
+      ...(refusedSignals.length === 0 ? {} : { refusedSignals }),
+    };
   }
 
   private release(batch: Pending[]): void {

@@ -13,7 +13,7 @@ import {
   type LiveStats,
   type ReasonCode,
 } from '@sealstream/protocol';
-import { Committer, type CommittedBatch, type SubmitResult } from './committer.js';
+import { Committer, type CommittedBatch, type StoreRefusal, type SubmitResult } from './committer.js';
 import { DeadLetterFactory, type DeadLetterPolicy, type Refusal } from './dead-letters.js';
 import { FrameOpener, ivIdOf, type FrameOpenOutcome, type RepeatedIvPolicy } from './frame-opener.js';
 import { IvReplayWindow } from './iv-replay-window.js';
@@ -101,6 +101,11 @@ export type FrameAnswer =
       readonly rejected: number;
       /** The first reading refused, when any was: what a request whose readings were all refused answers. */
       readonly firstRefusal?: { readonly reason: ReasonCode; readonly detail: string };
+      /**
+       * Signal summaries the store refused for their data (`index` into the `signals` submitted): not
+       * stored, not yet counted nor dead-lettered — the caller holds the signal's bytes and does both.
+       */
+      readonly refusedSignals?: readonly StoreRefusal[];
     }
   | { readonly kind: 'error'; readonly reason: ReasonCode; readonly detail: string };
 
@@ -293,7 +298,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
    * so a burst costs one commit wait instead of one per input. An error answer means nothing of any part
    * was committed. Parts whose key was revoked take no part and are listed in `revoked` (by index) for
    * the caller to refuse, as handleAuthenticatedReadings refuses them. A part's `signal` summary (if
-   * any) is committed in the same transaction as the readings.
+   * any) is committed in the same transaction as the readings; a summary the store refused for its data
+   * is listed in `refusedSignals` by its part's index, for the caller to refuse (it holds the bytes).
    */
   async handleAuthenticatedParts(
     parts: ReadonlyArray<{
@@ -303,11 +309,17 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     }>,
     source: SourceKind,
     peer: string,
-  ): Promise<{ readonly answer: FrameAnswer; readonly revoked: readonly number[] }> {
+  ): Promise<{
+    readonly answer: FrameAnswer;
+    readonly revoked: readonly number[];
+    readonly refusedSignals: readonly StoreRefusal[];
+  }> {
     const revoked: number[] = [];
     const readings: VerifiedReading[] = [];
     const refusals: OpenedReadings['refused'] = [];
     const signals: SignalSummaryRow[] = [];
+    /** The part each of `signals` came from. */
+    const signalParts: number[] = [];
     let knownDuplicates = 0;
     const receivedAt = this.now();
     for (let index = 0; index < parts.length; index += 1) {
@@ -320,7 +332,10 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       for (const reading of opened.readings) readings.push(reading);
       for (const refusal of opened.refused) refusals.push(refusal);
       knownDuplicates += opened.knownDuplicates;
-      if (part.signal !== undefined) signals.push(part.signal);
+      if (part.signal !== undefined) {
+        signals.push(part.signal);
+        signalParts.push(index);
+      }
     }
     const answer = await this.submitOpened(
       { ok: true, readings, refused: refusals, knownDuplicates },
@@ -329,7 +344,11 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       'live',
       signals,
     );
-    return { answer, revoked };
+    const refusedSignals =
+      answer.kind === 'ack' && answer.refusedSignals !== undefined
+        ? answer.refusedSignals.map(({ index, detail }) => ({ index: signalParts[index] as number, detail }))
+        : [];
+    return { answer, revoked, refusedSignals };
   }
 
   /**
@@ -375,6 +394,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       duplicates: result.duplicates + opened.knownDuplicates,
       rejected: opened.refused.length + storeRefused.length,
       ...(first === undefined ? {} : { firstRefusal: { reason: first.reason, detail: first.detail } }),
+      ...(result.refusedSignals === undefined ? {} : { refusedSignals: result.refusedSignals }),
     };
   }
 

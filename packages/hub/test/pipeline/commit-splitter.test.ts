@@ -225,7 +225,7 @@ describe('splitRefusedBatch', () => {
     ).toEqual([1, 2]);
   });
 
-  it('drops a signal summary the store refuses alone; the other summaries and the readings commit', async () => {
+  it('reports a signal summary the store refuses alone; the other summaries and the readings commit', async () => {
     const store = refusingStore();
     const batch: CommitBatch = {
       ...batchOf(4, new Set()),
@@ -236,7 +236,11 @@ describe('splitRefusedBatch', () => {
       onPartCommitted: () => undefined,
     });
     expect(outcome.fates.every((f) => f.kind === 'inserted')).toBe(true);
-    expect(outcome.signalFates).toEqual(['committed', 'dropped', 'committed']);
+    expect(outcome.signalFates).toEqual([
+      { kind: 'committed' },
+      { kind: 'refused', detail: expect.stringContaining('the store refused this signal summary') as string },
+      { kind: 'committed' },
+    ]);
     const stored = store.calls.filter((c) => !(c.signals ?? []).some((g) => g.format === 'poison'));
     expect(stored.flatMap((c) => (c.signals ?? []).map((g) => g.deviceId)).sort()).toEqual(['a', 'c']);
   });
@@ -278,6 +282,34 @@ describe('Committer on store error codes', () => {
     // Its reading committed, its summary did not: not durable as a whole, so not acknowledged.
     expect(first).toMatchObject({ ok: false, reason: 'store_unavailable' });
     expect(second).toMatchObject({ ok: true, refused: [{ index: 0 }] });
+  });
+
+  it('answers each submission its own summaries the store refused, by index, beside its readings', async () => {
+    const store = refusingStore();
+    const committer = new Committer({
+      store: store as unknown as ReadingStore,
+      metrics: countingMetrics(),
+      maxBatchRows: 100,
+      maxQueuedRows: 1000,
+      highWaterRows: 500,
+      concurrency: 1,
+      retryDeadlineMs: 30_000,
+      onCommitted: () => undefined,
+    });
+    const clean = { ...batchOf(1, new Set()), signals: [signalOf('clean')] };
+    const mixed: CommitBatch = {
+      readings: [reading({ device: 'm', seq: 3, ts: 1_700_000_000_000, data: { v: 1 } })],
+      deadLetters: [],
+      signals: [signalOf('m-good'), signalOf('m-bad', 'poison')],
+    };
+    const [first, second] = await Promise.all([committer.submit(clean), committer.submit(mixed)]);
+    expect(first).toEqual({ ok: true, inserted: 1, duplicates: 0 });
+    expect(second).toEqual({
+      ok: true,
+      inserted: 1,
+      duplicates: 0,
+      refusedSignals: [{ index: 1, detail: expect.stringContaining('signal summary') as string }],
+    });
   });
 
   it('answers store_unavailable at once, without retrying, when the store has a defect', async () => {

@@ -15,6 +15,7 @@
 import type { SourceKind } from '../../pipeline/ports.js';
 import {
   errorAnswer,
+  refuseSummary,
   submitPrepared,
   summaryRow,
   verifySignedMessage,
@@ -132,7 +133,7 @@ async function submitVerified(
 
   await Promise.all(
     groups.map(async (members) => {
-      const settled = await submitGroup(deps, members, verified, limit, source, peer);
+      const settled = await submitGroup(deps, members, inputs, verified, limit, source, peer);
       members.forEach((index, i) => {
         const answer = settled[i] as BurstAnswer;
         answers[index] = answer;
@@ -148,15 +149,17 @@ async function submitVerified(
 async function submitGroup(
   deps: SignedMessageDeps,
   members: readonly number[],
+  inputs: readonly SignedInput[],
   verified: ReadonlyArray<VerifiedMessage | undefined>,
   limit: number,
   source: SourceKind,
   peer: string,
 ): Promise<BurstAnswer[]> {
   const messages = members.map((index) => verified[index] as VerifiedMessage);
+  const bodyOf = (i: number): Uint8Array => (inputs[members[i] as number] as SignedInput).body;
   const only = messages[0];
   if (messages.length === 1 && only !== undefined && only.signal.readings.length > limit) {
-    const answer = await submitPrepared(deps, only.signal, only.entry, source, peer);
+    const answer = await submitPrepared(deps, only.signal, only.entry, source, peer, bodyOf(0));
     return [answer.kind === 'stored' ? { kind: 'stored' } : answer];
   }
   const receivedAt = deps.now();
@@ -169,7 +172,7 @@ async function submitGroup(
         }
       : { candidates: message.signal.readings, entry: message.entry },
   );
-  const { answer, revoked } = await deps.pipeline.handleAuthenticatedParts(parts, source, peer);
+  const { answer, revoked, refusedSignals } = await deps.pipeline.handleAuthenticatedParts(parts, source, peer);
   if (answer.kind === 'error') {
     const refusal = errorAnswer(answer.reason, answer.detail);
     return messages.map(() => refusal);
@@ -177,5 +180,9 @@ async function submitGroup(
   const answers: BurstAnswer[] = messages.map(() => STORED);
   for (const index of revoked)
     answers[index] = { kind: 'refused', reason: 'revoked_key', detail: 'key id was revoked' };
+  for (const { index, detail } of refusedSignals) {
+    const message = messages[index] as VerifiedMessage;
+    answers[index] = refuseSummary(deps, message.device, detail, source, peer, bodyOf(index));
+  }
   return answers;
 }

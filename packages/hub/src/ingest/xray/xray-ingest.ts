@@ -90,13 +90,14 @@ export async function submitSignal(
 ): Promise<SignalAnswer> {
   const prepared = prepareSignal(deps, parsedBody, device, source, peer, raw);
   if ('kind' in prepared) return prepared;
-  return submitPrepared(deps, prepared, entry, source, peer);
+  return submitPrepared(deps, prepared, entry, source, peer, raw);
 }
 
 /**
  * Commits a prepared signal's readings in parts of maxReadingsPerSubmission; its summary goes in the
  * last part's commit, so it is stored only once every reading is (a signal without points: one commit
- * of the summary alone).
+ * of the summary alone). A summary the store refuses for its data refuses the signal `store_refused`,
+ * counted and dead-lettered with the signal's bytes (`raw`); its readings were judged on their own.
  */
 export async function submitPrepared(
   deps: SignalSubmitDeps,
@@ -104,6 +105,7 @@ export async function submitPrepared(
   entry: KeyEntry,
   source: SourceKind,
   peer: string,
+  raw: Uint8Array,
 ): Promise<SignalAnswer> {
   let accepted = 0;
   let duplicates = 0;
@@ -118,12 +120,29 @@ export async function submitPrepared(
     const part = start === 0 && last ? readings : readings.slice(start, end);
     const answer = await deps.pipeline.handleAuthenticatedReadings(part, entry, source, peer, last ? summary : []);
     if (answer.kind === 'error') return errorAnswer(answer.reason, answer.detail);
+    const [summaryRefusal] = answer.refusedSignals ?? [];
+    if (summaryRefusal !== undefined) {
+      return refuseSummary(deps, expanded.summary.deviceId, summaryRefusal.detail, source, peer, raw);
+    }
     accepted += answer.accepted;
     duplicates += answer.duplicates;
     rejected += answer.rejected;
     start = end;
   } while (start < readings.length);
   return { kind: 'stored', accepted, duplicates, rejected, summary: expanded.summary };
+}
+
+/** A signal whose summary the store refused for its data: counted, dead-lettered, refused for good. */
+export function refuseSummary(
+  deps: Pick<SignalSubmitDeps, 'pipeline'>,
+  device: string,
+  detail: string,
+  source: SourceKind,
+  peer: string,
+  raw: Uint8Array,
+): Extract<SignalAnswer, { kind: 'refused' }> {
+  deps.pipeline.refuse({ reason: 'store_refused', source, peer, device, detail, raw });
+  return { kind: 'refused', reason: 'store_refused', detail };
 }
 
 /** A signal's summary as the row committed with its readings. */
@@ -200,7 +219,7 @@ export async function handleSignedMessage(
       settled = sharedVerdict.kind; // checkSharedNonces settled its nonce
       return sharedVerdict;
     }
-    const answer = await submitPrepared(deps, verified.signal, verified.entry, source, peer);
+    const answer = await submitPrepared(deps, verified.signal, verified.entry, source, peer, body);
     settled = answer.kind;
     // Nothing of a busy message is acknowledged: it will come back, and must not meet its own nonce.
     settleNonce(deps, verified, answer.kind);

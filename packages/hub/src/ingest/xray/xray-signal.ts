@@ -24,6 +24,13 @@ export const MAX_PAYLOAD_CHARS = 1_048_576;
 /** Points per signal: more than any 1 MiB payload can hold, and the seq layout's index room (2^20). */
 export const MAX_POINTS = 1_048_576;
 const INDEX_ROOM = 2 ** 20;
+/**
+ * The sample's `time` becomes the summary's signal_time, which PostgreSQL stores only within its
+ * timestamp range: a time outside years 0000–9999 (what an ISO 8601 date-time can say) makes the payload
+ * not sample data, so it is kept as an opaque reading at capturedAt instead of a summary the store refuses.
+ */
+const MIN_SAMPLE_TIME_MS = -62_167_219_200_000; // 0000-01-01T00:00:00Z (Date.UTC maps year 0 to 1900)
+const MAX_SAMPLE_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 const UUID_PATTERN = /^(?:urn:uuid:)?[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const TOP_LEVEL = new Set(['deviceId', 'capturedAt', 'payload', 'schemaVersion', 'metadata', 'correlationId']);
@@ -221,7 +228,8 @@ function samplePoints(json: unknown): { time: number; points: Point[] } | null {
   const entry = json[keys[0] as string];
   if (!isPlainObject(entry)) return null;
   const { data, time } = entry;
-  if (!isFiniteNumber(time) || !Array.isArray(data) || data.length > MAX_POINTS) return null;
+  if (!isFiniteNumber(time) || time < MIN_SAMPLE_TIME_MS || time > MAX_SAMPLE_TIME_MS) return null;
+  if (!Array.isArray(data) || data.length > MAX_POINTS) return null;
   const points: Point[] = [];
   for (const item of data) {
     if (!Array.isArray(item) || item.length !== 2) return null;

@@ -5,6 +5,10 @@
  * a summary listed by GET /api/v1/xray/signals, and each refusal with its reason.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { submitPrepared } from '../../../src/ingest/xray/xray-ingest.js';
+import type { KeyEntry } from '../../../src/pipeline/keyring.js';
+import type { SignalSummaryRow } from '../../../src/pipeline/ports.js';
 import { call, startApiHarness, type ApiHarness } from '../../support/api-harness.js';
 import { httpHeaders, nonce, sampleData, signal, xraySign } from './xray-fixtures.js';
 
@@ -168,6 +172,91 @@ describe('XRayIOT signer on the signed HTTP route', () => {
     const letters = await hub.store.recentDeadLetters(1000);
     expect(letters.some((letter) => letter.reason === 'stale_request' && letter.device === DEVICE)).toBe(true);
     expect(letters.some((letter) => letter.reason === 'schema_invalid' && letter.raw.byteLength > 0)).toBe(true);
+  });
+
+  it('keeps sample data whose time PostgreSQL cannot store as one opaque reading, not a refused summary', async () => {
+    const payload = sampleData('far', -1e15, 1); // year −29 719: a JS date, not a PostgreSQL timestamp
+    const capturedAt = new Date(Date.now() - 7_000).toISOString();
+    const body = JSON.stringify(signal(DEVICE, payload, { capturedAt }));
+    const answer = await post(body, httpHeaders(SECRET, 'sha256', DEVICE, body));
+    expect(answer).toEqual({ status: 200, body: { accepted: 1, duplicates: 0, rejected: 0 } });
+    const row = (await readings(DEVICE)).find((candidate) => candidate.ts === Date.parse(capturedAt));
+    expect(row?.data).toMatchObject({ payload, encoding: 'json' });
+    const listed = await call(hub.base, 'GET', `/api/v1/xray/signals?device=${DEVICE}`, { token: hub.tokens.viewer });
+    const items = (listed.body as { items: Array<Record<string, unknown>> }).items;
+    expect(items.find((item) => item['time'] === Date.parse(capturedAt))).toMatchObject({ format: 'opaque' });
+  });
+
+  it('refuses and dead-letters a signal whose summary the store refuses; its readings and other summaries commit', async () => {
+    // A summary the checks would not let through (its time is beyond PostgreSQL's range) stands for any
+    // the store refuses for its data: the split isolates it, and nothing is dropped silently.
+    const entry = hub.registry.keys.keysForDevice(DEVICE).find((key) => !key.revoked) as KeyEntry;
+    const base = Date.now() - 30_000;
+    const summaryOf = (time: number, text: string): SignalSummaryRow & { payloadSha256: Buffer } => ({
+      deviceId: DEVICE,
+      time,
+      capturedAt: base,
+      receivedAt: base,
+      dataLength: 1,
+      dataVolume: text.length,
+      format: 'xray-sample',
+      source: 'amqp',
+      correlationId: null,
+      payloadSha256: createHash('sha256').update(text).digest(),
+    });
+    const candidate = (seq: number) => ({ device: DEVICE, seq, ts: base + seq, data: { x: seq } });
+    const { answer, refusedSignals } = await hub.registry.pipeline.handleAuthenticatedParts(
+      [
+        { candidates: [candidate(901)], entry, signal: summaryOf(base + 901, 'good-901') },
+        { candidates: [candidate(902)], entry, signal: summaryOf(-1e15, 'bad-902') },
+      ],
+      'amqp',
+      'test',
+    );
+    expect(answer).toMatchObject({ kind: 'ack', accepted: 2 });
+    expect(refusedSignals).toEqual([{ index: 1, detail: expect.stringContaining('signal summary') as string }]);
+    const stored = (await readings(DEVICE)).filter((row) => row.ts === base + 901 || row.ts === base + 902);
+    expect(stored).toHaveLength(2);
+    const listed = await call(hub.base, 'GET', `/api/v1/xray/signals?device=${DEVICE}`, { token: hub.tokens.viewer });
+    const times = (listed.body as { items: Array<{ time: number }> }).items.map((item) => item.time);
+    expect(times).toContain(base + 901);
+
+    // One signal on its own (the HTTP route's and a large message's path): refused store_refused,
+    // counted and dead-lettered with the signal's bytes.
+    const raw = Buffer.from('the signal as received');
+    const withoutSummary = await submitPrepared(
+      { pipeline: hub.registry.pipeline, storeSummaries: false, maxReadingsPerSubmission: 1000, now: Date.now },
+      { readings: [candidate(903)], summary: { ...summaryOf(-1e15, 'bad-903'), format: 'xray-sample' } },
+      entry,
+      'http',
+      'test',
+      raw,
+    );
+    expect(withoutSummary).toEqual({
+      kind: 'stored',
+      accepted: 1,
+      duplicates: 0,
+      rejected: 0,
+      summary: expect.anything(),
+    });
+    const alone = await submitPrepared(
+      { pipeline: hub.registry.pipeline, storeSummaries: true, maxReadingsPerSubmission: 1000, now: Date.now },
+      { readings: [candidate(904)], summary: { ...summaryOf(-1e15, 'bad-904'), format: 'xray-sample' } },
+      entry,
+      'http',
+      'test',
+      raw,
+    );
+    expect(alone).toMatchObject({ kind: 'refused', reason: 'store_refused' });
+    const deadline = Date.now() + 10_000;
+    let letter: { raw: Uint8Array; device: string | null } | undefined;
+    while (letter === undefined && Date.now() < deadline) {
+      letter = (await hub.store.recentDeadLetters(1000)).find(
+        (row) => row.reason === 'store_refused' && row.device === DEVICE,
+      );
+      if (letter === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(Buffer.from(letter?.raw ?? []).toString()).toBe('the signal as received');
   });
 
   it('keeps the route own readings format working with an ISO timestamp and sha512', async () => {

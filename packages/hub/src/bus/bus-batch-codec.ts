@@ -20,6 +20,8 @@ import type {
 } from '../pipeline/ports.js';
 
 const BATCH_VERSION = 1;
+/** A batch carrying signal summaries (`s`); see WireBatch. */
+const SIGNALS_BATCH_VERSION = 2;
 /** Every ingest path; `satisfies Record` makes a new SourceKind a compile error here until it is listed. */
 const SOURCE_KIND_SET = { tcp: true, legacy: true, http: true, mqtt: true, amqp: true } satisfies Record<
   SourceKind,
@@ -64,9 +66,12 @@ type SignalTuple = [
 ];
 
 /**
- * `s`: XRayIOT signal summaries, committed by the writer with the batch's readings. Optional like `d`
- * and `c`, so the version stays 1: a writer of a build before it would ignore them (summaries of that
- * window not stored), where a new version would make it refuse whole batches.
+ * `s`: XRayIOT signal summaries, committed by the writer with the batch's readings. A batch that holds
+ * any is version 2, every other batch version 1: a writer of a build before summaries would commit the
+ * readings and silently drop the summaries of a version-1 batch, while it refuses a version 2 batch
+ * (to its dead queue, with no notice), so the gateway publishes it again until an upgraded writer takes
+ * it, and its XRayIOT messages go to their retry queue meanwhile. Nothing is dropped in a rolling
+ * upgrade; batches without summaries flow through either build.
  */
 interface WireBatch {
   v: number;
@@ -78,7 +83,7 @@ interface WireBatch {
 
 export function encodeBusBatch(batch: CommitBatch): Buffer {
   const wire: WireBatch = {
-    v: BATCH_VERSION,
+    v: batch.signals !== undefined && batch.signals.length > 0 ? SIGNALS_BATCH_VERSION : BATCH_VERSION,
     r: batch.readings.map((r) => [r.device, r.seq, r.ts, r.receivedAt, r.source, r.data]),
   };
   if (batch.deadLetters.length > 0) {
@@ -120,13 +125,18 @@ export function decodeBusBatch(bytes: Uint8Array): CommitBatch {
   } catch {
     throw new BusCodecError('not JSON');
   }
-  if (!isObject(wire) || wire['v'] !== BATCH_VERSION) throw new BusCodecError('unknown version');
+  // A version 1 batch with `s` was written by the build before version 2: its summaries are taken too.
+  if (!isObject(wire) || (wire['v'] !== BATCH_VERSION && wire['v'] !== SIGNALS_BATCH_VERSION)) {
+    throw new BusCodecError('unknown version');
+  }
   const tuples = wire['r'];
   if (!Array.isArray(tuples)) throw new BusCodecError('readings missing');
   const readings = tuples.map(decodeReading);
   const letters = wire['d'] === undefined ? [] : arrayOf(wire['d'], 'dead letters').map(decodeLetter);
   const counts = wire['c'] === undefined ? [] : arrayOf(wire['c'], 'refusal counts').map(decodeCount);
   const signals = wire['s'] === undefined ? [] : arrayOf(wire['s'], 'signal summaries').map(decodeSignal);
+  if (wire['v'] === SIGNALS_BATCH_VERSION && signals.length === 0)
+    throw new BusCodecError('version 2 without summaries');
   return {
     readings,
     deadLetters: letters,

@@ -58,6 +58,21 @@ describe('bus batch codec', () => {
     expect(() => decodeBusBatch(Buffer.from(JSON.stringify(wire)))).toThrow(BusCodecError);
   });
 
+  it('marks a batch with summaries version 2, which a writer before summaries refuses instead of dropping them', () => {
+    const plain: CommitBatch = { readings: [reading('pump-1', 1)], deadLetters: [] };
+    const withSummaries: CommitBatch = { ...plain, signals: [signal('pump-1', null)] };
+    const versionOf = (batch: CommitBatch) => (JSON.parse(encodeBusBatch(batch).toString('utf8')) as { v: number }).v;
+    // Such a writer decodes version 1 only, and a version 1 batch's `s` means nothing to it.
+    expect(versionOf(plain)).toBe(1);
+    expect(versionOf(withSummaries)).toBe(2);
+    // What the build before version 2 wrote (summaries in a version 1 batch) is still taken whole.
+    const older = JSON.parse(encodeBusBatch(withSummaries).toString('utf8')) as { v: number };
+    older.v = 1;
+    expect(decodeBusBatch(Buffer.from(JSON.stringify(older)))).toEqual(withSummaries);
+    older.v = 3;
+    expect(() => decodeBusBatch(Buffer.from(JSON.stringify(older)))).toThrow(BusCodecError);
+  });
+
   it('round-trips readings, dead letters with raw bytes, and refusal counts', () => {
     const batch: CommitBatch = {
       readings: [reading('pump-1', 1), reading('pump-2', 7)],
@@ -99,7 +114,8 @@ describe('bus batch codec', () => {
   it('refuses what it did not write', () => {
     const bad = [
       'not json',
-      '{"v":2,"r":[]}',
+      '{"v":3,"r":[]}',
+      '{"v":2,"r":[]}', // version 2 is a batch with summaries
       '{"v":1}',
       '{"v":1,"r":[["d",1.5,0,0,"tcp",{}]]}',
       '{"v":1,"r":[["d",1,0,0,"smtp",{}]]}',
@@ -126,7 +142,7 @@ describe('bus batch codec', () => {
     // Framing that does not add up, or a batch inside that is not ours, is refused.
     expect(() => decodeCommittedMessage(bundle.subarray(0, bundle.length - 1))).toThrow(BusCodecError);
     expect(() => decodeCommittedMessage(Buffer.concat([bundle, Buffer.from([0, 0])]))).toThrow(BusCodecError);
-    expect(() => decodeCommittedMessage(encodeCommittedBundle([Buffer.from('{"v":2,"r":[]}')]))).toThrow(BusCodecError);
+    expect(() => decodeCommittedMessage(encodeCommittedBundle([Buffer.from('{"v":3,"r":[]}')]))).toThrow(BusCodecError);
   });
 
   it('a commit notice must match its batch', () => {

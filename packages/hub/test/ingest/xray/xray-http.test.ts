@@ -6,11 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { handleSignedBurst } from '../../../src/ingest/xray/xray-batch.js';
 import { submitPrepared } from '../../../src/ingest/xray/xray-ingest.js';
+import { NonceWindow } from '../../../src/pipeline/nonce-window.js';
+import type { Pipeline } from '../../../src/pipeline/pipeline.js';
 import type { KeyEntry } from '../../../src/pipeline/keyring.js';
 import type { SignalSummaryRow } from '../../../src/pipeline/ports.js';
 import { call, startApiHarness, type ApiHarness } from '../../support/api-harness.js';
-import { httpHeaders, nonce, sampleData, signal, xraySign } from './xray-fixtures.js';
+import { amqpHeaders, httpHeaders, nonce, sampleData, signal, xraySign } from './xray-fixtures.js';
 
 const ROUTE = '/api/v1/ingest/signed';
 const SECRET = 'xray-hmac-secret-for-tests-0123456789';
@@ -257,6 +260,53 @@ describe('XRayIOT signer on the signed HTTP route', () => {
       if (letter === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(Buffer.from(letter?.raw ?? []).toString()).toBe('the signal as received');
+  });
+
+  it('in an AMQP burst, refuses only the message whose summary the store refused, with its own bytes', async () => {
+    // The real pipeline and store, with one summary's time moved out of PostgreSQL's range on its way in.
+    const real = hub.registry.pipeline;
+    const poisoned = Object.create(real) as Pipeline;
+    poisoned.handleAuthenticatedParts = (parts, source, peer) =>
+      real.handleAuthenticatedParts(
+        parts.map((part, index) =>
+          index === 1 && part.signal !== undefined ? { ...part, signal: { ...part.signal, time: -1e15 } } : part,
+        ),
+        source,
+        peer,
+      );
+    const time = Date.now() - 40_000;
+    const bodies = [0, 1, 2].map((i) => JSON.stringify(signal(DEVICE, sampleData(`burst-${i}`, time + i * 10_000, 1))));
+    const inputs = bodies.map((body) => {
+      const value = JSON.parse(body) as { deviceId: string; capturedAt: string };
+      return { headers: amqpHeaders(SECRET, 'sha256', value, body), body: Buffer.from(body), redelivered: false };
+    });
+    const answers = await handleSignedBurst(
+      {
+        pipeline: poisoned,
+        storeSummaries: true,
+        maxReadingsPerSubmission: 1000,
+        now: Date.now,
+        keys: hub.registry.keys,
+        nonces: new NonceWindow(300_000, 1000),
+        toleranceMs: 300_000,
+        allowDefaultSecret: false,
+      },
+      inputs,
+      'x-timestamp-auth',
+      'amqp',
+      'test-burst',
+    );
+    expect(answers.map((answer) => answer.kind)).toEqual(['stored', 'refused', 'stored']);
+    expect(answers[1]).toMatchObject({ reason: 'store_refused' });
+    const deadline = Date.now() + 10_000;
+    let letters: Awaited<ReturnType<typeof hub.store.recentDeadLetters>> = [];
+    while (letters.length === 0 && Date.now() < deadline) {
+      letters = (await hub.store.recentDeadLetters(1000)).filter(
+        (row) => row.reason === 'store_refused' && row.peer === 'test-burst',
+      );
+      if (letters.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(letters.map((row) => Buffer.from(row.raw).toString())).toEqual([bodies[1]]);
   });
 
   it('keeps the route own readings format working with an ISO timestamp and sha512', async () => {

@@ -3,7 +3,8 @@
  * per-second budget, shared fairly between peers (dead-letter-budget.ts), so a flood of garbage cannot
  * fill the store nor push out another client's evidence. Over budget, the refusal is still counted
  * (metrics, stats) but its bytes are not kept; the number not kept is reported. The store's size is
- * bounded separately, by the application's periodic prune (store/dead-letter-retention.ts).
+ * bounded separately, by the application's periodic prune (store/dead-letter-retention.ts). Raw bytes that
+ * hold a configured credential are replaced by a notice.
  */
 import { storableText, type ReasonCode } from '@sealstream/protocol';
 import { FairDeadLetterBudget } from './dead-letter-budget.js';
@@ -14,7 +15,15 @@ export interface DeadLetterPolicy {
   readonly maxRawBytes: number;
   /** Dead letters kept per second across the hub (one peer: at most a quarter of what is left); the rest are counted only. */
   readonly maxPerSecond: number;
+  /**
+   * Credentials a client may send as data by mistake (the legacy AUTH tokens: `DATA:<token>`): raw bytes
+   * holding one anywhere are not kept, since any viewer can read a dead letter.
+   */
+  readonly secrets?: readonly string[];
 }
+
+/** Kept instead of raw bytes that hold one of the policy's secrets. */
+const REDACTED_RAW = new TextEncoder().encode('<redacted: holds a credential>');
 
 export interface Refusal {
   readonly reason: ReasonCode;
@@ -27,6 +36,7 @@ export interface Refusal {
 
 export class DeadLetterFactory {
   private readonly budget: FairDeadLetterBudget;
+  private readonly secrets: readonly Buffer[];
   private notKeptCount = 0;
 
   constructor(
@@ -34,6 +44,9 @@ export class DeadLetterFactory {
     private readonly now: () => number = Date.now,
   ) {
     this.budget = new FairDeadLetterBudget(policy.maxPerSecond);
+    this.secrets = (policy.secrets ?? [])
+      .filter((secret) => secret !== '')
+      .map((secret) => Buffer.from(secret, 'utf8'));
   }
 
   /** Returns the dead letter to store, or null when over the budget (hub-wide, or the peer's share of it). */
@@ -43,9 +56,13 @@ export class DeadLetterFactory {
       this.notKeptCount += 1;
       return null;
     }
-    const truncated = refusal.raw.byteLength > this.policy.maxRawBytes;
+    // The whole input is searched, not only what is kept: a secret may straddle the cut.
+    const secret = this.holdsSecret(refusal.raw);
+    const truncated = !secret && refusal.raw.byteLength > this.policy.maxRawBytes;
     // Copy: the raw bytes are often a view into a socket buffer that will be reused.
-    const raw = Uint8Array.prototype.slice.call(refusal.raw, 0, this.policy.maxRawBytes);
+    const raw = secret
+      ? REDACTED_RAW.slice()
+      : Uint8Array.prototype.slice.call(refusal.raw, 0, this.policy.maxRawBytes);
     return {
       reason: refusal.reason,
       source: refusal.source,
@@ -58,6 +75,12 @@ export class DeadLetterFactory {
       truncated,
       receivedAt: at,
     };
+  }
+
+  private holdsSecret(raw: Uint8Array): boolean {
+    if (this.secrets.length === 0) return false;
+    const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    return this.secrets.some((secret) => bytes.includes(secret));
   }
 
   get notKept(): number {

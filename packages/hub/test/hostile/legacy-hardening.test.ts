@@ -126,6 +126,31 @@ describe('legacy port hardening', () => {
     }
   });
 
+  it('keeps no AUTH token an authenticated peer sends as data: the refused token is redacted', async () => {
+    const since = Date.now() - 1000;
+    const socket = connect({ host: '127.0.0.1', port: hub.hub.ports.legacy ?? 0 });
+    socket.on('error', () => undefined);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`AUTH:${LEGACY_AUTH_TOKEN}\n`);
+    await waitUntil(() => Promise.resolve(received.includes('AUTH_OK')), 'AUTH_OK');
+    // The token alone, inside a longer malformed token, and a harmless malformed token beside them.
+    socket.end(`DATA:${LEGACY_AUTH_TOKEN}|xx${LEGACY_AUTH_TOKEN}yy|not-a-token\n`);
+    await new Promise((resolve) => socket.once('close', resolve));
+    let letters: Awaited<ReturnType<typeof hub.hub.store.recentDeadLetters>> = [];
+    await waitUntil(async () => {
+      letters = (await hub.hub.store.recentDeadLetters(1000)).filter(
+        (row) => row.reason === 'legacy_bad_token' && row.receivedAt >= since,
+      );
+      return letters.length >= 3;
+    }, '3 legacy_bad_token dead letters');
+    const raws = letters.map((row) => Buffer.from(row.raw).toString('latin1'));
+    expect(raws.filter((raw) => raw.includes(LEGACY_AUTH_TOKEN))).toEqual([]);
+    expect(raws.filter((raw) => raw.includes('redacted'))).toHaveLength(2);
+    expect(raws).toContain('not-a-token');
+  });
+
   it('refuses a DATA line of more tokens than the bound whole and unopened; one at the bound is opened', async () => {
     const tooMany = await watchRejected(hub, 'legacy', 'legacy_too_many_tokens');
     const badTokens = await watchRejected(hub, 'legacy', 'legacy_bad_token');

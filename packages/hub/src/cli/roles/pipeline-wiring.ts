@@ -49,7 +49,12 @@ export function createPipeline(parts: PipelineParts): Pipeline {
       commitParallelMinRows: limits.commitParallelMinRows,
       commitRetryDeadlineMs: limits.commitRetryDeadlineMs,
       replayWindowMaxEntries: 1_000_000,
-      deadLetters: { maxRawBytes: limits.deadLetterRawBytes, maxPerSecond: limits.deadLettersPerSecond },
+      deadLetters: {
+        maxRawBytes: limits.deadLetterRawBytes,
+        maxPerSecond: limits.deadLettersPerSecond,
+        // A legacy sender that puts its AUTH token in a DATA line must not publish it to every viewer.
+        secrets: config.legacy === null ? [] : [config.legacy.authToken, ...config.legacy.extraAuthTokens],
+      },
     },
     ...(config.legacy === null
       ? {}

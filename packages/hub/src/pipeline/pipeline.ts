@@ -13,7 +13,7 @@ import {
   type LiveStats,
   type ReasonCode,
 } from '@sealstream/protocol';
-import { Committer, type CommittedBatch, type StoreRefusal, type SubmitResult } from './committer.js';
+import { Committer, type CommittedBatch, type SubmitResult } from './committer.js';
 import { DeadLetterFactory, type DeadLetterPolicy, type Refusal } from './dead-letters.js';
 import { FrameOpener, ivIdOf, type FrameOpenOutcome, type RepeatedIvPolicy } from './frame-opener.js';
 import { IvReplayWindow } from './iv-replay-window.js';
@@ -101,15 +101,25 @@ export type FrameAnswer =
       readonly rejected: number;
       /** The first reading refused, when any was: what a request whose readings were all refused answers. */
       readonly firstRefusal?: { readonly reason: ReasonCode; readonly detail: string };
-      /**
-       * Signal summaries the store refused for their data (`index` into the `signals` submitted): not
-       * stored, not yet counted nor dead-lettered — the caller holds the signal's bytes and does both.
-       */
-      readonly refusedSignals?: readonly StoreRefusal[];
+      /** Signal summaries not stored (`index` into the `signals` submitted), see SignalRefusal. */
+      readonly refusedSignals?: readonly SignalRefusal[];
     }
   | { readonly kind: 'error'; readonly reason: ReasonCode; readonly detail: string };
 
 type OpenedReadings = Extract<FrameOpenOutcome, { ok: true }>;
+
+/**
+ * A signal summary that was not stored. Either a reading of its signal was refused by the checks (the
+ * summary would claim points that are not stored; the reading's refusal is counted and dead-lettered
+ * already: `deadLettered`), or the store refused the summary itself for its data (`store_refused`, not
+ * yet counted nor dead-lettered: the caller holds the signal's bytes and does both).
+ */
+export interface SignalRefusal {
+  readonly index: number;
+  readonly reason: ReasonCode;
+  readonly detail: string;
+  readonly deadLettered: boolean;
+}
 
 /** What re-driving a dead letter did. 'unavailable' means the store or queue could not take it now. */
 export type RedriveAnswer =
@@ -288,7 +298,16 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     signals: readonly SignalSummaryRow[] = NO_SIGNALS,
   ): Promise<FrameAnswer> {
     if (entry.revoked) return { kind: 'error', reason: 'revoked_key', detail: 'key id was revoked' };
-    return this.submitOpened(this.frameOpener.checkReadings(candidates, entry, source), source, peer, 'live', signals);
+    const opened = this.frameOpener.checkReadings(candidates, entry, source);
+    const [firstRefused] = opened.refused;
+    if (signals.length === 0 || firstRefused === undefined) {
+      return this.submitOpened(opened, source, peer, 'live', signals);
+    }
+    // A summary is stored only with all of its signal's readings.
+    const answer = await this.submitOpened(opened, source, peer, 'live');
+    if (answer.kind !== 'ack') return answer;
+    const { reason, detail } = firstRefused;
+    return { ...answer, refusedSignals: signals.map((_, index) => ({ index, reason, detail, deadLettered: true })) };
   }
 
   /**
@@ -298,8 +317,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
    * so a burst costs one commit wait instead of one per input. An error answer means nothing of any part
    * was committed. Parts whose key was revoked take no part and are listed in `revoked` (by index) for
    * the caller to refuse, as handleAuthenticatedReadings refuses them. A part's `signal` summary (if
-   * any) is committed in the same transaction as the readings; a summary the store refused for its data
-   * is listed in `refusedSignals` by its part's index, for the caller to refuse (it holds the bytes).
+   * any) is committed in the same transaction as the readings, unless a reading of that part was refused
+   * by the checks; a summary not stored is listed in `refusedSignals` by its part's index (SignalRefusal).
    */
   async handleAuthenticatedParts(
     parts: ReadonlyArray<{
@@ -312,7 +331,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   ): Promise<{
     readonly answer: FrameAnswer;
     readonly revoked: readonly number[];
-    readonly refusedSignals: readonly StoreRefusal[];
+    readonly refusedSignals: readonly SignalRefusal[];
   }> {
     const revoked: number[] = [];
     const readings: VerifiedReading[] = [];
@@ -320,6 +339,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const signals: SignalSummaryRow[] = [];
     /** The part each of `signals` came from. */
     const signalParts: number[] = [];
+    const refusedByChecks: SignalRefusal[] = [];
     let knownDuplicates = 0;
     const receivedAt = this.now();
     for (let index = 0; index < parts.length; index += 1) {
@@ -332,7 +352,12 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       for (const reading of opened.readings) readings.push(reading);
       for (const refusal of opened.refused) refusals.push(refusal);
       knownDuplicates += opened.knownDuplicates;
-      if (part.signal !== undefined) {
+      const [firstRefused] = opened.refused;
+      if (part.signal !== undefined && firstRefused !== undefined) {
+        // A summary is stored only with all of its signal's readings.
+        const { reason, detail } = firstRefused;
+        refusedByChecks.push({ index, reason, detail, deadLettered: true });
+      } else if (part.signal !== undefined) {
         signals.push(part.signal);
         signalParts.push(index);
       }
@@ -346,9 +371,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     );
     const refusedSignals =
       answer.kind === 'ack' && answer.refusedSignals !== undefined
-        ? answer.refusedSignals.map(({ index, detail }) => ({ index: signalParts[index] as number, detail }))
+        ? answer.refusedSignals.map((refusal) => ({ ...refusal, index: signalParts[refusal.index] as number }))
         : [];
-    return { answer, revoked, refusedSignals };
+    return { answer, revoked, refusedSignals: answer.kind === 'ack' ? [...refusedByChecks, ...refusedSignals] : [] };
   }
 
   /**
@@ -394,7 +419,16 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       duplicates: result.duplicates + opened.knownDuplicates,
       rejected: opened.refused.length + storeRefused.length,
       ...(first === undefined ? {} : { firstRefusal: { reason: first.reason, detail: first.detail } }),
-      ...(result.refusedSignals === undefined ? {} : { refusedSignals: result.refusedSignals }),
+      ...(result.refusedSignals === undefined
+        ? {}
+        : {
+            refusedSignals: result.refusedSignals.map(({ index, detail }) => ({
+              index,
+              reason: 'store_refused' as const,
+              detail,
+              deadLettered: false,
+            })),
+          }),
     };
   }
 

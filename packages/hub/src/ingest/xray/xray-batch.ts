@@ -15,7 +15,7 @@
 import type { SourceKind } from '../../pipeline/ports.js';
 import {
   errorAnswer,
-  refuseSummary,
+  signalRefused,
   submitPrepared,
   summaryRow,
   verifySignedMessage,
@@ -180,9 +180,9 @@ async function submitGroup(
   const answers: BurstAnswer[] = messages.map(() => STORED);
   for (const index of revoked)
     answers[index] = { kind: 'refused', reason: 'revoked_key', detail: 'key id was revoked' };
-  for (const { index, detail } of refusedSignals) {
-    const message = messages[index] as VerifiedMessage;
-    answers[index] = refuseSummary(deps, message.device, detail, source, peer, bodyOf(index));
+  for (const refusal of refusedSignals) {
+    const message = messages[refusal.index] as VerifiedMessage;
+    answers[refusal.index] = signalRefused(deps, message.device, refusal, source, peer, bodyOf(refusal.index));
   }
   return answers;
 }

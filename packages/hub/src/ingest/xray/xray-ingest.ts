@@ -12,7 +12,7 @@ import type { NonceWindow } from '../../pipeline/nonce-window.js';
 import type { InFlightNonces } from './in-flight-nonces.js';
 import { forgetShared, sharedSightings } from '../../pipeline/shared-replay-check.js';
 import type { SharedReplayWindow } from '../../pipeline/shared-state-ports.js';
-import type { Pipeline } from '../../pipeline/pipeline.js';
+import type { Pipeline, SignalRefusal } from '../../pipeline/pipeline.js';
 import type { SignalSummaryRow, SourceKind } from '../../pipeline/ports.js';
 import { HUB_BUSY_REASONS } from '../http/ingest-replies.js';
 import { readSignatureHeaders, verifySignature } from './xray-signature.js';
@@ -113,16 +113,28 @@ export async function submitPrepared(
   const step = Math.max(1, deps.maxReadingsPerSubmission);
   const { readings } = expanded;
   const summary = deps.storeSummaries ? [summaryRow(expanded.summary, deps.now(), source)] : [];
+  // A reading refused in an earlier part: the summary is not stored (it would claim that reading).
+  let refusedEarlier: SignalRefusal | null = null;
   let start = 0;
   do {
     const end = Math.min(readings.length, start + step);
     const last = end === readings.length;
     const part = start === 0 && last ? readings : readings.slice(start, end);
-    const answer = await deps.pipeline.handleAuthenticatedReadings(part, entry, source, peer, last ? summary : []);
+    const withSummary = last && refusedEarlier === null;
+    const answer = await deps.pipeline.handleAuthenticatedReadings(
+      part,
+      entry,
+      source,
+      peer,
+      withSummary ? summary : [],
+    );
     if (answer.kind === 'error') return errorAnswer(answer.reason, answer.detail);
-    const [summaryRefusal] = answer.refusedSignals ?? [];
-    if (summaryRefusal !== undefined) {
-      return refuseSummary(deps, expanded.summary.deviceId, summaryRefusal.detail, source, peer, raw);
+    const notStored = last && summary.length > 0 ? (answer.refusedSignals?.[0] ?? refusedEarlier) : undefined;
+    if (notStored !== undefined && notStored !== null) {
+      return signalRefused(deps, expanded.summary.deviceId, notStored, source, peer, raw);
+    }
+    if (refusedEarlier === null && answer.firstRefusal !== undefined && answer.rejected > 0) {
+      refusedEarlier = { index: 0, ...answer.firstRefusal, deadLettered: true };
     }
     accepted += answer.accepted;
     duplicates += answer.duplicates;
@@ -130,6 +142,23 @@ export async function submitPrepared(
     start = end;
   } while (start < readings.length);
   return { kind: 'stored', accepted, duplicates, rejected, summary: expanded.summary };
+}
+
+/**
+ * A signal whose summary was not stored, refused for good: for a reading of it the checks refused (that
+ * refusal is counted and dead-lettered already), or for the summary itself, which the store refused for
+ * its data (counted and dead-lettered here, with the signal's bytes).
+ */
+export function signalRefused(
+  deps: Pick<SignalSubmitDeps, 'pipeline'>,
+  device: string,
+  refusal: SignalRefusal,
+  source: SourceKind,
+  peer: string,
+  raw: Uint8Array,
+): Extract<SignalAnswer, { kind: 'refused' }> {
+  if (!refusal.deadLettered) return refuseSummary(deps, device, refusal.detail, source, peer, raw);
+  return { kind: 'refused', reason: refusal.reason, detail: refusal.detail };
 }
 
 /** A signal whose summary the store refused for its data: counted, dead-lettered, refused for good. */

@@ -217,7 +217,14 @@ describe('XRayIOT signer on the signed HTTP route', () => {
       'test',
     );
     expect(answer).toMatchObject({ kind: 'ack', accepted: 2 });
-    expect(refusedSignals).toEqual([{ index: 1, detail: expect.stringContaining('signal summary') as string }]);
+    expect(refusedSignals).toEqual([
+      {
+        index: 1,
+        reason: 'store_refused',
+        detail: expect.stringContaining('signal summary') as string,
+        deadLettered: false,
+      },
+    ]);
     const stored = (await readings(DEVICE)).filter((row) => row.ts === base + 901 || row.ts === base + 902);
     expect(stored).toHaveLength(2);
     const listed = await call(hub.base, 'GET', `/api/v1/xray/signals?device=${DEVICE}`, { token: hub.tokens.viewer });
@@ -262,6 +269,39 @@ describe('XRayIOT signer on the signed HTTP route', () => {
     expect(Buffer.from(letter?.raw ?? []).toString()).toBe('the signal as received');
   });
 
+  it('stores no summary for a signal a reading of which was refused, and refuses the signal with its reason', async () => {
+    const listedTimes = async () => {
+      const listed = await call(hub.base, 'GET', `/api/v1/xray/signals?device=${DEVICE}`, { token: hub.tokens.viewer });
+      return (listed.body as { items: Array<{ time: number }> }).items.map((item) => item.time);
+    };
+    // Every point out of the readings' time window (time 0), then one good point beside one bad one.
+    const allBad = JSON.stringify(signal(DEVICE, sampleData('zero', 0, 2)));
+    const answer = await post(allBad, httpHeaders(SECRET, 'sha256', DEVICE, allBad));
+    expect([answer.status, reasonOf(answer)]).toEqual([400, 'timestamp_out_of_range']);
+    const time = Date.now() - 50_000;
+    const mixed = JSON.stringify(
+      signal(
+        DEVICE,
+        JSON.stringify({
+          mixed: {
+            data: [
+              [0, [1, 2, 3]],
+              [-8.64e9, [4, 5, 6]], // 100 days earlier
+            ],
+            time,
+          },
+        }),
+      ),
+    );
+    const mixedAnswer = await post(mixed, httpHeaders(SECRET, 'sha256', DEVICE, mixed));
+    expect(reasonOf(mixedAnswer)).toBe('timestamp_out_of_range');
+    // The good point is stored (a resend after a fix finds it a duplicate); neither summary is.
+    expect((await readings(DEVICE)).some((row) => row.ts === time)).toBe(true);
+    const times = await listedTimes();
+    expect(times).not.toContain(0);
+    expect(times).not.toContain(time);
+  });
+
   it('in an AMQP burst, refuses only the message whose summary the store refused, with its own bytes', async () => {
     // The real pipeline and store, with one summary's time moved out of PostgreSQL's range on its way in.
     const real = hub.registry.pipeline;
@@ -275,7 +315,10 @@ describe('XRayIOT signer on the signed HTTP route', () => {
         peer,
       );
     const time = Date.now() - 40_000;
-    const bodies = [0, 1, 2].map((i) => JSON.stringify(signal(DEVICE, sampleData(`burst-${i}`, time + i * 10_000, 1))));
+    // The fourth: its point is out of the readings' time window, so its summary is not stored either.
+    const bodies = [0, 1, 2, 3].map((i) =>
+      JSON.stringify(signal(DEVICE, sampleData(`burst-${i}`, i === 3 ? 0 : time + i * 10_000, 1))),
+    );
     const inputs = bodies.map((body) => {
       const value = JSON.parse(body) as { deviceId: string; capturedAt: string };
       return { headers: amqpHeaders(SECRET, 'sha256', value, body), body: Buffer.from(body), redelivered: false };
@@ -296,8 +339,9 @@ describe('XRayIOT signer on the signed HTTP route', () => {
       'amqp',
       'test-burst',
     );
-    expect(answers.map((answer) => answer.kind)).toEqual(['stored', 'refused', 'stored']);
+    expect(answers.map((answer) => answer.kind)).toEqual(['stored', 'refused', 'stored', 'refused']);
     expect(answers[1]).toMatchObject({ reason: 'store_refused' });
+    expect(answers[3]).toMatchObject({ reason: 'timestamp_out_of_range' });
     const deadline = Date.now() + 10_000;
     let letters: Awaited<ReturnType<typeof hub.store.recentDeadLetters>> = [];
     while (letters.length === 0 && Date.now() < deadline) {

@@ -1,8 +1,10 @@
 /**
  * Where a scenario's hub keeps its data, and how the bench audits it afterwards: a temporary PGlite
  * folder (opened by the bench only after the hub has exited, since PGlite is single-writer) or a fresh
- * schema on the PostgreSQL server (dropped afterwards). The audit counts rows and distinct
- * (device, seq) keys, which is what `lost` and `duplicates` are computed from.
+ * schema on the PostgreSQL server (dropped afterwards). The audit counts rows and distinct keys, which
+ * is what `lost` and `duplicates` are computed from: (device, seq) for the loads that number their
+ * readings, where one seq stored at two times is a duplicate; (device, ts, seq), the table's own key, for
+ * XRayIOT signals, whose seq is derived from a 32-bit payload hash (two signals of a device may share it).
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,12 +29,17 @@ export interface BenchStore {
    */
   settle(): Promise<string | null>;
   /** Counts rows whose device id starts with `devicePrefix`. Call after the hub has exited for PGlite. */
-  audit(devicePrefix: string): Promise<RowAudit>;
+  audit(devicePrefix: string, key?: AuditKey): Promise<RowAudit>;
   dispose(): Promise<void>;
 }
 
-const AUDIT_SQL = `SELECT count(*)::bigint AS rows, count(DISTINCT (device_id, seq))::bigint AS keys
+export type AuditKey = 'device-seq' | 'device-ts-seq';
+
+function auditSql(key: AuditKey): string {
+  const columns = key === 'device-seq' ? 'device_id, seq' : 'device_id, ts, seq';
+  return `SELECT count(*)::bigint AS rows, count(DISTINCT (${columns}))::bigint AS keys
   FROM readings WHERE device_id LIKE $1`;
+}
 
 export async function createPgliteStore(): Promise<BenchStore> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sealstream-bench-'));
@@ -40,11 +47,11 @@ export async function createPgliteStore(): Promise<BenchStore> {
     kind: 'pglite',
     hubArgs: ['--data-dir', dataDir],
     settle: () => Promise.resolve(null),
-    async audit(devicePrefix) {
+    async audit(devicePrefix, key = 'device-seq') {
       const { PGlite } = await import('@electric-sql/pglite');
       const db = await PGlite.create(dataDir);
       try {
-        const result = await db.query<{ rows: string | number; keys: string | number }>(AUDIT_SQL, [
+        const result = await db.query<{ rows: string | number; keys: string | number }>(auditSql(key), [
           `${devicePrefix}%`,
         ]);
         const row = result.rows[0];
@@ -73,9 +80,9 @@ export async function createPostgresStore(url: string, label: string): Promise<B
         return `no CHECKPOINT before the run (${(error as Error).message})`;
       }
     },
-    async audit(devicePrefix) {
+    async audit(devicePrefix, key = 'device-seq') {
       await client.query(`SET search_path = ${schema}`);
-      const result = await client.query<{ rows: string; keys: string }>(AUDIT_SQL, [`${devicePrefix}%`]);
+      const result = await client.query<{ rows: string; keys: string }>(auditSql(key), [`${devicePrefix}%`]);
       const row = result.rows[0];
       return { rows: Number(row?.rows ?? 0), distinctKeys: Number(row?.keys ?? 0) };
     },

@@ -479,7 +479,7 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
       const storeCommit = (await commitProbe?.finish()) ?? null;
       const measured = await probe.finish();
       hubExitCode = await hub.stop();
-      const audit = await store.audit(legacy ? LEGACY_DEVICE : DEVICE_PREFIX);
+      const audit = await store.audit(legacy ? LEGACY_DEVICE : DEVICE_PREFIX, xray ? 'device-ts-seq' : 'device-seq');
       const otherCpu = (): number | null => {
         if (cpu0.machine === null || cpu1.machine === null || cpu0.hub === null || cpu1.hub === null) return null;
         const busy = cpu1.machine.busy - cpu0.machine.busy;

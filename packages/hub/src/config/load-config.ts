@@ -467,7 +467,8 @@ function amqpSettings(
   if (!/^amqps?:\/\//.test(url)) errors.push('--amqp-url / SEALSTREAM_AMQP_URL must start with amqp:// or amqps://');
   return {
     url,
-    prefetch: int('amqp-prefetch', 1000, 1, 65_535),
+    // Room for the next bursts while one commits: patient bursts commit together (committer.ts).
+    prefetch: int('amqp-prefetch', 4000, 1, 65_535),
     retryDelayMs: int('amqp-retry-delay-ms', 5000, 100, 3_600_000),
   };
 }

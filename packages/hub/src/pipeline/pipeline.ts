@@ -319,6 +319,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
    * the caller to refuse, as handleAuthenticatedReadings refuses them. A part's `signal` summary (if
    * any) is committed in the same transaction as the readings, unless a reading of that part was refused
    * by the checks; a summary not stored is listed in `refusedSignals` by its part's index (SignalRefusal).
+   * `patient`: a broker backlog's burst, which joins the next commit rather than starting a concurrent
+   * one (see committer.ts).
    */
   async handleAuthenticatedParts(
     parts: ReadonlyArray<{
@@ -328,6 +330,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     }>,
     source: SourceKind,
     peer: string,
+    options: { readonly patient?: boolean } = {},
   ): Promise<{
     readonly answer: FrameAnswer;
     readonly revoked: readonly number[];
@@ -368,6 +371,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       peer,
       'live',
       signals,
+      options.patient === true,
     );
     const refusedSignals =
       answer.kind === 'ack' && answer.refusedSignals !== undefined
@@ -386,6 +390,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     peer: string,
     mode: 'live' | 'redrive' | 'repeat' = 'live',
     signals: readonly SignalSummaryRow[] = NO_SIGNALS,
+    patient = false,
   ): Promise<FrameAnswer> {
     opened = await this.boundMetrics(opened);
     const deadLetters: DeadLetter[] = [];
@@ -394,7 +399,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       this.statsTracker.addDuplicate(opened.knownDuplicates);
       this.options.metrics.readingsDuplicate(source, opened.knownDuplicates);
     }
-    const result = await this.submit(opened.readings, deadLetters, { signals });
+    const result = await this.submit(opened.readings, deadLetters, { signals, patient });
     if (!result.ok) return { kind: 'error', reason: result.reason, detail: result.detail };
     const storeRefused = result.refused ?? [];
     if (storeRefused.length > 0) {
@@ -705,7 +710,11 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private async submit(
     readings: readonly VerifiedReading[],
     deadLetters: readonly DeadLetter[],
-    extra: { readonly copyRows?: Uint8Array; readonly signals?: readonly SignalSummaryRow[] } = {},
+    extra: {
+      readonly copyRows?: Uint8Array;
+      readonly signals?: readonly SignalSummaryRow[];
+      readonly patient?: boolean;
+    } = {},
   ): Promise<SubmitResult> {
     const refusalCounts = this.refusalTally.take();
     const result = await this.committer.submit({
@@ -714,6 +723,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       ...(refusalCounts.length === 0 ? {} : { refusalCounts }),
       ...(extra.copyRows === undefined ? {} : { copyRows: extra.copyRows }),
       ...(extra.signals === undefined || extra.signals.length === 0 ? {} : { signals: extra.signals }),
+      ...(extra.patient === true ? { patient: true } : {}),
     });
     if (!result.ok) for (const tally of refusalCounts) this.refusalTally.restore(tally);
     return result;

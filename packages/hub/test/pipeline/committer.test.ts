@@ -165,6 +165,64 @@ describe('Committer', () => {
     expect(store.batches.map((b) => b.readings.length)).toEqual([10, 60]);
   });
 
+  it('lets patient submissions join the next commit instead of starting a concurrent one', async () => {
+    const store = new RecordingStore();
+    let started = 0;
+    const counting = {
+      commit: (batch: CommitBatch) => {
+        started += 1;
+        return store.commit(batch);
+      },
+    };
+    const { instance } = committer(counting as unknown as RecordingStore, { concurrency: 2, maxBatchRows: 100 });
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    store.hold();
+    // Idle: a patient submission commits at once.
+    const first = instance.submit({ readings: readings('q', 0, 10), deadLetters: [], patient: true });
+    await turn();
+    expect(started).toBe(1);
+    // 90 patient rows waiting, below a full batch: no second commit while the first is held.
+    const patient = Array.from({ length: 9 }, (_, i) =>
+      instance.submit({ readings: readings('q', 10 + i * 10, 10), deadLetters: [], patient: true }),
+    );
+    await turn();
+    expect(started).toBe(1);
+    // A submission that is not patient starts the second commit (parallelMinRows 1), taking them along.
+    const urgent = instance.submit({ readings: readings('u', 0, 5), deadLetters: [] });
+    await turn();
+    expect(started).toBe(2);
+    store.release();
+    await Promise.all([first, ...patient, urgent]);
+    expect(store.batches.map((b) => b.readings.length)).toEqual([10, 95]);
+  });
+
+  it('starts a concurrent commit for patient submissions once a full batch of them waits', async () => {
+    const store = new RecordingStore();
+    let started = 0;
+    const counting = {
+      commit: (batch: CommitBatch) => {
+        started += 1;
+        return store.commit(batch);
+      },
+    };
+    const { instance } = committer(counting as unknown as RecordingStore, { concurrency: 2, maxBatchRows: 100 });
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    store.hold();
+    const first = instance.submit({ readings: readings('f', 0, 10), deadLetters: [], patient: true });
+    await turn();
+    const waiting = Array.from({ length: 9 }, (_, i) =>
+      instance.submit({ readings: readings('f', 10 + i * 10, 10), deadLetters: [], patient: true }),
+    );
+    await turn();
+    expect(started).toBe(1);
+    const tenth = instance.submit({ readings: readings('f', 100, 10), deadLetters: [], patient: true });
+    await turn();
+    expect(started).toBe(2);
+    store.release();
+    await Promise.all([first, ...waiting, tenth]);
+    expect(store.batches.map((b) => b.readings.length)).toEqual([10, 100]);
+  });
+
   it('lets everything submitted in the same turn of the event loop join one batch', async () => {
     const store = new RecordingStore();
     const { instance } = committer(store);

@@ -22,7 +22,8 @@
  *
  * Throughput: the deliveries of one event-loop turn are handled as one burst (xray-batch.ts): one
  * pipeline submission and one summary write for all of them, so a burst waits for one commit, not one
- * per message. Acks go out with `multiple` up to the last delivery whose every predecessor is settled
+ * per message. Bursts are patient submissions (committer.ts): while one commit is in flight the next
+ * bursts wait and go together, so commits hold ~1000 messages instead of one burst each. Acks go out with `multiple` up to the last delivery whose every predecessor is settled
  * (ack-tracker.ts), one frame for a whole burst instead of one per message.
  */
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
@@ -196,6 +197,7 @@ export class XrayAmqpConsumer {
         AMQP_TIMESTAMP_HEADER,
         'amqp',
         `amqp:${XRAY_TOPOLOGY.queue}`,
+        true, // the broker keeps delivering up to the prefetch while a burst commits
       );
     } catch (error) {
       // Our bug, not the messages': keep them in the broker.

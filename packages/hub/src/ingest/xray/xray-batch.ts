@@ -5,6 +5,9 @@
  * (one transaction holds both), so a burst waits for one commit instead of one per message. Answers come
  * back one per message, in order; 'stored' means its readings and its summary are committed.
  *
+ * `patient` (the AMQP consumer: a broker backlog under a prefetch window): the submissions join the next
+ * commit instead of starting a concurrent one, so a backlog commits in large batches (committer.ts).
+ *
  * Bound: a submission holds at most `maxReadingsPerSubmission` readings. Messages are grouped in
  * arrival order up to that; a single message with more points goes alone, in parts, as before.
  * A busy answer (store down, queue full) covers every message of its submission; their nonces are
@@ -45,6 +48,7 @@ export async function handleSignedBurst(
   timestampHeader: string,
   source: SourceKind,
   peer: string,
+  patient = false,
 ): Promise<BurstAnswer[]> {
   const answers: BurstAnswer[] = new Array<BurstAnswer>(inputs.length);
   const verified: Array<VerifiedMessage | undefined> = new Array<VerifiedMessage | undefined>(inputs.length);
@@ -68,7 +72,7 @@ export async function handleSignedBurst(
     passed.push(index);
   });
   try {
-    await submitVerified(deps, inputs, verified, passed, answers, limit, source, peer);
+    await submitVerified(deps, inputs, verified, passed, answers, limit, source, peer, patient);
   } finally {
     // A failure midway (a defect): nothing of the unsettled ones is acknowledged, so they must not meet
     // their own nonces when they come back.
@@ -90,6 +94,7 @@ async function submitVerified(
   limit: number,
   source: SourceKind,
   peer: string,
+  patient: boolean,
 ): Promise<void> {
   const groups: number[][] = [];
   let group: number[] = [];
@@ -133,7 +138,7 @@ async function submitVerified(
 
   await Promise.all(
     groups.map(async (members) => {
-      const settled = await submitGroup(deps, members, inputs, verified, limit, source, peer);
+      const settled = await submitGroup(deps, members, inputs, verified, limit, source, peer, patient);
       members.forEach((index, i) => {
         const answer = settled[i] as BurstAnswer;
         answers[index] = answer;
@@ -154,6 +159,7 @@ async function submitGroup(
   limit: number,
   source: SourceKind,
   peer: string,
+  patient: boolean,
 ): Promise<BurstAnswer[]> {
   const messages = members.map((index) => verified[index] as VerifiedMessage);
   const bodyOf = (i: number): Uint8Array => (inputs[members[i] as number] as SignedInput).body;
@@ -172,7 +178,9 @@ async function submitGroup(
         }
       : { candidates: message.signal.readings, entry: message.entry },
   );
-  const { answer, revoked, refusedSignals } = await deps.pipeline.handleAuthenticatedParts(parts, source, peer);
+  const { answer, revoked, refusedSignals } = await deps.pipeline.handleAuthenticatedParts(parts, source, peer, {
+    patient,
+  });
   if (answer.kind === 'error') {
     const refusal = errorAnswer(answer.reason, answer.detail);
     return messages.map(() => refusal);

@@ -44,5 +44,10 @@ export type FrameTransport =
       readonly channel?: string;
       /** Frames one MQTT message carries at most (frames written in one turn share a message). */
       readonly framesPerMessage?: number;
+      /**
+       * Bytes one MQTT message carries at most (default 1 MiB + 64 KiB, the hub's default bound); the
+       * broker drops a message over the hub's bound without telling anyone.
+       */
+      readonly maxMessageBytes?: number;
       readonly connectTimeoutMs?: number;
     };

@@ -1,6 +1,8 @@
 /**
  * A FrameLink through an MQTT broker (MQTT.js): frames written in one turn of the event loop leave as one
- * QoS 1 message on `<prefix>/<channel>/frames` (batched, up to framesPerMessage), and the hub's answers
+ * QoS 1 message on `<prefix>/<channel>/frames` (batched, up to framesPerMessage frames and maxMessageBytes
+ * bytes: the hub's broker drops a larger message unseen, which would leave its frames unanswered forever),
+ * and the hub's answers
  * arrive on `<prefix>/<channel>/answers`. The client's own outbox resends whatever is not answered, so
  * the session is clean and MQTT.js does not reconnect by itself (the client's backoff does).
  */
@@ -12,6 +14,30 @@ import type { FrameLink, FrameLinkHandlers, FrameTransport } from './frame-link.
 /** Messages published but not yet acknowledged by the broker before write() reports a full buffer. */
 const MAX_UNACKED_MESSAGES = 64;
 
+/** The hub's default message bound: its --max-frame-bytes (1 MiB) + 64 KiB (docs/protocol.md §4a). */
+export const DEFAULT_MQTT_MAX_MESSAGE_BYTES = 1_048_576 + 65_536;
+
+/**
+ * Splits frames, in order, into messages of at most `maxFrames` frames and `maxBytes` bytes; a frame
+ * larger than `maxBytes` travels alone (the hub refuses it, and the device learns why).
+ */
+export function batchFrames(frames: readonly Buffer[], maxFrames: number, maxBytes: number): Buffer[][] {
+  const batches: Buffer[][] = [];
+  let current: Buffer[] = [];
+  let bytes = 0;
+  for (const frame of frames) {
+    if (current.length > 0 && (current.length >= maxFrames || bytes + frame.length > maxBytes)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(frame);
+    bytes += frame.length;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
 export function openMqttLink(
   transport: Extract<FrameTransport, { kind: 'mqtt' }>,
   keyId: string,
@@ -20,6 +46,7 @@ export function openMqttLink(
   const prefix = transport.topicPrefix ?? 'sealstream/v1';
   const channel = transport.channel ?? `${keyId}.${randomBytes(4).toString('hex')}`;
   const framesPerMessage = transport.framesPerMessage ?? 16;
+  const maxMessageBytes = transport.maxMessageBytes ?? DEFAULT_MQTT_MAX_MESSAGE_BYTES;
   const framesTopic = `${prefix}/${channel}/frames`;
   const answersTopic = `${prefix}/${channel}/answers`;
   const client = mqtt.connect(transport.url, {
@@ -80,7 +107,7 @@ export function openMqttLink(
     flushScheduled = false;
     const frames = pending;
     pending = [];
-    for (let at = 0; at < frames.length; at += framesPerMessage) publish(frames.slice(at, at + framesPerMessage));
+    for (const batch of batchFrames(frames, framesPerMessage, maxMessageBytes)) publish(batch);
   };
 
   return {

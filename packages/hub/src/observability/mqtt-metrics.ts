@@ -9,7 +9,7 @@ import type { MqttIngestMetrics } from '../ingest/mqtt/mqtt-ingest.js';
 export function createMqttMetrics(registry: Registry): MqttIngestMetrics {
   const messages = new Counter({
     name: 'sealstream_mqtt_messages_total',
-    help: 'MQTT messages taken from the broker, by outcome (handled, refused, held)',
+    help: 'MQTT messages taken from the broker, by outcome (handled, refused, held, dropped, ignored)',
     labelNames: ['outcome'],
     registers: [registry],
   });

@@ -89,6 +89,8 @@ export function createIngestListeners(parts: IngestParts): IngestListeners {
           sessionExpirySeconds: 3600,
           maxFrameBytes: limits.maxFrameBytes,
           maxFramesPerMessage: config.mqtt.framesPerMessage,
+          // The body bound of the HTTP sealed-frame route: one frame of the largest size, with room.
+          maxMessageBytes: limits.maxFrameBytes + 65_536,
           reconnectMinMs: 500,
           reconnectMaxMs: 30_000,
           signed: {

@@ -7,7 +7,8 @@
  * hub shuts down first, the message is left unacknowledged and the broker delivers it again.
  *
  * A payload that does not frame is refused whole (reason code, dead letter with the topic and the raw
- * bytes) and acknowledged, so it never loops.
+ * bytes) and acknowledged, so it never loops; so is one over `maxMessageBytes` (`body_too_large`) and an
+ * empty one (`malformed_body`: an empty *retained* publish never reaches here, mqtt-ingest.ts ignores it).
  */
 import { FrameDecoder, REASONS, type DecodeItem } from '@sealstream/protocol';
 import type { Pipeline } from '../../pipeline/pipeline.js';
@@ -18,6 +19,8 @@ export interface MqttFramesSettings {
   readonly logger: { error(details: object, message: string): void };
   readonly maxFrameBytes: number;
   readonly maxFramesPerMessage: number;
+  /** Largest payload taken; the broker sends nothing much larger (maximum packet size). */
+  readonly maxMessageBytes: number;
   /** Wait before trying again frames the hub could not take; doubled up to 8 times this. */
   readonly retryDelayMs: number;
   /** True once the hub is shutting down: frames still not taken are left to the broker's redelivery. */
@@ -52,6 +55,10 @@ export async function handleFramesMessage(
     repeatedIv: 'redelivered',
   });
   if (payload.length === 0) return refuseWhole(session, 'malformed_body', `empty payload on ${topic}`, payload);
+  if (payload.length > settings.maxMessageBytes) {
+    const detail = `payload of ${payload.length} bytes over ${settings.maxMessageBytes} (topic ${topic})`;
+    return refuseWhole(session, 'body_too_large', detail, payload);
+  }
   const decoder = new FrameDecoder({ maxFrameBytes: settings.maxFrameBytes });
   // MQTT.js hands each message its own buffer, so the decoder may give views into it.
   const items: DecodeItem[] = [...decoder.push(payload), ...decoder.end()];

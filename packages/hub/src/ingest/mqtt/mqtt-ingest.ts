@@ -12,6 +12,20 @@
  * answered by what was committed (a duplicate ACK, or the frame taken now), and (device, seq) keeps the
  * readings stored once.
  *
+ * QoS 0 messages have no PUBACK, so MQTT.js never hands them to `customHandleAcks`: they come through
+ * `handleMessage` (overridden here) and take the same path, without a PUBACK, and count against the same
+ * bound: whatever their QoS, a connection holds at most `receiveMaximum` messages in hand (the broker's
+ * receive maximum covers only QoS 1 and 2, so the hub stops reading for the rest). A QoS 0 message the
+ * hub loses (disconnected, shut down) is not delivered again: only the device's own resend brings it back.
+ *
+ * Bytes: the hub announces an MQTT 5 maximum packet size of `maxMessageBytes` plus room for the topic
+ * and properties, so the broker never sends a connection a larger PUBLISH (Mosquitto drops it for this
+ * subscriber and logs it; the hub never sees it). A connection so holds at most `receiveMaximum` packets
+ * of that size. A payload above `maxMessageBytes` that still fits the packet is refused `body_too_large`.
+ *
+ * An empty retained PUBLISH is how MQTT clears a topic's retained message: acknowledged and ignored (the
+ * subscription is retain-as-published, so the hub sees the flag).
+ *
  * The broker down at start or later: each connection reconnects with doubling backoff (capped), and
  * `connectedCount` tells /healthz. Built here, started by the app (`start()`), which owns the URL.
  */
@@ -29,8 +43,16 @@ const PUBACK_SUCCESS = 0;
 const PUBACK_UNSPECIFIED_ERROR = 0x80;
 const PUBACK_PAYLOAD_FORMAT_INVALID = 0x99;
 
+/** Room in the announced maximum packet size for the fixed header, topic, packet id and properties. */
+export const MQTT_PACKET_OVERHEAD_BYTES = 65_536;
+
 export interface MqttIngestMetrics {
-  messageHandled(outcome: 'handled' | 'refused' | 'held', seconds: number): void;
+  /**
+   * `held`: a QoS 1 message left unacknowledged at shutdown (the broker delivers it again); `dropped`: a
+   * QoS 0 message whose frames could not be committed before shutdown (nothing delivers it again);
+   * `ignored`: an empty retained publish (clears the retained message; nothing to store or refuse).
+   */
+  messageHandled(outcome: 'handled' | 'refused' | 'held' | 'dropped' | 'ignored', seconds: number): void;
   /** Sealed frames in one handled message (how well devices batch). */
   messageFrames(frames: number): void;
   /** Messages taken from the broker and not yet answered, over every connection. */
@@ -55,11 +77,16 @@ export interface MqttIngestOptions {
   readonly sessionExpirySeconds: number;
   readonly maxFrameBytes: number;
   readonly maxFramesPerMessage: number;
+  /**
+   * Largest payload one message may carry (both topics). The broker is told (maximum packet size) never
+   * to send a larger one, which bounds the memory of a connection's messages in hand.
+   */
+  readonly maxMessageBytes: number;
   /** First reconnect wait; doubled per failed attempt up to reconnectMaxMs. */
   readonly reconnectMinMs: number;
   readonly reconnectMaxMs: number;
   /** HMAC-signed JSON on `<channel>/signed`; null: that topic's messages are refused. */
-  readonly signed: Omit<MqttSignedSettings, 'pipeline'> | null;
+  readonly signed: Omit<MqttSignedSettings, 'pipeline' | 'maxMessageBytes'> | null;
 }
 
 export interface MqttIngest {
@@ -84,6 +111,7 @@ export function createMqttIngest(options: MqttIngestOptions): MqttIngest {
     logger: options.logger,
     maxFrameBytes: options.maxFrameBytes,
     maxFramesPerMessage: options.maxFramesPerMessage,
+    maxMessageBytes: options.maxMessageBytes,
     retryDelayMs: 250,
     isClosing: () => closing,
   };
@@ -120,6 +148,13 @@ class MqttLink {
   private readonly client: MqttClient;
   /** Messages taken and not yet answered (their work, whatever its outcome). */
   private readonly inHand = new Set<Promise<void>>();
+  /**
+   * Messages taken and not yet finished, counted as they arrive (before their work starts): the bound
+   * on messages in hand, whatever their QoS, is checked against it.
+   */
+  private taken = 0;
+  /** Bumped when a connection closes: a deferred callback of an older connection must not act on this one. */
+  private generation = 0;
   private readonly takeover: PubackTakeover | null;
   /** The current connection's withheld PUBACKs; null while disconnected. */
   private acks: PubackWindow | null = null;
@@ -145,19 +180,28 @@ class MqttLink {
       properties: {
         sessionExpiryInterval: options.sessionExpirySeconds,
         receiveMaximum: options.receiveMaximum,
-        maximumPacketSize: options.maxFrameBytes * options.maxFramesPerMessage + 65_536,
+        // The broker sends no larger PUBLISH (it drops it for this subscriber): the memory bound.
+        maximumPacketSize: options.maxMessageBytes + MQTT_PACKET_OVERHEAD_BYTES,
       },
+      // QoS 1 and 2 only: MQTT.js hands QoS 0 messages to handleMessage (below), never to this.
       customHandleAcks: (topic, message, packet, done) => {
-        const work = this.take(topic, message, packet as unknown as PublishPacketView, done);
-        this.inHand.add(work);
-        this.countInHand(1);
-        void work.finally(() => {
-          this.inHand.delete(work);
-          this.countInHand(-1);
-        });
+        this.admit(topic, message, packet as unknown as PublishPacketView, { qos: 1, done });
       },
     };
     this.client = mqtt.connect(options.url, clientOptions);
+    // MQTT.js calls handleMessage for every message it delivers (QoS 0 straight from the PUBLISH, QoS 1
+    // after the customHandleAcks callback, QoS 2 at PUBREL) and reads the next packet only once its
+    // callback is called. Only QoS 0 is taken here; the others were taken in customHandleAcks.
+    this.client.handleMessage = (packet, callback) => {
+      if (packet.qos !== 0) {
+        callback();
+        return;
+      }
+      this.admit(packet.topic, packet.payload as Buffer, packet as unknown as PublishPacketView, {
+        qos: 0,
+        readOn: () => callback(),
+      });
+    };
     this.takeover = takeOverPubacks(this.client);
     if (this.takeover === null) {
       options.logger.warn(
@@ -177,7 +221,10 @@ class MqttLink {
       this.report();
       options.logger.info({ clientId, sessionPresent: connack.sessionPresent }, 'mqtt connected');
       // Subscribing again when the session kept the subscription is harmless (same filter, same QoS).
-      this.client.subscribe(sharedFilters(options.topicPrefix, options.group), { qos: 1 }, (error) => {
+      // Retain as published: the hub must see the retain flag to tell an empty retained publish (clearing
+      // a retained message) from an empty message. Shared subscriptions get no retained messages on
+      // subscribe, so this brings no old message in.
+      this.client.subscribe(sharedFilters(options.topicPrefix, options.group), { qos: 1, rap: true }, (error) => {
         if (error !== null && error !== undefined && !this.closing) {
           options.logger.error({ err: error.message, clientId }, 'mqtt subscribe failed');
         }
@@ -185,6 +232,7 @@ class MqttLink {
     });
     this.client.on('close', () => {
       // Messages in hand stay unacknowledged in the session: the broker delivers them again.
+      this.generation += 1;
       this.acks?.discard();
       this.acks = null;
       this.takeover?.reset();
@@ -203,18 +251,29 @@ class MqttLink {
     return this.client.connected;
   }
 
+  /** Counts a message in hand from its arrival until its work is done, and starts that work. */
+  private admit(topic: string, message: Buffer, packet: PublishPacketView, delivery: Delivery): void {
+    this.taken += 1;
+    this.countInHand(1);
+    const work = this.take(topic, message, packet, delivery);
+    this.inHand.add(work);
+    void work.finally(() => {
+      this.inHand.delete(work);
+      this.taken -= 1;
+      this.countInHand(-1);
+    });
+  }
+
   /**
-   * Takes one message. QoS 1 with the takeover and room in the window: MQTT.js is called back at once
-   * (it reads the next message) and the PUBACK follows the commit, in arrival order. Otherwise (QoS 2,
-   * no takeover, a full window) MQTT.js waits for this message's PUBACK before it reads the next one.
+   * Takes one message. While this connection holds fewer than `receiveMaximum` messages (this one
+   * included), MQTT.js is called back at once and reads the next one; at the bound it is called back only
+   * when this message is done, so the connection reads no further meanwhile. QoS 1 with the takeover: the
+   * PUBACK follows the commit, in arrival order (the window). QoS 1 without it (or a full window, or QoS 2):
+   * MQTT.js sends this message's PUBACK, and reads on, after it is done. QoS 0: no PUBACK at all.
    */
-  private async take(
-    topic: string,
-    message: Buffer,
-    packet: PublishPacketView,
-    done: (error: Error | number, code?: number) => void,
-  ): Promise<void> {
+  private async take(topic: string, message: Buffer, packet: PublishPacketView, delivery: Delivery): Promise<void> {
     const { pipeline } = this.settings;
+    const generation = this.generation;
     // Backpressure: while the commit queue is above its high-water mark this connection takes nothing
     // more (MQTT.js is not called back, so it reads no further); its messages wait in the broker.
     while (pipeline.saturated && !this.settings.isClosing()) {
@@ -226,30 +285,53 @@ class MqttLink {
         });
       });
     }
-    if (this.settings.isClosing()) return; // left unacknowledged: the broker delivers it again
+    const closing = this.settings.isClosing();
+    const readOnNow = !closing && this.taken < this.options.receiveMaximum;
+    if (delivery.qos === 0) {
+      // Nothing delivers a QoS 0 message again, so it is handled even while the hub closes; but then
+      // MQTT.js is never called back, so the connection takes no further message before it ends.
+      if (readOnNow) delivery.readOn();
+      await this.handle(topic, message, packet, 0);
+      if (!readOnNow && !this.settings.isClosing()) delivery.readOn();
+      return;
+    }
+    if (closing) return; // left unacknowledged: the broker delivers it again
+    // Its connection closed while it waited: the broker delivers it again on the new one, and its packet
+    // id must not enter the new connection's window.
+    if (generation !== this.generation) return;
+    const { done } = delivery;
     const acks = this.acks;
     const messageId = packet.messageId;
     if (this.takeover !== null && acks !== null && !acks.full && packet.qos === 1 && messageId !== undefined) {
       const release = acks.hold(messageId);
       this.takeover.skipLibraryAck(messageId);
-      done(PUBACK_SUCCESS); // MQTT.js reads on; the PUBACK it would send now is dropped
-      const code = await this.handle(topic, message, packet);
+      if (readOnNow) done(PUBACK_SUCCESS); // MQTT.js reads on; the PUBACK it would send now is dropped
+      const code = await this.handle(topic, message, packet, 1);
       if (code !== null) release(code);
+      // At the bound, MQTT.js reads on only now (its PUBACK is dropped, the window sent the real one).
+      // Not on a newer connection: its skip was forgotten, and the packet id may name another message there.
+      if (!readOnNow && code !== null && generation === this.generation) done(PUBACK_SUCCESS);
       return;
     }
-    const code = await this.handle(topic, message, packet);
-    if (code !== null) done(code);
+    const code = await this.handle(topic, message, packet, packet.qos);
+    // Not on a newer connection: MQTT.js would send this PUBACK there, under a packet id of the old one.
+    if (code !== null && generation === this.generation) done(code);
   }
 
   /** Handles one message; its PUBACK reason code, or null to leave it unacknowledged (shutting down). */
-  private async handle(topic: string, message: Buffer, packet: PublishPacketView): Promise<number | null> {
+  private async handle(topic: string, message: Buffer, packet: PublishPacketView, qos: number): Promise<number | null> {
     const started = performance.now();
     const { pipeline } = this.settings;
     try {
+      if (message.length === 0 && packet.retain === true) {
+        // MQTT's way to clear a topic's retained message: nothing to store, nothing wrong with it.
+        this.options.metrics.messageHandled('ignored', (performance.now() - started) / 1000);
+        return PUBACK_SUCCESS;
+      }
       const inbound = parseInboundTopic(this.options.topicPrefix, topic);
       if (inbound !== null && inbound.kind === 'signed' && this.options.signed !== null) {
         const { answer } = await handleSignedMessage(
-          { ...this.options.signed, pipeline },
+          { ...this.options.signed, pipeline, maxMessageBytes: this.options.maxMessageBytes },
           topic,
           message,
           userPropertiesOf(packet),
@@ -279,7 +361,14 @@ class MqttLink {
       }
       const outcome = await handleFramesMessage(this.settings, topic, message);
       if (outcome.kind === 'hold') {
-        this.options.metrics.messageHandled('held', (performance.now() - started) / 1000);
+        if (qos === 0) {
+          // No broker redelivery for QoS 0: said out loud, since only the device's resend recovers it.
+          this.options.logger.warn(
+            { topic },
+            'mqtt: a QoS 0 message could not be committed before shutdown; only the device resending it recovers it',
+          );
+        }
+        this.options.metrics.messageHandled(qos === 0 ? 'dropped' : 'held', (performance.now() - started) / 1000);
         return null;
       }
       if (outcome.answer !== null && outcome.answer.length > 0) {
@@ -316,9 +405,15 @@ class MqttLink {
   }
 }
 
+/** How a message was handed over: QoS 1 (and 2, labelled 1) through customHandleAcks, QoS 0 through handleMessage. */
+type Delivery =
+  | { readonly qos: 0; readonly readOn: () => void }
+  | { readonly qos: 1; readonly done: (error: Error | number, code?: number) => void };
+
 /** What the hub reads of an incoming PUBLISH. */
 interface PublishPacketView {
   readonly qos: number;
+  readonly retain?: boolean;
   readonly messageId?: number;
   readonly properties?: { readonly userProperties?: unknown };
 }

@@ -24,6 +24,8 @@ export interface MqttSignedSettings {
   readonly sharedNonces?: SharedReplayWindow;
   readonly signatureToleranceMs: number;
   readonly maxReadingsPerMessage: number;
+  /** Largest payload taken (the frames topic's bound too); larger is refused `body_too_large`. */
+  readonly maxMessageBytes: number;
   readonly now: () => number;
 }
 
@@ -61,6 +63,10 @@ export async function handleSignedMessage(
     });
     return { kind: 'answered', answer: { outcome: 'error', reason, detail, retryable: false } };
   };
+  // Cheapest check first: the size (no HMAC over a body the hub will not take).
+  if (payload.length > settings.maxMessageBytes) {
+    return refuse('body_too_large', `payload of ${payload.length} bytes over ${settings.maxMessageBytes}`, null);
+  }
   const parsed = readSignatureHeaders(userProperties ?? {});
   if (!parsed.ok) return refuse('missing_auth', `${parsed.detail} (as an MQTT 5 user property)`, null);
   const headers = parsed.value;

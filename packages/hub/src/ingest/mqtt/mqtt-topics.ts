@@ -3,8 +3,8 @@
  * client owns a channel (by convention its key id or device id; one channel per client, because answers
  * name frames by the client's frameIds):
  *
- *   <prefix>/<channel>/frames          device -> hub: one or more native sealed frames, QoS 1
- *   <prefix>/<channel>/signed          device -> hub: HMAC-signed JSON (MQTT 5 user properties), QoS 1
+ *   <prefix>/<channel>/frames          device -> hub: one or more native sealed frames, QoS 1 (or 0)
+ *   <prefix>/<channel>/signed          device -> hub: HMAC-signed JSON (MQTT 5 user properties), QoS 1 (or 0)
  *   <prefix>/<channel>/answers         hub -> device: the ACK / ERROR frames of its frames, QoS 1
  *   <prefix>/<channel>/signed-answers  hub -> device: the JSON answer to a signed message, QoS 1
  *

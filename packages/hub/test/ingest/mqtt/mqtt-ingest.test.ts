@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CipherSuite,
   deriveDeviceKey,
@@ -54,8 +54,10 @@ interface Scope {
 }
 
 const scopes: Scope[] = [];
-afterAll(async () => {
-  for (const scope of scopes) {
+// After each test, not at the end: every hub holds a pool of PostgreSQL connections, and a file's worth of
+// hubs open at once exhausts the server's connection limit (shared with other suites).
+afterEach(async () => {
+  for (const scope of scopes.splice(0)) {
     for (const client of scope.clients) client.end(true);
     await Promise.all(scope.hubs.map((hub) => hub.close().catch(() => undefined)));
     await dropTestSchema(scope.schema).catch(() => undefined);
@@ -145,6 +147,17 @@ async function waitConnected(hub: RunningHub): Promise<void> {
 async function storedSeqs(hub: RunningHub, deviceId: string): Promise<number[]> {
   const rows = await hub.store.readings(deviceId, 0, Date.now() + 3_600_000, 100_000);
   return rows.map((row) => row.seq).sort((a, b) => a - b);
+}
+
+/** A sample of the hub's /metrics: the value of the line starting with `series` (0 when absent). */
+async function metric(hub: RunningHub, series: string): Promise<number> {
+  const text = (await hub.http.inject({ method: 'GET', url: '/metrics' })).body;
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return Number(line?.split(' ')[1] ?? 0);
+}
+
+async function mqttLetters(hub: RunningHub, topic: string): Promise<Array<{ reason: string; detail: string }>> {
+  return (await hub.store.recentDeadLetters(200)).filter((letter) => letter.source === 'mqtt' && letter.peer === topic);
 }
 
 describe('MQTT ingest through Mosquitto', () => {
@@ -395,6 +408,168 @@ describe('MQTT ingest through Mosquitto', () => {
         (letter) => letter.reason === 'bad_signature' && letter.peer === `${scope.prefix}/signer/signed`,
       ),
     );
+  });
+
+  it('handles a QoS 0 frame (mosquitto_pub -V mqttv5 -q 0) like a QoS 1 one: committed, answered, refusals dead-lettered', async (context) => {
+    if (skipReason !== null) return context.skip(skipReason);
+    const scope = newScope();
+    const hub = await startMqttHub(scope, `h-${scope.group}`);
+    await waitConnected(hub);
+    const { client, answers } = await device(scope, 'chq');
+    const topic = `${scope.prefix}/chq/frames`;
+    const dir = await mkdtemp(join(tmpdir(), 'sealstream-mqtt-'));
+    try {
+      const file = join(dir, 'frame.bin');
+      await writeFile(file, seal(readings('mq-q0', 0, 4), 1));
+      const url = new URL(MQTT_TEST_URL);
+      const port = url.port || '1883';
+      await run('mosquitto_pub', ['-V', 'mqttv5', '-h', url.hostname, '-p', port, '-q', '0', '-t', topic, '-f', file]);
+      await waitUntil(() => answers.length >= 1);
+      expect(answers[0]).toMatchObject({ type: FrameType.Ack, frameId: 1, accepted: 4 });
+      expect(await storedSeqs(hub, 'mq-q0')).toEqual([0, 1, 2, 3]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    // A refusal at QoS 0: answered, dead-lettered and counted, as at QoS 1.
+    await client.publishAsync(topic, Buffer.concat([Buffer.from([0x7f, 0xff, 0xff, 0xff]), randomBytes(8)]), {
+      qos: 0,
+    });
+    await waitUntil(() => answers.length >= 2);
+    expect(answers[1]).toMatchObject({ type: FrameType.Error, frameId: 0, reason: 'frame_too_large' });
+    await waitUntil(async () => (await mqttLetters(hub, topic)).length === 1);
+    expect(await metric(hub, 'sealstream_mqtt_messages_total{outcome="handled"}')).toBe(1);
+    expect(await metric(hub, 'sealstream_mqtt_messages_total{outcome="refused"}')).toBe(1);
+  });
+
+  it('verifies signed JSON published at QoS 0 and answers it on the signed-answers topic', async (context) => {
+    if (skipReason !== null) return context.skip(skipReason);
+    const scope = newScope();
+    const hub = await startMqttHub(scope, `h-${scope.group}`);
+    await waitConnected(hub);
+    const client = await mqtt.connectAsync(MQTT_TEST_URL, { protocolVersion: 5, clientId: `dev-${scope.group}` });
+    scope.clients.push(client);
+    const answers: unknown[] = [];
+    client.on('message', (_topic, payload) => answers.push(JSON.parse(payload.toString('utf8'))));
+    await client.subscribeAsync(`${scope.prefix}/q0signer/signed-answers`, { qos: 1 });
+    const body = Buffer.from(JSON.stringify({ readings: [{ seq: 7, ts: Date.now(), data: { v: 7 } }] }));
+    const headers = { deviceId: 'mq-q0-signed', nonce: randomBytes(16).toString('hex'), timestamp: String(Date.now()) };
+    await client.publishAsync(`${scope.prefix}/q0signer/signed`, body, {
+      qos: 0,
+      properties: {
+        userProperties: {
+          'x-device-id': headers.deviceId,
+          'x-timestamp': headers.timestamp,
+          'x-nonce': headers.nonce,
+          'x-hmac-signature': signRequestHex(SECRET, headers, body),
+        },
+      },
+    });
+    await waitUntil(() => answers.length >= 1);
+    expect(answers[0]).toEqual({ outcome: 'ack', accepted: 1, duplicates: 0, rejected: 0 });
+    expect(await storedSeqs(hub, 'mq-q0-signed')).toEqual([7]);
+  });
+
+  it('holds QoS 0 messages within the receive maximum of the connection while their commits wait', async (context) => {
+    if (skipReason !== null) return context.skip(skipReason);
+    const scope = newScope();
+    const hub = await startMqttHub(scope, `h-${scope.group}`, [
+      '--mqtt-connections',
+      '1',
+      '--mqtt-receive-maximum',
+      '2',
+    ]);
+    await waitConnected(hub);
+    const { client, answers } = await device(scope, 'q0bound');
+    const messages = 8;
+    const locker = new pg.Client({ connectionString: pgTestUrl() });
+    await locker.connect();
+    let highest = 0;
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE ${scope.schema}.readings IN ACCESS EXCLUSIVE MODE`);
+      for (let i = 0; i < messages; i += 1) {
+        await client.publishAsync(`${scope.prefix}/q0bound/frames`, seal(readings('mq-q0b', i * 3, 3), i + 1), {
+          qos: 0,
+        });
+      }
+      await waitUntil(async () => (await metric(hub, 'sealstream_mqtt_messages_in_hand')) >= 2);
+      for (let sample = 0; sample < 10; sample += 1) {
+        highest = Math.max(highest, await metric(hub, 'sealstream_mqtt_messages_in_hand'));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+    // The broker's receive maximum does not cover QoS 0: the hub itself stopped reading at 2.
+    expect(highest).toBe(2);
+    await waitUntil(() => answers.length >= messages);
+    expect(answers.every((answer) => answer.type === FrameType.Ack)).toBe(true);
+    expect(await storedSeqs(hub, 'mq-q0b')).toEqual(Array.from({ length: messages * 3 }, (_, i) => i));
+  });
+
+  it('never receives a publish over its maximum packet size; refuses a payload just over the message bound; takes what follows', async (context) => {
+    if (skipReason !== null) return context.skip(skipReason);
+    const scope = newScope();
+    // --max-frame-bytes 65536: messages up to 65536 + 65536 bytes, packets up to 64 KiB more.
+    const hub = await startMqttHub(scope, `h-${scope.group}`, [
+      '--mqtt-connections',
+      '1',
+      '--max-frame-bytes',
+      '65536',
+    ]);
+    await waitConnected(hub);
+    const { client, answers } = await device(scope, 'chbig');
+    const topic = `${scope.prefix}/chbig/frames`;
+    // 1 MiB: well under the old bound (frames-per-message x max-frame-bytes, 4 MiB), over the new one.
+    await client.publishAsync(topic, randomBytes(1_048_576), { qos: 1 });
+    await client.publishAsync(topic, seal(readings('mq-big', 0, 2), 1), { qos: 1 });
+    await waitUntil(() => answers.length >= 1);
+    expect(answers[0]).toMatchObject({ type: FrameType.Ack, frameId: 1, accepted: 2 });
+    // Over the message bound but inside the packet allowance: reaches the hub, refused whole.
+    await client.publishAsync(topic, Buffer.concat([seal(readings('mq-big', 2, 1), 2), randomBytes(131_072)]), {
+      qos: 1,
+    });
+    await client.publishAsync(topic, seal(readings('mq-big', 3, 2), 3), { qos: 1 });
+    await waitUntil(() => answers.length >= 3);
+    expect(answers.slice(1)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: FrameType.Error, frameId: 0, reason: 'body_too_large' }),
+        expect.objectContaining({ type: FrameType.Ack, frameId: 3, accepted: 2 }),
+      ]),
+    );
+    await waitUntil(async () => (await mqttLetters(hub, topic)).length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const letters = await mqttLetters(hub, topic);
+    // The 1 MiB publish never reached the hub: no dead letter, not counted (the broker dropped it).
+    expect(letters.map((letter) => letter.reason)).toEqual(['body_too_large']);
+    expect(await metric(hub, 'sealstream_mqtt_messages_total{outcome="refused"}')).toBe(1);
+    expect(await metric(hub, 'sealstream_mqtt_messages_total{outcome="handled"}')).toBe(2);
+    expect(await storedSeqs(hub, 'mq-big')).toEqual([0, 1, 3, 4]);
+  });
+
+  it('acknowledges and ignores an empty retained publish; refuses an empty non-retained one malformed_body', async (context) => {
+    if (skipReason !== null) return context.skip(skipReason);
+    const scope = newScope();
+    const hub = await startMqttHub(scope, `h-${scope.group}`, ['--mqtt-connections', '1']);
+    await waitConnected(hub);
+    const { client, answers } = await device(scope, 'clear');
+    const topic = `${scope.prefix}/clear/frames`;
+    // The standard way to clear a topic's retained message.
+    await client.publishAsync(topic, Buffer.alloc(0), { qos: 1, retain: true });
+    await waitUntil(async () => (await metric(hub, 'sealstream_mqtt_messages_total{outcome="ignored"}')) === 1);
+    await client.publishAsync(topic, Buffer.alloc(0), { qos: 1 });
+    await client.publishAsync(topic, seal(readings('mq-clear', 0, 1), 1), { qos: 1 });
+    await waitUntil(() => answers.length >= 2);
+    expect(answers).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: FrameType.Error, frameId: 0, reason: 'malformed_body' }),
+        expect.objectContaining({ type: FrameType.Ack, frameId: 1, accepted: 1 }),
+      ]),
+    );
+    await waitUntil(async () => (await mqttLetters(hub, topic)).length >= 1);
+    expect((await mqttLetters(hub, topic)).map((letter) => letter.reason)).toEqual(['malformed_body']);
+    expect(answers).toHaveLength(2);
   });
 
   it('reports /healthz degraded while the broker cannot be reached, and keeps serving', async (context) => {

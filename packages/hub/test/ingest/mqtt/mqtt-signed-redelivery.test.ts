@@ -43,6 +43,7 @@ describe('signed MQTT messages and a shared nonce window that answered too late'
       sharedNonces: shared,
       signatureToleranceMs: 300_000,
       maxReadingsPerMessage: 100,
+      maxMessageBytes: 1_048_576,
       now: Date.now,
     };
   });

@@ -14,7 +14,7 @@ import type { NonceVerdict } from '../../pipeline/nonce-window.js';
 import { forgetShared, sharedSightings } from '../../pipeline/shared-replay-check.js';
 import { withErrorResponses } from '../../http/api-schemas.js';
 import { readSignatureHeaders, verifySignature } from '../xray/xray-signature.js';
-import { MAX_PAYLOAD_CHARS, looksLikeSignal } from '../xray/xray-signal.js';
+import { MAX_PAYLOAD_CHARS, SIGNAL_BODY_LIMIT_BYTES, looksLikeSignal } from '../xray/xray-signal.js';
 import { submitSignal } from '../xray/xray-ingest.js';
 import type { IngestContext } from './ingest-context.js';
 import { IngestAnswer, parseJson, sendReadingsAnswer } from './ingest-json.js';
@@ -61,11 +61,8 @@ const SignedBody = Type.Union([
   XRayRawSignal,
 ]);
 
-/**
- * A signal's payload may hold 1 MiB of characters (up to 6 bytes each once JSON-escaped) in a JSON
- * envelope: the route reads at least this much whatever the general ingest body limit is.
- */
-export const SIGNAL_BODY_LIMIT_BYTES = 2 * MAX_PAYLOAD_CHARS + 65_536;
+/** The route reads at least this much whatever the general ingest body limit is. */
+export { SIGNAL_BODY_LIMIT_BYTES };
 
 const SignedHeaders = Type.Object({
   'x-device-id': Type.String({ description: 'the device id' }),

@@ -16,7 +16,13 @@ import type { Pipeline, SignalRefusal } from '../../pipeline/pipeline.js';
 import type { SignalSummaryRow, SourceKind } from '../../pipeline/ports.js';
 import { HUB_BUSY_REASONS } from '../http/ingest-replies.js';
 import { readSignatureHeaders, verifySignature } from './xray-signature.js';
-import { expandSignal, validateSignal, type ExpandedSignal, type SignalSummary } from './xray-signal.js';
+import {
+  SIGNAL_BODY_LIMIT_BYTES,
+  expandSignal,
+  validateSignal,
+  type ExpandedSignal,
+  type SignalSummary,
+} from './xray-signal.js';
 
 export type SignalAnswer =
   | {
@@ -350,6 +356,14 @@ export function verifySignedMessage(
     deps.pipeline.refuse({ reason, source, peer, device, detail, raw: body });
     return { kind: 'refused' as const, reason, detail };
   };
+  // Before any HMAC over it: a broker hands over whatever its own message size limit lets through.
+  if (body.byteLength > SIGNAL_BODY_LIMIT_BYTES) {
+    return refuse(
+      'body_too_large',
+      `the message body is ${body.byteLength} bytes; an XRayRawSignal fits in ${SIGNAL_BODY_LIMIT_BYTES}`,
+      null,
+    );
+  }
   const parsed = readSignatureHeaders(headers, timestampHeader);
   if (!parsed.ok) return refuse('missing_auth', parsed.detail, null);
   const signed = parsed.value;

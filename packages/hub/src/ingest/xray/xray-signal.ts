@@ -21,6 +21,11 @@ import { isoTimeToMs } from '../http/iso-time.js';
 
 export const SIGNAL_DEVICE_PATTERN = /^[a-zA-Z0-9_-]{1,100}$/;
 export const MAX_PAYLOAD_CHARS = 1_048_576;
+/**
+ * A signal's payload may hold 1 MiB of characters (up to 6 bytes each once JSON-escaped) in a JSON
+ * envelope; a body beyond this cannot be a valid XRayRawSignal and is refused before any other work.
+ */
+export const SIGNAL_BODY_LIMIT_BYTES = 2 * MAX_PAYLOAD_CHARS + 65_536;
 /** Points per signal: more than any 1 MiB payload can hold, and the seq layout's index room (2^20). */
 export const MAX_POINTS = 1_048_576;
 const INDEX_ROOM = 2 ** 20;

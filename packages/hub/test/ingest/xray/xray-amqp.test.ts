@@ -250,6 +250,21 @@ describe.skipIf(!availability.available && process.env['CI'] !== 'true')('XRayIO
     expect(await stored()).toBe(60);
   });
 
+  it('refuses a body no XRayRawSignal can be as body_too_large, before checking its signature', async () => {
+    const huge = signal('amqp-dev-big', 'x'.repeat(3 * 1024 * 1024));
+    const hugeBody = JSON.stringify(huge);
+    // Correctly signed: only its size refuses it.
+    publish(huge, amqpHeaders(SECRET, 'sha256', huge as { deviceId: string; capturedAt: string }, hugeBody));
+    const [letter] = await deadLettered(1);
+    expect(letter?.reason).toBe('body_too_large');
+    expect(letter?.body.length).toBe(hugeBody.length); // the original message, for XRayIOT's DLQ consumers
+    const stored = await waitForValue(async () => {
+      const rows = (await store.recentDeadLetters(100)).filter((row) => row.reason === 'body_too_large');
+      return rows.length > 0 ? rows : undefined;
+    }, 10_000);
+    expect(stored[0]?.truncated).toBe(true);
+  });
+
   it('acks nothing of a burst the store cannot take: all of it goes through the retry queue, stored once', async () => {
     storeDown = true;
     const before = settled.length;

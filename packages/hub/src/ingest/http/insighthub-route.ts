@@ -216,8 +216,13 @@ function toCandidate(item: Record<string, unknown>): Record<string, unknown> {
     // A missing value makes data null, which the schema refuses ("data must be an object").
     data: value === undefined ? null : { value },
   };
-  // Unknown fields are refused by the schema under a visible name rather than silently dropped.
-  for (const name of Object.keys(extra)) candidate[`unexpected field ${name}`] = true;
+  // Unknown fields are refused by the schema under their own name (`unexpected field "x"`) rather than
+  // silently dropped; one that is also a reading's own key (device, ts, data) must not replace it, and
+  // defineProperty keeps `__proto__` an own field (an assignment would set the prototype instead).
+  for (const name of Object.keys(extra)) {
+    const key = Object.hasOwn(candidate, name) ? `${name} (extra)` : name;
+    Object.defineProperty(candidate, key, { value: true, enumerable: true, writable: true, configurable: true });
+  }
   return candidate;
 }
 

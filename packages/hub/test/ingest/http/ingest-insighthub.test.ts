@@ -160,6 +160,25 @@ describe('POST /ingest (InsightHub)', () => {
     expect(shared.status).toBe(202);
   });
 
+  it('refuses a reading with an unknown field under its own name, also one named like a reading key', async () => {
+    const token = deviceToken('ih-key', SECRET);
+    const time = Date.now();
+    for (const [extra, named] of [
+      ['"junk":1', '"junk"'],
+      ['"ts":1', '"ts (extra)"'],
+      ['"__proto__":{"x":1}', '"__proto__"'],
+    ] as const) {
+      const body = `{"device_id":"ih-1","value":1,"time":${time},${extra}}`;
+      const answer = await post(hub.base, '/ingest', body, {
+        'content-type': 'application/json',
+        authorization: `Bearer ${token}`,
+      });
+      expect(answer.status, extra).toBe(400);
+      expect(answer.body.error?.details?.reason, extra).toBe('schema_invalid');
+      expect(JSON.stringify(answer.body), extra).toContain(`unexpected field ${named.replace(/"/g, '\\"')}`);
+    }
+  });
+
   it('refuses bodies that are not readings (400 malformed_body)', async () => {
     const token = deviceToken('ih-key', SECRET);
     for (const payload of [[], 'text', { value: 1, time: 1 }, [1, 2]]) {

@@ -352,20 +352,26 @@ export function verifySignedMessage(
   peer: string,
   redelivered: boolean,
 ): VerifiedMessage | Exclude<SignalAnswer, { kind: 'stored' }> {
-  const refuse = (reason: ReasonCode, detail: string, device: string | null) => {
-    deps.pipeline.refuse({ reason, source, peer, device, detail, raw: body });
+  const refuse = (reason: ReasonCode, detail: string, device: string | null, by = peer) => {
+    deps.pipeline.refuse({ reason, source, peer: by, device, detail, raw: body });
     return { kind: 'refused' as const, reason, detail };
   };
+  // Every AMQP message comes from the same peer (the broker), and the dead-letter budget is shared fairly
+  // between peers (by the text before the last ':', see dead-letter-budget.ts): refusals of what anyone
+  // could have sent (before the signature holds) count under a peer of their own, so a flood of
+  // forgeries cannot push out the evidence of a real producer's refusals.
+  const unverified = source === 'amqp' ? `unverified-${peer}` : peer;
   // Before any HMAC over it: a broker hands over whatever its own message size limit lets through.
   if (body.byteLength > SIGNAL_BODY_LIMIT_BYTES) {
     return refuse(
       'body_too_large',
       `the message body is ${body.byteLength} bytes; an XRayRawSignal fits in ${SIGNAL_BODY_LIMIT_BYTES}`,
       null,
+      unverified,
     );
   }
   const parsed = readSignatureHeaders(headers, timestampHeader);
-  if (!parsed.ok) return refuse('missing_auth', parsed.detail, null);
+  if (!parsed.ok) return refuse('missing_auth', parsed.detail, null, unverified);
   const signed = parsed.value;
   const device = signed.deviceId;
   const now = deps.now();
@@ -374,10 +380,11 @@ export function verifySignedMessage(
       'stale_request',
       `${timestampHeader} differs from hub time by more than ${deps.toleranceMs} ms (a capture older than the window)`,
       device,
+      unverified,
     );
   }
   const verdict = verifySignature(deps.keys, signed, body, deps.allowDefaultSecret);
-  if (verdict.kind !== 'ok') return refuse(verdict.reason, verdict.detail, device);
+  if (verdict.kind !== 'ok') return refuse(verdict.reason, verdict.detail, device, unverified);
   const nonce = signed.nonce.toLowerCase();
   const recorded = deps.nonces.check(device, nonce, signed.timestampMs, now);
   if (recorded === 'replayed') {

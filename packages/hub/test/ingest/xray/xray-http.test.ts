@@ -353,6 +353,45 @@ describe('XRayIOT signer on the signed HTTP route', () => {
     expect(letters.map((row) => Buffer.from(row.raw).toString())).toEqual([bodies[1]]);
   });
 
+  it('on AMQP, counts forgeries against a dead-letter budget peer of their own, apart from signed refusals', async () => {
+    const forged = JSON.stringify(signal(DEVICE, 'x'));
+    const unsigned = JSON.parse(forged) as { deviceId: string; capturedAt: string };
+    const notASignal = JSON.stringify({ hello: 'signed, but not an XRayRawSignal' });
+    const inputs = [
+      { headers: amqpHeaders('not-the-secret-0123456789', 'sha256', unsigned, forged), body: forged },
+      { headers: amqpHeaders(SECRET, 'sha256', unsigned, notASignal), body: notASignal },
+    ].map((input) => ({ ...input, body: Buffer.from(input.body), redelivered: false }));
+    const answers = await handleSignedBurst(
+      {
+        pipeline: hub.registry.pipeline,
+        storeSummaries: true,
+        maxReadingsPerSubmission: 1000,
+        now: Date.now,
+        keys: hub.registry.keys,
+        nonces: new NonceWindow(300_000, 1000),
+        toleranceMs: 300_000,
+        allowDefaultSecret: false,
+      },
+      inputs,
+      'x-timestamp-auth',
+      'amqp',
+      'amqp:budget-test',
+    );
+    expect(answers.map((answer) => (answer.kind === 'refused' ? answer.reason : answer.kind))).toEqual([
+      'bad_signature',
+      'schema_invalid',
+    ]);
+    const deadline = Date.now() + 10_000;
+    let peers: string[] = [];
+    while (peers.length < 2 && Date.now() < deadline) {
+      peers = (await hub.store.recentDeadLetters(1000))
+        .filter((row) => row.peer.includes('budget-test'))
+        .map((row) => `${row.reason} ${row.peer}`);
+      if (peers.length < 2) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(peers.sort()).toEqual(['bad_signature unverified-amqp:budget-test', 'schema_invalid amqp:budget-test']);
+  });
+
   it('keeps the route own readings format working with an ISO timestamp and sha512', async () => {
     const body = JSON.stringify({ readings: [{ seq: 7, ts: Date.now(), data: { t: 1 } }] });
     const answer = await post(body, httpHeaders(SECRET, 'sha512', DEVICE, body));

@@ -7,7 +7,7 @@
  * Protocol over the IPC channel: argv = [httpPort, token, ...devices]; it sends {type:'ready'} once
  * subscribed, {type:'stats', stats} for each stats event; on {type:'timed'} the latencies so far become
  * the warm-up's; on {type:'finish'} it closes the socket and answers
- * {type:'samples', values, seen, warmup: {values, seen}, dropped}, then exits.
+ * {type:'samples', values, seen, warmup, toCommit, afterCommit (each {values, seen}), dropped}, then exits.
  */
 import { LatencySamples } from './percentiles.js';
 import { connectLiveSubscriber } from './live-subscriber.js';
@@ -23,9 +23,15 @@ async function main(): Promise<void> {
   }
   let samples = new LatencySamples();
   let warmup = new LatencySamples();
+  let toCommit = new LatencySamples();
+  let afterCommit = new LatencySamples();
   let dropped = 0;
   const subscriber = await connectLiveSubscriber(Number(portText), devices, token, {
-    onLatency: (ms) => samples.add(ms),
+    onLatency: (ms, toCommitMs) => {
+      samples.add(ms);
+      toCommit.add(toCommitMs);
+      afterCommit.add(ms - toCommitMs);
+    },
     onDropped: (count) => {
       dropped += count;
     },
@@ -35,12 +41,21 @@ async function main(): Promise<void> {
     if (message.type === 'timed') {
       warmup = samples;
       samples = new LatencySamples();
+      toCommit = new LatencySamples();
+      afterCommit = new LatencySamples();
       return;
     }
     if (message.type !== 'finish') return;
     subscriber.close();
     // A large sample is one big IPC message: disconnect only once it has been handed to the channel.
-    const answer = { type: 'samples', ...samples.snapshot(), warmup: warmup.snapshot(), dropped };
+    const answer = {
+      type: 'samples',
+      ...samples.snapshot(),
+      warmup: warmup.snapshot(),
+      toCommit: toCommit.snapshot(),
+      afterCommit: afterCommit.snapshot(),
+      dropped,
+    };
     process.send?.(answer, () => process.disconnect());
   });
   // The parent going away ends this process too (no orphan subscriber).

@@ -20,6 +20,9 @@ export interface ProbeResult {
   readonly samples: LatencySamples;
   /** Latencies before startTimedPhase(): the warm-up, reported apart so a cold start stays visible. */
   readonly warmup: LatencySamples;
+  /** The timed phase's latencies split at the hub's commit: creation to commit, and commit to arrival. */
+  readonly toCommit: LatencySamples;
+  readonly afterCommit: LatencySamples;
   /** Readings the hub's per-client cap dropped for this subscriber (0 means the sample is complete). */
   readonly dropped: number;
 }
@@ -50,10 +53,16 @@ export async function startLatencyProbe(
 async function startInline(httpPort: number, devices: readonly string[], token: string): Promise<LatencyProbe> {
   let samples = new LatencySamples();
   let warmup = new LatencySamples();
+  let toCommit = new LatencySamples();
+  let afterCommit = new LatencySamples();
   let dropped = 0;
   let stats: LiveStats | undefined;
   const subscriber = await connectLiveSubscriber(httpPort, devices, token, {
-    onLatency: (ms) => samples.add(ms),
+    onLatency: (ms, toCommitMs) => {
+      samples.add(ms);
+      toCommit.add(toCommitMs);
+      afterCommit.add(ms - toCommitMs);
+    },
     onDropped: (count) => {
       dropped += count;
     },
@@ -67,10 +76,12 @@ async function startInline(httpPort: number, devices: readonly string[], token: 
     startTimedPhase: () => {
       warmup = samples;
       samples = new LatencySamples();
+      toCommit = new LatencySamples();
+      afterCommit = new LatencySamples();
     },
     finish: () => {
       subscriber.close();
-      return Promise.resolve({ samples, warmup, dropped });
+      return Promise.resolve({ samples, warmup, toCommit, afterCommit, dropped });
     },
     close: () => subscriber.close(),
   };
@@ -84,6 +95,8 @@ type ChildMessage =
       values: number[];
       seen: number;
       warmup: { values: number[]; seen: number };
+      toCommit: { values: number[]; seen: number };
+      afterCommit: { values: number[]; seen: number };
       dropped: number;
     }
   | { type: 'error'; message: string };
@@ -145,6 +158,8 @@ async function startChild(httpPort: number, devices: readonly string[], token: s
           resolve({
             samples: LatencySamples.fromSnapshot(message),
             warmup: LatencySamples.fromSnapshot(message.warmup),
+            toCommit: LatencySamples.fromSnapshot(message.toCommit),
+            afterCommit: LatencySamples.fromSnapshot(message.afterCommit),
             dropped: message.dropped,
           });
         };

@@ -8,8 +8,11 @@ import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, LiveStats, ServerToClientEvents } from '@sealstream/protocol';
 
 export interface LiveSubscriberHandlers {
-  /** One live reading of a followed device: milliseconds from creation to arrival. */
-  onLatency(ms: number): void;
+  /**
+   * One live reading of a followed device: milliseconds from creation to arrival, and the part of it
+   * before the hub's commit (`committedAt - ts`; both clocks are this machine's).
+   */
+  onLatency(ms: number, toCommitMs: number): void;
   /** Readings the hub's per-client cap dropped for this subscriber. */
   onDropped(count: number): void;
   onStats(stats: LiveStats): void;
@@ -35,7 +38,7 @@ export async function connectLiveSubscriber(
     if (!wanted.has(batch.room)) return;
     const now = Date.now();
     if (batch.dropped > 0) handlers.onDropped(batch.dropped);
-    for (const reading of batch.readings) handlers.onLatency(now - reading.ts);
+    for (const reading of batch.readings) handlers.onLatency(now - reading.ts, reading.committedAt - reading.ts);
   });
   socket.on('stats', (latest) => handlers.onStats(latest));
   await new Promise<void>((resolve, reject) => {

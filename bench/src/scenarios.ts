@@ -112,6 +112,17 @@ export interface ScenarioResult {
   readonly p99Ms: number | null;
   /** p99 of the warm-up's latencies (fixed-rate scenarios; null without a warm-up): the hub's start. */
   readonly warmupP99Ms: number | null;
+  /**
+   * The timed phase's latencies split at the hub's commit (`committedAt` in each live reading):
+   * creation to commit (emitter, network, hub ingest, commit) and commit to arrival (live fan-out,
+   * subscriber). Percentiles of each part, so they need not add up to the whole's. Null without samples.
+   */
+  readonly latencyParts: {
+    readonly toCommitP50Ms: number | null;
+    readonly toCommitP99Ms: number | null;
+    readonly afterCommitP50Ms: number | null;
+    readonly afterCommitP99Ms: number | null;
+  } | null;
   readonly latencySamples: number;
   readonly latencyDevices: number;
   readonly liveDropped: number;
@@ -502,6 +513,15 @@ export async function runScenario(name: ScenarioName, settings: ScenarioSettings
         p50Ms: roundOrNull(measured.samples.percentile(50)),
         warmupP99Ms: measured.warmup.count > 0 ? roundOrNull(measured.warmup.percentile(99)) : null,
         p99Ms,
+        latencyParts:
+          measured.samples.count === 0
+            ? null
+            : {
+                toCommitP50Ms: roundOrNull(measured.toCommit.percentile(50)),
+                toCommitP99Ms: roundOrNull(measured.toCommit.percentile(99)),
+                afterCommitP50Ms: roundOrNull(measured.afterCommit.percentile(50)),
+                afterCommitP99Ms: roundOrNull(measured.afterCommit.percentile(99)),
+              },
         latencySamples: measured.samples.count,
         latencyDevices: sampled.length,
         liveDropped: measured.dropped,

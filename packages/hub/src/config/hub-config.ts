@@ -152,6 +152,8 @@ export interface HubConfig {
     readonly prefetch: number;
     /** How long a message the hub could not take now waits in the retry queue. */
     readonly retryDelayMs: number;
+    /** Body bytes of messages in hand (taken, not settled) past which the consumer pauses. */
+    readonly maxInHandBytes: number;
   } | null;
   /** The API's read budget (store/read-budget.ts); on a PostgreSQL server also the read pool. */
   readonly reads: {

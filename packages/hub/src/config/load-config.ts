@@ -101,6 +101,7 @@ export const SETTINGS = {
   'amqp-url': 'SEALSTREAM_AMQP_URL',
   'amqp-prefetch': 'SEALSTREAM_AMQP_PREFETCH',
   'amqp-retry-delay-ms': 'SEALSTREAM_AMQP_RETRY_DELAY_MS',
+  'amqp-max-in-hand-bytes': 'SEALSTREAM_AMQP_MAX_IN_HAND_BYTES',
   'database-read-pool-size': 'SEALSTREAM_DATABASE_READ_POOL_SIZE',
   'read-queue': 'SEALSTREAM_READ_QUEUE',
   'read-wait-ms': 'SEALSTREAM_READ_WAIT_MS',
@@ -470,6 +471,8 @@ function amqpSettings(
     // Room for the next bursts while one commits: patient bursts commit together (committer.ts).
     prefetch: int('amqp-prefetch', 4000, 1, 65_535),
     retryDelayMs: int('amqp-retry-delay-ms', 5000, 100, 3_600_000),
+    // Bodies in hand past which the consumer pauses: the prefetch bounds messages, not bytes.
+    maxInHandBytes: int('amqp-max-in-hand-bytes', 64 * 1_048_576, 1_048_576, 16 * 1_073_741_824),
   };
 }
 

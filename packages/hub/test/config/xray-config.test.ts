@@ -42,7 +42,24 @@ describe('XRayIOT configuration', () => {
       DEMO_DEFAULTS,
     );
     if (!on.ok) throw new Error(on.errors.join('; '));
-    expect(on.config.amqp).toEqual({ url: 'amqp://guest:guest@127.0.0.1:5672', prefetch: 200, retryDelayMs: 5000 });
+    expect(on.config.amqp).toEqual({
+      url: 'amqp://guest:guest@127.0.0.1:5672',
+      prefetch: 200,
+      retryDelayMs: 5000,
+      maxInHandBytes: 64 * 1_048_576,
+    });
+    const budget = loadConfig(
+      ['--amqp-url', 'amqp://127.0.0.1', '--amqp-max-in-hand-bytes', String(8 * 1_048_576)],
+      WITH_KEY,
+      DEMO_DEFAULTS,
+    );
+    expect(budget.ok && budget.config.amqp?.maxInHandBytes).toBe(8 * 1_048_576);
+    const tooSmall = loadConfig(
+      ['--amqp-url', 'amqp://127.0.0.1', '--amqp-max-in-hand-bytes', '1000'],
+      WITH_KEY,
+      DEMO_DEFAULTS,
+    );
+    expect(tooSmall.ok).toBe(false);
     const off = loadConfig([], WITH_KEY, DEMO_DEFAULTS);
     expect(off.ok && off.config.amqp).toBe(null);
     const bad = loadConfig(['--amqp-url', 'http://x'], WITH_KEY, DEMO_DEFAULTS);

@@ -16,6 +16,7 @@ import { createLegacyIngest, type LegacyIngest } from '../../ingest/legacy/legac
 import { createMqttIngest, type MqttIngest } from '../../ingest/mqtt/mqtt-ingest.js';
 import { createNativeIngest, type NativeIngest } from '../../ingest/tcp/native-tcp.js';
 import type { HubMetrics } from '../../observability/metrics.js';
+import { createAmqpMetrics } from '../../observability/amqp-metrics.js';
 import { createMqttMetrics } from '../../observability/mqtt-metrics.js';
 import type { KeyResolver } from '../../pipeline/keyring.js';
 import { LegacyOpenPool } from '../../pipeline/legacy-open-pool.js';
@@ -58,6 +59,8 @@ export function createIngestListeners(parts: IngestParts): IngestListeners {
           url: amqpConfig.url,
           prefetch: amqpConfig.prefetch,
           retryDelayMs: amqpConfig.retryDelayMs,
+          maxInHandBytes: amqpConfig.maxInHandBytes,
+          metrics: createAmqpMetrics(metrics.registry),
           logger,
           deps: {
             pipeline,

@@ -18,7 +18,11 @@
  * dropped come back redelivered; their readings dedupe. Copies from the retry queue (they carry
  * `x-retry-reason`) are treated as redeliveries: an earlier attempt's nonce may still be recorded (a
  * shared window that timed out after recording it), and that must not make them replays of themselves.
- * Bound: at most `prefetch` messages in the hub per channel.
+ * Bounds: at most `prefetch` messages in the hub per channel, and a byte budget across channels. A
+ * consumer holds a delivery whole before it sees it, and the broker pushes up to the prefetch at once,
+ * so with large bodies the prefetch alone allowed prefetch × RabbitMQ's max_message_size (4000 × 128 MiB
+ * by default). Past `maxInHandBytes` of bodies taken and not yet settled, the consumer is cancelled (the
+ * broker stops pushing; what it already sent still arrives) and consumes again once half is settled.
  *
  * Throughput: the deliveries of one event-loop turn are handled as one burst (xray-batch.ts): one
  * pipeline submission and one summary write for all of them, so a burst waits for one commit, not one
@@ -44,12 +48,24 @@ export const RETRY_REASON_HEADER = 'x-retry-reason';
 /** Messages in flight across channels: a dropped channel's messages still finish (commit deadline). */
 const IN_FLIGHT_PER_PREFETCH = 4;
 const MIN_IN_FLIGHT = 1024;
+/** Default byte budget of bodies in hand: 64 MiB is ~100K typical messages, far above the prefetch's. */
+export const DEFAULT_MAX_IN_HAND_BYTES = 64 * 1_048_576;
+
+export interface XrayConsumerMetrics {
+  /** Messages and body bytes taken from the broker and not yet settled (acked, or nacked back). */
+  inHand(messages: number, bytes: number): void;
+  /** The byte budget was reached and the consumer paused. */
+  paused(): void;
+}
 
 export interface XrayConsumerOptions {
   readonly url: string;
   readonly prefetch: number;
   readonly retryDelayMs: number;
   readonly deps: SignedMessageDeps;
+  /** Body bytes in hand past which the consumer pauses (see the header). Default DEFAULT_MAX_IN_HAND_BYTES. */
+  readonly maxInHandBytes?: number;
+  readonly metrics?: XrayConsumerMetrics;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Told each settled message, for tests and metrics. */
   readonly onSettled?: (outcome: SignalAnswer['kind'] | 'retry_failed') => void;
@@ -71,8 +87,20 @@ export class XrayAmqpConsumer {
   private burst: ConsumeMessage[] = [];
   private burstChannel: { channel: ConfirmChannel; acks: AckTracker } | null = null;
   private readonly deps: SignedMessageDeps;
+  private readonly maxInHandBytes: number;
+  private inHandMessages = 0;
+  private inHandBytes = 0;
+  /** Whether the current channel has a consumer (false while paused, or before it consumed). */
+  private consuming = false;
+  /** A pause or resume under way on the channel (they are serialised: see reconcileFlow). */
+  private flowChanging = false;
+  private deliver: ((message: ConsumeMessage | null) => void) | null = null;
 
   constructor(private readonly options: XrayConsumerOptions) {
+    this.maxInHandBytes = options.maxInHandBytes ?? DEFAULT_MAX_IN_HAND_BYTES;
+    if (!Number.isSafeInteger(this.maxInHandBytes) || this.maxInHandBytes < 1) {
+      throw new RangeError('maxInHandBytes must be a positive integer');
+    }
     this.deps = {
       ...options.deps,
       inFlight:
@@ -82,6 +110,16 @@ export class XrayAmqpConsumer {
 
   get state(): BrokerState {
     return this.channel === null ? 'down' : 'connected';
+  }
+
+  /** Messages taken and not yet settled, and their body bytes (across channels). */
+  get inHand(): { readonly messages: number; readonly bytes: number } {
+    return { messages: this.inHandMessages, bytes: this.inHandBytes };
+  }
+
+  /** Whether the current channel has a consumer: false while the byte budget holds it paused, or down. */
+  get isConsuming(): boolean {
+    return this.consuming;
   }
 
   /** Deliveries on the current channel not yet acknowledged or nacked (0 when down). */
@@ -119,18 +157,25 @@ export class XrayAmqpConsumer {
       this.channel = channel;
       const acks = new AckTracker();
       this.acks = acks;
-      const consumer = await channel.consume(XRAY_TOPOLOGY.queue, (message) => {
+      this.consuming = false;
+      this.consumerTag = null;
+      this.deliver = (message) => {
         if (message === null) {
           // The broker cancelled us (queue deleted): start over, which declares it again.
           this.lost(connection);
           return;
         }
         acks.delivered(message.fields.deliveryTag);
+        this.took(message);
         this.gather(channel, acks, message);
-      });
-      this.consumerTag = consumer.consumerTag;
+      };
+      // Messages of a dropped channel still in hand count: past the budget, this one starts paused.
+      await this.reconcileFlow(channel);
       this.backoffMs = BACKOFF_START_MS;
-      this.options.logger.info({ queue: XRAY_TOPOLOGY.queue, prefetch: this.options.prefetch }, 'amqp: consuming');
+      this.options.logger.info(
+        { queue: XRAY_TOPOLOGY.queue, prefetch: this.options.prefetch, consuming: this.consuming },
+        'amqp: consuming',
+      );
     } catch (error) {
       // Never the URL: it holds the broker password.
       this.options.logger.warn({ err: (error as Error).message, retryInMs: this.backoffMs }, 'amqp: connect failed');
@@ -143,6 +188,8 @@ export class XrayAmqpConsumer {
     if (connection === null || this.connection !== connection) return;
     this.connection = null;
     this.channel = null;
+    this.consuming = false;
+    this.consumerTag = null;
     void connection.close().catch(() => undefined);
     if (this.stopped) return;
     this.options.logger.warn({ retryInMs: this.backoffMs }, 'amqp: connection lost; reconnecting');
@@ -158,6 +205,73 @@ export class XrayAmqpConsumer {
       this.connecting = this.connect();
     }, delay);
     this.timer.unref();
+  }
+
+  /** Over the byte budget: pause; back at half of it: consume again. */
+  private wantsPause(): boolean {
+    if (this.inHandBytes > this.maxInHandBytes) return true;
+    if (this.inHandBytes <= this.maxInHandBytes / 2) return false;
+    return !this.consuming;
+  }
+
+  /**
+   * Brings the channel's consumer in line with the byte budget: cancels it (the broker stops pushing;
+   * deliveries already on their way still arrive and count) or consumes again. One change at a time:
+   * a cancel and a consume racing each other could leave two consumers or none.
+   */
+  private async reconcileFlow(channel: ConfirmChannel): Promise<void> {
+    if (this.flowChanging) return;
+    this.flowChanging = true;
+    try {
+      for (;;) {
+        if (this.stopped || this.channel !== channel) return;
+        const pause = this.wantsPause();
+        if (pause !== this.consuming) return;
+        if (pause) {
+          const tag = this.consumerTag;
+          this.consumerTag = null;
+          this.consuming = false;
+          this.options.metrics?.paused();
+          this.options.logger.warn(
+            { inHandBytes: this.inHandBytes, maxInHandBytes: this.maxInHandBytes },
+            'amqp: bodies in hand over the byte budget; pausing the consumer',
+          );
+          if (tag !== null) await channel.cancel(tag);
+        } else {
+          const deliver = this.deliver;
+          if (deliver === null) return;
+          const consumer = await channel.consume(XRAY_TOPOLOGY.queue, deliver);
+          if (this.stopped) {
+            // close() came meanwhile and found no consumer to cancel: this one must not outlive it.
+            await channel.cancel(consumer.consumerTag);
+            return;
+          }
+          this.consumerTag = consumer.consumerTag;
+          this.consuming = true;
+        }
+      }
+    } catch {
+      // The channel is closing: 'close' carries the reconnect, whose channel reconciles again.
+    } finally {
+      this.flowChanging = false;
+    }
+  }
+
+  private took(message: ConsumeMessage): void {
+    this.inHandMessages += 1;
+    this.inHandBytes += message.content.length;
+    this.options.metrics?.inHand(this.inHandMessages, this.inHandBytes);
+    const channel = this.channel;
+    if (this.consuming && channel !== null && this.inHandBytes > this.maxInHandBytes) void this.reconcileFlow(channel);
+  }
+
+  /** A message is settled (acked, or nacked back to the broker): its body is no longer ours. */
+  private released(message: ConsumeMessage): void {
+    this.inHandMessages -= 1;
+    this.inHandBytes -= message.content.length;
+    this.options.metrics?.inHand(this.inHandMessages, this.inHandBytes);
+    const channel = this.channel;
+    if (!this.consuming && channel !== null && !this.wantsPause()) void this.reconcileFlow(channel);
   }
 
   private track(work: Promise<void>): void {
@@ -216,13 +330,17 @@ export class XrayAmqpConsumer {
       this.options.onSettled?.(kind);
     };
     const copies: Array<Promise<void>> = [];
+    const committed: ConsumeMessage[] = [];
     messages.forEach((message, index) => {
       const answer = answers[index] as BurstAnswer;
-      if (answer.kind === 'stored' || answer.kind === 'seen') settle(message, answer.kind);
-      else copies.push(this.settleByCopy(channel, acks, message, answer));
+      if (answer.kind === 'stored' || answer.kind === 'seen') {
+        settle(message, answer.kind);
+        committed.push(message);
+      } else copies.push(this.settleByCopy(channel, acks, message, answer).finally(() => this.released(message)));
     });
     // The committed ones first, in one frame; their copies' confirms must not hold them back.
     this.ackUpTo(channel, lastAckable);
+    for (const message of committed) this.released(message);
     await Promise.all(copies);
   }
 
@@ -314,9 +432,12 @@ export class XrayAmqpConsumer {
     this.timer = undefined;
     await this.connecting?.catch(() => undefined);
     const channel = this.channel;
-    if (channel !== null && this.consumerTag !== null) {
+    const tag = this.consumerTag;
+    this.consumerTag = null;
+    this.consuming = false;
+    if (channel !== null && tag !== null) {
       // Cancel first so no new delivery starts; the ones in hand still ack on this channel.
-      await channel.cancel(this.consumerTag).catch(() => undefined);
+      await channel.cancel(tag).catch(() => undefined);
     }
     this.flushBurst();
     await Promise.allSettled([...this.inFlight]);

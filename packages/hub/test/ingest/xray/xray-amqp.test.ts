@@ -355,6 +355,76 @@ describe.skipIf(!availability.available && process.env['CI'] !== 'true')('XRayIO
     expect(settled.slice(before)).not.toContain('refused');
     expect((await channel.checkQueue('xray.raw.dlq')).messageCount).toBe(0);
   }, 60_000);
+
+  it('pauses consuming while the bodies in hand pass the byte budget, and resumes once they settle', async () => {
+    // A consumer of its own with a small budget; the suite's (prefetch 50, 64 MiB) would take everything.
+    await consumer.close();
+    const budget = 256 * 1024;
+    let pauses = 0;
+    let maxBytesSeen = 0;
+    consumer = new XrayAmqpConsumer({
+      url: amqpUrl(vhost),
+      prefetch: 50,
+      retryDelayMs: 300,
+      maxInHandBytes: budget,
+      metrics: {
+        inHand: (_messages, bytes) => {
+          maxBytesSeen = Math.max(maxBytesSeen, bytes);
+        },
+        paused: () => {
+          pauses += 1;
+        },
+      },
+      logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      deps: {
+        pipeline,
+        keys: new StaticKeyring([{ keyId: 'xray', devices: 'any', ...stringCredential(SECRET) }]),
+        nonces: new NonceWindow(300_000, 100_000, 100_000),
+        toleranceMs: 300_000,
+        allowDefaultSecret: false,
+        storeSummaries: true,
+        maxReadingsPerSubmission: 10_000,
+        now: Date.now,
+      },
+    });
+    consumer.start();
+    await waitFor(() => consumer.state === 'connected' && consumer.isConsuming, 30_000);
+    // Commits held: every message taken stays in hand.
+    let release = (): void => undefined;
+    commitGate = new Promise<void>((resolve) => (release = resolve));
+    const messages = 20;
+    let bodyBytes = 0;
+    for (let i = 0; i < messages; i += 1) {
+      const value = signal(`amqp-budget-${i}`, sampleData('k', Date.now() - 2_100_000, 2_000));
+      const body = JSON.stringify(value);
+      bodyBytes = Buffer.byteLength(body);
+      publish(value, amqpHeaders(SECRET, 'sha256', value as never, body, nonce()), body);
+      // One at a time, as a steady producer: the pause takes effect between two deliveries.
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(bodyBytes * messages).toBeGreaterThan(4 * budget);
+    await waitFor(() => !consumer.isConsuming, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Paused past the budget: the rest wait in the broker, not in the hub (the prefetch would allow 50).
+    expect(pauses).toBeGreaterThan(0);
+    expect(consumer.inHand.bytes).toBeGreaterThan(budget);
+    expect(maxBytesSeen).toBeLessThanOrEqual(budget + 2 * bodyBytes);
+    expect(consumer.inHand.messages).toBeLessThan(messages);
+    expect((await channel.checkQueue('xray.raw.q')).messageCount).toBeGreaterThan(0);
+    // Commits go on: it settles, consumes again, and every message is stored once.
+    commitGate = null;
+    release();
+    await waitFor(async () => {
+      for (let i = 0; i < messages; i += 1) {
+        if ((await store.readings(`amqp-budget-${i}`, 0, Date.now() + 1e7, 10)).length === 0) return false;
+      }
+      return true;
+    }, 60_000);
+    await waitFor(() => consumer.inHand.messages === 0 && consumer.isConsuming, 10_000);
+    expect(consumer.inHand.bytes).toBe(0);
+    expect((await channel.checkQueue('xray.raw.q')).messageCount).toBe(0);
+    expect((await channel.checkQueue('xray.raw.dlq')).messageCount).toBe(0);
+  }, 120_000);
 });
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {

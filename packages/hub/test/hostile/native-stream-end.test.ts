@@ -1,7 +1,8 @@
 /**
  * How the hub ends a native TCP connection, seen from the device's side of a real in-process hub
  * (PGlite): the CLOSE frame's code names the reason that ended the stream (a fatal framing error, a
- * spent refusal budget, an idle or stalled sender; 0 only for a normal close).
+ * spent refusal budget, an idle or stalled sender; 0 only for a normal close), and once the refusal
+ * budget is spent nothing decoded after the frame that spent it is handled, committed or answered.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,17 +12,19 @@ import {
   REASONS,
   sealReadings,
   type CloseFrame,
+  type ErrorFrame,
   type Frame,
   type ReasonCode,
   type Reading,
 } from '@sealstream/protocol';
 import { FrameClient } from '../support/frame-client.js';
 import { startTestHub, TEST_KEY_ID, TEST_SECRET, type TestHub } from '../support/test-hub.js';
-import { flipBit } from './hostile-harness.js';
+import { flipBit, sleep, watchRejected } from './hostile-harness.js';
 
 const key = deriveDeviceKey(TEST_SECRET);
 
 const isClose = (frame: Frame): frame is CloseFrame => frame.type === FrameType.Close;
+const isError = (frame: Frame): frame is ErrorFrame => frame.type === FrameType.Error;
 
 function readings(device: string, count: number): Reading[] {
   const now = Date.now();
@@ -94,5 +97,32 @@ describe('native TCP: how the hub ends a connection', () => {
     client.write(encodeClose(0));
     await client.waitClosed();
     expect(client.frames.filter(isClose).map((frame) => frame.code)).toEqual([0]);
+  });
+
+  it('frames decoded after the one that spent the budget are neither handled, committed nor answered', async () => {
+    const refused = await watchRejected(hub, 'tcp', 'integrity_failed');
+    const device = 'after-budget';
+    const forged = (frameId: number): Buffer =>
+      flipBit(sealReadings(readings('forged-budget', 2), key, { suite: 1, keyId: TEST_KEY_ID, frameId }), -1);
+    // 16 refusals are allowed before an authentic frame; the 17th spends the budget. An authentic frame
+    // and another forged one follow in the same write (one data chunk on loopback).
+    const client = await open();
+    client.write(
+      Buffer.concat([
+        ...Array.from({ length: 17 }, (_, i) => forged(i + 1)),
+        sealReadings(readings(device, 3), key, { suite: 1, keyId: TEST_KEY_ID, frameId: 50 }),
+        forged(51),
+      ]),
+    );
+    await expectEndedWith(client, 'too_many_refusals');
+    await sleep(300); // a commit of the authentic frame, had it been taken, would have landed by now
+
+    // Each refused frame answered in order, then the budget's ERROR, then CLOSE: nothing about 50 or 51.
+    const errors = client.frames.filter(isError);
+    expect(errors.map((frame) => frame.frameId)).toEqual([...Array.from({ length: 17 }, (_, i) => i + 1), 0]);
+    expect(errors.at(-1)?.code).toBe(REASONS.too_many_refusals.code);
+    expect(client.frames.some((frame) => frame.type === FrameType.Ack)).toBe(false);
+    expect(await refused.added()).toBe(17);
+    expect(await hub.hub.store.readings(device, 0, Date.now() + 60_000, 100)).toHaveLength(0);
   });
 });

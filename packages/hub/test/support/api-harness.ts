@@ -110,6 +110,8 @@ export async function startApiHarness(
       redrive: {
         findDeadLetter: (id) => registry.registryStore.findDeadLetter(id),
         markRedriven: (id, outcome, at) => registry.registryStore.markRedriven(id, outcome, at),
+        claimRedrive: (id, at, leaseMs) => registry.registryStore.claimRedrive(id, at, leaseMs),
+        releaseRedrive: (id) => registry.registryStore.releaseRedrive(id),
         redrive: (letter) => registry.pipeline.redrive(letter),
       },
     },

@@ -205,10 +205,10 @@ function itemsOf(parsed: ReturnType<typeof parseJson>, max: number): ItemsCheck 
 }
 
 /**
- * An item as a pipeline reading candidate. `value` is checked here, where the client's name for it is
- * known: the reading schema would only see `data` and name a field the client never sent. Anything else
- * wrong in it (time, seq, extra fields) is left for the reading schema to refuse, one reading at a time,
- * as inside a frame.
+ * An item as a pipeline reading candidate. `value` and `time` are checked here, where the client's names
+ * for them are known: the reading schema would see `data` and `ts` and name fields the client never sent.
+ * Anything else wrong in it (seq, extra fields) is left for the reading schema to refuse, one reading at a
+ * time, as inside a frame.
  */
 function toCandidate(item: Record<string, unknown>): Record<string, unknown> | RefusedCandidate {
   const { device_id: device, value, time, seq, ...extra } = item;
@@ -220,10 +220,19 @@ function toCandidate(item: Record<string, unknown>): Record<string, unknown> | R
         : `value must be a number (got ${jsonTypeOf(value)})`;
     return new RefusedCandidate('schema_invalid', detail, device as string, item);
   }
+  // Likewise `time`: the schema would name `ts`. Its range is the schema's (timestamp_out_of_range).
+  const ts = timeToMs(time);
+  if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0) {
+    const detail =
+      time === undefined
+        ? 'time is missing: every reading needs a time'
+        : 'time must be an integer (Unix seconds below 10^11, else ms) or an ISO 8601 date-time with a zone';
+    return new RefusedCandidate('schema_invalid', detail, device as string, item);
+  }
   const candidate: Record<string, unknown> = {
     device,
     seq: seq === undefined ? derivedSeq(device as string, time, value) : seq,
-    ts: timeToMs(time),
+    ts,
     data: { value },
   };
   // Unknown fields are refused by the schema under their own name (`unexpected field "x"`) rather than

@@ -179,7 +179,7 @@ describe('POST /ingest (InsightHub)', () => {
     }
   });
 
-  it('refuses a reading without a numeric value under the name value (400 schema_invalid), alone', async () => {
+  it('refuses a reading without a numeric value or a usable time under the name the client sent (400 schema_invalid), alone', async () => {
     const token = deviceToken('ih-key', SECRET);
     const time = Math.floor(Date.now() / 1000);
     for (const [item, says] of [
@@ -188,6 +188,9 @@ describe('POST /ingest (InsightHub)', () => {
       [{ device_id: 'ih-1', time, value: '21.5' }, 'value must be a number (got string)'],
       [{ device_id: 'ih-1', time, value: { t: 1 } }, 'value must be a number (got object)'],
       [{ device_id: 'ih-1', time, value: [1] }, 'value must be a number (got array)'],
+      [{ device_id: 'ih-1', value: 1 }, 'time is missing'],
+      [{ device_id: 'ih-1', value: 1, time: 'yesterday' }, 'time must be an integer'],
+      [{ device_id: 'ih-1', value: 1, time: 1.5 }, 'time must be an integer'],
     ] as const) {
       const answer = await send('/ingest', token, item);
       expect(answer.status, says).toBe(400);

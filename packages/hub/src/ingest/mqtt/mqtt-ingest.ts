@@ -41,7 +41,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { handleFramesMessage, shuttingDownAnswer, type MqttFramesSettings } from './mqtt-frames.js';
-import { handleSignedMessage, type MqttSignedSettings } from './mqtt-signed.js';
+import { handleSignedMessage, type MqttSignedSettings, type SignedAnswer } from './mqtt-signed.js';
 import { answersTopic, parseInboundTopic, sharedFilters, signedAnswersTopic } from './mqtt-topics.js';
 import { PubackWindow } from './puback-window.js';
 import { takeOverPubacks, type PubackTakeover } from './puback-takeover.js';
@@ -413,7 +413,7 @@ class MqttLink {
       if (answer !== null) this.publish(answersTopic(this.options.topicPrefix, inbound.channel), answer);
     } else if (inbound?.kind === 'signed') {
       const detail = 'the hub is shutting down; sign and send it again';
-      const answer = { outcome: 'error', reason: 'shutting_down', detail, retryable: true };
+      const answer: SignedAnswer = { outcome: 'error', reason: 'shutting_down', detail, retryable: true };
       this.publish(signedAnswersTopic(this.options.topicPrefix, inbound.channel), JSON.stringify(answer));
     }
     this.options.metrics.messageHandled('dropped', (performance.now() - started) / 1000);

@@ -81,7 +81,7 @@ export class HttpJsonClient {
 
   /** Posts InsightHub-style `{device_id, value, time}` items with the device bearer token; 202 after commit. */
   sendInsightHub(
-    items: ReadonlyArray<{ value: unknown; time: string | number; seq?: number }>,
+    items: ReadonlyArray<{ value: number; time: string | number; seq?: number }>,
   ): Promise<HttpIngestAnswer> {
     if (this.options.keyId === undefined) throw new Error('HttpJsonClient: keyId is needed for token requests');
     const body = JSON.stringify(items.map((item) => ({ device_id: this.options.deviceId, ...item })));

@@ -135,6 +135,8 @@ export async function startHub(config: HubConfig, options: StartHubOptions): Pro
       redrive: {
         findDeadLetter: (id) => registry.store.findDeadLetter(id),
         markRedriven: (id, outcome, at) => registry.store.markRedriven(id, outcome, at),
+        claimRedrive: (id, at, leaseMs) => registry.store.claimRedrive(id, at, leaseMs),
+        releaseRedrive: (id) => registry.store.releaseRedrive(id),
         redrive: (letter) => pipeline.redrive(letter),
       },
     },

@@ -1,7 +1,8 @@
 /**
  * Operator actions on one dead letter: download its stored bytes whole, and re-drive it through the
  * pipeline once its cause is fixed. A re-drive is recorded on the letter (when, and what happened);
- * one that is refused again leaves the letter where it was and makes no new one.
+ * one that is refused again leaves the letter where it was and makes no new one. One re-drive of a
+ * letter runs at a time: a claim in the store refuses a concurrent one (409 redrive_in_progress).
  */
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -13,6 +14,10 @@ import { BEARER_SECURITY, stringEnum, withErrorResponses } from './api-schemas.j
 
 export interface RedriveDeps {
   findDeadLetter(id: string): Promise<DeadLetterRow | undefined>;
+  /** False while another re-drive of the letter holds it (this hub or another on the same store). */
+  claimRedrive(id: string, at: number, leaseMs: number): Promise<boolean>;
+  releaseRedrive(id: string): Promise<void>;
+  /** Records the outcome and gives back the claim. */
   markRedriven(id: string, outcome: 'accepted' | 'duplicate' | 'refused', at: number): Promise<void>;
   redrive(letter: DeadLetterRow): Promise<RedriveAnswer>;
   readonly now?: () => number;
@@ -21,6 +26,11 @@ export interface RedriveDeps {
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9]{1,18}$' }) });
 /** A store outage or a full queue: the operator retries in a moment. */
 const RETRY_AFTER_SECONDS = 5;
+/**
+ * How long one re-drive holds its letter: far beyond a commit's wait, so only a hub that died mid-way
+ * leaves a claim to lapse.
+ */
+const REDRIVE_LEASE_MS = 60_000;
 
 export function registerRedriveRoutes(
   app: FastifyInstance,
@@ -84,18 +94,38 @@ export function registerRedriveRoutes(
     },
     async (request, reply) => {
       const letter = await find(request.params.id);
-      const answer = await deps.redrive(letter);
-      if (answer.outcome === 'not_redrivable') {
-        throw new ApiError('conflict', `this dead letter cannot be re-driven: ${answer.detail}`, {
-          reason: 'not_redrivable',
-        });
+      // Two re-drives at once would both report re-driving it (one as a duplicate of the other), count
+      // it twice and race to record their outcome: the second is refused until the first has finished.
+      if (!(await deps.claimRedrive(letter.id, now(), REDRIVE_LEASE_MS))) {
+        throw new ApiError(
+          'conflict',
+          `dead letter ${letter.id} is being re-driven by another request; its redriveOutcome shows the result`,
+          { reason: 'redrive_in_progress' },
+        );
       }
-      if (answer.outcome === 'unavailable') {
-        reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-        throw new ApiError(answer.reason === 'overloaded' ? 'overloaded' : 'store_unavailable', answer.detail);
+      let recorded = false;
+      try {
+        const answer = await deps.redrive(letter);
+        if (answer.outcome === 'not_redrivable') {
+          throw new ApiError('conflict', `this dead letter cannot be re-driven: ${answer.detail}`, {
+            reason: 'not_redrivable',
+          });
+        }
+        if (answer.outcome === 'unavailable') {
+          reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+          throw new ApiError(answer.reason === 'overloaded' ? 'overloaded' : 'store_unavailable', answer.detail);
+        }
+        await deps.markRedriven(letter.id, answer.outcome, now());
+        recorded = true;
+        return answer;
+      } finally {
+        // Nothing recorded: free the letter now (if the store cannot, the claim lapses with its lease).
+        if (!recorded) {
+          await deps.releaseRedrive(letter.id).catch((error: unknown) => {
+            request.log.warn({ err: error, deadLetter: letter.id }, 'could not release a re-drive claim');
+          });
+        }
       }
-      await deps.markRedriven(letter.id, answer.outcome, now());
-      return answer;
     },
   );
 }

@@ -28,6 +28,21 @@ export interface ReadingRefusal {
   readonly raw: Uint8Array;
 }
 
+/**
+ * A candidate its door already refused in the client's own terms (a field named as that client sends
+ * it, not as the reading schema calls it). It stays in line with the other candidates so it is counted,
+ * dead-lettered and answered exactly like a schema refusal, one reading alone.
+ */
+export class RefusedCandidate {
+  constructor(
+    readonly reason: ReasonCode,
+    readonly detail: string,
+    readonly device: string | null,
+    /** The item as the client sent it, for the dead letter. */
+    readonly item: unknown,
+  ) {}
+}
+
 export type FrameOpenOutcome =
   | { readonly ok: false; readonly reason: ReasonCode; readonly detail: string }
   | {
@@ -118,6 +133,11 @@ export class FrameOpener {
     const refused: ReadingRefusal[] = [];
     let knownDuplicates = 0;
     for (const candidate of candidates) {
+      if (candidate instanceof RefusedCandidate) {
+        const { reason, detail, device, item } = candidate;
+        refused.push({ reason, device: device?.slice(0, 128) ?? null, detail, raw: rawOf(item) });
+        continue;
+      }
       const checked = validateReading(candidate);
       if (!checked.ok) {
         refused.push({

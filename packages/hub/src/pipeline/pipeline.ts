@@ -246,11 +246,35 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     peer: string,
     repeatedIv: RepeatedIvPolicy = 'refuse',
   ): Promise<FrameAnswer> {
+    return this.takeDataFrame(frame, source, peer, repeatedIv);
+  }
+
+  /**
+   * `handleDataFrame`, but a frame refused while opening (key, suite, integrity, replay in this hub's
+   * window, payload) is answered at once rather than through a promise: a stream that keeps a refusal
+   * budget learns the budget is spent before it hands the pipeline the frames that follow.
+   */
+  takeDataFrame(
+    frame: DataFrame,
+    source: SourceKind,
+    peer: string,
+    repeatedIv: RepeatedIvPolicy = 'refuse',
+  ): FrameAnswer | Promise<FrameAnswer> {
     const opened = this.frameOpener.open(frame, source, 'live', repeatedIv);
     if (!opened.ok) {
       this.refuse({ reason: opened.reason, source, peer, device: null, detail: opened.detail, raw: frame.raw });
       return { kind: 'error', reason: opened.reason, detail: opened.detail };
     }
+    return this.takeOpened(frame, opened, source, peer, repeatedIv);
+  }
+
+  private async takeOpened(
+    frame: DataFrame,
+    opened: Extract<FrameOpenOutcome, { ok: true }>,
+    source: SourceKind,
+    peer: string,
+    repeatedIv: RepeatedIvPolicy,
+  ): Promise<FrameAnswer> {
     const shared = this.options.shared;
     // A frame this hub saw before and its transport delivers again by design (MQTT) skips the shared
     // window: it is answered by its readings (duplicate ACK when committed), as the local window decided.

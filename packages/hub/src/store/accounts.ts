@@ -5,7 +5,7 @@
  */
 import type { SqlQueryable } from './sql-executor.js';
 import { sqlStateOf } from './store-errors.js';
-import { msOf, toBoolean, toNumber, toText } from './sql-values.js';
+import { toBoolean, toNumber, toText, wholeMsOf } from './sql-values.js';
 
 export type Role = 'admin' | 'operator' | 'viewer';
 export const ROLES: readonly Role[] = ['admin', 'operator', 'viewer'];
@@ -31,7 +31,8 @@ export interface UserPatch {
 }
 
 const UNIQUE_VIOLATION = '23505';
-const COLUMNS = `id::text AS id, username, role, ${msOf('created_at')} AS created_ms, disabled, password_hash`;
+// created_at is read as whole ms: rows written before it was truncated on insert hold microseconds.
+const COLUMNS = `id::text AS id, username, role, ${wholeMsOf('created_at')} AS created_ms, disabled, password_hash`;
 
 function toRole(value: unknown): Role {
   const text = toText(value, 'role');
@@ -67,7 +68,10 @@ export async function insertUser(
 ): Promise<CreateUserResult> {
   try {
     const [row] = await db.query(
-      `INSERT INTO users (username, role, password_hash) VALUES ($1, $2, $3) RETURNING ${COLUMNS}`,
+      // Whole milliseconds, like every time the hub writes from its own clock (the column's default,
+      // now(), has microseconds), so what is stored is what the API answers.
+      `INSERT INTO users (username, role, password_hash, created_at)
+       VALUES ($1, $2, $3, date_trunc('milliseconds', now())) RETURNING ${COLUMNS}`,
       [user.username, user.role, user.passwordHash],
     );
     if (row === undefined) throw new Error('store: insert returned no row');

@@ -195,4 +195,14 @@ export const MIGRATIONS: readonly Migration[] = [
       `INSERT INTO device_metrics (device_id, metric) SELECT DISTINCT device_id, metric FROM minute_metrics`,
     ],
   },
+  {
+    version: 7,
+    name: 'one re-drive of a dead letter at a time',
+    statements: [
+      // Set while a re-drive of the letter runs (registry-store.ts claimRedrive), so a second one at the
+      // same moment, from this hub or another, is refused; a lease, so a hub that dies mid-way blocks
+      // nothing for long.
+      `ALTER TABLE dead_letters ADD COLUMN redrive_claimed_until timestamptz`,
+    ],
+  },
 ];

@@ -204,10 +204,38 @@ export class SqlRegistryStore implements RegistryStore {
     });
   }
 
+  /**
+   * Takes the right to re-drive one dead letter for `leaseMs` from `at`: false while another re-drive
+   * holds it (in this hub or another on the same store). One UPDATE: PostgreSQL re-checks the WHERE
+   * clause on a row a concurrent claimant has just changed, so of two claims at once exactly one wins.
+   */
+  claimRedrive(id: string, at: number, leaseMs: number): Promise<boolean> {
+    return this.guard('claimRedrive', async () => {
+      const rows = await this.executor.query(
+        `UPDATE dead_letters SET redrive_claimed_until = to_timestamp(($2::float8 + $3::float8) / 1000.0)
+         WHERE id = $1::bigint
+           AND (redrive_claimed_until IS NULL OR redrive_claimed_until <= to_timestamp($2::float8 / 1000.0))
+         RETURNING id`,
+        [id, at, leaseMs],
+      );
+      return rows.length === 1;
+    });
+  }
+
+  /** Gives back a claim whose re-drive recorded nothing (refused as not re-drivable, or the hub was busy). */
+  releaseRedrive(id: string): Promise<void> {
+    return this.guard('releaseRedrive', async () => {
+      await this.executor.query('UPDATE dead_letters SET redrive_claimed_until = NULL WHERE id = $1::bigint', [id]);
+    });
+  }
+
+  /** Records a finished re-drive and gives back its claim. */
   markRedriven(id: string, outcome: RedriveOutcome, at: number): Promise<void> {
     return this.guard('markRedriven', async () => {
       await this.executor.query(
-        'UPDATE dead_letters SET redriven_at = to_timestamp($2 / 1000.0), redrive_outcome = $3 WHERE id = $1::bigint',
+        `UPDATE dead_letters SET redriven_at = to_timestamp($2 / 1000.0), redrive_outcome = $3,
+           redrive_claimed_until = NULL
+         WHERE id = $1::bigint`,
         [id, at, outcome],
       );
     });

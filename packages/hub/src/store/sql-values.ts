@@ -53,6 +53,14 @@ export function msOf(column: string): string {
 }
 
 /**
+ * `msOf` for a column the database clock filled (DEFAULT now(), in microseconds): whole milliseconds, as
+ * every time the API answers. Not for keyset cursors, which must compare the exact stored value.
+ */
+export function wholeMsOf(column: string): string {
+  return `floor(extract(epoch from ${column}) * 1000)::float8`;
+}
+
+/**
  * text refuses U+0000 (and a driver turns an unpaired surrogate into U+FFFD, or the JSON carrying it is
  * refused); dead-letter fields may echo hostile input, and one such character must not fail a commit.
  * The pipeline cleans them already; this is the store's own guarantee.

@@ -62,11 +62,13 @@ export interface HarnessOptions {
   readonly dashboardDir?: string;
   /** The store's read budget (postgres: also the read pool); default the store's own. */
   readonly storeReads?: { poolSize?: number; maxWaiting?: number; maxWaitMs?: number; timeoutMs?: number };
+  /** Awaited at the start of each re-drive (after its claim): lets a test hold one in flight. */
+  readonly beforeRedrive?: () => Promise<void>;
 }
 
 export async function startApiHarness(
   kind: 'pglite' | 'postgres',
-  { storeReads, ...options }: HarnessOptions = {},
+  { storeReads, beforeRedrive, ...options }: HarnessOptions = {},
 ): Promise<ApiHarness> {
   let dataDir: string | undefined;
   let schema: string | undefined;
@@ -110,7 +112,12 @@ export async function startApiHarness(
       redrive: {
         findDeadLetter: (id) => registry.registryStore.findDeadLetter(id),
         markRedriven: (id, outcome, at) => registry.registryStore.markRedriven(id, outcome, at),
-        redrive: (letter) => registry.pipeline.redrive(letter),
+        claimRedrive: (id, at, leaseMs) => registry.registryStore.claimRedrive(id, at, leaseMs),
+        releaseRedrive: (id) => registry.registryStore.releaseRedrive(id),
+        redrive: async (letter) => {
+          await beforeRedrive?.();
+          return registry.pipeline.redrive(letter);
+        },
       },
     },
     onRoute: (route) => {

@@ -292,6 +292,8 @@ function redriveDeps(registry: OpenedRegistry, pipeline: Pipeline): RedriveDeps 
   return {
     findDeadLetter: (id) => registry.store.findDeadLetter(id),
     markRedriven: (id, outcome, at) => registry.store.markRedriven(id, outcome, at),
+    claimRedrive: (id, at, leaseMs) => registry.store.claimRedrive(id, at, leaseMs),
+    releaseRedrive: (id) => registry.store.releaseRedrive(id),
     redrive: (letter) => pipeline.redrive(letter),
   };
 }

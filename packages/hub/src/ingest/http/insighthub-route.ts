@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { deviceTokenMatches, parseDeviceToken } from '@sealstream/protocol';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RefusedCandidate } from '../../pipeline/frame-opener.js';
 import type { KeyEntry } from '../../pipeline/keyring.js';
 import { withErrorResponses } from '../../http/api-schemas.js';
 import type { IngestContext } from './ingest-context.js';
@@ -28,7 +29,7 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
 const InsightHubReading = Type.Object({
   device_id: Type.String({ description: 'the device id; the token key must be allowed to speak for it' }),
-  value: Type.Unknown({ description: 'any JSON value; stored as data.value (a number becomes the metric "value")' }),
+  value: Type.Number({ description: 'the reading; stored as data.value and charted as the metric "value"' }),
   time: Type.Union([Type.String({ format: 'date-time' }), Type.Integer({ minimum: 0 })], {
     description:
       'ISO 8601 date-time with a zone, or an integer: below 10^11 Unix seconds (the InsightHub contract), otherwise ms',
@@ -204,17 +205,35 @@ function itemsOf(parsed: ReturnType<typeof parseJson>, max: number): ItemsCheck 
 }
 
 /**
- * An item as a pipeline reading candidate; anything wrong in it (time, seq, missing value, extra
- * fields) is left for the reading schema to refuse, one reading at a time, as inside a frame.
+ * An item as a pipeline reading candidate. `value` and `time` are checked here, where the client's names
+ * for them are known: the reading schema would see `data` and `ts` and name fields the client never sent.
+ * Anything else wrong in it (seq, extra fields) is left for the reading schema to refuse, one reading at a
+ * time, as inside a frame.
  */
-function toCandidate(item: Record<string, unknown>): Record<string, unknown> {
+function toCandidate(item: Record<string, unknown>): Record<string, unknown> | RefusedCandidate {
   const { device_id: device, value, time, seq, ...extra } = item;
+  // The clients' contract is a number; JSON has no NaN or Infinity, so any number parsed is finite.
+  if (typeof value !== 'number') {
+    const detail =
+      value === undefined
+        ? 'value is missing: every reading needs a numeric value'
+        : `value must be a number (got ${jsonTypeOf(value)})`;
+    return new RefusedCandidate('schema_invalid', detail, device as string, item);
+  }
+  // Likewise `time`: the schema would name `ts`. Its range is the schema's (timestamp_out_of_range).
+  const ts = timeToMs(time);
+  if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0) {
+    const detail =
+      time === undefined
+        ? 'time is missing: every reading needs a time'
+        : 'time must be an integer (Unix seconds below 10^11, else ms) or an ISO 8601 date-time with a zone';
+    return new RefusedCandidate('schema_invalid', detail, device as string, item);
+  }
   const candidate: Record<string, unknown> = {
     device,
     seq: seq === undefined ? derivedSeq(device as string, time, value) : seq,
-    ts: timeToMs(time),
-    // A missing value makes data null, which the schema refuses ("data must be an object").
-    data: value === undefined ? null : { value },
+    ts,
+    data: { value },
   };
   // Unknown fields are refused by the schema under their own name (`unexpected field "x"`) rather than
   // silently dropped; one that is also a reading's own key (device, ts, data) must not replace it, and
@@ -224,6 +243,11 @@ function toCandidate(item: Record<string, unknown>): Record<string, unknown> {
     Object.defineProperty(candidate, key, { value: true, enumerable: true, writable: true, configurable: true });
   }
   return candidate;
+}
+
+function jsonTypeOf(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'array' : typeof value;
 }
 
 /** Integer times below this are Unix seconds (10^11 s is the year 5138; 10^11 ms is 1973), as on the signed route. */

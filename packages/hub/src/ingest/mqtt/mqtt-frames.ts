@@ -10,7 +10,7 @@
  * bytes) and acknowledged, so it never loops; so is one over `maxMessageBytes` (`body_too_large`) and an
  * empty one (`malformed_body`: an empty *retained* publish never reaches here, mqtt-ingest.ts ignores it).
  */
-import { FrameDecoder, REASONS, type DecodeItem } from '@sealstream/protocol';
+import { encodeError, FrameDecoder, FrameType, REASONS, type DecodeItem } from '@sealstream/protocol';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { encodeAnswer, FrameSession, type SessionAnswer } from '../session/frame-session.js';
 
@@ -110,4 +110,24 @@ function refuseWhole(
 ): MessageOutcome {
   const answer = encodeAnswer(session.refuseStream(reason, detail, payload));
   return { kind: 'refused', answer: answer ?? Buffer.alloc(0) };
+}
+
+/**
+ * The answer to a QoS 0 message of frames that reached the hub after its shutdown began: an ERROR
+ * `shutting_down` (retryable) for each DATA frame in it, so the device resends them elsewhere (nothing
+ * delivers a QoS 0 message again); null when no frame in it can be named.
+ */
+export function shuttingDownAnswer(
+  settings: Pick<MqttFramesSettings, 'maxFrameBytes' | 'maxMessageBytes'>,
+  payload: Buffer,
+): Buffer | null {
+  if (payload.length === 0 || payload.length > settings.maxMessageBytes) return null;
+  const decoder = new FrameDecoder({ maxFrameBytes: settings.maxFrameBytes });
+  const errors: Buffer[] = [];
+  for (const item of [...decoder.push(payload), ...decoder.end()]) {
+    if (item.ok && item.frame.type === FrameType.Data) {
+      errors.push(encodeError(item.frame.frameId, 'shutting_down', 'the hub is shutting down; send this frame again'));
+    }
+  }
+  return errors.length === 0 ? null : Buffer.concat(errors);
 }

@@ -18,6 +18,14 @@
  * receive maximum covers only QoS 1 and 2, so the hub stops reading for the rest). A QoS 0 message the
  * hub loses (disconnected, shut down) is not delivered again: only the device's own resend brings it back.
  *
+ * Shutdown: messages in hand are finished (QoS 0 committed and answered; QoS 1 committed and acknowledged,
+ * or left to the broker). Every message is called back to MQTT.js even then, since MQTT.js reads packets
+ * in order and the PUBACKs of the hub's own answers wait behind them: without them the clean disconnect
+ * (which waits for those PUBACKs) never came and the connection was cut after 2 s. A QoS 0 message that
+ * arrives once the shutdown began is answered ERROR `shutting_down` (the device resends it elsewhere), not
+ * committed, so a device that keeps sending cannot hold the close open; nothing is published once the
+ * client is ending.
+ *
  * Bytes: the hub announces an MQTT 5 maximum packet size of `maxMessageBytes` plus room for the topic
  * and properties, so the broker never sends a connection a larger PUBLISH (Mosquitto drops it for this
  * subscriber and logs it; the hub never sees it). A connection so holds at most `receiveMaximum` packets
@@ -32,8 +40,8 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Pipeline } from '../../pipeline/pipeline.js';
-import { handleFramesMessage, type MqttFramesSettings } from './mqtt-frames.js';
-import { handleSignedMessage, type MqttSignedSettings } from './mqtt-signed.js';
+import { handleFramesMessage, shuttingDownAnswer, type MqttFramesSettings } from './mqtt-frames.js';
+import { handleSignedMessage, type MqttSignedSettings, type SignedAnswer } from './mqtt-signed.js';
 import { answersTopic, parseInboundTopic, sharedFilters, signedAnswersTopic } from './mqtt-topics.js';
 import { PubackWindow } from './puback-window.js';
 import { takeOverPubacks, type PubackTakeover } from './puback-takeover.js';
@@ -274,6 +282,11 @@ class MqttLink {
   private async take(topic: string, message: Buffer, packet: PublishPacketView, delivery: Delivery): Promise<void> {
     const { pipeline } = this.settings;
     const generation = this.generation;
+    if (delivery.qos === 0 && this.settings.isClosing()) {
+      this.refuseWhileClosing(topic, message);
+      delivery.readOn();
+      return;
+    }
     // Backpressure: while the commit queue is above its high-water mark this connection takes nothing
     // more (MQTT.js is not called back, so it reads no further); its messages wait in the broker.
     while (pipeline.saturated && !this.settings.isClosing()) {
@@ -288,14 +301,23 @@ class MqttLink {
     const closing = this.settings.isClosing();
     const readOnNow = !closing && this.taken < this.options.receiveMaximum;
     if (delivery.qos === 0) {
-      // Nothing delivers a QoS 0 message again, so it is handled even while the hub closes; but then
-      // MQTT.js is never called back, so the connection takes no further message before it ends.
+      // Nothing delivers a QoS 0 message again, so one taken before the shutdown is handled even while the
+      // hub closes; MQTT.js is called back after it either way (what arrives next is refused, see above).
       if (readOnNow) delivery.readOn();
       await this.handle(topic, message, packet, 0);
-      if (!readOnNow && !this.settings.isClosing()) delivery.readOn();
+      if (!readOnNow) delivery.readOn();
       return;
     }
-    if (closing) return; // left unacknowledged: the broker delivers it again
+    if (closing) {
+      // Left unacknowledged: the broker delivers it again. MQTT.js is still called back (its PUBACK
+      // dropped) where the takeover allows, so it reads on to the PUBACKs of the hub's answers.
+      const id = packet.messageId;
+      if (this.takeover !== null && packet.qos === 1 && id !== undefined && generation === this.generation) {
+        this.takeover.skipLibraryAck(id);
+        delivery.done(PUBACK_SUCCESS);
+      }
+      return;
+    }
     // Its connection closed while it waited: the broker delivers it again on the new one, and its packet
     // id must not enter the new connection's window.
     if (generation !== this.generation) return;
@@ -337,9 +359,7 @@ class MqttLink {
           userPropertiesOf(packet),
           (packet as { dup?: unknown } | null)?.dup === true,
         );
-        this.client.publish(signedAnswersTopic(this.options.topicPrefix, inbound.channel), JSON.stringify(answer), {
-          qos: 1,
-        });
+        this.publish(signedAnswersTopic(this.options.topicPrefix, inbound.channel), JSON.stringify(answer));
         this.options.metrics.messageHandled(
           answer.outcome === 'ack' ? 'handled' : 'refused',
           (performance.now() - started) / 1000,
@@ -372,7 +392,7 @@ class MqttLink {
         return null;
       }
       if (outcome.answer !== null && outcome.answer.length > 0) {
-        this.client.publish(answersTopic(this.options.topicPrefix, inbound.channel), outcome.answer, { qos: 1 });
+        this.publish(answersTopic(this.options.topicPrefix, inbound.channel), outcome.answer);
       }
       if (outcome.kind === 'handled') this.options.metrics.messageFrames(outcome.frames);
       this.options.metrics.messageHandled(outcome.kind, (performance.now() - started) / 1000);
@@ -382,6 +402,30 @@ class MqttLink {
       this.options.logger.error({ err: error, topic }, 'handling an mqtt message failed');
       return PUBACK_UNSPECIFIED_ERROR;
     }
+  }
+
+  /** A QoS 0 message that arrived after the shutdown began: answered `shutting_down`, never committed. */
+  private refuseWhileClosing(topic: string, message: Buffer): void {
+    const started = performance.now();
+    const inbound = parseInboundTopic(this.options.topicPrefix, topic);
+    if (inbound?.kind === 'frames') {
+      const answer = shuttingDownAnswer(this.settings, message);
+      if (answer !== null) this.publish(answersTopic(this.options.topicPrefix, inbound.channel), answer);
+    } else if (inbound?.kind === 'signed') {
+      const detail = 'the hub is shutting down; sign and send it again';
+      const answer: SignedAnswer = { outcome: 'error', reason: 'shutting_down', detail, retryable: true };
+      this.publish(signedAnswersTopic(this.options.topicPrefix, inbound.channel), JSON.stringify(answer));
+    }
+    this.options.metrics.messageHandled('dropped', (performance.now() - started) / 1000);
+  }
+
+  /**
+   * Publishes an answer (QoS 1), unless the client is already ending: MQTT.js would refuse it with an
+   * 'error' event, and the device learns nothing either way (it resends what was not answered).
+   */
+  private publish(topic: string, payload: string | Buffer): void {
+    if (this.client.disconnecting) return;
+    this.client.publish(topic, payload, { qos: 1 });
   }
 
   abort(): void {

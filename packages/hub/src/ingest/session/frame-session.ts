@@ -20,7 +20,7 @@ import {
   type ReasonCode,
 } from '@sealstream/protocol';
 import type { RepeatedIvPolicy } from '../../pipeline/frame-opener.js';
-import type { Pipeline } from '../../pipeline/pipeline.js';
+import type { FrameAnswer, Pipeline } from '../../pipeline/pipeline.js';
 import type { SourceKind } from '../../pipeline/ports.js';
 import { RefusalBudget, type RefusalBudgetLimits } from '../refusal-budget.js';
 
@@ -80,7 +80,10 @@ export interface FrameSessionOptions {
 
 export class FrameSession {
   private readonly budget: RefusalBudget | null;
-  private exhausted = false;
+  /** Items handled so far: the index of the next one. */
+  private handled = 0;
+  /** Index of the item whose refusal spent the budget; null while it lasts. */
+  private spentAt: number | null = null;
 
   constructor(private readonly options: FrameSessionOptions) {
     this.budget = options.refusalBudget === null ? null : new RefusalBudget(options.refusalBudget);
@@ -95,7 +98,7 @@ export class FrameSession {
    * `too_many_refusals` (see `budgetDetail`). Checked after writing each answer.
    */
   get budgetSpent(): boolean {
-    return this.exhausted;
+    return this.spentAt !== null;
   }
 
   budgetDetail(): string {
@@ -106,7 +109,7 @@ export class FrameSession {
   handle(item: DecodeItem): SessionStep {
     if (!item.ok) {
       this.refuse(item.reason, item.detail, item.raw);
-      this.spend(item.reason);
+      this.spend(item.reason, this.handled++);
       return now(errorAnswer(0, null, false, item.reason, item.detail));
     }
     const frame = item.frame;
@@ -114,10 +117,10 @@ export class FrameSession {
       if (this.options.reserveFrameIdZero && frame.frameId === 0) {
         const detail = 'frameId 0 is reserved for answers about the connection; number DATA frames from 1';
         this.refuse('malformed_frame', detail, frame.raw);
-        this.spend('malformed_frame');
+        this.spend('malformed_frame', this.handled++);
         return now(errorAnswer(0, null, false, 'malformed_frame', detail));
       }
-      return { kind: 'pending', frame, answer: this.handleData(frame) };
+      return this.handleData(frame, this.handled++);
     }
     if (this.options.control === 'stream') {
       switch (frame.type) {
@@ -137,7 +140,7 @@ export class FrameSession {
         ? `frame type ${frame.type} is not accepted from devices`
         : `frame type ${frame.type} is not accepted ${this.options.transportName} (only DATA)`;
     this.refuse('unknown_frame_type', detail, new Uint8Array(0));
-    this.spend('unknown_frame_type');
+    this.spend('unknown_frame_type', this.handled++);
     return now(errorAnswer(0, null, false, 'unknown_frame_type', detail));
   }
 
@@ -150,10 +153,37 @@ export class FrameSession {
     return errorAnswer(0, null, false, reason, detail);
   }
 
-  private async handleData(frame: DataFrame): Promise<SessionAnswer> {
-    const { pipeline, source, peer } = this.options;
+  /**
+   * A frame refused while opening is answered now, so its refusal is spent before the transport hands
+   * over the next frame; one that opens is answered when committed.
+   */
+  private handleData(frame: DataFrame, index: number): SessionStep {
+    let taken: FrameAnswer | Promise<FrameAnswer>;
     try {
-      const answer = await pipeline.handleDataFrame(frame, source, peer, this.options.repeatedIv ?? 'refuse');
+      taken = this.options.pipeline.takeDataFrame(
+        frame,
+        this.options.source,
+        this.options.peer,
+        this.options.repeatedIv ?? 'refuse',
+      );
+    } catch (error) {
+      return now(this.defect(frame, error));
+    }
+    if (!(taken instanceof Promise)) return now(this.settle(frame, index, taken));
+    const answer = taken.then(
+      (settled) => this.settle(frame, index, settled),
+      (error: unknown) => this.defect(frame, error),
+    );
+    return { kind: 'pending', frame, answer };
+  }
+
+  /** The answer to the DATA frame handled `index`th; 'none' when it came after the budget was spent. */
+  private settle(frame: DataFrame, index: number, answer: FrameAnswer): SessionAnswer {
+    // Decoded after the frame that spent the budget but already in the pipeline (a refusal decided
+    // later, by the shared replay window): its stream is ending, so it is not answered; the device
+    // resends it elsewhere, and (device, seq) makes that harmless if it was committed after all.
+    if (this.spentAt !== null && index > this.spentAt) return { kind: 'none' };
+    try {
       if (answer.kind === 'ack') {
         this.budget?.noteAuthentic();
         return {
@@ -166,15 +196,22 @@ export class FrameSession {
         };
       }
       // The hub's own trouble (overload, store outage, shutdown) is not the sender's refusal.
-      if (REASONS[answer.reason].scope !== 'hub') this.spend(answer.reason);
+      if (REASONS[answer.reason].scope !== 'hub') this.spend(answer.reason, index);
       return errorAnswer(frame.frameId, frame.keyId, true, answer.reason, answer.detail);
     } catch (error) {
-      // A defect: answered internal_error and kept as a dead letter; the stream and the hub go on.
-      this.options.logger.error({ err: error, peer }, 'handling a frame failed; answered internal_error');
-      const detail = 'the hub failed while handling this frame';
-      this.refuse('internal_error', detail, frame.raw);
-      return errorAnswer(frame.frameId, frame.keyId, true, 'internal_error', detail);
+      return this.defect(frame, error);
     }
+  }
+
+  /** A defect: answered internal_error and kept as a dead letter; the stream and the hub go on. */
+  private defect(frame: DataFrame, error: unknown): SessionAnswer {
+    this.options.logger.error(
+      { err: error, peer: this.options.peer },
+      'handling a frame failed; answered internal_error',
+    );
+    const detail = 'the hub failed while handling this frame';
+    this.refuse('internal_error', detail, frame.raw);
+    return errorAnswer(frame.frameId, frame.keyId, true, 'internal_error', detail);
   }
 
   private refuse(reason: ReasonCode, detail: string, raw: Uint8Array): void {
@@ -182,10 +219,10 @@ export class FrameSession {
     pipeline.refuse({ reason, source, peer, device: null, detail, raw });
   }
 
-  /** One more refused frame; marks the budget spent when it is over. */
-  private spend(reason: ReasonCode): void {
+  /** One more refused frame (the `index`th handled); marks the budget spent when it is over. */
+  private spend(reason: ReasonCode, index: number): void {
     if (REASONS[reason].scope === 'hub' || this.budget === null) return;
-    if (!this.budget.spend()) this.exhausted = true;
+    if (!this.budget.spend() && this.spentAt === null) this.spentAt = index;
   }
 }
 

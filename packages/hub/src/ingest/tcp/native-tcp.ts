@@ -86,7 +86,11 @@ class NativeConnection implements TrackedConnection {
   private readingDone = false;
   private closed = false;
   private closedWaiters: Array<() => void> = [];
-  /** CLOSE code sent when ending: 0 normally, shutting_down when the hub closes the connection. */
+  /**
+   * CLOSE code sent when ending: 0 for a normal close (the device's CLOSE, its end of stream), else the
+   * number of the reason that ended the stream (a fatal framing error, a stall, a spent refusal budget,
+   * shutting_down), so a device reading only the CLOSE still learns why (docs/protocol.md, Clean close).
+   */
   private closeCode = 0;
   /** True while writes are corked until the end of this turn of the event loop (see write). */
   private corked = false;
@@ -145,7 +149,8 @@ class NativeConnection implements TrackedConnection {
     return new Promise((resolve) => {
       this.closedWaiters.push(resolve);
       this.readingDone = true;
-      this.closeCode = REASONS.shutting_down.code;
+      // A stream already ended for a reason of its own keeps that reason.
+      if (this.closeCode === 0) this.closeCode = REASONS.shutting_down.code;
       // Reading on (onData drops what comes now): a paused socket never sees the device's own end or its
       // answering CLOSE, and the close would wait for the 2 s destroy timer instead of the device.
       this.socket.resume();
@@ -222,6 +227,7 @@ class NativeConnection implements TrackedConnection {
   private fail(reason: ReasonCode, detail: string, raw: Uint8Array): void {
     if (this.readingDone) return;
     this.readingDone = true;
+    this.closeCode = REASONS[reason].code;
     const bytes = encodeAnswer(this.session.refuseStream(reason, detail, raw));
     if (bytes !== null) this.write(bytes);
     this.endWhenAnswered();

@@ -87,7 +87,7 @@ describe('POST /ingest (InsightHub)', () => {
     const now = Date.now();
     const answer = await send('/api/v1/ingest/readings', token, [
       { device_id: 'ih-1', value: 1, time: now, seq: 7 },
-      { device_id: 'ih-1', value: { nested: true }, time: now + 1 },
+      { device_id: 'ih-1', value: -0.5, time: now + 1 },
       { device_id: 'ih-1', value: 3, time: 'yesterday-ish' },
       { device_id: 'ih-1', value: 4, time: now, unit: 'C' },
     ]);
@@ -95,7 +95,7 @@ describe('POST /ingest (InsightHub)', () => {
     expect(answer.body).toEqual({ accepted: 2, duplicates: 0, rejected: 2 });
     const rows = await hub.readings('ih-1');
     expect(rows.some((row) => row.seq === 7 && row.ts === now)).toBe(true);
-    expect(rows.some((row) => JSON.stringify(row.data) === '{"value":{"nested":true}}')).toBe(true);
+    expect(rows.some((row) => row.ts === now + 1 && JSON.stringify(row.data) === '{"value":-0.5}')).toBe(true);
   });
 
   it('the emitter client speaks it', async () => {
@@ -179,6 +179,36 @@ describe('POST /ingest (InsightHub)', () => {
     }
   });
 
+  it('refuses a reading without a numeric value or a usable time under the name the client sent (400 schema_invalid), alone', async () => {
+    const token = deviceToken('ih-key', SECRET);
+    const time = Math.floor(Date.now() / 1000);
+    for (const [item, says] of [
+      [{ device_id: 'ih-1', time }, 'value is missing'],
+      [{ device_id: 'ih-1', time, value: null }, 'value must be a number (got null)'],
+      [{ device_id: 'ih-1', time, value: '21.5' }, 'value must be a number (got string)'],
+      [{ device_id: 'ih-1', time, value: { t: 1 } }, 'value must be a number (got object)'],
+      [{ device_id: 'ih-1', time, value: [1] }, 'value must be a number (got array)'],
+      [{ device_id: 'ih-1', value: 1 }, 'time is missing'],
+      [{ device_id: 'ih-1', value: 1, time: 'yesterday' }, 'time must be an integer'],
+      [{ device_id: 'ih-1', value: 1, time: 1.5 }, 'time must be an integer'],
+    ] as const) {
+      const answer = await send('/ingest', token, item);
+      expect(answer.status, says).toBe(400);
+      expect(answer.body.error?.details?.reason, says).toBe('schema_invalid');
+      expect(answer.body.error?.message, says).toContain(says);
+    }
+    // In an array the item is refused alone, counted in rejected; its neighbour is stored.
+    const mixed = await send('/ingest', token, [
+      { device_id: 'ih-1', time, value: 'hot' },
+      { device_id: 'ih-1', time, value: 19.25 },
+    ]);
+    expect(mixed.status).toBe(202);
+    expect(mixed.body).toEqual({ accepted: 1, duplicates: 0, rejected: 1 });
+    const letters = await hub.deadLetters('schema_invalid', 6);
+    expect(letters.some((letter) => letter.detail.includes('value must be a number (got string)'))).toBe(true);
+    expect(letters.some((letter) => letter.device === 'ih-1' && letter.detail.includes('value is missing'))).toBe(true);
+  });
+
   it('refuses bodies that are not readings (400 malformed_body)', async () => {
     const token = deviceToken('ih-key', SECRET);
     for (const payload of [[], 'text', { value: 1, time: 1 }, [1, 2]]) {
@@ -190,8 +220,8 @@ describe('POST /ingest (InsightHub)', () => {
 
   it('refuses a body that is not valid UTF-8 (400 malformed_body) instead of storing U+FFFD', async () => {
     const token = deviceToken('ih-key', SECRET);
-    const text = JSON.stringify({ device_id: 'ih-1', value: 'XX', time: Date.now() });
-    const at = text.indexOf('XX');
+    const text = JSON.stringify({ device_id: 'ih-X', value: 1, time: Date.now() });
+    const at = text.indexOf('ih-X') + 3;
     const body = Buffer.from(text, 'utf8');
     body[at] = 0xff; // never valid in UTF-8
     const answer = await post(hub.base, '/ingest', body, {
@@ -200,7 +230,7 @@ describe('POST /ingest (InsightHub)', () => {
     });
     expect(answer.status).toBe(400);
     expect(answer.body.error?.details?.reason).toBe('malformed_body');
-    body[at] = 0x58; // the same body, valid again, is accepted
+    body[at] = 0x31; // the same body, valid again ("ih-1"), is accepted
     const fixed = await post(hub.base, '/ingest', body, {
       'content-type': 'application/json',
       authorization: `Bearer ${token}`,

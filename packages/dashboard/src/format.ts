@@ -56,6 +56,12 @@ export function formatAge(ageMs: number): string {
   return `${days}d ${pad2(hours % 24)}h`;
 }
 
+/** A past moment in words for a sentence or a "Last seen" column: "now", "42s ago", "in 5s" (clock ahead). */
+export function formatAgo(ageMs: number): string {
+  const age = formatAge(ageMs);
+  return age === 'now' || age === '–' || age.startsWith('in ') ? age : `${age} ago`;
+}
+
 /** Local wall-clock time with milliseconds hidden: "14:03:07". */
 export function formatClock(epochMs: number): string {
   if (!Number.isFinite(epochMs)) return '–';

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   formatAge,
+  formatAgo,
   formatClock,
   formatCount,
   formatDateTime,
@@ -49,6 +50,16 @@ describe('formatPercent', () => {
   it('never rounds a failure away to 100% or a success away to 0%', () => {
     expect(formatPercent(99.9999)).toBe('99.99%');
     expect(formatPercent(0.0001)).toBe('0.01%');
+  });
+});
+
+describe('formatAgo', () => {
+  it('says "now" and future times as they are, and adds "ago" to past ones only', () => {
+    expect(formatAgo(300)).toBe('now');
+    expect(formatAgo(42_000)).toBe('42s ago');
+    expect(formatAgo(3 * 60_000 + 5_000)).toBe('3m 05s ago');
+    expect(formatAgo(-5_000)).toBe('in 5s');
+    expect(formatAgo(Number.NaN)).toBe('–');
   });
 });
 

@@ -18,7 +18,7 @@ export function describeEmitSummary(summary: EmitSummary): string {
   if (summary.mode === 'legacy') {
     return summary.authFailed
       ? 'emit: the listener refused the AUTH token (AUTH_FAIL): nothing was delivered'
-      : `emit: ${summary.messages} messages in ${summary.bursts} bursts (${summary.tampered} tampered on purpose)`;
+      : `emit: ${summary.messages} messages in ${summary.bursts} burst${summary.bursts === 1 ? '' : 's'} (${summary.tampered} tampered on purpose)`;
   }
   const accepted = summary.acked - summary.duplicates;
   const parts = [`${accepted} accepted`, `${summary.duplicates} duplicates`, `${summary.rejected} refused`];

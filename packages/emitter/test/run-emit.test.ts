@@ -120,6 +120,14 @@ describe('runEmit', () => {
     expect(emitExitCode({ ...base, sent: 20, acked: 20, rejected: 0, reconnects: 0 })).toBe(0);
   });
 
+  it('counts legacy bursts in words', () => {
+    const legacy = { mode: 'legacy', messages: 467, tampered: 0, authFailed: false } as const;
+    expect(describeEmitSummary({ ...legacy, bursts: 1 })).toBe('emit: 467 messages in 1 burst (0 tampered on purpose)');
+    expect(describeEmitSummary({ ...legacy, bursts: 2 })).toBe(
+      'emit: 467 messages in 2 bursts (0 tampered on purpose)',
+    );
+  });
+
   it('runs the legacy emitter for exactly the requested number of bursts', async () => {
     const port = await startListener();
     const parsed = parseEmitArgs(['--mode', 'legacy', '--bursts', '2', '--variant', 'insertion'], {

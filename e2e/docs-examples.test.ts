@@ -98,7 +98,10 @@ describe.skipIf(!cliBuilt || tools.length > 0)('documented examples, run as writ
     const emitAt = lines.findIndex((line) => line.includes('sealstream emit'));
     expect(emitAt).toBeGreaterThan(0);
     const result = await runDoc(lines.slice(0, emitAt + 1));
-    expect(result.stdout, result.stderr).toMatch(/emit: \d+ accepted, 0 duplicates, 0 refused/);
+    // The summary the document shows (10 readings/s for 5 s: every one of the 50, the last one too).
+    const documented = /^# (emit: .*)$/m.exec(block.text)?.[1];
+    expect(documented).toBe('emit: 50 accepted, 0 duplicates, 0 refused');
+    expect(result.stdout, result.stderr).toContain(documented);
     expect(result.code, result.stderr).toBe(0);
     const summary = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as { acked: number; sent: number };
     expect(summary.sent).toBeGreaterThan(0);

@@ -56,11 +56,32 @@ export function formatAge(ageMs: number): string {
   return `${days}d ${pad2(hours % 24)}h`;
 }
 
+/** A past moment in words for a sentence or a "Last seen" column: "now", "42s ago", "in 5s" (clock ahead). */
+export function formatAgo(ageMs: number): string {
+  const age = formatAge(ageMs);
+  return age === 'now' || age === '–' || age.startsWith('in ') ? age : `${age} ago`;
+}
+
 /** Local wall-clock time with milliseconds hidden: "14:03:07". */
 export function formatClock(epochMs: number): string {
   if (!Number.isFinite(epochMs)) return '–';
   const date = new Date(epochMs);
   return `${pad2(date.getHours())}:${pad2(date.getMinutes())}:${pad2(date.getSeconds())}`;
+}
+
+/**
+ * A time-axis tick label, 24-hour local time like every other time on the dashboard (uPlot's own labels
+ * are 12-hour and US-dated: "7:30pm", "12/7/26"): "14:03:07" for ticks under a minute apart, "14:03"
+ * within a day, "12-07 14:00" when the axis spans days, "2026-12-07" for ticks a day or more apart.
+ */
+export function formatTimeTick(epochMs: number, stepMs: number, spanMs: number): string {
+  if (!Number.isFinite(epochMs)) return '–';
+  const date = new Date(epochMs);
+  const month = pad2(date.getMonth() + 1);
+  const day = pad2(date.getDate());
+  if (stepMs >= 86_400_000) return `${date.getFullYear()}-${month}-${day}`;
+  const clock = stepMs >= 60_000 ? formatClock(epochMs).slice(0, 5) : formatClock(epochMs);
+  return spanMs > 86_400_000 ? `${month}-${day} ${clock}` : clock;
 }
 
 /** Local date and time for places where the day matters: "2025-01-31 14:03:07". */

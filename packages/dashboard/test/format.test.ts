@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   formatAge,
+  formatAgo,
   formatClock,
   formatCount,
   formatDateTime,
@@ -9,6 +10,7 @@ import {
   formatMetric,
   formatPercent,
   formatRate,
+  formatTimeTick,
   formatUnknown,
 } from '../src/format.js';
 
@@ -49,6 +51,27 @@ describe('formatPercent', () => {
   it('never rounds a failure away to 100% or a success away to 0%', () => {
     expect(formatPercent(99.9999)).toBe('99.99%');
     expect(formatPercent(0.0001)).toBe('0.01%');
+  });
+});
+
+describe('formatTimeTick', () => {
+  const at = new Date(2026, 11, 7, 19, 30, 5).getTime();
+  it('labels chart time axes in 24-hour local time, with the date when the axis spans days', () => {
+    expect(formatTimeTick(at, 10_000, 300_000)).toBe('19:30:05');
+    expect(formatTimeTick(at, 300_000, 3_600_000)).toBe('19:30');
+    expect(formatTimeTick(at, 21_600_000, 7 * 86_400_000)).toBe('12-07 19:30');
+    expect(formatTimeTick(at, 86_400_000, 30 * 86_400_000)).toBe('2026-12-07');
+    expect(formatTimeTick(Number.NaN, 1000, 1000)).toBe('–');
+  });
+});
+
+describe('formatAgo', () => {
+  it('says "now" and future times as they are, and adds "ago" to past ones only', () => {
+    expect(formatAgo(300)).toBe('now');
+    expect(formatAgo(42_000)).toBe('42s ago');
+    expect(formatAgo(3 * 60_000 + 5_000)).toBe('3m 05s ago');
+    expect(formatAgo(-5_000)).toBe('in 5s');
+    expect(formatAgo(Number.NaN)).toBe('–');
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * One time format across the dashboard's views: every time shown as a value (tables, notices, titles)
  * goes through formatDateTime ("2026-12-07 14:03:07", local time). Chart axes alone use the shorter
- * formatClock for their tick labels, and nothing shows raw ISO (UTC) or locale-dependent strings.
+ * formatClock or formatTimeTick for their tick labels (24-hour too), and nothing shows raw ISO (UTC) or
+ * locale-dependent strings.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,6 +34,14 @@ describe('time display', () => {
         });
     }
     expect(problems).toEqual([]);
+  });
+
+  it('labels every time axis itself (uPlot defaults to 12-hour, US-dated labels: "7:30pm", "12/7/26")', () => {
+    const charts = sources(SRC).filter((file) => /time: true/.test(readFileSync(file, 'utf8')));
+    expect(charts.length).toBeGreaterThan(0);
+    for (const file of charts) {
+      expect(readFileSync(file, 'utf8'), file).toMatch(/formatClock\(split \* 1000\)|formatTimeTick\(/);
+    }
   });
 
   it('shows the date with the time', () => {

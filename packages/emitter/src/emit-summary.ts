@@ -4,17 +4,21 @@
  */
 import type { EmitSummary } from './run-emit.js';
 
-/** 0 when everything sent was delivered; 1 when anything was refused for good or the legacy AUTH failed. */
+/**
+ * 0 when everything sent was delivered; 1 when anything was refused for good, or never acknowledged
+ * (a hub that is down or never answered: a script must not take that run for a success), or the legacy
+ * AUTH failed.
+ */
 export function emitExitCode(summary: EmitSummary): number {
   if (summary.mode === 'legacy') return summary.authFailed ? 1 : 0;
-  return summary.rejected > 0 ? 1 : 0;
+  return summary.rejected > 0 || summary.sent - summary.acked - summary.rejected > 0 ? 1 : 0;
 }
 
 export function describeEmitSummary(summary: EmitSummary): string {
   if (summary.mode === 'legacy') {
     return summary.authFailed
       ? 'emit: the listener refused the AUTH token (AUTH_FAIL): nothing was delivered'
-      : `emit: ${summary.messages} messages in ${summary.bursts} bursts (${summary.tampered} tampered on purpose)`;
+      : `emit: ${summary.messages} messages in ${summary.bursts} burst${summary.bursts === 1 ? '' : 's'} (${summary.tampered} tampered on purpose)`;
   }
   const accepted = summary.acked - summary.duplicates;
   const parts = [`${accepted} accepted`, `${summary.duplicates} duplicates`, `${summary.rejected} refused`];
@@ -27,6 +31,9 @@ export function describeEmitSummary(summary: EmitSummary): string {
   const unsent = summary.sent - summary.acked - summary.rejected;
   return (
     `emit: ${parts.join(', ')}${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}` +
-    (unsent > 0 ? `; ${unsent} not acknowledged when the run ended` : '')
+    (unsent > 0 ? `; ${unsent} not acknowledged when the run ended` : '') +
+    (unsent > 0 && summary.acked + summary.rejected === 0
+      ? ' (the hub never answered: is it running, and are --host/--port, or --mqtt-url, where it listens?)'
+      : '')
   );
 }

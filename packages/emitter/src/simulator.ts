@@ -85,6 +85,8 @@ export class Simulator {
   private readonly refusedByReason: Record<string, number> = {};
   private skipped = 0;
   private stopped = false;
+  /** Set when the run is over and the clients close: the hub's CLOSE answer is then no news. */
+  private closing = false;
   private startedAt = 0;
   private running: Promise<SimulatorSummary> | undefined;
   private wakeStop: () => void = () => undefined;
@@ -171,6 +173,7 @@ export class Simulator {
           const reason = event.reason ?? `code_${event.code}`;
           this.refusedByReason[reason] = (this.refusedByReason[reason] ?? 0) + event.readings;
         }
+        if (this.closing && isOrderlyEnd(event)) return;
         o.onEvent?.(event);
       },
     });
@@ -184,18 +187,29 @@ export class Simulator {
   private async loop(): Promise<SimulatorSummary> {
     this.startedAt = Date.now();
     const rate = this.options.rate;
+    const durationSec = this.options.durationSec;
+    // A run of D seconds at R readings/s produces exactly D × R readings (the last one is due at the very
+    // end): the schedule never passes that total, and the pass the deadline wakes produces what is still due.
+    const total = durationSec === undefined ? Infinity : Math.floor(durationSec * rate + 1e-9);
+    const scheduledBy = (now: number): number => Math.min(total, Math.floor(((now - this.startedAt) / 1000) * rate));
+    let deadlineReached = false;
+    let wakeDeadline: () => void = () => undefined;
+    const deadline = new Promise<'deadline'>((resolve) => (wakeDeadline = () => resolve('deadline')));
+    // Raced only when there is a deadline: a promise that never settles gathers a reaction per race.
+    const deadlines = durationSec === undefined ? [] : [deadline];
     let durationTimer: NodeJS.Timeout | undefined;
-    if (this.options.durationSec !== undefined) {
+    if (durationSec !== undefined) {
       durationTimer = setTimeout(() => {
-        this.stopped = true;
-        this.wakeStop();
-      }, this.options.durationSec * 1000);
+        deadlineReached = true;
+        wakeDeadline();
+      }, durationSec * 1000);
     }
     const maxCatchUp = Math.max(1, Math.ceil(rate));
     let deviceIndex = 0;
     try {
       while (!this.stopped) {
-        let due = Math.floor(((Date.now() - this.startedAt) / 1000) * rate) - this.produced - this.skipped;
+        const last = deadlineReached;
+        let due = (last ? total : scheduledBy(Date.now())) - this.produced - this.skipped;
         if (due > maxCatchUp) {
           this.skipped += due - maxCatchUp;
           due = maxCatchUp;
@@ -206,23 +220,29 @@ export class Simulator {
           deviceIndex = (deviceIndex + 1) % this.devices.length;
           const sending = device.client.send(this.nextReading(device));
           // send() resolves at once unless the outbox is full; only then is racing the stop signal worth it.
-          const outcome = await Promise.race([sending.then(() => 'sent' as const), this.stopSignal]);
-          if (outcome === 'stop') {
+          // In the last pass a full outbox ends the run (what it could not take counts as skipped).
+          const outcome = await Promise.race([
+            sending.then(() => 'sent' as const),
+            this.stopSignal,
+            ...(last ? [new Promise<'blocked'>((resolve) => setImmediate(() => resolve('blocked')))] : deadlines),
+          ]);
+          if (outcome !== 'sent') {
             sending.catch(() => undefined);
             break;
           }
           this.produced += 1;
         }
-        if (this.stopped) break;
-        await Promise.race([new Promise((resolve) => setTimeout(resolve, TICK_MS)), this.stopSignal]);
+        if (this.stopped || last) break;
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, TICK_MS)), this.stopSignal, ...deadlines]);
       }
     } finally {
       clearTimeout(durationTimer);
     }
     // A producer still blocked on a full outbox at the end never got to catch up: count that too.
-    const scheduled = Math.floor(((Date.now() - this.startedAt) / 1000) * rate);
+    const scheduled = deadlineReached ? total : scheduledBy(Date.now());
     this.skipped = Math.max(this.skipped, scheduled - this.produced);
     const closeTimeoutMs = this.options.closeTimeoutMs ?? 10_000;
+    this.closing = true;
     await Promise.all(this.clients.map((client) => client.close(closeTimeoutMs)));
     return this.summary();
   }
@@ -272,4 +292,11 @@ function keyLookup(keys: SimulatorOptions['keys']): (deviceId: string) => Device
 function round(value: number, digits = 2): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
+}
+
+/** The hub's answer to the CLOSE a finished run sends, and the end of that connection with nothing to resend. */
+function isOrderlyEnd(event: ClientEvent): boolean {
+  return (
+    (event.type === 'closed-by-hub' && event.code === 0) || (event.type === 'disconnected' && event.requeued === 0)
+  );
 }

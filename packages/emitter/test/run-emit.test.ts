@@ -104,6 +104,30 @@ describe('runEmit', () => {
     expect(describeEmitSummary(summary)).toContain(`${summary.sent} schema_invalid`);
   });
 
+  it('exits 1 and says so when readings were never acknowledged (a hub that is down)', () => {
+    const base = { mode: 'native', duplicates: 0, refusedByReason: {}, resent: 0, skipped: 0, seconds: 2 } as const;
+    const down = { ...base, sent: 20, acked: 0, rejected: 0, reconnects: 8 };
+    expect(emitExitCode(down)).toBe(1);
+    expect(describeEmitSummary(down)).toBe(
+      'emit: 0 accepted, 0 duplicates, 0 refused; 20 not acknowledged when the run ended (the hub never ' +
+        'answered: is it running, and are --host/--port, or --mqtt-url, where it listens?)',
+    );
+    const partly = { ...base, sent: 20, acked: 15, rejected: 0, reconnects: 1 };
+    expect(emitExitCode(partly)).toBe(1);
+    expect(describeEmitSummary(partly)).toBe(
+      'emit: 15 accepted, 0 duplicates, 0 refused; 5 not acknowledged when the run ended',
+    );
+    expect(emitExitCode({ ...base, sent: 20, acked: 20, rejected: 0, reconnects: 0 })).toBe(0);
+  });
+
+  it('counts legacy bursts in words', () => {
+    const legacy = { mode: 'legacy', messages: 467, tampered: 0, authFailed: false } as const;
+    expect(describeEmitSummary({ ...legacy, bursts: 1 })).toBe('emit: 467 messages in 1 burst (0 tampered on purpose)');
+    expect(describeEmitSummary({ ...legacy, bursts: 2 })).toBe(
+      'emit: 467 messages in 2 bursts (0 tampered on purpose)',
+    );
+  });
+
   it('runs the legacy emitter for exactly the requested number of bursts', async () => {
     const port = await startListener();
     const parsed = parseEmitArgs(['--mode', 'legacy', '--bursts', '2', '--variant', 'insertion'], {

@@ -48,6 +48,33 @@ describe('Simulator', () => {
     expect(Object.keys(sample.data).sort()).toEqual(['humidity', 'temperature', 'voltage']);
   });
 
+  it('sends exactly duration × rate readings, the last one too, and reports nothing skipped', async () => {
+    hub = new FakeHub(secret);
+    const port = await hub.listen();
+    // The last reading is due at the very end of the run: it used to race the duration timer and was
+    // lost about every other run, reported as skipped ("49 accepted" for the documented 10/s × 5 s).
+    for (const [rate, durationSec, expected] of [
+      [20, 0.5, 10],
+      [20, 0.5, 10],
+      [2000, 0.5, 1000],
+    ] as const) {
+      const events: string[] = [];
+      const summary = await new Simulator({
+        host: '127.0.0.1',
+        port,
+        devices: 2,
+        rate,
+        durationSec,
+        keyId: 'fleet',
+        secret,
+        onEvent: (event) => events.push(event.type),
+      }).run();
+      expect(summary).toMatchObject({ sent: expected, acked: expected, skipped: 0 });
+      // The orderly end of the run (its connection closing with nothing to resend) is no event to report.
+      expect(events.filter((type) => type !== 'connected')).toEqual([]);
+    }
+  });
+
   it('seals each device with its own key when given per-device keys', async () => {
     const keys = new Map([
       ['a-1', { keyId: 'key-a1', secret: Buffer.alloc(32, 1) }],

@@ -3,7 +3,7 @@
  * is a button-like control (Enter/Space or click) that opens the device's keys below the table.
  */
 import type { KeyboardEvent } from 'react';
-import { formatAge, formatCount, formatPercent, formatRate } from '../format.js';
+import { formatAgo, formatCount, formatPercent, formatRate } from '../format.js';
 import type { FleetRow } from '../fleet-rows.js';
 
 interface FleetTableProps {
@@ -65,7 +65,7 @@ export function FleetTable({ rows, now, selected, onSelect }: FleetTableProps) {
               <td>
                 <span className={`status-tag is-${row.status}`}>{row.status}</span>
               </td>
-              <td className="num">{row.lastSeen === null ? 'never' : `${formatAge(now - row.lastSeen)} ago`}</td>
+              <td className="num">{row.lastSeen === null ? 'never' : formatAgo(now - row.lastSeen)}</td>
               <td className="num">{formatRate(row.ratePerSec)}/s</td>
               <td className="num" data-tone={row.rejectPercent !== null && row.rejectPercent > 0 ? 'bad' : undefined}>
                 {row.rejectPercent === null ? '–' : formatPercent(row.rejectPercent)}

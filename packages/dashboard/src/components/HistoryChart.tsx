@@ -5,7 +5,7 @@
  */
 import { useEffect, useEffectEvent, useRef } from 'react';
 import uPlot from 'uplot';
-import { formatDateTime, formatMetric } from '../format.js';
+import { formatDateTime, formatMetric, formatTimeTick } from '../format.js';
 import type { AlignedSeries } from '../history-series.js';
 
 const HEIGHT = 280;
@@ -49,7 +49,17 @@ export function HistoryChart({ data, range, label, onWidth }: HistoryChartProps)
         })),
       ],
       axes: [
-        { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, space: 80 },
+        {
+          stroke: text,
+          grid: { stroke: grid, width: 1 },
+          ticks: { stroke: grid, width: 1 },
+          space: 80,
+          // Splits and their step are in seconds; the span is the visible range.
+          values: (plot, splits, _axis, _space, step) =>
+            splits.map((split) =>
+              formatTimeTick(split * 1000, step * 1000, ((plot.scales.x?.max ?? 0) - (plot.scales.x?.min ?? 0)) * 1000),
+            ),
+        },
         {
           stroke: text,
           grid: { stroke: grid, width: 1 },

@@ -15,3 +15,6 @@ export const DEMO_DEFAULTS: DemoDefaults = {
   // The token earlier demos documented; still accepted.
   extraAuthTokens: ['demo-auth-token'],
 };
+
+/** Share of the demo legacy emitter's tokens corrupted on purpose, so the demo shows refusals with their reasons. */
+export const DEMO_LEGACY_TAMPER_FRACTION = 0.01;

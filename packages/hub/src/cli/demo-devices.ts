@@ -5,7 +5,7 @@
  */
 import { LegacyEmitter, Simulator } from '@sealstream/emitter';
 import type { Logger } from 'pino';
-import { DEMO_DEFAULTS } from './demo-defaults.js';
+import { DEMO_DEFAULTS, DEMO_LEGACY_TAMPER_FRACTION } from './demo-defaults.js';
 import type { RunningHub } from './start-hub.js';
 
 export interface DemoDevices {
@@ -38,7 +38,7 @@ export function startDemoDevices(hub: RunningHub, logger: Logger): DemoDevices {
       authToken: config.legacy.authToken,
       intervalMs: config.demoDevices.legacyIntervalMs,
       // A few corrupted tokens so the demo shows refusals arriving with their reasons.
-      tamperFraction: 0.01,
+      tamperFraction: DEMO_LEGACY_TAMPER_FRACTION,
     });
     legacy.start();
     stops.push(() => legacy.stop());

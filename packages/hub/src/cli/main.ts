@@ -13,6 +13,7 @@ import { DEMO_DEFAULTS } from './demo-defaults.js';
 import { startDemoDevices } from './demo-devices.js';
 import { descriptorBudget, startDescriptorWatch } from './descriptor-watch.js';
 import { serveHelpText } from './help.js';
+import { describeListenError } from './listen-errors.js';
 import { startRoles } from './roles/start-roles.js';
 import { startHub } from './start-hub.js';
 import { startupBanner } from './startup-banner.js';
@@ -70,7 +71,12 @@ async function serve(argv: string[]): Promise<number> {
     process.env.SEALSTREAM_DASHBOARD_DIR ?? fileURLToPath(new URL('../../../dashboard/dist', import.meta.url));
   const hubOptions = { logger, dashboardDir, collectDefaultMetrics: true };
   // `all` is the single process; other roles are one part of a scaled-out hub (docs/scale-out.md).
-  const hub = config.role === 'all' ? await startHub(config, hubOptions) : await startRoles(config, hubOptions);
+  const hub = await (config.role === 'all' ? startHub(config, hubOptions) : startRoles(config, hubOptions)).catch(
+    (error: unknown) => {
+      const listenFailure = describeListenError(error, config);
+      throw listenFailure === undefined ? error : new Error(listenFailure);
+    },
+  );
   const demo = config.demo && 'pipeline' in hub ? startDemoDevices(hub, logger) : undefined;
   const descriptors = startDescriptorWatch({ logger, budget: descriptorBudget(config) });
   // Printed last, to stdout and never to the log (the demo admin's password is a credential).

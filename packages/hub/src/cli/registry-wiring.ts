@@ -5,16 +5,16 @@
  * keys. Refuses to start when stored keys cannot be opened: a hub must not run with half its keys.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { deviceToken, parseSecretHex } from '@sealstream/protocol';
 import type { HubConfig } from '../config/hub-config.js';
 import { KeyringChain, StaticKeyring, type KeyResolver } from '../pipeline/keyring.js';
 import { ApiKeys } from '../registry/api-keys.js';
 import { DeviceRegistry } from '../registry/device-registry.js';
-import { RegistryKeyring } from '../registry/registry-keyring.js';
-import { SecretSealer } from '../registry/secret-sealer.js';
+import { MasterKeyMissingError, RegistryKeyring } from '../registry/registry-keyring.js';
+import { SealedSecretError, SecretSealer } from '../registry/secret-sealer.js';
 import { registryStoreFor, type SqlReadingStore, type SqlRegistryStore } from '../store/index.js';
 
 export interface OpenedRegistry {
@@ -38,7 +38,12 @@ export async function openRegistry(config: HubConfig, store: SqlReadingStore, lo
     onUnopenable: (keyIds, error) =>
       logger.error({ keyIds, err: error.message }, 'device keys left out: they do not open with this master key'),
   });
-  await registryKeyring.reload({ strict: true });
+  await registryKeyring.reload({ strict: true }).catch((error: unknown) => {
+    // A store first used with --demo holds keys sealed under its own key file: say how to go on.
+    const demoKeyFile =
+      !config.demo && config.store.kind === 'pglite' ? join(config.store.dataDir, 'master.key') : null;
+    throw withMasterKeyAdvice(error, demoKeyFile !== null && existsSync(demoKeyFile) ? demoKeyFile : null);
+  });
   const configKeys = new StaticKeyring(config.deviceKeys);
   const devices = new DeviceRegistry({
     store: registryStore,
@@ -77,6 +82,22 @@ export async function openRegistry(config: HubConfig, store: SqlReadingStore, lo
     store: registryStore,
     stop: () => clearInterval(timer),
   };
+}
+
+/**
+ * The start-up error for stored device keys that do not open, with what to do about it: the message of
+ * the registry names the key but not the way out.
+ */
+export function withMasterKeyAdvice(error: unknown, demoKeyFile: string | null): unknown {
+  if (!(error instanceof SealedSecretError) && !(error instanceof MasterKeyMissingError)) return error;
+  const demo =
+    demoKeyFile === null
+      ? ''
+      : ` (this store was first used with --demo, which keeps its key in ${demoKeyFile}: SEALSTREAM_MASTER_KEY=$(cat ${demoKeyFile}))`;
+  return new Error(
+    `${error.message}. Start with the master key its devices were registered under${demo}, or on another ` +
+      '--data-dir or database (docs/operations.md, "Device registry and the master key")',
+  );
 }
 
 /** Demo only: read the master key file, or create it with a fresh random key (owner read/write only). */

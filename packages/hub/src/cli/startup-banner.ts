@@ -5,6 +5,7 @@
  * get in without it, so nobody is locked out of a demo store by a lost or unseen password.
  */
 import type { HubConfig } from '../config/hub-config.js';
+import { DEMO_LEGACY_TAMPER_FRACTION } from './demo-defaults.js';
 
 export interface BannerFacts {
   readonly ports: {
@@ -36,7 +37,7 @@ export function startupBanner(config: HubConfig, facts: BannerFacts): string {
     `Legacy TCP:      ${ports.legacy === null ? 'off' : `${config.host}:${ports.legacy}`}`,
     ...(ports.monitor === null ? [] : [`Monitoring:      ${config.host}:${ports.monitor} (/healthz, /metrics)`]),
     `API docs:        ${servesDocs ? `${url}docs` : 'not on this role'}`,
-    ...(config.demo ? demoLines(config, facts.demoAdmin) : []),
+    ...(config.demo ? demoLines(config, facts.demoAdmin, ports) : []),
   ];
   const rule = '='.repeat(Math.min(100, Math.max(...lines.map((line) => line.length)) + 4));
   return ['', rule, ...lines.map((line) => `  ${line}`), rule, ''].join('\n');
@@ -49,11 +50,24 @@ function roleServes(config: HubConfig): string {
     : '/healthz, /metrics';
 }
 
-function demoLines(config: HubConfig, admin: BannerFacts['demoAdmin']): string[] {
-  const devices = `Demo devices:    ${config.demoDevices.count} native at ${config.demoDevices.rate} readings/s total, plus a legacy burst emitter`;
+/** What demo traffic runs: it needs the door it speaks to (startDemoDevices starts only those). */
+function demoTraffic(config: HubConfig, ports: BannerFacts['ports']): string[] {
+  const native =
+    ports.tcp !== null && config.demoDevices.count > 0
+      ? `${config.demoDevices.count} native at ${config.demoDevices.rate} readings/s total`
+      : null;
+  const legacy = ports.legacy !== null && config.legacy !== null;
+  const tampered = `                 (${Math.round(DEMO_LEGACY_TAMPER_FRACTION * 100)} % of its tokens corrupted on purpose, so refusals show)`;
+  if (native !== null && legacy) return [`Demo devices:    ${native}, plus the seed's legacy burst emitter`, tampered];
+  if (legacy) return ["Demo devices:    the seed's legacy burst emitter", tampered];
+  return [`Demo devices:    ${native ?? 'none (the native and legacy ports are off)'}`];
+}
+
+function demoLines(config: HubConfig, admin: BannerFacts['demoAdmin'], ports: BannerFacts['ports']): string[] {
+  const devices = demoTraffic(config, ports);
   if (admin !== null) {
     return [
-      devices,
+      ...devices,
       '',
       `API admin:       ${admin.username} / ${admin.password}  (demo; shown only at first start)`,
       '                 Sign in to the dashboard with it, and keep it: it is not stored anywhere readable.',
@@ -61,7 +75,7 @@ function demoLines(config: HubConfig, admin: BannerFacts['demoAdmin']): string[]
   }
   const add = 'npx sealstream users add --username admin2 --role admin';
   return [
-    devices,
+    ...devices,
     '',
     'API admin:       the demo admin ("admin") was created at an earlier start, which printed its password.',
     ...(config.store.kind === 'pglite'

@@ -403,18 +403,18 @@ function parseDeviceKeys(text: string | undefined, demo: boolean, errors: string
     if (!KEY_ID_PATTERN.test(keyId) || secrets === undefined) {
       // Say which entry and why, never echo the secret.
       errors.push(
-        `SEALSTREAM_DEVICE_KEYS entry ${index + 1} must be keyId:<64 hex chars>[:dev1|dev2] or keyId:utf8=<string>[:dev1|dev2]`,
+        `--device-keys / SEALSTREAM_DEVICE_KEYS entry ${index + 1} must be keyId:<64 hex chars>[:dev1|dev2] or keyId:utf8=<string>[:dev1|dev2]`,
       );
       continue;
     }
     if (keys.some((key) => key.keyId === keyId)) {
-      errors.push(`SEALSTREAM_DEVICE_KEYS entry ${index + 1} repeats key id ${keyId}`);
+      errors.push(`--device-keys / SEALSTREAM_DEVICE_KEYS entry ${index + 1} repeats key id ${keyId}`);
       continue;
     }
     const badDevice = devices === 'any' ? undefined : devices.find((device) => !DEVICE_ID_PATTERN.test(device));
     if (badDevice !== undefined) {
       errors.push(
-        `SEALSTREAM_DEVICE_KEYS entry ${index + 1} names a device that is not 1..128 characters of [A-Za-z0-9._:-]`,
+        `--device-keys / SEALSTREAM_DEVICE_KEYS entry ${index + 1} names a device that is not 1..128 characters of [A-Za-z0-9._:-]`,
       );
       continue;
     }
@@ -444,13 +444,13 @@ function stringSecret(
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes < MIN_STRING_SECRET_BYTES || bytes > MAX_STRING_SECRET_BYTES) {
     errors.push(
-      `SEALSTREAM_DEVICE_KEYS entry ${index + 1}: a utf8= secret must be ${MIN_STRING_SECRET_BYTES}..${MAX_STRING_SECRET_BYTES} bytes`,
+      `--device-keys / SEALSTREAM_DEVICE_KEYS entry ${index + 1}: a utf8= secret must be ${MIN_STRING_SECRET_BYTES}..${MAX_STRING_SECRET_BYTES} bytes`,
     );
     return null;
   }
   if (text === XRAYIOT_DEFAULT_SECRET && !demo) {
     errors.push(
-      `SEALSTREAM_DEVICE_KEYS entry ${index + 1} holds XRayIOT's published default secret; set your own (only --demo accepts it)`,
+      `--device-keys / SEALSTREAM_DEVICE_KEYS entry ${index + 1} holds XRayIOT's published default secret; set your own (only --demo accepts it)`,
     );
     return null;
   }
@@ -486,23 +486,26 @@ function legacySettings(
   const authToken = raw('auth-token') ?? (demo ? demoDefaults.authToken : undefined);
   // Only the demo's own defaults bring extra tokens; an AUTH_TOKEN the operator set is the only one.
   const extraAuthTokens = raw('auth-token') === undefined && demo ? [...(demoDefaults.extraAuthTokens ?? [])] : [];
-  if (raw('legacy-port') === 'off') return null;
-  if (encryptionKey === undefined && authToken === undefined) return null;
-  if (encryptionKey === undefined || authToken === undefined) {
-    errors.push('the legacy listener needs both ENCRYPTION_KEY and AUTH_TOKEN (or --legacy-port off)');
-    return null;
-  }
+  // Checked even when the listener stays off: every setting is validated at start (docs/configuration.md),
+  // so a typo shows now rather than on the day the legacy port is turned on.
   const hash = raw('legacy-hash') ?? 'either';
   const variants: Record<string, readonly LegacyHashVariant[]> = {
     sorted: ['sorted'],
     insertion: ['insertion'],
     either: ['sorted', 'insertion'],
   };
-  const acceptVariants = variants[hash];
+  const acceptVariants = Object.hasOwn(variants, hash) ? variants[hash] : undefined;
   if (acceptVariants === undefined)
     errors.push('--legacy-hash / SEALSTREAM_LEGACY_HASH must be sorted, insertion or either');
   const device = raw('legacy-device') ?? 'legacy';
-  if (!DEVICE_ID_PATTERN.test(device)) errors.push('--legacy-device must match [A-Za-z0-9._:-]{1,128}');
+  if (!DEVICE_ID_PATTERN.test(device))
+    errors.push('--legacy-device / SEALSTREAM_LEGACY_DEVICE must match [A-Za-z0-9._:-]{1,128}');
+  if (raw('legacy-port') === 'off') return null;
+  if (encryptionKey === undefined && authToken === undefined) return null;
+  if (encryptionKey === undefined || authToken === undefined) {
+    errors.push('the legacy listener needs both ENCRYPTION_KEY and AUTH_TOKEN (or --legacy-port off)');
+    return null;
+  }
   return { encryptionKey, authToken, extraAuthTokens, device, acceptVariants: acceptVariants ?? ['sorted'] };
 }
 

@@ -6,7 +6,7 @@
  * few connections) and its requests must arrive within the same deadline as the main port's. Built, not
  * listened: the app decides the port.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ReadingStore } from '../pipeline/ports.js';
 import { createClientErrorHandler, IngestSockets, requestDeadlineOptions } from './slow-requests.js';
@@ -111,8 +111,9 @@ export function buildMonitorApp(options: MonitorAppOptions): FastifyInstance {
   const app = Fastify({
     // Errors are logged with their request: its URL redacted as on the API port.
     loggerInstance: options.logger.child({ component: 'monitor' }, { serializers: { req: requestLogView } }),
-    // Scrapes and probes every few seconds would drown the log.
-    disableRequestLogging: true,
+    // Scrapes and probes every few seconds would drown the log. (Through a LogController: Fastify 5
+    // prints a deprecation warning to every start's stderr for the top-level disableRequestLogging.)
+    logController: new LogController({ disableRequestLogging: true }),
     ...requestDeadlineOptions(options.requestTimeoutMs),
     clientErrorHandler: createClientErrorHandler({ ingestSockets: new IngestSockets(), onClientError: () => {} }),
   });

@@ -53,6 +53,22 @@ describe('loadConfig', () => {
     expect(result.errors.join('\n')).not.toContain('only-half');
   });
 
+  it('validates the legacy settings even while the legacy listener is off, naming flag and variable', () => {
+    const env = { SEALSTREAM_DEVICE_KEYS: `k1:${secretHex}`, SEALSTREAM_JWT_SECRET: 'j'.repeat(32) };
+    for (const argv of [
+      ['--legacy-hash', 'bogus', '--legacy-device', 'no spaces'],
+      ['--legacy-port', 'off', '--legacy-hash', 'bogus', '--legacy-device', 'no spaces'],
+    ]) {
+      const result = loadConfig(argv, env, DEMO_DEFAULTS);
+      expect(result.ok ? [] : result.errors).toEqual([
+        '--legacy-hash / SEALSTREAM_LEGACY_HASH must be sorted, insertion or either',
+        '--legacy-device / SEALSTREAM_LEGACY_DEVICE must match [A-Za-z0-9._:-]{1,128}',
+      ]);
+    }
+    const keys = loadConfig(['--device-keys', 'k1:<64 hex>'], { SEALSTREAM_JWT_SECRET: 'j'.repeat(32) }, DEMO_DEFAULTS);
+    expect(keys.ok ? [] : keys.errors[0]).toMatch(/^--device-keys \/ SEALSTREAM_DEVICE_KEYS entry 1 must be/);
+  });
+
   it('refuses --http-port off (it was silently ignored and bound 8080), from the flag or the environment', () => {
     for (const [argv, env] of [
       [['--demo', '--http-port', 'off'], {}],

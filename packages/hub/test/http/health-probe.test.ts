@@ -35,6 +35,35 @@ function appWith(ping: () => Promise<void>) {
   return { app, pings: () => pings };
 }
 
+describe('the monitor app', () => {
+  // First in the file: Node prints each deprecation once per process, so a later test would not see it.
+  it('starts without a Fastify deprecation warning and logs no request of a probe', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    const lines: string[] = [];
+    try {
+      const app = buildMonitorApp({
+        store: { kind: 'pglite', ping: () => Promise.resolve() } as unknown as ReadingStore,
+        metricsRegistry: new Registry(),
+        isReady: () => true,
+        logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
+        requestTimeoutMs: 30_000,
+      });
+      apps.push(app);
+      await app.ready();
+      const response = await app.inject({ method: 'GET', url: '/healthz' });
+      expect(response.statusCode).toBe(200);
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.map((warning) => `${warning.name}: ${warning.message}`)).toEqual([]);
+    expect(lines.filter((line) => line.includes('request'))).toEqual([]);
+  });
+});
+
 describe('/healthz with a store that does not answer', () => {
   it('answers 503 store_unresponsive within its bound, and asks the hanging store only once', async () => {
     let release = (): void => undefined;

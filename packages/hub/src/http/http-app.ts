@@ -58,6 +58,25 @@ const HEALTH_IDENTITY = {
 /** The request ids a client may choose (x-request-id); anything else gets an id of the hub's. */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * The docs page's own policy (Swagger UI replaces helmet's on its routes). Its default (`staticCSP: true`)
+ * carried `upgrade-insecure-requests`, which makes browsers fetch the page's assets over https and
+ * blanks the docs of a hub reached over plain HTTP by address, and refused the styles Swagger UI sets
+ * inline. Scripts stay self-only: the page has no inline script.
+ */
+const SWAGGER_UI_CSP = [
+  "default-src 'self'",
+  "base-uri 'self'",
+  "font-src 'self' data:",
+  "frame-ancestors 'self'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "script-src 'self'",
+  "script-src-attr 'none'",
+  "style-src 'self' 'unsafe-inline'",
+  "connect-src 'self'",
+].join('; ');
+
 export interface HttpAppOptions {
   /** A pino logger; typed as Fastify's base logger so the app's generic stays the default. */
   readonly logger: FastifyBaseLogger;
@@ -220,8 +239,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => String(json.$id ?? `def-${index}`) },
   });
-  // staticCSP: the docs page gets a CSP that allows exactly its own scripts and styles under helmet.
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: SWAGGER_UI_CSP });
 
   app.get('/openapi.json', { schema: { tags: ['meta'], summary: 'This API as an OpenAPI 3 document' } }, async () =>
     app.swagger(),

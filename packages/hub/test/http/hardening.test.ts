@@ -42,6 +42,19 @@ describe('security headers', () => {
     expect(response.status).toBe(200);
     expect(await response.text()).toContain('swagger');
   });
+
+  it('the API docs page and its assets keep to plain HTTP and allow the styles Swagger UI sets inline', async () => {
+    for (const path of ['/docs/', '/docs/static/index.html', '/docs/static/swagger-ui.css']) {
+      const response = await fetch(`${sameOrigin.base}${path}`, { redirect: 'follow' });
+      expect(response.status, path).toBe(200);
+      const policy = response.headers.get('content-security-policy') ?? '';
+      expect(policy, path).toContain("default-src 'self'");
+      expect(policy, path).toContain("script-src 'self'");
+      expect(policy, path).not.toContain('upgrade-insecure-requests');
+      expect(policy, path).toMatch(/style-src [^;]*'unsafe-inline'/);
+      expect(policy, path).not.toMatch(/script-src [^;]*'unsafe-inline'/);
+    }
+  });
 });
 
 describe('CORS allow-list', () => {

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { XrayAmqpConsumer } from '../../../src/ingest/amqp/xray-consumer.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { StaticKeyring, stringCredential } from '../../../src/pipeline/keyring.js';
@@ -392,6 +392,11 @@ describe.skipIf(!availability.available && process.env['CI'] !== 'true')('XRayIO
     // Commits held: every message taken stays in hand.
     let release = (): void => undefined;
     commitGate = new Promise<void>((resolve) => (release = resolve));
+    // A failure below must not leave commits held: the consumer's close (afterAll) waits for them.
+    onTestFailed(() => {
+      commitGate = null;
+      release();
+    });
     const messages = 20;
     let bodyBytes = 0;
     for (let i = 0; i < messages; i += 1) {
